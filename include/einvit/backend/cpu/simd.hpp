@@ -1,0 +1,160 @@
+// einvit/backend/cpu/simd.hpp — the one place the CPU kernels meet xsimd.
+//
+// packet<T> is xsimd's register type for T on the best instruction set enabled at compile time
+// (-march=native gives AVX-512 on a machine that has it), or T itself — a one-lane packet — when
+// xsimd is absent (EINVIT_NO_XSIMD, bare-metal targets) or has no register for T. Kernels are written
+// once against these few functions and the math functors, so the scalar fallback is the same code.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "einvit/core/config.hpp"
+
+#if EINVIT_USE_XSIMD
+// g++ 12 reports its own AVX-512 intrinsics' `_mm512_undefined_ps()` idiom as maybe-uninitialized
+// once they are inlined (a false positive, fixed in later g++). The warning is judged at the
+// intrinsic's line, so it is silenced for those headers only, when einvit is first to include them.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+#include <xsimd/xsimd.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+namespace einvit::simd {
+
+namespace detail {
+template <class T>
+inline constexpr bool has_register =
+#if EINVIT_USE_XSIMD
+    std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, std::int32_t> ||
+    std::is_same_v<T, std::int64_t>;
+#else
+    false;
+#endif
+
+template <class T, bool Simd = has_register<T>>
+struct packet_of {
+    using type = T;
+    static constexpr std::size_t width = 1;
+};
+#if EINVIT_USE_XSIMD
+template <class T>
+struct packet_of<T, true> {
+    using type = xsimd::batch<T>;
+    static constexpr std::size_t width = xsimd::batch<T>::size;
+};
+#endif
+}  // namespace detail
+
+/// The register type kernels compute on for elements of type T.
+template <class T>
+using packet = typename detail::packet_of<T>::type;
+
+/// Lanes in packet<T> (1 for the scalar fallback).
+template <class T>
+inline constexpr std::size_t width = detail::packet_of<T>::width;
+
+/// Name of the instruction set in use, for benchmark labels and logs.
+inline const char* instruction_set() noexcept {
+#if EINVIT_USE_XSIMD
+    return xsimd::default_arch::name();
+#else
+    return "scalar";
+#endif
+}
+
+/// All lanes equal to v.
+template <class T>
+EINVIT_ALWAYS_INLINE packet<T> broadcast(T v) noexcept {
+    if constexpr (width<T> == 1)
+        return v;
+    else
+        return packet<T>(v);
+}
+
+/// width<T> consecutive elements from p (any alignment).
+template <class T>
+EINVIT_ALWAYS_INLINE packet<T> load(const T* p) noexcept {
+    if constexpr (width<T> == 1)
+        return *p;
+    else
+        return packet<T>::load_unaligned(p);
+}
+
+/// Stores width<T> lanes to p (any alignment).
+template <class T>
+EINVIT_ALWAYS_INLINE void store(T* p, const packet<T>& v) noexcept {
+    if constexpr (width<T> == 1)
+        *p = v;
+    else
+        v.store_unaligned(p);
+}
+
+/// width<T> elements from p, p + stride, p + 2 * stride, ...
+template <class T>
+EINVIT_ALWAYS_INLINE packet<T> load_strided(const T* p, std::size_t stride) noexcept {
+    if constexpr (width<T> == 1) {
+        return *p;
+    } else {
+        alignas(64) T lanes[width<T>];
+        for (std::size_t i = 0; i < width<T>; ++i) lanes[i] = p[i * stride];
+        return packet<T>::load_aligned(lanes);
+    }
+}
+
+/// The first n (< width<T>) elements from p, p + stride, ...; the other lanes hold 1, a value no
+/// operation traps on (integer division by a padding lane must not raise SIGFPE). Tails go through the
+/// same packet arithmetic as the body, so an element's value never depends on where a loop is split.
+template <class T>
+EINVIT_ALWAYS_INLINE packet<T> load_partial(const T* p, std::size_t stride, std::size_t n) noexcept {
+    if constexpr (width<T> == 1) {
+        return *p;
+    } else {
+        alignas(64) T lanes[width<T>];
+        for (std::size_t i = 0; i < width<T>; ++i) lanes[i] = i < n ? p[i * stride] : T(1);
+        return packet<T>::load_aligned(lanes);
+    }
+}
+
+/// Stores the first n (< width<T>) lanes of v to p.
+template <class T>
+EINVIT_ALWAYS_INLINE void store_partial(T* p, const packet<T>& v, std::size_t n) noexcept {
+    if constexpr (width<T> == 1) {
+        *p = v;
+    } else {
+        alignas(64) T lanes[width<T>];
+        v.store_aligned(lanes);
+        for (std::size_t i = 0; i < n; ++i) p[i] = lanes[i];
+    }
+}
+
+/// Sum of the lanes.
+template <class T>
+EINVIT_ALWAYS_INLINE T reduce_add(const packet<T>& v) noexcept {
+#if EINVIT_USE_XSIMD
+    if constexpr (width<T> != 1) return xsimd::hadd(v);
+#endif
+    return v;
+}
+
+/// Lane i of v.
+template <class T>
+EINVIT_ALWAYS_INLINE T lane(const packet<T>& v, std::size_t i) noexcept {
+    if constexpr (width<T> == 1) {
+        (void)i;
+        return v;
+    } else {
+        alignas(64) T lanes[width<T>];
+        v.store_aligned(lanes);
+        return lanes[i];
+    }
+}
+
+}  // namespace einvit::simd

@@ -1,0 +1,73 @@
+// einvit/core/config.hpp — version, portability macros and feature switches.
+//
+// Everything here is a macro because it has to be: host/device annotations for the CUDA backend,
+// inlining hints, and whether exceptions or xsimd are available. Backends themselves are never chosen
+// by a macro; they are tag types (see einvit/backend/tags.hpp).
+#pragma once
+
+#include <cstddef>
+
+#define EINVIT_VERSION_MAJOR 0
+#define EINVIT_VERSION_MINOR 1
+#define EINVIT_VERSION_PATCH 0
+
+// EINVIT_HOST_DEVICE marks functions that the CUDA backend may call on the device. With a plain host
+// compiler it expands to nothing, so the core compiles with g++ and clang and its tests run without a GPU.
+#if defined(__CUDACC__)
+#define EINVIT_HOST_DEVICE __host__ __device__
+#else
+#define EINVIT_HOST_DEVICE
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define EINVIT_ALWAYS_INLINE inline __attribute__((always_inline))
+#define EINVIT_RESTRICT __restrict__
+#else
+#define EINVIT_ALWAYS_INLINE inline
+#define EINVIT_RESTRICT
+#endif
+
+// EINVIT_HAS_EXCEPTIONS is 1 unless the translation unit is built with -fno-exceptions. Without
+// exceptions every checked operation has a result-returning twin (try_...), and the throwing form prints
+// the error and aborts.
+#if !defined(EINVIT_HAS_EXCEPTIONS)
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+#define EINVIT_HAS_EXCEPTIONS 1
+#else
+#define EINVIT_HAS_EXCEPTIONS 0
+#endif
+#endif
+
+// EINVIT_USE_XSIMD is 1 when <xsimd/xsimd.hpp> can be included and the user did not define
+// EINVIT_NO_XSIMD. Without it every kernel runs its scalar path (same results, same API).
+#if !defined(EINVIT_USE_XSIMD)
+#if defined(EINVIT_NO_XSIMD)
+#define EINVIT_USE_XSIMD 0
+#elif defined(__has_include)
+#if __has_include(<xsimd/xsimd.hpp>)
+#define EINVIT_USE_XSIMD 1
+#else
+#define EINVIT_USE_XSIMD 0
+#endif
+#else
+#define EINVIT_USE_XSIMD 0
+#endif
+#endif
+
+// Bounds checks on element access t(i, j, k): on in debug builds, off under NDEBUG unless asked for.
+// Checked access t.at(i, j, k) is always checked.
+#if !defined(EINVIT_CHECK_BOUNDS)
+#if defined(NDEBUG)
+#define EINVIT_CHECK_BOUNDS 0
+#else
+#define EINVIT_CHECK_BOUNDS 1
+#endif
+#endif
+
+namespace einvit {
+
+/// Alignment, in bytes, of every buffer einvit allocates or carves from an arena: one cache line,
+/// and the width of an AVX-512 register.
+inline constexpr std::size_t alignment = 64;
+
+}  // namespace einvit

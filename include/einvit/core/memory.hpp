@@ -1,0 +1,108 @@
+// einvit/core/memory.hpp — where tensor storage comes from: the aligned heap, or a caller's arena.
+//
+// Owning tensors take 64-byte-aligned, zero-initialised storage from the heap, or, when constructed
+// with an Arena, from a buffer the caller provides (a static array on a board with no heap). An arena
+// is a bump allocator: placing a tensor is a pointer increment, nothing is freed until reset().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "einvit/core/config.hpp"
+#include "einvit/core/error.hpp"
+
+namespace einvit {
+
+/// Rounds n up to a multiple of einvit::alignment.
+constexpr std::size_t align_up(std::size_t n) noexcept { return (n + alignment - 1) / alignment * alignment; }
+
+/// Bytes an arena spends on a tensor of `count` elements of T: its data rounded up to the alignment.
+template <class T>
+constexpr std::size_t arena_bytes_for(std::size_t count) noexcept {
+    return align_up(count * sizeof(T));
+}
+
+/// Bytes an arena needs to hold one tensor of each of the given (element type, shape) pairs, e.g.
+/// `arena_bytes<float, Shape<197, 768>>`: the compile-time memory plan of a fixed set of tensors.
+template <class T, class S>
+inline constexpr std::size_t arena_bytes = arena_bytes_for<T>(S::size());
+
+namespace detail {
+
+// Aligned, zeroed heap storage. Returns nullptr when the heap is exhausted (callers report it).
+inline void* heap_allocate(std::size_t bytes) noexcept {
+    if (bytes == 0) return nullptr;
+    void* p = ::operator new(bytes, std::align_val_t{alignment}, std::nothrow);
+    if (p) std::memset(p, 0, bytes);
+    return p;
+}
+
+inline void heap_free(void* p) noexcept {
+    if (p) ::operator delete(p, std::align_val_t{alignment});
+}
+
+}  // namespace detail
+
+/// A bump allocator over a caller-provided buffer. Tensors constructed with an arena live in it and
+/// never touch the heap; their storage is reclaimed all at once by reset(). The arena neither owns
+/// nor frees the buffer, and must outlive every tensor placed in it.
+class Arena {
+public:
+    /// An arena over `bytes` bytes at `buffer`. The buffer need not be aligned; the first
+    /// allocation skips to the next 64-byte boundary.
+    Arena(void* buffer, std::size_t bytes) noexcept : base_(static_cast<std::byte*>(buffer)), capacity_(bytes) {}
+
+    Arena(const Arena&) = delete;
+    Arena& operator=(const Arena&) = delete;
+
+    /// Zeroed, 64-byte-aligned room for `bytes` bytes, or an out_of_memory error naming the shortfall.
+    [[nodiscard]] result<void*> try_allocate(std::size_t bytes) {
+        const auto base = reinterpret_cast<std::uintptr_t>(base_);
+        const std::size_t start = static_cast<std::size_t>(align_up(base + used_) - base);
+        const std::size_t need = align_up(bytes);
+        if (start > capacity_ || need > capacity_ - start) {
+            return error(errc::out_of_memory, "arena exhausted: " + std::to_string(need) + " bytes requested, " +
+                                                  std::to_string(start > capacity_ ? 0 : capacity_ - start) +
+                                                  " of " + std::to_string(capacity_) + " left");
+        }
+        void* p = base_ + start;
+        std::memset(p, 0, need);
+        used_ = start + need;
+        if (used_ > high_water_) high_water_ = used_;
+        return p;
+    }
+
+    /// Like try_allocate, but raises the error.
+    [[nodiscard]] void* allocate(std::size_t bytes) { return try_allocate(bytes).value(); }
+
+    /// Bytes taken so far, alignment padding included.
+    [[nodiscard]] std::size_t used() const noexcept { return used_; }
+    /// Size of the buffer.
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+    /// The most bytes ever taken at once since construction.
+    [[nodiscard]] std::size_t high_water() const noexcept { return high_water_; }
+    /// Forgets every allocation; tensors placed in the arena must no longer be used.
+    void reset() noexcept { used_ = 0; }
+
+private:
+    std::byte* base_;
+    std::size_t capacity_;
+    std::size_t used_ = 0;
+    std::size_t high_water_ = 0;
+};
+
+/// An arena that carries its own buffer of `Bytes` bytes. Put it in static storage (a global or a
+/// `static` local) on targets with no heap; never on the stack, where it would not fit.
+template <std::size_t Bytes>
+class StaticArena : public Arena {
+public:
+    StaticArena() noexcept : Arena(storage_, Bytes) {}
+
+private:
+    alignas(alignment) std::byte storage_[Bytes];
+};
+
+}  // namespace einvit

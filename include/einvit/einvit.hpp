@@ -1,0 +1,21 @@
+// einvit/einvit.hpp — everything einvit offers on the CPU, in one include.
+//
+//   #include <einvit/einvit.hpp>
+//   einvit::Tensor<float, einvit::Shape<2, 3>> a, b;
+//   einvit::Tensor<float, einvit::Shape<2, 3>> c = a * b + einvit::exp(a);
+#pragma once
+
+#include "einvit/core/config.hpp"
+#include "einvit/core/error.hpp"
+#include "einvit/core/shape.hpp"
+#include "einvit/core/fixed_string.hpp"
+#include "einvit/core/diagnostics.hpp"
+#include "einvit/core/memory.hpp"
+#include "einvit/backend/tags.hpp"
+#include "einvit/backend/cpu/simd.hpp"
+#include "einvit/expr/functors.hpp"
+#include "einvit/expr/nodes.hpp"
+#include "einvit/expr/operators.hpp"
+#include "einvit/expr/evaluate.hpp"
+#include "einvit/core/tensor.hpp"
+#include "einvit/expr/reduce.hpp"

@@ -1,0 +1,81 @@
+// einvit/expr/functors.hpp — elementwise operations as function objects.
+//
+// Each functor works on a scalar and on a SIMD packet alike: `using std::exp; return exp(x);` finds
+// std::exp for float and, by argument-dependent lookup, xsimd::exp for xsimd::batch<float>. The
+// evaluator chooses which (the reference backend calls them on scalars only).
+#pragma once
+
+#include <cmath>
+
+#include "einvit/core/config.hpp"
+
+namespace einvit::fn {
+
+#define EINVIT_DEFINE_BINARY_OPERATOR(NAME, SYMBOL)                                   \
+    struct NAME {                                                                     \
+        template <class V>                                                            \
+        EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept {    \
+            return a SYMBOL b;                                                        \
+        }                                                                             \
+    };
+
+EINVIT_DEFINE_BINARY_OPERATOR(plus, +)
+EINVIT_DEFINE_BINARY_OPERATOR(minus, -)
+EINVIT_DEFINE_BINARY_OPERATOR(multiplies, *)
+EINVIT_DEFINE_BINARY_OPERATOR(divides, /)
+#undef EINVIT_DEFINE_BINARY_OPERATOR
+
+struct negate {
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& a) const noexcept {
+        return -a;
+    }
+};
+
+// Unary math. `Floating` says whether the function needs floating-point elements.
+#define EINVIT_DEFINE_UNARY_MATH(NAME, FLOATING)                                      \
+    struct NAME {                                                                     \
+        static constexpr bool floating_only = FLOATING;                               \
+        template <class V>                                                            \
+        EINVIT_ALWAYS_INLINE V operator()(const V& x) const noexcept {                \
+            using std::NAME;                                                          \
+            return NAME(x);                                                           \
+        }                                                                             \
+    };
+
+EINVIT_DEFINE_UNARY_MATH(exp, true)
+EINVIT_DEFINE_UNARY_MATH(log, true)
+EINVIT_DEFINE_UNARY_MATH(sqrt, true)
+EINVIT_DEFINE_UNARY_MATH(tanh, true)
+EINVIT_DEFINE_UNARY_MATH(erf, true)
+EINVIT_DEFINE_UNARY_MATH(sin, true)
+EINVIT_DEFINE_UNARY_MATH(cos, true)
+EINVIT_DEFINE_UNARY_MATH(abs, false)
+#undef EINVIT_DEFINE_UNARY_MATH
+
+// max and min: the larger (smaller) operand; when exactly one operand is NaN the other is returned for
+// scalars, as the x86 SIMD instructions do for their second operand; do not rely on NaN ordering.
+struct max {
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept {
+        using std::max;
+        return max(a, b);
+    }
+};
+struct min {
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept {
+        using std::min;
+        return min(a, b);
+    }
+};
+struct pow {
+    static constexpr bool floating_only = true;
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept {
+        using std::pow;
+        return pow(a, b);
+    }
+};
+
+}  // namespace einvit::fn

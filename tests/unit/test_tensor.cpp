@@ -1,0 +1,163 @@
+// Tensor, TensorView, arenas and element access.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <numeric>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <einvit/einvit.hpp>
+
+#include "alloc_counter.hpp"
+#include "test_util.hpp"
+
+using einvit::Shape;
+using einvit::Tensor;
+using einvit::TensorView;
+
+TEST_CASE_TEMPLATE("a new tensor is zeroed, 64-byte aligned and row-major", T, float, double, std::int32_t, std::int64_t) {
+    Tensor<T, Shape<3, 5, 7>> t;
+    CHECK(reinterpret_cast<std::uintptr_t>(t.data()) % 64 == 0);
+    CHECK(t.size() == 105);
+    CHECK(t.rank() == 3);
+    CHECK(t.extent(1) == 5);
+    CHECK(t.owns_heap_storage());
+    for (T v : t) CHECK(v == T(0));
+    t(2, 4, 6) = T(9);
+    t(1, 0, 3) = T(4);
+    CHECK(t.data()[2 * 35 + 4 * 7 + 6] == T(9));
+    CHECK(t.data()[1 * 35 + 3] == T(4));
+    const auto& ct = t;
+    CHECK(ct(1, 0, 3) == T(4));
+}
+
+TEST_CASE("at() checks every index and names it with the shape") {
+    Tensor<float, Shape<2, 3>> t;
+    t.at(1, 2) = 5.0f;
+    CHECK(t(1, 2) == 5.0f);
+    CHECK_THROWS_AS((void)t.at(2, 0), einvit::error);
+    CHECK_THROWS_AS((void)t.at(0, -1), einvit::error);
+    try {
+        (void)t.at(1, 3);
+        FAIL("at(1, 3) did not raise");
+    } catch (const einvit::error& e) {
+        CHECK(e.kind() == einvit::errc::out_of_range);
+        CHECK(std::string(e.what()) == "index (1, 3) is out of range for a tensor of shape (2, 3)");
+    }
+}
+
+TEST_CASE("tensors copy deeply and move their buffer") {
+    Tensor<float, Shape<4, 4>> a;
+    std::iota(a.begin(), a.end(), 1.0f);
+    Tensor<float, Shape<4, 4>> b = a;  // deep copy
+    CHECK(b.data() != a.data());
+    CHECK(b(3, 3) == 16.0f);
+    b(0, 0) = -1.0f;
+    CHECK(a(0, 0) == 1.0f);
+
+    const float* storage = a.data();
+    Tensor<float, Shape<4, 4>> c = std::move(a);
+    CHECK(c.data() == storage);
+    CHECK(a.data() == nullptr);  // NOLINT: moved-from state is part of the contract
+    a = c;                       // a moved-from tensor takes fresh storage when assigned
+    CHECK(a.data() != nullptr);
+    CHECK(a(2, 1) == 10.0f);
+
+    Tensor<float, Shape<4, 4>> d;
+    d = std::move(c);
+    CHECK(d.data() == storage);
+    static_assert(std::is_nothrow_move_constructible_v<Tensor<float, Shape<4, 4>>>);
+    static_assert(std::is_nothrow_move_assignable_v<Tensor<float, Shape<4, 4>>>);
+}
+
+TEST_CASE("a tensor placed in an arena never touches the heap") {
+    alignas(64) static std::byte buffer[4096];
+    einvit::Arena arena(buffer + 8, sizeof(buffer) - 8);  // deliberately misaligned start
+    einvit_test::AllocationScope scope;
+    {
+        Tensor<float, Shape<10, 10>> a(arena);  // 400 bytes -> 448 with padding
+        Tensor<double, Shape<3>> b(arena);
+        CHECK(scope.count() == 0);
+        CHECK_FALSE(a.owns_heap_storage());
+        CHECK(reinterpret_cast<std::uintptr_t>(a.data()) % 64 == 0);
+        CHECK(reinterpret_cast<std::uintptr_t>(b.data()) % 64 == 0);
+        CHECK(reinterpret_cast<std::byte*>(a.data()) >= buffer);
+        CHECK(reinterpret_cast<std::byte*>(b.data() + 3) <= buffer + sizeof(buffer));
+        a = 3.0f;
+        b = 1.5;
+        Tensor<float, Shape<10, 10>> c(arena);
+        c = a * a + 1.0f;
+        CHECK(c(9, 9) == 10.0f);
+        CHECK(scope.count() == 0);
+    }
+    CHECK(scope.count() == 0);
+    CHECK(arena.used() == 56 + 448 + 64 + 448);  // 56 bytes to reach alignment, then padded blocks
+}
+
+TEST_CASE("an arena that is full reports how much was asked and how much is left") {
+    static einvit::StaticArena<1024> arena;
+    arena.reset();
+    auto ok = Tensor<float, Shape<128>>::try_create(arena);  // 512 bytes
+    REQUIRE(ok.has_value());
+    auto too_big = Tensor<float, Shape<200>>::try_create(arena);  // 800 bytes, 512 left
+    REQUIRE_FALSE(too_big.has_value());
+    CHECK(too_big.failure().kind() == einvit::errc::out_of_memory);
+    CHECK(std::string(too_big.failure().what()) == "arena exhausted: 832 bytes requested, 512 of 1024 left");
+    CHECK_THROWS_AS((Tensor<float, Shape<200>>(arena)), einvit::error);
+    CHECK(arena.high_water() == 512);
+    arena.reset();
+    CHECK(arena.used() == 0);
+    CHECK(Tensor<float, Shape<200>>::try_create(arena).has_value());
+    static_assert(einvit::arena_bytes<float, Shape<200>> == 832);
+}
+
+TEST_CASE("views read and write someone else's memory, with any static strides") {
+    std::vector<float> storage(6);
+    std::iota(storage.begin(), storage.end(), 0.0f);
+    TensorView<float, Shape<2, 3>> v(storage.data());
+    CHECK(v(1, 0) == 3.0f);
+    v(0, 2) = 42.0f;
+    CHECK(storage[2] == 42.0f);
+
+    TensorView<const float, Shape<2, 3>> cv = v;  // read-only from mutable
+    CHECK(cv(0, 2) == 42.0f);
+    static_assert(!std::is_assignable_v<decltype(cv(0, 0)), float>);
+
+    // The transpose of a row-major (2, 3) matrix, as a (3, 2) view with strides (1, 3).
+    TensorView<float, Shape<3, 2>, einvit::cpu, einvit::Strides<1, 3>> t(storage.data());
+    CHECK_FALSE(t.is_contiguous());
+    CHECK(t(2, 1) == storage[5]);
+    CHECK(t(2, 0) == 42.0f);
+
+    Tensor<float, Shape<3, 2>> copied = t;  // evaluating a strided view
+    for (std::size_t i = 0; i < 3; ++i)
+        for (std::size_t j = 0; j < 2; ++j) CHECK(copied(i, j) == storage[j * 3 + i]);
+
+    t = copied * 2.0f;  // writing through a strided view
+    for (std::size_t i = 0; i < 3; ++i)
+        for (std::size_t j = 0; j < 2; ++j) CHECK(storage[j * 3 + i] == 2.0f * copied(i, j));
+
+    auto tv = copied.view();
+    tv(0, 0) = -7.0f;
+    CHECK(copied(0, 0) == -7.0f);
+    const auto& cc = copied;
+    static_assert(std::is_same_v<decltype(cc.view()), TensorView<const float, Shape<3, 2>>>);
+}
+
+TEST_CASE("assigning a view to a view writes elements, copying it copies the pointer") {
+    std::vector<int> a(4, 1), b(4, 2);
+    TensorView<int, Shape<4>> va(a.data()), vb(b.data());
+    TensorView<int, Shape<4>> alias = va;
+    CHECK(alias.data() == a.data());
+    va = vb;
+    CHECK(a == std::vector<int>(4, 2));
+    CHECK(va.data() == a.data());
+}
+
+#if EINVIT_CHECK_BOUNDS
+TEST_CASE("element access is bounds-checked in debug builds") {
+    Tensor<float, Shape<2, 2>> t;
+    CHECK_THROWS_AS((void)t(2, 0), einvit::error);
+}
+#endif

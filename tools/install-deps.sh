@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what einvit's build, tests and benchmarks need from Debian's packages, and only what is
+# missing: running it again does nothing. Uses sudo when not run as root.
+set -euo pipefail
+
+packages=(
+  cmake make g++ clang-14 python3   # toolchain and the single-header generator
+  libxsimd-dev                      # SIMD kernels
+  libeigen3-dev                     # Eigen baseline backend
+  doctest-dev                       # unit tests
+  libbenchmark-dev                  # benchmarks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: everything is installed"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
