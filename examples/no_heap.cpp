@@ -24,7 +24,7 @@ int main() {
         for (std::size_t j = 0; j < 64; ++j) a(i, j) = static_cast<float>(i) - static_cast<float>(j) / 64.0f;
     b = einvit::tanh(a) * 0.5f;
     c = a * b + einvit::exp(-einvit::abs(a));
-    einvit::reduce_into<einvit::op::sum, 1>(norms, c * c);
+    einvit::reduce_axis_into<einvit::op::sum, 1>(norms, c * c);
     const std::size_t heap_calls = heap_allocations() - before;
     std::printf("arena: %zu of %zu bytes used; heap allocations: %zu; norms[15] = %.3f\n", arena.used(), arena.capacity(),
                 heap_calls, static_cast<double>(norms(15)));

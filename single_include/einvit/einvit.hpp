@@ -655,11 +655,12 @@ inline constexpr std::size_t arena_bytes = arena_bytes_for<T>(S::size());
 
 namespace detail {
 
-// Aligned, zeroed heap storage. Returns nullptr when the heap is exhausted (callers report it).
-inline void* heap_allocate(std::size_t bytes) noexcept {
+// Aligned heap storage, zeroed unless asked not to. Returns nullptr when the heap is exhausted
+// (callers report it).
+inline void* heap_allocate(std::size_t bytes, bool zero = true) noexcept {
     if (bytes == 0) return nullptr;
     void* p = ::operator new(bytes, std::align_val_t{alignment}, std::nothrow);
-    if (p) std::memset(p, 0, bytes);
+    if (p && zero) std::memset(p, 0, bytes);
     return p;
 }
 
@@ -864,6 +865,15 @@ EINVIT_ALWAYS_INLINE void store_partial(T* p, const packet<T>& v, std::size_t n)
         v.store_aligned(lanes);
         for (std::size_t i = 0; i < n; ++i) p[i] = lanes[i];
     }
+}
+
+/// a * b + c, fused where the instruction set has it.
+template <class T>
+EINVIT_ALWAYS_INLINE packet<T> fma(const packet<T>& a, const packet<T>& b, const packet<T>& c) noexcept {
+#if EINVIT_USE_XSIMD
+    if constexpr (width<T> != 1) return xsimd::fma(a, b, c);
+#endif
+    return a * b + c;
 }
 
 /// Sum of the lanes.
@@ -1522,7 +1532,7 @@ void assign(T* dst, const E& e) {
         const auto span = byte_span<Out, DstSt>(dst);
         if (e.template unsafe_alias<Out, DstSt>(dst, span[0], span[1])) {
             using Contiguous = row_major_strides_t<Out>;
-            void* raw = einvit::detail::heap_allocate(Out::size() * sizeof(T));
+            void* raw = einvit::detail::heap_allocate(Out::size() * sizeof(T), false);
             if (!raw) raise(errc::out_of_memory, "no memory for the temporary of an aliased assignment");
             T* tmp = static_cast<T*>(raw);
             assign_rows<B, Out, Contiguous>(tmp, e);
@@ -1559,6 +1569,12 @@ namespace einvit {
 
 template <class T, class S, class B, class St>
 class TensorView;
+
+/// Tag for constructing a tensor whose elements are left uninitialised: Tensor<...> t(einvit::uninitialized).
+struct uninitialized_t {
+    explicit uninitialized_t() = default;
+};
+inline constexpr uninitialized_t uninitialized{};
 
 namespace detail {
 
@@ -1698,6 +1714,10 @@ public:
     /// Zero-initialised storage from the heap; raises out_of_memory if there is none.
     Tensor() : data_(heap_or_raise()), owned_(true) { check_element_and_backend(); }
 
+    /// Heap storage left uninitialised, for a tensor the caller overwrites at once (every operation
+    /// that returns a new tensor fills all of it).
+    explicit Tensor(uninitialized_t) : data_(heap_or_raise(false)), owned_(true) { check_element_and_backend(); }
+
     /// Zero-initialised storage placed in `arena`; raises out_of_memory if it is full.
     explicit Tensor(Arena& arena) : data_(static_cast<T*>(arena.allocate(bytes()))), owned_(false) {
         check_element_and_backend();
@@ -1720,11 +1740,11 @@ public:
     /// A heap tensor holding the value of expression e.
     template <expr::Operand E>
         requires(!std::is_same_v<std::remove_cvref_t<E>, Tensor>)
-    Tensor(const E& e) : Tensor() {  // NOLINT: implicit, like assignment
+    Tensor(const E& e) : Tensor(uninitialized) {  // NOLINT: implicit, like assignment
         this->assign_from(e);
     }
 
-    Tensor(const Tensor& other) : Tensor() {
+    Tensor(const Tensor& other) : Tensor(other.data_ ? Tensor(uninitialized) : Tensor()) {
         if (other.data_) std::copy_n(other.data_, S::size(), data_);
     }
     Tensor(Tensor&& other) noexcept : data_(std::exchange(other.data_, nullptr)), owned_(other.owned_) {}
@@ -1813,8 +1833,8 @@ private:
         diagnostics::check_host_backend<B>();  // device storage comes with the CUDA backend
     }
 
-    static T* heap_or_raise() {
-        void* p = detail::heap_allocate(bytes());
+    static T* heap_or_raise(bool zero = true) {
+        void* p = detail::heap_allocate(bytes(), zero);
         if (!p && bytes() != 0) raise(errc::out_of_memory, "no memory for a tensor of shape " + to_string<S>());
         return static_cast<T*>(p);
     }
@@ -1910,7 +1930,7 @@ private:
 //
 //   auto s = einvit::sum<1>(x);              // Shape<2, 3, 4> -> Shape<2, 4>
 //   auto m = einvit::mean<-1, true>(x);      // keep the axis: Shape<2, 3, 4> -> Shape<2, 3, 1>
-//   einvit::reduce_into<einvit::op::max, 0>(out, a * b);   // into caller memory, no allocation
+//   einvit::reduce_axis_into<einvit::op::max, 0>(out, a * b);   // into caller memory, no allocation
 //
 // Reductions are evaluated eagerly, in one pass over their operand, which may be any expression (it
 // is computed on the fly, never materialised). They return a tensor, so a reduction can then take part
@@ -1925,7 +1945,7 @@ private:
 
 namespace einvit {
 
-/// Reduction operations, for reduce_into and (later) einops-style reduce patterns.
+/// Reduction operations, for reduce_axis (one axis) and einops-style reduce patterns.
 namespace op {
 /// Sum of the elements.
 struct sum {
@@ -2076,7 +2096,7 @@ using reduced_shape_t = std::conditional_t<KeepDims, replace_axis_t<S, normalize
 /// Reduces e along Axis with Op into dst, whose shape is e's without that axis (or with it as 1 when
 /// keeping dimensions) and whose layout is contiguous. Allocates nothing.
 template <class Op, int Axis, class Dst, expr::Operand E>
-void reduce_into(Dst&& dst, const E& e) {
+void reduce_axis_into(Dst&& dst, const E& e) {
     using N = expr::node_t<E>;
     using S = typename N::shape_type;
     using T = typename N::value_type;
@@ -2084,52 +2104,1579 @@ void reduce_into(Dst&& dst, const E& e) {
     diagnostics::check_axis<S, Axis>();
     if constexpr (requires { Op::floating_only; }) diagnostics::check_floating_point<T>();
     constexpr std::size_t a = normalize_axis(Axis, S::rank());
-    static_assert(D::is_contiguous(), "einvit: reduce_into needs a contiguous destination");
+    static_assert(D::is_contiguous(), "einvit: reduce_axis_into needs a contiguous destination");
     static_assert(std::is_same_v<typename D::shape_type, reduced_shape_t<S, Axis, false>> ||
                       std::is_same_v<typename D::shape_type, reduced_shape_t<S, Axis, true>>,
-                  "einvit: the destination of reduce_into must have the operand's shape without the reduced axis "
+                  "einvit: the destination of reduce_axis_into must have the operand's shape without the reduced axis "
                   "(or with it as 1)");
     diagnostics::check_element_types<typename D::value_type, T>();
     if constexpr (a < S::rank()) expr::reduce_rows<Op, a, expr::reduction_backend_t<N>>(dst.data(), expr::as_node(e));
 }
 
-/// e reduced along Axis with Op, as a new tensor (see reduce_into for a form that allocates nothing).
+/// e reduced along Axis with Op, as a new tensor (see reduce_axis_into for a form that allocates nothing).
 template <class Op, int Axis, bool KeepDims = false, expr::Operand E>
-auto reduce(const E& e) {
+auto reduce_axis(const E& e) {
     using N = expr::node_t<E>;
     using S = typename N::shape_type;
     diagnostics::check_axis<S, Axis>();
-    Tensor<typename N::value_type, reduced_shape_t<S, Axis, KeepDims>, expr::reduction_backend_t<N>> out;
-    reduce_into<Op, Axis>(out, e);
+    Tensor<typename N::value_type, reduced_shape_t<S, Axis, KeepDims>, expr::reduction_backend_t<N>> out(uninitialized);
+    reduce_axis_into<Op, Axis>(out, e);
     return out;
 }
 
 /// Sum along Axis (negative counts from the end); KeepDims keeps it as extent 1.
 template <int Axis, bool KeepDims = false, expr::Operand E>
 auto sum(const E& e) {
-    return reduce<op::sum, Axis, KeepDims>(e);
+    return reduce_axis<op::sum, Axis, KeepDims>(e);
 }
 /// Mean along Axis (floating-point elements).
 template <int Axis, bool KeepDims = false, expr::Operand E>
 auto mean(const E& e) {
-    return reduce<op::mean, Axis, KeepDims>(e);
+    return reduce_axis<op::mean, Axis, KeepDims>(e);
 }
 /// Maximum along Axis.
 template <int Axis, bool KeepDims = false, expr::Operand E>
 auto max(const E& e) {
-    return reduce<op::max, Axis, KeepDims>(e);
+    return reduce_axis<op::max, Axis, KeepDims>(e);
 }
 /// Minimum along Axis.
 template <int Axis, bool KeepDims = false, expr::Operand E>
 auto min(const E& e) {
-    return reduce<op::min, Axis, KeepDims>(e);
+    return reduce_axis<op::min, Axis, KeepDims>(e);
 }
 /// Product along Axis.
 template <int Axis, bool KeepDims = false, expr::Operand E>
 auto prod(const E& e) {
-    return reduce<op::prod, Axis, KeepDims>(e);
+    return reduce_axis<op::prod, Axis, KeepDims>(e);
 }
 
 }  // namespace einvit
 // ---- end einvit/expr/reduce.hpp ----
+// ---- begin einvit/pattern/parse.hpp ----
+// einvit/pattern/parse.hpp — the einops grammar, parsed by constexpr code.
+//
+// One parser serves rearrange, repeat, reduce and einsum. It turns a pattern such as
+// "b c (h p1) (w p2) -> b (h w) (p1 p2 c)" into an Expression: a table of axis names and, for each
+// side, a list of groups of axes. It never fails by itself: a malformed pattern yields an Expression
+// whose `error` says what is wrong, and the operation that asked reports it as a compile error with
+// einops' own wording (see pattern/report.hpp). The grammar is written out in docs/pattern-syntax.md.
+
+#include <cstddef>
+#include <string_view>
+
+namespace einvit::pattern {
+
+/// Limits of a pattern, so that everything fits in constexpr arrays.
+inline constexpr std::size_t max_name_length = 15;  ///< characters in one axis name
+inline constexpr std::size_t max_names = 24;        ///< distinct axes in one pattern
+inline constexpr std::size_t max_items = 24;        ///< axes written on one side of one operand
+inline constexpr std::size_t max_operands = 3;      ///< inputs of einsum
+inline constexpr std::size_t max_rank = 12;         ///< dimensions of a tensor an ellipsis may stand in for
+
+/// An axis name (or the text of a numeric axis), held by value so it can be a template argument.
+struct Name {
+    char text[max_name_length + 1]{};
+    std::size_t length = 0;
+
+    constexpr bool equals(std::string_view s) const noexcept {
+        if (s.size() != length) return false;
+        for (std::size_t i = 0; i < length; ++i)
+            if (text[i] != s[i]) return false;
+        return true;
+    }
+    constexpr std::string_view view() const noexcept { return {text, length}; }
+};
+
+constexpr Name make_name(std::string_view s) noexcept {
+    Name n;
+    n.length = s.size() < max_name_length ? s.size() : max_name_length;
+    for (std::size_t i = 0; i < n.length; ++i) n.text[i] = s[i];
+    return n;
+}
+
+/// What can be wrong with a pattern, or with a pattern applied to a tensor.
+enum class Error {
+    none,
+    // the text
+    no_arrow,                 ///< no "->", or more than one
+    unknown_character,        ///< a character outside letters, digits, _, space, (, ), ., ->, ","
+    brackets_unbalanced,      ///< "(" without ")" or the reverse
+    nested_brackets,          ///< "((" : axis composition is one level deep
+    bad_dots,                 ///< dots that are not exactly "..."
+    two_ellipses,             ///< more than one "..." on one side
+    duplicate_axis,           ///< the same name twice on one side
+    too_many_operands,        ///< "," in a pattern that takes one input, or more than max_operands
+    name_too_long,            ///< a name longer than max_name_length
+    too_many_axes,            ///< more than max_names / max_items
+    // the pattern as an operation
+    one_side_only,            ///< rearrange: a name on one side only
+    ellipsis_right_only,      ///< "..." on the right but not on the left
+    ellipsis_left_only,       ///< "..." on the left but not on the right (rearrange, repeat, einsum)
+    ellipsis_in_group_left,   ///< "(...)" on the left side
+    anonymous_axis,           ///< a number other than 1 where it is not allowed
+    repeat_size_missing,      ///< repeat: a new axis without a length
+    repeat_left_only,         ///< repeat: a name on the left only
+    reduce_right_only,        ///< reduce: a name on the right only
+    einsum_output_unknown,    ///< einsum: an output index that no input has
+    group_in_einsum,          ///< einsum: parentheses
+    // the pattern applied to shapes
+    wrong_rank,               ///< the tensor's rank does not match the left side
+    shape_mismatch,           ///< a length given or implied differs from the tensor's
+    cannot_divide,            ///< a group's length is not a multiple of its known part
+    cannot_infer,             ///< more than one unknown length in a group
+    axis_not_used,            ///< a length given for an axis the pattern does not have
+    operand_count,            ///< einsum called with a number of tensors its pattern does not have
+};
+
+/// Marker for "..." among a side's items.
+inline constexpr std::size_t ellipsis_item = static_cast<std::size_t>(-1);
+
+/// One side of one operand: groups of axes. A plain axis is a group of one; "()" and "1" are
+/// groups of none (a dimension of length 1).
+struct Side {
+    std::size_t group_count = 0;
+    std::size_t group_start[max_items + 1]{};  // items of group g: [group_start[g], group_start[g + 1])
+    bool grouped[max_items]{};                 // written with parentheses
+    std::size_t items[max_items]{};            // name ids, or ellipsis_item
+    std::size_t item_count = 0;
+    bool has_ellipsis = false;
+    std::size_t ellipsis_group = 0;
+
+    constexpr std::size_t group_size(std::size_t g) const noexcept { return group_start[g + 1] - group_start[g]; }
+    constexpr bool contains(std::size_t id) const noexcept {
+        for (std::size_t i = 0; i < item_count; ++i)
+            if (items[i] == id) return true;
+        return false;
+    }
+};
+
+/// A parsed pattern.
+struct Expression {
+    Name names[max_names]{};
+    bool anonymous[max_names]{};         // a number written as an axis
+    std::size_t anonymous_length[max_names]{};
+    std::size_t name_count = 0;
+    Side inputs[max_operands]{};
+    std::size_t input_count = 0;
+    Side output{};
+    Error error = Error::none;
+    Name error_name{};
+};
+
+/// How to read a pattern.
+enum class Dialect {
+    einops,  ///< names separated by spaces, groups in parentheses, one input
+    einsum,  ///< comma-separated inputs; a term without spaces is read one letter per axis (torch style)
+};
+
+namespace detail {
+
+constexpr bool is_letter(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+constexpr std::size_t find_arrow(std::string_view s, std::size_t& count) noexcept {
+    std::size_t at = std::string_view::npos;
+    count = 0;
+    for (std::size_t i = 0; i + 1 < s.size(); ++i)
+        if (s[i] == '-' && s[i + 1] == '>') {
+            if (count++ == 0) at = i;
+        }
+    return at;
+}
+
+constexpr bool fail(Expression& e, Error err, std::string_view name = {}) noexcept {
+    if (e.error == Error::none) {
+        e.error = err;
+        e.error_name = make_name(name);
+    }
+    return false;
+}
+
+// The id of `name`, adding it to the table if new. Numbers get a fresh id each time they appear.
+constexpr std::size_t intern(Expression& e, std::string_view name, bool number) noexcept {
+    if (!number)
+        for (std::size_t i = 0; i < e.name_count; ++i)
+            if (!e.anonymous[i] && e.names[i].equals(name)) return i;
+    if (e.name_count == max_names) {
+        fail(e, Error::too_many_axes, name);
+        return 0;
+    }
+    const std::size_t id = e.name_count++;
+    e.names[id] = make_name(name);
+    if (number) {
+        e.anonymous[id] = true;
+        std::size_t v = 0;
+        for (char c : name) v = v * 10 + static_cast<std::size_t>(c - '0');
+        e.anonymous_length[id] = v;
+    }
+    return id;
+}
+
+constexpr void close_group(Side& s) noexcept { s.group_start[++s.group_count] = s.item_count; }
+
+// Parses one term (one operand's side) into `side`.
+constexpr bool parse_term(Expression& e, Side& side, std::string_view t, bool letters, bool allow_duplicates) noexcept {
+    bool in_group = false;
+    auto add_item = [&](std::size_t id) -> bool {
+        if (side.item_count == max_items) return fail(e, Error::too_many_axes);
+        side.items[side.item_count++] = id;
+        if (!in_group) close_group(side);
+        return true;
+    };
+    std::size_t i = 0;
+    while (i < t.size()) {
+        const char c = t[i];
+        if (c == ' ') {
+            ++i;
+        } else if (c == '(') {
+            if (in_group) return fail(e, Error::nested_brackets);
+            in_group = true;
+            ++i;
+        } else if (c == ')') {
+            if (!in_group) return fail(e, Error::brackets_unbalanced);
+            in_group = false;
+            side.grouped[side.group_count] = true;
+            close_group(side);
+            ++i;
+        } else if (c == '.') {
+            if (t.substr(i, 3) != "...") return fail(e, Error::bad_dots);
+            if (i + 3 < t.size() && t[i + 3] == '.') return fail(e, Error::bad_dots);
+            if (side.has_ellipsis) return fail(e, Error::two_ellipses);
+            side.has_ellipsis = true;
+            side.ellipsis_group = side.group_count;
+            if (!add_item(ellipsis_item)) return false;
+            i += 3;
+        } else if (is_letter(c) || is_digit(c)) {
+            std::size_t j = i + 1;
+            if (!letters)
+                while (j < t.size() && (is_letter(t[j]) || is_digit(t[j]))) ++j;
+            const std::string_view word = t.substr(i, j - i);
+            i = j;
+            if (word.size() > max_name_length) return fail(e, Error::name_too_long, word.substr(0, max_name_length));
+            if (is_digit(word[0])) {
+                for (char d : word)
+                    if (!is_digit(d)) return fail(e, Error::unknown_character, word);
+                if (word == "1") {  // a unit axis: contributes nothing inside a group, an empty group outside
+                    if (!in_group) close_group(side);
+                    continue;
+                }
+                if (!add_item(intern(e, word, true))) return false;
+            } else {
+                const std::size_t id = intern(e, word, false);
+                if (e.error != Error::none) return false;
+                if (!allow_duplicates && side.contains(id)) return fail(e, Error::duplicate_axis, word);
+                if (!add_item(id)) return false;
+            }
+        } else {
+            return fail(e, Error::unknown_character, t.substr(i, 1));
+        }
+    }
+    if (in_group) return fail(e, Error::brackets_unbalanced);
+    return true;
+}
+
+constexpr bool has_space(std::string_view t) noexcept {
+    std::size_t b = 0, end = t.size();
+    while (b < end && t[b] == ' ') ++b;
+    while (end > b && t[end - 1] == ' ') --end;
+    for (std::size_t i = b; i < end; ++i)
+        if (t[i] == ' ') return true;
+    return false;
+}
+
+}  // namespace detail
+
+/// Parses `text` in the given dialect. Check `.error` before using the result.
+constexpr Expression parse(std::string_view text, Dialect dialect) noexcept {
+    Expression e;
+    std::size_t arrows = 0;
+    const std::size_t at = detail::find_arrow(text, arrows);
+    if (arrows != 1) {
+        detail::fail(e, Error::no_arrow);
+        return e;
+    }
+    const std::string_view left = text.substr(0, at), right = text.substr(at + 2);
+    const bool einsum = dialect == Dialect::einsum;
+
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= left.size(); ++i) {
+        if (i < left.size() && left[i] != ',') continue;
+        if (e.input_count == max_operands || (!einsum && e.input_count == 1)) {
+            detail::fail(e, Error::too_many_operands);
+            return e;
+        }
+        const std::string_view term = left.substr(start, i - start);
+        const bool letters = einsum && !detail::has_space(term);
+        if (!detail::parse_term(e, e.inputs[e.input_count++], term, letters, einsum)) return e;
+        start = i + 1;
+    }
+    const bool letters = einsum && !detail::has_space(right);
+    if (!detail::parse_term(e, e.output, right, letters, false)) return e;
+    if (einsum) {
+        for (std::size_t k = 0; k < e.input_count; ++k)
+            for (std::size_t g = 0; g < e.inputs[k].group_count; ++g)
+                if (e.inputs[k].grouped[g]) {
+                    detail::fail(e, Error::group_in_einsum);
+                    return e;
+                }
+        for (std::size_t g = 0; g < e.output.group_count; ++g)
+            if (e.output.grouped[g]) {
+                detail::fail(e, Error::group_in_einsum);
+                return e;
+            }
+    }
+    return e;
+}
+
+}  // namespace einvit::pattern
+// ---- end einvit/pattern/parse.hpp ----
+// ---- begin einvit/pattern/plan.hpp ----
+// einvit/pattern/plan.hpp — a parsed pattern applied to a tensor's shape: elementary axes, their
+// lengths and strides, and the output's shape and layout. All constexpr; the operations in ops/
+// turn a plan into a view or a copy loop.
+
+#include <array>
+#include <cstddef>
+
+
+namespace einvit::pattern {
+
+inline constexpr std::size_t max_elems = max_names + max_rank;  ///< elementary axes after "..." is expanded
+inline constexpr std::size_t max_out_rank = max_items + max_rank;
+
+/// Which operation a plan is for.
+enum class Kind { rearrange, repeat, reduce };
+
+/// A length given for a named axis: einvit::axis<"p1", 16>.
+struct AxisLength {
+    Name name;
+    std::size_t length;
+};
+
+/// What went wrong while applying a pattern: the error, the two numbers and the name it concerns.
+struct PlanError {
+    Error error = Error::none;
+    std::size_t error_a = 0, error_b = 0;
+    Name error_name{};
+};
+
+/// A plan of type P holding only an error.
+template <class P>
+constexpr P failed_plan(Error err, std::size_t a = 0, std::size_t b = 0, Name name = {}) noexcept {
+    P p;
+    p.error = err;
+    p.error_a = a;
+    p.error_b = b;
+    p.error_name = name;
+    return p;
+}
+
+/// What a rearrange, repeat or reduce does to one tensor.
+struct UnaryPlan : PlanError {
+
+    // Elementary axes: name ids first, then one per dimension "..." stands for.
+    std::size_t elem_count = 0;
+    std::size_t elem_length[max_elems]{};
+    std::size_t elem_stride[max_elems]{};  // in the input, in elements; 0 for a new axis of repeat
+
+    // The output: groups of elementary axes.
+    std::size_t out_rank = 0;
+    std::size_t out_extent[max_out_rank]{};
+    std::size_t out_group_start[max_out_rank + 1]{};
+    std::size_t out_elems[max_elems]{};
+    std::size_t out_elem_count = 0;
+
+    // Whether the output is a strided view of the input, and its strides if so.
+    bool is_view = false;
+    std::size_t out_stride[max_out_rank]{};
+
+    // reduce: the elementary axes that disappear.
+    std::size_t reduced[max_elems]{};
+    std::size_t reduced_count = 0;
+};
+
+/// Applies a parsed einops pattern to a tensor of the given extents and strides (rank entries each).
+constexpr UnaryPlan plan_unary(const Expression& e, Kind kind, const std::size_t* extents, const std::size_t* strides,
+                               std::size_t rank, const AxisLength* given, std::size_t given_count) noexcept {
+    constexpr auto plan_error = [](Error err, std::size_t a = 0, std::size_t b = 0, Name name = {}) {
+        return failed_plan<UnaryPlan>(err, a, b, name);
+    };
+    if (e.error != Error::none) return plan_error(e.error, 0, 0, e.error_name);
+    if (e.input_count != 1) return plan_error(Error::too_many_operands);
+    const Side& L = e.inputs[0];
+    const Side& R = e.output;
+
+    if (R.has_ellipsis && !L.has_ellipsis) return plan_error(Error::ellipsis_right_only);
+    if (L.has_ellipsis && !R.has_ellipsis && kind != Kind::reduce) return plan_error(Error::ellipsis_left_only);
+    if (L.has_ellipsis && L.grouped[L.ellipsis_group]) return plan_error(Error::ellipsis_in_group_left);
+    for (std::size_t id = 0; id < e.name_count; ++id) {
+        const bool in_left = L.contains(id), in_right = R.contains(id);
+        if (e.anonymous[id] && (in_left || kind != Kind::repeat))
+            return plan_error(Error::anonymous_axis, 0, 0, e.names[id]);
+        if (kind == Kind::rearrange && in_left != in_right) return plan_error(Error::one_side_only, 0, 0, e.names[id]);
+        if (kind == Kind::repeat && in_left && !in_right) return plan_error(Error::repeat_left_only, 0, 0, e.names[id]);
+        if (kind == Kind::reduce && in_right && !in_left) return plan_error(Error::reduce_right_only, 0, 0, e.names[id]);
+    }
+
+    // How many dimensions "..." stands for.
+    const std::size_t named_groups = L.group_count - (L.has_ellipsis ? 1 : 0);
+    std::size_t ellipsis_dims = 0;
+    if (L.has_ellipsis) {
+        if (rank < named_groups) return plan_error(Error::wrong_rank, named_groups, rank);
+        ellipsis_dims = rank - named_groups;
+        if (ellipsis_dims > max_rank) return plan_error(Error::too_many_axes);
+    } else if (rank != L.group_count) {
+        return plan_error(Error::wrong_rank, L.group_count, rank);
+    }
+
+    UnaryPlan p;
+    p.elem_count = e.name_count + ellipsis_dims;
+    bool known[max_elems]{};
+    for (std::size_t id = 0; id < e.name_count; ++id)
+        if (e.anonymous[id]) {
+            p.elem_length[id] = e.anonymous_length[id];
+            known[id] = true;
+        }
+    for (std::size_t k = 0; k < given_count; ++k) {
+        std::size_t id = e.name_count;
+        for (std::size_t j = 0; j < e.name_count; ++j)
+            if (!e.anonymous[j] && e.names[j].equals(given[k].name.view())) id = j;
+        if (id == e.name_count) return plan_error(Error::axis_not_used, 0, 0, given[k].name);
+        p.elem_length[id] = given[k].length;
+        known[id] = true;
+    }
+
+    // Match the left side's groups with the tensor's dimensions.
+    std::size_t dim = 0;
+    for (std::size_t g = 0; g < L.group_count; ++g) {
+        if (L.has_ellipsis && g == L.ellipsis_group) {
+            for (std::size_t k = 0; k < ellipsis_dims; ++k, ++dim) {
+                p.elem_length[e.name_count + k] = extents[dim];
+                p.elem_stride[e.name_count + k] = strides[dim];
+                known[e.name_count + k] = true;
+            }
+            continue;
+        }
+        const std::size_t extent = extents[dim], stride = strides[dim];
+        std::size_t product = 1, unknown = 0, unknown_id = 0;
+        for (std::size_t i = L.group_start[g]; i < L.group_start[g + 1]; ++i) {
+            const std::size_t id = L.items[i];
+            if (known[id]) {
+                product *= p.elem_length[id];
+            } else {
+                if (unknown++ == 0) unknown_id = id;
+            }
+        }
+        if (unknown == 0 && product != extent) return plan_error(Error::shape_mismatch, extent, product);
+        if (unknown == 1) {
+            if (product == 0 || extent % product != 0) return plan_error(Error::cannot_divide, extent, product);
+            p.elem_length[unknown_id] = extent / product;
+            known[unknown_id] = true;
+        }
+        if (unknown > 1) return plan_error(Error::cannot_infer, 0, 0, e.names[unknown_id]);
+        std::size_t s = stride;
+        for (std::size_t i = L.group_start[g + 1]; i-- > L.group_start[g];) {
+            p.elem_stride[L.items[i]] = s;
+            s *= p.elem_length[L.items[i]];
+        }
+        ++dim;
+    }
+
+    // New axes of repeat: a given length, stride 0.
+    for (std::size_t id = 0; id < e.name_count; ++id)
+        if (R.contains(id) && !L.contains(id)) {
+            if (!known[id]) return plan_error(Error::repeat_size_missing, 0, 0, e.names[id]);
+            p.elem_stride[id] = 0;
+        }
+
+    // The output's groups.
+    auto open_group = [&]() {
+        if (p.out_rank == max_out_rank) return false;
+        p.out_group_start[p.out_rank] = p.out_elem_count;
+        p.out_extent[p.out_rank] = 1;
+        return true;
+    };
+    auto add_elem = [&](std::size_t id) {
+        p.out_elems[p.out_elem_count++] = id;
+        p.out_extent[p.out_rank] *= p.elem_length[id];
+    };
+    for (std::size_t g = 0; g < R.group_count; ++g) {
+        if (R.has_ellipsis && g == R.ellipsis_group && !R.grouped[g]) {
+            for (std::size_t k = 0; k < ellipsis_dims; ++k) {  // "..." alone: one output dimension each
+                if (!open_group()) return plan_error(Error::too_many_axes);
+                add_elem(e.name_count + k);
+                ++p.out_rank;
+            }
+            continue;
+        }
+        if (!open_group()) return plan_error(Error::too_many_axes);
+        for (std::size_t i = R.group_start[g]; i < R.group_start[g + 1]; ++i) {
+            if (R.items[i] == ellipsis_item) {
+                for (std::size_t k = 0; k < ellipsis_dims; ++k) add_elem(e.name_count + k);
+            } else {
+                add_elem(R.items[i]);
+            }
+        }
+        ++p.out_rank;
+    }
+    p.out_group_start[p.out_rank] = p.out_elem_count;
+
+    if (kind == Kind::reduce) {
+        for (std::size_t id = 0; id < p.elem_count; ++id) {
+            const bool in_left = id < e.name_count ? L.contains(id) : true;
+            bool in_right = false;
+            for (std::size_t i = 0; i < p.out_elem_count; ++i) in_right = in_right || p.out_elems[i] == id;
+            if (in_left && !in_right) p.reduced[p.reduced_count++] = id;
+        }
+        return p;
+    }
+
+    // A view when every output group's axes are laid out as one dimension of the input: going right
+    // to left, each axis' stride is the next one's stride times its length (unit axes do not count).
+    p.is_view = true;
+    for (std::size_t g = 0; g < p.out_rank; ++g) {
+        std::size_t expect = 0;
+        bool have = false;
+        for (std::size_t i = p.out_group_start[g + 1]; i-- > p.out_group_start[g];) {
+            const std::size_t id = p.out_elems[i];
+            if (p.elem_length[id] == 1) continue;
+            if (!have) {
+                p.out_stride[g] = p.elem_stride[id];
+                have = true;
+            } else if (p.elem_stride[id] != expect) {
+                p.is_view = false;
+            }
+            expect = p.elem_stride[id] * p.elem_length[id];
+        }
+    }
+    return p;
+}
+
+/// The first N values of a plan's array, as a std::array (to make a Shape or Strides type).
+template <std::size_t N>
+constexpr std::array<std::size_t, N> take(const std::size_t* values) noexcept {
+    std::array<std::size_t, N> out{};
+    for (std::size_t i = 0; i < N; ++i) out[i] = values[i];
+    return out;
+}
+
+}  // namespace einvit::pattern
+// ---- end einvit/pattern/plan.hpp ----
+// ---- begin einvit/pattern/einsum_plan.hpp ----
+// einvit/pattern/einsum_plan.hpp — an einsum pattern applied to its operands' shapes: every index's
+// length, each operand's stride along it, the output's indices and the summed ones.
+
+#include <cstddef>
+
+
+namespace einvit::pattern {
+
+/// The shape and layout of one einsum operand.
+struct OperandLayout {
+    std::size_t rank = 0;
+    std::size_t extent[max_rank]{};
+    std::size_t stride[max_rank]{};
+};
+
+/// What einsum computes.
+struct EinsumPlan : PlanError {
+
+    std::size_t index_count = 0;          // names, then one per dimension "..." stands for
+    std::size_t length[max_elems]{};
+    std::size_t operand_count = 0;
+    std::size_t stride[max_operands][max_elems]{};  // summed over repeats of an index (a diagonal)
+    std::size_t uses[max_operands][max_elems]{};    // how often each operand names each index
+
+    std::size_t out_rank = 0;
+    std::size_t out_index[max_out_rank]{};
+    std::size_t out_extent[max_out_rank]{};
+
+    std::size_t summed[max_elems]{};
+    std::size_t summed_count = 0;
+};
+
+/// Applies a parsed einsum pattern to `count` operands.
+constexpr EinsumPlan plan_einsum(const Expression& e, const OperandLayout* ops, std::size_t count) noexcept {
+    constexpr auto einsum_error = [](Error err, std::size_t a = 0, std::size_t b = 0, Name name = {}) {
+        return failed_plan<EinsumPlan>(err, a, b, name);
+    };
+    if (e.error != Error::none) return einsum_error(e.error, 0, 0, e.error_name);
+    if (e.input_count != count) return einsum_error(Error::operand_count, e.input_count, count);
+    bool any_ellipsis = false;
+    for (std::size_t k = 0; k < count; ++k) any_ellipsis = any_ellipsis || e.inputs[k].has_ellipsis;
+    if (e.output.has_ellipsis && !any_ellipsis) return einsum_error(Error::ellipsis_right_only);
+    if (any_ellipsis && !e.output.has_ellipsis) return einsum_error(Error::ellipsis_left_only);
+
+    // How many dimensions "..." stands for in each operand, and in all (aligned on the right).
+    std::size_t ell[max_operands]{};
+    std::size_t ellipsis_dims = 0;
+    for (std::size_t k = 0; k < count; ++k) {
+        const Side& s = e.inputs[k];
+        for (std::size_t g = 0; g < s.group_count; ++g)
+            if (s.group_size(g) == 0) return einsum_error(Error::group_in_einsum);
+        const std::size_t named = s.group_count - (s.has_ellipsis ? 1 : 0);
+        if (s.has_ellipsis) {
+            if (ops[k].rank < named) return einsum_error(Error::wrong_rank, named, ops[k].rank);
+            ell[k] = ops[k].rank - named;
+        } else if (ops[k].rank != named) {
+            return einsum_error(Error::wrong_rank, named, ops[k].rank);
+        }
+        if (ell[k] > ellipsis_dims) ellipsis_dims = ell[k];
+    }
+    if (e.name_count + ellipsis_dims > max_elems) return einsum_error(Error::too_many_axes);
+
+    EinsumPlan p;
+    p.operand_count = count;
+    p.index_count = e.name_count + ellipsis_dims;
+    std::size_t extent_seen[max_operands][max_elems]{};
+    for (std::size_t k = 0; k < count; ++k) {
+        const Side& s = e.inputs[k];
+        std::size_t dim = 0;
+        for (std::size_t g = 0; g < s.group_count; ++g) {
+            const std::size_t item = s.items[s.group_start[g]];
+            const std::size_t first = item == ellipsis_item ? 0 : 1;
+            const std::size_t n = item == ellipsis_item ? ell[k] : 1;
+            for (std::size_t t = 0; t < n; ++t, ++dim) {
+                const std::size_t id = first ? item : e.name_count + (ellipsis_dims - ell[k]) + t;
+                const std::size_t len = ops[k].extent[dim];
+                if (item != ellipsis_item) {
+                    if (p.length[id] != 0 && p.length[id] != len)
+                        return einsum_error(Error::shape_mismatch, len, p.length[id]);
+                    p.length[id] = len;
+                } else if (len != 1) {  // "..." dimensions broadcast: a length of 1 repeats
+                    if (p.length[id] > 1 && p.length[id] != len) return einsum_error(Error::shape_mismatch, len, p.length[id]);
+                    p.length[id] = len;
+                } else if (p.length[id] == 0) {
+                    p.length[id] = 1;
+                }
+                extent_seen[k][id] = len;
+                p.stride[k][id] += ops[k].stride[dim];
+                ++p.uses[k][id];
+            }
+        }
+    }
+    // A "..." dimension of length 1 against a longer one is read with stride 0.
+    for (std::size_t k = 0; k < count; ++k)
+        for (std::size_t id = e.name_count; id < p.index_count; ++id)
+            if (p.uses[k][id] && extent_seen[k][id] == 1) p.stride[k][id] = 0;
+    for (std::size_t id = e.name_count; id < p.index_count; ++id)
+        if (p.length[id] == 0) p.length[id] = 1;
+
+    // The output.
+    const Side& out = e.output;
+    for (std::size_t g = 0; g < out.group_count; ++g) {
+        if (out.group_size(g) == 0) return einsum_error(Error::group_in_einsum);
+        const std::size_t item = out.items[out.group_start[g]];
+        if (item == ellipsis_item) {
+            for (std::size_t t = 0; t < ellipsis_dims; ++t) p.out_index[p.out_rank++] = e.name_count + t;
+            continue;
+        }
+        bool known = false;
+        for (std::size_t k = 0; k < count; ++k) known = known || p.uses[k][item] > 0;
+        if (!known) return einsum_error(Error::einsum_output_unknown, 0, 0, e.names[item]);
+        p.out_index[p.out_rank++] = item;
+    }
+    for (std::size_t d = 0; d < p.out_rank; ++d) p.out_extent[d] = p.length[p.out_index[d]];
+    for (std::size_t id = 0; id < p.index_count; ++id) {
+        bool in_out = false;
+        for (std::size_t d = 0; d < p.out_rank; ++d) in_out = in_out || p.out_index[d] == id;
+        bool used = false;
+        for (std::size_t k = 0; k < count; ++k) used = used || p.uses[k][id] > 0;
+        if (used && !in_out) p.summed[p.summed_count++] = id;
+    }
+    return p;
+}
+
+}  // namespace einvit::pattern
+// ---- end einvit/pattern/einsum_plan.hpp ----
+// ---- begin einvit/pattern/report.hpp ----
+// einvit/pattern/report.hpp — turns a pattern's error into a compile error worded as einops words it.
+//
+// Each error is a static_assert whose message is einops' own sentence, and whose condition names the
+// numbers or the axis involved, which both g++ and clang print, e.g.
+//     error: static assertion failed: einvit: Shape mismatch, length in the tensor != product of the ...
+//     note: 'einvit::pattern::lengths_equal<8, 9>' evaluates to false
+// (einops: "Shape mismatch, 8 != 9").
+
+#include <cstddef>
+
+
+namespace einvit::pattern {
+
+// Predicates whose printed form carries the detail of an error.
+template <std::size_t TensorLength, std::size_t PatternLength>
+inline constexpr bool lengths_equal = TensorLength == PatternLength;
+template <std::size_t Length, std::size_t Chunk>
+inline constexpr bool length_divisible = Chunk != 0 && Length % Chunk == 0;
+template <std::size_t PatternRank, std::size_t TensorRank>
+inline constexpr bool ranks_equal = PatternRank == TensorRank;
+template <Name Axis>
+inline constexpr bool identifier_on_both_sides = false;
+template <Name Axis>
+inline constexpr bool no_duplicate_dimension = false;
+template <Name Character>
+inline constexpr bool known_character = false;
+template <Name Axis>
+inline constexpr bool size_given_for_new_axis = false;
+template <Name Axis>
+inline constexpr bool single_unknown_per_group = false;
+template <Name Axis>
+inline constexpr bool axis_used_in_pattern = false;
+template <Name Axis>
+inline constexpr bool anonymous_axis_allowed = false;
+template <Error E>
+inline constexpr bool pattern_is_valid = E == Error::none;
+
+/// What an operation whose pattern failed returns, so that the compiler reports the pattern's error and
+/// little else (every use of it compiles).
+struct Failed {
+    using shape_type = Shape<>;
+    using value_type = float;
+    template <class... I>
+    constexpr float operator()(I...) const noexcept {
+        return 0.0f;
+    }
+    constexpr const float* data() const noexcept { return nullptr; }
+};
+
+/// Reports error E (with its numbers A, B and name N) as a compile error; does nothing for Error::none.
+template <Error E, std::size_t A, std::size_t B, Name N>
+constexpr void report() {
+    if constexpr (E == Error::shape_mismatch) {
+        static_assert(lengths_equal<A, B>,
+                      "einvit: Shape mismatch, length in the tensor != product of the lengths in the pattern (both in the note)");
+    } else if constexpr (E == Error::cannot_divide) {
+        static_assert(length_divisible<A, B>,
+                      "einvit: Shape mismatch, can't divide axis of length (first number) in chunks of (second number)");
+    } else if constexpr (E == Error::wrong_rank) {
+        static_assert(ranks_equal<A, B>,
+                      "einvit: Wrong shape: the pattern expects (first number) dims, the tensor has (second number)");
+    } else if constexpr (E == Error::one_side_only) {
+        static_assert(identifier_on_both_sides<N>, "einvit: Identifiers only on one side of expression (should be on both)");
+    } else if constexpr (E == Error::duplicate_axis) {
+        static_assert(no_duplicate_dimension<N>, "einvit: Indexing expression contains duplicate dimension");
+    } else if constexpr (E == Error::unknown_character) {
+        static_assert(known_character<N>,
+                      "einvit: Unknown character: a pattern holds names, digits, _, spaces, (, ), ..., -> and ,");
+    } else if constexpr (E == Error::repeat_size_missing) {
+        static_assert(size_given_for_new_axis<N>, "einvit: Specify sizes for new axes in repeat");
+    } else if constexpr (E == Error::cannot_infer) {
+        static_assert(single_unknown_per_group<N>, "einvit: Could not infer sizes: give the length of all but one axis of a group");
+    } else if constexpr (E == Error::axis_not_used) {
+        static_assert(axis_used_in_pattern<N>, "einvit: a length was given for an axis that is not in the pattern");
+    } else if constexpr (E == Error::anonymous_axis) {
+        static_assert(anonymous_axis_allowed<N>,
+                      "einvit: Non-unitary anonymous axes are not supported here (only as new axes of repeat)");
+    } else if constexpr (E == Error::repeat_left_only) {
+        static_assert(identifier_on_both_sides<N>, "einvit: Unexpected identifiers on the left side of repeat");
+    } else if constexpr (E == Error::reduce_right_only) {
+        static_assert(identifier_on_both_sides<N>, "einvit: Unexpected identifiers on the right side of reduce");
+    } else if constexpr (E == Error::einsum_output_unknown) {
+        static_assert(identifier_on_both_sides<N>, "einvit: Identifiers only on one side of expression (should be on both)");
+    } else if constexpr (E == Error::no_arrow) {
+        static_assert(pattern_is_valid<E>, "einvit: a pattern has exactly one '->'");
+    } else if constexpr (E == Error::brackets_unbalanced) {
+        static_assert(pattern_is_valid<E>, "einvit: Imbalanced parentheses in expression (brackets are not balanced)");
+    } else if constexpr (E == Error::nested_brackets) {
+        static_assert(pattern_is_valid<E>, "einvit: Axis composition is one-level (brackets inside brackets not allowed)");
+    } else if constexpr (E == Error::bad_dots) {
+        static_assert(pattern_is_valid<E>, "einvit: Expression may contain dots only inside ellipsis (...)");
+    } else if constexpr (E == Error::two_ellipses) {
+        static_assert(pattern_is_valid<E>, "einvit: Expression may contain dots only inside ellipsis (...); only one ellipsis per side");
+    } else if constexpr (E == Error::too_many_operands) {
+        static_assert(pattern_is_valid<E>, "einvit: too many operands: ',' separates einsum's inputs, at most 3");
+    } else if constexpr (E == Error::name_too_long) {
+        static_assert(pattern_is_valid<E>, "einvit: an axis name is longer than 15 characters");
+    } else if constexpr (E == Error::too_many_axes) {
+        static_assert(pattern_is_valid<E>, "einvit: the pattern has more axes than einvit supports (24 names, 12 dims per ...)");
+    } else if constexpr (E == Error::ellipsis_right_only) {
+        static_assert(pattern_is_valid<E>, "einvit: Ellipsis found in right side, but not left side of a pattern");
+    } else if constexpr (E == Error::ellipsis_left_only) {
+        static_assert(pattern_is_valid<E>, "einvit: Ellipsis found in left side, but not right side of a pattern");
+    } else if constexpr (E == Error::ellipsis_in_group_left) {
+        static_assert(pattern_is_valid<E>, "einvit: Ellipsis inside parenthesis in the left side is not allowed");
+    } else if constexpr (E == Error::group_in_einsum) {
+        static_assert(pattern_is_valid<E>, "einvit: einsum patterns have no parentheses (axis composition)");
+    } else if constexpr (E == Error::operand_count) {
+        static_assert(ranks_equal<A, B>, "einvit: einsum got a number of tensors (second number) other than its pattern has (first)");
+    }
+}
+
+}  // namespace einvit::pattern
+// ---- end einvit/pattern/report.hpp ----
+// ---- begin einvit/backend/cpu/strided.hpp ----
+// einvit/backend/cpu/strided.hpp — copy and reduce loops over compile-time strided layouts: what
+// rearrange, repeat and reduce run when their result cannot be a view.
+//
+// A layout is a list of dimensions, each with a length and a stride in the input; the output is
+// contiguous in that order. Dimensions are first simplified at compile time (unit dimensions dropped,
+// neighbours that are contiguous in the input merged), then:
+//   - when the innermost output dimension is contiguous in the input, rows are copied with vector
+//     loads and stores;
+//   - when another dimension is, the two are transposed tile by tile, so that both reads and writes
+//     stay within a few cache lines;
+//   - otherwise, and always for the reference backend, a plain loop.
+
+#include <array>
+#include <cstddef>
+
+
+namespace einvit::strided {
+
+/// Dimensions of a strided layout (N at most), simplified.
+template <std::size_t N>
+struct Layout {
+    std::size_t rank = 0;
+    std::array<std::size_t, N> length{};
+    std::array<std::size_t, N> stride{};
+};
+
+/// Drops unit dimensions and merges each dimension into its left neighbour when the neighbour's
+/// stride is this one's stride times its length (the two walk the input as one).
+template <std::size_t N>
+constexpr Layout<N> simplify(const std::array<std::size_t, N>& length, const std::array<std::size_t, N>& stride) noexcept {
+    Layout<N> out;
+    for (std::size_t i = 0; i < N; ++i) {
+        if (length[i] == 1) continue;
+        if (out.rank > 0 && out.stride[out.rank - 1] == stride[i] * length[i]) {
+            out.length[out.rank - 1] *= length[i];
+            out.stride[out.rank - 1] = stride[i];
+        } else {
+            out.length[out.rank] = length[i];
+            out.stride[out.rank] = stride[i];
+            ++out.rank;
+        }
+    }
+    return out;
+}
+
+/// Sorts dimensions by decreasing stride (for reductions, whose loop order is free), then simplifies.
+template <std::size_t N>
+constexpr Layout<N> sort_and_simplify(std::array<std::size_t, N> length, std::array<std::size_t, N> stride) noexcept {
+    for (std::size_t i = 0; i < N; ++i)
+        for (std::size_t j = i + 1; j < N; ++j)
+            if (stride[j] > stride[i]) {
+                std::swap(stride[i], stride[j]);
+                std::swap(length[i], length[j]);
+            }
+    return simplify(length, stride);
+}
+
+/// Product of the lengths.
+template <std::size_t N>
+constexpr std::size_t volume(const Layout<N>& l) noexcept {
+    std::size_t v = 1;
+    for (std::size_t i = 0; i < l.rank; ++i) v *= l.length[i];
+    return v;
+}
+
+namespace detail {
+
+// Calls f(input_offset, output_offset) for every index of the first `Dims` dimensions of L
+// (dimensions listed in `skip` are left out: their index stays 0), in row-major output order.
+template <auto L, std::size_t Dims, class F>
+EINVIT_ALWAYS_INLINE void for_each_outer(std::size_t skip, F&& f) {
+    constexpr std::size_t R = L.rank;
+    std::array<std::size_t, R + 1> out_stride{};
+    out_stride[R] = 1;
+    for (std::size_t d = R; d-- > 0;) out_stride[d] = out_stride[d + 1] * L.length[d];
+    std::array<std::size_t, R + 1> index{};
+    std::size_t count = 1;
+    for (std::size_t d = 0; d < Dims; ++d)
+        if (d != skip) count *= L.length[d];
+    for (std::size_t n = 0; n < count; ++n) {
+        std::size_t in_offset = 0, out_offset = 0;
+        for (std::size_t d = 0; d < Dims; ++d) {
+            in_offset += index[d] * L.stride[d];
+            out_offset += index[d] * out_stride[d + 1];
+        }
+        f(in_offset, out_offset);
+        for (std::size_t d = Dims; d-- > 0;) {
+            if (d == skip) continue;
+            if (++index[d] < L.length[d]) break;
+            index[d] = 0;
+        }
+    }
+}
+
+template <auto L>
+constexpr std::size_t contiguous_dim() noexcept {
+    for (std::size_t d = 0; d < L.rank; ++d)
+        if (L.stride[d] == 1) return d;
+    return L.rank;
+}
+
+// out[k] = reduce_one(in + offset of k) for every index k of the kept layout K.
+template <auto K, class T, class F>
+EINVIT_ALWAYS_INLINE void for_each_kept(T* out, const T* in, F&& reduce_one) {
+    if constexpr (K.rank == 0) {
+        out[0] = reduce_one(in);
+    } else {
+        constexpr std::size_t inner = K.length[K.rank - 1], step = K.stride[K.rank - 1];
+        for_each_outer<K, K.rank - 1>(K.rank, [&](std::size_t ko, std::size_t oo) {
+            for (std::size_t j = 0; j < inner; ++j) out[oo + j] = reduce_one(in + ko + j * step);
+        });
+    }
+}
+
+}  // namespace detail
+
+/// Copies the input laid out as L into `out`, contiguous in L's order. Scalar reference loop.
+template <auto L, class T>
+void copy(reference, T* EINVIT_RESTRICT out, const T* EINVIT_RESTRICT in) noexcept {
+    constexpr std::size_t R = L.rank;
+    if constexpr (R == 0) {
+        out[0] = in[0];
+    } else {
+        constexpr std::size_t inner = L.length[R - 1], step = L.stride[R - 1];
+        detail::for_each_outer<L, R - 1>(R, [&](std::size_t io, std::size_t oo) {
+            for (std::size_t j = 0; j < inner; ++j) out[oo + j] = in[io + j * step];
+        });
+    }
+}
+
+/// Copies the input laid out as L into `out`: SIMD rows or tiled transposes.
+template <auto L, class T>
+void copy(cpu, T* EINVIT_RESTRICT out, const T* EINVIT_RESTRICT in) noexcept {
+    constexpr std::size_t R = L.rank;
+    constexpr std::size_t p = detail::contiguous_dim<L>();
+    if constexpr (R == 0) {
+        out[0] = in[0];
+    } else if constexpr (p == R - 1) {  // rows are contiguous on both sides
+        constexpr std::size_t inner = L.length[R - 1];
+        constexpr std::size_t W = simd::width<T>;
+        detail::for_each_outer<L, R - 1>(R, [&](std::size_t io, std::size_t oo) {
+            T* o = out + oo;
+            const T* i = in + io;
+            std::size_t j = 0;
+            for (; j + W <= inner; j += W) simd::store<T>(o + j, simd::load<T>(i + j));
+            for (; j < inner; ++j) o[j] = i[j];
+        });
+    } else if constexpr (p < R) {  // transpose dimension p (contiguous in the input) with the last one
+        constexpr std::size_t q = R - 1;
+        constexpr std::size_t lp = L.length[p], lq = L.length[q], sq = L.stride[q];
+        constexpr std::size_t op = [] {  // output stride of dimension p
+            std::size_t s = 1;
+            for (std::size_t d = p + 1; d < R; ++d) s *= L.length[d];
+            return s;
+        }();
+        constexpr std::size_t tile = 16;
+        detail::for_each_outer<L, R - 1>(p, [&](std::size_t io, std::size_t oo) {
+            T* o = out + oo;
+            const T* i = in + io;
+            for (std::size_t ib = 0; ib < lp; ib += tile) {
+                const std::size_t ie = ib + tile < lp ? ib + tile : lp;
+                for (std::size_t jb = 0; jb < lq; jb += tile) {
+                    const std::size_t je = jb + tile < lq ? jb + tile : lq;
+                    for (std::size_t a = ib; a < ie; ++a)
+                        for (std::size_t b = jb; b < je; ++b) o[a * op + b] = i[a + b * sq];
+                }
+            }
+        });
+    } else {
+        copy<L>(reference{}, out, in);
+    }
+}
+
+/// Reduces: out[k] = op over r of in[kept offset k + reduced offset r]; K and Rd are the kept and
+/// reduced layouts, `out` is contiguous in K's order. Scalar reference loop.
+template <class Op, auto K, auto Rd, class T>
+void reduce(reference, T* EINVIT_RESTRICT out, const T* EINVIT_RESTRICT in) noexcept {
+    constexpr std::size_t n = volume(Rd);
+    auto reduce_one = [&](const T* base) {
+        T acc = Op::template identity<T>();
+        if constexpr (Rd.rank == 0) {
+            acc = Op{}(acc, base[0]);
+        } else {
+            constexpr std::size_t inner = Rd.length[Rd.rank - 1], step = Rd.stride[Rd.rank - 1];
+            detail::for_each_outer<Rd, Rd.rank - 1>(Rd.rank, [&](std::size_t ro, std::size_t) {
+                for (std::size_t j = 0; j < inner; ++j) acc = Op{}(acc, base[ro + j * step]);
+            });
+        }
+        return Op::finish(acc, n);
+    };
+    detail::for_each_kept<K>(out, in, reduce_one);
+}
+
+/// Reduces with SIMD when the innermost kept dimension is contiguous in the input (packets of outputs
+/// at once) or the innermost reduced one is (packets of inputs, summed across lanes at the end).
+template <class Op, auto K, auto Rd, class T>
+void reduce(cpu, T* EINVIT_RESTRICT out, const T* EINVIT_RESTRICT in) noexcept {
+    constexpr std::size_t W = simd::width<T>;
+    constexpr std::size_t n = volume(Rd);
+    using P = simd::packet<T>;
+    if constexpr (W > 1 && K.rank > 0 && K.stride[K.rank - 1] == 1 && Rd.rank > 0) {
+        constexpr std::size_t inner = K.length[K.rank - 1];
+        detail::for_each_outer<K, K.rank - 1>(K.rank, [&](std::size_t ko, std::size_t oo) {
+            for (std::size_t j = 0; j < inner; j += W) {
+                const std::size_t count = inner - j < W ? inner - j : W;
+                P acc = simd::broadcast<T>(Op::template identity<T>());
+                detail::for_each_outer<Rd, Rd.rank>(Rd.rank, [&](std::size_t ro, std::size_t) {
+                    const T* p = in + ko + ro + j;
+                    acc = Op{}(acc, count == W ? simd::load<T>(p) : simd::load_partial<T>(p, 1, count));
+                });
+                if constexpr (requires { Op::floating_only; }) acc = acc / simd::broadcast<T>(static_cast<T>(n));
+                simd::store_partial<T>(out + oo + j, acc, count);
+            }
+        });
+    } else if constexpr (W > 1 && Rd.rank > 0 && Rd.stride[Rd.rank - 1] == 1 && Rd.length[Rd.rank - 1] >= W) {
+        constexpr std::size_t run = Rd.length[Rd.rank - 1];
+        auto reduce_one = [&](const T* base) {
+            P acc = simd::broadcast<T>(Op::template identity<T>());
+            T tail = Op::template identity<T>();
+            detail::for_each_outer<Rd, Rd.rank - 1>(Rd.rank, [&](std::size_t ro, std::size_t) {
+                std::size_t j = 0;
+                for (; j + W <= run; j += W) acc = Op{}(acc, simd::load<T>(base + ro + j));
+                for (; j < run; ++j) tail = Op{}(tail, base[ro + j]);
+            });
+            T total = tail;
+            for (std::size_t l = 0; l < W; ++l) total = Op{}(total, simd::lane<T>(acc, l));
+            return Op::finish(total, n);
+        };
+        detail::for_each_kept<K>(out, in, reduce_one);
+    } else {
+        reduce<Op, K, Rd>(reference{}, out, in);
+    }
+}
+
+}  // namespace einvit::strided
+// ---- end einvit/backend/cpu/strided.hpp ----
+// ---- begin einvit/backend/cpu/gemm.hpp ----
+// einvit/backend/cpu/gemm.hpp — C (+)= A · B for strided operands: the matrix product einsum's
+// contractions lower to.
+//
+// B is packed into panels of NR = 2 packets of columns (k-major, zero-padded), so the micro-kernel
+// reads it with vector loads whatever B's strides; A is read in place, one broadcast element per row
+// and k. The micro-kernel keeps MR x NR accumulators in registers (6 x 32 floats with AVX-512) and
+// accumulates in fp32 with fused multiply-adds. Any M, N, K; any strides for A and B; C has unit
+// column stride.
+
+#include <cstddef>
+#include <cstring>
+
+
+namespace einvit::gemm {
+
+/// A strided matrix operand: element (r, c) is at data[r * row_stride + c * col_stride].
+template <class T>
+struct Strided {
+    const T* data;
+    std::size_t row_stride;
+    std::size_t col_stride;
+};
+
+inline constexpr std::size_t mr = 6;  ///< rows of C per micro-kernel call
+
+/// Columns of C per micro-kernel call: two packets.
+template <class T>
+inline constexpr std::size_t nr = 2 * simd::width<T>;
+
+/// Elements of the buffer pack_b needs for a K x N operand.
+template <class T>
+constexpr std::size_t packed_b_size(std::size_t k, std::size_t n) noexcept {
+    return k * ((n + nr<T> - 1) / nr<T>) * nr<T>;
+}
+
+/// Packs B (K x N) into panels of nr<T> columns: panel p holds B[k][p*nr .. p*nr+nr) for every k,
+/// zero past column N.
+template <class T>
+void pack_b(T* EINVIT_RESTRICT out, Strided<T> b, std::size_t k, std::size_t n) noexcept {
+    constexpr std::size_t NR = nr<T>;
+    for (std::size_t p = 0; p < n; p += NR) {
+        const std::size_t cols = n - p < NR ? n - p : NR;
+        for (std::size_t kk = 0; kk < k; ++kk) {
+            const T* src = b.data + kk * b.row_stride + p * b.col_stride;
+            T* dst = out + (p / NR) * k * NR + kk * NR;
+            if (b.col_stride == 1 && cols == NR) {
+                std::memcpy(dst, src, NR * sizeof(T));
+            } else {
+                std::size_t c = 0;
+                for (; c < cols; ++c) dst[c] = src[c * b.col_stride];
+                for (; c < NR; ++c) dst[c] = T(0);
+            }
+        }
+    }
+}
+
+namespace detail {
+
+// rows x nr<T> block of C at c (row stride ldc): C = (accumulate ? C : 0) + A-rows · packed panel.
+template <std::size_t Rows, class T>
+EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t k, const T* EINVIT_RESTRICT a, std::size_t a_row, std::size_t a_col,
+                                       const T* EINVIT_RESTRICT panel, T* EINVIT_RESTRICT c, std::size_t ldc,
+                                       std::size_t cols, bool accumulate) noexcept {
+    constexpr std::size_t W = simd::width<T>;
+    using P = simd::packet<T>;
+    P acc0[Rows], acc1[Rows];
+    for (std::size_t r = 0; r < Rows; ++r) {
+        acc0[r] = simd::broadcast<T>(T(0));
+        acc1[r] = simd::broadcast<T>(T(0));
+    }
+    for (std::size_t kk = 0; kk < k; ++kk) {
+        const P b0 = simd::load<T>(panel + kk * 2 * W);
+        const P b1 = simd::load<T>(panel + kk * 2 * W + W);
+        for (std::size_t r = 0; r < Rows; ++r) {
+            const P av = simd::broadcast<T>(a[r * a_row + kk * a_col]);
+            acc0[r] = simd::fma<T>(av, b0, acc0[r]);
+            acc1[r] = simd::fma<T>(av, b1, acc1[r]);
+        }
+    }
+    for (std::size_t r = 0; r < Rows; ++r) {
+        T* row = c + r * ldc;
+        if (cols == 2 * W) {
+            if (accumulate) {
+                acc0[r] = acc0[r] + simd::load<T>(row);
+                acc1[r] = acc1[r] + simd::load<T>(row + W);
+            }
+            simd::store<T>(row, acc0[r]);
+            simd::store<T>(row + W, acc1[r]);
+        } else {
+            alignas(64) T tmp[2 * W];
+            simd::store<T>(tmp, acc0[r]);
+            simd::store<T>(tmp + W, acc1[r]);
+            for (std::size_t j = 0; j < cols; ++j) row[j] = accumulate ? row[j] + tmp[j] : tmp[j];
+        }
+    }
+}
+
+template <class T>
+void rows_times_panel(std::size_t rows, std::size_t k, const T* a, std::size_t a_row, std::size_t a_col, const T* panel,
+                      T* c, std::size_t ldc, std::size_t cols, bool accumulate) noexcept {
+    switch (rows) {
+        case 6: micro_kernel<6>(k, a, a_row, a_col, panel, c, ldc, cols, accumulate); break;
+        case 5: micro_kernel<5>(k, a, a_row, a_col, panel, c, ldc, cols, accumulate); break;
+        case 4: micro_kernel<4>(k, a, a_row, a_col, panel, c, ldc, cols, accumulate); break;
+        case 3: micro_kernel<3>(k, a, a_row, a_col, panel, c, ldc, cols, accumulate); break;
+        case 2: micro_kernel<2>(k, a, a_row, a_col, panel, c, ldc, cols, accumulate); break;
+        default: micro_kernel<1>(k, a, a_row, a_col, panel, c, ldc, cols, accumulate); break;
+    }
+}
+
+}  // namespace detail
+
+/// C = A · packed(B) (or C += when accumulate), with A M x K strided, B packed by pack_b, C M x N with
+/// row stride ldc and unit column stride.
+template <class T>
+void multiply_packed(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, const T* packed_b, T* c, std::size_t ldc,
+                     bool accumulate) noexcept {
+    constexpr std::size_t NR = nr<T>;
+    // Walk C in column panels, then rows: a panel of B (k * NR elements) stays in L1/L2 across rows.
+    for (std::size_t p = 0; p < n; p += NR) {
+        const std::size_t cols = n - p < NR ? n - p : NR;
+        const T* panel = packed_b + (p / NR) * k * NR;
+        for (std::size_t i = 0; i < m; i += mr) {
+            const std::size_t rows = m - i < mr ? m - i : mr;
+            detail::rows_times_panel(rows, k, a.data + i * a.row_stride, a.row_stride, a.col_stride, panel,
+                                     c + i * ldc + p, ldc, cols, accumulate);
+        }
+    }
+}
+
+/// C = A · B for strided A (M x K) and B (K x N), C with row stride ldc; `scratch` holds at least
+/// packed_b_size<T>(k, n) elements.
+template <class T>
+void multiply(cpu, std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, T* c, std::size_t ldc,
+              T* scratch) noexcept {
+    pack_b(scratch, b, k, n);
+    multiply_packed(m, n, k, a, scratch, c, ldc, false);
+}
+
+/// The reference product: three loops, accumulating in T.
+template <class T>
+void multiply(reference, std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, T* c, std::size_t ldc,
+              T*) noexcept {
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < n; ++j) {
+            T acc = T(0);
+            for (std::size_t kk = 0; kk < k; ++kk)
+                acc += a.data[i * a.row_stride + kk * a.col_stride] * b.data[kk * b.row_stride + j * b.col_stride];
+            c[i * ldc + j] = acc;
+        }
+}
+
+}  // namespace einvit::gemm
+// ---- end einvit/backend/cpu/gemm.hpp ----
+// ---- begin einvit/ops/einops.hpp ----
+// einvit/ops/einops.hpp — einops' rearrange, repeat and reduce, with the pattern parsed at compile time.
+//
+//   auto patches = einvit::rearrange<"b c (h p1) (w p2) -> b (h w) (p1 p2 c)",
+//                                    einvit::axis<"p1", 16>, einvit::axis<"p2", 16>>(image);
+//   auto heads   = einvit::rearrange<"b n (h d) -> b h n d", einvit::axis<"h", 12>>(qkv);   // a view
+//   auto cls     = einvit::repeat<"() n d -> b n d", einvit::axis<"b", 8>>(cls_token);     // a view
+//   auto pooled  = einvit::reduce<"b n d -> b d", einvit::op::mean>(tokens);
+//
+// The output shape is deduced by the compiler; a bad pattern, or one that does not fit the tensor's
+// shape, is a compile error in einops' words. rearrange and repeat return a TensorView with computed
+// strides whenever the input's layout allows (no copy), otherwise a new Tensor filled by a tiled SIMD
+// copy; reduce returns a new Tensor. The `_into` forms write into caller memory and allocate nothing.
+
+#include <cstddef>
+#include <type_traits>
+
+
+namespace einvit {
+
+/// The length of a named axis in a pattern: `einvit::axis<"p1", 16>`.
+template <fixed_string Name, std::size_t Length>
+struct axis {
+    static constexpr pattern::AxisLength value{pattern::make_name(Name.view()), Length};
+};
+
+namespace detail {
+
+template <class X>
+concept StridedTensor = requires(const X& x) {
+    typename X::shape_type;
+    typename X::strides_type;
+    typename X::backend_type;
+    x.data();
+};
+
+template <class X>
+inline constexpr bool is_owning_tensor_v = false;
+template <class T, class S, class B>
+inline constexpr bool is_owning_tensor_v<Tensor<T, S, B>> = true;
+
+// Everything a rearrange, repeat or reduce of pattern P over a tensor X with the given axes knows
+// at compile time.
+template <fixed_string P, pattern::Kind K, class X, class... Axes>
+struct UnaryPattern {
+    using S = typename X::shape_type;
+    using St = typename X::strides_type;
+    static constexpr pattern::Expression expression = pattern::parse(P.view(), pattern::Dialect::einops);
+    static constexpr pattern::UnaryPlan plan = [] {
+        constexpr pattern::AxisLength given[sizeof...(Axes) + 1] = {Axes::value..., pattern::AxisLength{}};
+        return pattern::plan_unary(expression, K, S::extents.data(), St::values.data(), S::rank(), given,
+                                   sizeof...(Axes));
+    }();
+    static constexpr bool ok = plan.error == pattern::Error::none;
+
+    static constexpr void report() { pattern::report<plan.error, plan.error_a, plan.error_b, plan.error_name>(); }
+
+    using out_shape = shape_from_array_t<pattern::take<plan.out_rank>(plan.out_extent)>;
+    using view_strides = strides_from_array_t<pattern::take<plan.out_rank>(plan.out_stride)>;
+
+    // The lengths and input strides of N elementary axes, simplified (sorted by stride first when the
+    // loop order is free, as for the reduced axes).
+    template <std::size_t N>
+    static constexpr auto layout_of(const std::size_t* ids, bool sort) {
+        std::array<std::size_t, N> length{}, stride{};
+        for (std::size_t i = 0; i < N; ++i) {
+            length[i] = plan.elem_length[ids[i]];
+            stride[i] = plan.elem_stride[ids[i]];
+        }
+        return sort ? strided::sort_and_simplify(length, stride) : strided::simplify(length, stride);
+    }
+    // The output's elementary axes in output order, and the axes a reduce removes.
+    static constexpr auto copy_layout = layout_of<plan.out_elem_count>(plan.out_elems, false);
+    static constexpr auto reduced_layout = layout_of<plan.reduced_count>(plan.reduced, true);
+};
+
+template <class B>
+using host_kernel_backend_t = std::conditional_t<std::is_base_of_v<cpu, B>, cpu, reference>;
+
+template <fixed_string P, pattern::Kind K, class X, class... Axes>
+auto unary_pattern(X&& x) {
+    using Xr = std::remove_cvref_t<X>;
+    static_assert(StridedTensor<Xr>, "einvit: rearrange, repeat and reduce take a Tensor or a TensorView");
+    using U = UnaryPattern<P, K, Xr, Axes...>;
+    U::report();
+    if constexpr (U::ok) {
+        using T = std::remove_const_t<typename Xr::value_type>;
+        using B = typename Xr::backend_type;
+        using Out = typename U::out_shape;
+        // A view of a tensor that is about to be destroyed would dangle: such inputs are copied.
+        constexpr bool temporary = is_owning_tensor_v<Xr> && !std::is_lvalue_reference_v<X>;
+        if constexpr (U::plan.is_view && !temporary) {
+            using Elem = std::remove_pointer_t<decltype(x.data())>;
+            return TensorView<Elem, Out, B, typename U::view_strides>(x.data());
+        } else {
+            Tensor<T, Out, B> out(uninitialized);
+            strided::copy<U::copy_layout>(host_kernel_backend_t<B>{}, out.data(), x.data());
+            return out;
+        }
+    } else {
+        return pattern::Failed{};  // report() has failed the compilation
+    }
+}
+
+}  // namespace detail
+
+/// einops rearrange: reorders, splits and merges axes. Returns a view when the layout allows, otherwise
+/// a new contiguous tensor.
+template <fixed_string Pattern, class... Axes, class X>
+auto rearrange(X&& x) {
+    return detail::unary_pattern<Pattern, pattern::Kind::rearrange, X, Axes...>(static_cast<X&&>(x));
+}
+
+/// einops repeat: rearrange that may add new axes (their lengths given as einvit::axis). Returns a view
+/// with stride 0 along repeated axes when the layout allows, otherwise a new tensor.
+template <fixed_string Pattern, class... Axes, class X>
+auto repeat(X&& x) {
+    return detail::unary_pattern<Pattern, pattern::Kind::repeat, X, Axes...>(static_cast<X&&>(x));
+}
+
+namespace detail {
+template <fixed_string P, class Op, class X, class... Axes>
+struct ReducePattern : UnaryPattern<P, pattern::Kind::reduce, X, Axes...> {
+    using op_type = Op;
+};
+}  // namespace detail
+
+/// einops reduce: axes on the left that are missing on the right are reduced with Op (einvit::op::sum,
+/// mean, max, min or prod). Returns a new tensor.
+template <fixed_string Pattern, class Op, class... Axes, class X>
+auto reduce(const X& x) {
+    using Xr = std::remove_cvref_t<X>;
+    static_assert(detail::StridedTensor<Xr>, "einvit: reduce takes a Tensor or a TensorView");
+    using U = detail::ReducePattern<Pattern, Op, Xr, Axes...>;
+    U::report();
+    if constexpr (U::ok) {
+        using T = std::remove_const_t<typename Xr::value_type>;
+        using B = typename Xr::backend_type;
+        if constexpr (requires { Op::floating_only; }) diagnostics::check_floating_point<T>();
+        Tensor<T, typename U::out_shape, B> out(uninitialized);
+        strided::reduce<Op, U::copy_layout, U::reduced_layout>(detail::host_kernel_backend_t<B>{}, out.data(), x.data());
+        return out;
+    } else {
+        return pattern::Failed{};
+    }
+}
+
+/// rearrange into caller memory: always copies, allocates nothing. dst's shape must be the output's.
+template <fixed_string Pattern, class... Axes, class Dst, class X>
+void rearrange_into(Dst&& dst, const X& x) {
+    using Xr = std::remove_cvref_t<X>;
+    using D = std::remove_cvref_t<Dst>;
+    using U = detail::UnaryPattern<Pattern, pattern::Kind::rearrange, Xr, Axes...>;
+    U::report();
+    if constexpr (U::ok) {
+        diagnostics::check_assigned_shape<typename D::shape_type, typename U::out_shape>();
+        static_assert(D::is_contiguous(), "einvit: rearrange_into needs a contiguous destination");
+        strided::copy<U::copy_layout>(detail::host_kernel_backend_t<typename Xr::backend_type>{}, dst.data(), x.data());
+    }
+}
+
+}  // namespace einvit
+// ---- end einvit/ops/einops.hpp ----
+// ---- begin einvit/ops/einsum.hpp ----
+// einvit/ops/einsum.hpp — einsum with the pattern parsed at compile time.
+//
+//   auto scores = einvit::einsum<"bhid,bhjd->bhij">(q, k);          // torch style: one letter per axis
+//   auto out    = einvit::einsum<"b h i j, b h j d -> b h i d">(attn, v);  // einops style
+//
+// 1 to 3 operands, an explicit "->", "..." (broadcast on the right), repeated indices within an
+// operand (diagonals, traces). A contraction of two operands lowers to the strided GEMM kernel: batch
+// indices, the row index and the column index become loops and strides, never transposed copies;
+// everything else runs a generic loop. The output is a new contiguous tensor.
+
+#include <cstddef>
+#include <tuple>
+#include <type_traits>
+
+
+namespace einvit {
+
+namespace detail {
+
+inline constexpr std::size_t no_index = static_cast<std::size_t>(-1);
+
+// How a two-operand contraction maps onto C = A · B.
+struct GemmLowering {
+    bool ok = false;
+    bool swap = false;  // A is the second operand
+    std::size_t m = 1, n = 1, k = 1;
+    std::size_t a_row = 0, a_col = 0, b_row = 0, b_col = 0, ldc = 0;
+    // Loops around the product: batch and extra row/column indices, then extra contraction indices.
+    std::size_t loops = 0, k_loops = 0;
+    std::size_t loop_length[pattern::max_elems]{};
+    std::size_t loop_a[pattern::max_elems]{}, loop_b[pattern::max_elems]{}, loop_c[pattern::max_elems]{};
+};
+
+constexpr GemmLowering lower_to_gemm(const pattern::EinsumPlan& p) noexcept {
+    GemmLowering g;
+    if (p.operand_count != 2 || p.out_rank == 0) return g;
+    std::size_t c_stride[pattern::max_elems]{};
+    bool in_out[pattern::max_elems]{};
+    std::size_t s = 1;
+    for (std::size_t d = p.out_rank; d-- > 0;) {
+        c_stride[p.out_index[d]] = s;
+        in_out[p.out_index[d]] = true;
+        s *= p.out_extent[d];
+    }
+    for (std::size_t id = 0; id < p.index_count; ++id) {
+        if (p.uses[0][id] > 1 || p.uses[1][id] > 1) return g;  // a diagonal
+        if (!in_out[id] && (p.uses[0][id] == 0 || p.uses[1][id] == 0) && (p.uses[0][id] || p.uses[1][id]))
+            return g;  // summed in one operand only
+    }
+    const std::size_t last = p.out_index[p.out_rank - 1];
+    const bool last_in0 = p.uses[0][last] > 0, last_in1 = p.uses[1][last] > 0;
+    if (last_in0 && last_in1) return g;  // the contiguous output index is a batch index
+    g.swap = last_in0;                   // the column index must come from B
+    const std::size_t A = g.swap ? 1 : 0, B = 1 - A;
+
+    std::size_t m_index = no_index, k_index = no_index;
+    for (std::size_t d = 0; d < p.out_rank; ++d) {
+        const std::size_t id = p.out_index[d];
+        if (p.uses[A][id] && !p.uses[B][id]) m_index = id;
+    }
+    for (std::size_t id = 0; id < p.index_count; ++id)
+        if (!in_out[id] && p.uses[A][id] && p.uses[B][id])
+            if (k_index == no_index || p.stride[A][id] < p.stride[A][k_index]) k_index = id;
+
+    g.n = p.length[last];
+    g.b_col = p.stride[B][last];
+    if (m_index != no_index) {
+        g.m = p.length[m_index];
+        g.a_row = p.stride[A][m_index];
+        g.ldc = c_stride[m_index];
+    }
+    if (k_index != no_index) {
+        g.k = p.length[k_index];
+        g.a_col = p.stride[A][k_index];
+        g.b_row = p.stride[B][k_index];
+    }
+    for (std::size_t id = 0; id < p.index_count; ++id) {  // loops over output indices
+        if (!in_out[id] || id == last || id == m_index) continue;
+        g.loop_length[g.loops] = p.length[id];
+        g.loop_a[g.loops] = p.stride[A][id];
+        g.loop_b[g.loops] = p.stride[B][id];
+        g.loop_c[g.loops] = c_stride[id];
+        ++g.loops;
+    }
+    for (std::size_t id = 0; id < p.index_count; ++id) {  // then extra contraction indices
+        if (in_out[id] || id == k_index || !(p.uses[A][id] && p.uses[B][id])) continue;
+        g.loop_length[g.loops + g.k_loops] = p.length[id];
+        g.loop_a[g.loops + g.k_loops] = p.stride[A][id];
+        g.loop_b[g.loops + g.k_loops] = p.stride[B][id];
+        ++g.k_loops;
+    }
+    g.ok = true;
+    return g;
+}
+
+template <fixed_string P, class... X>
+struct EinsumPattern {
+    static constexpr pattern::Expression expression = pattern::parse(P.view(), pattern::Dialect::einsum);
+    template <class Xi>
+    static constexpr pattern::OperandLayout layout() {
+        pattern::OperandLayout l;
+        using S = typename Xi::shape_type;
+        using St = typename Xi::strides_type;
+        l.rank = S::rank() < pattern::max_rank ? S::rank() : pattern::max_rank;
+        for (std::size_t r = 0; r < l.rank; ++r) {
+            l.extent[r] = S::extents[r];
+            l.stride[r] = St::values[r];
+        }
+        return l;
+    }
+    static constexpr pattern::EinsumPlan plan = [] {
+        constexpr pattern::OperandLayout layouts[sizeof...(X)] = {layout<X>()...};
+        return pattern::plan_einsum(expression, layouts, sizeof...(X));
+    }();
+    static constexpr bool ok = plan.error == pattern::Error::none;
+    static constexpr void report() { pattern::report<plan.error, plan.error_a, plan.error_b, plan.error_name>(); }
+    using out_shape = shape_from_array_t<pattern::take<plan.out_rank>(plan.out_extent)>;
+    static constexpr GemmLowering gemm = lower_to_gemm(plan);
+};
+
+// Odometer over `count` loops with lengths `len`, calling f(index array).
+template <std::size_t Max, class F>
+void odometer(std::size_t count, const std::size_t* len, F&& f) {
+    std::size_t index[Max + 1]{};
+    std::size_t total = 1;
+    for (std::size_t i = 0; i < count; ++i) total *= len[i];
+    for (std::size_t n = 0; n < total; ++n) {
+        f(static_cast<const std::size_t*>(index));
+        for (std::size_t i = count; i-- > 0;) {
+            if (++index[i] < len[i]) break;
+            index[i] = 0;
+        }
+    }
+}
+
+// Every output element as a sum over the summed indices of the product of the operands.
+template <const pattern::EinsumPlan& Plan, class T, std::size_t N>
+void einsum_generic(T* out, const T* const (&in)[N]) {
+    std::size_t out_len[pattern::max_out_rank]{}, sum_len[pattern::max_elems]{};
+    for (std::size_t d = 0; d < Plan.out_rank; ++d) out_len[d] = Plan.out_extent[d];
+    for (std::size_t i = 0; i < Plan.summed_count; ++i) sum_len[i] = Plan.length[Plan.summed[i]];
+    std::size_t flat = 0;
+    odometer<pattern::max_out_rank>(Plan.out_rank, out_len, [&](const std::size_t* oi) {
+        std::size_t base[N]{};
+        for (std::size_t k = 0; k < N; ++k)
+            for (std::size_t d = 0; d < Plan.out_rank; ++d) base[k] += oi[d] * Plan.stride[k][Plan.out_index[d]];
+        T acc = T(0);
+        odometer<pattern::max_elems>(Plan.summed_count, sum_len, [&](const std::size_t* si) {
+            T prod = T(1);
+            for (std::size_t k = 0; k < N; ++k) {
+                std::size_t off = base[k];
+                for (std::size_t i = 0; i < Plan.summed_count; ++i) off += si[i] * Plan.stride[k][Plan.summed[i]];
+                prod *= in[k][off];
+            }
+            acc += prod;
+        });
+        out[flat++] = acc;
+    });
+}
+
+template <const GemmLowering& G, class T>
+void einsum_gemm(T* out, const T* a_in, const T* b_in) {
+    const T* a = G.swap ? b_in : a_in;
+    const T* b = G.swap ? a_in : b_in;
+    void* raw = heap_allocate(gemm::packed_b_size<T>(G.k, G.n) * sizeof(T), false);
+    if (!raw) raise(errc::out_of_memory, "no memory to pack an einsum operand");
+    T* scratch = static_cast<T*>(raw);
+    odometer<pattern::max_elems>(G.loops, G.loop_length, [&](const std::size_t* li) {
+        std::size_t oa = 0, ob = 0, oc = 0;
+        for (std::size_t i = 0; i < G.loops; ++i) {
+            oa += li[i] * G.loop_a[i];
+            ob += li[i] * G.loop_b[i];
+            oc += li[i] * G.loop_c[i];
+        }
+        bool first = true;
+        odometer<pattern::max_elems>(G.k_loops, G.loop_length + G.loops, [&](const std::size_t* ki) {
+            std::size_t ka = oa, kb = ob;
+            for (std::size_t i = 0; i < G.k_loops; ++i) {
+                ka += ki[i] * G.loop_a[G.loops + i];
+                kb += ki[i] * G.loop_b[G.loops + i];
+            }
+            gemm::pack_b(scratch, gemm::Strided<T>{b + kb, G.b_row, G.b_col}, G.k, G.n);
+            gemm::multiply_packed(G.m, G.n, G.k, gemm::Strided<T>{a + ka, G.a_row, G.a_col}, scratch, out + oc, G.ldc,
+                                  !first);
+            first = false;
+        });
+    });
+    heap_free(raw);
+}
+
+}  // namespace detail
+
+/// einsum over 1 to 3 tensors (or views) of the same element type and backend; returns a new tensor
+/// whose shape the pattern's right side gives.
+template <fixed_string Pattern, class... X>
+auto einsum(const X&... x) {
+    static_assert(sizeof...(X) >= 1 && sizeof...(X) <= pattern::max_operands, "einvit: einsum takes 1 to 3 tensors");
+    using First = std::remove_cvref_t<std::tuple_element_t<0, std::tuple<X...>>>;
+    using T = std::remove_const_t<typename First::value_type>;
+    using B = typename First::backend_type;
+    (diagnostics::check_element_types<T, std::remove_const_t<typename std::remove_cvref_t<X>::value_type>>(), ...);
+    (diagnostics::check_backends<B, typename std::remove_cvref_t<X>::backend_type>(), ...);
+    using E = detail::EinsumPattern<Pattern, std::remove_cvref_t<X>...>;
+    E::report();
+    if constexpr (E::ok) {
+        Tensor<T, typename E::out_shape, B> out(uninitialized);
+        const T* inputs[sizeof...(X)] = {x.data()...};
+        if constexpr (std::is_base_of_v<cpu, B> && E::gemm.ok && std::is_floating_point_v<T>)
+            detail::einsum_gemm<E::gemm>(out.data(), inputs[0], inputs[1]);
+        else
+            detail::einsum_generic<E::plan>(out.data(), inputs);
+        return out;
+    } else {
+        return pattern::Failed{};
+    }
+}
+
+}  // namespace einvit
+// ---- end einvit/ops/einsum.hpp ----
 // ---- end einvit/einvit.hpp ----

@@ -1,5 +1,5 @@
 // Counts heap allocations made through operator new in this test binary, so tests can prove that a
-// piece of code allocates nothing (arena tensors, reduce_into, later the model's forward pass).
+// piece of code allocates nothing (arena tensors, reduce_axis_into, later the model's forward pass).
 #pragma once
 
 #include <cstddef>

@@ -95,7 +95,7 @@ TEST_CASE("keeping the reduced axis, and broadcasting the result back") {
     static_assert(std::is_same_v<decltype(col)::shape_type, Shape<1, 768>>);
 }
 
-TEST_CASE("a reduction reads an expression on the fly and reduce_into allocates nothing") {
+TEST_CASE("a reduction reads an expression on the fly and reduce_axis_into allocates nothing") {
     Tensor<float, Shape<16, 33>> a, b;
     fill_uniform(a, 121);
     fill_uniform(b, 122);
@@ -103,8 +103,8 @@ TEST_CASE("a reduction reads an expression on the fly and reduce_into allocates 
     Tensor<float, Shape<33>> col_max;
     {
         einvit_test::AllocationScope scope;
-        einvit::reduce_into<einvit::op::sum, 1>(dot, a * b);
-        einvit::reduce_into<einvit::op::max, 0>(col_max, einvit::abs(a - b));
+        einvit::reduce_axis_into<einvit::op::sum, 1>(dot, a * b);
+        einvit::reduce_axis_into<einvit::op::max, 0>(col_max, einvit::abs(a - b));
         CHECK(scope.count() == 0);
     }
     for (std::size_t i = 0; i < 16; ++i) {

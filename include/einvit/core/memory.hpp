@@ -32,11 +32,12 @@ inline constexpr std::size_t arena_bytes = arena_bytes_for<T>(S::size());
 
 namespace detail {
 
-// Aligned, zeroed heap storage. Returns nullptr when the heap is exhausted (callers report it).
-inline void* heap_allocate(std::size_t bytes) noexcept {
+// Aligned heap storage, zeroed unless asked not to. Returns nullptr when the heap is exhausted
+// (callers report it).
+inline void* heap_allocate(std::size_t bytes, bool zero = true) noexcept {
     if (bytes == 0) return nullptr;
     void* p = ::operator new(bytes, std::align_val_t{alignment}, std::nothrow);
-    if (p) std::memset(p, 0, bytes);
+    if (p && zero) std::memset(p, 0, bytes);
     return p;
 }
 

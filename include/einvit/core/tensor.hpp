@@ -31,6 +31,12 @@ namespace einvit {
 template <class T, class S, class B, class St>
 class TensorView;
 
+/// Tag for constructing a tensor whose elements are left uninitialised: Tensor<...> t(einvit::uninitialized).
+struct uninitialized_t {
+    explicit uninitialized_t() = default;
+};
+inline constexpr uninitialized_t uninitialized{};
+
 namespace detail {
 
 // What Tensor and TensorView share: static shape information, element access and the leaf an
@@ -169,6 +175,10 @@ public:
     /// Zero-initialised storage from the heap; raises out_of_memory if there is none.
     Tensor() : data_(heap_or_raise()), owned_(true) { check_element_and_backend(); }
 
+    /// Heap storage left uninitialised, for a tensor the caller overwrites at once (every operation
+    /// that returns a new tensor fills all of it).
+    explicit Tensor(uninitialized_t) : data_(heap_or_raise(false)), owned_(true) { check_element_and_backend(); }
+
     /// Zero-initialised storage placed in `arena`; raises out_of_memory if it is full.
     explicit Tensor(Arena& arena) : data_(static_cast<T*>(arena.allocate(bytes()))), owned_(false) {
         check_element_and_backend();
@@ -191,11 +201,11 @@ public:
     /// A heap tensor holding the value of expression e.
     template <expr::Operand E>
         requires(!std::is_same_v<std::remove_cvref_t<E>, Tensor>)
-    Tensor(const E& e) : Tensor() {  // NOLINT: implicit, like assignment
+    Tensor(const E& e) : Tensor(uninitialized) {  // NOLINT: implicit, like assignment
         this->assign_from(e);
     }
 
-    Tensor(const Tensor& other) : Tensor() {
+    Tensor(const Tensor& other) : Tensor(other.data_ ? Tensor(uninitialized) : Tensor()) {
         if (other.data_) std::copy_n(other.data_, S::size(), data_);
     }
     Tensor(Tensor&& other) noexcept : data_(std::exchange(other.data_, nullptr)), owned_(other.owned_) {}
@@ -284,8 +294,8 @@ private:
         diagnostics::check_host_backend<B>();  // device storage comes with the CUDA backend
     }
 
-    static T* heap_or_raise() {
-        void* p = detail::heap_allocate(bytes());
+    static T* heap_or_raise(bool zero = true) {
+        void* p = detail::heap_allocate(bytes(), zero);
         if (!p && bytes() != 0) raise(errc::out_of_memory, "no memory for a tensor of shape " + to_string<S>());
         return static_cast<T*>(p);
     }

@@ -94,7 +94,7 @@ void assign(T* dst, const E& e) {
         const auto span = byte_span<Out, DstSt>(dst);
         if (e.template unsafe_alias<Out, DstSt>(dst, span[0], span[1])) {
             using Contiguous = row_major_strides_t<Out>;
-            void* raw = einvit::detail::heap_allocate(Out::size() * sizeof(T));
+            void* raw = einvit::detail::heap_allocate(Out::size() * sizeof(T), false);
             if (!raw) raise(errc::out_of_memory, "no memory for the temporary of an aliased assignment");
             T* tmp = static_cast<T*>(raw);
             assign_rows<B, Out, Contiguous>(tmp, e);

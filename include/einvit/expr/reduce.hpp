@@ -2,7 +2,7 @@
 //
 //   auto s = einvit::sum<1>(x);              // Shape<2, 3, 4> -> Shape<2, 4>
 //   auto m = einvit::mean<-1, true>(x);      // keep the axis: Shape<2, 3, 4> -> Shape<2, 3, 1>
-//   einvit::reduce_into<einvit::op::max, 0>(out, a * b);   // into caller memory, no allocation
+//   einvit::reduce_axis_into<einvit::op::max, 0>(out, a * b);   // into caller memory, no allocation
 //
 // Reductions are evaluated eagerly, in one pass over their operand, which may be any expression (it
 // is computed on the fly, never materialised). They return a tensor, so a reduction can then take part
@@ -26,7 +26,7 @@
 
 namespace einvit {
 
-/// Reduction operations, for reduce_into and (later) einops-style reduce patterns.
+/// Reduction operations, for reduce_axis (one axis) and einops-style reduce patterns.
 namespace op {
 /// Sum of the elements.
 struct sum {
@@ -177,7 +177,7 @@ using reduced_shape_t = std::conditional_t<KeepDims, replace_axis_t<S, normalize
 /// Reduces e along Axis with Op into dst, whose shape is e's without that axis (or with it as 1 when
 /// keeping dimensions) and whose layout is contiguous. Allocates nothing.
 template <class Op, int Axis, class Dst, expr::Operand E>
-void reduce_into(Dst&& dst, const E& e) {
+void reduce_axis_into(Dst&& dst, const E& e) {
     using N = expr::node_t<E>;
     using S = typename N::shape_type;
     using T = typename N::value_type;
@@ -185,50 +185,50 @@ void reduce_into(Dst&& dst, const E& e) {
     diagnostics::check_axis<S, Axis>();
     if constexpr (requires { Op::floating_only; }) diagnostics::check_floating_point<T>();
     constexpr std::size_t a = normalize_axis(Axis, S::rank());
-    static_assert(D::is_contiguous(), "einvit: reduce_into needs a contiguous destination");
+    static_assert(D::is_contiguous(), "einvit: reduce_axis_into needs a contiguous destination");
     static_assert(std::is_same_v<typename D::shape_type, reduced_shape_t<S, Axis, false>> ||
                       std::is_same_v<typename D::shape_type, reduced_shape_t<S, Axis, true>>,
-                  "einvit: the destination of reduce_into must have the operand's shape without the reduced axis "
+                  "einvit: the destination of reduce_axis_into must have the operand's shape without the reduced axis "
                   "(or with it as 1)");
     diagnostics::check_element_types<typename D::value_type, T>();
     if constexpr (a < S::rank()) expr::reduce_rows<Op, a, expr::reduction_backend_t<N>>(dst.data(), expr::as_node(e));
 }
 
-/// e reduced along Axis with Op, as a new tensor (see reduce_into for a form that allocates nothing).
+/// e reduced along Axis with Op, as a new tensor (see reduce_axis_into for a form that allocates nothing).
 template <class Op, int Axis, bool KeepDims = false, expr::Operand E>
-auto reduce(const E& e) {
+auto reduce_axis(const E& e) {
     using N = expr::node_t<E>;
     using S = typename N::shape_type;
     diagnostics::check_axis<S, Axis>();
-    Tensor<typename N::value_type, reduced_shape_t<S, Axis, KeepDims>, expr::reduction_backend_t<N>> out;
-    reduce_into<Op, Axis>(out, e);
+    Tensor<typename N::value_type, reduced_shape_t<S, Axis, KeepDims>, expr::reduction_backend_t<N>> out(uninitialized);
+    reduce_axis_into<Op, Axis>(out, e);
     return out;
 }
 
 /// Sum along Axis (negative counts from the end); KeepDims keeps it as extent 1.
 template <int Axis, bool KeepDims = false, expr::Operand E>
 auto sum(const E& e) {
-    return reduce<op::sum, Axis, KeepDims>(e);
+    return reduce_axis<op::sum, Axis, KeepDims>(e);
 }
 /// Mean along Axis (floating-point elements).
 template <int Axis, bool KeepDims = false, expr::Operand E>
 auto mean(const E& e) {
-    return reduce<op::mean, Axis, KeepDims>(e);
+    return reduce_axis<op::mean, Axis, KeepDims>(e);
 }
 /// Maximum along Axis.
 template <int Axis, bool KeepDims = false, expr::Operand E>
 auto max(const E& e) {
-    return reduce<op::max, Axis, KeepDims>(e);
+    return reduce_axis<op::max, Axis, KeepDims>(e);
 }
 /// Minimum along Axis.
 template <int Axis, bool KeepDims = false, expr::Operand E>
 auto min(const E& e) {
-    return reduce<op::min, Axis, KeepDims>(e);
+    return reduce_axis<op::min, Axis, KeepDims>(e);
 }
 /// Product along Axis.
 template <int Axis, bool KeepDims = false, expr::Operand E>
 auto prod(const E& e) {
-    return reduce<op::prod, Axis, KeepDims>(e);
+    return reduce_axis<op::prod, Axis, KeepDims>(e);
 }
 
 }  // namespace einvit

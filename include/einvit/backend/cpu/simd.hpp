@@ -135,6 +135,15 @@ EINVIT_ALWAYS_INLINE void store_partial(T* p, const packet<T>& v, std::size_t n)
     }
 }
 
+/// a * b + c, fused where the instruction set has it.
+template <class T>
+EINVIT_ALWAYS_INLINE packet<T> fma(const packet<T>& a, const packet<T>& b, const packet<T>& c) noexcept {
+#if EINVIT_USE_XSIMD
+    if constexpr (width<T> != 1) return xsimd::fma(a, b, c);
+#endif
+    return a * b + c;
+}
+
 /// Sum of the lanes.
 template <class T>
 EINVIT_ALWAYS_INLINE T reduce_add(const packet<T>& v) noexcept {
