@@ -9,6 +9,7 @@ packages=(
   libeigen3-dev                     # Eigen baseline backend
   doctest-dev                       # unit tests
   libbenchmark-dev                  # benchmarks
+  libopenblas-dev                   # GEMM peer in bench/bench_gemm.cpp
 )
 
 missing=()

@@ -53,6 +53,31 @@ EINVIT_DEFINE_UNARY_MATH(cos, true)
 EINVIT_DEFINE_UNARY_MATH(abs, false)
 #undef EINVIT_DEFINE_UNARY_MATH
 
+// GELU, exact (erf) and with PyTorch's tanh approximation (approximate="tanh"); ReLU.
+struct gelu {
+    static constexpr bool floating_only = true;
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& x) const noexcept {
+        using std::erf;
+        return V(0.5) * x * (V(1) + erf(x * V(0.70710678118654752440)));
+    }
+};
+struct gelu_tanh {
+    static constexpr bool floating_only = true;
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& x) const noexcept {
+        using std::tanh;
+        return V(0.5) * x * (V(1) + tanh(V(0.79788456080286535588) * (x + V(0.044715) * x * x * x)));
+    }
+};
+struct relu {
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& x) const noexcept {
+        using std::max;
+        return max(x, V(0));
+    }
+};
+
 // max and min: the larger (smaller) operand; when exactly one operand is NaN the other is returned for
 // scalars, as the x86 SIMD instructions do for their second operand; do not rely on NaN ordering.
 struct max {

@@ -137,6 +137,12 @@ EINVIT_DEFINE_UNARY_FUNCTION(sin)
 EINVIT_DEFINE_UNARY_FUNCTION(cos)
 /// Absolute value, elementwise.
 EINVIT_DEFINE_UNARY_FUNCTION(abs)
+/// GELU with the exact erf form, x * (1 + erf(x / sqrt 2)) / 2, elementwise (PyTorch's nn.GELU()).
+EINVIT_DEFINE_UNARY_FUNCTION(gelu)
+/// GELU with the tanh approximation, elementwise (PyTorch's nn.GELU(approximate="tanh")).
+EINVIT_DEFINE_UNARY_FUNCTION(gelu_tanh)
+/// max(x, 0), elementwise.
+EINVIT_DEFINE_UNARY_FUNCTION(relu)
 #undef EINVIT_DEFINE_UNARY_FUNCTION
 
 #define EINVIT_DEFINE_BINARY_FUNCTION(NAME)                                                  \

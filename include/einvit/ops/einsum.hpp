@@ -173,9 +173,6 @@ template <const GemmLowering& G, class T>
 void einsum_gemm(T* out, const T* a_in, const T* b_in) {
     const T* a = G.swap ? b_in : a_in;
     const T* b = G.swap ? a_in : b_in;
-    void* raw = heap_allocate(gemm::packed_b_size<T>(G.k, G.n) * sizeof(T), false);
-    if (!raw) raise(errc::out_of_memory, "no memory to pack an einsum operand");
-    T* scratch = static_cast<T*>(raw);
     odometer<pattern::max_elems>(G.loops, G.loop_length, [&](const std::size_t* li) {
         std::size_t oa = 0, ob = 0, oc = 0;
         for (std::size_t i = 0; i < G.loops; ++i) {
@@ -190,13 +187,11 @@ void einsum_gemm(T* out, const T* a_in, const T* b_in) {
                 ka += ki[i] * G.loop_a[G.loops + i];
                 kb += ki[i] * G.loop_b[G.loops + i];
             }
-            gemm::pack_b(scratch, gemm::Strided<T>{b + kb, G.b_row, G.b_col}, G.k, G.n);
-            gemm::multiply_packed(G.m, G.n, G.k, gemm::Strided<T>{a + ka, G.a_row, G.a_col}, scratch, out + oc, G.ldc,
-                                  !first);
+            gemm::multiply(cpu{}, G.m, G.n, G.k, gemm::Strided<T>{a + ka, G.a_row, G.a_col},
+                           gemm::Strided<T>{b + kb, G.b_row, G.b_col}, out + oc, G.ldc, gemm::Epilogue<T>{}, !first);
             first = false;
         });
     });
-    heap_free(raw);
 }
 
 }  // namespace detail

@@ -1,20 +1,29 @@
-// einvit/backend/cpu/gemm.hpp — C (+)= A · B for strided operands: the matrix product einsum's
-// contractions lower to.
+// einvit/backend/cpu/gemm.hpp — C = epilogue(A · B): the kernel under matmul, linear and einsum.
 //
-// B is packed into panels of NR = 2 packets of columns (k-major, zero-padded), so the micro-kernel
-// reads it with vector loads whatever B's strides; A is read in place, one broadcast element per row
-// and k. The micro-kernel keeps MR x NR accumulators in registers (6 x 32 floats with AVX-512) and
-// accumulates in fp32 with fused multiply-adds. Any M, N, K; any strides for A and B; C has unit
-// column stride.
+// Blocking (per thread, each thread owning a contiguous range of B's column panels):
+//   for each block of kc rows of B (and columns of A), kc = K up to 768:
+//     pack the thread's kc x NR panels of B (unless B was pre-packed once, as weights are)   -> L2/L3
+//     for each block of mc rows of A (mc x kc floats, about 256 KiB):
+//       pack it into row panels of MR (k-major: MR values per k)                             -> L2
+//       for each of the thread's column panels of NR = 2 packets:
+//         for each MR rows: micro-kernel, MR x NR accumulators in registers, one FMA per
+//         (row, packet, k), then on the last k block the fused epilogue (bias, activation,
+//         residual) before the only store.
+// MR x NR is 14 x 32 floats on AVX-512 (28 of the 32 vector registers), 6 x 16 on AVX2. Every element
+// of C is accumulated in the same order whatever the thread count, so results are identical for any.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <memory>
 
 #include "einvit/backend/cpu/simd.hpp"
+#include "einvit/backend/cpu/thread_pool.hpp"
 #include "einvit/backend/tags.hpp"
 #include "einvit/core/error.hpp"
 #include "einvit/core/memory.hpp"
+#include "einvit/expr/functors.hpp"
 
 namespace einvit::gemm {
 
@@ -26,131 +35,338 @@ struct Strided {
     std::size_t col_stride;
 };
 
-inline constexpr std::size_t mr = 6;  ///< rows of C per micro-kernel call
+/// The elementwise function applied to A·B + bias before the residual is added.
+enum class Activation { none, gelu_erf, gelu_tanh, relu, tanh };
 
+/// What happens to each element of A·B before it is stored: C = act(A·B + bias[col]) + residual[row][col].
+template <class T>
+struct Epilogue {
+    const T* bias = nullptr;           ///< N values, or null
+    Activation activation = Activation::none;
+    const T* residual = nullptr;       ///< M x N values with row stride residual_ld, or null (may alias C)
+    std::size_t residual_ld = 0;
+};
+
+/// Rows of C per micro-kernel call.
+template <class T>
+inline constexpr std::size_t mr = simd::width<T> >= 16 ? 14 : 6;
 /// Columns of C per micro-kernel call: two packets.
 template <class T>
 inline constexpr std::size_t nr = 2 * simd::width<T>;
+/// The deepest block of the product (rows of a B panel). Deep blocks mean C is loaded and stored
+/// fewer times; 768 measured best on AVX-512 (a 14 x 768 A panel, 42 KiB, is read from L2 once per B panel).
+inline constexpr std::size_t max_kc = 768;
+/// Bytes of packed A kept in L2 while it meets every column panel of a thread.
+inline constexpr std::size_t a_block_bytes = 256 * 1024;
 
-/// Elements of the buffer pack_b needs for a K x N operand.
-template <class T>
-constexpr std::size_t packed_b_size(std::size_t k, std::size_t n) noexcept {
-    return k * ((n + nr<T> - 1) / nr<T>) * nr<T>;
+/// The depth of each block for a product of depth k: k split into equal blocks of at most max_kc, a
+/// multiple of 16 but the last.
+constexpr std::size_t depth_block(std::size_t k) noexcept {
+    if (k <= max_kc) return k == 0 ? 1 : k;
+    const std::size_t blocks = (k + max_kc - 1) / max_kc;
+    return ((k + blocks - 1) / blocks + 15) / 16 * 16;
 }
 
-/// Packs B (K x N) into panels of nr<T> columns: panel p holds B[k][p*nr .. p*nr+nr) for every k,
-/// zero past column N.
+/// Rows of A per block for a depth block of kc: a multiple of mr whose packed block fits a_block_bytes.
 template <class T>
-void pack_b(T* EINVIT_RESTRICT out, Strided<T> b, std::size_t k, std::size_t n) noexcept {
-    constexpr std::size_t NR = nr<T>;
-    for (std::size_t p = 0; p < n; p += NR) {
-        const std::size_t cols = n - p < NR ? n - p : NR;
-        for (std::size_t kk = 0; kk < k; ++kk) {
-            const T* src = b.data + kk * b.row_stride + p * b.col_stride;
-            T* dst = out + (p / NR) * k * NR + kk * NR;
-            if (b.col_stride == 1 && cols == NR) {
-                std::memcpy(dst, src, NR * sizeof(T));
-            } else {
-                std::size_t c = 0;
-                for (; c < cols; ++c) dst[c] = src[c * b.col_stride];
-                for (; c < NR; ++c) dst[c] = T(0);
-            }
-        }
-    }
+constexpr std::size_t row_block(std::size_t kc) noexcept {
+    const std::size_t rows = a_block_bytes / (kc * sizeof(T)) / mr<T> * mr<T>;
+    return rows < mr<T> ? mr<T> : rows;
 }
 
 namespace detail {
 
-// rows x nr<T> block of C at c (row stride ldc): C = (accumulate ? C : 0) + A-rows · packed panel.
-template <std::size_t Rows, class T>
-EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t k, const T* EINVIT_RESTRICT a, std::size_t a_row, std::size_t a_col,
-                                       const T* EINVIT_RESTRICT panel, T* EINVIT_RESTRICT c, std::size_t ldc,
-                                       std::size_t cols, bool accumulate) noexcept {
-    constexpr std::size_t W = simd::width<T>;
-    using P = simd::packet<T>;
-    P acc0[Rows], acc1[Rows];
-    for (std::size_t r = 0; r < Rows; ++r) {
-        acc0[r] = simd::broadcast<T>(T(0));
-        acc1[r] = simd::broadcast<T>(T(0));
+constexpr std::size_t round_up(std::size_t n, std::size_t m) noexcept { return (n + m - 1) / m * m; }
+
+// A growable, 64-byte-aligned scratch buffer per slot and thread: allocated on first use and when a
+// larger problem comes, then reused. Slots 0 and 1 are the GEMM's packed A and B; 2 to 7 the attention
+// kernel's.
+template <class T>
+T* scratch(std::size_t slot, std::size_t count) {
+    struct Buffer {
+        T* data = nullptr;
+        std::size_t size = 0;
+        ~Buffer() { einvit::detail::heap_free(data); }
+    };
+    static thread_local Buffer buffers[8];
+    Buffer& b = buffers[slot];
+    if (b.size < count) {
+        einvit::detail::heap_free(b.data);
+        b.data = static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false));
+        b.size = b.data ? count : 0;
+        if (!b.data) raise(errc::out_of_memory, "no memory for a GEMM packing buffer");
     }
-    for (std::size_t kk = 0; kk < k; ++kk) {
-        const P b0 = simd::load<T>(panel + kk * 2 * W);
-        const P b1 = simd::load<T>(panel + kk * 2 * W + W);
-        for (std::size_t r = 0; r < Rows; ++r) {
-            const P av = simd::broadcast<T>(a[r * a_row + kk * a_col]);
-            acc0[r] = simd::fma<T>(av, b0, acc0[r]);
-            acc1[r] = simd::fma<T>(av, b1, acc1[r]);
+    return b.data;
+}
+
+// A's rows [0, m) x columns [k0, k0 + kb) into panels of MR rows: panel p holds, for each k, the MR
+// values A[p*MR + r][k0 + k] (zero past row m).
+template <class T>
+void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0, std::size_t kb) noexcept {
+    constexpr std::size_t MR = mr<T>;
+    for (std::size_t p = 0; p < m; p += MR) {
+        const std::size_t rows = m - p < MR ? m - p : MR;
+        T* dst = out + p * kb;
+        const T* src = a.data + p * a.row_stride + k0 * a.col_stride;
+        if (a.col_stride == 1) {
+            for (std::size_t r = 0; r < rows; ++r) {
+                const T* row = src + r * a.row_stride;
+                for (std::size_t k = 0; k < kb; ++k) dst[k * MR + r] = row[k];
+            }
+        } else {
+            for (std::size_t k = 0; k < kb; ++k)
+                for (std::size_t r = 0; r < rows; ++r) dst[k * MR + r] = src[r * a.row_stride + k * a.col_stride];
         }
+        for (std::size_t r = rows; r < MR; ++r)
+            for (std::size_t k = 0; k < kb; ++k) dst[k * MR + r] = T(0);
+    }
+}
+
+// B's rows [k0, k0 + kb) x columns [n0, n0 + NR) into one panel: for each k, NR values (zero past n).
+template <class T>
+void pack_b_panel(T* EINVIT_RESTRICT out, Strided<T> b, std::size_t n, std::size_t k0, std::size_t kb,
+                  std::size_t n0) noexcept {
+    constexpr std::size_t NR = nr<T>;
+    const std::size_t cols = n - n0 < NR ? n - n0 : NR;
+    for (std::size_t k = 0; k < kb; ++k) {
+        const T* src = b.data + (k0 + k) * b.row_stride + n0 * b.col_stride;
+        T* dst = out + k * NR;
+        if (b.col_stride == 1 && cols == NR) {
+            std::memcpy(dst, src, NR * sizeof(T));
+        } else {
+            std::size_t c = 0;
+            for (; c < cols; ++c) dst[c] = src[c * b.col_stride];
+            for (; c < NR; ++c) dst[c] = T(0);
+        }
+    }
+}
+
+template <class T, class P>
+EINVIT_ALWAYS_INLINE P activate(P x, Activation act) noexcept {
+    switch (act) {
+        case Activation::gelu_erf: return fn::gelu{}(x);
+        case Activation::gelu_tanh: return fn::gelu_tanh{}(x);
+        case Activation::relu: return fn::relu{}(x);
+        case Activation::tanh: return fn::tanh{}(x);
+        case Activation::none: break;
+    }
+    return x;
+}
+
+// C[Rows x cols] (+)= packed A panel · packed B panel over kb; `last` applies the epilogue.
+template <std::size_t Rows, class T>
+EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT a, const T* EINVIT_RESTRICT b, T* c,
+                                       std::size_t ldc, std::size_t cols, bool accumulate, bool last,
+                                       const Epilogue<T>& ep, std::size_t row0, std::size_t col0) noexcept {
+    constexpr std::size_t W = simd::width<T>;
+    constexpr std::size_t MR = mr<T>;
+    using P = simd::packet<T>;
+    P c0[Rows], c1[Rows];
+    for (std::size_t r = 0; r < Rows; ++r) c0[r] = c1[r] = simd::broadcast<T>(T(0));
+    for (std::size_t k = 0; k < kb; ++k) {
+        const P b0 = simd::load<T>(b + k * 2 * W);
+        const P b1 = simd::load<T>(b + k * 2 * W + W);
+        const T* ak = a + k * MR;
+        for (std::size_t r = 0; r < Rows; ++r) {
+            const P av = simd::broadcast<T>(ak[r]);
+            c0[r] = simd::fma<T>(av, b0, c0[r]);
+            c1[r] = simd::fma<T>(av, b1, c1[r]);
+        }
+    }
+    const bool full = cols == 2 * W;
+    P bias0 = simd::broadcast<T>(T(0)), bias1 = bias0;
+    if (last && ep.bias) {
+        bias0 = cols >= W ? simd::load<T>(ep.bias + col0) : simd::load_partial<T>(ep.bias + col0, 1, cols);
+        if (cols > W) bias1 = full ? simd::load<T>(ep.bias + col0 + W) : simd::load_partial<T>(ep.bias + col0 + W, 1, cols - W);
     }
     for (std::size_t r = 0; r < Rows; ++r) {
         T* row = c + r * ldc;
-        if (cols == 2 * W) {
+        P v0 = c0[r], v1 = c1[r];
+        if (full) {
             if (accumulate) {
-                acc0[r] = acc0[r] + simd::load<T>(row);
-                acc1[r] = acc1[r] + simd::load<T>(row + W);
+                v0 = v0 + simd::load<T>(row);
+                v1 = v1 + simd::load<T>(row + W);
             }
-            simd::store<T>(row, acc0[r]);
-            simd::store<T>(row + W, acc1[r]);
+        } else if (accumulate) {
+            v0 = v0 + (cols >= W ? simd::load<T>(row) : simd::load_partial<T>(row, 1, cols));
+            if (cols > W) v1 = v1 + simd::load_partial<T>(row + W, 1, cols - W);
+        }
+        if (last) {
+            if (ep.bias) {
+                v0 = v0 + bias0;
+                v1 = v1 + bias1;
+            }
+            if (ep.activation != Activation::none) {
+                v0 = activate<T>(v0, ep.activation);
+                v1 = activate<T>(v1, ep.activation);
+            }
+            if (ep.residual) {
+                const T* res = ep.residual + (row0 + r) * ep.residual_ld + col0;
+                if (full) {
+                    v0 = v0 + simd::load<T>(res);
+                    v1 = v1 + simd::load<T>(res + W);
+                } else {
+                    v0 = v0 + (cols >= W ? simd::load<T>(res) : simd::load_partial<T>(res, 1, cols));
+                    if (cols > W) v1 = v1 + simd::load_partial<T>(res + W, 1, cols - W);
+                }
+            }
+        }
+        if (full) {
+            simd::store<T>(row, v0);
+            simd::store<T>(row + W, v1);
         } else {
-            alignas(64) T tmp[2 * W];
-            simd::store<T>(tmp, acc0[r]);
-            simd::store<T>(tmp + W, acc1[r]);
-            for (std::size_t j = 0; j < cols; ++j) row[j] = accumulate ? row[j] + tmp[j] : tmp[j];
+            if (cols >= W) {
+                simd::store<T>(row, v0);
+                if (cols > W) simd::store_partial<T>(row + W, v1, cols - W);
+            } else {
+                simd::store_partial<T>(row, v0, cols);
+            }
         }
     }
 }
 
 template <class T>
-void rows_times_panel(std::size_t rows, std::size_t k, const T* a, std::size_t a_row, std::size_t a_col, const T* panel,
-                      T* c, std::size_t ldc, std::size_t cols, bool accumulate) noexcept {
-    switch (rows) {
-        case 6: micro_kernel<6>(k, a, a_row, a_col, panel, c, ldc, cols, accumulate); break;
-        case 5: micro_kernel<5>(k, a, a_row, a_col, panel, c, ldc, cols, accumulate); break;
-        case 4: micro_kernel<4>(k, a, a_row, a_col, panel, c, ldc, cols, accumulate); break;
-        case 3: micro_kernel<3>(k, a, a_row, a_col, panel, c, ldc, cols, accumulate); break;
-        case 2: micro_kernel<2>(k, a, a_row, a_col, panel, c, ldc, cols, accumulate); break;
-        default: micro_kernel<1>(k, a, a_row, a_col, panel, c, ldc, cols, accumulate); break;
+void rows_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, T* c, std::size_t ldc, std::size_t cols,
+                 bool accumulate, bool last, const Epilogue<T>& ep, std::size_t row0, std::size_t col0) noexcept {
+#define EINVIT_GEMM_ROWS(R) \
+    case R: micro_kernel<R>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0); break;
+    if constexpr (mr<T> == 14) {
+        switch (rows) {
+            EINVIT_GEMM_ROWS(14) EINVIT_GEMM_ROWS(13) EINVIT_GEMM_ROWS(12) EINVIT_GEMM_ROWS(11)
+            EINVIT_GEMM_ROWS(10) EINVIT_GEMM_ROWS(9) EINVIT_GEMM_ROWS(8) EINVIT_GEMM_ROWS(7)
+            EINVIT_GEMM_ROWS(6) EINVIT_GEMM_ROWS(5) EINVIT_GEMM_ROWS(4) EINVIT_GEMM_ROWS(3)
+            EINVIT_GEMM_ROWS(2) default: micro_kernel<1>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0);
+        }
+    } else {
+        switch (rows) {
+            EINVIT_GEMM_ROWS(6) EINVIT_GEMM_ROWS(5) EINVIT_GEMM_ROWS(4) EINVIT_GEMM_ROWS(3)
+            EINVIT_GEMM_ROWS(2) default: micro_kernel<1>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0);
+        }
     }
+#undef EINVIT_GEMM_ROWS
 }
 
 }  // namespace detail
 
-/// C = A · packed(B) (or C += when accumulate), with A M x K strided, B packed by pack_b, C M x N with
-/// row stride ldc and unit column stride.
+/// B packed once for many products (a linear layer's weight): K x N in blocks of kc rows, each block in
+/// panels of nr columns. Owns its buffer.
 template <class T>
-void multiply_packed(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, const T* packed_b, T* c, std::size_t ldc,
-                     bool accumulate) noexcept {
-    constexpr std::size_t NR = nr<T>;
-    // Walk C in column panels, then rows: a panel of B (k * NR elements) stays in L1/L2 across rows.
-    for (std::size_t p = 0; p < n; p += NR) {
-        const std::size_t cols = n - p < NR ? n - p : NR;
-        const T* panel = packed_b + (p / NR) * k * NR;
-        for (std::size_t i = 0; i < m; i += mr) {
-            const std::size_t rows = m - i < mr ? m - i : mr;
-            detail::rows_times_panel(rows, k, a.data + i * a.row_stride, a.row_stride, a.col_stride, panel,
-                                     c + i * ldc + p, ldc, cols, accumulate);
+class PackedB {
+public:
+    PackedB() = default;
+    /// Packs B (K x N, any strides). For a PyTorch linear weight W of shape (out, in), B = W^T:
+    /// PackedB(Strided<T>{w, 1, in}, in, out).
+    PackedB(Strided<T> b, std::size_t k, std::size_t n)
+        : k_(k), n_(n), kc_(depth_block(k)), panels_((n + nr<T> - 1) / nr<T>) {
+        const std::size_t count = k * panels_ * nr<T>;
+        data_.reset(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)));
+        if (count && !data_) raise(errc::out_of_memory, "no memory to pre-pack a GEMM operand");
+        for (std::size_t k0 = 0; k0 < k; k0 += kc_) {
+            const std::size_t kb = k - k0 < kc_ ? k - k0 : kc_;
+            for (std::size_t p = 0; p < panels_; ++p) detail::pack_b_panel(panel(k0, p), b, n, k0, kb, p * nr<T>);
         }
+    }
+    std::size_t k() const noexcept { return k_; }
+    std::size_t n() const noexcept { return n_; }
+    /// The depth of its blocks (depth_block(k)).
+    std::size_t kc() const noexcept { return kc_; }
+    /// The panel of columns [p*nr, p*nr + nr) for the k block starting at k0.
+    const T* panel(std::size_t k0, std::size_t p) const noexcept { return data_.get() + k0 * panels_ * nr<T> + p * block(k0) * nr<T>; }
+    T* panel(std::size_t k0, std::size_t p) noexcept { return data_.get() + k0 * panels_ * nr<T> + p * block(k0) * nr<T>; }
+
+private:
+    std::size_t block(std::size_t k0) const noexcept { return k_ - k0 < kc_ ? k_ - k0 : kc_; }
+    struct Free {
+        void operator()(T* p) const noexcept { einvit::detail::heap_free(p); }
+    };
+    std::size_t k_ = 0, n_ = 0, kc_ = 1, panels_ = 0;
+    std::unique_ptr<T, Free> data_;
+};
+
+namespace detail {
+
+// The product for the column panels [p0, p1), on one thread. `packed` is null when B must be packed here.
+template <class T>
+void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, const PackedB<T>* packed,
+                     T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t p0, std::size_t p1) {
+    constexpr std::size_t MR = mr<T>, NR = nr<T>;
+    const std::size_t kc = depth_block(k), MC = row_block<T>(kc);
+    T* a_packed = scratch<T>(0, round_up(m < MC ? m : MC, MR) * kc);
+    T* b_packed = packed ? nullptr : scratch<T>(1, kc * (p1 - p0) * NR);
+    for (std::size_t k0 = 0;; k0 += kc) {  // at least once: with k = 0, C = epilogue(0)
+        const std::size_t kb = k - k0 < kc ? k - k0 : kc;
+        const bool last = k0 + kb >= k;
+        const bool acc = accumulate || k0 > 0;
+        if (!packed)
+            for (std::size_t p = p0; p < p1; ++p) pack_b_panel(b_packed + (p - p0) * kb * NR, b, n, k0, kb, p * NR);
+        for (std::size_t i0 = 0; i0 < m; i0 += MC) {
+            const std::size_t mb = m - i0 < MC ? m - i0 : MC;
+            pack_a(a_packed, Strided<T>{a.data + i0 * a.row_stride, a.row_stride, a.col_stride}, mb, k0, kb);
+            for (std::size_t p = p0; p < p1; ++p) {
+                const std::size_t n0 = p * NR;
+                const std::size_t cols = n - n0 < NR ? n - n0 : NR;
+                const T* panel = packed ? packed->panel(k0, p) : b_packed + (p - p0) * kb * NR;
+                for (std::size_t i = 0; i < mb; i += MR) {
+                    const std::size_t rows = mb - i < MR ? mb - i : MR;
+                    rows_kernel(rows, kb, a_packed + i * kb, panel, c + (i0 + i) * ldc + n0, ldc, cols, acc, last, ep,
+                                i0 + i, n0);
+                }
+            }
+        }
+        if (last) break;
     }
 }
 
-/// C = A · B for strided A (M x K) and B (K x N), C with row stride ldc; `scratch` holds at least
-/// packed_b_size<T>(k, n) elements.
 template <class T>
-void multiply(cpu, std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, T* c, std::size_t ldc,
-              T* scratch) noexcept {
-    pack_b(scratch, b, k, n);
-    multiply_packed(m, n, k, a, scratch, c, ldc, false);
+void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, const PackedB<T>* packed,
+                       T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate) {
+    if (m == 0 || n == 0) return;
+    // C holds partial sums between k blocks, so a residual that is C itself is read as the starting
+    // value instead (C = C + A·B + bias), which is the same thing when there is no activation.
+    Epilogue<T> e = ep;
+    if (e.residual == c && k > depth_block(k)) {
+        if (e.activation != Activation::none || e.residual_ld != ldc || accumulate)
+            raise(errc::invalid_argument, "gemm: a residual that aliases C needs no activation and the same row stride");
+        e.residual = nullptr;
+        accumulate = true;
+    }
+    const std::size_t panels = (n + nr<T> - 1) / nr<T>;
+    // Threads only when each gets a worthwhile share of the work.
+    const std::size_t grain = (2 * m * n * (k ? k : 1)) / panels < 100000 ? panels : 1;
+    parallel_for(panels, grain, [&](std::size_t p0, std::size_t p1) {
+        multiply_panels(m, n, k, a, b, packed, c, ldc, e, accumulate, p0, p1);
+    });
 }
 
-/// The reference product: three loops, accumulating in T.
+}  // namespace detail
+
+/// C = epilogue(A · B) (C += A · B before the epilogue when `accumulate`): A is M x K and B is K x N,
+/// both with any strides; C is M x N with row stride ldc and unit column stride. Uses the thread pool.
+template <class T>
+void multiply(cpu, std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, T* c, std::size_t ldc,
+              const Epilogue<T>& ep = {}, bool accumulate = false) {
+    detail::multiply_threaded<T>(m, n, k, a, b, nullptr, c, ldc, ep, accumulate);
+}
+
+/// C = epilogue(A · B) with B pre-packed.
+template <class T>
+void multiply(cpu, std::size_t m, Strided<T> a, const PackedB<T>& b, T* c, std::size_t ldc, const Epilogue<T>& ep = {},
+              bool accumulate = false) {
+    detail::multiply_threaded<T>(m, b.n(), b.k(), a, Strided<T>{nullptr, 0, 0}, &b, c, ldc, ep, accumulate);
+}
+
+/// The reference product: three loops accumulating in T, then the same epilogue element by element.
 template <class T>
 void multiply(reference, std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, T* c, std::size_t ldc,
-              T*) noexcept {
+              const Epilogue<T>& ep = {}, bool accumulate = false) {
     for (std::size_t i = 0; i < m; ++i)
         for (std::size_t j = 0; j < n; ++j) {
-            T acc = T(0);
+            T acc = accumulate ? c[i * ldc + j] : T(0);
             for (std::size_t kk = 0; kk < k; ++kk)
                 acc += a.data[i * a.row_stride + kk * a.col_stride] * b.data[kk * b.row_stride + j * b.col_stride];
+            if (ep.bias) acc += ep.bias[j];
+            acc = detail::activate<T>(acc, ep.activation);
+            if (ep.residual) acc += ep.residual[i * ep.residual_ld + j];
             c[i * ldc + j] = acc;
         }
 }

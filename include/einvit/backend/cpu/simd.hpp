@@ -148,9 +148,11 @@ EINVIT_ALWAYS_INLINE packet<T> fma(const packet<T>& a, const packet<T>& b, const
 template <class T>
 EINVIT_ALWAYS_INLINE T reduce_add(const packet<T>& v) noexcept {
 #if EINVIT_USE_XSIMD
-    if constexpr (width<T> != 1) return xsimd::hadd(v);
+    if constexpr (width<T> != 1)
+        return xsimd::hadd(v);
+    else
 #endif
-    return v;
+        return v;
 }
 
 /// Lane i of v.

@@ -1,0 +1,71 @@
+// Shared by einvit's benchmark programs: deterministic data, the --threads=N option, and a reporter
+// that keeps each benchmark's median rate for the summary table printed after the runs.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace einvit_bench {
+
+/// n values in [-1, 1], the same on every machine.
+inline std::vector<float> random_vector(std::size_t n, unsigned seed) {
+    std::vector<float> v(n);
+    unsigned x = seed * 2654435761u + 1;
+    for (auto& e : v) {
+        x = x * 1664525u + 1013904223u;
+        e = static_cast<float>((x >> 9) % 2001) / 1000.0f - 1.0f;
+    }
+    return v;
+}
+
+/// Takes --threads=N out of the arguments (threads keeps its default when absent); returns the rest,
+/// for benchmark::Initialize.
+inline std::vector<char*> take_threads(int argc, char** argv, int& threads) {
+    std::vector<char*> rest;
+    for (int i = 0; i < argc; ++i) {
+        if (std::strncmp(argv[i], "--threads=", 10) == 0)
+            threads = std::atoi(argv[i] + 10);
+        else
+            rest.push_back(argv[i]);
+    }
+    return rest;
+}
+
+/// A rate counter in units per second, shown with SI prefixes (GFLOP/s, GB/s).
+inline void set_rate(benchmark::State& state, const char* name, double units_per_iteration) {
+    state.counters[name] =
+        benchmark::Counter(units_per_iteration, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
+/// The console reporter, keeping the median (or only) value of the named counters, in units of 1e9.
+class MedianCollector : public benchmark::ConsoleReporter {
+public:
+    explicit MedianCollector(std::initializer_list<const char*> counters) : counters_(counters) {}
+    void ReportRuns(const std::vector<Run>& runs) override {
+        for (const auto& r : runs) {
+            if (!r.aggregate_name.empty() && r.aggregate_name != "median") continue;
+            for (const char* c : counters_) {
+                auto it = r.counters.find(c);
+                if (it != r.counters.end()) giga_[r.run_name.function_name] = it->second.value / 1e9;
+            }
+        }
+        ConsoleReporter::ReportRuns(runs);
+    }
+    /// The median of a benchmark's counter, in units of 1e9 per second (0 when it did not run).
+    double get(const std::string& name) const {
+        auto it = giga_.find(name);
+        return it == giga_.end() ? 0.0 : it->second;
+    }
+
+private:
+    std::vector<const char*> counters_;
+    std::map<std::string, double> giga_;
+};
+
+}  // namespace einvit_bench

@@ -1,0 +1,179 @@
+// GEMM on ViT shapes: einvit against OpenBLAS (cblas_sgemm) and Eigen, all on the same thread count,
+// plus the machine's measured FMA peak, in one run.
+//
+// The product is a linear layer, y = x · W^T with x (M x K) and W (N x K) as PyTorch stores them:
+// M = 197 tokens (1576 for batch 8), (K, N) the shapes of ViT-B/16's qkv, fc1, fc2 and proj layers
+// and their ViT-S and ViT-Ti equivalents. einvit is timed with W pre-packed (as a loaded model holds
+// it) and unpacked. After the runs a table gives GFLOP/s per library, einvit's ratio to the best peer
+// and its fraction of the FMA peak.
+//
+//   build/bench/einvit_bench_gemm [--threads=N] [--benchmark_repetitions=5]
+// einvit first: it silences g++ 12's false maybe-uninitialized warnings in the AVX-512 intrinsics
+// headers, which only works when it is the first to include them.
+#include <einvit/einvit.hpp>
+
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include "bench_common.hpp"
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using einvit_bench::random_vector;
+
+int g_threads = 2;
+
+struct GemmShape {
+    const char* model;
+    const char* layer;
+    std::size_t m, k, n;
+};
+
+const std::vector<GemmShape>& shapes() {
+    static const std::vector<GemmShape> list = [] {
+        std::vector<GemmShape> v;
+        struct Model {
+            const char* name;
+            std::size_t d;
+        };
+        for (Model md : {Model{"B", 768}, Model{"S", 384}, Model{"Ti", 192}}) {
+            for (std::size_t m : {197u, 1576u}) {
+                v.push_back({md.name, "qkv", m, md.d, 3 * md.d});
+                v.push_back({md.name, "fc1", m, md.d, 4 * md.d});
+                v.push_back({md.name, "fc2", m, 4 * md.d, md.d});
+                v.push_back({md.name, "proj", m, md.d, md.d});
+            }
+        }
+        return v;
+    }();
+    return list;
+}
+
+double flops(const GemmShape& s) { return 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k); }
+
+void set_flops(benchmark::State& state, const GemmShape& s) { einvit_bench::set_rate(state, "GFLOP/s", flops(s)); }
+
+void bm_einvit_packed(benchmark::State& state, GemmShape s) {
+    auto x = random_vector(s.m * s.k, 1), w = random_vector(s.n * s.k, 2);
+    std::vector<float> y(s.m * s.n);
+    einvit::set_num_threads(static_cast<std::size_t>(g_threads));
+    const einvit::gemm::PackedB<float> packed(einvit::gemm::Strided<float>{w.data(), 1, s.k}, s.k, s.n);
+    for (auto _ : state) {
+        einvit::gemm::multiply(einvit::cpu{}, s.m, einvit::gemm::Strided<float>{x.data(), s.k, 1}, packed, y.data(), s.n);
+        benchmark::DoNotOptimize(y.data());
+    }
+    set_flops(state, s);
+}
+
+void bm_einvit_unpacked(benchmark::State& state, GemmShape s) {
+    auto x = random_vector(s.m * s.k, 1), w = random_vector(s.n * s.k, 2);
+    std::vector<float> y(s.m * s.n);
+    einvit::set_num_threads(static_cast<std::size_t>(g_threads));
+    for (auto _ : state) {
+        einvit::gemm::multiply(einvit::cpu{}, s.m, s.n, s.k, einvit::gemm::Strided<float>{x.data(), s.k, 1},
+                               einvit::gemm::Strided<float>{w.data(), 1, s.k}, y.data(), s.n);
+        benchmark::DoNotOptimize(y.data());
+    }
+    set_flops(state, s);
+}
+
+void bm_openblas(benchmark::State& state, GemmShape s) {
+    auto x = random_vector(s.m * s.k, 1), w = random_vector(s.n * s.k, 2);
+    std::vector<float> y(s.m * s.n);
+    openblas_set_num_threads(g_threads);
+    einvit::set_num_threads(1);  // keep einvit's spinning workers out of OpenBLAS's way
+    for (auto _ : state) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(s.m), static_cast<int>(s.n),
+                    static_cast<int>(s.k), 1.0f, x.data(), static_cast<int>(s.k), w.data(), static_cast<int>(s.k), 0.0f,
+                    y.data(), static_cast<int>(s.n));
+        benchmark::DoNotOptimize(y.data());
+    }
+    set_flops(state, s);
+}
+
+void bm_eigen(benchmark::State& state, GemmShape s) {
+    auto x = random_vector(s.m * s.k, 1), w = random_vector(s.n * s.k, 2);
+    std::vector<float> y(s.m * s.n);
+    using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    Eigen::Map<const RowMajor> X(x.data(), static_cast<Eigen::Index>(s.m), static_cast<Eigen::Index>(s.k));
+    Eigen::Map<const RowMajor> W(w.data(), static_cast<Eigen::Index>(s.n), static_cast<Eigen::Index>(s.k));
+    Eigen::Map<RowMajor> Y(y.data(), static_cast<Eigen::Index>(s.m), static_cast<Eigen::Index>(s.n));
+    Eigen::setNbThreads(g_threads);
+    einvit::set_num_threads(1);
+    for (auto _ : state) {
+        Y.noalias() = X * W.transpose();
+        benchmark::DoNotOptimize(y.data());
+    }
+    set_flops(state, s);
+}
+
+// The FMA ceiling: independent multiply-add chains in registers on every thread, no memory traffic.
+template <std::size_t... I>
+float fma_chains(std::size_t steps, std::index_sequence<I...>) {
+    using P = einvit::simd::packet<float>;
+    P acc[sizeof...(I)] = {einvit::simd::broadcast<float>(static_cast<float>(I) * 1e-3f)...};
+    const P a = einvit::simd::broadcast<float>(0.999999f), b = einvit::simd::broadcast<float>(1e-7f);
+    for (std::size_t i = 0; i < steps; ++i) ((acc[I] = einvit::simd::fma<float>(acc[I], a, b)), ...);
+    return (einvit::simd::lane<float>(acc[I], 0) + ...);
+}
+
+void bm_fma_peak(benchmark::State& state) {
+    constexpr std::size_t W = einvit::simd::width<float>;
+    constexpr std::size_t chains = 12, steps = 200000;
+    einvit::set_num_threads(static_cast<std::size_t>(g_threads));
+    for (auto _ : state) {
+        einvit::parallel_for(static_cast<std::size_t>(g_threads), 1, [&](std::size_t, std::size_t) {
+            benchmark::DoNotOptimize(fma_chains(steps, std::make_index_sequence<chains>{}));
+        });
+    }
+    einvit_bench::set_rate(state, "GFLOP/s", 2.0 * W * chains * steps * g_threads);
+}
+
+std::string name(const char* lib, const GemmShape& s) {
+    return std::string(lib) + "/ViT-" + s.model + "/" + s.layer + "/M" + std::to_string(s.m) + "_K" + std::to_string(s.k) +
+           "_N" + std::to_string(s.n);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<char*> args = einvit_bench::take_threads(argc, argv, g_threads);
+    int n = static_cast<int>(args.size());
+    benchmark::RegisterBenchmark("fma_peak", bm_fma_peak)->Unit(benchmark::kMillisecond)->UseRealTime();
+    // Libraries alternate shape by shape, so a noisy stretch of time hurts all of them alike.
+    for (const auto& s : shapes()) {
+        benchmark::RegisterBenchmark(name("einvit_packed", s).c_str(), bm_einvit_packed, s)->Unit(benchmark::kMicrosecond)->UseRealTime();
+        benchmark::RegisterBenchmark(name("openblas", s).c_str(), bm_openblas, s)->Unit(benchmark::kMicrosecond)->UseRealTime();
+        benchmark::RegisterBenchmark(name("eigen", s).c_str(), bm_eigen, s)->Unit(benchmark::kMicrosecond)->UseRealTime();
+        benchmark::RegisterBenchmark(name("einvit_unpacked", s).c_str(), bm_einvit_unpacked, s)->Unit(benchmark::kMicrosecond)->UseRealTime();
+    }
+    benchmark::Initialize(&n, args.data());
+    einvit_bench::MedianCollector collector{"GFLOP/s"};
+    benchmark::RunSpecifiedBenchmarks(&collector);
+
+    const double peak = collector.get("fma_peak");
+    std::printf("\nGEMM y = x W^T, fp32, %d thread(s), %s; FMA peak measured: %.0f GFLOP/s\n", g_threads,
+                einvit::simd::instruction_set(), peak);
+    std::printf("| model | layer | M | K | N | einvit packed | einvit unpacked | OpenBLAS | Eigen | einvit / best peer | of peak |\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (const auto& s : shapes()) {
+        auto get = [&](const char* lib) { return collector.get(name(lib, s)); };
+        const double e = get("einvit_packed"), u = get("einvit_unpacked"), o = get("openblas"), g = get("eigen");
+        if (e == 0.0) continue;
+        const double best = std::max(o, g);
+        std::printf("| ViT-%s | %s | %zu | %zu | %zu | %.0f | %.0f | %.0f | %.0f | %.2fx | %.0f%% |\n", s.model, s.layer, s.m, s.k,
+                    s.n, e, u, o, g, best > 0 ? e / best : 0.0, peak > 0 ? 100.0 * e / peak : 0.0);
+    }
+    benchmark::Shutdown();
+    return 0;
+}

@@ -1,0 +1,226 @@
+// softmax, layer_norm and attention on ViT-B/16 shapes (N = 197 tokens, 12 heads, d = 64), einvit's
+// kernels against straightforward implementations, all on the same thread count (--threads=N,
+// default 2) and timed in one run. After the runs a table gives each one's throughput and einvit's ratio.
+//
+//   build/bench/einvit_bench_kernels [--threads=N] [--benchmark_repetitions=9]
+//       [--benchmark_enable_random_interleaving=true]
+//
+// The peers:
+// - softmax and layer_norm: the textbook loops (max, exp and sum, divide; mean, variance, normalise),
+//   one row per iteration, rows split over the same threads.
+// - attention "naive three-pass": scores = scale · Q Kᵀ for a whole head into memory, softmax of each
+//   row, then P V, written as plain loops (the inner loops over d and over the output row, so the
+//   compiler can vectorise them), heads split over the same threads.
+// - attention "three-pass on einvit's GEMM": the same three passes with einvit's GEMM and softmax
+//   kernels, the N x N matrix in memory: what the fused kernel saves over the unfused one.
+#include <einvit/einvit.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include "bench_common.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+using einvit_bench::random_vector;
+
+int g_threads = 2;
+constexpr std::size_t N = 197, H = 12, D = 64, C = 768;
+
+// ---- softmax: 12 heads x 197 rows of 197 scores ----
+constexpr std::size_t softmax_rows = H * N, softmax_cols = N;
+constexpr double softmax_bytes = 2.0 * softmax_rows * softmax_cols * sizeof(float);
+
+void bm_softmax_einvit(benchmark::State& state) {
+    auto x = random_vector(softmax_rows * softmax_cols, 1);
+    std::vector<float> y(x.size());
+    einvit::set_num_threads(static_cast<std::size_t>(g_threads));
+    for (auto _ : state) {
+        einvit::kernels::softmax_rows(einvit::cpu{}, x.data(), softmax_cols, y.data(), softmax_cols, softmax_rows, softmax_cols);
+        benchmark::DoNotOptimize(y.data());
+    }
+    einvit_bench::set_rate(state, "GB/s", softmax_bytes);
+}
+
+void bm_softmax_loops(benchmark::State& state) {
+    auto x = random_vector(softmax_rows * softmax_cols, 1);
+    std::vector<float> y(x.size());
+    einvit::set_num_threads(static_cast<std::size_t>(g_threads));
+    for (auto _ : state) {
+        einvit::parallel_for(softmax_rows, 1, [&](std::size_t r0, std::size_t r1) {
+            for (std::size_t r = r0; r < r1; ++r) {
+                const float* in = x.data() + r * softmax_cols;
+                float* out = y.data() + r * softmax_cols;
+                float m = in[0];
+                for (std::size_t j = 1; j < softmax_cols; ++j) m = std::max(m, in[j]);
+                float sum = 0;
+                for (std::size_t j = 0; j < softmax_cols; ++j) sum += (out[j] = std::exp(in[j] - m));
+                for (std::size_t j = 0; j < softmax_cols; ++j) out[j] /= sum;
+            }
+        });
+        benchmark::DoNotOptimize(y.data());
+    }
+    einvit_bench::set_rate(state, "GB/s", softmax_bytes);
+}
+
+// ---- layer_norm: 197 tokens x 768 (and batch 8) ----
+template <std::size_t Rows>
+void bm_layer_norm_einvit(benchmark::State& state) {
+    auto x = random_vector(Rows * C, 2), g = random_vector(C, 3), b = random_vector(C, 4);
+    std::vector<float> y(x.size());
+    einvit::set_num_threads(static_cast<std::size_t>(g_threads));
+    for (auto _ : state) {
+        einvit::kernels::layer_norm_rows(einvit::cpu{}, x.data(), C, y.data(), C, Rows, C, g.data(), b.data(), 1e-6f);
+        benchmark::DoNotOptimize(y.data());
+    }
+    einvit_bench::set_rate(state, "GB/s", 2.0 * Rows * C * sizeof(float));
+}
+
+template <std::size_t Rows>
+void bm_layer_norm_loops(benchmark::State& state) {
+    auto x = random_vector(Rows * C, 2), g = random_vector(C, 3), b = random_vector(C, 4);
+    std::vector<float> y(x.size());
+    einvit::set_num_threads(static_cast<std::size_t>(g_threads));
+    for (auto _ : state) {
+        einvit::parallel_for(Rows, 1, [&](std::size_t r0, std::size_t r1) {
+            for (std::size_t r = r0; r < r1; ++r) {
+                const float* in = x.data() + r * C;
+                float* out = y.data() + r * C;
+                float mean = 0, var = 0;
+                for (std::size_t i = 0; i < C; ++i) mean += in[i];
+                mean /= C;
+                for (std::size_t i = 0; i < C; ++i) var += (in[i] - mean) * (in[i] - mean);
+                const float rstd = 1.0f / std::sqrt(var / C + 1e-6f);
+                for (std::size_t i = 0; i < C; ++i) out[i] = (in[i] - mean) * rstd * g[i] + b[i];
+            }
+        });
+        benchmark::DoNotOptimize(y.data());
+    }
+    einvit_bench::set_rate(state, "GB/s", 2.0 * Rows * C * sizeof(float));
+}
+
+// ---- attention: (1, 12, 197, 64) ----
+constexpr double attention_flops = 4.0 * H * N * N * D;  // Q Kᵀ and P V
+
+struct Qkv {
+    std::vector<float> q = random_vector(H * N * D, 5), k = random_vector(H * N * D, 6), v = random_vector(H * N * D, 7);
+    std::vector<float> o = std::vector<float>(H * N * D);
+};
+
+void bm_attention_einvit(benchmark::State& state) {
+    Qkv t;
+    einvit::set_num_threads(static_cast<std::size_t>(g_threads));
+    const einvit::kernels::AttentionSize size{1, H, N, N, D, D};
+    using HT = einvit::kernels::HeadTensor<const float>;
+    for (auto _ : state) {
+        einvit::kernels::attention(einvit::cpu{}, size, HT{t.q.data(), 0, N * D, D}, HT{t.k.data(), 0, N * D, D},
+                                   HT{t.v.data(), 0, N * D, D}, einvit::kernels::HeadTensor<float>{t.o.data(), 0, N * D, D},
+                                   0.125f);
+        benchmark::DoNotOptimize(t.o.data());
+    }
+    einvit_bench::set_rate(state, "GFLOP/s", attention_flops);
+}
+
+void bm_attention_naive(benchmark::State& state) {
+    Qkv t;
+    std::vector<float> scores(H * N * N);
+    einvit::set_num_threads(static_cast<std::size_t>(g_threads));
+    for (auto _ : state) {
+        einvit::parallel_for(H, 1, [&](std::size_t h0, std::size_t h1) {
+            for (std::size_t h = h0; h < h1; ++h) {
+                const float *q = t.q.data() + h * N * D, *k = t.k.data() + h * N * D, *v = t.v.data() + h * N * D;
+                float* s = scores.data() + h * N * N;
+                float* o = t.o.data() + h * N * D;
+                for (std::size_t i = 0; i < N; ++i)  // pass 1: scores
+                    for (std::size_t j = 0; j < N; ++j) {
+                        float dot = 0;
+                        for (std::size_t d = 0; d < D; ++d) dot += q[i * D + d] * k[j * D + d];
+                        s[i * N + j] = dot * 0.125f;
+                    }
+                for (std::size_t i = 0; i < N; ++i) {  // pass 2: softmax
+                    float* row = s + i * N;
+                    float m = row[0];
+                    for (std::size_t j = 1; j < N; ++j) m = std::max(m, row[j]);
+                    float sum = 0;
+                    for (std::size_t j = 0; j < N; ++j) sum += (row[j] = std::exp(row[j] - m));
+                    for (std::size_t j = 0; j < N; ++j) row[j] /= sum;
+                }
+                for (std::size_t i = 0; i < N; ++i) {  // pass 3: P V
+                    float* out = o + i * D;
+                    for (std::size_t d = 0; d < D; ++d) out[d] = 0;
+                    for (std::size_t j = 0; j < N; ++j) {
+                        const float p = s[i * N + j];
+                        for (std::size_t d = 0; d < D; ++d) out[d] += p * v[j * D + d];
+                    }
+                }
+            }
+        });
+        benchmark::DoNotOptimize(t.o.data());
+    }
+    einvit_bench::set_rate(state, "GFLOP/s", attention_flops);
+}
+
+void bm_attention_three_pass_gemm(benchmark::State& state) {
+    Qkv t;
+    std::vector<float> scores(H * N * N);
+    einvit::set_num_threads(static_cast<std::size_t>(g_threads));
+    using S = einvit::gemm::Strided<float>;
+    for (auto _ : state) {
+        for (std::size_t h = 0; h < H; ++h)
+            einvit::gemm::multiply(einvit::cpu{}, N, N, D, S{t.q.data() + h * N * D, D, 1}, S{t.k.data() + h * N * D, 1, D},
+                                   scores.data() + h * N * N, N);
+        einvit::kernels::softmax_rows(einvit::cpu{}, scores.data(), N, scores.data(), N, H * N, N, 0.125f);
+        for (std::size_t h = 0; h < H; ++h)
+            einvit::gemm::multiply(einvit::cpu{}, N, D, N, S{scores.data() + h * N * N, N, 1}, S{t.v.data() + h * N * D, D, 1},
+                                   t.o.data() + h * N * D, D);
+        benchmark::DoNotOptimize(t.o.data());
+    }
+    einvit_bench::set_rate(state, "GFLOP/s", attention_flops);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<char*> args = einvit_bench::take_threads(argc, argv, g_threads);
+    int n = static_cast<int>(args.size());
+    auto reg = [](const char* name, void (*fn)(benchmark::State&)) {
+        benchmark::RegisterBenchmark(name, fn)->Unit(benchmark::kMicrosecond)->UseRealTime();
+    };
+    reg("softmax/einvit", bm_softmax_einvit);
+    reg("softmax/loops", bm_softmax_loops);
+    reg("layer_norm_197/einvit", bm_layer_norm_einvit<197>);
+    reg("layer_norm_197/loops", bm_layer_norm_loops<197>);
+    reg("layer_norm_1576/einvit", bm_layer_norm_einvit<1576>);
+    reg("layer_norm_1576/loops", bm_layer_norm_loops<1576>);
+    reg("attention/einvit_fused", bm_attention_einvit);
+    reg("attention/naive_three_pass", bm_attention_naive);
+    reg("attention/three_pass_einvit_gemm", bm_attention_three_pass_gemm);
+    benchmark::Initialize(&n, args.data());
+    einvit_bench::MedianCollector collector{"GB/s", "GFLOP/s"};
+    benchmark::RunSpecifiedBenchmarks(&collector);
+    auto get = [&](const char* k) { return collector.get(k); };
+    auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+    std::printf("\nViT-B/16 shapes, fp32, %d thread(s), %s (medians)\n", g_threads, einvit::simd::instruction_set());
+    std::printf("| kernel | shape | einvit | peer | einvit / peer |\n|---|---|---|---|---|\n");
+    std::printf("| softmax | 12 x 197 rows of 197 | %.1f GB/s | loops %.1f GB/s | %.2fx |\n", get("softmax/einvit"),
+                get("softmax/loops"), ratio(get("softmax/einvit"), get("softmax/loops")));
+    std::printf("| layer_norm | 197 x 768 | %.1f GB/s | loops %.1f GB/s | %.2fx |\n", get("layer_norm_197/einvit"),
+                get("layer_norm_197/loops"), ratio(get("layer_norm_197/einvit"), get("layer_norm_197/loops")));
+    std::printf("| layer_norm | 1576 x 768 | %.1f GB/s | loops %.1f GB/s | %.2fx |\n", get("layer_norm_1576/einvit"),
+                get("layer_norm_1576/loops"), ratio(get("layer_norm_1576/einvit"), get("layer_norm_1576/loops")));
+    std::printf("| attention | (1, 12, 197, 64) | %.1f GFLOP/s | naive three-pass %.1f GFLOP/s | %.2fx |\n",
+                get("attention/einvit_fused"), get("attention/naive_three_pass"),
+                ratio(get("attention/einvit_fused"), get("attention/naive_three_pass")));
+    std::printf("| attention | (1, 12, 197, 64) | %.1f GFLOP/s | three-pass on einvit's GEMM %.1f GFLOP/s | %.2fx |\n",
+                get("attention/einvit_fused"), get("attention/three_pass_einvit_gemm"),
+                ratio(get("attention/einvit_fused"), get("attention/three_pass_einvit_gemm")));
+    benchmark::Shutdown();
+    return 0;
+}

@@ -1,0 +1,146 @@
+// einvit/backend/cpu/thread_pool.hpp — a small built-in thread pool for the CPU kernels.
+//
+// einvit::set_num_threads(n) sets how many threads kernels use (default: the hardware's); nothing else
+// is needed, no OpenMP. Work is split statically: task i of n always covers the same range, so results
+// do not depend on timing, and each kernel computes every output element with the same operation order
+// whatever the thread count, so results do not depend on the thread count either. Workers spin briefly
+// after a job (kernels come in bursts during a forward pass), then sleep on an atomic wait.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace einvit {
+
+namespace detail {
+
+class ThreadPool {
+public:
+    explicit ThreadPool(std::size_t threads) { resize(threads); }
+    ~ThreadPool() { stop(); }
+    ThreadPool(const ThreadPool&) = delete;
+    ThreadPool& operator=(const ThreadPool&) = delete;
+
+    std::size_t size() const noexcept { return workers_.size() + 1; }
+
+    void resize(std::size_t threads) {
+        std::lock_guard<std::mutex> lock(run_mutex_);
+        stop();
+        if (threads == 0) threads = 1;
+        quit_.store(false);
+        // Workers start from the current generation: a job posted before a new thread first runs is
+        // still seen as new by it.
+        const std::uint32_t start = generation_.load(std::memory_order_acquire);
+        for (std::size_t i = 1; i < threads; ++i) workers_.emplace_back([this, i, start] { work(i, start); });
+    }
+
+    /// Calls fn(i) for i in [0, tasks) across the pool (tasks <= size()); the calling thread runs task 0.
+    /// Returns when all are done. Calls from several threads at once are serialised.
+    template <class F>
+    void run(std::size_t tasks, F&& fn) {
+        if (tasks <= 1 || workers_.empty() || inside_task()) {  // nested calls run on the calling thread
+            for (std::size_t i = 0; i < tasks; ++i) fn(i);
+            return;
+        }
+        std::lock_guard<std::mutex> lock(run_mutex_);
+        if (tasks > size()) tasks = size();
+        job_ = [](void* ctx, std::size_t i) { (*static_cast<std::remove_reference_t<F>*>(ctx))(i); };
+        ctx_ = &fn;
+        tasks_ = tasks;
+        pending_.store(tasks - 1, std::memory_order_relaxed);
+        generation_.fetch_add(1, std::memory_order_release);
+        generation_.notify_all();
+        inside_task() = true;
+        fn(0);
+        inside_task() = false;
+        while (pending_.load(std::memory_order_acquire) != 0) {
+        }
+    }
+
+    static bool& inside_task() noexcept {
+        static thread_local bool flag = false;
+        return flag;
+    }
+
+private:
+    void work(std::size_t index, std::uint32_t seen) {
+        inside_task() = true;
+        for (;;) {
+            // Spin a while for the next job, then sleep until one comes.
+            std::uint32_t now = seen;
+            for (int spin = 0; spin < 20000 && now == seen; ++spin) now = generation_.load(std::memory_order_acquire);
+            if (now == seen) {
+                generation_.wait(seen, std::memory_order_acquire);
+                now = generation_.load(std::memory_order_acquire);
+            }
+            seen = now;
+            if (quit_.load(std::memory_order_acquire)) return;
+            if (index < tasks_) {
+                job_(ctx_, index);
+                pending_.fetch_sub(1, std::memory_order_acq_rel);
+            }
+        }
+    }
+
+    void stop() {
+        if (workers_.empty()) return;
+        quit_.store(true, std::memory_order_release);
+        generation_.fetch_add(1, std::memory_order_release);
+        generation_.notify_all();
+        for (auto& t : workers_) t.join();
+        workers_.clear();
+    }
+
+    std::vector<std::thread> workers_;
+    std::mutex run_mutex_;
+    std::atomic<std::uint32_t> generation_{0};
+    std::atomic<std::size_t> pending_{0};
+    std::atomic<bool> quit_{false};
+    void (*job_)(void*, std::size_t) = nullptr;
+    void* ctx_ = nullptr;
+    std::size_t tasks_ = 0;
+};
+
+inline std::size_t default_threads() noexcept {
+    const unsigned n = std::thread::hardware_concurrency();
+    return n == 0 ? 1 : n;
+}
+
+inline ThreadPool& pool() {
+    static ThreadPool instance(default_threads());
+    return instance;
+}
+
+}  // namespace detail
+
+/// Sets the number of threads einvit's CPU kernels use (at least 1). Not to be called while kernels run.
+inline void set_num_threads(std::size_t threads) { detail::pool().resize(threads); }
+
+/// The number of threads einvit's CPU kernels use.
+inline std::size_t num_threads() { return detail::pool().size(); }
+
+/// Calls fn(begin, end) over [0, count) split into contiguous ranges, one per thread, each range a
+/// multiple of `grain` (but the last). Ranges depend only on count, grain and the thread count.
+template <class F>
+void parallel_for(std::size_t count, std::size_t grain, F&& fn) {
+    if (grain == 0) grain = 1;
+    const std::size_t chunks = (count + grain - 1) / grain;
+    const std::size_t threads = chunks < num_threads() ? chunks : num_threads();
+    if (threads <= 1) {
+        if (count) fn(std::size_t{0}, count);
+        return;
+    }
+    detail::pool().run(threads, [&](std::size_t t) {
+        const std::size_t b = chunks * t / threads * grain;
+        const std::size_t e = t + 1 == threads ? count : chunks * (t + 1) / threads * grain;
+        if (b < e) fn(b, e);
+    });
+}
+
+}  // namespace einvit

@@ -1,0 +1,259 @@
+// The GEMM kernel against a double-precision loop and the scalar reference kernel: odd sizes, tails,
+// 1-row and 1-column products, strided and transposed operands, every epilogue, pre-packed B, deep
+// products (several k blocks), and thread counts 1, 2 and 3 giving bit-identical results.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <einvit/einvit.hpp>
+#include <string>
+#include <vector>
+
+#include "test_util.hpp"
+
+namespace {
+
+using einvit::gemm::Activation;
+using einvit::gemm::Epilogue;
+using einvit::gemm::Strided;
+
+struct Problem {
+    std::size_t m, n, k;
+    bool a_transposed, b_transposed;
+};
+
+// Operands stored with padding between rows (ld > extent), so strides are really exercised.
+struct Operands {
+    std::vector<float> a, b, bias, residual;
+    Strided<float> sa, sb;
+    std::size_t lda, ldb;
+};
+
+Operands make(const Problem& p, std::uint64_t seed) {
+    Operands o;
+    einvit_test::Rng rng(seed);
+    auto fill = [&](std::vector<float>& v, std::size_t count) {
+        v.resize(count);
+        for (auto& x : v) x = static_cast<float>(rng.uniform(-1.0, 1.0));
+    };
+    // A is m x k: row-major with lda = k + 3, or stored transposed (k x m, ld = m + 5).
+    o.lda = p.a_transposed ? p.m + 5 : p.k + 3;
+    fill(o.a, (p.a_transposed ? p.k : p.m) * o.lda + 1);
+    o.sa = p.a_transposed ? Strided<float>{o.a.data(), 1, o.lda} : Strided<float>{o.a.data(), o.lda, 1};
+    // B is k x n: row-major with ldb = n + 2, or as PyTorch's weight (n x k, ld = k + 1).
+    o.ldb = p.b_transposed ? p.k + 1 : p.n + 2;
+    fill(o.b, (p.b_transposed ? p.n : p.k) * o.ldb + 1);
+    o.sb = p.b_transposed ? Strided<float>{o.b.data(), 1, o.ldb} : Strided<float>{o.b.data(), o.ldb, 1};
+    fill(o.bias, p.n);
+    fill(o.residual, p.m * (p.n + 7));
+    return o;
+}
+
+double activate(double x, Activation act) {
+    switch (act) {
+        case Activation::gelu_erf: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+        case Activation::gelu_tanh: return 0.5 * x * (1.0 + std::tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
+        case Activation::relu: return x > 0 ? x : 0;
+        case Activation::tanh: return std::tanh(x);
+        case Activation::none: break;
+    }
+    return x;
+}
+
+// Checks c (m x n, row stride ldc) against the product computed in double.
+void check_against_double(const Problem& p, const Operands& o, const Epilogue<float>& ep, const float* c, std::size_t ldc,
+                          const float* start = nullptr) {
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < p.m; ++i)
+        for (std::size_t j = 0; j < p.n; ++j) {
+            double acc = start ? start[i * ldc + j] : 0.0, mag = start ? std::fabs(start[i * ldc + j]) : 0.0;
+            for (std::size_t kk = 0; kk < p.k; ++kk) {
+                const double prod = double(o.sa.data[i * o.sa.row_stride + kk * o.sa.col_stride]) *
+                                    double(o.sb.data[kk * o.sb.row_stride + j * o.sb.col_stride]);
+                acc += prod;
+                mag += std::fabs(prod);
+            }
+            if (ep.bias) acc += ep.bias[j];
+            acc = activate(acc, ep.activation);
+            if (ep.residual) acc += ep.residual[i * ep.residual_ld + j];
+            // float accumulation error grows with k times the magnitude of the terms
+            const double tol = 4e-7 * (mag + 1.0) * std::sqrt(double(p.k) + 1.0) + 2e-6 * std::fabs(acc);
+            if (!(std::fabs(c[i * ldc + j] - acc) <= tol)) ++bad;
+        }
+    CHECK_MESSAGE(bad == 0, "m=" << p.m << " n=" << p.n << " k=" << p.k << ": " << bad << " elements off");
+}
+
+const Problem problems[] = {
+    {1, 1, 1, false, false},     {1, 37, 5, false, true},    {13, 1, 300, true, false},  {15, 33, 17, false, false},
+    {29, 65, 129, true, true},   {197, 96, 64, false, true}, {14, 32, 768, false, true}, {43, 70, 1600, false, true},
+    {3, 200, 2305, true, false}, {200, 3, 31, false, false},
+};
+
+}  // namespace
+
+TEST_CASE("gemm: plain products of every size and layout match a double-precision loop") {
+    for (const auto& p : problems) {
+        const Operands o = make(p, p.m * 131 + p.n * 7 + p.k);
+        const std::size_t ldc = p.n + 4;
+        std::vector<float> c(p.m * ldc, -99.0f);
+        einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, c.data(), ldc);
+        check_against_double(p, o, {}, c.data(), ldc);
+        // the padding between C's rows is never written
+        for (std::size_t i = 0; i < p.m; ++i)
+            for (std::size_t j = p.n; j < ldc; ++j) REQUIRE(c[i * ldc + j] == -99.0f);
+    }
+}
+
+TEST_CASE("gemm: fused epilogues (bias, each activation, residual, accumulate) match the loop") {
+    const Activation acts[] = {Activation::none, Activation::gelu_erf, Activation::gelu_tanh, Activation::relu,
+                               Activation::tanh};
+    for (const auto& p : problems) {
+        const Operands o = make(p, p.k * 17 + p.n);
+        for (Activation act : acts) {
+            Epilogue<float> ep;
+            ep.bias = o.bias.data();
+            ep.activation = act;
+            ep.residual = o.residual.data();
+            ep.residual_ld = p.n + 7;
+            std::vector<float> c(p.m * p.n);
+            einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, c.data(), p.n, ep);
+            check_against_double(p, o, ep, c.data(), p.n);
+        }
+        // accumulate: C = C + A·B + bias
+        std::vector<float> c(p.m * p.n), start(p.m * p.n);
+        for (std::size_t i = 0; i < c.size(); ++i) c[i] = start[i] = static_cast<float>(i % 13) * 0.25f - 1.5f;
+        Epilogue<float> ep;
+        ep.bias = o.bias.data();
+        einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, c.data(), p.n, ep, true);
+        check_against_double(p, o, ep, c.data(), p.n, start.data());
+    }
+}
+
+TEST_CASE("gemm: the fast kernel agrees with the scalar reference kernel") {
+    for (const auto& p : problems) {
+        const Operands o = make(p, 5 + p.m);
+        Epilogue<float> ep;
+        ep.bias = o.bias.data();
+        ep.activation = Activation::gelu_erf;
+        std::vector<float> fast(p.m * p.n), ref(p.m * p.n);
+        einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, fast.data(), p.n, ep);
+        einvit::gemm::multiply(einvit::reference{}, p.m, p.n, p.k, o.sa, o.sb, ref.data(), p.n, ep);
+        std::size_t bad = 0;
+        for (std::size_t i = 0; i < fast.size(); ++i)
+            if (!einvit_test::close(fast[i], ref[i], 1e-4, 2e-5 * std::sqrt(double(p.k) + 1.0))) ++bad;
+        CHECK_MESSAGE(bad == 0, "m=" << p.m << " n=" << p.n << " k=" << p.k);
+    }
+}
+
+TEST_CASE("gemm: a residual that is C itself (x = x + A·B + bias), over one and several k blocks") {
+    for (std::size_t k : {std::size_t{40}, std::size_t{2000}}) {
+        const Problem p{30, 50, k, false, true};
+        const Operands o = make(p, k);
+        std::vector<float> c(p.m * p.n), start(p.m * p.n);
+        for (std::size_t i = 0; i < c.size(); ++i) c[i] = start[i] = static_cast<float>(i % 7) - 3.0f;
+        Epilogue<float> ep;
+        ep.bias = o.bias.data();
+        ep.residual = c.data();
+        ep.residual_ld = p.n;
+        einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, c.data(), p.n, ep);
+        Epilogue<float> want = ep;
+        want.residual = start.data();
+        check_against_double(p, o, want, c.data(), p.n);
+    }
+    // with an activation the aliasing cannot be honoured over several k blocks: an error, not a wrong answer
+    const Problem p{4, 4, 2000, false, false};
+    const Operands o = make(p, 1);
+    std::vector<float> c(16);
+    Epilogue<float> ep;
+    ep.activation = Activation::relu;
+    ep.residual = c.data();
+    ep.residual_ld = 4;
+    CHECK_THROWS_AS(einvit::gemm::multiply(einvit::cpu{}, 4, 4, 2000, o.sa, o.sb, c.data(), 4, ep), einvit::error);
+}
+
+TEST_CASE("gemm: an empty depth gives the epilogue of zero; empty M or N writes nothing") {
+    const Problem p{5, 9, 0, false, false};
+    const Operands o = make(p, 3);
+    std::vector<float> c(45, 7.0f);
+    Epilogue<float> ep;
+    ep.bias = o.bias.data();
+    einvit::gemm::multiply(einvit::cpu{}, 5, 9, 0, o.sa, o.sb, c.data(), 9, ep);
+    for (std::size_t i = 0; i < 5; ++i)
+        for (std::size_t j = 0; j < 9; ++j) CHECK(c[i * 9 + j] == o.bias[j]);
+    std::vector<float> d(4, 3.0f);
+    einvit::gemm::multiply(einvit::cpu{}, 0, 4, 8, o.sa, o.sb, d.data(), 4);
+    einvit::gemm::multiply(einvit::cpu{}, 4, 0, 8, o.sa, o.sb, d.data(), 1);
+    for (float x : d) CHECK(x == 3.0f);
+}
+
+TEST_CASE("gemm: pre-packed B gives bit-identical results to packing on the fly") {
+    for (const auto& p : problems) {
+        const Operands o = make(p, 77 + p.k);
+        const einvit::gemm::PackedB<float> packed(o.sb, p.k, p.n);
+        CHECK(packed.k() == p.k);
+        CHECK(packed.n() == p.n);
+        Epilogue<float> ep;
+        ep.bias = o.bias.data();
+        ep.activation = Activation::gelu_tanh;
+        std::vector<float> x(p.m * p.n), y(p.m * p.n);
+        einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, x.data(), p.n, ep);
+        einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, y.data(), p.n, ep);
+        CHECK_MESSAGE(std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0, "m=" << p.m << " n=" << p.n << " k=" << p.k);
+    }
+}
+
+TEST_CASE("gemm: results are bit-identical for 1, 2 and 3 threads") {
+    const Problem shapes[] = {{197, 768, 768, false, true}, {61, 2304, 96, false, true}, {300, 40, 3072, false, false}};
+    for (const auto& p : shapes) {
+        const Operands o = make(p, 9);
+        Epilogue<float> ep;
+        ep.bias = o.bias.data();
+        ep.activation = Activation::gelu_erf;
+        std::vector<float> results[3];
+        for (std::size_t t = 1; t <= 3; ++t) {
+            einvit::set_num_threads(t);
+            CHECK(einvit::num_threads() == t);
+            results[t - 1].resize(p.m * p.n);
+            einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, results[t - 1].data(), p.n, ep);
+        }
+        einvit::set_num_threads(einvit::detail::default_threads());
+        CHECK(std::memcmp(results[0].data(), results[1].data(), results[0].size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(results[0].data(), results[2].data(), results[0].size() * sizeof(float)) == 0);
+        check_against_double(p, o, ep, results[1].data(), p.n);
+    }
+}
+
+TEST_CASE("thread pool: parallel_for covers every index exactly once, in grain-aligned ranges") {
+    for (std::size_t threads : {std::size_t{1}, std::size_t{2}, std::size_t{4}}) {
+        einvit::set_num_threads(threads);
+        for (std::size_t count : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{64}, std::size_t{1001}}) {
+            for (std::size_t grain : {std::size_t{1}, std::size_t{3}, std::size_t{16}}) {
+                std::vector<std::atomic<int>> hits(count);
+                std::atomic<int> bad_ranges{0};
+                einvit::parallel_for(count, grain, [&](std::size_t b, std::size_t e) {
+                    if (b % grain != 0 || e > count || b >= e) ++bad_ranges;
+                    for (std::size_t i = b; i < e; ++i) ++hits[i];
+                });
+                CHECK(bad_ranges == 0);
+                std::size_t wrong = 0;
+                for (auto& h : hits) wrong += h != 1;
+                CHECK_MESSAGE(wrong == 0, "threads=" << threads << " count=" << count << " grain=" << grain);
+            }
+        }
+    }
+    einvit::set_num_threads(einvit::detail::default_threads());
+}
+
+TEST_CASE("thread pool: nested parallel_for runs inline; a job right after resizing is picked up") {
+    for (int round = 0; round < 20; ++round) {
+        einvit::set_num_threads(2 + round % 2);  // a fresh pool each time, then a job at once
+        std::atomic<int> total{0};
+        einvit::parallel_for(8, 1, [&](std::size_t b, std::size_t e) {
+            for (std::size_t i = b; i < e; ++i)
+                einvit::parallel_for(10, 1, [&](std::size_t b2, std::size_t e2) { total += static_cast<int>(e2 - b2); });
+        });
+        REQUIRE(total == 80);
+    }
+    einvit::set_num_threads(einvit::detail::default_threads());
+}

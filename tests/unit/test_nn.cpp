@@ -1,0 +1,308 @@
+// matmul, linear (plain, pre-packed, fused epilogues, residual), softmax, layer_norm, gelu and
+// attention: each fast kernel against a double-precision loop written here and against the scalar
+// reference backend, on real ViT sizes and odd ones, with 1 and 2 threads.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <einvit/einvit.hpp>
+#include <limits>
+#include <vector>
+
+#include "test_util.hpp"
+
+namespace {
+
+using einvit::Shape;
+using einvit::Tensor;
+using einvit_test::fill_uniform;
+
+// The same values in a tensor of backend B.
+template <class B, class T, class S, class From>
+Tensor<T, S, B> on(const Tensor<T, S, From>& x) {
+    Tensor<T, S, B> y;
+    std::memcpy(y.data(), x.data(), x.bytes());
+    return y;
+}
+
+template <class X>
+double max_abs_diff(const X& a, const std::vector<double>& want) {
+    double worst = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        const double d = std::fabs(double(a.data()[i]) - want[i]);
+        worst = (d > worst || std::isnan(d)) ? d : worst;
+    }
+    return worst;
+}
+
+}  // namespace
+
+TEST_CASE("linear: y = x wᵀ + b on ViT-S's qkv shape, plain, pre-packed and reference agree with double") {
+    Tensor<float, Shape<197, 384>> x;
+    Tensor<float, Shape<1152, 384>> w;
+    Tensor<float, Shape<1152>> b;
+    fill_uniform(x, 1, -1, 1);
+    fill_uniform(w, 2, -0.1, 0.1);
+    fill_uniform(b, 3, -1, 1);
+    std::vector<double> want(197 * 1152);
+    for (std::size_t i = 0; i < 197; ++i)
+        for (std::size_t o = 0; o < 1152; ++o) {
+            double acc = b(o);
+            for (std::size_t k = 0; k < 384; ++k) acc += double(x(i, k)) * double(w(o, k));
+            want[i * 1152 + o] = acc;
+        }
+    auto y = einvit::linear(x, w, b);
+    static_assert(std::is_same_v<decltype(y), Tensor<float, Shape<197, 1152>>>);
+    CHECK(max_abs_diff(y, want) < 2e-5);
+
+    const einvit::PackedLinear<float, 1152, 384> packed(w);
+    auto yp = einvit::linear(x, packed, b);
+    CHECK(std::memcmp(y.data(), yp.data(), y.bytes()) == 0);
+
+    auto xr = on<einvit::reference>(x);
+    auto wr = on<einvit::reference>(w);
+    auto br = on<einvit::reference>(b);
+    CHECK(max_abs_diff(einvit::linear(xr, wr, br), want) < 2e-5);
+}
+
+TEST_CASE("linear: batched input, fused GELU, and the fused residual x += h wᵀ + b") {
+    Tensor<float, Shape<2, 7, 48>> x;
+    Tensor<float, Shape<130, 48>> w1;
+    Tensor<float, Shape<130>> b1;
+    Tensor<float, Shape<48, 130>> w2;
+    Tensor<float, Shape<48>> b2;
+    fill_uniform(x, 4, -1, 1);
+    fill_uniform(w1, 5, -0.3, 0.3);
+    fill_uniform(b1, 6, -0.5, 0.5);
+    fill_uniform(w2, 7, -0.2, 0.2);
+    fill_uniform(b2, 8, -0.5, 0.5);
+    auto h = einvit::linear(x, w1, b1, einvit::gemm::Activation::gelu_erf);
+    static_assert(std::is_same_v<decltype(h), Tensor<float, Shape<2, 7, 130>>>);
+    std::vector<double> hw(2 * 7 * 130);
+    for (std::size_t t = 0; t < 14; ++t)
+        for (std::size_t o = 0; o < 130; ++o) {
+            double acc = b1(o);
+            for (std::size_t k = 0; k < 48; ++k) acc += double(x.data()[t * 48 + k]) * double(w1(o, k));
+            hw[t * 130 + o] = 0.5 * acc * (1 + std::erf(acc / std::sqrt(2.0)));
+        }
+    CHECK(max_abs_diff(h, hw) < 1e-5);
+
+    std::vector<double> want(14 * 48);
+    for (std::size_t t = 0; t < 14; ++t)
+        for (std::size_t o = 0; o < 48; ++o) {
+            double acc = double(x.data()[t * 48 + o]) + b2(o);
+            for (std::size_t k = 0; k < 130; ++k) acc += double(h.data()[t * 130 + k]) * double(w2(o, k));
+            want[t * 48 + o] = acc;
+        }
+    einvit::linear_into(x, h, w2, b2.data(), einvit::accumulate);
+    CHECK(max_abs_diff(x, want) < 2e-5);
+}
+
+TEST_CASE("matmul: matrix, batched with a shared right operand, batched with batched operands, strided views") {
+    Tensor<float, Shape<3, 5, 33>> a;
+    Tensor<float, Shape<33, 17>> b;
+    Tensor<float, Shape<3, 33, 17>> bb;
+    fill_uniform(a, 9, -1, 1);
+    fill_uniform(b, 10, -1, 1);
+    fill_uniform(bb, 11, -1, 1);
+    auto c = einvit::matmul(a, b);
+    auto cb = einvit::matmul(a, bb);
+    static_assert(std::is_same_v<decltype(c), Tensor<float, Shape<3, 5, 17>>>);
+    std::vector<double> want(3 * 5 * 17), want_b(3 * 5 * 17);
+    for (std::size_t z = 0; z < 3; ++z)
+        for (std::size_t i = 0; i < 5; ++i)
+            for (std::size_t j = 0; j < 17; ++j) {
+                double s = 0, sb = 0;
+                for (std::size_t k = 0; k < 33; ++k) {
+                    s += double(a(z, i, k)) * double(b(k, j));
+                    sb += double(a(z, i, k)) * double(bb(z, k, j));
+                }
+                want[(z * 5 + i) * 17 + j] = s;
+                want_b[(z * 5 + i) * 17 + j] = sb;
+            }
+    CHECK(max_abs_diff(c, want) < 1e-5);
+    CHECK(max_abs_diff(cb, want_b) < 1e-5);
+    // a transposed view as the right operand: (17, 33) read as (33, 17)
+    auto bt = einvit::rearrange<"k n -> n k">(b);          // a view with strides
+    auto back = einvit::rearrange<"n k -> k n">(bt);      // the same matrix through two strided views
+    CHECK(max_abs_diff(einvit::matmul(a, back), want) < 1e-5);
+}
+
+TEST_CASE("softmax: rows sum to 1, large offsets change nothing, -inf entries and fully masked rows") {
+    Tensor<float, Shape<12, 197>> x;
+    fill_uniform(x, 12, -8, 8);
+    auto p = einvit::softmax(x);
+    for (std::size_t r = 0; r < 12; ++r) {
+        double m = -1e300, sum = 0;
+        for (std::size_t j = 0; j < 197; ++j) m = std::max(m, double(x(r, j)));
+        for (std::size_t j = 0; j < 197; ++j) sum += std::exp(double(x(r, j)) - m);
+        for (std::size_t j = 0; j < 197; ++j)
+            REQUIRE(einvit_test::close(p(r, j), std::exp(double(x(r, j)) - m) / sum, 1e-5, 1e-9));
+    }
+    Tensor<float, Shape<2, 4>> big;
+    for (std::size_t j = 0; j < 4; ++j) {
+        big(0, j) = 10000.0f + float(j);
+        big(1, j) = float(j);
+    }
+    auto pb = einvit::softmax(big);
+    for (std::size_t j = 0; j < 4; ++j) CHECK(pb(0, j) == doctest::Approx(pb(1, j)).epsilon(1e-6));
+    Tensor<float, Shape<2, 37>> masked;
+    fill_uniform(masked, 13);
+    const float inf = std::numeric_limits<float>::infinity();
+    for (std::size_t j = 0; j < 37; ++j) {
+        masked(1, j) = -inf;
+        if (j % 3) masked(0, j) = -inf;
+    }
+    auto pm = einvit::softmax(masked);
+    double sum0 = 0;
+    for (std::size_t j = 0; j < 37; ++j) {
+        if (j % 3) CHECK(pm(0, j) == 0.0f);
+        sum0 += pm(0, j);
+        CHECK(pm(1, j) == 0.0f);
+    }
+    CHECK(sum0 == doctest::Approx(1.0).epsilon(1e-6));
+    auto pr = einvit::softmax(on<einvit::reference>(masked));
+    for (std::size_t i = 0; i < 74; ++i) CHECK(pr.data()[i] == doctest::Approx(pm.data()[i]).epsilon(1e-6));
+    // scale: softmax(0.125 x)
+    auto ps = einvit::softmax(x, 0.125f);
+    auto px = einvit::softmax(Tensor<float, Shape<12, 197>>(x * 0.125f));
+    for (std::size_t i = 0; i < x.size(); ++i) REQUIRE(ps.data()[i] == doctest::Approx(px.data()[i]).epsilon(1e-5));
+}
+
+TEST_CASE("layer_norm: against double, offsets around 1e4, a constant row gives beta") {
+    Tensor<float, Shape<197, 768>> x;
+    Tensor<float, Shape<768>> g, b;
+    fill_uniform(x, 14, -3, 3);
+    fill_uniform(g, 15, 0.5, 1.5);
+    fill_uniform(b, 16, -1, 1);
+    for (std::size_t i = 0; i < 768; ++i) x(5, i) += 10000.0f;  // a row around 1e4
+    for (std::size_t i = 0; i < 768; ++i) x(6, i) = 1234.0f;    // a constant row
+    auto y = einvit::layer_norm(x, g, b, 1e-6f);
+    std::vector<double> want(197 * 768);
+    for (std::size_t r = 0; r < 197; ++r) {
+        double mean = 0, var = 0;
+        for (std::size_t i = 0; i < 768; ++i) mean += x(r, i);
+        mean /= 768;
+        for (std::size_t i = 0; i < 768; ++i) var += (x(r, i) - mean) * (x(r, i) - mean);
+        var /= 768;
+        for (std::size_t i = 0; i < 768; ++i) want[r * 768 + i] = (x(r, i) - mean) / std::sqrt(var + 1e-6) * g(i) + b(i);
+    }
+    CHECK(max_abs_diff(y, want) < 2e-4);  // row 5 holds 1e4 + u: its float inputs carry 1e-3 of rounding
+    for (std::size_t i = 0; i < 768; ++i) REQUIRE(y(6, i) == b(i));
+    double worst_ordinary = 0;
+    for (std::size_t i = 0; i < 768 * 5; ++i) worst_ordinary = std::max(worst_ordinary, std::fabs(y.data()[i] - want[i]));
+    CHECK(worst_ordinary < 1e-5);
+    CHECK(max_abs_diff(einvit::layer_norm(on<einvit::reference>(x), on<einvit::reference>(g), on<einvit::reference>(b), 1e-6f), want) < 2e-4);
+}
+
+TEST_CASE("gelu: exact and tanh forms against the formulas in double") {
+    Tensor<float, Shape<3, 1000>> x;
+    fill_uniform(x, 17, -6, 6);
+    Tensor<float, Shape<3, 1000>> e = einvit::gelu(x), t = einvit::gelu_tanh(x), r = einvit::relu(x);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        const double v = x.data()[i];
+        REQUIRE(einvit_test::close(e.data()[i], 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))), 1e-5, 1e-7));
+        REQUIRE(einvit_test::close(t.data()[i], 0.5 * v * (1 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))), 1e-5, 1e-7));
+        REQUIRE(r.data()[i] == (v > 0 ? float(v) : 0.0f));
+    }
+}
+
+namespace {
+
+// Attention in double over (b, h, n, d) arrays with vit-pytorch's mask semantics.
+template <class Q, class K, class V, class O>
+double attention_error(const Q& q, const K& k, const V& v, const O& out, const std::uint8_t* keep, bool mask_queries) {
+    using LQ = einvit::detail::Layout<Q>;
+    const std::size_t B = LQ::extent(0), H = LQ::extent(1), N = LQ::extent(2), D = LQ::extent(3);
+    const std::size_t M = einvit::detail::Layout<K>::extent(2), E = einvit::detail::Layout<V>::extent(3);
+    double worst = 0;
+    std::vector<double> s(M);
+    for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t h = 0; h < H; ++h)
+            for (std::size_t i = 0; i < N; ++i) {
+                double m = -1e300;
+                bool any = false;
+                for (std::size_t j = 0; j < M; ++j) {
+                    double dot = 0;
+                    for (std::size_t d = 0; d < D; ++d) dot += double(q(b, h, i, d)) * double(k(b, h, j, d));
+                    const bool kept = !keep || (keep[b * M + j] && (!mask_queries || keep[b * M + i]));
+                    any = any || !keep || keep[b * M + j];
+                    s[j] = kept ? dot / std::sqrt(double(D)) : -3.4028234663852886e38;
+                    m = std::max(m, s[j]);
+                }
+                double sum = 0;
+                for (std::size_t j = 0; j < M; ++j) sum += (s[j] = std::exp(s[j] - m));
+                for (std::size_t e = 0; e < E; ++e) {
+                    double acc = 0;
+                    for (std::size_t j = 0; j < M; ++j) acc += s[j] / sum * double(v(b, h, j, e));
+                    if (!any) acc = 0;
+                    const double d = std::fabs(acc - double(out(b, h, i, e)));
+                    worst = (d > worst || std::isnan(d)) ? d : worst;
+                }
+            }
+    return worst;
+}
+
+}  // namespace
+
+TEST_CASE("attention: ViT-B's 12 heads at N = 197, d = 64, with 1 and 2 threads, bit-identical") {
+    Tensor<float, Shape<1, 12, 197, 64>> q, k, v;
+    fill_uniform(q, 18, -2, 2);
+    fill_uniform(k, 19, -2, 2);
+    fill_uniform(v, 20, -1, 1);
+    einvit::set_num_threads(1);
+    auto o1 = einvit::attention(q, k, v);
+    einvit::set_num_threads(2);
+    auto o2 = einvit::attention(q, k, v);
+    einvit::set_num_threads(einvit::detail::default_threads());
+    CHECK(std::memcmp(o1.data(), o2.data(), o1.bytes()) == 0);
+    CHECK(attention_error(q, k, v, o1, nullptr, false) < 2e-5);
+}
+
+TEST_CASE("attention: several key blocks (online softmax), odd sizes, d != e, and the reference backend") {
+    Tensor<float, Shape<2, 3, 61, 20>> q;
+    Tensor<float, Shape<2, 3, 600, 20>> k;
+    Tensor<float, Shape<2, 3, 600, 36>> v;
+    fill_uniform(q, 21, -3, 3);
+    fill_uniform(k, 22, -3, 3);
+    fill_uniform(v, 23, -1, 1);
+    auto o = einvit::attention(q, k, v);
+    static_assert(std::is_same_v<decltype(o), Tensor<float, Shape<2, 3, 61, 36>>>);
+    CHECK(attention_error(q, k, v, o, nullptr, false) < 2e-5);
+    auto ref = einvit::attention(on<einvit::reference>(q), on<einvit::reference>(k), on<einvit::reference>(v));
+    CHECK(attention_error(q, k, v, ref, nullptr, false) < 2e-6);
+}
+
+TEST_CASE("attention: vit-pytorch's padding mask (class token kept), masked queries, all keys masked") {
+    Tensor<float, Shape<2, 4, 50, 16>> q, k, v;
+    fill_uniform(q, 24, -2, 2);
+    fill_uniform(k, 25, -2, 2);
+    fill_uniform(v, 26, -1, 1);
+    Tensor<std::uint8_t, Shape<2, 50>> keep;
+    for (std::size_t j = 0; j < 50; ++j) {
+        keep(0, j) = j == 0 || j % 4 != 1;  // class token kept, every fourth patch dropped
+        keep(1, j) = j < 30;                // a padded sequence
+    }
+    auto o = einvit::attention(q, k, v, keep);
+    CHECK(attention_error(q, k, v, o, keep.data(), true) < 2e-5);
+    auto o_keys = einvit::attention(q, k, v, keep, false);
+    CHECK(attention_error(q, k, v, o_keys, keep.data(), false) < 2e-5);
+    Tensor<std::uint8_t, Shape<2, 50>> none;  // nothing kept: zeros, not NaN
+    auto z = einvit::attention(q, k, v, none, false);
+    for (float e : z) REQUIRE(e == 0.0f);
+}
+
+TEST_CASE("attention: strided views straight out of a qkv projection (b, n, (3 h d)) -> (b, h, n, d)") {
+    Tensor<float, Shape<1, 197, 3 * 3 * 64>> qkv;
+    fill_uniform(qkv, 27, -2, 2);
+    auto q = einvit::rearrange<"b n (t h d) -> t b h n d", einvit::axis<"t", 3>, einvit::axis<"h", 3>>(qkv);
+    static_assert(!einvit::detail::is_owning_tensor_v<decltype(q)>, "a view, not a copy");
+    using View = einvit::TensorView<const float, Shape<1, 3, 197, 64>, einvit::cpu, einvit::Strides<197 * 576, 64, 576, 1>>;
+    const View qv(qkv.data()), kv(qkv.data() + 192), vv(qkv.data() + 384);
+    auto o = einvit::attention(qv, kv, vv);
+    Tensor<float, Shape<1, 3, 197, 64>> qc(qv), kc(kv), vc(vv);
+    auto oc = einvit::attention(qc, kc, vc);
+    CHECK(std::memcmp(o.data(), oc.data(), o.bytes()) == 0);
+    CHECK(attention_error(qc, kc, vc, o, nullptr, false) < 2e-5);
+}
