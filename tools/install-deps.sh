@@ -10,6 +10,7 @@ packages=(
   doctest-dev                       # unit tests
   libbenchmark-dev                  # benchmarks
   libopenblas-dev                   # GEMM peer in bench/bench_gemm.cpp
+  python3-venv python3-torch python3-torchvision  # ViT parity references (tests/golden/vit/gen.py)
 )
 
 missing=()

@@ -1,4 +1,5 @@
-// einvit/einvit.hpp — everything einvit offers on the CPU, in one include.
+// einvit/einvit.hpp — everything einvit offers on the CPU, in one include: tensors, expressions,
+// einops patterns, the kernels, safetensors loading and the Vision Transformer.
 //
 //   #include <einvit/einvit.hpp>
 //   einvit::Tensor<float, einvit::Shape<2, 3>> a, b;
@@ -31,3 +32,8 @@
 #include "einvit/ops/einops.hpp"
 #include "einvit/ops/einsum.hpp"
 #include "einvit/ops/nn.hpp"
+#include "einvit/io/json.hpp"
+#include "einvit/io/safetensors.hpp"
+#include "einvit/vit/config.hpp"
+#include "einvit/vit/model.hpp"
+#include "einvit/vit/load.hpp"

@@ -2,7 +2,8 @@
 // Do not edit: change the headers under include/ and run `python3 tools/amalgamate.py`.
 #pragma once
 // ---- begin einvit/einvit.hpp ----
-// einvit/einvit.hpp — everything einvit offers on the CPU, in one include.
+// einvit/einvit.hpp — everything einvit offers on the CPU, in one include: tensors, expressions,
+// einops patterns, the kernels, safetensors loading and the Vision Transformer.
 //
 //   #include <einvit/einvit.hpp>
 //   einvit::Tensor<float, einvit::Shape<2, 3>> a, b;
@@ -4891,4 +4892,1534 @@ auto attention(const Q& q, const K& k, const V& v, const Mask& keep, bool mask_q
 
 }  // namespace einvit
 // ---- end einvit/ops/nn.hpp ----
+// ---- begin einvit/io/json.hpp ----
+// einvit/io/json.hpp — a small, strict JSON reader for file headers (safetensors, index files).
+//
+// It parses a whole document into a tree of values, or reports where and why it is not JSON. It is
+// built for hostile input: nesting depth is capped, strings must be valid UTF-8, numbers keep their
+// text (so integers are read exactly, never through a double), duplicate keys in an object are
+// reported, and nothing is allocated beyond the nodes the text itself describes.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace einvit::json {
+
+enum class Kind { null, boolean, number, string, array, object };
+
+/// One JSON value. Objects keep their members in file order.
+struct Value {
+    Kind kind = Kind::null;
+    bool boolean = false;
+    std::string text;  ///< a string's decoded text, or a number's literal text
+    std::vector<Value> items;      ///< array elements
+    std::vector<std::string> keys;  ///< object members' keys, in file order
+    std::vector<Value> values;      ///< object members' values, keys[i] -> values[i]
+
+    /// The member named `key`, or null.
+    const Value* find(std::string_view key) const noexcept {
+        for (std::size_t i = 0; i < keys.size(); ++i)
+            if (keys[i] == key) return &values[i];
+        return nullptr;
+    }
+    /// A number that is a non-negative integer within 64 bits: its value in `out`.
+    bool as_size(std::uint64_t& out) const noexcept {
+        if (kind != Kind::number || text.empty()) return false;
+        std::uint64_t v = 0;
+        for (char c : text) {
+            if (c < '0' || c > '9') return false;  // negative, fraction or exponent
+            const std::uint64_t d = static_cast<std::uint64_t>(c - '0');
+            if (v > (UINT64_MAX - d) / 10) return false;
+            v = v * 10 + d;
+        }
+        out = v;
+        return true;
+    }
+};
+
+/// Why a text is not acceptable JSON, and where (byte offset).
+struct ParseError {
+    std::string message;
+    std::size_t offset = 0;
+};
+
+class Parser {
+public:
+    static constexpr std::size_t max_depth = 64;
+
+    explicit Parser(std::string_view text) : s_(text) {}
+
+    /// Parses the whole text as one value; false with error() set when it is not JSON.
+    bool parse(Value& out) {
+        skip_ws();
+        if (!value(out, 0)) return false;
+        skip_ws();
+        if (i_ != s_.size()) return fail("trailing characters after the JSON value");
+        return true;
+    }
+    const ParseError& error() const noexcept { return error_; }
+
+private:
+    bool fail(const char* message) {
+        error_.message = message;
+        error_.offset = i_;
+        return false;
+    }
+    void skip_ws() noexcept {
+        while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+    }
+    bool literal(std::string_view word) {
+        if (s_.substr(i_, word.size()) != word) return fail("unknown literal");
+        i_ += word.size();
+        return true;
+    }
+
+    bool value(Value& v, std::size_t depth) {
+        if (depth > max_depth) return fail("JSON nested too deeply");
+        if (i_ >= s_.size()) return fail("unexpected end of JSON");
+        switch (s_[i_]) {
+            case '{': return object(v, depth);
+            case '[': return array(v, depth);
+            case '"': v.kind = Kind::string; return string(v.text);
+            case 't': v.kind = Kind::boolean; v.boolean = true; return literal("true");
+            case 'f': v.kind = Kind::boolean; v.boolean = false; return literal("false");
+            case 'n': v.kind = Kind::null; return literal("null");
+            default: return number(v);
+        }
+    }
+
+    bool number(Value& v) {
+        const std::size_t start = i_;
+        auto digits = [&] {
+            const std::size_t d = i_;
+            while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+            return i_ > d;
+        };
+        if (i_ < s_.size() && s_[i_] == '-') ++i_;
+        if (i_ < s_.size() && s_[i_] == '0')
+            ++i_;
+        else if (!digits())
+            return fail("invalid character where a JSON value should start");
+        if (i_ < s_.size() && s_[i_] == '.') {
+            ++i_;
+            if (!digits()) return fail("a number's fraction has no digits");
+        }
+        if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+            ++i_;
+            if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
+            if (!digits()) return fail("a number's exponent has no digits");
+        }
+        v.kind = Kind::number;
+        v.text.assign(s_.substr(start, i_ - start));
+        return true;
+    }
+
+    static void put_utf8(std::string& out, std::uint32_t cp) {
+        if (cp < 0x80) {
+            out += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            out += static_cast<char>(0xC0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out += static_cast<char>(0xE0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+            out += static_cast<char>(0xF0 | (cp >> 18));
+            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+    }
+
+    bool hex4(std::uint32_t& cp) {
+        if (s_.size() - i_ < 4) return fail("a \\u escape needs four hex digits");
+        cp = 0;
+        for (int n = 0; n < 4; ++n) {
+            const char c = s_[i_++];
+            cp <<= 4;
+            if (c >= '0' && c <= '9') cp |= static_cast<std::uint32_t>(c - '0');
+            else if (c >= 'a' && c <= 'f') cp |= static_cast<std::uint32_t>(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F') cp |= static_cast<std::uint32_t>(c - 'A' + 10);
+            else return fail("a \\u escape needs four hex digits");
+        }
+        return true;
+    }
+
+    // One UTF-8 sequence starting at i_, validated (no overlongs, no surrogates, at most U+10FFFF).
+    bool utf8(std::string& out) {
+        const auto b0 = static_cast<unsigned char>(s_[i_]);
+        std::size_t len = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xE ? 3 : (b0 >> 3) == 0x1E ? 4 : 0;
+        if (len == 0 || s_.size() - i_ < len) return fail("a string is not valid UTF-8");
+        std::uint32_t cp = len == 1 ? b0 : len == 2 ? (b0 & 0x1Fu) : len == 3 ? (b0 & 0x0Fu) : (b0 & 0x07u);
+        for (std::size_t k = 1; k < len; ++k) {
+            const auto b = static_cast<unsigned char>(s_[i_ + k]);
+            if ((b & 0xC0) != 0x80) return fail("a string is not valid UTF-8");
+            cp = (cp << 6) | (b & 0x3Fu);
+        }
+        const std::uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return fail("a string is not valid UTF-8");
+        out.append(s_.substr(i_, len));
+        i_ += len;
+        return true;
+    }
+
+    bool string(std::string& out) {
+        ++i_;  // the opening quote
+        out.clear();
+        while (true) {
+            if (i_ >= s_.size()) return fail("a string is not closed");
+            const char c = s_[i_];
+            if (c == '"') {
+                ++i_;
+                return true;
+            }
+            if (static_cast<unsigned char>(c) < 0x20) return fail("a control character inside a string");
+            if (c != '\\') {
+                if (!utf8(out)) return false;
+                continue;
+            }
+            if (++i_ >= s_.size()) return fail("a string is not closed");
+            const char e = s_[i_++];
+            switch (e) {
+                case '"': out += '"'; break;
+                case '\\': out += '\\'; break;
+                case '/': out += '/'; break;
+                case 'b': out += '\b'; break;
+                case 'f': out += '\f'; break;
+                case 'n': out += '\n'; break;
+                case 'r': out += '\r'; break;
+                case 't': out += '\t'; break;
+                case 'u': {
+                    std::uint32_t cp = 0;
+                    if (!hex4(cp)) return false;
+                    if (cp >= 0xD800 && cp <= 0xDBFF) {  // a surrogate pair
+                        std::uint32_t lo = 0;
+                        if (s_.substr(i_, 2) != "\\u") return fail("an unpaired surrogate in a \\u escape");
+                        i_ += 2;
+                        if (!hex4(lo)) return false;
+                        if (lo < 0xDC00 || lo > 0xDFFF) return fail("an unpaired surrogate in a \\u escape");
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                        return fail("an unpaired surrogate in a \\u escape");
+                    }
+                    put_utf8(out, cp);
+                    break;
+                }
+                default: return fail("an unknown escape in a string");
+            }
+        }
+    }
+
+    bool array(Value& v, std::size_t depth) {
+        v.kind = Kind::array;
+        ++i_;
+        skip_ws();
+        if (i_ < s_.size() && s_[i_] == ']') {
+            ++i_;
+            return true;
+        }
+        while (true) {
+            v.items.emplace_back();
+            skip_ws();
+            if (!value(v.items.back(), depth + 1)) return false;
+            skip_ws();
+            if (i_ >= s_.size()) return fail("an array is not closed");
+            if (s_[i_] == ']') {
+                ++i_;
+                return true;
+            }
+            if (s_[i_] != ',') return fail("expected ',' or ']' in an array");
+            ++i_;
+        }
+    }
+
+    bool object(Value& v, std::size_t depth) {
+        v.kind = Kind::object;
+        ++i_;
+        skip_ws();
+        if (i_ < s_.size() && s_[i_] == '}') {
+            ++i_;
+            return true;
+        }
+        while (true) {
+            skip_ws();
+            if (i_ >= s_.size() || s_[i_] != '"') return fail("expected a string key in an object");
+            std::string key;
+            if (!string(key)) return false;
+            skip_ws();
+            if (i_ >= s_.size() || s_[i_] != ':') return fail("expected ':' after an object key");
+            ++i_;
+            skip_ws();
+            v.keys.push_back(std::move(key));
+            v.values.emplace_back();
+            if (!value(v.values.back(), depth + 1)) return false;
+            skip_ws();
+            if (i_ >= s_.size()) return fail("an object is not closed");
+            if (s_[i_] == '}') {
+                ++i_;
+                return unique_keys(v);
+            }
+            if (s_[i_] != ',') return fail("expected ',' or '}' in an object");
+            ++i_;
+        }
+    }
+
+    // Duplicate keys are ambiguous (readers disagree on which one wins), so they are an error.
+    bool unique_keys(const Value& v) {
+        std::vector<std::string_view> keys(v.keys.begin(), v.keys.end());
+        std::sort(keys.begin(), keys.end());
+        if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) return fail("a key appears twice in one object");
+        return true;
+    }
+
+    std::string_view s_;
+    std::size_t i_ = 0;
+    ParseError error_;
+};
+
+}  // namespace einvit::json
+// ---- end einvit/io/json.hpp ----
+// ---- begin einvit/io/safetensors.hpp ----
+// einvit/io/safetensors.hpp — reading .safetensors checkpoints, validated before anything is used.
+//
+//   auto file = einvit::io::SafeTensors::open("vit_base.safetensors");   // memory-mapped
+//   const auto* info = file.find("blocks.0.attn.qkv.weight");             // dtype, shape, offsets
+//   file.read_as_float(*info, dst);                                      // f32, f16 or bf16 -> float
+//
+// The format: 8 bytes of little-endian header length N, N bytes of JSON mapping each tensor name to
+// {"dtype", "shape", "data_offsets": [begin, end]} (plus an optional "__metadata__" of strings), then
+// the data. Every check is made on open, before any tensor is read: the header's length and bounds,
+// UTF-8 and JSON (strict: duplicate keys and deep nesting refused), each entry's dtype, rank (at most
+// 8) and dimensions, shape x dtype size computed without overflow and equal to end - begin, offsets
+// sorted and contiguous from 0 with no gap or overlap, and the data section's size exact. Each class
+// of fault has its own `Fault` value; the raised error names the file, the tensor and the fault.
+// Nothing is allocated from a size the file claims before that size is checked against the file.
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+#if __has_include(<sys/mman.h>) && __has_include(<fcntl.h>) && __has_include(<unistd.h>)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define EINVIT_HAS_MMAP 1
+#else
+#define EINVIT_HAS_MMAP 0
+#endif
+
+namespace einvit::io {
+
+/// Element types a safetensors file can hold.
+enum class DType { f64, f32, f16, bf16, i64, i32, i16, i8, u64, u32, u16, u8, boolean, f8_e4m3, f8_e5m2 };
+
+/// Bytes per element.
+constexpr std::size_t dtype_size(DType t) noexcept {
+    switch (t) {
+        case DType::f64: case DType::i64: case DType::u64: return 8;
+        case DType::f32: case DType::i32: case DType::u32: return 4;
+        case DType::f16: case DType::bf16: case DType::i16: case DType::u16: return 2;
+        default: return 1;
+    }
+}
+
+/// The name safetensors uses for a dtype.
+constexpr const char* dtype_name(DType t) noexcept {
+    constexpr const char* names[] = {"F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8",
+                                     "U64", "U32", "U16", "U8",  "BOOL", "F8_E4M3", "F8_E5M2"};
+    return names[static_cast<int>(t)];
+}
+
+/// Why a file is not a valid safetensors file: one value per class of fault.
+enum class Fault {
+    none,
+    not_safetensors,          ///< a pickle or zip (.pth / .bin from torch.save), not safetensors
+    too_small,                ///< fewer than 8 bytes
+    header_too_large,         ///< header length over 100,000,000
+    header_past_end,          ///< header length runs past the end of the file
+    header_not_json,          ///< not UTF-8 JSON, nested too deeply, or a key appears twice
+    header_not_object,        ///< the header or an entry is not a JSON object, or has other keys
+    metadata_invalid,         ///< "__metadata__" is not an object of strings
+    unknown_dtype,            ///< a dtype safetensors does not define
+    invalid_shape,            ///< not an array of non-negative integers, or rank over 8
+    invalid_offsets,          ///< data_offsets not two integers with begin <= end
+    size_overflow,            ///< shape x dtype size does not fit 64 bits
+    size_mismatch,            ///< shape x dtype size differs from end - begin
+    offsets_not_contiguous,   ///< tensors not sorted and contiguous from 0 (a gap or an overlap)
+    data_size_mismatch,       ///< the data section is longer or shorter than the tensors
+};
+
+/// A description of a fault for messages.
+constexpr const char* describe(Fault f) noexcept {
+    switch (f) {
+        case Fault::none: return "valid";
+        case Fault::not_safetensors: return "not a safetensors file (it looks like a PyTorch pickle or zip checkpoint)";
+        case Fault::too_small: return "too small to be a safetensors file (under 8 bytes)";
+        case Fault::header_too_large: return "header length over 100000000 bytes";
+        case Fault::header_past_end: return "header length runs past the end of the file";
+        case Fault::header_not_json: return "header is not valid JSON";
+        case Fault::header_not_object: return "header is not a JSON object of tensor entries";
+        case Fault::metadata_invalid: return "__metadata__ is not an object of strings";
+        case Fault::unknown_dtype: return "unknown dtype";
+        case Fault::invalid_shape: return "invalid shape";
+        case Fault::invalid_offsets: return "invalid data_offsets";
+        case Fault::size_overflow: return "shape too large (its byte size overflows)";
+        case Fault::size_mismatch: return "byte size of shape and dtype differs from data_offsets";
+        case Fault::offsets_not_contiguous: return "tensor data not contiguous (a gap or an overlap between tensors)";
+        case Fault::data_size_mismatch: return "data section size differs from the tensors' total";
+    }
+    return "invalid";
+}
+
+/// One tensor's entry in the header.
+struct TensorInfo {
+    static constexpr std::size_t max_rank = 8;
+    std::string name;
+    DType dtype = DType::f32;
+    std::size_t rank = 0;
+    std::uint64_t shape[max_rank] = {};
+    std::uint64_t begin = 0, end = 0;  ///< byte offsets within the data section
+
+    std::uint64_t elements() const noexcept {
+        std::uint64_t n = 1;
+        for (std::size_t r = 0; r < rank; ++r) n *= shape[r];
+        return n;
+    }
+    /// The shape as text, e.g. "[768, 3, 16, 16]".
+    std::string shape_string() const {
+        std::string s = "[";
+        for (std::size_t r = 0; r < rank; ++r) s += (r ? ", " : "") + std::to_string(shape[r]);
+        return s + "]";
+    }
+};
+
+/// The outcome of validating a file's bytes.
+struct Validation {
+    Fault fault = Fault::none;
+    std::string detail;  ///< which tensor or where, for the message
+    std::vector<TensorInfo> tensors;
+    std::vector<std::pair<std::string, std::string>> metadata;
+    std::uint64_t data_offset = 0;  ///< where the data section starts in the file
+};
+
+namespace detail {
+
+inline bool parse_dtype(std::string_view s, DType& out) noexcept {
+    for (int i = 0; i <= static_cast<int>(DType::f8_e5m2); ++i)
+        if (s == dtype_name(static_cast<DType>(i))) {
+            out = static_cast<DType>(i);
+            return true;
+        }
+    return false;
+}
+
+inline Fault fail(Validation& v, Fault f, std::string detail) {
+    v.fault = f;
+    v.detail = std::move(detail);
+    v.tensors.clear();
+    return f;
+}
+
+}  // namespace detail
+
+/// Validates a whole safetensors file held in memory (pure: no I/O, no exceptions); the result lists
+/// the tensors sorted by offset, or the first fault found.
+inline Validation validate(const std::uint8_t* bytes, std::size_t size) {
+    Validation v;
+    if (size >= 2 && bytes[0] == 0x80 && bytes[1] <= 5) {  // pickle protocol 2..5
+        detail::fail(v, Fault::not_safetensors, "");
+        return v;
+    }
+    if (size >= 4 && std::memcmp(bytes, "PK\x03\x04", 4) == 0) {  // torch.save's zip
+        detail::fail(v, Fault::not_safetensors, "");
+        return v;
+    }
+    if (size < 8) {
+        detail::fail(v, Fault::too_small, std::to_string(size) + " bytes");
+        return v;
+    }
+    std::uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[i];
+    if (n > 100000000u) {
+        detail::fail(v, Fault::header_too_large, "header length " + std::to_string(n));
+        return v;
+    }
+    if (n > size - 8) {
+        detail::fail(v, Fault::header_past_end, "header length " + std::to_string(n) + ", file " + std::to_string(size) + " bytes");
+        return v;
+    }
+    json::Value root;
+    json::Parser parser(std::string_view(reinterpret_cast<const char*>(bytes + 8), static_cast<std::size_t>(n)));
+    if (!parser.parse(root)) {
+        detail::fail(v, Fault::header_not_json, parser.error().message + " at header byte " + std::to_string(parser.error().offset));
+        return v;
+    }
+    if (root.kind != json::Kind::object) {
+        detail::fail(v, Fault::header_not_object, "the header is not an object");
+        return v;
+    }
+    v.data_offset = 8 + n;
+    const std::uint64_t data_size = size - v.data_offset;
+    v.tensors.reserve(root.keys.size());
+    for (std::size_t member = 0; member < root.keys.size(); ++member) {
+        const std::string& name = root.keys[member];
+        const json::Value& entry = root.values[member];
+        if (name == "__metadata__") {
+            if (entry.kind != json::Kind::object) {
+                detail::fail(v, Fault::metadata_invalid, "");
+                return v;
+            }
+            for (std::size_t m = 0; m < entry.keys.size(); ++m) {
+                if (entry.values[m].kind != json::Kind::string) {
+                    detail::fail(v, Fault::metadata_invalid, "key '" + entry.keys[m] + "'");
+                    return v;
+                }
+                v.metadata.emplace_back(entry.keys[m], entry.values[m].text);
+            }
+            continue;
+        }
+        const std::string where = "tensor '" + name + "'";
+        if (entry.kind != json::Kind::object) {
+            detail::fail(v, Fault::header_not_object, where + " is not an object");
+            return v;
+        }
+        for (const std::string& k : entry.keys)
+            if (k != "dtype" && k != "shape" && k != "data_offsets") {
+                detail::fail(v, Fault::header_not_object, where + " has an unexpected key '" + k + "'");
+                return v;
+            }
+        const json::Value* dt = entry.find("dtype");
+        const json::Value* sh = entry.find("shape");
+        const json::Value* off = entry.find("data_offsets");
+        if (!dt || !sh || !off) {
+            detail::fail(v, Fault::header_not_object, where + " lacks dtype, shape or data_offsets");
+            return v;
+        }
+        TensorInfo t;
+        t.name = name;
+        if (dt->kind != json::Kind::string || !detail::parse_dtype(dt->text, t.dtype)) {
+            detail::fail(v, Fault::unknown_dtype, where + ": dtype " + (dt->kind == json::Kind::string ? "'" + dt->text + "'" : "not a string"));
+            return v;
+        }
+        if (sh->kind != json::Kind::array || sh->items.size() > TensorInfo::max_rank) {
+            detail::fail(v, Fault::invalid_shape, where + (sh->kind == json::Kind::array ? ": rank " + std::to_string(sh->items.size()) + " is over 8" : ": shape is not an array"));
+            return v;
+        }
+        t.rank = sh->items.size();
+        std::uint64_t bytes_needed = dtype_size(t.dtype);
+        bool overflow = false;
+        for (std::size_t r = 0; r < t.rank; ++r) {
+            if (!sh->items[r].as_size(t.shape[r])) {
+                detail::fail(v, Fault::invalid_shape, where + ": dimension " + std::to_string(r) + " is not a non-negative integer");
+                return v;
+            }
+            if (t.shape[r] != 0 && bytes_needed > UINT64_MAX / t.shape[r]) overflow = true;
+            else bytes_needed *= t.shape[r];
+        }
+        // a zero dimension makes the size zero whatever the others claim
+        if (overflow && std::find(t.shape, t.shape + t.rank, std::uint64_t{0}) == t.shape + t.rank) {
+            detail::fail(v, Fault::size_overflow, where + ": shape " + t.shape_string());
+            return v;
+        }
+        if (overflow) bytes_needed = 0;
+        if (off->kind != json::Kind::array || off->items.size() != 2 || !off->items[0].as_size(t.begin) ||
+            !off->items[1].as_size(t.end) || t.begin > t.end) {
+            detail::fail(v, Fault::invalid_offsets, where);
+            return v;
+        }
+        if (t.end - t.begin != bytes_needed) {
+            detail::fail(v, Fault::size_mismatch, where + ": shape " + t.shape_string() + " of " + dtype_name(t.dtype) + " is " +
+                                                      std::to_string(bytes_needed) + " bytes, data_offsets give " +
+                                                      std::to_string(t.end - t.begin));
+            return v;
+        }
+        v.tensors.push_back(std::move(t));
+    }
+    std::sort(v.tensors.begin(), v.tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+        return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+    });
+    std::uint64_t at = 0;
+    for (const auto& t : v.tensors) {
+        if (t.begin != at) {
+            detail::fail(v, Fault::offsets_not_contiguous, "tensor '" + t.name + "' starts at " + std::to_string(t.begin) +
+                                                             ", expected " + std::to_string(at));
+            return v;
+        }
+        at = t.end;
+    }
+    if (at != data_size) {
+        detail::fail(v, Fault::data_size_mismatch, "tensors end at " + std::to_string(at) + ", data section is " + std::to_string(data_size) + " bytes");
+        return v;
+    }
+    return v;
+}
+
+/// float from IEEE half and from bfloat16 bits.
+inline float half_to_float(std::uint16_t h) noexcept {
+    const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+    std::uint32_t exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu, bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else {  // subnormal: normalise
+            exp = 127 - 15 + 1;
+            while (!(mant & 0x400u)) {
+                mant <<= 1;
+                --exp;
+            }
+            bits = sign | (exp << 23) | ((mant & 0x3FFu) << 13);
+        }
+    } else if (exp == 0x1F) {
+        bits = sign | 0x7F800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    }
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+inline float bf16_to_float(std::uint16_t b) noexcept {
+    const std::uint32_t bits = static_cast<std::uint32_t>(b) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+/// An open safetensors file: memory-mapped (or read into memory where there is no mmap), validated.
+class SafeTensors {
+public:
+    /// Opens and validates `path`; raises errc::io or errc::format naming the file and the fault.
+    static SafeTensors open(const std::string& path) {
+        auto r = try_open(path);
+        if (!r) raise(r.failure().kind(), r.failure().what());
+        return std::move(r.value());
+    }
+
+    /// The same, returning the error instead of raising it.
+    static result<SafeTensors> try_open(const std::string& path) {
+        SafeTensors f;
+        f.path_ = path;
+        if (auto e = f.map(); !e.empty()) return error(errc::io, path + ": " + e);
+        f.validation_ = validate(f.bytes_, f.size_);
+        if (f.validation_.fault != Fault::none) return f.format_error();
+        return f;
+    }
+
+    /// Validates a file image in memory that the caller keeps alive (no copy).
+    static result<SafeTensors> try_from_memory(const void* data, std::size_t size, std::string label = "<memory>") {
+        SafeTensors f;
+        f.path_ = std::move(label);
+        f.bytes_ = static_cast<const std::uint8_t*>(data);
+        f.size_ = size;
+        f.validation_ = validate(f.bytes_, f.size_);
+        if (f.validation_.fault != Fault::none) return f.format_error();
+        return f;
+    }
+
+    SafeTensors(SafeTensors&& o) noexcept { *this = std::move(o); }
+    SafeTensors& operator=(SafeTensors&& o) noexcept {
+        if (this != &o) {
+            unmap();
+            path_ = std::move(o.path_);
+            validation_ = std::move(o.validation_);
+            bytes_ = std::exchange(o.bytes_, nullptr);
+            size_ = std::exchange(o.size_, 0);
+            mapped_ = std::exchange(o.mapped_, false);
+            buffer_ = std::move(o.buffer_);
+        }
+        return *this;
+    }
+    SafeTensors(const SafeTensors&) = delete;
+    SafeTensors& operator=(const SafeTensors&) = delete;
+    ~SafeTensors() { unmap(); }
+
+    const std::string& path() const noexcept { return path_; }
+    /// Every tensor, sorted by offset.
+    const std::vector<TensorInfo>& tensors() const noexcept { return validation_.tensors; }
+    const std::vector<std::pair<std::string, std::string>>& metadata() const noexcept { return validation_.metadata; }
+    /// The tensor named `name`, or null.
+    const TensorInfo* find(std::string_view name) const noexcept {
+        for (const auto& t : validation_.tensors)
+            if (t.name == name) return &t;
+        return nullptr;
+    }
+    /// The raw bytes of a tensor (end - begin of them; any alignment).
+    const std::uint8_t* bytes(const TensorInfo& t) const noexcept { return bytes_ + validation_.data_offset + t.begin; }
+
+    /// A tensor's elements converted to float into dst (elements() values). F32, F16, BF16 and F64 are
+    /// accepted; other dtypes raise errc::format naming the tensor.
+    void read_as_float(const TensorInfo& t, float* dst) const {
+        const std::uint8_t* src = bytes(t);
+        const std::uint64_t n = t.elements();
+        switch (t.dtype) {
+            case DType::f32: std::memcpy(dst, src, n * 4); break;
+            case DType::f64:
+                for (std::uint64_t i = 0; i < n; ++i) {
+                    double d;
+                    std::memcpy(&d, src + i * 8, 8);
+                    dst[i] = static_cast<float>(d);
+                }
+                break;
+            case DType::f16:
+            case DType::bf16:
+                for (std::uint64_t i = 0; i < n; ++i) {
+                    std::uint16_t h;
+                    std::memcpy(&h, src + i * 2, 2);
+                    dst[i] = t.dtype == DType::f16 ? half_to_float(h) : bf16_to_float(h);
+                }
+                break;
+            default:
+                raise(errc::format, path_ + ": tensor '" + t.name + "' has dtype " + dtype_name(t.dtype) +
+                                        ", expected a floating-point dtype (F32, F16, BF16 or F64)");
+        }
+    }
+
+private:
+    SafeTensors() = default;
+
+    error format_error() const {
+        std::string msg = path_ + ": " + describe(validation_.fault);
+        if (!validation_.detail.empty()) msg += ": " + validation_.detail;
+        if (validation_.fault == Fault::not_safetensors)
+            msg += "; convert it with: python3 -c \"import torch, safetensors.torch as st; "
+                   "st.save_file(torch.load('model.pth', map_location='cpu'), 'model.safetensors')\"";
+        return error(errc::format, msg);
+    }
+
+    std::string map() {
+#if EINVIT_HAS_MMAP
+        const int fd = ::open(path_.c_str(), O_RDONLY);
+        if (fd < 0) return std::string("cannot open: ") + std::strerror(errno);
+        struct stat st {};
+        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            ::close(fd);
+            return "not a regular file";
+        }
+        size_ = static_cast<std::size_t>(st.st_size);
+        if (size_ == 0) {
+            ::close(fd);
+            bytes_ = nullptr;
+            return {};
+        }
+        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        ::close(fd);
+        if (p == MAP_FAILED) return std::string("cannot map: ") + std::strerror(errno);
+        bytes_ = static_cast<const std::uint8_t*>(p);
+        mapped_ = true;
+        return {};
+#else
+        std::FILE* fp = std::fopen(path_.c_str(), "rb");
+        if (!fp) return "cannot open";
+        std::vector<std::uint8_t> data;
+        std::uint8_t chunk[65536];
+        std::size_t got;
+        while ((got = std::fread(chunk, 1, sizeof chunk, fp)) > 0) data.insert(data.end(), chunk, chunk + got);
+        const bool bad = std::ferror(fp) != 0;
+        std::fclose(fp);
+        if (bad) return "cannot read";
+        buffer_ = std::move(data);
+        bytes_ = buffer_.data();
+        size_ = buffer_.size();
+        return {};
+#endif
+    }
+    void unmap() noexcept {
+#if EINVIT_HAS_MMAP
+        if (mapped_ && bytes_) ::munmap(const_cast<std::uint8_t*>(bytes_), size_);
+#endif
+        mapped_ = false;
+        bytes_ = nullptr;
+    }
+
+    std::string path_;
+    Validation validation_;
+    const std::uint8_t* bytes_ = nullptr;
+    std::size_t size_ = 0;
+    bool mapped_ = false;
+    std::vector<std::uint8_t> buffer_;
+};
+
+}  // namespace einvit::io
+// ---- end einvit/io/safetensors.hpp ----
+// ---- begin einvit/vit/config.hpp ----
+// einvit/vit/config.hpp — what a Vision Transformer is, as a constexpr value.
+//
+//   constexpr einvit::vit::Config mine{.image_height = 28, .image_width = 28, .patch = 7, .channels = 1,
+//                                      .dim = 64, .depth = 6, .heads = 8, .dim_head = 8, .mlp_dim = 128,
+//                                      .num_classes = 10};
+//   einvit::vit::VisionTransformer<mine> model;
+//
+// A Config is a template argument, so every shape in the model is known at compile time, and a
+// config that cannot work is a compile error that says why (see check()).
+
+#include <cstddef>
+
+namespace einvit::vit {
+
+enum class Pooling { cls, mean_all, mean_patches };       ///< class token; mean of all tokens (vit-pytorch); of patch tokens (timm "avg")
+enum class NormPlacement { pre, post };                    ///< ViT's pre-norm blocks, or the original Transformer's post-norm
+enum class PositionEmbedding { learned, sincos_2d };       ///< a learned table, or fixed 2-D sine-cosine
+enum class Activation { gelu_erf, gelu_tanh, relu };       ///< of the MLP
+enum class PatchOrder { c_p1_p2, p1_p2_c };               ///< flattening of a patch: a conv's (timm, torchvision, HF), or vit-pytorch's
+
+struct Config {
+    std::size_t image_height = 224;
+    std::size_t image_width = 224;
+    std::size_t patch = 16;
+    std::size_t channels = 3;
+    std::size_t dim = 768;
+    std::size_t depth = 12;
+    std::size_t heads = 12;
+    std::size_t dim_head = 0;  ///< 0: dim / heads
+    std::size_t mlp_dim = 3072;
+    std::size_t num_classes = 1000;  ///< 0: no head; forward returns the features
+    Pooling pooling = Pooling::cls;
+    bool class_token = true;
+    bool distillation_token = false;  ///< DeiT: a second token and head, logits averaged
+    bool qkv_bias = true;
+    bool proj_out = true;  ///< an output projection after attention (vit-pytorch drops it when heads = 1 and dim_head = dim)
+    NormPlacement norm = NormPlacement::pre;
+    bool final_norm = true;
+    bool patch_norm = false;  ///< vit-pytorch's LayerNorm before and after the patch projection
+    bool head_norm = false;   ///< a LayerNorm in front of the head (the seeds' vit-pytorch mlp_head)
+    std::size_t representation_size = 0;  ///< timm's pre_logits: Linear + tanh of this size; 0: none
+    PositionEmbedding position = PositionEmbedding::learned;
+    Activation activation = Activation::gelu_erf;
+    PatchOrder patch_order = PatchOrder::c_p1_p2;
+    float layer_norm_eps = 1e-6f;
+    float attention_scale = 0;  ///< 0: dim_head^-0.5
+
+    // ---- derived sizes ----
+    constexpr std::size_t head_dim() const noexcept { return dim_head ? dim_head : (heads ? dim / heads : 0); }
+    constexpr std::size_t inner_dim() const noexcept { return heads * head_dim(); }
+    constexpr std::size_t grid_h() const noexcept { return patch ? image_height / patch : 0; }
+    constexpr std::size_t grid_w() const noexcept { return patch ? image_width / patch : 0; }
+    constexpr std::size_t patches() const noexcept { return grid_h() * grid_w(); }
+    constexpr std::size_t patch_dim() const noexcept { return channels * patch * patch; }
+    constexpr std::size_t prefix_tokens() const noexcept { return (class_token ? 1 : 0) + (distillation_token ? 1 : 0); }
+    constexpr std::size_t tokens() const noexcept { return patches() + prefix_tokens(); }
+    constexpr std::size_t feature_dim() const noexcept { return representation_size ? representation_size : dim; }
+};
+
+/// What is wrong with a config (ConfigProblem::none when nothing is). The enumerator's name is the
+/// message: g++ and clang print it in the failed static_assert of check_config().
+enum class ConfigProblem {
+    none,
+    patch_size_is_zero,
+    image_height_not_divisible_by_patch,
+    image_width_not_divisible_by_patch,
+    image_has_no_pixels,
+    sizes_must_be_positive,
+    dim_not_divisible_by_heads,
+    no_projection_needs_inner_dim_equal_to_dim,
+    cls_pooling_needs_class_token,
+    distillation_token_needs_class_token,
+    distilled_model_pools_cls,
+    sincos_needs_dim_divisible_by_4,
+    layer_norm_eps_must_be_positive,
+    attention_scale_negative,
+};
+
+constexpr ConfigProblem config_problem(const Config& c) noexcept {
+    if (c.patch == 0) return ConfigProblem::patch_size_is_zero;
+    if (c.image_height % c.patch != 0) return ConfigProblem::image_height_not_divisible_by_patch;
+    if (c.image_width % c.patch != 0) return ConfigProblem::image_width_not_divisible_by_patch;
+    if (c.image_height == 0 || c.image_width == 0 || c.channels == 0) return ConfigProblem::image_has_no_pixels;
+    if (c.dim == 0 || c.heads == 0 || c.depth == 0 || c.mlp_dim == 0) return ConfigProblem::sizes_must_be_positive;
+    if (c.dim_head == 0 && c.dim % c.heads != 0) return ConfigProblem::dim_not_divisible_by_heads;
+    if (!c.proj_out && c.inner_dim() != c.dim) return ConfigProblem::no_projection_needs_inner_dim_equal_to_dim;
+    if (c.pooling == Pooling::cls && !c.class_token) return ConfigProblem::cls_pooling_needs_class_token;
+    if (c.distillation_token && !c.class_token) return ConfigProblem::distillation_token_needs_class_token;
+    if (c.distillation_token && c.pooling != Pooling::cls) return ConfigProblem::distilled_model_pools_cls;
+    if (c.position == PositionEmbedding::sincos_2d && c.dim % 4 != 0) return ConfigProblem::sincos_needs_dim_divisible_by_4;
+    if (!(c.layer_norm_eps > 0)) return ConfigProblem::layer_norm_eps_must_be_positive;
+    if (c.attention_scale < 0) return ConfigProblem::attention_scale_negative;
+    return ConfigProblem::none;
+}
+
+/// The problem in words, for run-time messages.
+constexpr const char* describe(ConfigProblem p) noexcept {
+    switch (p) {
+        case ConfigProblem::none: return "valid";
+        case ConfigProblem::patch_size_is_zero: return "the patch size is 0";
+        case ConfigProblem::image_height_not_divisible_by_patch: return "the image height is not divisible by the patch size";
+        case ConfigProblem::image_width_not_divisible_by_patch: return "the image width is not divisible by the patch size";
+        case ConfigProblem::image_has_no_pixels: return "the image has no pixels";
+        case ConfigProblem::sizes_must_be_positive: return "dim, heads, depth and mlp_dim must be positive";
+        case ConfigProblem::dim_not_divisible_by_heads: return "dim is not divisible by heads (set dim_head to choose the head size)";
+        case ConfigProblem::no_projection_needs_inner_dim_equal_to_dim: return "without an output projection heads * dim_head must equal dim";
+        case ConfigProblem::cls_pooling_needs_class_token: return "cls pooling needs the class token";
+        case ConfigProblem::distillation_token_needs_class_token: return "a distillation token needs the class token";
+        case ConfigProblem::distilled_model_pools_cls: return "a distilled model pools the class and distillation tokens";
+        case ConfigProblem::sincos_needs_dim_divisible_by_4: return "2-D sine-cosine position embedding needs dim divisible by 4";
+        case ConfigProblem::layer_norm_eps_must_be_positive: return "layer_norm_eps must be positive";
+        case ConfigProblem::attention_scale_negative: return "attention_scale must be positive (or 0 for dim_head^-0.5)";
+    }
+    return "invalid";
+}
+
+/// Instantiated with the problem found, so the compiler's "in instantiation of" line names it:
+///   In instantiation of 'struct einvit::vit::invalid_config<ConfigProblem::image_height_not_divisible_by_patch>'
+template <ConfigProblem P>
+struct invalid_config {
+    static_assert(P == ConfigProblem::none,
+                  "einvit::vit: invalid Config; the ConfigProblem in the instantiation above says what is wrong");
+    static constexpr bool ok = P == ConfigProblem::none;
+};
+
+/// A compile error naming the problem when C cannot describe a model.
+template <Config C>
+constexpr bool check_config() {
+    return invalid_config<config_problem(C)>::ok;
+}
+
+// ---- presets ---------------------------------------------------------------------------------------
+
+namespace presets {
+
+constexpr Config vit(std::size_t dim, std::size_t depth, std::size_t heads, std::size_t patch, std::size_t image = 224,
+                     std::size_t classes = 1000) {
+    Config c;
+    c.image_height = c.image_width = image;
+    c.patch = patch;
+    c.dim = dim;
+    c.depth = depth;
+    c.heads = heads;
+    c.mlp_dim = 4 * dim;
+    c.num_classes = classes;
+    return c;
+}
+
+inline constexpr Config vit_tiny_patch16_224 = vit(192, 12, 3, 16);
+inline constexpr Config vit_small_patch16_224 = vit(384, 12, 6, 16);
+inline constexpr Config vit_base_patch16_224 = vit(768, 12, 12, 16);
+inline constexpr Config vit_base_patch32_224 = vit(768, 12, 12, 32);
+inline constexpr Config vit_large_patch16_224 = vit(1024, 24, 16, 16);
+inline constexpr Config vit_large_patch32_224 = vit(1024, 24, 16, 32);
+inline constexpr Config vit_huge_patch14_224 = vit(1280, 32, 16, 14);
+/// The ImageNet-21k models of the original paper: 21843 classes and a 768-wide pre_logits layer.
+inline constexpr Config vit_base_patch16_224_in21k = [] {
+    Config c = vit(768, 12, 12, 16, 224, 21843);
+    c.representation_size = 768;
+    return c;
+}();
+
+constexpr Config deit(std::size_t dim, std::size_t heads, bool distilled) {
+    Config c = vit(dim, 12, heads, 16);
+    c.distillation_token = distilled;
+    return c;
+}
+inline constexpr Config deit_tiny_patch16_224 = deit(192, 3, false);
+inline constexpr Config deit_small_patch16_224 = deit(384, 6, false);
+inline constexpr Config deit_base_patch16_224 = deit(768, 12, false);
+inline constexpr Config deit_tiny_distilled_patch16_224 = deit(192, 3, true);
+inline constexpr Config deit_small_distilled_patch16_224 = deit(384, 6, true);
+inline constexpr Config deit_base_distilled_patch16_224 = deit(768, 12, true);
+
+/// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
+/// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).
+inline constexpr Config mnist = [] {
+    Config c;
+    c.image_height = c.image_width = 28;
+    c.patch = 7;
+    c.channels = 1;
+    c.dim = 64;
+    c.depth = 6;
+    c.heads = 8;
+    c.dim_head = 64;
+    c.mlp_dim = 128;
+    c.num_classes = 10;
+    c.qkv_bias = false;
+    c.patch_norm = true;
+    c.patch_order = PatchOrder::p1_p2_c;
+    c.layer_norm_eps = 1e-5f;
+    return c;
+}();
+
+}  // namespace presets
+
+}  // namespace einvit::vit
+// ---- end einvit/vit/config.hpp ----
+// ---- begin einvit/vit/model.hpp ----
+// einvit/vit/model.hpp — the Vision Transformer forward pass.
+//
+//   using Model = einvit::vit::VisionTransformer<einvit::vit::presets::vit_base_patch16_224>;
+//   Model model = Model::load(einvit::io::SafeTensors::open("vit.safetensors"), einvit::vit::Family::timm);
+//   auto logits = model.forward(image);            // image: (B, 3, 224, 224) -> (B, 1000)
+//
+// Every shape is a compile-time constant of the Config. The weights live in the model (linear layers
+// pre-packed for the GEMM once, at load). A forward pass works in a workspace whose size,
+// workspace_bytes<B>, is a compile-time constant: forward() keeps one inside the model (allocated on the
+// first call for that batch size), forward_into() takes the caller's and allocates nothing.
+//
+// The transformer block, pre-norm (ViT) order:
+//   h = LN1(x); qkv = h Wqkvᵀ + b; a = attention(q, k, v) read as strided views of qkv;
+//   x += a Wprojᵀ + b            (residual fused into the GEMM)
+//   h = LN2(x); m = GELU(h W1ᵀ + b1)  (bias and GELU fused); x += m W2ᵀ + b2  (residual fused)
+// and post-norm (the original Transformer): x = LN1(x + Attn(x)); x = LN2(x + MLP(x)).
+
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <vector>
+
+
+namespace einvit::vit {
+
+/// A linear layer's parameters: weight packed for the GEMM (from PyTorch's (out, in)), optional bias.
+struct LinearWeights {
+    gemm::PackedB<float> weight;
+    std::vector<float> bias;  ///< empty: no bias
+    std::size_t in = 0, out = 0;
+    const float* bias_or_null() const noexcept { return bias.empty() ? nullptr : bias.data(); }
+    /// Sets the weight from `w` (out x in, row-major) and the bias from `b` (out values, or null).
+    void set(const float* w, const float* b, std::size_t out_features, std::size_t in_features) {
+        in = in_features;
+        out = out_features;
+        weight = gemm::PackedB<float>(gemm::Strided<float>{w, 1, in_features}, in_features, out_features);
+        if (b) bias.assign(b, b + out_features);
+        else bias.clear();
+    }
+};
+
+/// A LayerNorm's parameters.
+struct NormWeights {
+    std::vector<float> gamma, beta;
+};
+
+struct BlockWeights {
+    NormWeights norm1, norm2;
+    LinearWeights qkv, proj, fc1, fc2;
+};
+
+/// Every parameter of a model, in einvit's own layout.
+struct Weights {
+    LinearWeights patch;
+    NormWeights patch_norm_in, patch_norm_out;
+    std::vector<float> cls, dist, pos;  ///< pos: tokens x dim (empty for sine-cosine)
+    std::vector<BlockWeights> blocks;
+    NormWeights norm, head_norm;
+    LinearWeights pre_logits, head, head_dist;
+};
+
+namespace detail {
+
+constexpr std::size_t pad16(std::size_t n) noexcept { return (n + 15) / 16 * 16; }
+
+// 2-D sine-cosine position embedding (vit-pytorch's posemb_sincos_2d, temperature 10000): for each
+// patch (y, x), [sin(x ω), cos(x ω), sin(y ω), cos(y ω)] with ω_i = 1 / 10000^(i / (dim/4 - 1)).
+inline void sincos_2d(float* out, std::size_t gh, std::size_t gw, std::size_t dim) {
+    const std::size_t q = dim / 4;
+    for (std::size_t y = 0; y < gh; ++y)
+        for (std::size_t x = 0; x < gw; ++x) {
+            float* row = out + (y * gw + x) * dim;
+            for (std::size_t i = 0; i < q; ++i) {
+                const double omega = 1.0 / std::pow(10000.0, q > 1 ? double(i) / double(q - 1) : 0.0);
+                row[i] = static_cast<float>(std::sin(double(x) * omega));
+                row[q + i] = static_cast<float>(std::cos(double(x) * omega));
+                row[2 * q + i] = static_cast<float>(std::sin(double(y) * omega));
+                row[3 * q + i] = static_cast<float>(std::cos(double(y) * omega));
+            }
+        }
+}
+
+}  // namespace detail
+
+template <Config C, class Backend = cpu>
+class VisionTransformer {
+    static_assert(check_config<C>());
+    static_assert(std::is_base_of_v<cpu, Backend>, "einvit::vit: the CPU model runs on einvit::cpu (or a backend derived from it)");
+
+public:
+    static constexpr Config config = C;
+    static constexpr std::size_t D = C.dim, T = C.tokens(), NP = C.patches(), PD = C.patch_dim(), I = C.inner_dim(),
+                                 HD = C.head_dim(), MLP = C.mlp_dim, P = C.prefix_tokens(), F = C.feature_dim();
+    /// Width of forward()'s output: the classes, or the features when the model has no head.
+    static constexpr std::size_t out_dim = C.num_classes ? C.num_classes : F;
+
+    template <std::size_t B>
+    using Input = TensorView<const float, Shape<B, C.channels, C.image_height, C.image_width>, Backend>;
+    template <std::size_t B>
+    using Output = Tensor<float, Shape<B, out_dim>, Backend>;
+
+    /// Floats of workspace a forward pass of batch B needs, each buffer padded to 64 bytes.
+    template <std::size_t B>
+    static constexpr std::size_t workspace_floats = detail::pad16(B * T * D)               // x, the residual stream
+                                                    + detail::pad16(B * T * (D > PD ? D : PD))  // normalised x, patches
+                                                    + detail::pad16(B * T * 3 * I)         // qkv
+                                                    + detail::pad16(B * T * I)             // attention output
+                                                    + detail::pad16(B * T * MLP)           // MLP hidden
+                                                    + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim);
+    /// Bytes of workspace a forward pass of batch B needs (a compile-time constant).
+    template <std::size_t B>
+    static constexpr std::size_t workspace_bytes = workspace_floats<B> * sizeof(float);
+
+    VisionTransformer() = default;
+    explicit VisionTransformer(Weights w) : w_(std::move(w)) { check_weights(); }
+
+    const Weights& weights() const noexcept { return w_; }
+
+    /// Logits (B, num_classes), or the features when num_classes is 0. Allocates its workspace on the
+    /// first call for a batch size, and the returned tensor.
+    template <std::size_t B>
+    Output<B> forward(const Input<B>& image) {
+        Output<B> out(uninitialized);
+        if (workspace_.size() < workspace_floats<B>) workspace_.assign(workspace_floats<B>, 0.0f);
+        forward_into<B>(image, out.data(), workspace_.data());
+        return out;
+    }
+    template <std::size_t B>
+    Output<B> forward(const Tensor<float, Shape<B, C.channels, C.image_height, C.image_width>, Backend>& image) {
+        return forward<B>(Input<B>(image.data()));
+    }
+
+    /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B> floats,
+    /// 64-byte aligned is best); allocates nothing once the GEMM's per-thread packing buffers exist.
+    /// `attention_maps`, when given, receives each layer's attention of the class token (or of token 0)
+    /// to every token, averaged over heads: depth x B x T floats.
+    template <std::size_t B>
+    void forward_into(const Input<B>& image, float* out, float* workspace, float* attention_maps = nullptr) const {
+        float* x = workspace;
+        float* h = x + detail::pad16(B * T * D);
+        float* qkv = h + detail::pad16(B * T * (D > PD ? D : PD));
+        float* att = qkv + detail::pad16(B * T * 3 * I);
+        float* mlp = att + detail::pad16(B * T * I);
+        float* pooled = mlp + detail::pad16(B * T * MLP);
+        float* feats = pooled + detail::pad16(B * D);
+        embed<B>(image.data(), x, h);
+        for (std::size_t l = 0; l < C.depth; ++l)
+            block<B>(w_.blocks[l], x, h, qkv, att, mlp, attention_maps ? attention_maps + l * B * T : nullptr);
+        if (C.final_norm && C.norm == NormPlacement::pre) layer_norm(w_.norm, x, x, B * T);
+        head<B>(x, pooled, feats, out);
+    }
+
+private:
+    static void layer_norm(const NormWeights& n, const float* in, float* out, std::size_t rows) {
+        kernels::layer_norm_rows(Backend{}, in, D, out, D, rows, D, n.gamma.data(), n.beta.data(), C.layer_norm_eps);
+    }
+    static void linear(const LinearWeights& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
+                       std::size_t rows, gemm::Activation act = gemm::Activation::none, bool accumulate = false) {
+        gemm::Epilogue<float> ep;
+        ep.bias = l.bias_or_null();
+        ep.activation = act;
+        gemm::multiply(Backend{}, rows, gemm::Strided<float>{in, ld_in, 1}, l.weight, out, ld_out, ep, accumulate);
+    }
+    static constexpr gemm::Activation mlp_activation() {
+        switch (C.activation) {
+            case Activation::gelu_tanh: return gemm::Activation::gelu_tanh;
+            case Activation::relu: return gemm::Activation::relu;
+            case Activation::gelu_erf: break;
+        }
+        return gemm::Activation::gelu_erf;
+    }
+
+    // Patches -> tokens: x[b, P + n] = patch_n · Wᵀ + bias + pos; prefix tokens; position embedding.
+    template <std::size_t B>
+    void embed(const float* img, float* x, float* patches) const {
+        constexpr std::size_t p = C.patch, gw = C.grid_w(), Hh = C.image_height, Ww = C.image_width, Ch = C.channels;
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t gy = 0; gy < C.grid_h(); ++gy)
+                for (std::size_t gx = 0; gx < gw; ++gx) {
+                    float* dst = patches + (b * NP + gy * gw + gx) * PD;
+                    for (std::size_t c = 0; c < Ch; ++c)
+                        for (std::size_t i = 0; i < p; ++i) {
+                            const float* src = img + ((b * Ch + c) * Hh + gy * p + i) * Ww + gx * p;
+                            for (std::size_t j = 0; j < p; ++j) {
+                                if constexpr (C.patch_order == PatchOrder::c_p1_p2)
+                                    dst[(c * p + i) * p + j] = src[j];
+                                else
+                                    dst[(i * p + j) * Ch + c] = src[j];
+                            }
+                        }
+                }
+        if constexpr (C.patch_norm)
+            kernels::layer_norm_rows(Backend{}, patches, PD, patches, PD, B * NP, PD, w_.patch_norm_in.gamma.data(),
+                                     w_.patch_norm_in.beta.data(), C.layer_norm_eps);
+        for (std::size_t b = 0; b < B; ++b) linear(w_.patch, patches + b * NP * PD, PD, x + (b * T + P) * D, D, NP);
+        if constexpr (C.patch_norm)
+            for (std::size_t b = 0; b < B; ++b)
+                kernels::layer_norm_rows(Backend{}, x + (b * T + P) * D, D, x + (b * T + P) * D, D, NP, D,
+                                         w_.patch_norm_out.gamma.data(), w_.patch_norm_out.beta.data(), C.layer_norm_eps);
+        for (std::size_t b = 0; b < B; ++b) {
+            float* xb = x + b * T * D;
+            if constexpr (C.class_token) std::memcpy(xb, w_.cls.data(), D * sizeof(float));
+            if constexpr (C.distillation_token) std::memcpy(xb + D, w_.dist.data(), D * sizeof(float));
+            if constexpr (C.position == PositionEmbedding::learned) {
+                for (std::size_t i = 0; i < T * D; ++i) xb[i] += w_.pos[i];
+            } else {
+                for (std::size_t i = 0; i < NP * D; ++i) xb[P * D + i] += w_.pos[i];
+            }
+        }
+    }
+
+    template <std::size_t B>
+    void attention(const BlockWeights& bw, const float* in, float* x_out, float* qkv, float* att, bool accumulate,
+                   float* map, float* scratch) const {
+        linear(bw.qkv, in, D, qkv, 3 * I, B * T);
+        const float scale = C.attention_scale > 0 ? C.attention_scale : 1.0f / std::sqrt(static_cast<float>(HD));
+        using HTc = kernels::HeadTensor<const float>;
+        const kernels::AttentionSize size{B, C.heads, T, T, HD, HD};
+        kernels::attention(Backend{}, size, HTc{qkv, T * 3 * I, HD, 3 * I}, HTc{qkv + I, T * 3 * I, HD, 3 * I},
+                           HTc{qkv + 2 * I, T * 3 * I, HD, 3 * I}, kernels::HeadTensor<float>{att, T * I, HD, I}, scale);
+        if (map) class_token_attention<B>(qkv, scale, map, scratch);
+        if constexpr (C.proj_out) {
+            linear(bw.proj, att, I, x_out, D, B * T, gemm::Activation::none, accumulate);
+        } else {
+            for (std::size_t i = 0; i < B * T * D; ++i) x_out[i] = accumulate ? x_out[i] + att[i] : att[i];
+        }
+    }
+
+    // Token 0's attention to every token, averaged over heads (for attention maps).
+    template <std::size_t B>
+    void class_token_attention(const float* qkv, float scale, float* map, float* row) const {
+        for (std::size_t b = 0; b < B; ++b) {
+            float* m = map + b * T;
+            for (std::size_t j = 0; j < T; ++j) m[j] = 0;
+            for (std::size_t hh = 0; hh < C.heads; ++hh) {
+                const float* q = qkv + b * T * 3 * I + hh * HD;
+                for (std::size_t j = 0; j < T; ++j) {
+                    const float* k = qkv + (b * T + j) * 3 * I + I + hh * HD;
+                    float dot = 0;
+                    for (std::size_t d = 0; d < HD; ++d) dot += q[d] * k[d];
+                    row[j] = dot;
+                }
+                kernels::softmax_rows(reference{}, row, T, row, T, 1, T, scale);
+                for (std::size_t j = 0; j < T; ++j) m[j] += row[j] / static_cast<float>(C.heads);
+            }
+        }
+    }
+
+    template <std::size_t B>
+    void block(const BlockWeights& bw, float* x, float* h, float* qkv, float* att, float* mlp, float* map) const {
+        if constexpr (C.norm == NormPlacement::pre) {
+            layer_norm(bw.norm1, x, h, B * T);
+            attention<B>(bw, h, x, qkv, att, true, map, mlp);
+            layer_norm(bw.norm2, x, h, B * T);
+            linear(bw.fc1, h, D, mlp, MLP, B * T, mlp_activation());
+            linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);
+        } else {
+            attention<B>(bw, x, x, qkv, att, true, map, mlp);
+            layer_norm(bw.norm1, x, x, B * T);
+            linear(bw.fc1, x, D, mlp, MLP, B * T, mlp_activation());
+            linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);
+            layer_norm(bw.norm2, x, x, B * T);
+        }
+    }
+
+    template <std::size_t B>
+    void head(const float* x, float* pooled, float* feats, float* out) const {
+        for (std::size_t b = 0; b < B; ++b) {
+            const float* xb = x + b * T * D;
+            float* pb = pooled + b * D;
+            if constexpr (C.pooling == Pooling::cls) {
+                std::memcpy(pb, xb, D * sizeof(float));
+            } else {
+                const std::size_t first = C.pooling == Pooling::mean_all ? 0 : P;
+                for (std::size_t d = 0; d < D; ++d) {
+                    float s = 0;
+                    for (std::size_t t = first; t < T; ++t) s += xb[t * D + d];
+                    pb[d] = s / static_cast<float>(T - first);
+                }
+            }
+        }
+        if constexpr (C.head_norm) layer_norm(w_.head_norm, pooled, pooled, B);
+        const float* f = pooled;
+        if constexpr (C.representation_size != 0) {
+            linear(w_.pre_logits, pooled, D, feats, F, B, gemm::Activation::tanh);
+            f = feats;
+        }
+        if constexpr (C.num_classes == 0) {
+            std::memcpy(out, f, B * F * sizeof(float));
+        } else if constexpr (C.distillation_token) {
+            // (head(x[:, 0]) + head_dist(x[:, 1])) / 2, as DeiT infers
+            linear(w_.head, f, F, out, out_dim, B);
+            for (std::size_t b = 0; b < B; ++b) std::memcpy(feats + b * D, x + (b * T + 1) * D, D * sizeof(float));
+            linear(w_.head_dist, feats, D, out, out_dim, B, gemm::Activation::none, true);
+            for (std::size_t i = 0; i < B * out_dim; ++i) out[i] *= 0.5f;
+        } else {
+            linear(w_.head, f, F, out, out_dim, B);
+        }
+    }
+
+    void check_weights() const {
+        if (w_.blocks.size() != C.depth)
+            raise(errc::invalid_argument, "einvit::vit: the weights have " + std::to_string(w_.blocks.size()) +
+                                              " blocks, the config " + std::to_string(C.depth));
+    }
+
+    Weights w_;
+    std::vector<float> workspace_;
+};
+
+}  // namespace einvit::vit
+// ---- end einvit/vit/model.hpp ----
+// ---- begin einvit/vit/load.hpp ----
+// einvit/vit/load.hpp — building a VisionTransformer from a checkpoint of one of the model families.
+//
+//   auto file = einvit::io::SafeTensors::open("vit_base_patch16_224.safetensors");
+//   auto model = einvit::vit::load<einvit::vit::presets::vit_base_patch16_224>(file, einvit::vit::Family::timm);
+//
+// Each family names its tensors its own way; the maps here take them into einvit's layout:
+// - timm (VisionTransformer, DeiT): patch_embed.proj, cls_token, dist_token, pos_embed,
+//   blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}, norm, pre_logits.fc, head, head_dist.
+// - torchvision (vit_b_16 ...): conv_proj, class_token, encoder.pos_embedding,
+//   encoder.layers.encoder_layer_N.{ln_1, self_attention.in_proj_*, self_attention.out_proj, ln_2,
+//   mlp.0, mlp.3}, encoder.ln, heads.head (heads.pre_logits with a representation layer).
+// - hf (transformers' ViTForImageClassification): vit.embeddings.*, vit.encoder.layer.N.{layernorm_before,
+//   attention.attention.{query,key,value}, attention.output.dense, layernorm_after,
+//   intermediate.dense, output.dense}, vit.layernorm, classifier; q, k and v are joined into one qkv.
+// - vit_pytorch (lucidrains' ViT): to_patch_embedding.{0,1,2,3} or .1, cls_token, pos_embedding,
+//   transformer.layers.N.0.{norm, to_qkv, to_out.0}, transformer.layers.N.1.net.{0,1,4},
+//   transformer.norm, mlp_head (or mlp_head.0 / mlp_head.1 with a head norm); patches in (p1 p2 c) order.
+// - torch_encoder (a ViT built on nn.TransformerEncoderLayer, as in the seeds): patch_embed.{weight,bias}
+//   (Linear), cls_token, pos_embedding, encoder.layers.N.{self_attn.in_proj_*, self_attn.out_proj,
+//   linear1, linear2, norm1, norm2}, encoder.norm (if a final norm), head.
+// Every tensor the config needs must be there with the right shape, and every tensor in the file must be
+// used: a missing, extra or mis-shaped tensor raises errc::format naming the file, the tensor, the shape
+// expected and the shape found. Nothing is half-loaded: the model is built only when all of it loaded.
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace einvit::vit {
+
+/// The code base a checkpoint comes from, which fixes its tensor names.
+enum class Family { timm, torchvision, hf, vit_pytorch, torch_encoder };
+
+/// Family name for messages and command lines ("timm", "torchvision", "hf", "vit-pytorch", "torch-encoder").
+constexpr const char* to_string(Family f) noexcept {
+    switch (f) {
+        case Family::timm: return "timm";
+        case Family::torchvision: return "torchvision";
+        case Family::hf: return "hf";
+        case Family::vit_pytorch: return "vit-pytorch";
+        case Family::torch_encoder: return "torch-encoder";
+    }
+    return "?";
+}
+
+namespace detail {
+
+// Reads named tensors, checking shapes and remembering which were used.
+class CheckpointReader {
+public:
+    explicit CheckpointReader(const io::SafeTensors& f) : f_(f), used_(f.tensors().size(), false) {}
+
+    /// The tensor `name` as floats; its shape must be `shape` (an empty list: a scalar of one element).
+    std::vector<float> take(const std::string& name, std::initializer_list<std::uint64_t> shape) {
+        const io::TensorInfo* t = f_.find(name);
+        if (!t) raise(errc::format, f_.path() + ": missing tensor '" + name + "' (expected shape " + text(shape) + ")");
+        bool same = t->rank == shape.size();
+        std::size_t r = 0;
+        for (std::uint64_t e : shape) same = same && t->shape[r++] == e;
+        if (!same)
+            raise(errc::format, f_.path() + ": tensor '" + name + "' has shape " + t->shape_string() + ", expected " + text(shape));
+        used_[static_cast<std::size_t>(t - f_.tensors().data())] = true;
+        std::vector<float> out(static_cast<std::size_t>(t->elements()));
+        f_.read_as_float(*t, out.data());
+        return out;
+    }
+    bool has(const std::string& name) const noexcept { return f_.find(name) != nullptr; }
+    /// Marks a tensor the model does not need as used (buffers a family stores but einvit recomputes).
+    void ignore(const std::string& name) {
+        if (const io::TensorInfo* t = f_.find(name)) used_[static_cast<std::size_t>(t - f_.tensors().data())] = true;
+    }
+    /// Raises naming the tensors the model did not use.
+    void require_all_used(Family family) const {
+        std::string extra;
+        std::size_t count = 0;
+        for (std::size_t i = 0; i < used_.size(); ++i)
+            if (!used_[i]) {
+                if (count < 5) extra += (count ? ", '" : "'") + f_.tensors()[i].name + "' " + f_.tensors()[i].shape_string();
+                ++count;
+            }
+        if (count)
+            raise(errc::format, f_.path() + ": " + std::to_string(count) + " unexpected tensor(s) for this " + to_string(family) +
+                                    " model: " + extra + (count > 5 ? ", ..." : "") +
+                                    " (a different config or family than the checkpoint's?)");
+    }
+
+private:
+    static std::string text(std::initializer_list<std::uint64_t> shape) {
+        std::string s = "[";
+        std::size_t i = 0;
+        for (std::uint64_t e : shape) s += (i++ ? ", " : "") + std::to_string(e);
+        return s + "]";
+    }
+    const io::SafeTensors& f_;
+    std::vector<bool> used_;
+};
+
+struct Names {
+    std::string patch, patch_norm_in, patch_norm_out, cls, dist, pos, norm, head_norm, pre_logits, head, head_dist;
+};
+
+inline Names family_names(Family f) {
+    switch (f) {
+        case Family::timm: return {"patch_embed.proj", "", "", "cls_token", "dist_token", "pos_embed", "norm", "", "pre_logits.fc", "head", "head_dist"};
+        case Family::torchvision: return {"conv_proj", "", "", "class_token", "", "encoder.pos_embedding", "encoder.ln", "", "heads.pre_logits", "heads.head", ""};
+        case Family::hf: return {"vit.embeddings.patch_embeddings.projection", "", "", "vit.embeddings.cls_token", "", "vit.embeddings.position_embeddings", "vit.layernorm", "", "", "classifier", ""};
+        case Family::vit_pytorch: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "cls_token", "", "pos_embedding", "transformer.norm", "mlp_head.0", "", "mlp_head", ""};
+        case Family::torch_encoder: return {"patch_embed", "", "", "cls_token", "", "pos_embedding", "encoder.norm", "", "", "head", ""};
+    }
+    return {};
+}
+
+}  // namespace detail
+
+/// Reads every parameter of a model of config C from a checkpoint of the given family.
+template <Config C>
+Weights load_weights(const io::SafeTensors& file, Family family) {
+    using M = VisionTransformer<C>;
+    constexpr std::uint64_t D = M::D, T = M::T, I = M::I, MLP = M::MLP, NC = C.num_classes, p = C.patch, Ch = C.channels;
+    detail::CheckpointReader r(file);
+    const detail::Names n = detail::family_names(family);
+    Weights w;
+    auto norm = [&](const std::string& base, std::uint64_t dim) {
+        NormWeights nw;
+        nw.gamma = r.take(base + ".weight", {dim});
+        nw.beta = r.take(base + ".bias", {dim});
+        return nw;
+    };
+    auto linear = [&](const std::string& base, std::uint64_t out, std::uint64_t in, bool bias) {
+        LinearWeights l;
+        const auto weight = r.take(base + ".weight", {out, in});
+        const auto b = bias ? r.take(base + ".bias", {out}) : std::vector<float>{};
+        l.set(weight.data(), bias ? b.data() : nullptr, out, in);
+        return l;
+    };
+    if (family == Family::vit_pytorch && !C.patch_norm) {
+        if (C.patch_order != PatchOrder::p1_p2_c)
+            raise(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
+        w.patch = linear("to_patch_embedding.1", D, M::PD, true);
+    } else if (family == Family::vit_pytorch || family == Family::torch_encoder) {
+        if (family == Family::vit_pytorch && C.patch_order != PatchOrder::p1_p2_c)
+            raise(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
+        if (C.patch_norm) w.patch_norm_in = norm(n.patch_norm_in, M::PD);
+        w.patch = linear(n.patch, D, M::PD, true);
+        if (C.patch_norm) w.patch_norm_out = norm(n.patch_norm_out, D);
+    } else {
+        if (C.patch_order != PatchOrder::c_p1_p2)
+            raise(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
+        const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
+        const auto b = r.take(n.patch + ".bias", {D});
+        w.patch.set(weight.data(), b.data(), D, M::PD);
+    }
+    if (C.class_token) w.cls = r.take(n.cls, {1, 1, D});
+    if (C.distillation_token) {
+        if (n.dist.empty()) raise(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " has no distilled models");
+        w.dist = r.take(n.dist, {1, 1, D});
+    }
+    if (C.position == PositionEmbedding::learned) {
+        w.pos = r.take(n.pos, {1, T, D});
+    } else {
+        w.pos.resize(M::NP * D);
+        einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
+        r.ignore(n.pos);
+    }
+    for (std::size_t l = 0; l < C.depth; ++l) {
+        BlockWeights b;
+        const std::string i = std::to_string(l);
+        switch (family) {
+            case Family::timm: {
+                const std::string base = "blocks." + i + ".";
+                b.norm1 = norm(base + "norm1", D);
+                b.qkv = linear(base + "attn.qkv", 3 * I, D, C.qkv_bias);
+                if (C.proj_out) b.proj = linear(base + "attn.proj", D, I, true);
+                b.norm2 = norm(base + "norm2", D);
+                b.fc1 = linear(base + "mlp.fc1", MLP, D, true);
+                b.fc2 = linear(base + "mlp.fc2", D, MLP, true);
+                break;
+            }
+            case Family::torchvision:
+            case Family::torch_encoder: {
+                const bool tv = family == Family::torchvision;
+                const std::string base = tv ? "encoder.layers.encoder_layer_" + i + "." : "encoder.layers." + i + ".";
+                const std::string attn = base + (tv ? "self_attention." : "self_attn.");
+                b.norm1 = norm(base + (tv ? "ln_1" : "norm1"), D);
+                const auto in_w = r.take(attn + "in_proj_weight", {3 * I, D});
+                const auto in_b = r.take(attn + "in_proj_bias", {3 * I});
+                b.qkv.set(in_w.data(), in_b.data(), 3 * I, D);
+                b.proj = linear(attn + "out_proj", D, I, true);
+                b.norm2 = norm(base + (tv ? "ln_2" : "norm2"), D);
+                b.fc1 = linear(base + (tv ? "mlp.0" : "linear1"), MLP, D, true);
+                b.fc2 = linear(base + (tv ? "mlp.3" : "linear2"), D, MLP, true);
+                break;
+            }
+            case Family::hf: {
+                const std::string base = "vit.encoder.layer." + i + ".";
+                b.norm1 = norm(base + "layernorm_before", D);
+                std::vector<float> qkv_w, qkv_b;
+                for (const char* part : {"query", "key", "value"}) {
+                    const std::string name = base + "attention.attention." + part;
+                    const auto pw = r.take(name + ".weight", {I, D});
+                    qkv_w.insert(qkv_w.end(), pw.begin(), pw.end());
+                    if (C.qkv_bias) {
+                        const auto pb = r.take(name + ".bias", {I});
+                        qkv_b.insert(qkv_b.end(), pb.begin(), pb.end());
+                    }
+                }
+                b.qkv.set(qkv_w.data(), C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D);
+                b.proj = linear(base + "attention.output.dense", D, I, true);
+                b.norm2 = norm(base + "layernorm_after", D);
+                b.fc1 = linear(base + "intermediate.dense", MLP, D, true);
+                b.fc2 = linear(base + "output.dense", D, MLP, true);
+                break;
+            }
+            case Family::vit_pytorch: {
+                const std::string base = "transformer.layers." + i + ".";
+                b.norm1 = norm(base + "0.norm", D);
+                b.qkv = linear(base + "0.to_qkv", 3 * I, D, C.qkv_bias);
+                if (C.proj_out) b.proj = linear(base + "0.to_out.0", D, I, true);
+                b.norm2 = norm(base + "1.net.0", D);
+                b.fc1 = linear(base + "1.net.1", MLP, D, true);
+                b.fc2 = linear(base + "1.net.4", D, MLP, true);
+                break;
+            }
+        }
+        w.blocks.push_back(std::move(b));
+    }
+    if (C.final_norm) w.norm = norm(n.norm, D);
+    if (C.head_norm) w.head_norm = norm(n.head_norm, D);
+    if (C.representation_size) {
+        if (n.pre_logits.empty()) raise(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " has no representation layer");
+        w.pre_logits = linear(n.pre_logits, C.representation_size, D, true);
+    }
+    if (NC) {
+        const std::string head = family == Family::vit_pytorch && C.head_norm ? "mlp_head.1" : n.head;
+        w.head = linear(head, NC, C.feature_dim(), true);
+        if (C.distillation_token) w.head_dist = linear(n.head_dist, NC, D, true);
+    }
+    r.require_all_used(family);
+    return w;
+}
+
+/// A model of config C with the weights of a checkpoint of the given family.
+template <Config C, class Backend = cpu>
+VisionTransformer<C, Backend> load(const io::SafeTensors& file, Family family) {
+    return VisionTransformer<C, Backend>(load_weights<C>(file, family));
+}
+
+}  // namespace einvit::vit
+// ---- end einvit/vit/load.hpp ----
 // ---- end einvit/einvit.hpp ----

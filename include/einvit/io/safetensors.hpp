@@ -1,0 +1,473 @@
+// einvit/io/safetensors.hpp — reading .safetensors checkpoints, validated before anything is used.
+//
+//   auto file = einvit::io::SafeTensors::open("vit_base.safetensors");   // memory-mapped
+//   const auto* info = file.find("blocks.0.attn.qkv.weight");             // dtype, shape, offsets
+//   file.read_as_float(*info, dst);                                      // f32, f16 or bf16 -> float
+//
+// The format: 8 bytes of little-endian header length N, N bytes of JSON mapping each tensor name to
+// {"dtype", "shape", "data_offsets": [begin, end]} (plus an optional "__metadata__" of strings), then
+// the data. Every check is made on open, before any tensor is read: the header's length and bounds,
+// UTF-8 and JSON (strict: duplicate keys and deep nesting refused), each entry's dtype, rank (at most
+// 8) and dimensions, shape x dtype size computed without overflow and equal to end - begin, offsets
+// sorted and contiguous from 0 with no gap or overlap, and the data section's size exact. Each class
+// of fault has its own `Fault` value; the raised error names the file, the tensor and the fault.
+// Nothing is allocated from a size the file claims before that size is checked against the file.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "einvit/core/error.hpp"
+#include "einvit/io/json.hpp"
+
+#if __has_include(<sys/mman.h>) && __has_include(<fcntl.h>) && __has_include(<unistd.h>)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define EINVIT_HAS_MMAP 1
+#else
+#define EINVIT_HAS_MMAP 0
+#endif
+
+namespace einvit::io {
+
+/// Element types a safetensors file can hold.
+enum class DType { f64, f32, f16, bf16, i64, i32, i16, i8, u64, u32, u16, u8, boolean, f8_e4m3, f8_e5m2 };
+
+/// Bytes per element.
+constexpr std::size_t dtype_size(DType t) noexcept {
+    switch (t) {
+        case DType::f64: case DType::i64: case DType::u64: return 8;
+        case DType::f32: case DType::i32: case DType::u32: return 4;
+        case DType::f16: case DType::bf16: case DType::i16: case DType::u16: return 2;
+        default: return 1;
+    }
+}
+
+/// The name safetensors uses for a dtype.
+constexpr const char* dtype_name(DType t) noexcept {
+    constexpr const char* names[] = {"F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8",
+                                     "U64", "U32", "U16", "U8",  "BOOL", "F8_E4M3", "F8_E5M2"};
+    return names[static_cast<int>(t)];
+}
+
+/// Why a file is not a valid safetensors file: one value per class of fault.
+enum class Fault {
+    none,
+    not_safetensors,          ///< a pickle or zip (.pth / .bin from torch.save), not safetensors
+    too_small,                ///< fewer than 8 bytes
+    header_too_large,         ///< header length over 100,000,000
+    header_past_end,          ///< header length runs past the end of the file
+    header_not_json,          ///< not UTF-8 JSON, nested too deeply, or a key appears twice
+    header_not_object,        ///< the header or an entry is not a JSON object, or has other keys
+    metadata_invalid,         ///< "__metadata__" is not an object of strings
+    unknown_dtype,            ///< a dtype safetensors does not define
+    invalid_shape,            ///< not an array of non-negative integers, or rank over 8
+    invalid_offsets,          ///< data_offsets not two integers with begin <= end
+    size_overflow,            ///< shape x dtype size does not fit 64 bits
+    size_mismatch,            ///< shape x dtype size differs from end - begin
+    offsets_not_contiguous,   ///< tensors not sorted and contiguous from 0 (a gap or an overlap)
+    data_size_mismatch,       ///< the data section is longer or shorter than the tensors
+};
+
+/// A description of a fault for messages.
+constexpr const char* describe(Fault f) noexcept {
+    switch (f) {
+        case Fault::none: return "valid";
+        case Fault::not_safetensors: return "not a safetensors file (it looks like a PyTorch pickle or zip checkpoint)";
+        case Fault::too_small: return "too small to be a safetensors file (under 8 bytes)";
+        case Fault::header_too_large: return "header length over 100000000 bytes";
+        case Fault::header_past_end: return "header length runs past the end of the file";
+        case Fault::header_not_json: return "header is not valid JSON";
+        case Fault::header_not_object: return "header is not a JSON object of tensor entries";
+        case Fault::metadata_invalid: return "__metadata__ is not an object of strings";
+        case Fault::unknown_dtype: return "unknown dtype";
+        case Fault::invalid_shape: return "invalid shape";
+        case Fault::invalid_offsets: return "invalid data_offsets";
+        case Fault::size_overflow: return "shape too large (its byte size overflows)";
+        case Fault::size_mismatch: return "byte size of shape and dtype differs from data_offsets";
+        case Fault::offsets_not_contiguous: return "tensor data not contiguous (a gap or an overlap between tensors)";
+        case Fault::data_size_mismatch: return "data section size differs from the tensors' total";
+    }
+    return "invalid";
+}
+
+/// One tensor's entry in the header.
+struct TensorInfo {
+    static constexpr std::size_t max_rank = 8;
+    std::string name;
+    DType dtype = DType::f32;
+    std::size_t rank = 0;
+    std::uint64_t shape[max_rank] = {};
+    std::uint64_t begin = 0, end = 0;  ///< byte offsets within the data section
+
+    std::uint64_t elements() const noexcept {
+        std::uint64_t n = 1;
+        for (std::size_t r = 0; r < rank; ++r) n *= shape[r];
+        return n;
+    }
+    /// The shape as text, e.g. "[768, 3, 16, 16]".
+    std::string shape_string() const {
+        std::string s = "[";
+        for (std::size_t r = 0; r < rank; ++r) s += (r ? ", " : "") + std::to_string(shape[r]);
+        return s + "]";
+    }
+};
+
+/// The outcome of validating a file's bytes.
+struct Validation {
+    Fault fault = Fault::none;
+    std::string detail;  ///< which tensor or where, for the message
+    std::vector<TensorInfo> tensors;
+    std::vector<std::pair<std::string, std::string>> metadata;
+    std::uint64_t data_offset = 0;  ///< where the data section starts in the file
+};
+
+namespace detail {
+
+inline bool parse_dtype(std::string_view s, DType& out) noexcept {
+    for (int i = 0; i <= static_cast<int>(DType::f8_e5m2); ++i)
+        if (s == dtype_name(static_cast<DType>(i))) {
+            out = static_cast<DType>(i);
+            return true;
+        }
+    return false;
+}
+
+inline Fault fail(Validation& v, Fault f, std::string detail) {
+    v.fault = f;
+    v.detail = std::move(detail);
+    v.tensors.clear();
+    return f;
+}
+
+}  // namespace detail
+
+/// Validates a whole safetensors file held in memory (pure: no I/O, no exceptions); the result lists
+/// the tensors sorted by offset, or the first fault found.
+inline Validation validate(const std::uint8_t* bytes, std::size_t size) {
+    Validation v;
+    if (size >= 2 && bytes[0] == 0x80 && bytes[1] <= 5) {  // pickle protocol 2..5
+        detail::fail(v, Fault::not_safetensors, "");
+        return v;
+    }
+    if (size >= 4 && std::memcmp(bytes, "PK\x03\x04", 4) == 0) {  // torch.save's zip
+        detail::fail(v, Fault::not_safetensors, "");
+        return v;
+    }
+    if (size < 8) {
+        detail::fail(v, Fault::too_small, std::to_string(size) + " bytes");
+        return v;
+    }
+    std::uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[i];
+    if (n > 100000000u) {
+        detail::fail(v, Fault::header_too_large, "header length " + std::to_string(n));
+        return v;
+    }
+    if (n > size - 8) {
+        detail::fail(v, Fault::header_past_end, "header length " + std::to_string(n) + ", file " + std::to_string(size) + " bytes");
+        return v;
+    }
+    json::Value root;
+    json::Parser parser(std::string_view(reinterpret_cast<const char*>(bytes + 8), static_cast<std::size_t>(n)));
+    if (!parser.parse(root)) {
+        detail::fail(v, Fault::header_not_json, parser.error().message + " at header byte " + std::to_string(parser.error().offset));
+        return v;
+    }
+    if (root.kind != json::Kind::object) {
+        detail::fail(v, Fault::header_not_object, "the header is not an object");
+        return v;
+    }
+    v.data_offset = 8 + n;
+    const std::uint64_t data_size = size - v.data_offset;
+    v.tensors.reserve(root.keys.size());
+    for (std::size_t member = 0; member < root.keys.size(); ++member) {
+        const std::string& name = root.keys[member];
+        const json::Value& entry = root.values[member];
+        if (name == "__metadata__") {
+            if (entry.kind != json::Kind::object) {
+                detail::fail(v, Fault::metadata_invalid, "");
+                return v;
+            }
+            for (std::size_t m = 0; m < entry.keys.size(); ++m) {
+                if (entry.values[m].kind != json::Kind::string) {
+                    detail::fail(v, Fault::metadata_invalid, "key '" + entry.keys[m] + "'");
+                    return v;
+                }
+                v.metadata.emplace_back(entry.keys[m], entry.values[m].text);
+            }
+            continue;
+        }
+        const std::string where = "tensor '" + name + "'";
+        if (entry.kind != json::Kind::object) {
+            detail::fail(v, Fault::header_not_object, where + " is not an object");
+            return v;
+        }
+        for (const std::string& k : entry.keys)
+            if (k != "dtype" && k != "shape" && k != "data_offsets") {
+                detail::fail(v, Fault::header_not_object, where + " has an unexpected key '" + k + "'");
+                return v;
+            }
+        const json::Value* dt = entry.find("dtype");
+        const json::Value* sh = entry.find("shape");
+        const json::Value* off = entry.find("data_offsets");
+        if (!dt || !sh || !off) {
+            detail::fail(v, Fault::header_not_object, where + " lacks dtype, shape or data_offsets");
+            return v;
+        }
+        TensorInfo t;
+        t.name = name;
+        if (dt->kind != json::Kind::string || !detail::parse_dtype(dt->text, t.dtype)) {
+            detail::fail(v, Fault::unknown_dtype, where + ": dtype " + (dt->kind == json::Kind::string ? "'" + dt->text + "'" : "not a string"));
+            return v;
+        }
+        if (sh->kind != json::Kind::array || sh->items.size() > TensorInfo::max_rank) {
+            detail::fail(v, Fault::invalid_shape, where + (sh->kind == json::Kind::array ? ": rank " + std::to_string(sh->items.size()) + " is over 8" : ": shape is not an array"));
+            return v;
+        }
+        t.rank = sh->items.size();
+        std::uint64_t bytes_needed = dtype_size(t.dtype);
+        bool overflow = false;
+        for (std::size_t r = 0; r < t.rank; ++r) {
+            if (!sh->items[r].as_size(t.shape[r])) {
+                detail::fail(v, Fault::invalid_shape, where + ": dimension " + std::to_string(r) + " is not a non-negative integer");
+                return v;
+            }
+            if (t.shape[r] != 0 && bytes_needed > UINT64_MAX / t.shape[r]) overflow = true;
+            else bytes_needed *= t.shape[r];
+        }
+        // a zero dimension makes the size zero whatever the others claim
+        if (overflow && std::find(t.shape, t.shape + t.rank, std::uint64_t{0}) == t.shape + t.rank) {
+            detail::fail(v, Fault::size_overflow, where + ": shape " + t.shape_string());
+            return v;
+        }
+        if (overflow) bytes_needed = 0;
+        if (off->kind != json::Kind::array || off->items.size() != 2 || !off->items[0].as_size(t.begin) ||
+            !off->items[1].as_size(t.end) || t.begin > t.end) {
+            detail::fail(v, Fault::invalid_offsets, where);
+            return v;
+        }
+        if (t.end - t.begin != bytes_needed) {
+            detail::fail(v, Fault::size_mismatch, where + ": shape " + t.shape_string() + " of " + dtype_name(t.dtype) + " is " +
+                                                      std::to_string(bytes_needed) + " bytes, data_offsets give " +
+                                                      std::to_string(t.end - t.begin));
+            return v;
+        }
+        v.tensors.push_back(std::move(t));
+    }
+    std::sort(v.tensors.begin(), v.tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+        return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+    });
+    std::uint64_t at = 0;
+    for (const auto& t : v.tensors) {
+        if (t.begin != at) {
+            detail::fail(v, Fault::offsets_not_contiguous, "tensor '" + t.name + "' starts at " + std::to_string(t.begin) +
+                                                             ", expected " + std::to_string(at));
+            return v;
+        }
+        at = t.end;
+    }
+    if (at != data_size) {
+        detail::fail(v, Fault::data_size_mismatch, "tensors end at " + std::to_string(at) + ", data section is " + std::to_string(data_size) + " bytes");
+        return v;
+    }
+    return v;
+}
+
+/// float from IEEE half and from bfloat16 bits.
+inline float half_to_float(std::uint16_t h) noexcept {
+    const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+    std::uint32_t exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu, bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else {  // subnormal: normalise
+            exp = 127 - 15 + 1;
+            while (!(mant & 0x400u)) {
+                mant <<= 1;
+                --exp;
+            }
+            bits = sign | (exp << 23) | ((mant & 0x3FFu) << 13);
+        }
+    } else if (exp == 0x1F) {
+        bits = sign | 0x7F800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    }
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+inline float bf16_to_float(std::uint16_t b) noexcept {
+    const std::uint32_t bits = static_cast<std::uint32_t>(b) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+/// An open safetensors file: memory-mapped (or read into memory where there is no mmap), validated.
+class SafeTensors {
+public:
+    /// Opens and validates `path`; raises errc::io or errc::format naming the file and the fault.
+    static SafeTensors open(const std::string& path) {
+        auto r = try_open(path);
+        if (!r) raise(r.failure().kind(), r.failure().what());
+        return std::move(r.value());
+    }
+
+    /// The same, returning the error instead of raising it.
+    static result<SafeTensors> try_open(const std::string& path) {
+        SafeTensors f;
+        f.path_ = path;
+        if (auto e = f.map(); !e.empty()) return error(errc::io, path + ": " + e);
+        f.validation_ = validate(f.bytes_, f.size_);
+        if (f.validation_.fault != Fault::none) return f.format_error();
+        return f;
+    }
+
+    /// Validates a file image in memory that the caller keeps alive (no copy).
+    static result<SafeTensors> try_from_memory(const void* data, std::size_t size, std::string label = "<memory>") {
+        SafeTensors f;
+        f.path_ = std::move(label);
+        f.bytes_ = static_cast<const std::uint8_t*>(data);
+        f.size_ = size;
+        f.validation_ = validate(f.bytes_, f.size_);
+        if (f.validation_.fault != Fault::none) return f.format_error();
+        return f;
+    }
+
+    SafeTensors(SafeTensors&& o) noexcept { *this = std::move(o); }
+    SafeTensors& operator=(SafeTensors&& o) noexcept {
+        if (this != &o) {
+            unmap();
+            path_ = std::move(o.path_);
+            validation_ = std::move(o.validation_);
+            bytes_ = std::exchange(o.bytes_, nullptr);
+            size_ = std::exchange(o.size_, 0);
+            mapped_ = std::exchange(o.mapped_, false);
+            buffer_ = std::move(o.buffer_);
+        }
+        return *this;
+    }
+    SafeTensors(const SafeTensors&) = delete;
+    SafeTensors& operator=(const SafeTensors&) = delete;
+    ~SafeTensors() { unmap(); }
+
+    const std::string& path() const noexcept { return path_; }
+    /// Every tensor, sorted by offset.
+    const std::vector<TensorInfo>& tensors() const noexcept { return validation_.tensors; }
+    const std::vector<std::pair<std::string, std::string>>& metadata() const noexcept { return validation_.metadata; }
+    /// The tensor named `name`, or null.
+    const TensorInfo* find(std::string_view name) const noexcept {
+        for (const auto& t : validation_.tensors)
+            if (t.name == name) return &t;
+        return nullptr;
+    }
+    /// The raw bytes of a tensor (end - begin of them; any alignment).
+    const std::uint8_t* bytes(const TensorInfo& t) const noexcept { return bytes_ + validation_.data_offset + t.begin; }
+
+    /// A tensor's elements converted to float into dst (elements() values). F32, F16, BF16 and F64 are
+    /// accepted; other dtypes raise errc::format naming the tensor.
+    void read_as_float(const TensorInfo& t, float* dst) const {
+        const std::uint8_t* src = bytes(t);
+        const std::uint64_t n = t.elements();
+        switch (t.dtype) {
+            case DType::f32: std::memcpy(dst, src, n * 4); break;
+            case DType::f64:
+                for (std::uint64_t i = 0; i < n; ++i) {
+                    double d;
+                    std::memcpy(&d, src + i * 8, 8);
+                    dst[i] = static_cast<float>(d);
+                }
+                break;
+            case DType::f16:
+            case DType::bf16:
+                for (std::uint64_t i = 0; i < n; ++i) {
+                    std::uint16_t h;
+                    std::memcpy(&h, src + i * 2, 2);
+                    dst[i] = t.dtype == DType::f16 ? half_to_float(h) : bf16_to_float(h);
+                }
+                break;
+            default:
+                raise(errc::format, path_ + ": tensor '" + t.name + "' has dtype " + dtype_name(t.dtype) +
+                                        ", expected a floating-point dtype (F32, F16, BF16 or F64)");
+        }
+    }
+
+private:
+    SafeTensors() = default;
+
+    error format_error() const {
+        std::string msg = path_ + ": " + describe(validation_.fault);
+        if (!validation_.detail.empty()) msg += ": " + validation_.detail;
+        if (validation_.fault == Fault::not_safetensors)
+            msg += "; convert it with: python3 -c \"import torch, safetensors.torch as st; "
+                   "st.save_file(torch.load('model.pth', map_location='cpu'), 'model.safetensors')\"";
+        return error(errc::format, msg);
+    }
+
+    std::string map() {
+#if EINVIT_HAS_MMAP
+        const int fd = ::open(path_.c_str(), O_RDONLY);
+        if (fd < 0) return std::string("cannot open: ") + std::strerror(errno);
+        struct stat st {};
+        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            ::close(fd);
+            return "not a regular file";
+        }
+        size_ = static_cast<std::size_t>(st.st_size);
+        if (size_ == 0) {
+            ::close(fd);
+            bytes_ = nullptr;
+            return {};
+        }
+        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        ::close(fd);
+        if (p == MAP_FAILED) return std::string("cannot map: ") + std::strerror(errno);
+        bytes_ = static_cast<const std::uint8_t*>(p);
+        mapped_ = true;
+        return {};
+#else
+        std::FILE* fp = std::fopen(path_.c_str(), "rb");
+        if (!fp) return "cannot open";
+        std::vector<std::uint8_t> data;
+        std::uint8_t chunk[65536];
+        std::size_t got;
+        while ((got = std::fread(chunk, 1, sizeof chunk, fp)) > 0) data.insert(data.end(), chunk, chunk + got);
+        const bool bad = std::ferror(fp) != 0;
+        std::fclose(fp);
+        if (bad) return "cannot read";
+        buffer_ = std::move(data);
+        bytes_ = buffer_.data();
+        size_ = buffer_.size();
+        return {};
+#endif
+    }
+    void unmap() noexcept {
+#if EINVIT_HAS_MMAP
+        if (mapped_ && bytes_) ::munmap(const_cast<std::uint8_t*>(bytes_), size_);
+#endif
+        mapped_ = false;
+        bytes_ = nullptr;
+    }
+
+    std::string path_;
+    Validation validation_;
+    const std::uint8_t* bytes_ = nullptr;
+    std::size_t size_ = 0;
+    bool mapped_ = false;
+    std::vector<std::uint8_t> buffer_;
+};
+
+}  // namespace einvit::io

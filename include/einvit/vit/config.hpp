@@ -1,0 +1,198 @@
+// einvit/vit/config.hpp — what a Vision Transformer is, as a constexpr value.
+//
+//   constexpr einvit::vit::Config mine{.image_height = 28, .image_width = 28, .patch = 7, .channels = 1,
+//                                      .dim = 64, .depth = 6, .heads = 8, .dim_head = 8, .mlp_dim = 128,
+//                                      .num_classes = 10};
+//   einvit::vit::VisionTransformer<mine> model;
+//
+// A Config is a template argument, so every shape in the model is known at compile time, and a
+// config that cannot work is a compile error that says why (see check()).
+#pragma once
+
+#include <cstddef>
+
+namespace einvit::vit {
+
+enum class Pooling { cls, mean_all, mean_patches };       ///< class token; mean of all tokens (vit-pytorch); of patch tokens (timm "avg")
+enum class NormPlacement { pre, post };                    ///< ViT's pre-norm blocks, or the original Transformer's post-norm
+enum class PositionEmbedding { learned, sincos_2d };       ///< a learned table, or fixed 2-D sine-cosine
+enum class Activation { gelu_erf, gelu_tanh, relu };       ///< of the MLP
+enum class PatchOrder { c_p1_p2, p1_p2_c };               ///< flattening of a patch: a conv's (timm, torchvision, HF), or vit-pytorch's
+
+struct Config {
+    std::size_t image_height = 224;
+    std::size_t image_width = 224;
+    std::size_t patch = 16;
+    std::size_t channels = 3;
+    std::size_t dim = 768;
+    std::size_t depth = 12;
+    std::size_t heads = 12;
+    std::size_t dim_head = 0;  ///< 0: dim / heads
+    std::size_t mlp_dim = 3072;
+    std::size_t num_classes = 1000;  ///< 0: no head; forward returns the features
+    Pooling pooling = Pooling::cls;
+    bool class_token = true;
+    bool distillation_token = false;  ///< DeiT: a second token and head, logits averaged
+    bool qkv_bias = true;
+    bool proj_out = true;  ///< an output projection after attention (vit-pytorch drops it when heads = 1 and dim_head = dim)
+    NormPlacement norm = NormPlacement::pre;
+    bool final_norm = true;
+    bool patch_norm = false;  ///< vit-pytorch's LayerNorm before and after the patch projection
+    bool head_norm = false;   ///< a LayerNorm in front of the head (the seeds' vit-pytorch mlp_head)
+    std::size_t representation_size = 0;  ///< timm's pre_logits: Linear + tanh of this size; 0: none
+    PositionEmbedding position = PositionEmbedding::learned;
+    Activation activation = Activation::gelu_erf;
+    PatchOrder patch_order = PatchOrder::c_p1_p2;
+    float layer_norm_eps = 1e-6f;
+    float attention_scale = 0;  ///< 0: dim_head^-0.5
+
+    // ---- derived sizes ----
+    constexpr std::size_t head_dim() const noexcept { return dim_head ? dim_head : (heads ? dim / heads : 0); }
+    constexpr std::size_t inner_dim() const noexcept { return heads * head_dim(); }
+    constexpr std::size_t grid_h() const noexcept { return patch ? image_height / patch : 0; }
+    constexpr std::size_t grid_w() const noexcept { return patch ? image_width / patch : 0; }
+    constexpr std::size_t patches() const noexcept { return grid_h() * grid_w(); }
+    constexpr std::size_t patch_dim() const noexcept { return channels * patch * patch; }
+    constexpr std::size_t prefix_tokens() const noexcept { return (class_token ? 1 : 0) + (distillation_token ? 1 : 0); }
+    constexpr std::size_t tokens() const noexcept { return patches() + prefix_tokens(); }
+    constexpr std::size_t feature_dim() const noexcept { return representation_size ? representation_size : dim; }
+};
+
+/// What is wrong with a config (ConfigProblem::none when nothing is). The enumerator's name is the
+/// message: g++ and clang print it in the failed static_assert of check_config().
+enum class ConfigProblem {
+    none,
+    patch_size_is_zero,
+    image_height_not_divisible_by_patch,
+    image_width_not_divisible_by_patch,
+    image_has_no_pixels,
+    sizes_must_be_positive,
+    dim_not_divisible_by_heads,
+    no_projection_needs_inner_dim_equal_to_dim,
+    cls_pooling_needs_class_token,
+    distillation_token_needs_class_token,
+    distilled_model_pools_cls,
+    sincos_needs_dim_divisible_by_4,
+    layer_norm_eps_must_be_positive,
+    attention_scale_negative,
+};
+
+constexpr ConfigProblem config_problem(const Config& c) noexcept {
+    if (c.patch == 0) return ConfigProblem::patch_size_is_zero;
+    if (c.image_height % c.patch != 0) return ConfigProblem::image_height_not_divisible_by_patch;
+    if (c.image_width % c.patch != 0) return ConfigProblem::image_width_not_divisible_by_patch;
+    if (c.image_height == 0 || c.image_width == 0 || c.channels == 0) return ConfigProblem::image_has_no_pixels;
+    if (c.dim == 0 || c.heads == 0 || c.depth == 0 || c.mlp_dim == 0) return ConfigProblem::sizes_must_be_positive;
+    if (c.dim_head == 0 && c.dim % c.heads != 0) return ConfigProblem::dim_not_divisible_by_heads;
+    if (!c.proj_out && c.inner_dim() != c.dim) return ConfigProblem::no_projection_needs_inner_dim_equal_to_dim;
+    if (c.pooling == Pooling::cls && !c.class_token) return ConfigProblem::cls_pooling_needs_class_token;
+    if (c.distillation_token && !c.class_token) return ConfigProblem::distillation_token_needs_class_token;
+    if (c.distillation_token && c.pooling != Pooling::cls) return ConfigProblem::distilled_model_pools_cls;
+    if (c.position == PositionEmbedding::sincos_2d && c.dim % 4 != 0) return ConfigProblem::sincos_needs_dim_divisible_by_4;
+    if (!(c.layer_norm_eps > 0)) return ConfigProblem::layer_norm_eps_must_be_positive;
+    if (c.attention_scale < 0) return ConfigProblem::attention_scale_negative;
+    return ConfigProblem::none;
+}
+
+/// The problem in words, for run-time messages.
+constexpr const char* describe(ConfigProblem p) noexcept {
+    switch (p) {
+        case ConfigProblem::none: return "valid";
+        case ConfigProblem::patch_size_is_zero: return "the patch size is 0";
+        case ConfigProblem::image_height_not_divisible_by_patch: return "the image height is not divisible by the patch size";
+        case ConfigProblem::image_width_not_divisible_by_patch: return "the image width is not divisible by the patch size";
+        case ConfigProblem::image_has_no_pixels: return "the image has no pixels";
+        case ConfigProblem::sizes_must_be_positive: return "dim, heads, depth and mlp_dim must be positive";
+        case ConfigProblem::dim_not_divisible_by_heads: return "dim is not divisible by heads (set dim_head to choose the head size)";
+        case ConfigProblem::no_projection_needs_inner_dim_equal_to_dim: return "without an output projection heads * dim_head must equal dim";
+        case ConfigProblem::cls_pooling_needs_class_token: return "cls pooling needs the class token";
+        case ConfigProblem::distillation_token_needs_class_token: return "a distillation token needs the class token";
+        case ConfigProblem::distilled_model_pools_cls: return "a distilled model pools the class and distillation tokens";
+        case ConfigProblem::sincos_needs_dim_divisible_by_4: return "2-D sine-cosine position embedding needs dim divisible by 4";
+        case ConfigProblem::layer_norm_eps_must_be_positive: return "layer_norm_eps must be positive";
+        case ConfigProblem::attention_scale_negative: return "attention_scale must be positive (or 0 for dim_head^-0.5)";
+    }
+    return "invalid";
+}
+
+/// Instantiated with the problem found, so the compiler's "in instantiation of" line names it:
+///   In instantiation of 'struct einvit::vit::invalid_config<ConfigProblem::image_height_not_divisible_by_patch>'
+template <ConfigProblem P>
+struct invalid_config {
+    static_assert(P == ConfigProblem::none,
+                  "einvit::vit: invalid Config; the ConfigProblem in the instantiation above says what is wrong");
+    static constexpr bool ok = P == ConfigProblem::none;
+};
+
+/// A compile error naming the problem when C cannot describe a model.
+template <Config C>
+constexpr bool check_config() {
+    return invalid_config<config_problem(C)>::ok;
+}
+
+// ---- presets ---------------------------------------------------------------------------------------
+
+namespace presets {
+
+constexpr Config vit(std::size_t dim, std::size_t depth, std::size_t heads, std::size_t patch, std::size_t image = 224,
+                     std::size_t classes = 1000) {
+    Config c;
+    c.image_height = c.image_width = image;
+    c.patch = patch;
+    c.dim = dim;
+    c.depth = depth;
+    c.heads = heads;
+    c.mlp_dim = 4 * dim;
+    c.num_classes = classes;
+    return c;
+}
+
+inline constexpr Config vit_tiny_patch16_224 = vit(192, 12, 3, 16);
+inline constexpr Config vit_small_patch16_224 = vit(384, 12, 6, 16);
+inline constexpr Config vit_base_patch16_224 = vit(768, 12, 12, 16);
+inline constexpr Config vit_base_patch32_224 = vit(768, 12, 12, 32);
+inline constexpr Config vit_large_patch16_224 = vit(1024, 24, 16, 16);
+inline constexpr Config vit_large_patch32_224 = vit(1024, 24, 16, 32);
+inline constexpr Config vit_huge_patch14_224 = vit(1280, 32, 16, 14);
+/// The ImageNet-21k models of the original paper: 21843 classes and a 768-wide pre_logits layer.
+inline constexpr Config vit_base_patch16_224_in21k = [] {
+    Config c = vit(768, 12, 12, 16, 224, 21843);
+    c.representation_size = 768;
+    return c;
+}();
+
+constexpr Config deit(std::size_t dim, std::size_t heads, bool distilled) {
+    Config c = vit(dim, 12, heads, 16);
+    c.distillation_token = distilled;
+    return c;
+}
+inline constexpr Config deit_tiny_patch16_224 = deit(192, 3, false);
+inline constexpr Config deit_small_patch16_224 = deit(384, 6, false);
+inline constexpr Config deit_base_patch16_224 = deit(768, 12, false);
+inline constexpr Config deit_tiny_distilled_patch16_224 = deit(192, 3, true);
+inline constexpr Config deit_small_distilled_patch16_224 = deit(384, 6, true);
+inline constexpr Config deit_base_distilled_patch16_224 = deit(768, 12, true);
+
+/// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
+/// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).
+inline constexpr Config mnist = [] {
+    Config c;
+    c.image_height = c.image_width = 28;
+    c.patch = 7;
+    c.channels = 1;
+    c.dim = 64;
+    c.depth = 6;
+    c.heads = 8;
+    c.dim_head = 64;
+    c.mlp_dim = 128;
+    c.num_classes = 10;
+    c.qkv_bias = false;
+    c.patch_norm = true;
+    c.patch_order = PatchOrder::p1_p2_c;
+    c.layer_norm_eps = 1e-5f;
+    return c;
+}();
+
+}  // namespace presets
+
+}  // namespace einvit::vit

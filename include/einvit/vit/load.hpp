@@ -1,0 +1,256 @@
+// einvit/vit/load.hpp — building a VisionTransformer from a checkpoint of one of the model families.
+//
+//   auto file = einvit::io::SafeTensors::open("vit_base_patch16_224.safetensors");
+//   auto model = einvit::vit::load<einvit::vit::presets::vit_base_patch16_224>(file, einvit::vit::Family::timm);
+//
+// Each family names its tensors its own way; the maps here take them into einvit's layout:
+// - timm (VisionTransformer, DeiT): patch_embed.proj, cls_token, dist_token, pos_embed,
+//   blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}, norm, pre_logits.fc, head, head_dist.
+// - torchvision (vit_b_16 ...): conv_proj, class_token, encoder.pos_embedding,
+//   encoder.layers.encoder_layer_N.{ln_1, self_attention.in_proj_*, self_attention.out_proj, ln_2,
+//   mlp.0, mlp.3}, encoder.ln, heads.head (heads.pre_logits with a representation layer).
+// - hf (transformers' ViTForImageClassification): vit.embeddings.*, vit.encoder.layer.N.{layernorm_before,
+//   attention.attention.{query,key,value}, attention.output.dense, layernorm_after,
+//   intermediate.dense, output.dense}, vit.layernorm, classifier; q, k and v are joined into one qkv.
+// - vit_pytorch (lucidrains' ViT): to_patch_embedding.{0,1,2,3} or .1, cls_token, pos_embedding,
+//   transformer.layers.N.0.{norm, to_qkv, to_out.0}, transformer.layers.N.1.net.{0,1,4},
+//   transformer.norm, mlp_head (or mlp_head.0 / mlp_head.1 with a head norm); patches in (p1 p2 c) order.
+// - torch_encoder (a ViT built on nn.TransformerEncoderLayer, as in the seeds): patch_embed.{weight,bias}
+//   (Linear), cls_token, pos_embedding, encoder.layers.N.{self_attn.in_proj_*, self_attn.out_proj,
+//   linear1, linear2, norm1, norm2}, encoder.norm (if a final norm), head.
+// Every tensor the config needs must be there with the right shape, and every tensor in the file must be
+// used: a missing, extra or mis-shaped tensor raises errc::format naming the file, the tensor, the shape
+// expected and the shape found. Nothing is half-loaded: the model is built only when all of it loaded.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "einvit/core/error.hpp"
+#include "einvit/io/safetensors.hpp"
+#include "einvit/vit/config.hpp"
+#include "einvit/vit/model.hpp"
+
+namespace einvit::vit {
+
+/// The code base a checkpoint comes from, which fixes its tensor names.
+enum class Family { timm, torchvision, hf, vit_pytorch, torch_encoder };
+
+/// Family name for messages and command lines ("timm", "torchvision", "hf", "vit-pytorch", "torch-encoder").
+constexpr const char* to_string(Family f) noexcept {
+    switch (f) {
+        case Family::timm: return "timm";
+        case Family::torchvision: return "torchvision";
+        case Family::hf: return "hf";
+        case Family::vit_pytorch: return "vit-pytorch";
+        case Family::torch_encoder: return "torch-encoder";
+    }
+    return "?";
+}
+
+namespace detail {
+
+// Reads named tensors, checking shapes and remembering which were used.
+class CheckpointReader {
+public:
+    explicit CheckpointReader(const io::SafeTensors& f) : f_(f), used_(f.tensors().size(), false) {}
+
+    /// The tensor `name` as floats; its shape must be `shape` (an empty list: a scalar of one element).
+    std::vector<float> take(const std::string& name, std::initializer_list<std::uint64_t> shape) {
+        const io::TensorInfo* t = f_.find(name);
+        if (!t) raise(errc::format, f_.path() + ": missing tensor '" + name + "' (expected shape " + text(shape) + ")");
+        bool same = t->rank == shape.size();
+        std::size_t r = 0;
+        for (std::uint64_t e : shape) same = same && t->shape[r++] == e;
+        if (!same)
+            raise(errc::format, f_.path() + ": tensor '" + name + "' has shape " + t->shape_string() + ", expected " + text(shape));
+        used_[static_cast<std::size_t>(t - f_.tensors().data())] = true;
+        std::vector<float> out(static_cast<std::size_t>(t->elements()));
+        f_.read_as_float(*t, out.data());
+        return out;
+    }
+    bool has(const std::string& name) const noexcept { return f_.find(name) != nullptr; }
+    /// Marks a tensor the model does not need as used (buffers a family stores but einvit recomputes).
+    void ignore(const std::string& name) {
+        if (const io::TensorInfo* t = f_.find(name)) used_[static_cast<std::size_t>(t - f_.tensors().data())] = true;
+    }
+    /// Raises naming the tensors the model did not use.
+    void require_all_used(Family family) const {
+        std::string extra;
+        std::size_t count = 0;
+        for (std::size_t i = 0; i < used_.size(); ++i)
+            if (!used_[i]) {
+                if (count < 5) extra += (count ? ", '" : "'") + f_.tensors()[i].name + "' " + f_.tensors()[i].shape_string();
+                ++count;
+            }
+        if (count)
+            raise(errc::format, f_.path() + ": " + std::to_string(count) + " unexpected tensor(s) for this " + to_string(family) +
+                                    " model: " + extra + (count > 5 ? ", ..." : "") +
+                                    " (a different config or family than the checkpoint's?)");
+    }
+
+private:
+    static std::string text(std::initializer_list<std::uint64_t> shape) {
+        std::string s = "[";
+        std::size_t i = 0;
+        for (std::uint64_t e : shape) s += (i++ ? ", " : "") + std::to_string(e);
+        return s + "]";
+    }
+    const io::SafeTensors& f_;
+    std::vector<bool> used_;
+};
+
+struct Names {
+    std::string patch, patch_norm_in, patch_norm_out, cls, dist, pos, norm, head_norm, pre_logits, head, head_dist;
+};
+
+inline Names family_names(Family f) {
+    switch (f) {
+        case Family::timm: return {"patch_embed.proj", "", "", "cls_token", "dist_token", "pos_embed", "norm", "", "pre_logits.fc", "head", "head_dist"};
+        case Family::torchvision: return {"conv_proj", "", "", "class_token", "", "encoder.pos_embedding", "encoder.ln", "", "heads.pre_logits", "heads.head", ""};
+        case Family::hf: return {"vit.embeddings.patch_embeddings.projection", "", "", "vit.embeddings.cls_token", "", "vit.embeddings.position_embeddings", "vit.layernorm", "", "", "classifier", ""};
+        case Family::vit_pytorch: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "cls_token", "", "pos_embedding", "transformer.norm", "mlp_head.0", "", "mlp_head", ""};
+        case Family::torch_encoder: return {"patch_embed", "", "", "cls_token", "", "pos_embedding", "encoder.norm", "", "", "head", ""};
+    }
+    return {};
+}
+
+}  // namespace detail
+
+/// Reads every parameter of a model of config C from a checkpoint of the given family.
+template <Config C>
+Weights load_weights(const io::SafeTensors& file, Family family) {
+    using M = VisionTransformer<C>;
+    constexpr std::uint64_t D = M::D, T = M::T, I = M::I, MLP = M::MLP, NC = C.num_classes, p = C.patch, Ch = C.channels;
+    detail::CheckpointReader r(file);
+    const detail::Names n = detail::family_names(family);
+    Weights w;
+    auto norm = [&](const std::string& base, std::uint64_t dim) {
+        NormWeights nw;
+        nw.gamma = r.take(base + ".weight", {dim});
+        nw.beta = r.take(base + ".bias", {dim});
+        return nw;
+    };
+    auto linear = [&](const std::string& base, std::uint64_t out, std::uint64_t in, bool bias) {
+        LinearWeights l;
+        const auto weight = r.take(base + ".weight", {out, in});
+        const auto b = bias ? r.take(base + ".bias", {out}) : std::vector<float>{};
+        l.set(weight.data(), bias ? b.data() : nullptr, out, in);
+        return l;
+    };
+    if (family == Family::vit_pytorch && !C.patch_norm) {
+        if (C.patch_order != PatchOrder::p1_p2_c)
+            raise(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
+        w.patch = linear("to_patch_embedding.1", D, M::PD, true);
+    } else if (family == Family::vit_pytorch || family == Family::torch_encoder) {
+        if (family == Family::vit_pytorch && C.patch_order != PatchOrder::p1_p2_c)
+            raise(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
+        if (C.patch_norm) w.patch_norm_in = norm(n.patch_norm_in, M::PD);
+        w.patch = linear(n.patch, D, M::PD, true);
+        if (C.patch_norm) w.patch_norm_out = norm(n.patch_norm_out, D);
+    } else {
+        if (C.patch_order != PatchOrder::c_p1_p2)
+            raise(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
+        const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
+        const auto b = r.take(n.patch + ".bias", {D});
+        w.patch.set(weight.data(), b.data(), D, M::PD);
+    }
+    if (C.class_token) w.cls = r.take(n.cls, {1, 1, D});
+    if (C.distillation_token) {
+        if (n.dist.empty()) raise(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " has no distilled models");
+        w.dist = r.take(n.dist, {1, 1, D});
+    }
+    if (C.position == PositionEmbedding::learned) {
+        w.pos = r.take(n.pos, {1, T, D});
+    } else {
+        w.pos.resize(M::NP * D);
+        einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
+        r.ignore(n.pos);
+    }
+    for (std::size_t l = 0; l < C.depth; ++l) {
+        BlockWeights b;
+        const std::string i = std::to_string(l);
+        switch (family) {
+            case Family::timm: {
+                const std::string base = "blocks." + i + ".";
+                b.norm1 = norm(base + "norm1", D);
+                b.qkv = linear(base + "attn.qkv", 3 * I, D, C.qkv_bias);
+                if (C.proj_out) b.proj = linear(base + "attn.proj", D, I, true);
+                b.norm2 = norm(base + "norm2", D);
+                b.fc1 = linear(base + "mlp.fc1", MLP, D, true);
+                b.fc2 = linear(base + "mlp.fc2", D, MLP, true);
+                break;
+            }
+            case Family::torchvision:
+            case Family::torch_encoder: {
+                const bool tv = family == Family::torchvision;
+                const std::string base = tv ? "encoder.layers.encoder_layer_" + i + "." : "encoder.layers." + i + ".";
+                const std::string attn = base + (tv ? "self_attention." : "self_attn.");
+                b.norm1 = norm(base + (tv ? "ln_1" : "norm1"), D);
+                const auto in_w = r.take(attn + "in_proj_weight", {3 * I, D});
+                const auto in_b = r.take(attn + "in_proj_bias", {3 * I});
+                b.qkv.set(in_w.data(), in_b.data(), 3 * I, D);
+                b.proj = linear(attn + "out_proj", D, I, true);
+                b.norm2 = norm(base + (tv ? "ln_2" : "norm2"), D);
+                b.fc1 = linear(base + (tv ? "mlp.0" : "linear1"), MLP, D, true);
+                b.fc2 = linear(base + (tv ? "mlp.3" : "linear2"), D, MLP, true);
+                break;
+            }
+            case Family::hf: {
+                const std::string base = "vit.encoder.layer." + i + ".";
+                b.norm1 = norm(base + "layernorm_before", D);
+                std::vector<float> qkv_w, qkv_b;
+                for (const char* part : {"query", "key", "value"}) {
+                    const std::string name = base + "attention.attention." + part;
+                    const auto pw = r.take(name + ".weight", {I, D});
+                    qkv_w.insert(qkv_w.end(), pw.begin(), pw.end());
+                    if (C.qkv_bias) {
+                        const auto pb = r.take(name + ".bias", {I});
+                        qkv_b.insert(qkv_b.end(), pb.begin(), pb.end());
+                    }
+                }
+                b.qkv.set(qkv_w.data(), C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D);
+                b.proj = linear(base + "attention.output.dense", D, I, true);
+                b.norm2 = norm(base + "layernorm_after", D);
+                b.fc1 = linear(base + "intermediate.dense", MLP, D, true);
+                b.fc2 = linear(base + "output.dense", D, MLP, true);
+                break;
+            }
+            case Family::vit_pytorch: {
+                const std::string base = "transformer.layers." + i + ".";
+                b.norm1 = norm(base + "0.norm", D);
+                b.qkv = linear(base + "0.to_qkv", 3 * I, D, C.qkv_bias);
+                if (C.proj_out) b.proj = linear(base + "0.to_out.0", D, I, true);
+                b.norm2 = norm(base + "1.net.0", D);
+                b.fc1 = linear(base + "1.net.1", MLP, D, true);
+                b.fc2 = linear(base + "1.net.4", D, MLP, true);
+                break;
+            }
+        }
+        w.blocks.push_back(std::move(b));
+    }
+    if (C.final_norm) w.norm = norm(n.norm, D);
+    if (C.head_norm) w.head_norm = norm(n.head_norm, D);
+    if (C.representation_size) {
+        if (n.pre_logits.empty()) raise(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " has no representation layer");
+        w.pre_logits = linear(n.pre_logits, C.representation_size, D, true);
+    }
+    if (NC) {
+        const std::string head = family == Family::vit_pytorch && C.head_norm ? "mlp_head.1" : n.head;
+        w.head = linear(head, NC, C.feature_dim(), true);
+        if (C.distillation_token) w.head_dist = linear(n.head_dist, NC, D, true);
+    }
+    r.require_all_used(family);
+    return w;
+}
+
+/// A model of config C with the weights of a checkpoint of the given family.
+template <Config C, class Backend = cpu>
+VisionTransformer<C, Backend> load(const io::SafeTensors& file, Family family) {
+    return VisionTransformer<C, Backend>(load_weights<C>(file, family));
+}
+
+}  // namespace einvit::vit

@@ -1,0 +1,322 @@
+// einvit/vit/model.hpp — the Vision Transformer forward pass.
+//
+//   using Model = einvit::vit::VisionTransformer<einvit::vit::presets::vit_base_patch16_224>;
+//   Model model = Model::load(einvit::io::SafeTensors::open("vit.safetensors"), einvit::vit::Family::timm);
+//   auto logits = model.forward(image);            // image: (B, 3, 224, 224) -> (B, 1000)
+//
+// Every shape is a compile-time constant of the Config. The weights live in the model (linear layers
+// pre-packed for the GEMM once, at load). A forward pass works in a workspace whose size,
+// workspace_bytes<B>, is a compile-time constant: forward() keeps one inside the model (allocated on the
+// first call for that batch size), forward_into() takes the caller's and allocates nothing.
+//
+// The transformer block, pre-norm (ViT) order:
+//   h = LN1(x); qkv = h Wqkvᵀ + b; a = attention(q, k, v) read as strided views of qkv;
+//   x += a Wprojᵀ + b            (residual fused into the GEMM)
+//   h = LN2(x); m = GELU(h W1ᵀ + b1)  (bias and GELU fused); x += m W2ᵀ + b2  (residual fused)
+// and post-norm (the original Transformer): x = LN1(x + Attn(x)); x = LN2(x + MLP(x)).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "einvit/backend/cpu/attention.hpp"
+#include "einvit/backend/cpu/gemm.hpp"
+#include "einvit/backend/cpu/rows.hpp"
+#include "einvit/backend/tags.hpp"
+#include "einvit/core/error.hpp"
+#include "einvit/core/memory.hpp"
+#include "einvit/core/shape.hpp"
+#include "einvit/core/tensor.hpp"
+#include "einvit/vit/config.hpp"
+
+namespace einvit::vit {
+
+/// A linear layer's parameters: weight packed for the GEMM (from PyTorch's (out, in)), optional bias.
+struct LinearWeights {
+    gemm::PackedB<float> weight;
+    std::vector<float> bias;  ///< empty: no bias
+    std::size_t in = 0, out = 0;
+    const float* bias_or_null() const noexcept { return bias.empty() ? nullptr : bias.data(); }
+    /// Sets the weight from `w` (out x in, row-major) and the bias from `b` (out values, or null).
+    void set(const float* w, const float* b, std::size_t out_features, std::size_t in_features) {
+        in = in_features;
+        out = out_features;
+        weight = gemm::PackedB<float>(gemm::Strided<float>{w, 1, in_features}, in_features, out_features);
+        if (b) bias.assign(b, b + out_features);
+        else bias.clear();
+    }
+};
+
+/// A LayerNorm's parameters.
+struct NormWeights {
+    std::vector<float> gamma, beta;
+};
+
+struct BlockWeights {
+    NormWeights norm1, norm2;
+    LinearWeights qkv, proj, fc1, fc2;
+};
+
+/// Every parameter of a model, in einvit's own layout.
+struct Weights {
+    LinearWeights patch;
+    NormWeights patch_norm_in, patch_norm_out;
+    std::vector<float> cls, dist, pos;  ///< pos: tokens x dim (empty for sine-cosine)
+    std::vector<BlockWeights> blocks;
+    NormWeights norm, head_norm;
+    LinearWeights pre_logits, head, head_dist;
+};
+
+namespace detail {
+
+constexpr std::size_t pad16(std::size_t n) noexcept { return (n + 15) / 16 * 16; }
+
+// 2-D sine-cosine position embedding (vit-pytorch's posemb_sincos_2d, temperature 10000): for each
+// patch (y, x), [sin(x ω), cos(x ω), sin(y ω), cos(y ω)] with ω_i = 1 / 10000^(i / (dim/4 - 1)).
+inline void sincos_2d(float* out, std::size_t gh, std::size_t gw, std::size_t dim) {
+    const std::size_t q = dim / 4;
+    for (std::size_t y = 0; y < gh; ++y)
+        for (std::size_t x = 0; x < gw; ++x) {
+            float* row = out + (y * gw + x) * dim;
+            for (std::size_t i = 0; i < q; ++i) {
+                const double omega = 1.0 / std::pow(10000.0, q > 1 ? double(i) / double(q - 1) : 0.0);
+                row[i] = static_cast<float>(std::sin(double(x) * omega));
+                row[q + i] = static_cast<float>(std::cos(double(x) * omega));
+                row[2 * q + i] = static_cast<float>(std::sin(double(y) * omega));
+                row[3 * q + i] = static_cast<float>(std::cos(double(y) * omega));
+            }
+        }
+}
+
+}  // namespace detail
+
+template <Config C, class Backend = cpu>
+class VisionTransformer {
+    static_assert(check_config<C>());
+    static_assert(std::is_base_of_v<cpu, Backend>, "einvit::vit: the CPU model runs on einvit::cpu (or a backend derived from it)");
+
+public:
+    static constexpr Config config = C;
+    static constexpr std::size_t D = C.dim, T = C.tokens(), NP = C.patches(), PD = C.patch_dim(), I = C.inner_dim(),
+                                 HD = C.head_dim(), MLP = C.mlp_dim, P = C.prefix_tokens(), F = C.feature_dim();
+    /// Width of forward()'s output: the classes, or the features when the model has no head.
+    static constexpr std::size_t out_dim = C.num_classes ? C.num_classes : F;
+
+    template <std::size_t B>
+    using Input = TensorView<const float, Shape<B, C.channels, C.image_height, C.image_width>, Backend>;
+    template <std::size_t B>
+    using Output = Tensor<float, Shape<B, out_dim>, Backend>;
+
+    /// Floats of workspace a forward pass of batch B needs, each buffer padded to 64 bytes.
+    template <std::size_t B>
+    static constexpr std::size_t workspace_floats = detail::pad16(B * T * D)               // x, the residual stream
+                                                    + detail::pad16(B * T * (D > PD ? D : PD))  // normalised x, patches
+                                                    + detail::pad16(B * T * 3 * I)         // qkv
+                                                    + detail::pad16(B * T * I)             // attention output
+                                                    + detail::pad16(B * T * MLP)           // MLP hidden
+                                                    + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim);
+    /// Bytes of workspace a forward pass of batch B needs (a compile-time constant).
+    template <std::size_t B>
+    static constexpr std::size_t workspace_bytes = workspace_floats<B> * sizeof(float);
+
+    VisionTransformer() = default;
+    explicit VisionTransformer(Weights w) : w_(std::move(w)) { check_weights(); }
+
+    const Weights& weights() const noexcept { return w_; }
+
+    /// Logits (B, num_classes), or the features when num_classes is 0. Allocates its workspace on the
+    /// first call for a batch size, and the returned tensor.
+    template <std::size_t B>
+    Output<B> forward(const Input<B>& image) {
+        Output<B> out(uninitialized);
+        if (workspace_.size() < workspace_floats<B>) workspace_.assign(workspace_floats<B>, 0.0f);
+        forward_into<B>(image, out.data(), workspace_.data());
+        return out;
+    }
+    template <std::size_t B>
+    Output<B> forward(const Tensor<float, Shape<B, C.channels, C.image_height, C.image_width>, Backend>& image) {
+        return forward<B>(Input<B>(image.data()));
+    }
+
+    /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B> floats,
+    /// 64-byte aligned is best); allocates nothing once the GEMM's per-thread packing buffers exist.
+    /// `attention_maps`, when given, receives each layer's attention of the class token (or of token 0)
+    /// to every token, averaged over heads: depth x B x T floats.
+    template <std::size_t B>
+    void forward_into(const Input<B>& image, float* out, float* workspace, float* attention_maps = nullptr) const {
+        float* x = workspace;
+        float* h = x + detail::pad16(B * T * D);
+        float* qkv = h + detail::pad16(B * T * (D > PD ? D : PD));
+        float* att = qkv + detail::pad16(B * T * 3 * I);
+        float* mlp = att + detail::pad16(B * T * I);
+        float* pooled = mlp + detail::pad16(B * T * MLP);
+        float* feats = pooled + detail::pad16(B * D);
+        embed<B>(image.data(), x, h);
+        for (std::size_t l = 0; l < C.depth; ++l)
+            block<B>(w_.blocks[l], x, h, qkv, att, mlp, attention_maps ? attention_maps + l * B * T : nullptr);
+        if (C.final_norm && C.norm == NormPlacement::pre) layer_norm(w_.norm, x, x, B * T);
+        head<B>(x, pooled, feats, out);
+    }
+
+private:
+    static void layer_norm(const NormWeights& n, const float* in, float* out, std::size_t rows) {
+        kernels::layer_norm_rows(Backend{}, in, D, out, D, rows, D, n.gamma.data(), n.beta.data(), C.layer_norm_eps);
+    }
+    static void linear(const LinearWeights& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
+                       std::size_t rows, gemm::Activation act = gemm::Activation::none, bool accumulate = false) {
+        gemm::Epilogue<float> ep;
+        ep.bias = l.bias_or_null();
+        ep.activation = act;
+        gemm::multiply(Backend{}, rows, gemm::Strided<float>{in, ld_in, 1}, l.weight, out, ld_out, ep, accumulate);
+    }
+    static constexpr gemm::Activation mlp_activation() {
+        switch (C.activation) {
+            case Activation::gelu_tanh: return gemm::Activation::gelu_tanh;
+            case Activation::relu: return gemm::Activation::relu;
+            case Activation::gelu_erf: break;
+        }
+        return gemm::Activation::gelu_erf;
+    }
+
+    // Patches -> tokens: x[b, P + n] = patch_n · Wᵀ + bias + pos; prefix tokens; position embedding.
+    template <std::size_t B>
+    void embed(const float* img, float* x, float* patches) const {
+        constexpr std::size_t p = C.patch, gw = C.grid_w(), Hh = C.image_height, Ww = C.image_width, Ch = C.channels;
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t gy = 0; gy < C.grid_h(); ++gy)
+                for (std::size_t gx = 0; gx < gw; ++gx) {
+                    float* dst = patches + (b * NP + gy * gw + gx) * PD;
+                    for (std::size_t c = 0; c < Ch; ++c)
+                        for (std::size_t i = 0; i < p; ++i) {
+                            const float* src = img + ((b * Ch + c) * Hh + gy * p + i) * Ww + gx * p;
+                            for (std::size_t j = 0; j < p; ++j) {
+                                if constexpr (C.patch_order == PatchOrder::c_p1_p2)
+                                    dst[(c * p + i) * p + j] = src[j];
+                                else
+                                    dst[(i * p + j) * Ch + c] = src[j];
+                            }
+                        }
+                }
+        if constexpr (C.patch_norm)
+            kernels::layer_norm_rows(Backend{}, patches, PD, patches, PD, B * NP, PD, w_.patch_norm_in.gamma.data(),
+                                     w_.patch_norm_in.beta.data(), C.layer_norm_eps);
+        for (std::size_t b = 0; b < B; ++b) linear(w_.patch, patches + b * NP * PD, PD, x + (b * T + P) * D, D, NP);
+        if constexpr (C.patch_norm)
+            for (std::size_t b = 0; b < B; ++b)
+                kernels::layer_norm_rows(Backend{}, x + (b * T + P) * D, D, x + (b * T + P) * D, D, NP, D,
+                                         w_.patch_norm_out.gamma.data(), w_.patch_norm_out.beta.data(), C.layer_norm_eps);
+        for (std::size_t b = 0; b < B; ++b) {
+            float* xb = x + b * T * D;
+            if constexpr (C.class_token) std::memcpy(xb, w_.cls.data(), D * sizeof(float));
+            if constexpr (C.distillation_token) std::memcpy(xb + D, w_.dist.data(), D * sizeof(float));
+            if constexpr (C.position == PositionEmbedding::learned) {
+                for (std::size_t i = 0; i < T * D; ++i) xb[i] += w_.pos[i];
+            } else {
+                for (std::size_t i = 0; i < NP * D; ++i) xb[P * D + i] += w_.pos[i];
+            }
+        }
+    }
+
+    template <std::size_t B>
+    void attention(const BlockWeights& bw, const float* in, float* x_out, float* qkv, float* att, bool accumulate,
+                   float* map, float* scratch) const {
+        linear(bw.qkv, in, D, qkv, 3 * I, B * T);
+        const float scale = C.attention_scale > 0 ? C.attention_scale : 1.0f / std::sqrt(static_cast<float>(HD));
+        using HTc = kernels::HeadTensor<const float>;
+        const kernels::AttentionSize size{B, C.heads, T, T, HD, HD};
+        kernels::attention(Backend{}, size, HTc{qkv, T * 3 * I, HD, 3 * I}, HTc{qkv + I, T * 3 * I, HD, 3 * I},
+                           HTc{qkv + 2 * I, T * 3 * I, HD, 3 * I}, kernels::HeadTensor<float>{att, T * I, HD, I}, scale);
+        if (map) class_token_attention<B>(qkv, scale, map, scratch);
+        if constexpr (C.proj_out) {
+            linear(bw.proj, att, I, x_out, D, B * T, gemm::Activation::none, accumulate);
+        } else {
+            for (std::size_t i = 0; i < B * T * D; ++i) x_out[i] = accumulate ? x_out[i] + att[i] : att[i];
+        }
+    }
+
+    // Token 0's attention to every token, averaged over heads (for attention maps).
+    template <std::size_t B>
+    void class_token_attention(const float* qkv, float scale, float* map, float* row) const {
+        for (std::size_t b = 0; b < B; ++b) {
+            float* m = map + b * T;
+            for (std::size_t j = 0; j < T; ++j) m[j] = 0;
+            for (std::size_t hh = 0; hh < C.heads; ++hh) {
+                const float* q = qkv + b * T * 3 * I + hh * HD;
+                for (std::size_t j = 0; j < T; ++j) {
+                    const float* k = qkv + (b * T + j) * 3 * I + I + hh * HD;
+                    float dot = 0;
+                    for (std::size_t d = 0; d < HD; ++d) dot += q[d] * k[d];
+                    row[j] = dot;
+                }
+                kernels::softmax_rows(reference{}, row, T, row, T, 1, T, scale);
+                for (std::size_t j = 0; j < T; ++j) m[j] += row[j] / static_cast<float>(C.heads);
+            }
+        }
+    }
+
+    template <std::size_t B>
+    void block(const BlockWeights& bw, float* x, float* h, float* qkv, float* att, float* mlp, float* map) const {
+        if constexpr (C.norm == NormPlacement::pre) {
+            layer_norm(bw.norm1, x, h, B * T);
+            attention<B>(bw, h, x, qkv, att, true, map, mlp);
+            layer_norm(bw.norm2, x, h, B * T);
+            linear(bw.fc1, h, D, mlp, MLP, B * T, mlp_activation());
+            linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);
+        } else {
+            attention<B>(bw, x, x, qkv, att, true, map, mlp);
+            layer_norm(bw.norm1, x, x, B * T);
+            linear(bw.fc1, x, D, mlp, MLP, B * T, mlp_activation());
+            linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);
+            layer_norm(bw.norm2, x, x, B * T);
+        }
+    }
+
+    template <std::size_t B>
+    void head(const float* x, float* pooled, float* feats, float* out) const {
+        for (std::size_t b = 0; b < B; ++b) {
+            const float* xb = x + b * T * D;
+            float* pb = pooled + b * D;
+            if constexpr (C.pooling == Pooling::cls) {
+                std::memcpy(pb, xb, D * sizeof(float));
+            } else {
+                const std::size_t first = C.pooling == Pooling::mean_all ? 0 : P;
+                for (std::size_t d = 0; d < D; ++d) {
+                    float s = 0;
+                    for (std::size_t t = first; t < T; ++t) s += xb[t * D + d];
+                    pb[d] = s / static_cast<float>(T - first);
+                }
+            }
+        }
+        if constexpr (C.head_norm) layer_norm(w_.head_norm, pooled, pooled, B);
+        const float* f = pooled;
+        if constexpr (C.representation_size != 0) {
+            linear(w_.pre_logits, pooled, D, feats, F, B, gemm::Activation::tanh);
+            f = feats;
+        }
+        if constexpr (C.num_classes == 0) {
+            std::memcpy(out, f, B * F * sizeof(float));
+        } else if constexpr (C.distillation_token) {
+            // (head(x[:, 0]) + head_dist(x[:, 1])) / 2, as DeiT infers
+            linear(w_.head, f, F, out, out_dim, B);
+            for (std::size_t b = 0; b < B; ++b) std::memcpy(feats + b * D, x + (b * T + 1) * D, D * sizeof(float));
+            linear(w_.head_dist, feats, D, out, out_dim, B, gemm::Activation::none, true);
+            for (std::size_t i = 0; i < B * out_dim; ++i) out[i] *= 0.5f;
+        } else {
+            linear(w_.head, f, F, out, out_dim, B);
+        }
+    }
+
+    void check_weights() const {
+        if (w_.blocks.size() != C.depth)
+            raise(errc::invalid_argument, "einvit::vit: the weights have " + std::to_string(w_.blocks.size()) +
+                                              " blocks, the config " + std::to_string(C.depth));
+    }
+
+    Weights w_;
+    std::vector<float> workspace_;
+};
+
+}  // namespace einvit::vit

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Writes reference checkpoints, inputs and logits for einvit's ViT parity tests.
+
+Each case builds a model with the library that defines it (timm, torchvision, vit-pytorch, or plain
+torch.nn for the post-norm encoder), with random weights (a fixed seed, every parameter perturbed so
+that no bias or LayerNorm is left at its trivial initial value), saves its state_dict as safetensors
+exactly as that library names it, and runs 8 random inputs through it in float32:
+
+    OUT/<case>.safetensors       the checkpoint
+    OUT/<case>.input.bin         float32, (8, C, H, W)
+    OUT/<case>.logits.bin        float32, (8, classes)
+
+Run:  .venv/bin/python tests/golden/vit/gen.py OUT [case ...]
+(the venv: /usr/bin/python3 -m venv --system-site-packages .venv with Debian's python3-torch and
+python3-torchvision, plus pip install --no-deps timm==0.9.16 vit-pytorch==1.7.0 and pip install einops
+safetensors pyyaml; tools/run-tests.sh makes it). The checkpoints are large, so they are generated
+during the test run, never committed.
+"""
+import os
+import sys
+
+import torch
+import torch.nn as nn
+from safetensors.torch import save_file
+
+BATCH = 8
+
+
+def perturb(model, seed):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() <= 1 or "token" in name or "pos" in name or not p.any():  # biases, norms, zero-initialised heads
+                p.add_(torch.randn(p.shape, generator=g) * 0.02)
+    model.eval()
+    return model
+
+
+class TorchEncoderViT(nn.Module):
+    """A ViT on nn.TransformerEncoderLayer in the original post-norm order (norm_first=False), with a
+    Linear patch embedding over (c p1 p2) patches, a class token and a learned 1-D position table."""
+
+    def __init__(self, image=32, patch=8, channels=3, dim=64, depth=3, heads=4, mlp=128, classes=10):
+        super().__init__()
+        self.patch = patch
+        n = (image // patch) ** 2
+        self.patch_embed = nn.Linear(channels * patch * patch, dim)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim))
+        self.pos_embedding = nn.Parameter(torch.randn(1, n + 1, dim))
+        layer = nn.TransformerEncoderLayer(dim, heads, mlp, dropout=0.0, activation="gelu", batch_first=True,
+                                           norm_first=False, layer_norm_eps=1e-5)
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, img):
+        b, c, h, w = img.shape
+        p = self.patch
+        x = img.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).reshape(b, (h // p) * (w // p), c * p * p)
+        x = self.patch_embed(x)
+        x = torch.cat([self.cls_token.expand(b, -1, -1), x], dim=1) + self.pos_embedding
+        x = self.encoder(x)
+        return self.head(x[:, 0])
+
+
+def build(case):
+    torch.manual_seed(1234)
+    if case == "timm_vit_tiny_patch16_224":
+        from timm.models.vision_transformer import VisionTransformer
+        return VisionTransformer(img_size=224, patch_size=16, embed_dim=192, depth=12, num_heads=3), (3, 224, 224)
+    if case == "timm_vit_base_patch16_224":
+        from timm.models.vision_transformer import VisionTransformer
+        return VisionTransformer(img_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12), (3, 224, 224)
+    if case == "timm_vit_small_160x224":
+        from timm.models.vision_transformer import VisionTransformer
+        return VisionTransformer(img_size=(160, 224), patch_size=16, embed_dim=384, depth=4, num_heads=6,
+                                 num_classes=100), (3, 160, 224)
+    if case == "timm_deit_tiny_distilled":
+        from timm.models.deit import VisionTransformerDistilled
+        return VisionTransformerDistilled(img_size=224, patch_size=16, embed_dim=192, depth=12, num_heads=3), (3, 224, 224)
+    if case == "torchvision_vit_32":
+        from torchvision.models.vision_transformer import VisionTransformer
+        return VisionTransformer(image_size=64, patch_size=16, num_layers=3, num_heads=4, hidden_dim=128, mlp_dim=256,
+                                 num_classes=37), (3, 64, 64)
+    if case == "vit_pytorch_mean":
+        from vit_pytorch import ViT
+        return ViT(image_size=(48, 64), patch_size=8, num_classes=21, dim=96, depth=3, heads=4, dim_head=32, mlp_dim=192,
+                   pool="mean", channels=3), (3, 48, 64)
+    if case == "vit_pytorch_mnist":
+        from vit_pytorch import ViT
+        return ViT(image_size=28, patch_size=7, num_classes=10, dim=64, depth=6, heads=8, dim_head=64, mlp_dim=128,
+                   channels=1), (1, 28, 28)
+    if case == "torch_encoder_postnorm":
+        return TorchEncoderViT(), (3, 32, 32)
+    raise SystemExit(f"unknown case {case}")
+
+
+CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_small_160x224", "timm_deit_tiny_distilled",
+         "torchvision_vit_32", "vit_pytorch_mean", "vit_pytorch_mnist", "torch_encoder_postnorm"]
+
+
+def main():
+    out = sys.argv[1]
+    cases = sys.argv[2:] or CASES
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(2)
+    for i, case in enumerate(cases):
+        model, shape = build(case)
+        perturb(model, 100 + i)
+        g = torch.Generator().manual_seed(7 + i)
+        x = torch.randn((BATCH,) + shape, generator=g)
+        with torch.no_grad():
+            y = model(x)
+        state = {k: v.contiguous() for k, v in model.state_dict().items()}
+        save_file(state, os.path.join(out, case + ".safetensors"))
+        x.numpy().astype("float32").tofile(os.path.join(out, case + ".input.bin"))
+        y.numpy().astype("float32").tofile(os.path.join(out, case + ".logits.bin"))
+        print(f"{case}: {len(state)} tensors, logits {tuple(y.shape)}, max |logit| {y.abs().max().item():.3f}")
+
+
+if __name__ == "__main__":
+    main()

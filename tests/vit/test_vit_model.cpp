@@ -1,0 +1,80 @@
+// The model beyond parity: mismatched checkpoints give named errors and load nothing, forward_into
+// allocates nothing, workspace sizes are compile-time constants, configs are checked, results do not
+// depend on the thread count, and a model runs from a caller's buffer.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <einvit/einvit.hpp>
+#include <einvit/vit/load.hpp>
+#include <string>
+#include <vector>
+
+#include "../unit/alloc_counter.hpp"
+
+namespace vit = einvit::vit;
+
+namespace {
+
+std::string golden(const std::string& name) { return std::string(EINVIT_VIT_GOLDEN_DIR) + "/" + name; }
+
+std::string load_error(const auto& thunk) {
+    try {
+        thunk();
+    } catch (const einvit::error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+constexpr vit::Config tiny_depth_11 = [] {
+    vit::Config c = vit::presets::vit_tiny_patch16_224;
+    c.depth = 11;
+    return c;
+}();
+
+}  // namespace
+
+static_assert(vit::VisionTransformer<vit::presets::vit_base_patch16_224>::T == 197);
+static_assert(vit::VisionTransformer<vit::presets::deit_base_distilled_patch16_224>::T == 198);
+static_assert(vit::VisionTransformer<vit::presets::mnist>::T == 17);
+static_assert(vit::VisionTransformer<vit::presets::vit_huge_patch14_224>::T == 257);
+// the workspace of a ViT-B/16 forward at batch 1: a compile-time constant (about 7 MiB)
+static_assert(vit::VisionTransformer<vit::presets::vit_base_patch16_224>::workspace_bytes<1> ==
+              4 * (197 * 768 + 197 * 768 + 197 * 2304 + 197 * 768 + 197 * 3072 + 768 + 768 + 1008));
+static_assert(vit::config_problem(vit::Config{.image_height = 30, .patch = 7}) == vit::ConfigProblem::image_height_not_divisible_by_patch);
+static_assert(vit::config_problem(vit::Config{.dim = 100, .heads = 12}) == vit::ConfigProblem::dim_not_divisible_by_heads);
+static_assert(vit::config_problem(vit::presets::mnist) == vit::ConfigProblem::none);
+
+TEST_CASE("vit load: a checkpoint of another config or family is refused with the tensor named") {
+    const auto file = einvit::io::SafeTensors::open(golden("timm_vit_tiny_patch16_224.safetensors"));
+    const std::string mis_shaped = load_error([&] { (void)vit::load<vit::presets::vit_small_patch16_224>(file, vit::Family::timm); });
+    CHECK(mis_shaped.find("tensor 'patch_embed.proj.weight' has shape [192, 3, 16, 16], expected [384, 3, 16, 16]") != std::string::npos);
+    const std::string extra = load_error([&] { (void)vit::load<tiny_depth_11>(file, vit::Family::timm); });
+    CHECK(extra.find("unexpected tensor(s)") != std::string::npos);
+    CHECK(extra.find("blocks.11.") != std::string::npos);
+    const std::string missing = load_error([&] { (void)vit::load<vit::presets::vit_tiny_patch16_224>(file, vit::Family::torchvision); });
+    CHECK(missing.find("missing tensor 'conv_proj.weight'") != std::string::npos);
+    const std::string distilled = load_error([&] { (void)vit::load<vit::presets::deit_tiny_distilled_patch16_224>(file, vit::Family::timm); });
+    CHECK(distilled.find("missing tensor 'dist_token'") != std::string::npos);
+    CHECK(load_error([&] { (void)vit::load<vit::presets::vit_tiny_patch16_224>(file, vit::Family::timm); }) == "(no error)");
+}
+
+TEST_CASE("vit forward: forward_into allocates nothing; 1 and 2 threads give identical logits") {
+    using Model = vit::VisionTransformer<vit::presets::mnist>;
+    const auto file = einvit::io::SafeTensors::open(golden("vit_pytorch_mnist.safetensors"));
+    const Model model = vit::load<vit::presets::mnist>(file, vit::Family::vit_pytorch);
+    std::vector<float> image(8 * 28 * 28);
+    for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<float>(i % 29) / 29.0f - 0.5f;
+    alignas(64) static float workspace[Model::workspace_floats<8>];
+    float logits[2][8 * 10];
+    einvit::set_num_threads(1);
+    model.forward_into<8>(Model::Input<8>(image.data()), logits[0], workspace);  // warms the GEMM's buffers
+    einvit::set_num_threads(2);
+    model.forward_into<8>(Model::Input<8>(image.data()), logits[1], workspace);
+    CHECK(std::memcmp(logits[0], logits[1], sizeof logits[0]) == 0);
+    einvit_test::AllocationScope scope;
+    model.forward_into<8>(Model::Input<8>(image.data()), logits[1], workspace);
+    CHECK(scope.count() == 0);
+    CHECK(std::memcmp(logits[0], logits[1], sizeof logits[0]) == 0);
+    einvit::set_num_threads(einvit::detail::default_threads());
+}

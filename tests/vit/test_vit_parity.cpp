@@ -1,0 +1,113 @@
+// Parity with the libraries that define each model family: checkpoints saved by timm, torchvision,
+// vit-pytorch and torch.nn (tests/golden/vit/gen.py, run by CTest before this test), loaded by einvit,
+// run on the same 8 inputs. Argmax must agree and max |Δ| <= 1e-4 · max(1, max |logit|).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <einvit/einvit.hpp>
+#include <einvit/vit/load.hpp>
+#include <string>
+#include <vector>
+
+namespace vit = einvit::vit;
+
+namespace {
+
+std::string golden(const std::string& name) { return std::string(EINVIT_VIT_GOLDEN_DIR) + "/" + name; }
+
+std::vector<float> read_floats(const std::string& path, std::size_t count) {
+    std::vector<float> v(count);
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    REQUIRE_MESSAGE(f != nullptr, "cannot open " << path << " (run tests/golden/vit/gen.py)");
+    const std::size_t got = std::fread(v.data(), sizeof(float), count, f);
+    std::fclose(f);
+    REQUIRE_MESSAGE(got == count, path << ": expected " << count << " floats, read " << got);
+    return v;
+}
+
+template <vit::Config C>
+void check_parity(const char* name, vit::Family family) {
+    constexpr std::size_t B = 8;
+    using Model = vit::VisionTransformer<C>;
+    const auto file = einvit::io::SafeTensors::open(golden(std::string(name) + ".safetensors"));
+    Model model = vit::load<C>(file, family);
+    einvit::Tensor<float, einvit::Shape<B, C.channels, C.image_height, C.image_width>> image;
+    const auto input = read_floats(golden(std::string(name) + ".input.bin"), image.size());
+    std::memcpy(image.data(), input.data(), image.bytes());
+    const auto want = read_floats(golden(std::string(name) + ".logits.bin"), B * C.num_classes);
+    const auto got = model.forward(image);
+    double worst = 0, scale = 1;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        worst = std::max(worst, std::fabs(double(got.data()[i]) - double(want[i])));
+        scale = std::max(scale, std::fabs(double(want[i])));
+    }
+    std::size_t argmax_equal = 0;
+    for (std::size_t b = 0; b < B; ++b) {
+        const float* g = got.data() + b * C.num_classes;
+        const float* w = want.data() + b * C.num_classes;
+        argmax_equal += std::max_element(g, g + C.num_classes) - g == std::max_element(w, w + C.num_classes) - w;
+    }
+    INFO(std::string(name) << ": max |delta| " << worst << ", max |logit| " << scale);
+    CHECK(worst <= 1e-4 * scale);
+    CHECK(argmax_equal == B);
+}
+
+constexpr vit::Config timm_small_160x224 = [] {
+    vit::Config c = vit::presets::vit(384, 4, 6, 16, 224, 100);
+    c.image_height = 160;
+    return c;
+}();
+
+constexpr vit::Config torchvision_small = [] {
+    vit::Config c = vit::presets::vit(128, 3, 4, 16, 64, 37);
+    c.mlp_dim = 256;
+    return c;
+}();
+
+constexpr vit::Config vit_pytorch_mean = [] {
+    vit::Config c;
+    c.image_height = 48;
+    c.image_width = 64;
+    c.patch = 8;
+    c.dim = 96;
+    c.depth = 3;
+    c.heads = 4;
+    c.dim_head = 32;
+    c.mlp_dim = 192;
+    c.num_classes = 21;
+    c.pooling = vit::Pooling::mean_all;
+    c.qkv_bias = false;
+    c.patch_norm = true;
+    c.patch_order = vit::PatchOrder::p1_p2_c;
+    c.layer_norm_eps = 1e-5f;
+    return c;
+}();
+
+constexpr vit::Config post_norm = [] {
+    vit::Config c = vit::presets::vit(64, 3, 4, 8, 32, 10);
+    c.mlp_dim = 128;
+    c.norm = vit::NormPlacement::post;
+    c.final_norm = false;
+    c.layer_norm_eps = 1e-5f;
+    return c;
+}();
+
+}  // namespace
+
+TEST_CASE("parity: timm ViT-Ti/16 at 224") { check_parity<vit::presets::vit_tiny_patch16_224>("timm_vit_tiny_patch16_224", vit::Family::timm); }
+TEST_CASE("parity: timm ViT-B/16 at 224") { check_parity<vit::presets::vit_base_patch16_224>("timm_vit_base_patch16_224", vit::Family::timm); }
+TEST_CASE("parity: timm ViT-S at 160 x 224 (non-square)") { check_parity<timm_small_160x224>("timm_vit_small_160x224", vit::Family::timm); }
+TEST_CASE("parity: timm DeiT-Ti distilled") {
+    check_parity<vit::presets::deit_tiny_distilled_patch16_224>("timm_deit_tiny_distilled", vit::Family::timm);
+}
+TEST_CASE("parity: torchvision VisionTransformer") { check_parity<torchvision_small>("torchvision_vit_32", vit::Family::torchvision); }
+TEST_CASE("parity: vit-pytorch with mean pooling, 48 x 64") { check_parity<vit_pytorch_mean>("vit_pytorch_mean", vit::Family::vit_pytorch); }
+TEST_CASE("parity: vit-pytorch MNIST-size model (28 x 28, 1 channel, 7 x 7 patches)") {
+    check_parity<vit::presets::mnist>("vit_pytorch_mnist", vit::Family::vit_pytorch);
+}
+TEST_CASE("parity: post-norm encoder on nn.TransformerEncoderLayer") {
+    check_parity<post_norm>("torch_encoder_postnorm", vit::Family::torch_encoder);
+}
