@@ -95,8 +95,26 @@ constexpr vit::Config post_norm = [] {
     return c;
 }();
 
+constexpr vit::Config timm_avg = [] {
+    vit::Config c = vit::presets::vit(64, 2, 4, 8, 32, 5);
+    c.mlp_dim = 128;
+    c.pooling = vit::Pooling::mean_patches;
+    c.final_norm = false;
+    c.head_norm = true;  // timm's fc_norm
+    return c;
+}();
+
+constexpr vit::Config hf_small = [] {
+    vit::Config c = vit::presets::vit(64, 2, 4, 8, 32, 7);
+    c.mlp_dim = 128;
+    c.layer_norm_eps = 1e-12f;
+    return c;
+}();
+
 }  // namespace
 
+TEST_CASE("parity: timm with global_pool avg and fc_norm") { check_parity<timm_avg>("timm_avg_pool_fc_norm", vit::Family::timm); }
+TEST_CASE("parity: HF transformers ViTForImageClassification") { check_parity<hf_small>("hf_vit", vit::Family::hf); }
 TEST_CASE("parity: timm ViT-Ti/16 at 224") { check_parity<vit::presets::vit_tiny_patch16_224>("timm_vit_tiny_patch16_224", vit::Family::timm); }
 TEST_CASE("parity: timm ViT-B/16 at 224") { check_parity<vit::presets::vit_base_patch16_224>("timm_vit_base_patch16_224", vit::Family::timm); }
 TEST_CASE("parity: timm ViT-S at 160 x 224 (non-square)") { check_parity<timm_small_160x224>("timm_vit_small_160x224", vit::Family::timm); }

@@ -5,7 +5,8 @@
 //
 // Each family names its tensors its own way; the maps here take them into einvit's layout:
 // - timm (VisionTransformer, DeiT): patch_embed.proj, cls_token, dist_token, pos_embed,
-//   blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}, norm, pre_logits.fc, head, head_dist.
+//   blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}, norm, fc_norm (global_pool "avg"),
+//   pre_logits.fc, head, head_dist.
 // - torchvision (vit_b_16 ...): conv_proj, class_token, encoder.pos_embedding,
 //   encoder.layers.encoder_layer_N.{ln_1, self_attention.in_proj_*, self_attention.out_proj, ln_2,
 //   mlp.0, mlp.3}, encoder.ln, heads.head (heads.pre_logits with a representation layer).
@@ -109,7 +110,7 @@ struct Names {
 
 inline Names family_names(Family f) {
     switch (f) {
-        case Family::timm: return {"patch_embed.proj", "", "", "cls_token", "dist_token", "pos_embed", "norm", "", "pre_logits.fc", "head", "head_dist"};
+        case Family::timm: return {"patch_embed.proj", "", "", "cls_token", "dist_token", "pos_embed", "norm", "fc_norm", "pre_logits.fc", "head", "head_dist"};
         case Family::torchvision: return {"conv_proj", "", "", "class_token", "", "encoder.pos_embedding", "encoder.ln", "", "heads.pre_logits", "heads.head", ""};
         case Family::hf: return {"vit.embeddings.patch_embeddings.projection", "", "", "vit.embeddings.cls_token", "", "vit.embeddings.position_embeddings", "vit.layernorm", "", "", "classifier", ""};
         case Family::vit_pytorch: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "cls_token", "", "pos_embedding", "transformer.norm", "mlp_head.0", "", "mlp_head", ""};

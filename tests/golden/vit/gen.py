@@ -11,9 +11,8 @@ exactly as that library names it, and runs 8 random inputs through it in float32
     OUT/<case>.logits.bin        float32, (8, classes)
 
 Run:  .venv/bin/python tests/golden/vit/gen.py OUT [case ...]
-(the venv: /usr/bin/python3 -m venv --system-site-packages .venv with Debian's python3-torch and
-python3-torchvision, plus pip install --no-deps timm==0.9.16 vit-pytorch==1.7.0 and pip install einops
-safetensors pyyaml; tools/run-tests.sh makes it). The checkpoints are large, so they are generated
+(the venv: tools/make-venv.sh, which tools/run-tests.sh calls: Debian's python3-torch and
+python3-torchvision seen through --system-site-packages, timm, vit-pytorch and transformers from PyPI). The checkpoints are large, so they are generated
 during the test run, never committed.
 """
 import os
@@ -62,6 +61,20 @@ class TorchEncoderViT(nn.Module):
         return self.head(x[:, 0])
 
 
+class HfLogits(nn.Module):
+    """transformers' model returns an output object; this returns its logits and keeps its names."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(pixel_values=x).logits
+
+    def state_dict(self, *args, **kwargs):
+        return self.model.state_dict(*args, **kwargs)
+
+
 def build(case):
     torch.manual_seed(1234)
     if case == "timm_vit_tiny_patch16_224":
@@ -89,13 +102,24 @@ def build(case):
         from vit_pytorch import ViT
         return ViT(image_size=28, patch_size=7, num_classes=10, dim=64, depth=6, heads=8, dim_head=64, mlp_dim=128,
                    channels=1), (1, 28, 28)
+    if case == "timm_avg_pool_fc_norm":
+        from timm.models.vision_transformer import VisionTransformer
+        return VisionTransformer(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0,
+                                 global_pool="avg", num_classes=5), (3, 32, 32)
+    if case == "hf_vit":
+        from transformers import ViTConfig, ViTForImageClassification
+        config = ViTConfig(image_size=32, patch_size=8, num_channels=3, hidden_size=64, num_hidden_layers=2,
+                           num_attention_heads=4, intermediate_size=128, num_labels=7, hidden_act="gelu",
+                           qkv_bias=True, layer_norm_eps=1e-12)
+        return HfLogits(ViTForImageClassification(config)), (3, 32, 32)
     if case == "torch_encoder_postnorm":
         return TorchEncoderViT(), (3, 32, 32)
     raise SystemExit(f"unknown case {case}")
 
 
 CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_small_160x224", "timm_deit_tiny_distilled",
-         "torchvision_vit_32", "vit_pytorch_mean", "vit_pytorch_mnist", "torch_encoder_postnorm"]
+         "torchvision_vit_32", "vit_pytorch_mean", "vit_pytorch_mnist", "torch_encoder_postnorm", "timm_avg_pool_fc_norm",
+         "hf_vit"]
 
 
 def main():
