@@ -5589,6 +5589,21 @@ public:
         }
     }
 
+    /// Tells the system a tensor's bytes are no longer needed, so a mapped file's pages leave the
+    /// process's resident memory (they are read again from the file if touched). Loading a model
+    /// this way never holds the whole checkpoint and the converted weights at once.
+    void release(const TensorInfo& t) const noexcept {
+#if EINVIT_HAS_MMAP
+        if (!mapped_ || t.end == t.begin) return;
+        const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+        const auto first = reinterpret_cast<std::uintptr_t>(bytes(t));
+        const std::uintptr_t begin = first / page * page, end = (first + (t.end - t.begin) + page - 1) / page * page;
+        ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+#else
+        (void)t;
+#endif
+    }
+
 private:
     SafeTensors() = default;
 
@@ -5693,6 +5708,7 @@ struct Config {
     bool distillation_token = false;  ///< DeiT: a second token and head, logits averaged
     bool qkv_bias = true;
     bool proj_out = true;  ///< an output projection after attention (vit-pytorch drops it when heads = 1 and dim_head = dim)
+    bool proj_bias = true;  ///< a bias on that projection (vit-pytorch's SimpleViT has none)
     NormPlacement norm = NormPlacement::pre;
     bool final_norm = true;
     bool patch_norm = false;  ///< vit-pytorch's LayerNorm before and after the patch projection
@@ -6177,7 +6193,8 @@ private:
 //
 // Each family names its tensors its own way; the maps here take them into einvit's layout:
 // - timm (VisionTransformer, DeiT): patch_embed.proj, cls_token, dist_token, pos_embed,
-//   blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}, norm, pre_logits.fc, head, head_dist.
+//   blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}, norm, fc_norm (global_pool "avg"),
+//   pre_logits.fc, head, head_dist.
 // - torchvision (vit_b_16 ...): conv_proj, class_token, encoder.pos_embedding,
 //   encoder.layers.encoder_layer_N.{ln_1, self_attention.in_proj_*, self_attention.out_proj, ln_2,
 //   mlp.0, mlp.3}, encoder.ln, heads.head (heads.pre_logits with a representation layer).
@@ -6187,6 +6204,9 @@ private:
 // - vit_pytorch (lucidrains' ViT): to_patch_embedding.{0,1,2,3} or .1, cls_token, pos_embedding,
 //   transformer.layers.N.0.{norm, to_qkv, to_out.0}, transformer.layers.N.1.net.{0,1,4},
 //   transformer.norm, mlp_head (or mlp_head.0 / mlp_head.1 with a head norm); patches in (p1 p2 c) order.
+// - vit_pytorch_simple (lucidrains' SimpleViT: no class token, fixed 2-D sine-cosine positions, mean
+//   pooling): to_patch_embedding.{1,2,3}, transformer.layers.N.0.{norm, to_qkv, to_out},
+//   transformer.layers.N.1.net.{0,1,3}, transformer.norm, linear_head.
 // - torch_encoder (a ViT built on nn.TransformerEncoderLayer, as in the seeds): patch_embed.{weight,bias}
 //   (Linear), cls_token, pos_embedding, encoder.layers.N.{self_attn.in_proj_*, self_attn.out_proj,
 //   linear1, linear2, norm1, norm2}, encoder.norm (if a final norm), head.
@@ -6204,15 +6224,17 @@ private:
 namespace einvit::vit {
 
 /// The code base a checkpoint comes from, which fixes its tensor names.
-enum class Family { timm, torchvision, hf, vit_pytorch, torch_encoder };
+enum class Family { timm, torchvision, hf, vit_pytorch, vit_pytorch_simple, torch_encoder };
 
-/// Family name for messages and command lines ("timm", "torchvision", "hf", "vit-pytorch", "torch-encoder").
+/// Family name for messages and command lines ("timm", "torchvision", "hf", "vit-pytorch",
+/// "vit-pytorch-simple", "torch-encoder").
 constexpr const char* to_string(Family f) noexcept {
     switch (f) {
         case Family::timm: return "timm";
         case Family::torchvision: return "torchvision";
         case Family::hf: return "hf";
         case Family::vit_pytorch: return "vit-pytorch";
+        case Family::vit_pytorch_simple: return "vit-pytorch-simple";
         case Family::torch_encoder: return "torch-encoder";
     }
     return "?";
@@ -6237,6 +6259,7 @@ public:
         used_[static_cast<std::size_t>(t - f_.tensors().data())] = true;
         std::vector<float> out(static_cast<std::size_t>(t->elements()));
         f_.read_as_float(*t, out.data());
+        f_.release(*t);  // the model keeps its own (packed) copy
         return out;
     }
     bool has(const std::string& name) const noexcept { return f_.find(name) != nullptr; }
@@ -6276,10 +6299,11 @@ struct Names {
 
 inline Names family_names(Family f) {
     switch (f) {
-        case Family::timm: return {"patch_embed.proj", "", "", "cls_token", "dist_token", "pos_embed", "norm", "", "pre_logits.fc", "head", "head_dist"};
+        case Family::timm: return {"patch_embed.proj", "", "", "cls_token", "dist_token", "pos_embed", "norm", "fc_norm", "pre_logits.fc", "head", "head_dist"};
         case Family::torchvision: return {"conv_proj", "", "", "class_token", "", "encoder.pos_embedding", "encoder.ln", "", "heads.pre_logits", "heads.head", ""};
         case Family::hf: return {"vit.embeddings.patch_embeddings.projection", "", "", "vit.embeddings.cls_token", "", "vit.embeddings.position_embeddings", "vit.layernorm", "", "", "classifier", ""};
         case Family::vit_pytorch: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "cls_token", "", "pos_embedding", "transformer.norm", "mlp_head.0", "", "mlp_head", ""};
+        case Family::vit_pytorch_simple: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "", "", "", "transformer.norm", "", "", "linear_head", ""};
         case Family::torch_encoder: return {"patch_embed", "", "", "cls_token", "", "pos_embedding", "encoder.norm", "", "", "head", ""};
     }
     return {};
@@ -6308,13 +6332,12 @@ Weights load_weights(const io::SafeTensors& file, Family family) {
         l.set(weight.data(), bias ? b.data() : nullptr, out, in);
         return l;
     };
+    const bool lucidrains = family == Family::vit_pytorch || family == Family::vit_pytorch_simple;
+    if (lucidrains && C.patch_order != PatchOrder::p1_p2_c)
+        raise(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
     if (family == Family::vit_pytorch && !C.patch_norm) {
-        if (C.patch_order != PatchOrder::p1_p2_c)
-            raise(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
         w.patch = linear("to_patch_embedding.1", D, M::PD, true);
-    } else if (family == Family::vit_pytorch || family == Family::torch_encoder) {
-        if (family == Family::vit_pytorch && C.patch_order != PatchOrder::p1_p2_c)
-            raise(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
+    } else if (lucidrains || family == Family::torch_encoder) {
         if (C.patch_norm) w.patch_norm_in = norm(n.patch_norm_in, M::PD);
         w.patch = linear(n.patch, D, M::PD, true);
         if (C.patch_norm) w.patch_norm_out = norm(n.patch_norm_out, D);
@@ -6335,7 +6358,7 @@ Weights load_weights(const io::SafeTensors& file, Family family) {
     } else {
         w.pos.resize(M::NP * D);
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
-        r.ignore(n.pos);
+        if (!n.pos.empty()) r.ignore(n.pos);
     }
     for (std::size_t l = 0; l < C.depth; ++l) {
         BlockWeights b;
@@ -6345,7 +6368,7 @@ Weights load_weights(const io::SafeTensors& file, Family family) {
                 const std::string base = "blocks." + i + ".";
                 b.norm1 = norm(base + "norm1", D);
                 b.qkv = linear(base + "attn.qkv", 3 * I, D, C.qkv_bias);
-                if (C.proj_out) b.proj = linear(base + "attn.proj", D, I, true);
+                if (C.proj_out) b.proj = linear(base + "attn.proj", D, I, C.proj_bias);
                 b.norm2 = norm(base + "norm2", D);
                 b.fc1 = linear(base + "mlp.fc1", MLP, D, true);
                 b.fc2 = linear(base + "mlp.fc2", D, MLP, true);
@@ -6386,14 +6409,16 @@ Weights load_weights(const io::SafeTensors& file, Family family) {
                 b.fc2 = linear(base + "output.dense", D, MLP, true);
                 break;
             }
-            case Family::vit_pytorch: {
+            case Family::vit_pytorch:
+            case Family::vit_pytorch_simple: {
+                const bool simple = family == Family::vit_pytorch_simple;
                 const std::string base = "transformer.layers." + i + ".";
                 b.norm1 = norm(base + "0.norm", D);
                 b.qkv = linear(base + "0.to_qkv", 3 * I, D, C.qkv_bias);
-                if (C.proj_out) b.proj = linear(base + "0.to_out.0", D, I, true);
+                if (C.proj_out) b.proj = linear(base + (simple ? "0.to_out" : "0.to_out.0"), D, I, C.proj_bias);
                 b.norm2 = norm(base + "1.net.0", D);
                 b.fc1 = linear(base + "1.net.1", MLP, D, true);
-                b.fc2 = linear(base + "1.net.4", D, MLP, true);
+                b.fc2 = linear(base + (simple ? "1.net.3" : "1.net.4"), D, MLP, true);
                 break;
             }
         }

@@ -111,8 +111,26 @@ constexpr vit::Config hf_small = [] {
     return c;
 }();
 
+constexpr vit::Config simple_sincos = [] {
+    vit::Config c = vit::presets::vit(64, 2, 4, 8, 32, 9);
+    c.dim_head = 16;
+    c.mlp_dim = 128;
+    c.class_token = false;
+    c.pooling = vit::Pooling::mean_all;
+    c.position = vit::PositionEmbedding::sincos_2d;
+    c.qkv_bias = false;
+    c.proj_bias = false;
+    c.patch_norm = true;
+    c.patch_order = vit::PatchOrder::p1_p2_c;
+    c.layer_norm_eps = 1e-5f;
+    return c;
+}();
+
 }  // namespace
 
+TEST_CASE("parity: vit-pytorch SimpleViT (2-D sine-cosine positions, no class token)") {
+    check_parity<simple_sincos>("vit_pytorch_simple_sincos", vit::Family::vit_pytorch_simple);
+}
 TEST_CASE("parity: timm with global_pool avg and fc_norm") { check_parity<timm_avg>("timm_avg_pool_fc_norm", vit::Family::timm); }
 TEST_CASE("parity: HF transformers ViTForImageClassification") { check_parity<hf_small>("hf_vit", vit::Family::hf); }
 TEST_CASE("parity: timm ViT-Ti/16 at 224") { check_parity<vit::presets::vit_tiny_patch16_224>("timm_vit_tiny_patch16_224", vit::Family::timm); }

@@ -405,6 +405,21 @@ public:
         }
     }
 
+    /// Tells the system a tensor's bytes are no longer needed, so a mapped file's pages leave the
+    /// process's resident memory (they are read again from the file if touched). Loading a model
+    /// this way never holds the whole checkpoint and the converted weights at once.
+    void release(const TensorInfo& t) const noexcept {
+#if EINVIT_HAS_MMAP
+        if (!mapped_ || t.end == t.begin) return;
+        const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+        const auto first = reinterpret_cast<std::uintptr_t>(bytes(t));
+        const std::uintptr_t begin = first / page * page, end = (first + (t.end - t.begin) + page - 1) / page * page;
+        ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+#else
+        (void)t;
+#endif
+    }
+
 private:
     SafeTensors() = default;
 

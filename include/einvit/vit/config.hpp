@@ -35,6 +35,7 @@ struct Config {
     bool distillation_token = false;  ///< DeiT: a second token and head, logits averaged
     bool qkv_bias = true;
     bool proj_out = true;  ///< an output projection after attention (vit-pytorch drops it when heads = 1 and dim_head = dim)
+    bool proj_bias = true;  ///< a bias on that projection (vit-pytorch's SimpleViT has none)
     NormPlacement norm = NormPlacement::pre;
     bool final_norm = true;
     bool patch_norm = false;  ///< vit-pytorch's LayerNorm before and after the patch projection

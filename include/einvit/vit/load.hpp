@@ -16,6 +16,9 @@
 // - vit_pytorch (lucidrains' ViT): to_patch_embedding.{0,1,2,3} or .1, cls_token, pos_embedding,
 //   transformer.layers.N.0.{norm, to_qkv, to_out.0}, transformer.layers.N.1.net.{0,1,4},
 //   transformer.norm, mlp_head (or mlp_head.0 / mlp_head.1 with a head norm); patches in (p1 p2 c) order.
+// - vit_pytorch_simple (lucidrains' SimpleViT: no class token, fixed 2-D sine-cosine positions, mean
+//   pooling): to_patch_embedding.{1,2,3}, transformer.layers.N.0.{norm, to_qkv, to_out},
+//   transformer.layers.N.1.net.{0,1,3}, transformer.norm, linear_head.
 // - torch_encoder (a ViT built on nn.TransformerEncoderLayer, as in the seeds): patch_embed.{weight,bias}
 //   (Linear), cls_token, pos_embedding, encoder.layers.N.{self_attn.in_proj_*, self_attn.out_proj,
 //   linear1, linear2, norm1, norm2}, encoder.norm (if a final norm), head.
@@ -38,15 +41,17 @@
 namespace einvit::vit {
 
 /// The code base a checkpoint comes from, which fixes its tensor names.
-enum class Family { timm, torchvision, hf, vit_pytorch, torch_encoder };
+enum class Family { timm, torchvision, hf, vit_pytorch, vit_pytorch_simple, torch_encoder };
 
-/// Family name for messages and command lines ("timm", "torchvision", "hf", "vit-pytorch", "torch-encoder").
+/// Family name for messages and command lines ("timm", "torchvision", "hf", "vit-pytorch",
+/// "vit-pytorch-simple", "torch-encoder").
 constexpr const char* to_string(Family f) noexcept {
     switch (f) {
         case Family::timm: return "timm";
         case Family::torchvision: return "torchvision";
         case Family::hf: return "hf";
         case Family::vit_pytorch: return "vit-pytorch";
+        case Family::vit_pytorch_simple: return "vit-pytorch-simple";
         case Family::torch_encoder: return "torch-encoder";
     }
     return "?";
@@ -71,6 +76,7 @@ public:
         used_[static_cast<std::size_t>(t - f_.tensors().data())] = true;
         std::vector<float> out(static_cast<std::size_t>(t->elements()));
         f_.read_as_float(*t, out.data());
+        f_.release(*t);  // the model keeps its own (packed) copy
         return out;
     }
     bool has(const std::string& name) const noexcept { return f_.find(name) != nullptr; }
@@ -114,6 +120,7 @@ inline Names family_names(Family f) {
         case Family::torchvision: return {"conv_proj", "", "", "class_token", "", "encoder.pos_embedding", "encoder.ln", "", "heads.pre_logits", "heads.head", ""};
         case Family::hf: return {"vit.embeddings.patch_embeddings.projection", "", "", "vit.embeddings.cls_token", "", "vit.embeddings.position_embeddings", "vit.layernorm", "", "", "classifier", ""};
         case Family::vit_pytorch: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "cls_token", "", "pos_embedding", "transformer.norm", "mlp_head.0", "", "mlp_head", ""};
+        case Family::vit_pytorch_simple: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "", "", "", "transformer.norm", "", "", "linear_head", ""};
         case Family::torch_encoder: return {"patch_embed", "", "", "cls_token", "", "pos_embedding", "encoder.norm", "", "", "head", ""};
     }
     return {};
@@ -142,13 +149,12 @@ Weights load_weights(const io::SafeTensors& file, Family family) {
         l.set(weight.data(), bias ? b.data() : nullptr, out, in);
         return l;
     };
+    const bool lucidrains = family == Family::vit_pytorch || family == Family::vit_pytorch_simple;
+    if (lucidrains && C.patch_order != PatchOrder::p1_p2_c)
+        raise(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
     if (family == Family::vit_pytorch && !C.patch_norm) {
-        if (C.patch_order != PatchOrder::p1_p2_c)
-            raise(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
         w.patch = linear("to_patch_embedding.1", D, M::PD, true);
-    } else if (family == Family::vit_pytorch || family == Family::torch_encoder) {
-        if (family == Family::vit_pytorch && C.patch_order != PatchOrder::p1_p2_c)
-            raise(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
+    } else if (lucidrains || family == Family::torch_encoder) {
         if (C.patch_norm) w.patch_norm_in = norm(n.patch_norm_in, M::PD);
         w.patch = linear(n.patch, D, M::PD, true);
         if (C.patch_norm) w.patch_norm_out = norm(n.patch_norm_out, D);
@@ -169,7 +175,7 @@ Weights load_weights(const io::SafeTensors& file, Family family) {
     } else {
         w.pos.resize(M::NP * D);
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
-        r.ignore(n.pos);
+        if (!n.pos.empty()) r.ignore(n.pos);
     }
     for (std::size_t l = 0; l < C.depth; ++l) {
         BlockWeights b;
@@ -179,7 +185,7 @@ Weights load_weights(const io::SafeTensors& file, Family family) {
                 const std::string base = "blocks." + i + ".";
                 b.norm1 = norm(base + "norm1", D);
                 b.qkv = linear(base + "attn.qkv", 3 * I, D, C.qkv_bias);
-                if (C.proj_out) b.proj = linear(base + "attn.proj", D, I, true);
+                if (C.proj_out) b.proj = linear(base + "attn.proj", D, I, C.proj_bias);
                 b.norm2 = norm(base + "norm2", D);
                 b.fc1 = linear(base + "mlp.fc1", MLP, D, true);
                 b.fc2 = linear(base + "mlp.fc2", D, MLP, true);
@@ -220,14 +226,16 @@ Weights load_weights(const io::SafeTensors& file, Family family) {
                 b.fc2 = linear(base + "output.dense", D, MLP, true);
                 break;
             }
-            case Family::vit_pytorch: {
+            case Family::vit_pytorch:
+            case Family::vit_pytorch_simple: {
+                const bool simple = family == Family::vit_pytorch_simple;
                 const std::string base = "transformer.layers." + i + ".";
                 b.norm1 = norm(base + "0.norm", D);
                 b.qkv = linear(base + "0.to_qkv", 3 * I, D, C.qkv_bias);
-                if (C.proj_out) b.proj = linear(base + "0.to_out.0", D, I, true);
+                if (C.proj_out) b.proj = linear(base + (simple ? "0.to_out" : "0.to_out.0"), D, I, C.proj_bias);
                 b.norm2 = norm(base + "1.net.0", D);
                 b.fc1 = linear(base + "1.net.1", MLP, D, true);
-                b.fc2 = linear(base + "1.net.4", D, MLP, true);
+                b.fc2 = linear(base + (simple ? "1.net.3" : "1.net.4"), D, MLP, true);
                 break;
             }
         }

@@ -106,6 +106,10 @@ def build(case):
         from timm.models.vision_transformer import VisionTransformer
         return VisionTransformer(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0,
                                  global_pool="avg", num_classes=5), (3, 32, 32)
+    if case == "vit_pytorch_simple_sincos":
+        from vit_pytorch import SimpleViT
+        return SimpleViT(image_size=32, patch_size=8, num_classes=9, dim=64, depth=2, heads=4, mlp_dim=128, dim_head=16,
+                         channels=3), (3, 32, 32)
     if case == "hf_vit":
         from transformers import ViTConfig, ViTForImageClassification
         config = ViTConfig(image_size=32, patch_size=8, num_channels=3, hidden_size=64, num_hidden_layers=2,
@@ -119,7 +123,7 @@ def build(case):
 
 CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_small_160x224", "timm_deit_tiny_distilled",
          "torchvision_vit_32", "vit_pytorch_mean", "vit_pytorch_mnist", "torch_encoder_postnorm", "timm_avg_pool_fc_norm",
-         "hf_vit"]
+         "hf_vit", "vit_pytorch_simple_sincos"]
 
 
 def main():
