@@ -40,7 +40,7 @@ static_assert(vit::VisionTransformer<vit::presets::mnist>::T == 17);
 static_assert(vit::VisionTransformer<vit::presets::vit_huge_patch14_224>::T == 257);
 // the workspace of a ViT-B/16 forward at batch 1: a compile-time constant (about 7 MiB)
 static_assert(vit::VisionTransformer<vit::presets::vit_base_patch16_224>::workspace_bytes<1> ==
-              4 * (197 * 768 + 197 * 768 + 197 * 2304 + 197 * 768 + 197 * 3072 + 768 + 768 + 1008));
+              4 * (197 * 768 + 197 * 768 + 197 * 2304 + 197 * 768 + 197 * 3072 + 768 + 768 + 1008 + 64));
 static_assert(vit::config_problem(vit::Config{.image_height = 30, .patch = 7}) == vit::ConfigProblem::image_height_not_divisible_by_patch);
 static_assert(vit::config_problem(vit::Config{.dim = 100, .heads = 12}) == vit::ConfigProblem::dim_not_divisible_by_heads);
 static_assert(vit::config_problem(vit::presets::mnist) == vit::ConfigProblem::none);
@@ -77,4 +77,34 @@ TEST_CASE("vit forward: forward_into allocates nothing; 1 and 2 threads give ide
     CHECK(scope.count() == 0);
     CHECK(std::memcmp(logits[0], logits[1], sizeof logits[0]) == 0);
     einvit::set_num_threads(einvit::detail::default_threads());
+}
+
+TEST_CASE("vit forward: features() is what the head sees; attention maps are distributions over tokens") {
+    using Model = vit::VisionTransformer<vit::presets::vit_tiny_patch16_224>;
+    const auto file = einvit::io::SafeTensors::open(golden("timm_vit_tiny_patch16_224.safetensors"));
+    Model model = vit::load<vit::presets::vit_tiny_patch16_224>(file, vit::Family::timm);
+    einvit::Tensor<float, einvit::Shape<2, 3, 224, 224>> image;
+    for (std::size_t i = 0; i < image.size(); ++i) image.data()[i] = static_cast<float>((i * 7919) % 255) / 127.0f - 1.0f;
+    const auto logits = model.forward(image);
+    const auto feats = model.features(Model::Input<2>(image.data()));
+    static_assert(std::is_same_v<std::remove_const_t<decltype(feats)>, einvit::Tensor<float, einvit::Shape<2, 192>>>);
+    einvit::Tensor<float, einvit::Shape<1000, 192>> head_w;
+    einvit::Tensor<float, einvit::Shape<1000>> head_b;
+    file.read_as_float(*file.find("head.weight"), head_w.data());
+    file.read_as_float(*file.find("head.bias"), head_b.data());
+    const auto again = einvit::linear(feats, head_w, head_b);
+    for (std::size_t i = 0; i < logits.size(); ++i) REQUIRE(again.data()[i] == doctest::Approx(logits.data()[i]).epsilon(1e-5));
+    std::vector<float> workspace(Model::workspace_floats<2>), out(2 * 1000), maps(12 * 2 * 197);
+    model.forward_into<2>(Model::Input<2>(image.data()), out.data(), workspace.data(), maps.data());
+    for (std::size_t l = 0; l < 12; ++l)
+        for (std::size_t b = 0; b < 2; ++b) {
+            double sum = 0;
+            for (std::size_t t = 0; t < 197; ++t) {
+                const float a = maps[(l * 2 + b) * 197 + t];
+                REQUIRE(a >= 0.0f);
+                sum += a;
+            }
+            REQUIRE(sum == doctest::Approx(1.0).epsilon(1e-5));
+        }
+    CHECK(std::memcmp(out.data(), logits.data(), out.size() * sizeof(float)) == 0);
 }

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -38,7 +39,17 @@ void check_parity(const char* name, vit::Family family) {
     const auto input = read_floats(golden(std::string(name) + ".input.bin"), image.size());
     std::memcpy(image.data(), input.data(), image.bytes());
     const auto want = read_floats(golden(std::string(name) + ".logits.bin"), B * C.num_classes);
-    const auto got = model.forward(image);
+    einvit::Tensor<float, einvit::Shape<B, C.num_classes>> got;
+    std::vector<std::uint8_t> keep(B * C.patches());
+    if (std::FILE* m = std::fopen(golden(std::string(name) + ".mask.bin").c_str(), "rb")) {  // a padding mask
+        REQUIRE(std::fread(keep.data(), 1, keep.size(), m) == keep.size());
+        std::fclose(m);
+        std::vector<float> workspace(Model::template workspace_floats<B>);
+        model.template forward_into<B>(typename Model::template Input<B>(image.data()), got.data(), workspace.data(), nullptr,
+                                       keep.data());
+    } else {
+        got = model.forward(image);
+    }
     double worst = 0, scale = 1;
     for (std::size_t i = 0; i < want.size(); ++i) {
         worst = std::max(worst, std::fabs(double(got.data()[i]) - double(want[i])));
@@ -126,8 +137,25 @@ constexpr vit::Config simple_sincos = [] {
     return c;
 }();
 
+constexpr vit::Config seed_mask = [] {
+    vit::Config c = vit::presets::vit(64, 3, 4, 7, 28, 10);
+    c.channels = 1;
+    c.dim_head = 16;
+    c.mlp_dim = 128;
+    c.qkv_bias = false;
+    c.final_norm = false;
+    c.head_norm = true;
+    c.patch_order = vit::PatchOrder::p1_p2_c;
+    c.layer_norm_eps = 1e-5f;
+    c.attention_scale = 0.125f;  // the seeds scale by dim ** -0.5
+    return c;
+}();
+
 }  // namespace
 
+TEST_CASE("parity: the seeds' vit-pytorch with a padding mask (masked patches, class token kept)") {
+    check_parity<seed_mask>("vit_pytorch_seed_mask", vit::Family::vit_pytorch_seed);
+}
 TEST_CASE("parity: vit-pytorch SimpleViT (2-D sine-cosine positions, no class token)") {
     check_parity<simple_sincos>("vit_pytorch_simple_sincos", vit::Family::vit_pytorch_simple);
 }

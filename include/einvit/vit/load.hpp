@@ -19,6 +19,9 @@
 // - vit_pytorch_simple (lucidrains' SimpleViT: no class token, fixed 2-D sine-cosine positions, mean
 //   pooling): to_patch_embedding.{1,2,3}, transformer.layers.N.0.{norm, to_qkv, to_out},
 //   transformer.layers.N.1.net.{0,1,3}, transformer.norm, linear_head.
+// - vit_pytorch_seed (the earlier vit-pytorch the seeds print, with the padding mask):
+//   patch_to_embedding, cls_token, pos_embedding, transformer.layers.N.0.fn.{norm, fn.to_qkv, fn.to_out.0},
+//   transformer.layers.N.1.fn.{norm, fn.net.0, fn.net.3}, mlp_head.0 (LayerNorm), mlp_head.1; no final norm.
 // - torch_encoder (a ViT built on nn.TransformerEncoderLayer, as in the seeds): patch_embed.{weight,bias}
 //   (Linear), cls_token, pos_embedding, encoder.layers.N.{self_attn.in_proj_*, self_attn.out_proj,
 //   linear1, linear2, norm1, norm2}, encoder.norm (if a final norm), head.
@@ -41,10 +44,10 @@
 namespace einvit::vit {
 
 /// The code base a checkpoint comes from, which fixes its tensor names.
-enum class Family { timm, torchvision, hf, vit_pytorch, vit_pytorch_simple, torch_encoder };
+enum class Family { timm, torchvision, hf, vit_pytorch, vit_pytorch_simple, vit_pytorch_seed, torch_encoder };
 
 /// Family name for messages and command lines ("timm", "torchvision", "hf", "vit-pytorch",
-/// "vit-pytorch-simple", "torch-encoder").
+/// "vit-pytorch-simple", "vit-pytorch-seed", "torch-encoder").
 constexpr const char* to_string(Family f) noexcept {
     switch (f) {
         case Family::timm: return "timm";
@@ -52,6 +55,7 @@ constexpr const char* to_string(Family f) noexcept {
         case Family::hf: return "hf";
         case Family::vit_pytorch: return "vit-pytorch";
         case Family::vit_pytorch_simple: return "vit-pytorch-simple";
+        case Family::vit_pytorch_seed: return "vit-pytorch-seed";
         case Family::torch_encoder: return "torch-encoder";
     }
     return "?";
@@ -120,6 +124,7 @@ inline Names family_names(Family f) {
         case Family::torchvision: return {"conv_proj", "", "", "class_token", "", "encoder.pos_embedding", "encoder.ln", "", "heads.pre_logits", "heads.head", ""};
         case Family::hf: return {"vit.embeddings.patch_embeddings.projection", "", "", "vit.embeddings.cls_token", "", "vit.embeddings.position_embeddings", "vit.layernorm", "", "", "classifier", ""};
         case Family::vit_pytorch: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "cls_token", "", "pos_embedding", "transformer.norm", "mlp_head.0", "", "mlp_head", ""};
+        case Family::vit_pytorch_seed: return {"patch_to_embedding", "", "", "cls_token", "", "pos_embedding", "", "mlp_head.0", "", "mlp_head.1", ""};
         case Family::vit_pytorch_simple: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "", "", "", "transformer.norm", "", "", "linear_head", ""};
         case Family::torch_encoder: return {"patch_embed", "", "", "cls_token", "", "pos_embedding", "encoder.norm", "", "", "head", ""};
     }
@@ -149,7 +154,8 @@ Weights load_weights(const io::SafeTensors& file, Family family) {
         l.set(weight.data(), bias ? b.data() : nullptr, out, in);
         return l;
     };
-    const bool lucidrains = family == Family::vit_pytorch || family == Family::vit_pytorch_simple;
+    const bool lucidrains =
+        family == Family::vit_pytorch || family == Family::vit_pytorch_simple || family == Family::vit_pytorch_seed;
     if (lucidrains && C.patch_order != PatchOrder::p1_p2_c)
         raise(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
     if (family == Family::vit_pytorch && !C.patch_norm) {
@@ -226,6 +232,16 @@ Weights load_weights(const io::SafeTensors& file, Family family) {
                 b.fc2 = linear(base + "output.dense", D, MLP, true);
                 break;
             }
+            case Family::vit_pytorch_seed: {
+                const std::string base = "transformer.layers." + i + ".";
+                b.norm1 = norm(base + "0.fn.norm", D);
+                b.qkv = linear(base + "0.fn.fn.to_qkv", 3 * I, D, C.qkv_bias);
+                if (C.proj_out) b.proj = linear(base + "0.fn.fn.to_out.0", D, I, C.proj_bias);
+                b.norm2 = norm(base + "1.fn.norm", D);
+                b.fc1 = linear(base + "1.fn.fn.net.0", MLP, D, true);
+                b.fc2 = linear(base + "1.fn.fn.net.3", D, MLP, true);
+                break;
+            }
             case Family::vit_pytorch:
             case Family::vit_pytorch_simple: {
                 const bool simple = family == Family::vit_pytorch_simple;
@@ -248,7 +264,7 @@ Weights load_weights(const io::SafeTensors& file, Family family) {
         w.pre_logits = linear(n.pre_logits, C.representation_size, D, true);
     }
     if (NC) {
-        const std::string head = family == Family::vit_pytorch && C.head_norm ? "mlp_head.1" : n.head;
+        const std::string head = family == Family::vit_pytorch && C.head_norm ? "mlp_head.1" : n.head;  // seed: mlp_head.1
         w.head = linear(head, NC, C.feature_dim(), true);
         if (C.distillation_token) w.head_dist = linear(n.head_dist, NC, D, true);
     }

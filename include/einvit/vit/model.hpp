@@ -18,6 +18,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -117,7 +118,8 @@ public:
                                                     + detail::pad16(B * T * 3 * I)         // qkv
                                                     + detail::pad16(B * T * I)             // attention output
                                                     + detail::pad16(B * T * MLP)           // MLP hidden
-                                                    + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim);
+                                                    + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
+                                                    + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
     /// Bytes of workspace a forward pass of batch B needs (a compile-time constant).
     template <std::size_t B>
     static constexpr std::size_t workspace_bytes = workspace_floats<B> * sizeof(float);
@@ -141,12 +143,32 @@ public:
         return forward<B>(Input<B>(image.data()));
     }
 
+    /// The pre-head embedding (B, feature_dim): the pooled token after the head norm and the
+    /// representation layer, what the classifier sees.
+    template <std::size_t B>
+    Tensor<float, Shape<B, F>, Backend> features(const Input<B>& image) {
+        if (workspace_.size() < workspace_floats<B>) workspace_.assign(workspace_floats<B>, 0.0f);
+        Tensor<float, Shape<B, F>, Backend> out(uninitialized);
+        run<B>(image, out.data(), workspace_.data(), nullptr, nullptr, true);
+        return out;
+    }
+
     /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B> floats,
     /// 64-byte aligned is best); allocates nothing once the GEMM's per-thread packing buffers exist.
     /// `attention_maps`, when given, receives each layer's attention of the class token (or of token 0)
-    /// to every token, averaged over heads: depth x B x T floats.
+    /// to every token, averaged over heads: depth x B x T floats. `keep_patches`, when given, is the
+    /// seeds' padding mask: B x patches bytes, nonzero keeps a patch; prefix tokens are always kept,
+    /// masked tokens get no attention and attend uniformly (vit-pytorch's masked_fill with -finfo.max).
     template <std::size_t B>
-    void forward_into(const Input<B>& image, float* out, float* workspace, float* attention_maps = nullptr) const {
+    void forward_into(const Input<B>& image, float* out, float* workspace, float* attention_maps = nullptr,
+                      const std::uint8_t* keep_patches = nullptr) const {
+        run<B>(image, out, workspace, attention_maps, keep_patches, false);
+    }
+
+private:
+    template <std::size_t B>
+    void run(const Input<B>& image, float* out, float* workspace, float* attention_maps, const std::uint8_t* keep_patches,
+             bool features_only) const {
         float* x = workspace;
         float* h = x + detail::pad16(B * T * D);
         float* qkv = h + detail::pad16(B * T * (D > PD ? D : PD));
@@ -154,14 +176,20 @@ public:
         float* mlp = att + detail::pad16(B * T * I);
         float* pooled = mlp + detail::pad16(B * T * MLP);
         float* feats = pooled + detail::pad16(B * D);
+        kernels::AttentionMask mask;
+        if (keep_patches) {
+            auto* keep = reinterpret_cast<std::uint8_t*>(feats + detail::pad16(B * F) + detail::pad16(B * out_dim));
+            for (std::size_t b = 0; b < B; ++b)
+                for (std::size_t t = 0; t < T; ++t) keep[b * T + t] = t < P ? 1 : keep_patches[b * NP + t - P] != 0;
+            mask = kernels::AttentionMask{keep, T, true};
+        }
         embed<B>(image.data(), x, h);
         for (std::size_t l = 0; l < C.depth; ++l)
-            block<B>(w_.blocks[l], x, h, qkv, att, mlp, attention_maps ? attention_maps + l * B * T : nullptr);
+            block<B>(w_.blocks[l], x, h, qkv, att, mlp, attention_maps ? attention_maps + l * B * T : nullptr, mask);
         if (C.final_norm && C.norm == NormPlacement::pre) layer_norm(w_.norm, x, x, B * T);
-        head<B>(x, pooled, feats, out);
+        head<B>(x, pooled, feats, out, features_only);
     }
 
-private:
     static void layer_norm(const NormWeights& n, const float* in, float* out, std::size_t rows) {
         kernels::layer_norm_rows(Backend{}, in, D, out, D, rows, D, n.gamma.data(), n.beta.data(), C.layer_norm_eps);
     }
@@ -222,13 +250,13 @@ private:
 
     template <std::size_t B>
     void attention(const BlockWeights& bw, const float* in, float* x_out, float* qkv, float* att, bool accumulate,
-                   float* map, float* scratch) const {
+                   float* map, float* scratch, const kernels::AttentionMask& mask) const {
         linear(bw.qkv, in, D, qkv, 3 * I, B * T);
         const float scale = C.attention_scale > 0 ? C.attention_scale : 1.0f / std::sqrt(static_cast<float>(HD));
         using HTc = kernels::HeadTensor<const float>;
         const kernels::AttentionSize size{B, C.heads, T, T, HD, HD};
         kernels::attention(Backend{}, size, HTc{qkv, T * 3 * I, HD, 3 * I}, HTc{qkv + I, T * 3 * I, HD, 3 * I},
-                           HTc{qkv + 2 * I, T * 3 * I, HD, 3 * I}, kernels::HeadTensor<float>{att, T * I, HD, I}, scale);
+                           HTc{qkv + 2 * I, T * 3 * I, HD, 3 * I}, kernels::HeadTensor<float>{att, T * I, HD, I}, scale, mask);
         if (map) class_token_attention<B>(qkv, scale, map, scratch);
         if constexpr (C.proj_out) {
             linear(bw.proj, att, I, x_out, D, B * T, gemm::Activation::none, accumulate);
@@ -258,15 +286,16 @@ private:
     }
 
     template <std::size_t B>
-    void block(const BlockWeights& bw, float* x, float* h, float* qkv, float* att, float* mlp, float* map) const {
+    void block(const BlockWeights& bw, float* x, float* h, float* qkv, float* att, float* mlp, float* map,
+               const kernels::AttentionMask& mask) const {
         if constexpr (C.norm == NormPlacement::pre) {
             layer_norm(bw.norm1, x, h, B * T);
-            attention<B>(bw, h, x, qkv, att, true, map, mlp);
+            attention<B>(bw, h, x, qkv, att, true, map, mlp, mask);
             layer_norm(bw.norm2, x, h, B * T);
             linear(bw.fc1, h, D, mlp, MLP, B * T, mlp_activation());
             linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);
         } else {
-            attention<B>(bw, x, x, qkv, att, true, map, mlp);
+            attention<B>(bw, x, x, qkv, att, true, map, mlp, mask);
             layer_norm(bw.norm1, x, x, B * T);
             linear(bw.fc1, x, D, mlp, MLP, B * T, mlp_activation());
             linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);
@@ -275,7 +304,7 @@ private:
     }
 
     template <std::size_t B>
-    void head(const float* x, float* pooled, float* feats, float* out) const {
+    void head(const float* x, float* pooled, float* feats, float* out, bool features_only) const {
         for (std::size_t b = 0; b < B; ++b) {
             const float* xb = x + b * T * D;
             float* pb = pooled + b * D;
@@ -296,7 +325,7 @@ private:
             linear(w_.pre_logits, pooled, D, feats, F, B, gemm::Activation::tanh);
             f = feats;
         }
-        if constexpr (C.num_classes == 0) {
+        if (C.num_classes == 0 || features_only) {
             std::memcpy(out, f, B * F * sizeof(float));
         } else if constexpr (C.distillation_token) {
             // (head(x[:, 0]) + head_dist(x[:, 1])) / 2, as DeiT infers

@@ -9,6 +9,7 @@ exactly as that library names it, and runs 8 random inputs through it in float32
     OUT/<case>.safetensors       the checkpoint
     OUT/<case>.input.bin         float32, (8, C, H, W)
     OUT/<case>.logits.bin        float32, (8, classes)
+    OUT/<case>.mask.bin          uint8, (8, patches): the padding mask, for the case that has one
 
 Run:  .venv/bin/python tests/golden/vit/gen.py OUT [case ...]
 (the venv: tools/make-venv.sh, which tools/run-tests.sh calls: Debian's python3-torch and
@@ -59,6 +60,92 @@ class TorchEncoderViT(nn.Module):
         x = torch.cat([self.cls_token.expand(b, -1, -1), x], dim=1) + self.pos_embedding
         x = self.encoder(x)
         return self.head(x[:, 0])
+
+
+class SeedViT(nn.Module):
+    """The ViT of the seeds' first post (an earlier vit-pytorch): Residual(PreNorm(...)) blocks, attention
+    scaled by dim ** -0.5, no final norm, a LayerNorm + Linear head, and the padding mask: a per-patch
+    keep mask padded with True for the class token, expanded to 2-D, masked scores filled with
+    -finfo.max."""
+
+    class Residual(nn.Module):
+        def __init__(self, fn):
+            super().__init__()
+            self.fn = fn
+
+        def forward(self, x, **kw):
+            return self.fn(x, **kw) + x
+
+    class PreNorm(nn.Module):
+        def __init__(self, dim, fn):
+            super().__init__()
+            self.norm = nn.LayerNorm(dim)
+            self.fn = fn
+
+        def forward(self, x, **kw):
+            return self.fn(self.norm(x), **kw)
+
+    class Attention(nn.Module):
+        def __init__(self, dim, heads, dim_head):
+            super().__init__()
+            self.heads = heads
+            self.scale = dim ** -0.5
+            self.to_qkv = nn.Linear(dim, heads * dim_head * 3, bias=False)
+            self.to_out = nn.Sequential(nn.Linear(heads * dim_head, dim), nn.Dropout(0.0))
+
+        def forward(self, x, mask=None):
+            b, n, _ = x.shape
+            q, k, v = (t.reshape(b, n, self.heads, -1).transpose(1, 2) for t in self.to_qkv(x).chunk(3, dim=-1))
+            dots = torch.einsum("bhid,bhjd->bhij", q, k) * self.scale
+            if mask is not None:
+                mask = torch.nn.functional.pad(mask.flatten(1), (1, 0), value=True)
+                mask = mask[:, None, :] * mask[:, :, None]
+                dots.masked_fill_(~mask[:, None], -torch.finfo(dots.dtype).max)
+            out = torch.einsum("bhij,bhjd->bhid", dots.softmax(dim=-1), v)
+            return self.to_out(out.transpose(1, 2).reshape(b, n, -1))
+
+    class FeedForward(nn.Module):
+        def __init__(self, dim, hidden):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(0.0), nn.Linear(hidden, dim), nn.Dropout(0.0))
+
+        def forward(self, x, **kw):
+            return self.net(x)
+
+    class Transformer(nn.Module):
+        def __init__(self, dim, depth, heads, dim_head, mlp_dim):
+            super().__init__()
+            S = SeedViT
+            self.layers = nn.ModuleList([nn.ModuleList([S.Residual(S.PreNorm(dim, S.Attention(dim, heads, dim_head))),
+                                                        S.Residual(S.PreNorm(dim, S.FeedForward(dim, mlp_dim)))])
+                                         for _ in range(depth)])
+
+        def forward(self, x, mask=None):
+            for attn, ff in self.layers:
+                x = attn(x, mask=mask)
+                x = ff(x)
+            return x
+
+    def __init__(self, image=28, patch=7, channels=1, dim=64, depth=3, heads=4, dim_head=16, mlp_dim=128, classes=10):
+        super().__init__()
+        self.patch = patch
+        n = (image // patch) ** 2
+        self.pos_embedding = nn.Parameter(torch.randn(1, n + 1, dim))
+        self.patch_to_embedding = nn.Linear(channels * patch * patch, dim)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim))
+        self.transformer = SeedViT.Transformer(dim, depth, heads, dim_head, mlp_dim)
+        self.mlp_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, classes))
+        self.mask = None
+
+    def forward(self, img):
+        b, c, h, w = img.shape
+        p = self.patch
+        # 'b c (h p1) (w p2) -> b (h w) (p1 p2 c)'
+        x = img.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1).reshape(b, (h // p) * (w // p), p * p * c)
+        x = self.patch_to_embedding(x)
+        x = torch.cat([self.cls_token.expand(b, -1, -1), x], dim=1) + self.pos_embedding
+        x = self.transformer(x, self.mask)
+        return self.mlp_head(x[:, 0])
 
 
 class HfLogits(nn.Module):
@@ -118,12 +205,14 @@ def build(case):
         return HfLogits(ViTForImageClassification(config)), (3, 32, 32)
     if case == "torch_encoder_postnorm":
         return TorchEncoderViT(), (3, 32, 32)
+    if case == "vit_pytorch_seed_mask":
+        return SeedViT(), (1, 28, 28)
     raise SystemExit(f"unknown case {case}")
 
 
 CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_small_160x224", "timm_deit_tiny_distilled",
          "torchvision_vit_32", "vit_pytorch_mean", "vit_pytorch_mnist", "torch_encoder_postnorm", "timm_avg_pool_fc_norm",
-         "hf_vit", "vit_pytorch_simple_sincos"]
+         "hf_vit", "vit_pytorch_simple_sincos", "vit_pytorch_seed_mask"]
 
 
 def main():
@@ -136,6 +225,12 @@ def main():
         perturb(model, 100 + i)
         g = torch.Generator().manual_seed(7 + i)
         x = torch.randn((BATCH,) + shape, generator=g)
+        if isinstance(model, SeedViT):  # a padding mask: the last 3 + b patches of image b dropped
+            keep = torch.ones(BATCH, 16, dtype=torch.bool)
+            for b in range(BATCH):
+                keep[b, 16 - 3 - b:] = False
+            model.mask = keep
+            keep.numpy().astype("uint8").tofile(os.path.join(out, case + ".mask.bin"))
         with torch.no_grad():
             y = model(x)
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
