@@ -6444,26 +6444,20 @@ Weights load_weights(const io::SafeTensors& file, Family family) {
                 b.fc2 = linear(base + "output.dense", D, MLP, true);
                 break;
             }
-            case Family::vit_pytorch_seed: {
-                const std::string base = "transformer.layers." + i + ".";
-                b.norm1 = norm(base + "0.fn.norm", D);
-                b.qkv = linear(base + "0.fn.fn.to_qkv", 3 * I, D, C.qkv_bias);
-                if (C.proj_out) b.proj = linear(base + "0.fn.fn.to_out.0", D, I, C.proj_bias);
-                b.norm2 = norm(base + "1.fn.norm", D);
-                b.fc1 = linear(base + "1.fn.fn.net.0", MLP, D, true);
-                b.fc2 = linear(base + "1.fn.fn.net.3", D, MLP, true);
-                break;
-            }
+            case Family::vit_pytorch_seed:
             case Family::vit_pytorch:
             case Family::vit_pytorch_simple: {
-                const bool simple = family == Family::vit_pytorch_simple;
+                // ViT: 0.norm, 0.to_qkv, 0.to_out.0, 1.net.{0,1,4}; SimpleViT: 0.to_out, 1.net.{0,1,3};
+                // the seeds': the same inside Residual(PreNorm(fn)), so 0.fn.norm, 0.fn.fn.to_qkv, ...
+                const bool simple = family == Family::vit_pytorch_simple, seed = family == Family::vit_pytorch_seed;
                 const std::string base = "transformer.layers." + i + ".";
-                b.norm1 = norm(base + "0.norm", D);
-                b.qkv = linear(base + "0.to_qkv", 3 * I, D, C.qkv_bias);
-                if (C.proj_out) b.proj = linear(base + (simple ? "0.to_out" : "0.to_out.0"), D, I, C.proj_bias);
-                b.norm2 = norm(base + "1.net.0", D);
-                b.fc1 = linear(base + "1.net.1", MLP, D, true);
-                b.fc2 = linear(base + (simple ? "1.net.3" : "1.net.4"), D, MLP, true);
+                const std::string attn = base + (seed ? "0.fn.fn." : "0."), ff = base + (seed ? "1.fn.fn.net." : "1.net.");
+                b.norm1 = norm(base + (seed ? "0.fn.norm" : "0.norm"), D);
+                b.qkv = linear(attn + "to_qkv", 3 * I, D, C.qkv_bias);
+                if (C.proj_out) b.proj = linear(attn + (simple ? "to_out" : "to_out.0"), D, I, C.proj_bias);
+                b.norm2 = seed ? norm(base + "1.fn.norm", D) : norm(ff + "0", D);
+                b.fc1 = linear(ff + (seed ? "0" : "1"), MLP, D, true);
+                b.fc2 = linear(ff + (simple || seed ? "3" : "4"), D, MLP, true);
                 break;
             }
         }
