@@ -11,6 +11,7 @@ packages=(
   libbenchmark-dev                  # benchmarks
   libopenblas-dev                   # GEMM peer in bench/bench_gemm.cpp
   python3-venv python3-torch python3-torchvision  # ViT parity references (tests/golden/vit/gen.py)
+  libstb-dev dataset-fashion-mnist  # einvit-classify: image decoding, the Fashion-MNIST test set
 )
 
 missing=()

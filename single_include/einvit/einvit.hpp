@@ -6013,26 +6013,34 @@ public:
     Tensor<float, Shape<B, F>, Backend> features(const Input<B>& image) {
         if (workspace_.size() < workspace_floats<B>) workspace_.assign(workspace_floats<B>, 0.0f);
         Tensor<float, Shape<B, F>, Backend> out(uninitialized);
-        run<B>(image, out.data(), workspace_.data(), nullptr, nullptr, true);
+        run<B>(image, out.data(), workspace_.data(), nullptr, 1, nullptr, true);
         return out;
     }
 
     /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B> floats,
     /// 64-byte aligned is best); allocates nothing once the GEMM's per-thread packing buffers exist.
     /// `attention_maps`, when given, receives each layer's attention of the class token (or of token 0)
-    /// to every token, averaged over heads: depth x B x T floats. `keep_patches`, when given, is the
+    /// to every token, averaged over heads (computed without the padding mask): depth x B x T floats. `keep_patches`, when given, is the
     /// seeds' padding mask: B x patches bytes, nonzero keeps a patch; prefix tokens are always kept,
     /// masked tokens get no attention and attend uniformly (vit-pytorch's masked_fill with -finfo.max).
     template <std::size_t B>
     void forward_into(const Input<B>& image, float* out, float* workspace, float* attention_maps = nullptr,
                       const std::uint8_t* keep_patches = nullptr) const {
-        run<B>(image, out, workspace, attention_maps, keep_patches, false);
+        run<B>(image, out, workspace, attention_maps, 1, keep_patches, false);
+    }
+
+    /// The forward pass, also writing every layer's full attention matrix averaged over heads into
+    /// `attention` (depth x B x T x T floats; row i is token i's attention to every token), for
+    /// attention rollout.
+    template <std::size_t B>
+    void forward_with_attention(const Input<B>& image, float* out, float* workspace, float* attention) const {
+        run<B>(image, out, workspace, attention, T, nullptr, false);
     }
 
 private:
     template <std::size_t B>
-    void run(const Input<B>& image, float* out, float* workspace, float* attention_maps, const std::uint8_t* keep_patches,
-             bool features_only) const {
+    void run(const Input<B>& image, float* out, float* workspace, float* attention_maps, std::size_t map_rows,
+             const std::uint8_t* keep_patches, bool features_only) const {
         float* x = workspace;
         float* h = x + detail::pad16(B * T * D);
         float* qkv = h + detail::pad16(B * T * (D > PD ? D : PD));
@@ -6049,7 +6057,8 @@ private:
         }
         embed<B>(image.data(), x, h);
         for (std::size_t l = 0; l < C.depth; ++l)
-            block<B>(w_.blocks[l], x, h, qkv, att, mlp, attention_maps ? attention_maps + l * B * T : nullptr, mask);
+            block<B>(w_.blocks[l], x, h, qkv, att, mlp, attention_maps ? attention_maps + l * B * map_rows * T : nullptr,
+                     map_rows, mask);
         if (C.final_norm && C.norm == NormPlacement::pre) layer_norm(w_.norm, x, x, B * T);
         head<B>(x, pooled, feats, out, features_only);
     }
@@ -6114,14 +6123,14 @@ private:
 
     template <std::size_t B>
     void attention(const BlockWeights& bw, const float* in, float* x_out, float* qkv, float* att, bool accumulate,
-                   float* map, float* scratch, const kernels::AttentionMask& mask) const {
+                   float* map, std::size_t map_rows, float* scratch, const kernels::AttentionMask& mask) const {
         linear(bw.qkv, in, D, qkv, 3 * I, B * T);
         const float scale = C.attention_scale > 0 ? C.attention_scale : 1.0f / std::sqrt(static_cast<float>(HD));
         using HTc = kernels::HeadTensor<const float>;
         const kernels::AttentionSize size{B, C.heads, T, T, HD, HD};
         kernels::attention(Backend{}, size, HTc{qkv, T * 3 * I, HD, 3 * I}, HTc{qkv + I, T * 3 * I, HD, 3 * I},
                            HTc{qkv + 2 * I, T * 3 * I, HD, 3 * I}, kernels::HeadTensor<float>{att, T * I, HD, I}, scale, mask);
-        if (map) class_token_attention<B>(qkv, scale, map, scratch);
+        if (map) attention_rows<B>(qkv, scale, map, map_rows, scratch);
         if constexpr (C.proj_out) {
             linear(bw.proj, att, I, x_out, D, B * T, gemm::Activation::none, accumulate);
         } else {
@@ -6129,37 +6138,39 @@ private:
         }
     }
 
-    // Token 0's attention to every token, averaged over heads (for attention maps).
+    // The attention of tokens [0, rows) to every token, averaged over heads (for attention maps and
+    // rollout; recomputed from q and k in plain loops, without the padding mask).
     template <std::size_t B>
-    void class_token_attention(const float* qkv, float scale, float* map, float* row) const {
-        for (std::size_t b = 0; b < B; ++b) {
-            float* m = map + b * T;
-            for (std::size_t j = 0; j < T; ++j) m[j] = 0;
-            for (std::size_t hh = 0; hh < C.heads; ++hh) {
-                const float* q = qkv + b * T * 3 * I + hh * HD;
-                for (std::size_t j = 0; j < T; ++j) {
-                    const float* k = qkv + (b * T + j) * 3 * I + I + hh * HD;
-                    float dot = 0;
-                    for (std::size_t d = 0; d < HD; ++d) dot += q[d] * k[d];
-                    row[j] = dot;
+    void attention_rows(const float* qkv, float scale, float* map, std::size_t rows, float* row) const {
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t i = 0; i < rows; ++i) {
+                float* m = map + (b * rows + i) * T;
+                for (std::size_t j = 0; j < T; ++j) m[j] = 0;
+                for (std::size_t hh = 0; hh < C.heads; ++hh) {
+                    const float* q = qkv + (b * T + i) * 3 * I + hh * HD;
+                    for (std::size_t j = 0; j < T; ++j) {
+                        const float* k = qkv + (b * T + j) * 3 * I + I + hh * HD;
+                        float dot = 0;
+                        for (std::size_t d = 0; d < HD; ++d) dot += q[d] * k[d];
+                        row[j] = dot;
+                    }
+                    kernels::softmax_rows(reference{}, row, T, row, T, 1, T, scale);
+                    for (std::size_t j = 0; j < T; ++j) m[j] += row[j] / static_cast<float>(C.heads);
                 }
-                kernels::softmax_rows(reference{}, row, T, row, T, 1, T, scale);
-                for (std::size_t j = 0; j < T; ++j) m[j] += row[j] / static_cast<float>(C.heads);
             }
-        }
     }
 
     template <std::size_t B>
     void block(const BlockWeights& bw, float* x, float* h, float* qkv, float* att, float* mlp, float* map,
-               const kernels::AttentionMask& mask) const {
+               std::size_t map_rows, const kernels::AttentionMask& mask) const {
         if constexpr (C.norm == NormPlacement::pre) {
             layer_norm(bw.norm1, x, h, B * T);
-            attention<B>(bw, h, x, qkv, att, true, map, mlp, mask);
+            attention<B>(bw, h, x, qkv, att, true, map, map_rows, mlp, mask);
             layer_norm(bw.norm2, x, h, B * T);
             linear(bw.fc1, h, D, mlp, MLP, B * T, mlp_activation());
             linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);
         } else {
-            attention<B>(bw, x, x, qkv, att, true, map, mlp, mask);
+            attention<B>(bw, x, x, qkv, att, true, map, map_rows, mlp, mask);
             layer_norm(bw.norm1, x, x, B * T);
             linear(bw.fc1, x, D, mlp, MLP, B * T, mlp_activation());
             linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);

@@ -107,4 +107,14 @@ TEST_CASE("vit forward: features() is what the head sees; attention maps are dis
             REQUIRE(sum == doctest::Approx(1.0).epsilon(1e-5));
         }
     CHECK(std::memcmp(out.data(), logits.data(), out.size() * sizeof(float)) == 0);
+    // the full matrices (for rollout): row 0 of each is the class-token map above
+    std::vector<float> full(12 * 2 * 197 * 197);
+    model.forward_with_attention<2>(Model::Input<2>(image.data()), out.data(), workspace.data(), full.data());
+    for (std::size_t l = 0; l < 12; ++l)
+        for (std::size_t b = 0; b < 2; ++b)
+            for (std::size_t t = 0; t < 197; ++t)
+                REQUIRE(full[((l * 2 + b) * 197 + 0) * 197 + t] == maps[(l * 2 + b) * 197 + t]);
+    double row_sum = 0;
+    for (std::size_t t = 0; t < 197; ++t) row_sum += full[(5 * 2 + 1) * 197 * 197 + 100 * 197 + t];
+    CHECK(row_sum == doctest::Approx(1.0).epsilon(1e-5));
 }

@@ -1,0 +1,311 @@
+// einvit-classify: classifies images with the Vision Transformer einvit ships (a ViT of the seeds'
+// MNIST kind trained on Fashion-MNIST, examples/data/), or runs a whole IDX test set.
+//
+//   einvit-classify [--model FILE] [--labels FILE] [--top-k N] [--threads N] [--json] IMAGE|DIR...
+//   einvit-classify [--save-predictions FILE] --eval-idx IMAGES.idx[.gz] LABELS.idx[.gz]
+//
+// Images: PNG, JPEG or BMP (decoded by stb_image after their signature and size are checked), turned
+// grey, resized to 28 x 28 (area average) and normalised as the model was trained. Every bad input is
+// one line naming the file and the problem, and a non-zero exit status.
+#include <einvit/einvit.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include <stb_image.h>
+
+#include "fashion_mnist.hpp"
+
+namespace vit = einvit::vit;
+
+namespace {
+
+using einvit_examples::fashion_mnist;
+using Model = vit::VisionTransformer<fashion_mnist>;
+using einvit_examples::mean;
+using einvit_examples::pixels;
+using einvit_examples::side;
+using einvit_examples::stdev;
+
+using einvit_examples::Failure;
+using einvit_examples::fail;
+
+// ---- IDX files (optionally gzip-compressed, as Debian ships them) ----
+
+std::vector<unsigned char> gunzip(const std::vector<unsigned char>& gz, const std::string& path) {
+    // RFC 1952 header: magic, method 8, flags; then the deflate stream
+    if (gz.size() < 18 || gz[0] != 0x1f || gz[1] != 0x8b || gz[2] != 8) fail(path + ": not a gzip file");
+    const unsigned flags = gz[3];
+    std::size_t at = 10;
+    auto need = [&](std::size_t n) {
+        if (at + n > gz.size()) fail(path + ": truncated gzip header");
+    };
+    if (flags & 4) {
+        need(2);
+        at += 2 + (gz[at] | (gz[at + 1] << 8));
+    }
+    for (unsigned bit : {8u, 16u})
+        if (flags & bit) {
+            while (at < gz.size() && gz[at] != 0) ++at;
+            ++at;
+        }
+    if (flags & 2) at += 2;
+    need(8);
+    const std::size_t size = gz[gz.size() - 4] | (gz[gz.size() - 3] << 8) | (gz[gz.size() - 2] << 16) |
+                             (static_cast<std::size_t>(gz[gz.size() - 1]) << 24);
+    int out_len = 0;
+    // the trailer stays in the input: stb's inflater reads a little past the end of the deflate stream
+    if (gz.size() - at > 0x7fffffff || size > 0x40000000) fail(path + ": too large");
+    char* out = stbi_zlib_decode_noheader_malloc(reinterpret_cast<const char*>(gz.data() + at), static_cast<int>(gz.size() - at), &out_len);
+    if (!out || static_cast<std::size_t>(out_len) != size) {
+        std::free(out);
+        fail(path + ": corrupt gzip data");
+    }
+    std::vector<unsigned char> data(out, out + out_len);
+    std::free(out);
+    return data;
+}
+
+struct Idx {
+    std::vector<std::uint32_t> dims;
+    std::vector<unsigned char> data;  // the whole file; values start at `offset`
+    std::size_t offset = 0;
+};
+
+Idx read_idx(const std::string& path, unsigned expected_magic, std::size_t rank) {
+    Idx idx;
+    idx.data = einvit_examples::read_file(path);
+    if (idx.data.size() >= 2 && idx.data[0] == 0x1f && idx.data[1] == 0x8b) idx.data = gunzip(idx.data, path);
+    auto be32 = [&](std::size_t at) {
+        return (std::uint32_t(idx.data[at]) << 24) | (std::uint32_t(idx.data[at + 1]) << 16) | (std::uint32_t(idx.data[at + 2]) << 8) |
+               idx.data[at + 3];
+    };
+    if (idx.data.size() < 4 + 4 * rank || be32(0) != expected_magic)
+        fail(path + ": not an IDX file of " + (rank == 3 ? "images (magic 2051)" : "labels (magic 2049)"));
+    std::size_t count = 1;
+    for (std::size_t r = 0; r < rank; ++r) {
+        idx.dims.push_back(be32(4 + 4 * r));
+        count *= idx.dims.back();
+    }
+    idx.offset = 4 + 4 * rank;
+    if (idx.data.size() != idx.offset + count)
+        fail(path + ": holds " + std::to_string(idx.data.size() - idx.offset) + " bytes of values, its header says " + std::to_string(count));
+    return idx;
+}
+
+// ---- output ----
+
+std::vector<std::string> read_labels(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) fail(path + ": cannot open labels");
+    std::vector<std::string> labels;
+    for (std::string line; std::getline(f, line);)
+        if (!line.empty()) labels.push_back(line);
+    if (labels.size() != fashion_mnist.num_classes)
+        fail(path + ": " + std::to_string(labels.size()) + " labels, the model has " + std::to_string(fashion_mnist.num_classes) + " classes");
+    return labels;
+}
+
+std::string json_escape(const std::string& s) {
+    std::string o;
+    for (char c : s) {
+        if (c == '"' || c == '\\') o += '\\';
+        if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            o += buf;
+            continue;
+        }
+        o += c;
+    }
+    return o;
+}
+
+void softmax(float* z, std::size_t n) { einvit::kernels::softmax_rows(einvit::reference{}, z, n, z, n, 1, n); }
+
+struct Options {
+    std::string model, labels;
+    std::size_t top_k = 3;
+    bool json = false;
+    std::vector<std::string> inputs;
+    std::string eval_images, eval_labels;
+    std::string predictions;  // --eval-idx: also write each predicted class as one byte here
+};
+
+int classify(const Model& model, const Options& opt, const std::vector<std::string>& labels) {
+    std::vector<std::string> files;
+    for (const auto& in : opt.inputs) {
+        std::error_code ec;
+        if (std::filesystem::is_directory(in, ec)) {
+            std::vector<std::string> found;
+            for (const auto& e : std::filesystem::directory_iterator(in, ec)) {
+                std::string ext = e.path().extension().string();
+                std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+                if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp")) found.push_back(e.path().string());
+            }
+            if (ec) fail(in + ": cannot list the directory");
+            if (found.empty()) fail(in + ": no PNG, JPEG or BMP images in the directory");
+            std::sort(found.begin(), found.end());
+            files.insert(files.end(), found.begin(), found.end());
+        } else {
+            files.push_back(in);
+        }
+    }
+    std::vector<float> workspace(Model::workspace_floats<1>);
+    std::vector<float> input(pixels);
+    float logits[fashion_mnist.num_classes];
+    if (opt.json) std::printf("[\n");
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        einvit_examples::load_grey_28(files[i], input.data());
+        model.forward_into<1>(Model::Input<1>(input.data()), logits, workspace.data());
+        softmax(logits, fashion_mnist.num_classes);
+        std::vector<std::size_t> order(fashion_mnist.num_classes);
+        for (std::size_t c = 0; c < order.size(); ++c) order[c] = c;
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return logits[a] > logits[b]; });
+        const std::size_t k = std::min(opt.top_k, order.size());
+        if (opt.json) {
+            std::printf("  {\"file\": \"%s\", \"top\": [", json_escape(files[i]).c_str());
+            for (std::size_t j = 0; j < k; ++j)
+                std::printf("%s{\"label\": \"%s\", \"class\": %zu, \"probability\": %.6f}", j ? ", " : "",
+                            json_escape(labels[order[j]]).c_str(), order[j], logits[order[j]]);
+            std::printf("]}%s\n", i + 1 < files.size() ? "," : "");
+        } else {
+            std::printf("%s:", files[i].c_str());
+            for (std::size_t j = 0; j < k; ++j) std::printf("%s %s %.1f%%", j ? "," : "", labels[order[j]].c_str(), 100.0 * logits[order[j]]);
+            std::printf("\n");
+        }
+    }
+    if (opt.json) std::printf("]\n");
+    return 0;
+}
+
+int evaluate(const Model& model, const Options& opt, const std::vector<std::string>& labels) {
+    const Idx images = read_idx(opt.eval_images, 2051, 3);
+    const Idx truth = read_idx(opt.eval_labels, 2049, 1);
+    if (images.dims[1] != side || images.dims[2] != side)
+        fail(opt.eval_images + ": images are " + std::to_string(images.dims[1]) + " x " + std::to_string(images.dims[2]) + ", the model takes 28 x 28");
+    const std::size_t n = images.dims[0];
+    if (truth.dims[0] != n) fail(opt.eval_labels + ": " + std::to_string(truth.dims[0]) + " labels for " + std::to_string(n) + " images");
+    constexpr std::size_t B = 50;
+    std::vector<float> input(B * pixels), workspace(Model::workspace_floats<B>), logits(B * fashion_mnist.num_classes);
+    std::vector<std::size_t> confusion(fashion_mnist.num_classes * fashion_mnist.num_classes, 0);
+    std::size_t correct = 0;
+    std::vector<unsigned char> predictions;
+    predictions.reserve(n);
+    const bool tty = isatty(2) != 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (std::size_t i0 = 0; i0 < n; i0 += B) {
+        const std::size_t count = std::min(B, n - i0);
+        for (std::size_t i = 0; i < B * pixels; ++i) {
+            const std::size_t img = i0 + std::min(i / pixels, count - 1);  // a short last batch repeats its last image
+            input[i] = (static_cast<float>(images.data[images.offset + img * pixels + i % pixels]) / 255.0f - mean) / stdev;
+        }
+        model.forward_into<B>(Model::Input<B>(input.data()), logits.data(), workspace.data());
+        for (std::size_t b = 0; b < count; ++b) {
+            const float* z = logits.data() + b * fashion_mnist.num_classes;
+            const std::size_t predicted = static_cast<std::size_t>(std::max_element(z, z + fashion_mnist.num_classes) - z);
+            const std::size_t actual = truth.data[truth.offset + i0 + b];
+            if (actual >= fashion_mnist.num_classes) fail(opt.eval_labels + ": label " + std::to_string(actual) + " out of range");
+            correct += predicted == actual;
+            predictions.push_back(static_cast<unsigned char>(predicted));
+            ++confusion[actual * fashion_mnist.num_classes + predicted];
+        }
+        const std::size_t done = i0 + count;
+        if (tty) {
+            const int width = 40, filled = static_cast<int>(width * done / n);
+            std::fprintf(stderr, "\r[%.*s%*s] %zu/%zu", filled, "========================================", width - filled, "", done, n);
+        } else if (done % 2000 == 0 || done == n) {
+            std::fprintf(stderr, "%zu/%zu images\n", done, n);
+        }
+    }
+    if (tty) std::fprintf(stderr, "\n");
+    if (!opt.predictions.empty()) {
+        std::ofstream out(opt.predictions, std::ios::binary);
+        out.write(reinterpret_cast<const char*>(predictions.data()), static_cast<std::streamsize>(predictions.size()));
+        if (!out) fail(opt.predictions + ": cannot write");
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("accuracy: %.2f%% (%zu of %zu)\n", 100.0 * static_cast<double>(correct) / static_cast<double>(n), correct, n);
+    std::printf("%.0f images/s (%zu threads)\n", static_cast<double>(n) / seconds, einvit::num_threads());
+    std::printf("confusion matrix (rows: true class, columns: predicted):\n%14s", "");
+    for (std::size_t c = 0; c < fashion_mnist.num_classes; ++c) std::printf(" %5zu", c);
+    std::printf("\n");
+    for (std::size_t r = 0; r < fashion_mnist.num_classes; ++r) {
+        std::printf("%2zu %-11.11s", r, labels[r].c_str());
+        for (std::size_t c = 0; c < fashion_mnist.num_classes; ++c) std::printf(" %5zu", confusion[r * fashion_mnist.num_classes + c]);
+        std::printf("\n");
+    }
+    return 0;
+}
+
+void usage() {
+    std::fprintf(stderr,
+                 "usage: einvit-classify [--model FILE] [--labels FILE] [--top-k N] [--threads N] [--json] IMAGE|DIR...\n"
+                 "       einvit-classify [--model FILE] [--labels FILE] [--threads N] [--save-predictions FILE] --eval-idx IMAGES LABELS\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options opt;
+    opt.model = std::string(EINVIT_DATA_DIR) + "/fashion_mnist_vit.safetensors";
+    opt.labels = std::string(EINVIT_DATA_DIR) + "/fashion_mnist_labels.txt";
+    try {
+        for (int i = 1; i < argc; ++i) {
+            const std::string a = argv[i];
+            auto value = [&]() -> std::string {
+                if (i + 1 >= argc) fail(a + " needs a value");
+                return argv[++i];
+            };
+            auto number = [&]() -> std::size_t {
+                const std::string v = value();
+                char* end = nullptr;
+                const unsigned long x = std::strtoul(v.c_str(), &end, 10);
+                if (v.empty() || *end || x == 0 || x > 4096) fail(a + ": expected a positive number, got '" + v + "'");
+                return x;
+            };
+            if (a == "--model") opt.model = value();
+            else if (a == "--labels") opt.labels = value();
+            else if (a == "--top-k") opt.top_k = number();
+            else if (a == "--threads") einvit::set_num_threads(number());
+            else if (a == "--json") opt.json = true;
+            else if (a == "--save-predictions") opt.predictions = value();
+            else if (a == "--eval-idx") {
+                opt.eval_images = value();
+                opt.eval_labels = value();
+            } else if (a == "-h" || a == "--help") {
+                usage();
+                return 0;
+            } else if (a.size() > 1 && a[0] == '-') {
+                fail("unknown option " + a);
+            } else {
+                opt.inputs.push_back(a);
+            }
+        }
+        if (opt.inputs.empty() && opt.eval_images.empty()) {
+            usage();
+            return 2;
+        }
+        const auto labels = read_labels(opt.labels);
+        const auto file = einvit::io::SafeTensors::open(opt.model);
+        const Model model = vit::load<fashion_mnist>(file, vit::Family::vit_pytorch);
+        return opt.eval_images.empty() ? classify(model, opt, labels) : evaluate(model, opt, labels);
+    } catch (const Failure& f) {
+        std::fprintf(stderr, "einvit-classify: %s\n", f.message.c_str());
+    } catch (const einvit::error& e) {
+        std::fprintf(stderr, "einvit-classify: %s\n", e.what());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "einvit-classify: %s\n", e.what());
+    }
+    return 1;
+}

@@ -1,0 +1,18 @@
+# Runs BIN with ARGS (a list) and requires a non-zero exit status, exactly one line on stderr, and
+# that line matching EXPECT (a regular expression).
+execute_process(COMMAND ${BIN} ${ARGS} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(status EQUAL 0)
+  message(FATAL_ERROR "expected a failure, got status 0; stdout: ${out}")
+endif()
+if(NOT status MATCHES "^[0-9]+$")
+  message(FATAL_ERROR "the program did not exit normally: ${status}")
+endif()
+string(REGEX MATCHALL "\n" newlines "${err}")
+list(LENGTH newlines lines)
+if(NOT lines EQUAL 1)
+  message(FATAL_ERROR "expected one line on stderr, got ${lines}: ${err}")
+endif()
+if(NOT err MATCHES "${EXPECT}")
+  message(FATAL_ERROR "stderr does not match '${EXPECT}': ${err}")
+endif()
+message(STATUS "failed as expected: ${err}")
