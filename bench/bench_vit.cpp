@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.hpp"
+
 namespace vit = einvit::vit;
 
 namespace {
@@ -37,11 +39,8 @@ int run(const std::string& path, int runs) {
     // the mapped checkpoint is released once loaded: the model holds its own packed copy
     auto model = vit::load<C>(einvit::io::SafeTensors::open(path), vit::Family::timm);
     einvit::Tensor<float, einvit::Shape<1, 3, C.image_height, C.image_width>> image;
-    unsigned x = 12345;
-    for (auto& v : image) {
-        x = x * 1664525u + 1013904223u;
-        v = static_cast<float>((x >> 9) % 2001) / 1000.0f - 1.0f;
-    }
+    const auto values = einvit_bench::random_vector(image.size(), 12345);
+    std::copy(values.begin(), values.end(), image.begin());
     float checksum = 0;
     for (int i = 0; i < 3; ++i) checksum += model.forward(image).data()[0];  // warm-up
     std::vector<double> ms;

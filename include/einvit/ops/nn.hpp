@@ -106,7 +106,6 @@ namespace detail {
 template <class Y, class X, class W>
 constexpr void check_linear() {
     using LX = Layout<X>;
-    using LY = Layout<Y>;
     check_rows_operand<X>();
     check_rows_operand<Y>();
     diagnostics::check_element_types<elem_t<Y>, elem_t<X>>();
@@ -115,7 +114,6 @@ constexpr void check_linear() {
                   "einvit::linear: the output's shape must be the input's with the last extent replaced by out_features");
     static_assert(LX::extent(LX::rank - 1) == W::in_features,
                   "einvit::linear: the input's last extent must equal the weight's in_features (weight is (out, in))");
-    (void)sizeof(LY);
 }
 
 // Weight facts for a plain (out, in) tensor.

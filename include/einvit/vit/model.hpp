@@ -323,11 +323,10 @@ private:
                 std::memcpy(pb, xb, D * sizeof(float));
             } else {
                 const std::size_t first = C.pooling == Pooling::mean_all ? 0 : P;
-                for (std::size_t d = 0; d < D; ++d) {
-                    float s = 0;
-                    for (std::size_t t = first; t < T; ++t) s += xb[t * D + d];
-                    pb[d] = s / static_cast<float>(T - first);
-                }
+                for (std::size_t d = 0; d < D; ++d) pb[d] = 0;
+                for (std::size_t t = first; t < T; ++t)  // token by token, along the rows of x
+                    for (std::size_t d = 0; d < D; ++d) pb[d] += xb[t * D + d];
+                for (std::size_t d = 0; d < D; ++d) pb[d] /= static_cast<float>(T - first);
             }
         }
         if constexpr (C.head_norm) layer_norm(w_.head_norm, pooled, pooled, B);
@@ -341,8 +340,8 @@ private:
         } else if constexpr (C.distillation_token) {
             // (head(x[:, 0]) + head_dist(x[:, 1])) / 2, as DeiT infers
             linear(w_.head, f, F, out, out_dim, B);
-            for (std::size_t b = 0; b < B; ++b) std::memcpy(feats + b * D, x + (b * T + 1) * D, D * sizeof(float));
-            linear(w_.head_dist, feats, D, out, out_dim, B, gemm::Activation::none, true);
+            // the distillation token of each image, read in place: rows of x with stride T * D
+            linear(w_.head_dist, x + D, T * D, out, out_dim, B, gemm::Activation::none, true);
             for (std::size_t i = 0; i < B * out_dim; ++i) out[i] *= 0.5f;
         } else {
             linear(w_.head, f, F, out, out_dim, B);
