@@ -1,12 +1,17 @@
-// einvit-classify: classifies images with the Vision Transformer einvit ships (a ViT of the seeds'
-// MNIST kind trained on Fashion-MNIST, examples/data/), or runs a whole IDX test set.
+// einvit-classify: classifies images with a Vision Transformer: by default the one einvit ships (a
+// ViT of the seeds' MNIST kind trained on Fashion-MNIST, examples/data/), or an ImageNet-size ViT
+// from a timm, torchvision or HF transformers checkpoint given with --model; or runs a whole IDX
+// test set.
 //
-//   einvit-classify [--model FILE] [--labels FILE] [--top-k N] [--threads N] [--json] IMAGE|DIR...
+//   einvit-classify [--model FILE] [--arch NAME] [--labels FILE] [--top-k N] [--threads N] [--json]
+//                   [--resize N] [--filter bilinear|bicubic] [--mean R,G,B] [--std R,G,B] IMAGE|DIR...
 //   einvit-classify [--save-predictions FILE] --eval-idx IMAGES.idx[.gz] LABELS.idx[.gz]
 //
-// Images: PNG, JPEG or BMP (decoded by stb_image after their signature and size are checked), turned
-// grey, resized to 28 x 28 (area average) and normalised as the model was trained. Every bad input is
-// one line naming the file and the problem, and a non-zero exit status.
+// Images: PNG, JPEG or BMP (decoded by stb_image after their signature and size are checked). The
+// Fashion-MNIST model takes them grey, resized to 28 x 28 (area average) and normalised as it was
+// trained; an ImageNet-size model takes them as its family's pipeline does (models.hpp), which the
+// --resize, --filter, --mean and --std options override. Every bad input is one line naming the file
+// and the problem, and a non-zero exit status.
 #include <einvit/einvit.hpp>
 
 #include <algorithm>
@@ -18,6 +23,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -25,6 +31,7 @@
 #include <stb_image.h>
 
 #include "fashion_mnist.hpp"
+#include "models.hpp"
 
 namespace vit = einvit::vit;
 
@@ -39,6 +46,16 @@ using einvit_examples::stdev;
 
 using einvit_examples::Failure;
 using einvit_examples::fail;
+
+using einvit_examples::Arch;
+using einvit_examples::architectures;
+using einvit_examples::choose;
+using einvit_examples::Classifier;
+using einvit_examples::decode_image;
+using einvit_examples::Filter;
+using einvit_examples::preprocess;
+using einvit_examples::Preprocessing;
+using einvit_examples::Signature;
 
 // ---- IDX files (optionally gzip-compressed, as Debian ships them) ----
 
@@ -105,14 +122,18 @@ Idx read_idx(const std::string& path, unsigned expected_magic, std::size_t rank)
 
 // ---- output ----
 
-std::vector<std::string> read_labels(const std::string& path) {
+std::vector<std::string> read_labels(const std::string& path, std::size_t classes) {
+    std::vector<std::string> labels;
+    if (path.empty()) {  // no labels file: the class numbers
+        for (std::size_t c = 0; c < classes; ++c) labels.push_back("class " + std::to_string(c));
+        return labels;
+    }
     std::ifstream f(path);
     if (!f) fail(path + ": cannot open labels");
-    std::vector<std::string> labels;
     for (std::string line; std::getline(f, line);)
         if (!line.empty()) labels.push_back(line);
-    if (labels.size() != fashion_mnist.num_classes)
-        fail(path + ": " + std::to_string(labels.size()) + " labels, the model has " + std::to_string(fashion_mnist.num_classes) + " classes");
+    if (labels.size() != classes)
+        fail(path + ": " + std::to_string(labels.size()) + " labels, the model has " + std::to_string(classes) + " classes");
     return labels;
 }
 
@@ -134,15 +155,19 @@ std::string json_escape(const std::string& s) {
 void softmax(float* z, std::size_t n) { einvit::kernels::softmax_rows(einvit::reference{}, z, n, z, n, 1, n); }
 
 struct Options {
-    std::string model, labels;
+    std::string model, labels, arch;
+    bool labels_given = false;
+    Preprocessing pre;  // overrides applied to the architecture's own
+    bool resize_given = false, filter_given = false, mean_given = false, std_given = false;
     std::size_t top_k = 3;
     bool json = false;
     std::vector<std::string> inputs;
     std::string eval_images, eval_labels;
     std::string predictions;  // --eval-idx: also write each predicted class as one byte here
+    std::string save_inputs;  // also write each image's preprocessed input here (float32, C x H x W, one after another)
 };
 
-int classify(const Model& model, const Options& opt, const std::vector<std::string>& labels) {
+int classify(const Classifier& model, const Arch& arch, const Options& opt, const std::vector<std::string>& labels) {
     std::vector<std::string> files;
     for (const auto& in : opt.inputs) {
         std::error_code ec;
@@ -161,22 +186,34 @@ int classify(const Model& model, const Options& opt, const std::vector<std::stri
             files.push_back(in);
         }
     }
-    std::vector<float> workspace(Model::workspace_floats<1>);
-    std::vector<float> input(pixels);
-    float logits[fashion_mnist.num_classes];
+    const Signature& sig = arch.signature;
+    const bool fashion = &arch == &architectures().front();
+    std::vector<float> input(sig.channels * sig.height * sig.width), logits(sig.classes);
+    std::ofstream saved;
+    if (!opt.save_inputs.empty()) {
+        saved.open(opt.save_inputs, std::ios::binary);
+        if (!saved) fail(opt.save_inputs + ": cannot write");
+    }
     if (opt.json) std::printf("[\n");
     for (std::size_t i = 0; i < files.size(); ++i) {
-        einvit_examples::load_grey_28(files[i], input.data());
-        model.forward_into<1>(Model::Input<1>(input.data()), logits, workspace.data());
-        softmax(logits, fashion_mnist.num_classes);
-        std::vector<std::size_t> order(fashion_mnist.num_classes);
+        if (fashion)
+            einvit_examples::load_grey_28(files[i], input.data());
+        else
+            preprocess(decode_image(files[i], static_cast<int>(sig.channels)), opt.pre, sig.height, sig.width, input.data());
+        if (saved.is_open()) {
+            saved.write(reinterpret_cast<const char*>(input.data()), static_cast<std::streamsize>(input.size() * sizeof(float)));
+            if (!saved) fail(opt.save_inputs + ": cannot write");
+        }
+        model.logits(input.data(), logits.data());
+        softmax(logits.data(), sig.classes);
+        std::vector<std::size_t> order(sig.classes);
         for (std::size_t c = 0; c < order.size(); ++c) order[c] = c;
         std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return logits[a] > logits[b]; });
         const std::size_t k = std::min(opt.top_k, order.size());
         if (opt.json) {
             std::printf("  {\"file\": \"%s\", \"top\": [", json_escape(files[i]).c_str());
             for (std::size_t j = 0; j < k; ++j)
-                std::printf("%s{\"label\": \"%s\", \"class\": %zu, \"probability\": %.6f}", j ? ", " : "",
+                std::printf("%s{\"label\": \"%s\", \"class\": %zu, \"probability\": %.8g}", j ? ", " : "",
                             json_escape(labels[order[j]]).c_str(), order[j], logits[order[j]]);
             std::printf("]}%s\n", i + 1 < files.size() ? "," : "");
         } else {
@@ -190,6 +227,7 @@ int classify(const Model& model, const Options& opt, const std::vector<std::stri
 }
 
 int evaluate(const Model& model, const Options& opt, const std::vector<std::string>& labels) {
+    // the shipped model's batched path: 28 x 28 grey images, 50 at a time
     const Idx images = read_idx(opt.eval_images, 2051, 3);
     const Idx truth = read_idx(opt.eval_labels, 2049, 1);
     if (images.dims[1] != side || images.dims[2] != side)
@@ -250,16 +288,37 @@ int evaluate(const Model& model, const Options& opt, const std::vector<std::stri
 
 void usage() {
     std::fprintf(stderr,
-                 "usage: einvit-classify [--model FILE] [--labels FILE] [--top-k N] [--threads N] [--json] IMAGE|DIR...\n"
-                 "       einvit-classify [--model FILE] [--labels FILE] [--threads N] [--save-predictions FILE] --eval-idx IMAGES LABELS\n");
+                 "usage: einvit-classify [--model FILE] [--arch NAME] [--labels FILE] [--top-k N] [--threads N] [--json]\n"
+                 "                       [--resize N] [--filter bilinear|bicubic] [--mean R,G,B] [--std R,G,B] IMAGE|DIR...\n"
+                 "       einvit-classify [--model FILE] [--labels FILE] [--threads N] [--save-predictions FILE] --eval-idx IMAGES LABELS\n"
+                 "       einvit-classify --list-archs\n"
+                 "--save-inputs FILE writes each image's preprocessed input (float32, channels x height x width) to FILE.\n"
+                 "Without --model: the Fashion-MNIST ViT in %s. With --model: a timm, torchvision or HF transformers\n"
+                 "ViT checkpoint (safetensors), its architecture recognised from its tensors or named by --arch.\n",
+                 EINVIT_DATA_DIR);
+}
+
+std::vector<float> three_floats(const std::string& option, const std::string& v) {
+    std::vector<float> out;
+    const char* at = v.c_str();
+    for (;;) {
+        char* end = nullptr;
+        const float x = std::strtof(at, &end);
+        if (end == at || !std::isfinite(x)) break;
+        out.push_back(x);
+        at = end;
+        if (*at != ',') break;
+        ++at;
+    }
+    if (out.size() != 3 || *at) fail(option + ": expected three numbers R,G,B, got '" + v + "'");
+    return out;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     Options opt;
-    opt.model = std::string(EINVIT_DATA_DIR) + "/fashion_mnist_vit.safetensors";
-    opt.labels = std::string(EINVIT_DATA_DIR) + "/fashion_mnist_labels.txt";
+    bool model_given = false;
     try {
         for (int i = 1; i < argc; ++i) {
             const std::string a = argv[i];
@@ -274,15 +333,34 @@ int main(int argc, char** argv) {
                 if (v.empty() || *end || x == 0 || x > 4096) fail(a + ": expected a positive number, got '" + v + "'");
                 return x;
             };
-            if (a == "--model") opt.model = value();
-            else if (a == "--labels") opt.labels = value();
+            if (a == "--model") opt.model = value(), model_given = true;
+            else if (a == "--arch") opt.arch = value();
+            else if (a == "--labels") opt.labels = value(), opt.labels_given = true;
             else if (a == "--top-k") opt.top_k = number();
             else if (a == "--threads") einvit::set_num_threads(number());
             else if (a == "--json") opt.json = true;
-            else if (a == "--save-predictions") opt.predictions = value();
+            else if (a == "--resize") opt.pre.resize_short = number(), opt.resize_given = true;
+            else if (a == "--filter") {
+                const std::string f = value();
+                if (f != "bilinear" && f != "bicubic") fail("--filter: expected bilinear or bicubic, got '" + f + "'");
+                opt.pre.filter = f == "bilinear" ? Filter::bilinear : Filter::bicubic;
+                opt.filter_given = true;
+            } else if (a == "--mean" || a == "--std") {
+                const auto v = three_floats(a, value());
+                float* dst = a == "--mean" ? opt.pre.mean : opt.pre.std;
+                for (int c = 0; c < 3; ++c) dst[c] = v[static_cast<std::size_t>(c)];
+                if (a == "--std" && std::min({v[0], v[1], v[2]}) <= 0) fail("--std: expected positive numbers");
+                (a == "--mean" ? opt.mean_given : opt.std_given) = true;
+            } else if (a == "--save-predictions") opt.predictions = value();
+            else if (a == "--save-inputs") opt.save_inputs = value();
             else if (a == "--eval-idx") {
                 opt.eval_images = value();
                 opt.eval_labels = value();
+            } else if (a == "--list-archs") {
+                for (const Arch& r : architectures())
+                    std::printf("%-34s %-12s %s%s%s\n", r.name, vit::to_string(r.family), r.signature.text().c_str(),
+                                *r.preprocessing.description ? "; " : "", r.preprocessing.description);
+                return 0;
             } else if (a == "-h" || a == "--help") {
                 usage();
                 return 0;
@@ -296,10 +374,35 @@ int main(int argc, char** argv) {
             usage();
             return 2;
         }
-        const auto labels = read_labels(opt.labels);
+        if (!model_given) {
+            opt.model = std::string(EINVIT_DATA_DIR) + "/fashion_mnist_vit.safetensors";
+            if (!opt.labels_given) opt.labels = std::string(EINVIT_DATA_DIR) + "/fashion_mnist_labels.txt";
+        }
         const auto file = einvit::io::SafeTensors::open(opt.model);
-        const Model model = vit::load<fashion_mnist>(file, vit::Family::vit_pytorch);
-        return opt.eval_images.empty() ? classify(model, opt, labels) : evaluate(model, opt, labels);
+        const Arch& arch = choose(file, opt.arch);
+        const bool fashion = &arch == &architectures().front();
+        if (!opt.labels_given && model_given)
+            opt.labels = fashion ? std::string(EINVIT_DATA_DIR) + "/fashion_mnist_labels.txt"
+                         : arch.signature.classes == 1000 ? std::string(EINVIT_DATA_DIR) + "/imagenet_labels.txt"
+                                                           : std::string();
+        const auto labels = read_labels(opt.labels, arch.signature.classes);
+        if (!opt.eval_images.empty()) {
+            if (!fashion) fail("--eval-idx runs the 28 x 28 Fashion-MNIST model; " + opt.model + " is a " + arch.name);
+            const Model model = vit::load<fashion_mnist>(file, vit::Family::vit_pytorch);
+            return evaluate(model, opt, labels);
+        }
+        Preprocessing pre = arch.preprocessing;
+        if (opt.resize_given) pre.resize_short = opt.pre.resize_short;
+        if (opt.filter_given) pre.filter = opt.pre.filter;
+        if (opt.mean_given) std::copy(opt.pre.mean, opt.pre.mean + 3, pre.mean);
+        if (opt.std_given) std::copy(opt.pre.std, opt.pre.std + 3, pre.std);
+        if (opt.resize_given || opt.filter_given || opt.mean_given || opt.std_given)
+            pre.description = "the architecture's, changed by --resize, --filter, --mean or --std";
+        opt.pre = pre;
+        const std::unique_ptr<Classifier> model = arch.open(file, arch.family);
+        if (model_given)
+            std::fprintf(stderr, "model: %s (%s), preprocessing: %s\n", arch.name, vit::to_string(arch.family), pre.description);
+        return classify(*model, arch, opt, labels);
     } catch (const Failure& f) {
         std::fprintf(stderr, "einvit-classify: %s\n", f.message.c_str());
     } catch (const einvit::error& e) {

@@ -1,0 +1,218 @@
+// The architectures einvit-classify runs, chosen at run time from a checkpoint: the shipped
+// Fashion-MNIST model and the ImageNet-size ViTs of timm (ViT and DeiT), torchvision and HF
+// transformers. einvit's models are shaped at compile time, so each architecture here is one
+// VisionTransformer<Config> behind a small virtual interface; a program that knows its model
+// uses VisionTransformer<Config> directly.
+#pragma once
+
+#include <einvit/einvit.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fashion_mnist.hpp"
+#include "preprocess.hpp"
+
+namespace einvit_examples {
+
+namespace vit = einvit::vit;
+
+/// A loaded model behind a run-time interface: one image in, logits out.
+class Classifier {
+public:
+    virtual ~Classifier() = default;
+    /// `input`: channels x height x width floats, preprocessed; `logits`: num_classes floats.
+    virtual void logits(const float* input, float* logits) const = 0;
+};
+
+template <vit::Config C>
+class ClassifierOf final : public Classifier {
+    using Model = vit::VisionTransformer<C>;
+
+public:
+    explicit ClassifierOf(Model m) : model_(std::move(m)), workspace_(Model::template workspace_floats<1>) {}
+    void logits(const float* input, float* out) const override {
+        model_.template forward_into<1>(typename Model::template Input<1>(input), out, workspace_.data());
+    }
+
+private:
+    Model model_;
+    mutable std::vector<float> workspace_;  // one image at a time, one thread calling
+};
+
+/// What identifies an architecture in a checkpoint.
+struct Signature {
+    std::size_t dim = 0, depth = 0, patch = 0, height = 0, width = 0, channels = 0, classes = 0;
+    bool distilled = false, representation = false;
+    bool operator==(const Signature&) const = default;
+    std::string text() const {
+        return "dim " + std::to_string(dim) + ", depth " + std::to_string(depth) + ", patch " + std::to_string(patch) + ", " +
+               std::to_string(height) + " x " + std::to_string(width) + " x " + std::to_string(channels) + ", " +
+               std::to_string(classes) + " classes" + (distilled ? ", distillation token" : "") +
+               (representation ? ", pre_logits layer" : "");
+    }
+};
+
+struct Arch {
+    const char* name;
+    vit::Family family;
+    Signature signature;
+    Preprocessing preprocessing;
+    std::unique_ptr<Classifier> (*open)(const einvit::io::SafeTensors&, vit::Family);
+};
+
+template <vit::Config C>
+Signature signature_of() {
+    return {C.dim, C.depth, C.patch, C.image_height, C.image_width, C.channels, C.num_classes, C.distillation_token,
+            C.representation_size != 0};
+}
+
+template <vit::Config C>
+Arch arch(const char* name, vit::Family family, Preprocessing p) {
+    return {name, family, signature_of<C>(), p, [](const einvit::io::SafeTensors& f, vit::Family fam) -> std::unique_ptr<Classifier> {
+                return std::make_unique<ClassifierOf<C>>(vit::load<C>(f, fam));
+            }};
+}
+
+inline Preprocessing fashion_preprocessing() {
+    return {0, Filter::bilinear, {mean, mean, mean}, {stdev, stdev, stdev}, "grey, area average to 28 x 28, mean 0.2860, std 0.3530"};
+}
+inline Preprocessing timm_augreg() { return {248, Filter::bicubic, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}, "resize 248 bicubic, crop 224, mean/std 0.5"}; }
+inline Preprocessing timm_deit() {
+    Preprocessing p{248, Filter::bicubic, {}, {}, "resize 248 bicubic, crop 224, ImageNet mean/std"};
+    for (int c = 0; c < 3; ++c) p.mean[c] = imagenet_mean[c], p.std[c] = imagenet_std[c];
+    return p;
+}
+inline Preprocessing torchvision_imagenet(std::size_t resize) {
+    Preprocessing p{resize, Filter::bilinear, {}, {}, resize == 256 ? "resize 256 bilinear, crop 224, ImageNet mean/std" : "resize 242 bilinear, crop 224, ImageNet mean/std"};
+    for (int c = 0; c < 3; ++c) p.mean[c] = imagenet_mean[c], p.std[c] = imagenet_std[c];
+    return p;
+}
+inline Preprocessing hf_vit() { return {0, Filter::bilinear, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}, "resize to 224 x 224 bilinear, mean/std 0.5"}; }
+
+template <vit::Config C>
+constexpr vit::Config hf_eps() {
+    vit::Config c = C;
+    c.layer_norm_eps = 1e-12f;  // HF transformers' ViTConfig default
+    return c;
+}
+
+/// Every architecture einvit-classify knows, the first of a signature and family being the default.
+inline const std::vector<Arch>& architectures() {
+    namespace p = vit::presets;
+    using F = vit::Family;
+    static const std::vector<Arch> all = {
+        arch<fashion_mnist>("fashion-mnist", F::vit_pytorch, fashion_preprocessing()),
+        // timm: the augreg ViTs first (mean/std 0.5); DeiT has the same shapes and its own statistics
+        arch<p::vit_tiny_patch16_224>("vit_tiny_patch16_224", F::timm, timm_augreg()),
+        arch<p::vit_small_patch16_224>("vit_small_patch16_224", F::timm, timm_augreg()),
+        arch<p::vit_base_patch16_224>("vit_base_patch16_224", F::timm, timm_augreg()),
+        arch<p::vit_base_patch32_224>("vit_base_patch32_224", F::timm, timm_augreg()),
+        arch<p::vit_large_patch16_224>("vit_large_patch16_224", F::timm, timm_augreg()),
+        arch<p::vit_base_patch16_224_in21k>("vit_base_patch16_224_in21k", F::timm, timm_augreg()),
+        arch<p::deit_tiny_patch16_224>("deit_tiny_patch16_224", F::timm, timm_deit()),
+        arch<p::deit_small_patch16_224>("deit_small_patch16_224", F::timm, timm_deit()),
+        arch<p::deit_base_patch16_224>("deit_base_patch16_224", F::timm, timm_deit()),
+        arch<p::deit_tiny_distilled_patch16_224>("deit_tiny_distilled_patch16_224", F::timm, timm_deit()),
+        arch<p::deit_small_distilled_patch16_224>("deit_small_distilled_patch16_224", F::timm, timm_deit()),
+        arch<p::deit_base_distilled_patch16_224>("deit_base_distilled_patch16_224", F::timm, timm_deit()),
+        // torchvision (IMAGENET1K_V1 weights)
+        arch<p::vit_base_patch16_224>("vit_b_16", F::torchvision, torchvision_imagenet(256)),
+        arch<p::vit_base_patch32_224>("vit_b_32", F::torchvision, torchvision_imagenet(256)),
+        arch<p::vit_large_patch16_224>("vit_l_16", F::torchvision, torchvision_imagenet(242)),
+        // HF transformers ViTForImageClassification
+        arch<hf_eps<p::vit_tiny_patch16_224>()>("hf-vit-tiny-patch16-224", F::hf, hf_vit()),
+        arch<hf_eps<p::vit_small_patch16_224>()>("hf-vit-small-patch16-224", F::hf, hf_vit()),
+        arch<hf_eps<p::vit_base_patch16_224>()>("hf-vit-base-patch16-224", F::hf, hf_vit()),
+        arch<hf_eps<p::vit_large_patch16_224>()>("hf-vit-large-patch16-224", F::hf, hf_vit()),
+    };
+    return all;
+}
+
+namespace detail {
+
+inline std::size_t dim_of(const einvit::io::TensorInfo* t, std::size_t axis) {
+    return t && axis < t->rank ? static_cast<std::size_t>(t->shape[axis]) : 0;
+}
+
+inline std::size_t count_blocks(const einvit::io::SafeTensors& f, const std::string& before, const std::string& after) {
+    std::size_t n = 0;
+    while (f.find(before + std::to_string(n) + after)) ++n;
+    return n;
+}
+
+}  // namespace detail
+
+/// The family of a timm, torchvision or HF checkpoint, and its architecture's signature, read from
+/// the tensors' names and shapes. `found` is false for any other layout.
+struct Detected {
+    bool found = false;
+    vit::Family family = vit::Family::timm;
+    Signature signature;
+};
+
+inline Detected detect(const einvit::io::SafeTensors& f) {
+    struct Layout {
+        vit::Family family;
+        const char *patch, *block_before, *block_after, *pos, *head, *dist, *pre_logits;
+    };
+    static const Layout layouts[] = {
+        {vit::Family::timm, "patch_embed.proj.weight", "blocks.", ".norm1.weight", "pos_embed", "head.weight", "dist_token", "pre_logits.fc.weight"},
+        {vit::Family::torchvision, "conv_proj.weight", "encoder.layers.encoder_layer_", ".ln_1.weight", "encoder.pos_embedding", "heads.head.weight", "",
+         "heads.pre_logits.weight"},
+        {vit::Family::hf, "vit.embeddings.patch_embeddings.projection.weight", "vit.encoder.layer.", ".layernorm_before.weight",
+         "vit.embeddings.position_embeddings", "classifier.weight", "", ""},
+    };
+    Detected d;
+    for (const Layout& l : layouts) {
+        const auto* patch = f.find(l.patch);
+        if (!patch || patch->rank != 4) continue;
+        d.found = true;
+        d.family = l.family;
+        Signature& s = d.signature;
+        s.dim = detail::dim_of(patch, 0);
+        s.channels = detail::dim_of(patch, 1);
+        s.patch = detail::dim_of(patch, 2);
+        s.depth = detail::count_blocks(f, l.block_before, l.block_after);
+        s.classes = detail::dim_of(f.find(l.head), 0);
+        s.distilled = *l.dist && f.find(l.dist);
+        s.representation = *l.pre_logits && f.find(l.pre_logits);
+        // square images: the position table holds the prefix tokens and (side / patch)^2 patches
+        const std::size_t tokens = detail::dim_of(f.find(l.pos), 1), prefix = s.distilled ? 2 : 1;
+        std::size_t side = 0;
+        while (tokens > prefix && (side + 1) * (side + 1) <= tokens - prefix) ++side;
+        s.height = s.width = side * s.patch;
+        return d;
+    }
+    return d;
+}
+
+inline std::string known_names() {
+    std::string s;
+    for (const Arch& a : architectures()) s += std::string(s.empty() ? "" : ", ") + a.name;
+    return s;
+}
+
+/// The architecture named `name` ("" when unnamed: the one that matches the checkpoint).
+inline const Arch& choose(const einvit::io::SafeTensors& f, const std::string& name) {
+    if (!name.empty()) {
+        for (const Arch& a : architectures())
+            if (name == a.name) return a;
+        fail("--arch " + name + ": unknown architecture; known: " + known_names());
+    }
+    const Detected d = detect(f);
+    if (!d.found) {
+        // not timm, torchvision or HF: the shipped model's layout (vit-pytorch), else a clear error
+        if (f.find("to_patch_embedding.2.weight")) return architectures().front();
+        fail(f.path() + ": not a timm, torchvision or HF transformers ViT checkpoint, nor the Fashion-MNIST model (give --arch NAME; known: " +
+             known_names() + ")");
+    }
+    for (const Arch& a : architectures())
+        if (a.family == d.family && a.signature == d.signature) return a;
+    fail(f.path() + ": a " + vit::to_string(d.family) + " ViT with " + d.signature.text() +
+         ", which einvit-classify has no architecture for (known: " + known_names() + ")");
+}
+
+}  // namespace einvit_examples

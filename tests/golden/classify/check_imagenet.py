@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""einvit-classify with ImageNet-size checkpoints of each family, against the families' own code.
+
+    check_imagenet.py EINVIT_CLASSIFY WORKDIR
+
+For a timm ViT-Ti/16, a timm DeiT-Ti distilled, a torchvision ViT-B/32 and an HF transformers ViT-Ti
+(random weights, saved with safetensors as each library names them), and a set of PNG, BMP and JPEG
+images of several sizes, grey and colour:
+1. the architecture is recognised from the checkpoint alone (no --arch);
+2. einvit's preprocessing (--save-inputs) equals the family's own pipeline -- timm's
+   create_transform for the model's pretrained config, torchvision's weights.transforms(), HF's
+   ViTImageProcessor -- to within the 8-bit rounding PIL does after each resampling pass and einvit
+   does not (half a level, carried through the second pass's weights: at most one grey level for
+   bilinear, 1.25 for bicubic with its negative lobes; 0.4 on average, no bias beyond 0.1), for the PNG and BMP images
+   (JPEG decoders differ between libraries);
+3. the probabilities einvit prints (--json --top-k 1000) equal PyTorch's softmax of the same model on
+   einvit's own inputs (argmax equal, |delta| <= 1e-6), for every image.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import timm
+import torch
+import torchvision
+from PIL import Image
+from safetensors.torch import save_file
+from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+
+def images(work):
+    rng = np.random.default_rng(7)
+    out = []
+
+    def smooth(h, w, c):
+        y, x = np.mgrid[0:h, 0:w]
+        base = [np.sin(x / (7 + 5 * k)) * np.cos(y / (11 + 3 * k)) for k in range(c)]
+        img = 127.5 + 100 * np.stack(base, -1) + rng.normal(0, 20, (h, w, c))
+        return np.clip(img, 0, 255).astype(np.uint8)
+
+    for name, (h, w, c, fmt) in {"wide.png": (240, 320, 3, "PNG"), "tall.bmp": (300, 200, 3, "BMP"),
+                                 "grey.png": (150, 150, 1, "PNG"), "exact.png": (224, 224, 3, "PNG"),
+                                 "photo.jpg": (260, 390, 3, "JPEG")}.items():
+        arr = smooth(h, w, c)
+        img = Image.fromarray(arr[..., 0] if c == 1 else arr, "L" if c == 1 else "RGB")
+        path = os.path.join(work, name)
+        img.save(path, fmt, **({"quality": 92} if fmt == "JPEG" else {}))
+        out.append(path)
+    return out
+
+
+def family_models():
+    torch.manual_seed(0)
+    m = timm.create_model("vit_tiny_patch16_224", pretrained=False).eval()
+    cfg = timm.data.resolve_data_config({}, model=m)
+    yield "timm_vit_tiny", "vit_tiny_patch16_224", m, m.state_dict(), timm.data.create_transform(**cfg), cfg["std"]
+    m = timm.create_model("deit_tiny_distilled_patch16_224", pretrained=False).eval()
+    cfg = timm.data.resolve_data_config({}, model=m)
+    yield "timm_deit_tiny_distilled", "deit_tiny_distilled_patch16_224", m, m.state_dict(), timm.data.create_transform(**cfg), cfg["std"]
+    m = torchvision.models.vit_b_32().eval()
+    t = torchvision.models.ViT_B_32_Weights.IMAGENET1K_V1.transforms()
+    yield "torchvision_vit_b_32", "vit_b_32", m, m.state_dict(), t, t.std
+    hf = ViTForImageClassification(ViTConfig(hidden_size=192, num_hidden_layers=12, num_attention_heads=3,
+                                             intermediate_size=768, num_labels=1000)).eval()
+    processor = ViTImageProcessor()
+
+    def hf_transform(img):
+        return processor(images=img, return_tensors="pt")["pixel_values"][0]
+
+    class Logits(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return self.model(pixel_values=x).logits
+
+    yield "hf_vit_tiny", "hf-vit-tiny-patch16-224", Logits(hf), hf.state_dict(), hf_transform, processor.image_std
+
+
+def main():
+    binary, work = sys.argv[1], sys.argv[2]
+    os.makedirs(work, exist_ok=True)
+    torch.set_num_threads(2)
+    files = images(work)
+    failures = []
+    for case, arch, model, state, transform, std in family_models():
+        ckpt = os.path.join(work, case + ".safetensors")
+        save_file({k: v.contiguous() for k, v in state.items()}, ckpt)
+        inputs_path = os.path.join(work, case + ".inputs")
+        run = subprocess.run([binary, "--model", ckpt, "--json", "--top-k", "1000", "--save-inputs", inputs_path] + files,
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            failures.append(f"{case}: einvit-classify failed: {run.stderr.strip()}")
+            continue
+        results = json.loads(run.stdout)
+        # 1. recognised from the checkpoint alone
+        if f"model: {arch} " not in run.stderr:
+            failures.append(f"{case}: expected architecture {arch}, einvit-classify said: {run.stderr.strip()}")
+        ours = torch.from_numpy(np.fromfile(inputs_path, dtype=np.float32).reshape(len(files), 3, 224, 224))
+        with torch.no_grad():
+            reference = torch.softmax(model(ours).double(), -1).numpy()
+        # 2. preprocessing against the family's own pipeline
+        for i, path in enumerate(files):
+            theirs = transform(Image.open(path).convert("RGB"))
+            if hasattr(theirs, "numpy"):
+                theirs = theirs.numpy()
+            signed = (ours[i].numpy() - theirs) * np.array(std).reshape(3, 1, 1) * 255
+            levels = np.abs(signed)
+            if not path.endswith(".jpg"):
+                bound = 1.25 if case.startswith("timm") else 1.01
+                print(f"{case} {os.path.basename(path)}: preprocessing |delta| max {levels.max():.3f}, mean {levels.mean():.3f}, "
+                      f"bias {signed.mean():+.3f} grey levels")
+                if levels.max() > bound or levels.mean() > 0.4 or abs(signed.mean()) > 0.1:
+                    failures.append(f"{case} {path}: preprocessing differs by up to {levels.max():.3f} grey levels "
+                                    f"(mean {levels.mean():.3f}, bias {signed.mean():+.3f}; bounds {bound}, 0.4, 0.1)")
+            # 3. the probabilities
+            got = np.zeros(1000)
+            for t in results[i]["top"]:
+                got[t["class"]] = t["probability"]
+            delta = np.abs(got - reference[i]).max()
+            argmax_ok = int(np.argmax(got)) == int(np.argmax(reference[i]))
+            print(f"{case} {os.path.basename(path)}: probabilities max |delta| {delta:.2e}, argmax {'equal' if argmax_ok else 'DIFFERENT'}")
+            if delta > 1e-6 or not argmax_ok:
+                failures.append(f"{case} {path}: probabilities differ by {delta:.2e} (argmax equal: {argmax_ok})")
+        os.remove(ckpt)
+    if failures:
+        print("\n".join(["FAILED:"] + failures))
+        sys.exit(1)
+    print("all families: preprocessing and probabilities match")
+
+
+if __name__ == "__main__":
+    main()
