@@ -33,11 +33,9 @@ inline constexpr einvit::vit::Config fashion_mnist = [] {
 inline constexpr std::size_t side = 28, pixels = side * side;
 inline constexpr float mean = 0.2860f, stdev = 0.3530f;  // of the training set, as in training
 
-/// A PNG, JPEG or BMP file as the model's input: grey, 28 x 28 by area averaging, normalised. The
-/// signature and the size are checked before decoding. `grey_28`, when given, receives the 28 x 28
-/// grey pixels.
-inline void load_grey_28(const std::string& path, float* input, std::vector<unsigned char>* grey_28 = nullptr) {
-    const Image img = decode_image(path, 1);
+/// A grey image as the model's input: 28 x 28 by area averaging, normalised. `grey_28`, when given,
+/// receives the 28 x 28 grey pixels.
+inline void grey_28_input(const Image& img, float* input, std::vector<unsigned char>* grey_28 = nullptr) {
     const std::size_t W = img.width, H = img.height;
     const float* grey = img.pixels.data();
     if (grey_28) grey_28->assign(pixels, 0);
@@ -52,6 +50,11 @@ inline void load_grey_28(const std::string& path, float* input, std::vector<unsi
             if (grey_28) (*grey_28)[y * side + x] = static_cast<unsigned char>(v + 0.5);
             input[y * side + x] = (static_cast<float>(v / 255.0) - mean) / stdev;
         }
+}
+
+/// A PNG, JPEG or BMP file as the model's input (its signature and size checked before decoding).
+inline void load_grey_28(const std::string& path, float* input, std::vector<unsigned char>* grey_28 = nullptr) {
+    grey_28_input(decode_image(path, 1), input, grey_28);
 }
 
 }  // namespace einvit_examples

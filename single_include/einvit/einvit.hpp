@@ -4506,8 +4506,8 @@ auto einsum(const X&... x) {
 }  // namespace einvit
 // ---- end einvit/ops/einsum.hpp ----
 // ---- begin einvit/ops/nn.hpp ----
-// einvit/ops/nn.hpp — the operations of a transformer on tensors: matmul, linear, softmax, layer_norm,
-// attention (gelu and relu are elementwise expressions, in expr/operators.hpp).
+// einvit/ops/nn.hpp — the operations of a transformer on tensors, one per file in einvit/nn/: matmul,
+// linear, softmax, layer_norm, attention (gelu and relu are elementwise expressions, in expr/operators.hpp).
 //
 //   auto y = einvit::linear(x, w, b);                 // x (..., in), w (out, in) as PyTorch stores it
 //   auto h = einvit::linear(x, w, b, einvit::gemm::Activation::gelu_erf);   // bias and GELU fused
@@ -4521,6 +4521,15 @@ auto einsum(const X&... x) {
 // Shapes are checked at compile time. The last axis of every operand must be contiguous. GEMM calls
 // are unqualified so that argument-dependent lookup (through gemm::Strided) finds backends declared
 // after this header, such as einvit::eigen.
+
+// ---- begin einvit/nn/attention.hpp ----
+// einvit/nn/attention.hpp — multi-head attention, fused flash-style, with an optional keep mask.
+// Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
+
+// ---- begin einvit/nn/common.hpp ----
+// einvit/nn/common.hpp — what the operations in einvit/nn/ share: the accumulate tag and the layout facts they check
+// their operands with.
+// Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
 
 #include <array>
 #include <cmath>
@@ -4579,6 +4588,159 @@ constexpr void check_rows_operand() {
 }
 
 }  // namespace detail
+
+namespace detail {
+
+// Rows of y and x for a row kernel: checked to be the same shape with contiguous last axes.
+template <class Y, class X>
+struct RowPair {
+    using L = Layout<X>;
+    static constexpr std::size_t cols = L::extent(L::rank - 1);
+    static constexpr std::size_t rows = L::leading_count(1);
+    static constexpr std::size_t ld_x = L::rank >= 2 ? L::stride(L::rank - 2) : cols;
+    static constexpr std::size_t ld_y = Layout<Y>::rank >= 2 ? Layout<Y>::stride(L::rank - 2) : cols;
+    static constexpr bool check() {
+        check_rows_operand<X>();
+        check_rows_operand<Y>();
+        static_assert(std::is_same_v<typename Y::shape_type, typename X::shape_type>,
+                      "einvit: the output's shape must be the input's (softmax, layer_norm)");
+        diagnostics::check_element_types<elem_t<Y>, elem_t<X>>();
+        diagnostics::check_floating_point<elem_t<X>>();
+        return true;
+    }
+};
+
+}  // namespace detail
+
+}  // namespace einvit
+// ---- end einvit/nn/common.hpp ----
+
+namespace einvit {
+
+// ---- attention ---------------------------------------------------------------------------------
+
+namespace detail {
+
+// (b, h, n, d) or (h, n, d) as a HeadTensor.
+template <class T, class X>
+kernels::HeadTensor<T> head_tensor(T* data) {
+    using L = Layout<X>;
+    static_assert(L::rank == 3 || L::rank == 4, "einvit::attention: q, k and v must have shape (b, h, n, d) or (h, n, d)");
+    static_assert(L::last_contiguous, "einvit::attention: the last axis (d) of q, k and v must be contiguous");
+    if constexpr (L::rank == 4)
+        return {data, L::stride(0), L::stride(1), L::stride(2)};
+    else
+        return {data, 0, L::stride(0), L::stride(1)};
+}
+
+template <class Q, class K, class V>
+constexpr void check_attention_shapes() {
+    using LQ = Layout<Q>;
+    using LK = Layout<K>;
+    using LV = Layout<V>;
+    static_assert(LQ::rank == LK::rank && LQ::rank == LV::rank, "einvit::attention: q, k and v must have the same rank");
+    constexpr std::size_t r = LQ::rank;
+    static_assert(LQ::extent(r - 1) == LK::extent(r - 1), "einvit::attention: q and k must have the same head dimension d");
+    static_assert(LK::extent(r - 2) == LV::extent(r - 2), "einvit::attention: k and v must have the same number of tokens");
+    static_assert(LQ::extent(r - 3) == LK::extent(r - 3) && LK::extent(r - 3) == LV::extent(r - 3),
+                  "einvit::attention: q, k and v must have the same number of heads");
+    if constexpr (r == 4)
+        static_assert(LQ::extent(0) == LK::extent(0) && LK::extent(0) == LV::extent(0),
+                      "einvit::attention: q, k and v must have the same batch size");
+}
+
+template <class Q, class K, class V>
+auto attention_impl(const Q& q, const K& k, const V& v, kernels::AttentionMask mask, elem_t<Q> scale) {
+    using T = elem_t<Q>;
+    using B = typename Q::backend_type;
+    check_attention_shapes<Q, K, V>();
+    diagnostics::check_floating_point<T>();
+    diagnostics::check_element_types<T, elem_t<K>>();
+    diagnostics::check_element_types<T, elem_t<V>>();
+    using LQ = Layout<Q>;
+    using LV = Layout<V>;
+    constexpr std::size_t r = LQ::rank;
+    using Out = with_last_t<typename Q::shape_type, LV::extent(r - 1)>;
+    Tensor<T, Out, B> out(uninitialized);
+    const kernels::AttentionSize size{r == 4 ? LQ::extent(0) : 1, LQ::extent(r - 3), LQ::extent(r - 2),
+                                      Layout<K>::extent(r - 2), LQ::extent(r - 1), LV::extent(r - 1)};
+    kernels::attention(B{}, size, head_tensor<const T, Q>(q.data()), head_tensor<const T, K>(k.data()),
+                       head_tensor<const T, V>(v.data()), head_tensor<T, decltype(out)>(out.data()), scale, mask);
+    return out;
+}
+
+}  // namespace detail
+
+/// Multi-head attention softmax(scale · q kᵀ) v for q (b, h, n, d), k (b, h, m, d), v (b, h, m, e) (or
+/// without the batch axis); scale defaults to 1/sqrt(d). Returns (b, h, n, e).
+template <class Q, class K, class V>
+auto attention(const Q& q, const K& k, const V& v, detail::elem_t<Q> scale = 0) {
+    using L = detail::Layout<Q>;
+    if (scale == 0) scale = detail::elem_t<Q>(1) / std::sqrt(static_cast<detail::elem_t<Q>>(L::extent(L::rank - 1)));
+    return detail::attention_impl(q, k, v, {}, scale);
+}
+
+/// Attention with a per-token keep mask of shape (b, m) (any integer or bool elements; nonzero keeps
+/// the token): masked keys get no weight, and with `mask_queries` (vit-pytorch's 2-D padding mask)
+/// a masked query row becomes the mean of v, as PyTorch's masked_fill with -finfo.max gives.
+template <class Q, class K, class V, class Mask>
+auto attention(const Q& q, const K& k, const V& v, const Mask& keep, bool mask_queries = true, detail::elem_t<Q> scale = 0) {
+    using L = detail::Layout<Q>;
+    using LM = detail::Layout<Mask>;
+    static_assert(LM::rank == 2 && L::rank == 4 && LM::extent(0) == L::extent(0) &&
+                      LM::extent(1) == detail::Layout<K>::extent(2),
+                  "einvit::attention: the keep mask must have shape (b, m): batch and tokens of k");
+    static_assert(std::is_integral_v<detail::elem_t<Mask>>, "einvit::attention: the keep mask must hold integers or bools");
+    if (scale == 0) scale = detail::elem_t<Q>(1) / std::sqrt(static_cast<detail::elem_t<Q>>(L::extent(L::rank - 1)));
+    std::vector<std::uint8_t> bytes(LM::extent(0) * LM::extent(1));
+    for (std::size_t b = 0; b < LM::extent(0); ++b)
+        for (std::size_t j = 0; j < LM::extent(1); ++j)
+            bytes[b * LM::extent(1) + j] = keep.data()[b * LM::stride(0) + j * LM::stride(1)] != 0;
+    kernels::AttentionMask mask{bytes.data(), LM::extent(1), mask_queries};
+    return detail::attention_impl(q, k, v, mask, scale);
+}
+
+}  // namespace einvit
+// ---- end einvit/nn/attention.hpp ----
+// ---- begin einvit/nn/layer_norm.hpp ----
+// einvit/nn/layer_norm.hpp — LayerNorm over the last axis.
+// Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
+
+
+namespace einvit {
+
+/// LayerNorm over the last axis into y: (x - mean) / sqrt(var + eps) * gamma + beta. gamma and beta
+/// point to D values each, or are null (no scale, no shift).
+template <class Y, class X>
+void layer_norm_into(Y&& y, const X& x, const detail::elem_t<X>* gamma, const detail::elem_t<X>* beta,
+                     detail::elem_t<X> eps = detail::elem_t<X>(1e-5)) {
+    using R = detail::RowPair<std::remove_cvref_t<Y>, X>;
+    static_assert(R::check());
+    kernels::layer_norm_rows(typename X::backend_type{}, x.data(), R::ld_x, y.data(), R::ld_y, R::rows, R::cols, gamma,
+                             beta, eps);
+}
+
+/// LayerNorm over the last axis with weight gamma and bias beta (both of shape (D,)), as a new tensor.
+template <class X, class G, class Bt>
+auto layer_norm(const X& x, const G& gamma, const Bt& beta, detail::elem_t<X> eps = detail::elem_t<X>(1e-5)) {
+    using L = detail::Layout<X>;
+    static_assert(std::is_same_v<typename G::shape_type, Shape<L::extent(L::rank - 1)>> &&
+                      std::is_same_v<typename Bt::shape_type, Shape<L::extent(L::rank - 1)>>,
+                  "einvit::layer_norm: gamma and beta must have shape (D,), D the input's last extent");
+    Tensor<detail::elem_t<X>, typename X::shape_type, typename X::backend_type> y(uninitialized);
+    layer_norm_into(y, x, gamma.data(), beta.data(), eps);
+    return y;
+}
+
+}  // namespace einvit
+// ---- end einvit/nn/layer_norm.hpp ----
+// ---- begin einvit/nn/linear.hpp ----
+// einvit/nn/linear.hpp — linear layers with PyTorch's (out, in) weights: linear, linear_into (fused bias, activation,
+// residual), PackedLinear (weights packed once).
+// Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
+
+
+namespace einvit {
 
 // ---- linear ------------------------------------------------------------------------------------
 
@@ -4688,6 +4850,15 @@ void linear_into(Y&& y, const X& x, const W& w, const detail::elem_t<X>* bias, a
     detail::linear_impl(y, x, w, bias, gemm::Activation::none, true);
 }
 
+}  // namespace einvit
+// ---- end einvit/nn/linear.hpp ----
+// ---- begin einvit/nn/matmul.hpp ----
+// einvit/nn/matmul.hpp — matmul: (.., M, K) x (.., K, N), batched and strided.
+// Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
+
+
+namespace einvit {
+
 // ---- matmul ------------------------------------------------------------------------------------
 
 /// a · b for a of shape (..., M, K) and b of shape (K, N) or (..., K, N) with the same leading axes.
@@ -4740,30 +4911,14 @@ auto matmul(const A& a, const B& b) {
     return c;
 }
 
-// ---- softmax and layer_norm ----------------------------------------------------------------------
+}  // namespace einvit
+// ---- end einvit/nn/matmul.hpp ----
+// ---- begin einvit/nn/softmax.hpp ----
+// einvit/nn/softmax.hpp — softmax along the last axis (masked -inf entries; all-masked rows give zeros).
+// Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
 
-namespace detail {
 
-// Rows of y and x for a row kernel: checked to be the same shape with contiguous last axes.
-template <class Y, class X>
-struct RowPair {
-    using L = Layout<X>;
-    static constexpr std::size_t cols = L::extent(L::rank - 1);
-    static constexpr std::size_t rows = L::leading_count(1);
-    static constexpr std::size_t ld_x = L::rank >= 2 ? L::stride(L::rank - 2) : cols;
-    static constexpr std::size_t ld_y = Layout<Y>::rank >= 2 ? Layout<Y>::stride(L::rank - 2) : cols;
-    static constexpr bool check() {
-        check_rows_operand<X>();
-        check_rows_operand<Y>();
-        static_assert(std::is_same_v<typename Y::shape_type, typename X::shape_type>,
-                      "einvit: the output's shape must be the input's (softmax, layer_norm)");
-        diagnostics::check_element_types<elem_t<Y>, elem_t<X>>();
-        diagnostics::check_floating_point<elem_t<X>>();
-        return true;
-    }
-};
-
-}  // namespace detail
+namespace einvit {
 
 /// softmax(scale * x) along the last axis into y (same shape; may be x itself). -inf entries are
 /// masked out; a row that is all -inf gives zeros.
@@ -4782,113 +4937,8 @@ auto softmax(const X& x, detail::elem_t<X> scale = 1) {
     return y;
 }
 
-/// LayerNorm over the last axis into y: (x - mean) / sqrt(var + eps) * gamma + beta. gamma and beta
-/// point to D values each, or are null (no scale, no shift).
-template <class Y, class X>
-void layer_norm_into(Y&& y, const X& x, const detail::elem_t<X>* gamma, const detail::elem_t<X>* beta,
-                     detail::elem_t<X> eps = detail::elem_t<X>(1e-5)) {
-    using R = detail::RowPair<std::remove_cvref_t<Y>, X>;
-    static_assert(R::check());
-    kernels::layer_norm_rows(typename X::backend_type{}, x.data(), R::ld_x, y.data(), R::ld_y, R::rows, R::cols, gamma,
-                             beta, eps);
-}
-
-/// LayerNorm over the last axis with weight gamma and bias beta (both of shape (D,)), as a new tensor.
-template <class X, class G, class Bt>
-auto layer_norm(const X& x, const G& gamma, const Bt& beta, detail::elem_t<X> eps = detail::elem_t<X>(1e-5)) {
-    using L = detail::Layout<X>;
-    static_assert(std::is_same_v<typename G::shape_type, Shape<L::extent(L::rank - 1)>> &&
-                      std::is_same_v<typename Bt::shape_type, Shape<L::extent(L::rank - 1)>>,
-                  "einvit::layer_norm: gamma and beta must have shape (D,), D the input's last extent");
-    Tensor<detail::elem_t<X>, typename X::shape_type, typename X::backend_type> y(uninitialized);
-    layer_norm_into(y, x, gamma.data(), beta.data(), eps);
-    return y;
-}
-
-// ---- attention ---------------------------------------------------------------------------------
-
-namespace detail {
-
-// (b, h, n, d) or (h, n, d) as a HeadTensor.
-template <class T, class X>
-kernels::HeadTensor<T> head_tensor(T* data) {
-    using L = Layout<X>;
-    static_assert(L::rank == 3 || L::rank == 4, "einvit::attention: q, k and v must have shape (b, h, n, d) or (h, n, d)");
-    static_assert(L::last_contiguous, "einvit::attention: the last axis (d) of q, k and v must be contiguous");
-    if constexpr (L::rank == 4)
-        return {data, L::stride(0), L::stride(1), L::stride(2)};
-    else
-        return {data, 0, L::stride(0), L::stride(1)};
-}
-
-template <class Q, class K, class V>
-constexpr void check_attention_shapes() {
-    using LQ = Layout<Q>;
-    using LK = Layout<K>;
-    using LV = Layout<V>;
-    static_assert(LQ::rank == LK::rank && LQ::rank == LV::rank, "einvit::attention: q, k and v must have the same rank");
-    constexpr std::size_t r = LQ::rank;
-    static_assert(LQ::extent(r - 1) == LK::extent(r - 1), "einvit::attention: q and k must have the same head dimension d");
-    static_assert(LK::extent(r - 2) == LV::extent(r - 2), "einvit::attention: k and v must have the same number of tokens");
-    static_assert(LQ::extent(r - 3) == LK::extent(r - 3) && LK::extent(r - 3) == LV::extent(r - 3),
-                  "einvit::attention: q, k and v must have the same number of heads");
-    if constexpr (r == 4)
-        static_assert(LQ::extent(0) == LK::extent(0) && LK::extent(0) == LV::extent(0),
-                      "einvit::attention: q, k and v must have the same batch size");
-}
-
-template <class Q, class K, class V>
-auto attention_impl(const Q& q, const K& k, const V& v, kernels::AttentionMask mask, elem_t<Q> scale) {
-    using T = elem_t<Q>;
-    using B = typename Q::backend_type;
-    check_attention_shapes<Q, K, V>();
-    diagnostics::check_floating_point<T>();
-    diagnostics::check_element_types<T, elem_t<K>>();
-    diagnostics::check_element_types<T, elem_t<V>>();
-    using LQ = Layout<Q>;
-    using LV = Layout<V>;
-    constexpr std::size_t r = LQ::rank;
-    using Out = with_last_t<typename Q::shape_type, LV::extent(r - 1)>;
-    Tensor<T, Out, B> out(uninitialized);
-    const kernels::AttentionSize size{r == 4 ? LQ::extent(0) : 1, LQ::extent(r - 3), LQ::extent(r - 2),
-                                      Layout<K>::extent(r - 2), LQ::extent(r - 1), LV::extent(r - 1)};
-    kernels::attention(B{}, size, head_tensor<const T, Q>(q.data()), head_tensor<const T, K>(k.data()),
-                       head_tensor<const T, V>(v.data()), head_tensor<T, decltype(out)>(out.data()), scale, mask);
-    return out;
-}
-
-}  // namespace detail
-
-/// Multi-head attention softmax(scale · q kᵀ) v for q (b, h, n, d), k (b, h, m, d), v (b, h, m, e) (or
-/// without the batch axis); scale defaults to 1/sqrt(d). Returns (b, h, n, e).
-template <class Q, class K, class V>
-auto attention(const Q& q, const K& k, const V& v, detail::elem_t<Q> scale = 0) {
-    using L = detail::Layout<Q>;
-    if (scale == 0) scale = detail::elem_t<Q>(1) / std::sqrt(static_cast<detail::elem_t<Q>>(L::extent(L::rank - 1)));
-    return detail::attention_impl(q, k, v, {}, scale);
-}
-
-/// Attention with a per-token keep mask of shape (b, m) (any integer or bool elements; nonzero keeps
-/// the token): masked keys get no weight, and with `mask_queries` (vit-pytorch's 2-D padding mask)
-/// a masked query row becomes the mean of v, as PyTorch's masked_fill with -finfo.max gives.
-template <class Q, class K, class V, class Mask>
-auto attention(const Q& q, const K& k, const V& v, const Mask& keep, bool mask_queries = true, detail::elem_t<Q> scale = 0) {
-    using L = detail::Layout<Q>;
-    using LM = detail::Layout<Mask>;
-    static_assert(LM::rank == 2 && L::rank == 4 && LM::extent(0) == L::extent(0) &&
-                      LM::extent(1) == detail::Layout<K>::extent(2),
-                  "einvit::attention: the keep mask must have shape (b, m): batch and tokens of k");
-    static_assert(std::is_integral_v<detail::elem_t<Mask>>, "einvit::attention: the keep mask must hold integers or bools");
-    if (scale == 0) scale = detail::elem_t<Q>(1) / std::sqrt(static_cast<detail::elem_t<Q>>(L::extent(L::rank - 1)));
-    std::vector<std::uint8_t> bytes(LM::extent(0) * LM::extent(1));
-    for (std::size_t b = 0; b < LM::extent(0); ++b)
-        for (std::size_t j = 0; j < LM::extent(1); ++j)
-            bytes[b * LM::extent(1) + j] = keep.data()[b * LM::stride(0) + j * LM::stride(1)] != 0;
-    kernels::AttentionMask mask{bytes.data(), LM::extent(1), mask_queries};
-    return detail::attention_impl(q, k, v, mask, scale);
-}
-
 }  // namespace einvit
+// ---- end einvit/nn/softmax.hpp ----
 // ---- end einvit/ops/nn.hpp ----
 // ---- begin einvit/io/json.hpp ----
 // einvit/io/json.hpp — a small, strict JSON reader for file headers (safetensors, index files).

@@ -78,6 +78,13 @@ constexpr vit::Config torchvision_small = [] {
     return c;
 }();
 
+constexpr vit::Config torchvision_pre_logits = [] {
+    vit::Config c = vit::presets::vit(64, 2, 4, 8, 32, 11);
+    c.mlp_dim = 128;
+    c.representation_size = 48;
+    return c;
+}();
+
 constexpr vit::Config vit_pytorch_mean = [] {
     vit::Config c;
     c.image_height = 48;
@@ -168,6 +175,9 @@ TEST_CASE("parity: timm DeiT-Ti distilled") {
     check_parity<vit::presets::deit_tiny_distilled_patch16_224>("timm_deit_tiny_distilled", vit::Family::timm);
 }
 TEST_CASE("parity: torchvision VisionTransformer") { check_parity<torchvision_small>("torchvision_vit_32", vit::Family::torchvision); }
+TEST_CASE("parity: torchvision with a representation layer (pre_logits, Linear + tanh)") {
+    check_parity<torchvision_pre_logits>("torchvision_pre_logits", vit::Family::torchvision);
+}
 TEST_CASE("parity: vit-pytorch with mean pooling, 48 x 64") { check_parity<vit_pytorch_mean>("vit_pytorch_mean", vit::Family::vit_pytorch); }
 TEST_CASE("parity: vit-pytorch MNIST-size model (28 x 28, 1 channel, 7 x 7 patches)") {
     check_parity<vit::presets::mnist>("vit_pytorch_mnist", vit::Family::vit_pytorch);

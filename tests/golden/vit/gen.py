@@ -181,6 +181,10 @@ def build(case):
         from torchvision.models.vision_transformer import VisionTransformer
         return VisionTransformer(image_size=64, patch_size=16, num_layers=3, num_heads=4, hidden_dim=128, mlp_dim=256,
                                  num_classes=37), (3, 64, 64)
+    if case == "torchvision_pre_logits":  # the representation layer (Linear + tanh) before the head
+        from torchvision.models.vision_transformer import VisionTransformer
+        return VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128,
+                                 num_classes=11, representation_size=48), (3, 32, 32)
     if case == "vit_pytorch_mean":
         from vit_pytorch import ViT
         return ViT(image_size=(48, 64), patch_size=8, num_classes=21, dim=96, depth=3, heads=4, dim_head=32, mlp_dim=192,
@@ -212,7 +216,7 @@ def build(case):
 
 CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_small_160x224", "timm_deit_tiny_distilled",
          "torchvision_vit_32", "vit_pytorch_mean", "vit_pytorch_mnist", "torch_encoder_postnorm", "timm_avg_pool_fc_norm",
-         "hf_vit", "vit_pytorch_simple_sincos", "vit_pytorch_seed_mask"]
+         "hf_vit", "vit_pytorch_simple_sincos", "vit_pytorch_seed_mask", "torchvision_pre_logits"]
 
 
 def main():

@@ -1,0 +1,33 @@
+// libFuzzer target: an image file's bytes to a model's input, as einvit-classify does it: the
+// signature and size checks, stb_image's decoding (grey and RGB), the Fashion-MNIST model's 28 x 28
+// area average and an ImageNet family's antialiased resize, centre crop and normalisation. Every
+// rejected input must be a Failure naming the file. Run with tools/fuzz.sh.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "../../examples/classify/fashion_mnist.hpp"
+#include "../../examples/classify/models.hpp"
+
+// stb_image's code compiled here (not Debian's libstb), so that the sanitizers see inside it
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb_image.h>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    using namespace einvit_examples;
+    const std::vector<unsigned char> bytes(data, data + size);
+    try {
+        const Image grey = decode_image(bytes, "fuzz", 1);
+        float input28[pixels];
+        grey_28_input(grey, input28);
+        // resizing costs in proportion to the pixels: keep the fuzzer fast on large images
+        if (grey.width * grey.height > 256 * 256) return 0;
+        const Image rgb = decode_image(bytes, "fuzz", 3);
+        std::vector<float> input(3 * 224 * 224);
+        preprocess(rgb, timm_augreg(), 224, 224, input.data());
+        preprocess(rgb, hf_vit(), 224, 224, input.data());
+    } catch (const Failure& f) {
+        if (f.message.rfind("fuzz: ", 0) != 0) __builtin_trap();  // every error names the file
+    }
+    return 0;
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Writes the fuzz targets' seed inputs into OUT/safetensors and OUT/image.
+
+    python3 tests/fuzz/make_seeds.py OUT
+
+safetensors: the header of the shipped Fashion-MNIST ViT checkpoint (a real ViT's names and shapes;
+its data cut off), a small valid file with every float dtype and some integer ones, an odd header
+length, and one handcrafted file per class of fault (as in tests/vit/test_safetensors.cpp).
+image: the shipped 28 x 28 samples, and small RGB and grey PNG, JPEG and BMP images (Pillow).
+"""
+import json
+import os
+import shutil
+import struct
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def st(header, data=b"", pad=0, length=None):
+    if isinstance(header, dict):
+        header = json.dumps(header)
+    h = (header if isinstance(header, bytes) else header.encode()) + b" " * pad
+    return struct.pack("<Q", len(h) if length is None else length) + h + data
+
+
+def entry(dtype, shape, begin, end):
+    return {"dtype": dtype, "shape": shape, "data_offsets": [begin, end]}
+
+
+def safetensors_seeds():
+    seeds = {}
+    with open(os.path.join(ROOT, "examples", "data", "fashion_mnist_vit.safetensors"), "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = f.read(n)
+    seeds["vit_header_only"] = struct.pack("<Q", n) + header
+    seeds["vit_header_some_data"] = struct.pack("<Q", n) + header + bytes(range(256)) * 16
+    tensors, data = {"__metadata__": {"format": "pt"}}, b""
+    for name, dtype, shape, size in [("a", "F32", [2, 3], 4), ("b", "F16", [4], 2), ("c", "BF16", [2, 2], 2), ("d", "F64", [3], 8),
+                                     ("e", "I64", [2], 8), ("f", "U8", [5], 1), ("g", "F32", [0], 4), ("h", "F32", [], 4)]:
+        count = 1
+        for d in shape:
+            count *= d
+        tensors[name] = entry(dtype, shape, len(data), len(data) + count * size)
+        data += bytes((i * 37 + 11) % 256 for i in range(count * size))
+    seeds["valid_dtypes"] = st(tensors, data)
+    seeds["valid_odd_header"] = st(tensors, data, pad=3)
+    ok = {"w": entry("F32", [2], 0, 8)}
+    faults = {
+        "pickle": b"\x80\x02}q\x00.", "zip": b"PK\x03\x04" + bytes(30), "too_small": b"\x01\x02\x03",
+        "header_too_large": struct.pack("<Q", 200000000) + b"{}", "header_past_end": struct.pack("<Q", 3) + b"{}",
+        "not_json": st('{"w": [1, 2'), "duplicate_key": st('{"a":1,"a":2}'), "not_utf8": st(b'{"\xff":1}'),
+        "nesting": st("[" * 100 + "]" * 100), "not_object": st("[1,2]"), "metadata": st({"__metadata__": {"k": 1}}),
+        "dtype": st({"w": entry("F33", [2], 0, 8)}, bytes(8)), "negative_dim": st({"w": entry("F32", [-2], 0, 8)}, bytes(8)),
+        "rank_9": st({"w": entry("F32", [1] * 8 + [2], 0, 8)}, bytes(8)),
+        "offsets": st({"w": entry("F32", [2], 8, 0)}, bytes(8)),
+        "wrap_2": st({"w": entry("F32", [2, 18446744073709551614], 0, 8)}, bytes(8)),
+        "wrap_2_32": st({"w": entry("F32", [4294967296, 4294967296], 0, 0)}),
+        "size_mismatch": st({"w": entry("F32", [3], 0, 8)}, bytes(8)),
+        "gap": st({"a": entry("F32", [1], 0, 4), "b": entry("F32", [1], 8, 12)}, bytes(12)),
+        "overlap": st({"a": entry("F32", [2], 0, 8), "b": entry("F32", [1], 4, 8)}, bytes(8)),
+        "trailing": st(ok, bytes(9)), "missing": st(ok, bytes(7)),
+    }
+    seeds.update(faults)
+    return seeds
+
+
+def image_seeds(out):
+    samples = os.path.join(ROOT, "examples", "data", "samples")
+    for name in sorted(os.listdir(samples)):
+        shutil.copy(os.path.join(samples, name), os.path.join(out, name))
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    pixels = bytes((x * 7 + y * 13) % 256 for y in range(24) for x in range(32) for _ in range(3))
+    rgb = Image.frombytes("RGB", (32, 24), pixels)
+    rgb.save(os.path.join(out, "rgb.png"))
+    rgb.save(os.path.join(out, "rgb.jpg"), quality=80)
+    rgb.save(os.path.join(out, "rgb_progressive.jpg"), quality=60, progressive=True)
+    rgb.save(os.path.join(out, "rgb.bmp"))
+    rgb.convert("L").save(os.path.join(out, "grey.jpg"))
+    rgb.convert("RGBA").save(os.path.join(out, "rgba.png"))
+    rgb.convert("P").save(os.path.join(out, "palette.png"))
+    rgb.convert("P").save(os.path.join(out, "palette.bmp"))
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(os.path.join(out, "safetensors"), exist_ok=True)
+    os.makedirs(os.path.join(out, "image"), exist_ok=True)
+    for name, data in safetensors_seeds().items():
+        with open(os.path.join(out, "safetensors", name + ".safetensors"), "wb") as f:
+            f.write(data)
+    image_seeds(os.path.join(out, "image"))
+    print(f"seeds in {out}/safetensors and {out}/image")
+
+
+if __name__ == "__main__":
+    main()
