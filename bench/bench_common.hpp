@@ -3,15 +3,28 @@
 #pragma once
 
 #include <benchmark/benchmark.h>
+#include <einvit/einvit.hpp>
 
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace einvit_bench {
+
+/// The FMA ceiling's kernel: independent multiply-add chains in registers, no memory traffic
+/// (2 x lanes x chains x steps floating-point operations).
+template <std::size_t... I>
+float fma_chains(std::size_t steps, std::index_sequence<I...>) {
+    using P = einvit::simd::packet<float>;
+    P acc[sizeof...(I)] = {einvit::simd::broadcast<float>(static_cast<float>(I) * 1e-3f)...};
+    const P a = einvit::simd::broadcast<float>(0.999999f), b = einvit::simd::broadcast<float>(1e-7f);
+    for (std::size_t i = 0; i < steps; ++i) ((acc[I] = einvit::simd::fma<float>(acc[I], a, b)), ...);
+    return (einvit::simd::lane<float>(acc[I], 0) + ...);
+}
 
 /// n values in [-1, 1], the same on every machine.
 inline std::vector<float> random_vector(std::size_t n, unsigned seed) {

@@ -117,15 +117,6 @@ void bm_eigen(benchmark::State& state, GemmShape s) {
     set_flops(state, s);
 }
 
-// The FMA ceiling: independent multiply-add chains in registers on every thread, no memory traffic.
-template <std::size_t... I>
-float fma_chains(std::size_t steps, std::index_sequence<I...>) {
-    using P = einvit::simd::packet<float>;
-    P acc[sizeof...(I)] = {einvit::simd::broadcast<float>(static_cast<float>(I) * 1e-3f)...};
-    const P a = einvit::simd::broadcast<float>(0.999999f), b = einvit::simd::broadcast<float>(1e-7f);
-    for (std::size_t i = 0; i < steps; ++i) ((acc[I] = einvit::simd::fma<float>(acc[I], a, b)), ...);
-    return (einvit::simd::lane<float>(acc[I], 0) + ...);
-}
 
 void bm_fma_peak(benchmark::State& state) {
     constexpr std::size_t W = einvit::simd::width<float>;
@@ -133,7 +124,7 @@ void bm_fma_peak(benchmark::State& state) {
     einvit::set_num_threads(static_cast<std::size_t>(g_threads));
     for (auto _ : state) {
         einvit::parallel_for(static_cast<std::size_t>(g_threads), 1, [&](std::size_t, std::size_t) {
-            benchmark::DoNotOptimize(fma_chains(steps, std::make_index_sequence<chains>{}));
+            benchmark::DoNotOptimize(einvit_bench::fma_chains(steps, std::make_index_sequence<chains>{}));
         });
     }
     einvit_bench::set_rate(state, "GFLOP/s", 2.0 * W * chains * steps * g_threads);

@@ -391,6 +391,8 @@ int main(int argc, char** argv) {
             const Model model = vit::load<fashion_mnist>(file, vit::Family::vit_pytorch);
             return evaluate(model, opt, labels);
         }
+        if (fashion && (opt.resize_given || opt.filter_given || opt.mean_given || opt.std_given))
+            fail("--resize, --filter, --mean and --std are for ImageNet-size models; the Fashion-MNIST model's preprocessing is fixed");
         Preprocessing pre = arch.preprocessing;
         if (opt.resize_given) pre.resize_short = opt.pre.resize_short;
         if (opt.filter_given) pre.filter = opt.pre.filter;

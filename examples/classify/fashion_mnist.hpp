@@ -9,27 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "fashion_mnist_config.hpp"
 #include "preprocess.hpp"
 
 namespace einvit_examples {
 
-inline constexpr einvit::vit::Config fashion_mnist = [] {
-    einvit::vit::Config c;
-    c.image_height = c.image_width = 28;
-    c.patch = 4;
-    c.channels = 1;
-    c.dim = 64;
-    c.depth = 6;
-    c.heads = 4;
-    c.dim_head = 16;
-    c.mlp_dim = 128;
-    c.num_classes = 10;
-    c.qkv_bias = false;
-    c.patch_norm = true;
-    c.patch_order = einvit::vit::PatchOrder::p1_p2_c;
-    c.layer_norm_eps = 1e-5f;
-    return c;
-}();
 inline constexpr std::size_t side = 28, pixels = side * side;
 inline constexpr float mean = 0.2860f, stdev = 0.3530f;  // of the training set, as in training
 

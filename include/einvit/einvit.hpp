@@ -34,6 +34,7 @@
 #include "einvit/ops/nn.hpp"
 #include "einvit/io/json.hpp"
 #include "einvit/io/safetensors.hpp"
+#include "einvit/io/sharded.hpp"
 #include "einvit/vit/config.hpp"
 #include "einvit/vit/model.hpp"
 #include "einvit/vit/load.hpp"

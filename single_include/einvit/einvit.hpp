@@ -911,6 +911,7 @@ EINVIT_ALWAYS_INLINE T lane(const packet<T>& v, std::size_t i) noexcept {
 // evaluator chooses which (the reference backend calls them on scalars only).
 
 #include <cmath>
+#include <type_traits>
 
 
 namespace einvit::fn {
@@ -974,11 +975,18 @@ struct gelu_tanh {
         return V(0.5) * x * (V(1) + tanh(V(0.79788456080286535588) * (x + V(0.044715) * x * x * x)));
     }
 };
+// ReLU keeps NaN, as PyTorch's does: on scalars explicitly (std::max would give 0); on SIMD packets
+// by the operand order, since the max instructions (x86 maxps, and xsimd's emulation) return their
+// second operand when either is NaN, and NEON's fmax returns NaN.
 struct relu {
     template <class V>
     EINVIT_ALWAYS_INLINE V operator()(const V& x) const noexcept {
-        using std::max;
-        return max(x, V(0));
+        if constexpr (std::is_arithmetic_v<V>) {
+            return x > V(0) || x != x ? x : V(0);
+        } else {
+            using std::max;
+            return max(V(0), x);
+        }
     }
 };
 
@@ -4989,10 +4997,14 @@ struct Value {
     }
 };
 
+/// The class of a ParseError.
+enum class Problem { syntax, not_utf8, too_deep, duplicate_key };
+
 /// Why a text is not acceptable JSON, and where (byte offset).
 struct ParseError {
     std::string message;
     std::size_t offset = 0;
+    Problem problem = Problem::syntax;
 };
 
 class Parser {
@@ -5012,9 +5024,10 @@ public:
     const ParseError& error() const noexcept { return error_; }
 
 private:
-    bool fail(const char* message) {
+    bool fail(const char* message, Problem problem = Problem::syntax) {
         error_.message = message;
         error_.offset = i_;
+        error_.problem = problem;
         return false;
     }
     void skip_ws() noexcept {
@@ -5027,7 +5040,7 @@ private:
     }
 
     bool value(Value& v, std::size_t depth) {
-        if (depth > max_depth) return fail("JSON nested too deeply");
+        if (depth > max_depth) return fail("JSON nested too deeply", Problem::too_deep);
         if (i_ >= s_.size()) return fail("unexpected end of JSON");
         switch (s_[i_]) {
             case '{': return object(v, depth);
@@ -5102,15 +5115,15 @@ private:
     bool utf8(std::string& out) {
         const auto b0 = static_cast<unsigned char>(s_[i_]);
         std::size_t len = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xE ? 3 : (b0 >> 3) == 0x1E ? 4 : 0;
-        if (len == 0 || s_.size() - i_ < len) return fail("a string is not valid UTF-8");
+        if (len == 0 || s_.size() - i_ < len) return fail("a string is not valid UTF-8", Problem::not_utf8);
         std::uint32_t cp = len == 1 ? b0 : len == 2 ? (b0 & 0x1Fu) : len == 3 ? (b0 & 0x0Fu) : (b0 & 0x07u);
         for (std::size_t k = 1; k < len; ++k) {
             const auto b = static_cast<unsigned char>(s_[i_ + k]);
-            if ((b & 0xC0) != 0x80) return fail("a string is not valid UTF-8");
+            if ((b & 0xC0) != 0x80) return fail("a string is not valid UTF-8", Problem::not_utf8);
             cp = (cp << 6) | (b & 0x3Fu);
         }
         const std::uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return fail("a string is not valid UTF-8");
+        if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return fail("a string is not valid UTF-8", Problem::not_utf8);
         out.append(s_.substr(i_, len));
         i_ += len;
         return true;
@@ -5221,7 +5234,7 @@ private:
     bool unique_keys(const Value& v) {
         std::vector<std::string_view> keys(v.keys.begin(), v.keys.end());
         std::sort(keys.begin(), keys.end());
-        if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) return fail("a key appears twice in one object");
+        if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) return fail("a key appears twice in one object", Problem::duplicate_key);
         return true;
     }
 
@@ -5255,6 +5268,7 @@ private:
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -5300,7 +5314,10 @@ enum class Fault {
     too_small,                ///< fewer than 8 bytes
     header_too_large,         ///< header length over 100,000,000
     header_past_end,          ///< header length runs past the end of the file
-    header_not_json,          ///< not UTF-8 JSON, nested too deeply, or a key appears twice
+    header_not_json,          ///< not JSON
+    header_not_utf8,          ///< a string in the header is not valid UTF-8
+    header_too_deep,          ///< JSON nested more than 64 levels
+    duplicate_key,            ///< a key appears twice in one object (tools disagree on which one counts)
     header_not_object,        ///< the header or an entry is not a JSON object, or has other keys
     metadata_invalid,         ///< "__metadata__" is not an object of strings
     unknown_dtype,            ///< a dtype safetensors does not define
@@ -5321,6 +5338,9 @@ constexpr const char* describe(Fault f) noexcept {
         case Fault::header_too_large: return "header length over 100000000 bytes";
         case Fault::header_past_end: return "header length runs past the end of the file";
         case Fault::header_not_json: return "header is not valid JSON";
+        case Fault::header_not_utf8: return "header is not valid UTF-8";
+        case Fault::header_too_deep: return "header JSON is nested too deeply";
+        case Fault::duplicate_key: return "header has a duplicate key";
         case Fault::header_not_object: return "header is not a JSON object of tensor entries";
         case Fault::metadata_invalid: return "__metadata__ is not an object of strings";
         case Fault::unknown_dtype: return "unknown dtype";
@@ -5414,7 +5434,12 @@ inline Validation validate(const std::uint8_t* bytes, std::size_t size) {
     json::Value root;
     json::Parser parser(std::string_view(reinterpret_cast<const char*>(bytes + 8), static_cast<std::size_t>(n)));
     if (!parser.parse(root)) {
-        detail::fail(v, Fault::header_not_json, parser.error().message + " at header byte " + std::to_string(parser.error().offset));
+        const json::Problem p = parser.error().problem;
+        const Fault f = p == json::Problem::not_utf8    ? Fault::header_not_utf8
+                        : p == json::Problem::too_deep  ? Fault::header_too_deep
+                        : p == json::Problem::duplicate_key ? Fault::duplicate_key
+                                                            : Fault::header_not_json;
+        detail::fail(v, f, parser.error().message + " at header byte " + std::to_string(parser.error().offset));
         return v;
     }
     if (root.kind != json::Kind::object) {
@@ -5609,6 +5634,16 @@ public:
     /// The raw bytes of a tensor (end - begin of them; any alignment).
     const std::uint8_t* bytes(const TensorInfo& t) const noexcept { return bytes_ + validation_.data_offset + t.begin; }
 
+    /// A zero-copy view of an F32 tensor's elements in the file (memory-mapped or the caller's
+    /// memory), when its bytes are aligned for float; an empty span otherwise (another dtype, or a
+    /// header length that leaves the data misaligned): read_as_float then copies. Valid while this
+    /// object lives and release() has not been called for the tensor.
+    std::span<const float> view_f32(const TensorInfo& t) const noexcept {
+        const std::uint8_t* p = bytes(t);
+        if (t.dtype != DType::f32 || reinterpret_cast<std::uintptr_t>(p) % alignof(float) != 0) return {};
+        return {reinterpret_cast<const float*>(p), static_cast<std::size_t>(t.elements())};
+    }
+
     /// A tensor's elements converted to float into dst (elements() values). F32, F16, BF16 and F64 are
     /// accepted; other dtypes raise errc::format naming the tensor.
     void read_as_float(const TensorInfo& t, float* dst) const {
@@ -5719,6 +5754,159 @@ private:
 
 }  // namespace einvit::io
 // ---- end einvit/io/safetensors.hpp ----
+// ---- begin einvit/io/sharded.hpp ----
+// einvit/io/sharded.hpp — checkpoints split into several safetensors files by an index.
+//
+//   auto ckpt = einvit::io::ShardedCheckpoint::open("model.safetensors.index.json");
+//   auto model = einvit::vit::load<Config>(ckpt, einvit::vit::Family::hf);
+//
+// The index is the JSON that HF transformers writes beside the shards:
+// {"metadata": {...}, "weight_map": {"tensor name": "model-00001-of-00002.safetensors", ...}}.
+// Before any shard is opened, every shard name is checked to be a plain file name in the index's
+// folder (not absolute, no folder separators, not "." or "..", no NUL), so an index cannot make
+// einvit open a file elsewhere. Each shard is then opened and validated as a safetensors file, and
+// the index is cross-checked against them: every tensor it names is in the shard it says, and no
+// tensor is in two shards or in a shard the index does not name it for.
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace einvit::io {
+
+/// Why an index is not acceptable: one value per class of fault.
+enum class IndexFault {
+    none,
+    not_json,            ///< not UTF-8 JSON (also: nested too deeply, a duplicate key)
+    not_object,          ///< not an object with a "weight_map" object of strings
+    shard_name_invalid,  ///< a shard name that is absolute, has a folder separator, is "." or "..", or is empty
+    tensor_mismatch,     ///< the index and the shards disagree about where a tensor is
+};
+
+constexpr const char* describe(IndexFault f) noexcept {
+    switch (f) {
+        case IndexFault::none: return "valid";
+        case IndexFault::not_json: return "index is not valid JSON";
+        case IndexFault::not_object: return "index is not an object with a \"weight_map\" of tensor names to shard files";
+        case IndexFault::shard_name_invalid: return "shard name is not a plain file name beside the index";
+        case IndexFault::tensor_mismatch: return "index and shards disagree";
+    }
+    return "?";
+}
+
+/// A parsed index: the shard files, in first-mention order, and each tensor's shard.
+struct ShardIndex {
+    IndexFault fault = IndexFault::none;
+    std::string detail;
+    std::vector<std::string> shards;
+    std::vector<std::pair<std::string, std::size_t>> tensors;  // name, index into shards
+};
+
+/// Whether `name` is a plain file name: no '/' or '\\', no NUL, not empty, ".", "..", and no drive
+/// letter prefix ("C:").
+constexpr bool plain_file_name(std::string_view name) noexcept {
+    if (name.empty() || name == "." || name == "..") return false;
+    for (char c : name)
+        if (c == '/' || c == '\\' || c == '\0') return false;
+    return !(name.size() >= 2 && name[1] == ':');
+}
+
+/// Parses and checks an index's text (no file is touched).
+inline ShardIndex parse_shard_index(std::string_view text) {
+    ShardIndex ix;
+    auto fail = [&](IndexFault f, std::string d) {
+        ix.fault = f;
+        ix.detail = std::move(d);
+        ix.shards.clear();
+        ix.tensors.clear();
+        return ix;
+    };
+    json::Value root;
+    json::Parser parser(text);
+    if (!parser.parse(root))
+        return fail(IndexFault::not_json, parser.error().message + " at byte " + std::to_string(parser.error().offset));
+    const json::Value* map = root.kind == json::Kind::object ? root.find("weight_map") : nullptr;
+    if (!map || map->kind != json::Kind::object) return fail(IndexFault::not_object, "no \"weight_map\" object");
+    for (std::size_t i = 0; i < map->keys.size(); ++i) {
+        const json::Value& v = map->values[i];
+        if (v.kind != json::Kind::string) return fail(IndexFault::not_object, "tensor '" + map->keys[i] + "': its shard is not a string");
+        if (!plain_file_name(v.text)) return fail(IndexFault::shard_name_invalid, "tensor '" + map->keys[i] + "': shard '" + v.text + "'");
+        std::size_t s = 0;
+        while (s < ix.shards.size() && ix.shards[s] != v.text) ++s;
+        if (s == ix.shards.size()) ix.shards.push_back(v.text);
+        ix.tensors.emplace_back(map->keys[i], s);
+    }
+    return ix;
+}
+
+/// A checkpoint in several safetensors files, each validated, the index cross-checked.
+class ShardedCheckpoint {
+public:
+    /// Opens the index at `index_path` and the shards beside it; raises errc::format (or errc::io)
+    /// naming the index, the shard or the tensor, and the fault.
+    static ShardedCheckpoint open(const std::string& index_path) {
+        std::vector<unsigned char> text;
+        if (std::FILE* f = std::fopen(index_path.c_str(), "rb")) {
+            unsigned char buf[65536];
+            std::size_t n = 0;
+            while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+                text.insert(text.end(), buf, buf + n);
+                if (text.size() > 100000000) {
+                    std::fclose(f);
+                    raise(errc::format, index_path + ": index larger than 100000000 bytes");
+                }
+            }
+            std::fclose(f);
+        } else {
+            raise(errc::io, index_path + ": cannot open: " + std::strerror(errno));
+        }
+        ShardIndex ix = parse_shard_index(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
+        if (ix.fault != IndexFault::none) raise(errc::format, index_path + ": " + describe(ix.fault) + " (" + ix.detail + ")");
+        const std::size_t slash = index_path.find_last_of('/');
+        const std::string folder = slash == std::string::npos ? std::string() : index_path.substr(0, slash + 1);
+        ShardedCheckpoint c;
+        c.index_path_ = index_path;
+        for (const std::string& s : ix.shards) c.files_.push_back(SafeTensors::open(folder + s));
+        // every tensor of the index in its shard, every tensor of a shard in the index for that shard
+        std::vector<std::size_t> named(ix.shards.size(), 0);
+        for (const auto& [name, shard] : ix.tensors) {
+            if (!c.files_[shard].find(name))
+                raise(errc::format, index_path + ": " + describe(IndexFault::tensor_mismatch) + ": tensor '" + name + "' is not in " +
+                                        ix.shards[shard]);
+            ++named[shard];
+        }
+        for (std::size_t s = 0; s < ix.shards.size(); ++s)
+            if (c.files_[s].tensors().size() != named[s])
+                raise(errc::format, index_path + ": " + describe(IndexFault::tensor_mismatch) + ": " + ix.shards[s] + " holds " +
+                                        std::to_string(c.files_[s].tensors().size()) + " tensors, the index names " +
+                                        std::to_string(named[s]) + " in it");
+        return c;
+    }
+
+    const std::string& path() const noexcept { return index_path_; }
+    /// The shards, validated, in the index's order.
+    const std::vector<SafeTensors>& files() const noexcept { return files_; }
+    /// The tensor `name` and the shard that holds it, or {null, null}.
+    std::pair<const TensorInfo*, const SafeTensors*> find(std::string_view name) const noexcept {
+        for (const SafeTensors& f : files_)
+            if (const TensorInfo* t = f.find(name)) return {t, &f};
+        return {nullptr, nullptr};
+    }
+
+private:
+    ShardedCheckpoint() = default;
+    std::string index_path_;
+    std::vector<SafeTensors> files_;
+};
+
+}  // namespace einvit::io
+// ---- end einvit/io/sharded.hpp ----
 // ---- begin einvit/vit/config.hpp ----
 // einvit/vit/config.hpp — what a Vision Transformer is, as a constexpr value.
 //
@@ -6308,6 +6496,8 @@ private:
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 
@@ -6333,42 +6523,48 @@ constexpr const char* to_string(Family f) noexcept {
 
 namespace detail {
 
-// Reads named tensors, checking shapes and remembering which were used.
+// Reads named tensors from one file or the shards of one checkpoint, checking shapes and remembering
+// which were used.
 class CheckpointReader {
 public:
-    explicit CheckpointReader(const io::SafeTensors& f) : f_(f), used_(f.tensors().size(), false) {}
+    explicit CheckpointReader(const io::SafeTensors& f) : path_(f.path()) { add(f); }
+    explicit CheckpointReader(const io::ShardedCheckpoint& c) : path_(c.path()) {
+        for (const io::SafeTensors& f : c.files()) add(f);
+    }
 
     /// The tensor `name` as floats; its shape must be `shape` (an empty list: a scalar of one element).
     std::vector<float> take(const std::string& name, std::initializer_list<std::uint64_t> shape) {
-        const io::TensorInfo* t = f_.find(name);
-        if (!t) raise(errc::format, f_.path() + ": missing tensor '" + name + "' (expected shape " + text(shape) + ")");
+        const auto [file, t] = find(name);
+        if (!t) raise(errc::format, path_ + ": missing tensor '" + name + "' (expected shape " + text(shape) + ")");
         bool same = t->rank == shape.size();
         std::size_t r = 0;
         for (std::uint64_t e : shape) same = same && t->shape[r++] == e;
         if (!same)
-            raise(errc::format, f_.path() + ": tensor '" + name + "' has shape " + t->shape_string() + ", expected " + text(shape));
-        used_[static_cast<std::size_t>(t - f_.tensors().data())] = true;
+            raise(errc::format, path_ + ": tensor '" + name + "' has shape " + t->shape_string() + ", expected " + text(shape));
+        mark(file, t);
         std::vector<float> out(static_cast<std::size_t>(t->elements()));
-        f_.read_as_float(*t, out.data());
-        f_.release(*t);  // the model keeps its own (packed) copy
+        files_[file]->read_as_float(*t, out.data());
+        files_[file]->release(*t);  // the model keeps its own (packed) copy
         return out;
     }
-    bool has(const std::string& name) const noexcept { return f_.find(name) != nullptr; }
+    bool has(const std::string& name) const noexcept { return find(name).second != nullptr; }
     /// Marks a tensor the model does not need as used (buffers a family stores but einvit recomputes).
     void ignore(const std::string& name) {
-        if (const io::TensorInfo* t = f_.find(name)) used_[static_cast<std::size_t>(t - f_.tensors().data())] = true;
+        if (const auto [file, t] = find(name); t) mark(file, t);
     }
     /// Raises naming the tensors the model did not use.
     void require_all_used(Family family) const {
         std::string extra;
         std::size_t count = 0;
-        for (std::size_t i = 0; i < used_.size(); ++i)
-            if (!used_[i]) {
-                if (count < 5) extra += (count ? ", '" : "'") + f_.tensors()[i].name + "' " + f_.tensors()[i].shape_string();
-                ++count;
-            }
+        for (std::size_t f = 0; f < files_.size(); ++f)
+            for (std::size_t i = 0; i < used_[f].size(); ++i)
+                if (!used_[f][i]) {
+                    const io::TensorInfo& t = files_[f]->tensors()[i];
+                    if (count < 5) extra += (count ? ", '" : "'") + t.name + "' " + t.shape_string();
+                    ++count;
+                }
         if (count)
-            raise(errc::format, f_.path() + ": " + std::to_string(count) + " unexpected tensor(s) for this " + to_string(family) +
+            raise(errc::format, path_ + ": " + std::to_string(count) + " unexpected tensor(s) for this " + to_string(family) +
                                     " model: " + extra + (count > 5 ? ", ..." : "") +
                                     " (a different config or family than the checkpoint's?)");
     }
@@ -6380,8 +6576,21 @@ private:
         for (std::uint64_t e : shape) s += (i++ ? ", " : "") + std::to_string(e);
         return s + "]";
     }
-    const io::SafeTensors& f_;
-    std::vector<bool> used_;
+    void add(const io::SafeTensors& f) {
+        files_.push_back(&f);
+        used_.emplace_back(f.tensors().size(), false);
+    }
+    std::pair<std::size_t, const io::TensorInfo*> find(const std::string& name) const noexcept {
+        for (std::size_t f = 0; f < files_.size(); ++f)
+            if (const io::TensorInfo* t = files_[f]->find(name)) return {f, t};
+        return {0, nullptr};
+    }
+    void mark(std::size_t file, const io::TensorInfo* t) {
+        used_[file][static_cast<std::size_t>(t - files_[file]->tensors().data())] = true;
+    }
+    std::string path_;
+    std::vector<const io::SafeTensors*> files_;
+    std::vector<std::vector<bool>> used_;
 };
 
 struct Names {
@@ -6403,9 +6612,11 @@ inline Names family_names(Family f) {
 
 }  // namespace detail
 
-/// Reads every parameter of a model of config C from a checkpoint of the given family.
-template <Config C>
-Weights load_weights(const io::SafeTensors& file, Family family) {
+/// Reads every parameter of a model of config C from a checkpoint of the given family: one
+/// io::SafeTensors file or an io::ShardedCheckpoint.
+template <Config C, class Checkpoint>
+    requires std::is_constructible_v<detail::CheckpointReader, const Checkpoint&>
+Weights load_weights(const Checkpoint& file, Family family) {
     using M = VisionTransformer<C>;
     constexpr std::uint64_t D = M::D, T = M::T, I = M::I, MLP = M::MLP, NC = C.num_classes, p = C.patch, Ch = C.channels;
     detail::CheckpointReader r(file);
@@ -6537,8 +6748,9 @@ Weights load_weights(const io::SafeTensors& file, Family family) {
 }
 
 /// A model of config C with the weights of a checkpoint of the given family.
-template <Config C, class Backend = cpu>
-VisionTransformer<C, Backend> load(const io::SafeTensors& file, Family family) {
+template <Config C, class Backend = cpu, class Checkpoint>
+    requires std::is_constructible_v<detail::CheckpointReader, const Checkpoint&>
+VisionTransformer<C, Backend> load(const Checkpoint& file, Family family) {
     return VisionTransformer<C, Backend>(load_weights<C>(file, family));
 }
 

@@ -17,14 +17,7 @@ namespace {
 using einvit::Shape;
 using einvit::Tensor;
 using einvit_test::fill_uniform;
-
-// The same values in a tensor of backend B.
-template <class B, class T, class S, class From>
-Tensor<T, S, B> on(const Tensor<T, S, From>& x) {
-    Tensor<T, S, B> y;
-    std::memcpy(y.data(), x.data(), x.bytes());
-    return y;
-}
+using einvit_test::on;
 
 template <class X>
 double max_abs_diff(const X& a, const std::vector<double>& want) {

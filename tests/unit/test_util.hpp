@@ -4,7 +4,10 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+
+#include <einvit/einvit.hpp>
 
 namespace einvit_test {
 
@@ -44,6 +47,14 @@ inline bool close(double got, double want, double rel_tol, double abs_tol = 0.0)
 template <class T>
 constexpr double ulps(double n) {
     return n * static_cast<double>(std::numeric_limits<T>::epsilon());
+}
+
+/// The same values in a tensor of backend B.
+template <class B, class T, class S, class From>
+einvit::Tensor<T, S, B> on(const einvit::Tensor<T, S, From>& x) {
+    einvit::Tensor<T, S, B> y;
+    std::memcpy(y.data(), x.data(), x.bytes());
+    return y;
 }
 
 }  // namespace einvit_test

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 #include <einvit/io/safetensors.hpp>
+#include <einvit/io/sharded.hpp>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -73,9 +75,14 @@ TEST_CASE("safetensors: each class of fault is its own error") {
     CHECK(fault_of(file_image("{}", 0, 200000000)) == Fault::header_too_large);
     CHECK(fault_of(file_image("{}", 0, 3)) == Fault::header_past_end);
     CHECK(fault_of(file_image("{\"w\": [1, 2", 0)) == Fault::header_not_json);
-    CHECK(fault_of(file_image("{\"a\":1,\"a\":2}", 0)) == Fault::header_not_json);        // duplicate key
-    CHECK(fault_of(file_image("{\"\xff\":1}", 0)) == Fault::header_not_json);             // not UTF-8
-    CHECK(fault_of(file_image(std::string(100, '[') + std::string(100, ']'), 0)) == Fault::header_not_json);  // nesting
+    CHECK(fault_of(file_image("{\"a\":1,\"a\":2}", 0)) == Fault::duplicate_key);
+    CHECK(fault_of(file_image("{" + ok_entry + ", \"w\": {\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8)) ==
+          Fault::duplicate_key);  // a tensor twice: which one would be read?
+    CHECK(fault_of(file_image("{\"\xff\":1}", 0)) == Fault::header_not_utf8);
+    CHECK(fault_of(file_image("{\"w\xc0\xaf\":1}", 0)) == Fault::header_not_utf8);  // an overlong '/'
+    CHECK(fault_of(file_image(std::string(100, '[') + std::string(100, ']'), 0)) == Fault::header_too_deep);
+    CHECK(fault_of(file_image("{\"__metadata__\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8)) ==
+          Fault::metadata_invalid);  // a tensor entry named __metadata__
     CHECK(fault_of(file_image("[1,2]", 0)) == Fault::header_not_object);
     CHECK(fault_of(file_image("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":1}}", 8)) == Fault::header_not_object);
     CHECK(fault_of(file_image("{\"__metadata__\":{\"k\":1}}", 0)) == Fault::metadata_invalid);
@@ -96,6 +103,34 @@ TEST_CASE("safetensors: each class of fault is its own error") {
     CHECK(fault_of(file_image("{" + ok_entry + "}", 7)) == Fault::data_size_mismatch);  // a missing byte
 }
 
+TEST_CASE("safetensors: zero-copy views of aligned F32 tensors, copies otherwise") {
+    const std::string header = "{" + entry("a", "F32", "[2]", 0, 8) + "," + entry("b", "F16", "[2]", 8, 12) + "}";
+    const std::size_t pad = (8 - header.size() % 8) % 8;
+    auto aligned = file_image(header + std::string(pad, ' '), 12);  // the data starts on a multiple of 8
+    alignas(8) std::uint8_t storage[256];
+    REQUIRE(aligned.size() <= sizeof storage);
+    std::memcpy(storage, aligned.data(), aligned.size());
+    auto f = einvit::io::SafeTensors::try_from_memory(storage, aligned.size()).value();
+    const auto view = f.view_f32(*f.find("a"));
+    REQUIRE(view.size() == 2);
+    CHECK(reinterpret_cast<const std::uint8_t*>(view.data()) == storage + 8 + header.size() + pad);  // no copy
+    std::uint8_t data_bytes[8];  // what file_image writes as the first 8 data bytes
+    for (std::size_t i = 0; i < 8; ++i) data_bytes[i] = static_cast<std::uint8_t>(i * 7 + 1);
+    float want[2], copied[2];
+    std::memcpy(want, data_bytes, sizeof want);
+    CHECK(std::memcmp(view.data(), want, sizeof want) == 0);
+    f.read_as_float(*f.find("a"), copied);
+    CHECK(std::memcmp(copied, want, sizeof want) == 0);
+    CHECK(f.view_f32(*f.find("b")).empty());  // F16: converted, never viewed
+    auto odd = file_image(header + std::string(pad + 1, ' '), 12);  // data at an odd address
+    alignas(8) std::uint8_t storage2[256];
+    std::memcpy(storage2, odd.data(), odd.size());
+    auto g = einvit::io::SafeTensors::try_from_memory(storage2, odd.size()).value();
+    CHECK(g.view_f32(*g.find("a")).empty());
+    g.read_as_float(*g.find("a"), copied);  // the copy works at any alignment
+    CHECK(std::memcmp(copied, want, sizeof want) == 0);
+}
+
 TEST_CASE("safetensors: errors name the file and the tensor; a missing file is an i/o error") {
     auto f = file_image("{" + entry("blocks.0.attn.qkv.weight", "F32", "[3]", 0, 8) + "}", 8);
     auto r = einvit::io::SafeTensors::try_from_memory(f.data(), f.size(), "model.safetensors");
@@ -112,4 +147,72 @@ TEST_CASE("safetensors: errors name the file and the tensor; a missing file is a
     REQUIRE(!missing.has_value());
     CHECK(missing.failure().kind() == einvit::errc::io);
     CHECK_THROWS_AS(einvit::io::SafeTensors::open("/nonexistent/model.safetensors"), einvit::error);
+}
+
+// ---- sharded checkpoints ----
+
+namespace {
+
+using einvit::io::IndexFault;
+
+IndexFault index_fault(const std::string& text) { return einvit::io::parse_shard_index(text).fault; }
+
+std::string raised(const std::string& index_path) {
+    try {
+        einvit::io::ShardedCheckpoint::open(index_path);
+    } catch (const einvit::error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+void write(const std::string& path, const std::vector<std::uint8_t>& bytes) {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    REQUIRE(f);
+    REQUIRE(std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
+    std::fclose(f);
+}
+
+void write(const std::string& path, const std::string& text) { write(path, std::vector<std::uint8_t>(text.begin(), text.end())); }
+
+}  // namespace
+
+TEST_CASE("safetensors, sharded: each class of index fault; shard names cannot leave the index's folder") {
+    CHECK(index_fault(R"({"metadata": {}, "weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}})") == IndexFault::none);
+    const auto ok = einvit::io::parse_shard_index(R"({"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors", "c": "s1.safetensors"}})");
+    REQUIRE(ok.shards.size() == 2);
+    CHECK(ok.tensors.size() == 3);
+    CHECK(ok.tensors[2].second == 0);
+    CHECK(index_fault(R"({"weight_map": {"a": "s1.safetensors")") == IndexFault::not_json);
+    CHECK(index_fault(R"({"weight_map": {"a": "s1", "a": "s2"}})") == IndexFault::not_json);  // a duplicate key
+    CHECK(index_fault(R"({"metadata": {}})") == IndexFault::not_object);
+    CHECK(index_fault(R"({"weight_map": ["s1.safetensors"]})") == IndexFault::not_object);
+    CHECK(index_fault(R"({"weight_map": {"a": 1}})") == IndexFault::not_object);
+    for (const char* bad : {"/etc/passwd", "../model.safetensors", "..", ".", "", "sub/model.safetensors",
+                            "..\\\\model.safetensors", "C:model.safetensors", "/abs.safetensors"}) {
+        INFO(bad);
+        CHECK(index_fault(std::string(R"({"weight_map": {"a": ")") + bad + "\"}}") == IndexFault::shard_name_invalid);
+    }
+}
+
+TEST_CASE("safetensors, sharded: a checkpoint in two files opens; a tensor in the wrong shard or an escaping name is a named error") {
+    const std::string dir = std::string(EINVIT_VIT_GOLDEN_DIR) + "_sharded_test";
+    std::filesystem::create_directories(dir);
+    write(dir + "/s1.safetensors", file_image("{" + entry("a", "F32", "[2]", 0, 8) + "}", 8));
+    write(dir + "/s2.safetensors", file_image("{" + entry("b", "F32", "[1]", 0, 4) + "," + entry("c", "F16", "[2]", 4, 8) + "}", 8));
+    write(dir + "/index.json", R"({"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors", "c": "s2.safetensors"}})");
+    const auto ckpt = einvit::io::ShardedCheckpoint::open(dir + "/index.json");
+    CHECK(ckpt.files().size() == 2);
+    CHECK(ckpt.find("c").first != nullptr);
+    CHECK(ckpt.find("c").second == &ckpt.files()[1]);
+    CHECK(ckpt.find("d").first == nullptr);
+    write(dir + "/wrong.json", R"({"weight_map": {"a": "s1.safetensors", "b": "s1.safetensors", "c": "s2.safetensors"}})");
+    CHECK(raised(dir + "/wrong.json").find("tensor 'b' is not in s1.safetensors") != std::string::npos);
+    write(dir + "/unnamed.json", R"({"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}})");
+    CHECK(raised(dir + "/unnamed.json").find("s2.safetensors holds 2 tensors, the index names 1") != std::string::npos);
+    write(dir + "/escape.json", R"({"weight_map": {"a": "../golden_vit/hf_vit.safetensors"}})");
+    CHECK(raised(dir + "/escape.json").find("shard name is not a plain file name") != std::string::npos);
+    write(dir + "/missing_shard.json", R"({"weight_map": {"a": "s3.safetensors"}})");
+    CHECK(raised(dir + "/missing_shard.json").find("s3.safetensors") != std::string::npos);
+    CHECK(raised(dir + "/nonexistent.json").find("cannot open") != std::string::npos);
 }

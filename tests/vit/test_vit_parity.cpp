@@ -168,6 +168,19 @@ TEST_CASE("parity: vit-pytorch SimpleViT (2-D sine-cosine positions, no class to
 }
 TEST_CASE("parity: timm with global_pool avg and fc_norm") { check_parity<timm_avg>("timm_avg_pool_fc_norm", vit::Family::timm); }
 TEST_CASE("parity: HF transformers ViTForImageClassification") { check_parity<hf_small>("hf_vit", vit::Family::hf); }
+TEST_CASE("parity: the HF model from save_pretrained's shards and index gives the single file's logits, bit for bit") {
+    constexpr std::size_t B = 8;
+    using Model = vit::VisionTransformer<hf_small>;
+    const auto single = einvit::io::SafeTensors::open(golden("hf_vit.safetensors"));
+    const auto sharded = einvit::io::ShardedCheckpoint::open(golden("hf_vit_sharded/model.safetensors.index.json"));
+    REQUIRE(sharded.files().size() > 1);
+    Model a = vit::load<hf_small>(single, vit::Family::hf), b = vit::load<hf_small>(sharded, vit::Family::hf);
+    einvit::Tensor<float, einvit::Shape<B, 3, 32, 32>> image;
+    const auto input = read_floats(golden("hf_vit.input.bin"), image.size());
+    std::memcpy(image.data(), input.data(), image.bytes());
+    const auto la = a.forward(image), lb = b.forward(image);
+    CHECK(std::memcmp(la.data(), lb.data(), la.bytes()) == 0);
+}
 TEST_CASE("parity: timm ViT-Ti/16 at 224") { check_parity<vit::presets::vit_tiny_patch16_224>("timm_vit_tiny_patch16_224", vit::Family::timm); }
 TEST_CASE("parity: timm ViT-B/16 at 224") { check_parity<vit::presets::vit_base_patch16_224>("timm_vit_base_patch16_224", vit::Family::timm); }
 TEST_CASE("parity: timm ViT-S at 160 x 224 (non-square)") { check_parity<timm_small_160x224>("timm_vit_small_160x224", vit::Family::timm); }

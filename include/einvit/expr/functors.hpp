@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
 #include "einvit/core/config.hpp"
 
@@ -70,11 +71,18 @@ struct gelu_tanh {
         return V(0.5) * x * (V(1) + tanh(V(0.79788456080286535588) * (x + V(0.044715) * x * x * x)));
     }
 };
+// ReLU keeps NaN, as PyTorch's does: on scalars explicitly (std::max would give 0); on SIMD packets
+// by the operand order, since the max instructions (x86 maxps, and xsimd's emulation) return their
+// second operand when either is NaN, and NEON's fmax returns NaN.
 struct relu {
     template <class V>
     EINVIT_ALWAYS_INLINE V operator()(const V& x) const noexcept {
-        using std::max;
-        return max(x, V(0));
+        if constexpr (std::is_arithmetic_v<V>) {
+            return x > V(0) || x != x ? x : V(0);
+        } else {
+            using std::max;
+            return max(V(0), x);
+        }
     }
 };
 

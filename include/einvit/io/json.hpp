@@ -47,10 +47,14 @@ struct Value {
     }
 };
 
+/// The class of a ParseError.
+enum class Problem { syntax, not_utf8, too_deep, duplicate_key };
+
 /// Why a text is not acceptable JSON, and where (byte offset).
 struct ParseError {
     std::string message;
     std::size_t offset = 0;
+    Problem problem = Problem::syntax;
 };
 
 class Parser {
@@ -70,9 +74,10 @@ public:
     const ParseError& error() const noexcept { return error_; }
 
 private:
-    bool fail(const char* message) {
+    bool fail(const char* message, Problem problem = Problem::syntax) {
         error_.message = message;
         error_.offset = i_;
+        error_.problem = problem;
         return false;
     }
     void skip_ws() noexcept {
@@ -85,7 +90,7 @@ private:
     }
 
     bool value(Value& v, std::size_t depth) {
-        if (depth > max_depth) return fail("JSON nested too deeply");
+        if (depth > max_depth) return fail("JSON nested too deeply", Problem::too_deep);
         if (i_ >= s_.size()) return fail("unexpected end of JSON");
         switch (s_[i_]) {
             case '{': return object(v, depth);
@@ -160,15 +165,15 @@ private:
     bool utf8(std::string& out) {
         const auto b0 = static_cast<unsigned char>(s_[i_]);
         std::size_t len = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xE ? 3 : (b0 >> 3) == 0x1E ? 4 : 0;
-        if (len == 0 || s_.size() - i_ < len) return fail("a string is not valid UTF-8");
+        if (len == 0 || s_.size() - i_ < len) return fail("a string is not valid UTF-8", Problem::not_utf8);
         std::uint32_t cp = len == 1 ? b0 : len == 2 ? (b0 & 0x1Fu) : len == 3 ? (b0 & 0x0Fu) : (b0 & 0x07u);
         for (std::size_t k = 1; k < len; ++k) {
             const auto b = static_cast<unsigned char>(s_[i_ + k]);
-            if ((b & 0xC0) != 0x80) return fail("a string is not valid UTF-8");
+            if ((b & 0xC0) != 0x80) return fail("a string is not valid UTF-8", Problem::not_utf8);
             cp = (cp << 6) | (b & 0x3Fu);
         }
         const std::uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return fail("a string is not valid UTF-8");
+        if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return fail("a string is not valid UTF-8", Problem::not_utf8);
         out.append(s_.substr(i_, len));
         i_ += len;
         return true;
@@ -279,7 +284,7 @@ private:
     bool unique_keys(const Value& v) {
         std::vector<std::string_view> keys(v.keys.begin(), v.keys.end());
         std::sort(keys.begin(), keys.end());
-        if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) return fail("a key appears twice in one object");
+        if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) return fail("a key appears twice in one object", Problem::duplicate_key);
         return true;
     }
 

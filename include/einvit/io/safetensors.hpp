@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -68,7 +69,10 @@ enum class Fault {
     too_small,                ///< fewer than 8 bytes
     header_too_large,         ///< header length over 100,000,000
     header_past_end,          ///< header length runs past the end of the file
-    header_not_json,          ///< not UTF-8 JSON, nested too deeply, or a key appears twice
+    header_not_json,          ///< not JSON
+    header_not_utf8,          ///< a string in the header is not valid UTF-8
+    header_too_deep,          ///< JSON nested more than 64 levels
+    duplicate_key,            ///< a key appears twice in one object (tools disagree on which one counts)
     header_not_object,        ///< the header or an entry is not a JSON object, or has other keys
     metadata_invalid,         ///< "__metadata__" is not an object of strings
     unknown_dtype,            ///< a dtype safetensors does not define
@@ -89,6 +93,9 @@ constexpr const char* describe(Fault f) noexcept {
         case Fault::header_too_large: return "header length over 100000000 bytes";
         case Fault::header_past_end: return "header length runs past the end of the file";
         case Fault::header_not_json: return "header is not valid JSON";
+        case Fault::header_not_utf8: return "header is not valid UTF-8";
+        case Fault::header_too_deep: return "header JSON is nested too deeply";
+        case Fault::duplicate_key: return "header has a duplicate key";
         case Fault::header_not_object: return "header is not a JSON object of tensor entries";
         case Fault::metadata_invalid: return "__metadata__ is not an object of strings";
         case Fault::unknown_dtype: return "unknown dtype";
@@ -182,7 +189,12 @@ inline Validation validate(const std::uint8_t* bytes, std::size_t size) {
     json::Value root;
     json::Parser parser(std::string_view(reinterpret_cast<const char*>(bytes + 8), static_cast<std::size_t>(n)));
     if (!parser.parse(root)) {
-        detail::fail(v, Fault::header_not_json, parser.error().message + " at header byte " + std::to_string(parser.error().offset));
+        const json::Problem p = parser.error().problem;
+        const Fault f = p == json::Problem::not_utf8    ? Fault::header_not_utf8
+                        : p == json::Problem::too_deep  ? Fault::header_too_deep
+                        : p == json::Problem::duplicate_key ? Fault::duplicate_key
+                                                            : Fault::header_not_json;
+        detail::fail(v, f, parser.error().message + " at header byte " + std::to_string(parser.error().offset));
         return v;
     }
     if (root.kind != json::Kind::object) {
@@ -376,6 +388,16 @@ public:
     }
     /// The raw bytes of a tensor (end - begin of them; any alignment).
     const std::uint8_t* bytes(const TensorInfo& t) const noexcept { return bytes_ + validation_.data_offset + t.begin; }
+
+    /// A zero-copy view of an F32 tensor's elements in the file (memory-mapped or the caller's
+    /// memory), when its bytes are aligned for float; an empty span otherwise (another dtype, or a
+    /// header length that leaves the data misaligned): read_as_float then copies. Valid while this
+    /// object lives and release() has not been called for the tensor.
+    std::span<const float> view_f32(const TensorInfo& t) const noexcept {
+        const std::uint8_t* p = bytes(t);
+        if (t.dtype != DType::f32 || reinterpret_cast<std::uintptr_t>(p) % alignof(float) != 0) return {};
+        return {reinterpret_cast<const float*>(p), static_cast<std::size_t>(t.elements())};
+    }
 
     /// A tensor's elements converted to float into dst (elements() values). F32, F16, BF16 and F64 are
     /// accepted; other dtypes raise errc::format naming the tensor.

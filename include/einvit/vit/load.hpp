@@ -34,10 +34,13 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "einvit/core/error.hpp"
 #include "einvit/io/safetensors.hpp"
+#include "einvit/io/sharded.hpp"
 #include "einvit/vit/config.hpp"
 #include "einvit/vit/model.hpp"
 
@@ -63,42 +66,48 @@ constexpr const char* to_string(Family f) noexcept {
 
 namespace detail {
 
-// Reads named tensors, checking shapes and remembering which were used.
+// Reads named tensors from one file or the shards of one checkpoint, checking shapes and remembering
+// which were used.
 class CheckpointReader {
 public:
-    explicit CheckpointReader(const io::SafeTensors& f) : f_(f), used_(f.tensors().size(), false) {}
+    explicit CheckpointReader(const io::SafeTensors& f) : path_(f.path()) { add(f); }
+    explicit CheckpointReader(const io::ShardedCheckpoint& c) : path_(c.path()) {
+        for (const io::SafeTensors& f : c.files()) add(f);
+    }
 
     /// The tensor `name` as floats; its shape must be `shape` (an empty list: a scalar of one element).
     std::vector<float> take(const std::string& name, std::initializer_list<std::uint64_t> shape) {
-        const io::TensorInfo* t = f_.find(name);
-        if (!t) raise(errc::format, f_.path() + ": missing tensor '" + name + "' (expected shape " + text(shape) + ")");
+        const auto [file, t] = find(name);
+        if (!t) raise(errc::format, path_ + ": missing tensor '" + name + "' (expected shape " + text(shape) + ")");
         bool same = t->rank == shape.size();
         std::size_t r = 0;
         for (std::uint64_t e : shape) same = same && t->shape[r++] == e;
         if (!same)
-            raise(errc::format, f_.path() + ": tensor '" + name + "' has shape " + t->shape_string() + ", expected " + text(shape));
-        used_[static_cast<std::size_t>(t - f_.tensors().data())] = true;
+            raise(errc::format, path_ + ": tensor '" + name + "' has shape " + t->shape_string() + ", expected " + text(shape));
+        mark(file, t);
         std::vector<float> out(static_cast<std::size_t>(t->elements()));
-        f_.read_as_float(*t, out.data());
-        f_.release(*t);  // the model keeps its own (packed) copy
+        files_[file]->read_as_float(*t, out.data());
+        files_[file]->release(*t);  // the model keeps its own (packed) copy
         return out;
     }
-    bool has(const std::string& name) const noexcept { return f_.find(name) != nullptr; }
+    bool has(const std::string& name) const noexcept { return find(name).second != nullptr; }
     /// Marks a tensor the model does not need as used (buffers a family stores but einvit recomputes).
     void ignore(const std::string& name) {
-        if (const io::TensorInfo* t = f_.find(name)) used_[static_cast<std::size_t>(t - f_.tensors().data())] = true;
+        if (const auto [file, t] = find(name); t) mark(file, t);
     }
     /// Raises naming the tensors the model did not use.
     void require_all_used(Family family) const {
         std::string extra;
         std::size_t count = 0;
-        for (std::size_t i = 0; i < used_.size(); ++i)
-            if (!used_[i]) {
-                if (count < 5) extra += (count ? ", '" : "'") + f_.tensors()[i].name + "' " + f_.tensors()[i].shape_string();
-                ++count;
-            }
+        for (std::size_t f = 0; f < files_.size(); ++f)
+            for (std::size_t i = 0; i < used_[f].size(); ++i)
+                if (!used_[f][i]) {
+                    const io::TensorInfo& t = files_[f]->tensors()[i];
+                    if (count < 5) extra += (count ? ", '" : "'") + t.name + "' " + t.shape_string();
+                    ++count;
+                }
         if (count)
-            raise(errc::format, f_.path() + ": " + std::to_string(count) + " unexpected tensor(s) for this " + to_string(family) +
+            raise(errc::format, path_ + ": " + std::to_string(count) + " unexpected tensor(s) for this " + to_string(family) +
                                     " model: " + extra + (count > 5 ? ", ..." : "") +
                                     " (a different config or family than the checkpoint's?)");
     }
@@ -110,8 +119,21 @@ private:
         for (std::uint64_t e : shape) s += (i++ ? ", " : "") + std::to_string(e);
         return s + "]";
     }
-    const io::SafeTensors& f_;
-    std::vector<bool> used_;
+    void add(const io::SafeTensors& f) {
+        files_.push_back(&f);
+        used_.emplace_back(f.tensors().size(), false);
+    }
+    std::pair<std::size_t, const io::TensorInfo*> find(const std::string& name) const noexcept {
+        for (std::size_t f = 0; f < files_.size(); ++f)
+            if (const io::TensorInfo* t = files_[f]->find(name)) return {f, t};
+        return {0, nullptr};
+    }
+    void mark(std::size_t file, const io::TensorInfo* t) {
+        used_[file][static_cast<std::size_t>(t - files_[file]->tensors().data())] = true;
+    }
+    std::string path_;
+    std::vector<const io::SafeTensors*> files_;
+    std::vector<std::vector<bool>> used_;
 };
 
 struct Names {
@@ -133,9 +155,11 @@ inline Names family_names(Family f) {
 
 }  // namespace detail
 
-/// Reads every parameter of a model of config C from a checkpoint of the given family.
-template <Config C>
-Weights load_weights(const io::SafeTensors& file, Family family) {
+/// Reads every parameter of a model of config C from a checkpoint of the given family: one
+/// io::SafeTensors file or an io::ShardedCheckpoint.
+template <Config C, class Checkpoint>
+    requires std::is_constructible_v<detail::CheckpointReader, const Checkpoint&>
+Weights load_weights(const Checkpoint& file, Family family) {
     using M = VisionTransformer<C>;
     constexpr std::uint64_t D = M::D, T = M::T, I = M::I, MLP = M::MLP, NC = C.num_classes, p = C.patch, Ch = C.channels;
     detail::CheckpointReader r(file);
@@ -267,8 +291,9 @@ Weights load_weights(const io::SafeTensors& file, Family family) {
 }
 
 /// A model of config C with the weights of a checkpoint of the given family.
-template <Config C, class Backend = cpu>
-VisionTransformer<C, Backend> load(const io::SafeTensors& file, Family family) {
+template <Config C, class Backend = cpu, class Checkpoint>
+    requires std::is_constructible_v<detail::CheckpointReader, const Checkpoint&>
+VisionTransformer<C, Backend> load(const Checkpoint& file, Family family) {
     return VisionTransformer<C, Backend>(load_weights<C>(file, family));
 }
 

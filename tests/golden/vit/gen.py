@@ -10,6 +10,8 @@ exactly as that library names it, and runs 8 random inputs through it in float32
     OUT/<case>.input.bin         float32, (8, C, H, W)
     OUT/<case>.logits.bin        float32, (8, classes)
     OUT/<case>.mask.bin          uint8, (8, patches): the padding mask, for the case that has one
+    OUT/hf_vit_sharded/          the HF case as save_pretrained writes it in 100 KB shards with
+                                 model.safetensors.index.json
 
 Run:  .venv/bin/python tests/golden/vit/gen.py OUT [case ...]
 (the venv: tools/make-venv.sh, which tools/run-tests.sh calls: Debian's python3-torch and
@@ -239,6 +241,8 @@ def main():
             y = model(x)
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
         save_file(state, os.path.join(out, case + ".safetensors"))
+        if isinstance(model, HfLogits):  # the same model as HF writes it in shards, with an index
+            model.model.save_pretrained(os.path.join(out, case + "_sharded"), safe_serialization=True, max_shard_size="100KB")
         x.numpy().astype("float32").tofile(os.path.join(out, case + ".input.bin"))
         y.numpy().astype("float32").tofile(os.path.join(out, case + ".logits.bin"))
         print(f"{case}: {len(state)} tensors, logits {tuple(y.shape)}, max |logit| {y.abs().max().item():.3f}")

@@ -1,0 +1,14 @@
+# Runs the sanitizer build's tests (DIR: its tests/ folder): the unit tests, the safetensors reader's
+# tests and the reader's fuzz replay. A sanitizer report makes the program exit non-zero.
+set(ENV{ASAN_OPTIONS} "detect_leaks=1:abort_on_error=0")
+set(ENV{UBSAN_OPTIONS} "print_stacktrace=1:halt_on_error=1")
+foreach(cmd "einvit_unit" "einvit_vit_tests;-tc=safetensors*" "einvit_fuzz_safetensors_replay;${GOLDEN}/../fuzz_seeds/safetensors")
+  list(GET cmd 0 exe)
+  list(SUBLIST cmd 1 -1 args)
+  execute_process(COMMAND ${DIR}/${exe} ${args} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "${exe} failed under the sanitizers (${status}):\n${out}\n${err}")
+  endif()
+  string(REGEX MATCH "[^\n]*(test cases|inputs replayed)[^\n]*" summary "${out}")
+  message(STATUS "${exe}: ${summary}")
+endforeach()

@@ -1,0 +1,167 @@
+// Numerical edge cases at release flags (the build never uses -ffinite-math-only): what einvit's
+// kernels do with large offsets, masked rows, NaN, infinities and subnormals, stated and checked.
+// Tolerances per operation: abs 1e-5, rel 1e-4 (ONNX Runtime's defaults) unless a tighter one is
+// stated.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include <einvit/einvit.hpp>
+
+#include "test_util.hpp"
+
+using einvit::Shape;
+using einvit::Tensor;
+
+namespace {
+
+constexpr float inf = std::numeric_limits<float>::infinity();
+const float nan = std::numeric_limits<float>::quiet_NaN();
+constexpr float denorm = std::numeric_limits<float>::denorm_min();
+
+// |got - want| within n ulps of want, or both NaN, or both the same infinity; a subnormal `want`
+// (below FLT_MIN) is compared absolutely to n subnormal steps.
+bool same_within_ulps(float got, double want, double n) {
+    if (std::isnan(want)) return std::isnan(got);
+    if (std::isinf(want)) return std::isinf(got) && (got > 0) == (want > 0);
+    if (std::isnan(got) || std::isinf(got)) return false;
+    const double scale = std::max(std::fabs(want), double(std::numeric_limits<float>::min()));
+    return std::fabs(double(got) - want) <= n * scale * std::numeric_limits<float>::epsilon() + n * denorm;
+}
+
+// A vector of special inputs long enough to go through the SIMD path and its tail.
+const std::vector<float>& specials() {
+    static const std::vector<float> v = {nan,    inf,   -inf,  0.0f,   -0.0f,   denorm, -denorm, 1e-40f, -1e-40f, 1e-38f,
+                                         88.7f,  89.0f, 100.f, -87.0f, -103.0f, -200.f, 10.0f,   -10.0f, 0.5f,    -0.5f,
+                                         1e-20f, 3.0f,  -3.0f, 20.0f,  -20.0f,  1e30f,  -1e30f,  2.2f,   -2.2f,   7.0f,
+                                         -7.0f,  1.0f,  -1.0f, 1e-30f, -1e-30f, 0.1f,   -0.1f};
+    return v;
+}
+
+// The bound: `ulps_bound` ulps, or, when `loose`, the per-operation tolerances (abs 1e-5, rel 1e-4);
+// `also_right`, when given, accepts a stated deviation.
+template <class Eval, class Ref>
+void check_special(const char* name, Eval eval, Ref ref, double ulps_bound, bool loose = false,
+                   bool (*also_right)(float x, float got) = nullptr) {
+    constexpr std::size_t N = 37;
+    Tensor<float, Shape<N>> x, y;
+    REQUIRE(specials().size() == N);
+    std::memcpy(x.data(), specials().data(), N * sizeof(float));
+    eval(y, x);
+    for (std::size_t i = 0; i < N; ++i) {
+        const double want = ref(double(x(i)));
+        INFO(name, "(", x(i), ") = ", y(i), ", std:: says ", want);
+        const bool right = (also_right && also_right(x(i), y(i))) ||
+                           (loose && std::isfinite(want) ? einvit_test::close(y(i), want, 1e-4, 1e-5)
+                                                         : same_within_ulps(y(i), want, ulps_bound));
+        CHECK(right);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("numerics: exp, tanh, erf on NaN, infinities, subnormals, overflow and underflow, as std:: does") {
+    // bound: 4 ulps (xsimd's float exp, tanh and erf measure within 2). One stated difference: the
+    // SIMD exp overflows to inf from x > 88.3763 (xsimd's threshold), where std::exp stays finite up to
+    // ln(FLT_MAX) = 88.7228; softmax and GELU never take exp of a positive number that large.
+    check_special(
+        "exp", [](auto& y, const auto& x) { y = einvit::exp(x); }, [](double v) { return double(std::exp(float(v))); }, 4, false,
+        [](float x, float got) { return x > 88.3763f && x <= 88.7228f && std::isinf(got) && got > 0; });
+    check_special("tanh", [](auto& y, const auto& x) { y = einvit::tanh(x); }, [](double v) { return double(std::tanh(float(v))); }, 4);
+    check_special("erf", [](auto& y, const auto& x) { y = einvit::erf(x); }, [](double v) { return double(std::erf(float(v))); }, 4);
+}
+
+TEST_CASE("numerics: GELU and ReLU of NaN and infinities are PyTorch's") {
+    // PyTorch 1.13: gelu(nan) = nan, gelu(inf) = inf, gelu(-inf) = nan (0.5 x (1 + erf) is -inf * 0),
+    // gelu of a large negative number is -0; relu(nan) = nan.
+    check_special("gelu", [](auto& y, const auto& x) { y = einvit::gelu(x); },
+                  [](double v) { return 0.5 * double(float(v)) * (1.0 + std::erf(double(float(v)) / std::sqrt(2.0))); }, 0, true);
+    check_special("relu", [](auto& y, const auto& x) { y = einvit::relu(x); },
+                  [](double v) { return std::isnan(v) ? v : (v > 0 ? v : 0.0); }, 0);
+}
+
+TEST_CASE("numerics: softmax of [10000 .. 10003] equals softmax of [0 .. 3]; fully masked rows give zeros") {
+    Tensor<float, Shape<3, 4>> x;
+    for (std::size_t j = 0; j < 4; ++j) {
+        x(0, j) = 10000.0f + float(j);
+        x(1, j) = float(j);
+        x(2, j) = -inf;
+    }
+    auto p = einvit::softmax(x);
+    double sum = 0;
+    for (std::size_t j = 0; j < 4; ++j) sum += std::exp(double(j));
+    for (std::size_t j = 0; j < 4; ++j) {
+        CHECK(p(0, j) == p(1, j));
+        CHECK(einvit_test::close(p(1, j), std::exp(double(j)) / sum, 1e-6));
+        CHECK(p(2, j) == 0.0f);
+    }
+    auto pr = einvit::softmax(einvit_test::on<einvit::reference>(x));
+    for (std::size_t j = 0; j < 4; ++j) CHECK(pr(0, j) == doctest::Approx(pr(1, j)).epsilon(1e-6));
+}
+
+TEST_CASE("numerics: a fully masked attention row gives zeros, not NaN") {
+    Tensor<float, Shape<1, 2, 20, 8>> q, k, v;
+    einvit_test::fill_uniform(q, 51);
+    einvit_test::fill_uniform(k, 52);
+    einvit_test::fill_uniform(v, 53);
+    Tensor<std::uint8_t, Shape<1, 20>> keep;
+    for (std::size_t j = 0; j < 20; ++j) keep(0, j) = 0;
+    auto o = einvit::attention(q, k, v, keep, false);
+    for (float e : o) REQUIRE(e == 0.0f);
+}
+
+TEST_CASE("numerics: LayerNorm of a constant row of 1234 is beta; of [40000 .. 40003] matches float64") {
+    Tensor<float, Shape<2, 4>> x;
+    Tensor<float, Shape<4>> g, b;
+    for (std::size_t j = 0; j < 4; ++j) {
+        x(0, j) = 1234.0f;
+        x(1, j) = 40000.0f + float(j);
+        g(j) = 1.0f + 0.25f * float(j);
+        b(j) = 0.5f - 0.125f * float(j);
+    }
+    auto y = einvit::layer_norm(x, g, b, 1e-5f);
+    for (std::size_t j = 0; j < 4; ++j) CHECK(y(0, j) == b(j));
+    // float64: mean 40001.5, variance 1.25
+    for (std::size_t j = 0; j < 4; ++j) {
+        const double want = (double(j) - 1.5) / std::sqrt(1.25 + 1e-5) * g(j) + b(j);
+        CHECK(einvit_test::close(y(1, j), want, 1e-4, 1e-5));
+    }
+    auto yr = einvit::layer_norm(einvit_test::on<einvit::reference>(x), einvit_test::on<einvit::reference>(g),
+                                 einvit_test::on<einvit::reference>(b), 1e-5f);
+    for (std::size_t j = 0; j < 4; ++j) {
+        CHECK(yr(0, j) == b(j));
+        CHECK(einvit_test::close(yr(1, j), (double(j) - 1.5) / std::sqrt(1.25 + 1e-5) * g(j) + b(j), 1e-4, 1e-5));
+    }
+}
+
+TEST_CASE("numerics: the GEMM's fused GELU and ReLU epilogues and the expressions agree on NaN, infinities and subnormals") {
+    // y = x w^T + 0 with one input feature and w = 1: the epilogue sees each special value alone
+    constexpr std::size_t N = 37;
+    Tensor<float, Shape<N, 1>> x;
+    std::memcpy(x.data(), specials().data(), N * sizeof(float));
+    Tensor<float, Shape<1, 1>> one;
+    one(0, 0) = 1.0f;
+    Tensor<float, Shape<1>> zero;
+    zero(0) = 0.0f;
+    using A = einvit::gemm::Activation;
+    for (auto act : {A::gelu_erf, A::gelu_tanh, A::relu}) {
+        auto fused = einvit::linear(x, one, zero, act);
+        Tensor<float, Shape<N, 1>> expr;
+        if (act == A::gelu_erf)
+            expr = einvit::gelu(x);
+        else if (act == A::gelu_tanh)
+            expr = einvit::gelu_tanh(x);
+        else
+            expr = einvit::relu(x);
+        for (std::size_t i = 0; i < N; ++i) {
+            INFO("gelu(", x(i, 0), "): fused ", fused(i, 0), ", expression ", expr(i, 0));
+            if (std::isfinite(expr(i, 0)))
+                CHECK(einvit_test::close(fused(i, 0), expr(i, 0), 1e-4, 1e-5));
+            else
+                CHECK(same_within_ulps(fused(i, 0), double(expr(i, 0)), 0));
+        }
+    }
+}
