@@ -215,7 +215,8 @@ def markdown(rows, ckpt, peak, cost, args, machine_text):
     out = [BEGIN, "", "## einvit against ONNX Runtime, OpenVINO and PyTorch (`bench/compare/run.sh`)", "",
            f"Machine: {machine_text}. Peers: {versions()}. fp32; medians of {args.rounds} alternating rounds "
            "(einvit, ONNX Runtime, OpenVINO, PyTorch, einvit, ...), each system in its own process, all given the same "
-           "random batch and checked to agree with PyTorch's logits.", "",
+           "random batch and checked to agree with PyTorch's logits. \"einvit / best peer\" divides latencies: below 1, einvit is "
+           "faster than every peer.", "",
            f"Command: `bench/compare/run.sh --threads {args.threads} --rounds {args.rounds}`", "",
            "| model | batch | system | median ms | min ms | max ms | images/s | GFLOP/s | % of peak | peak RSS MiB | einvit / best peer |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -233,7 +234,8 @@ def markdown(rows, ckpt, peak, cost, args, machine_text):
                            f"{r['images_per_s']:.1f} | {r['gflops']:.0f} | {100 * r['gflops'] / peak:.0f}% | "
                            f"{r['peak_rss_mib']:.0f} | {ratio} |")
     out += ["", "Checkpoint sizes (safetensors, fp32): " + ", ".join(f"{LABELS[m]} {ckpt[m]:.1f} MiB" for m in ckpt) + ".",
-            "Peak RSS is the process's high-water mark after its last batch size (so it includes batch 8's buffers).", "",
+            "Peak RSS is each process's high-water mark after that row's batch size (batch 1 runs first, so batch 8's "
+            "figure is the larger of the two).", "",
             f"Build cost of a ViT-B/16 program (`bench/compare/build_cost_vit_b16.cpp`, `{cost['command']}`): "
             f"{cost['seconds']:.1f} s, peak compiler memory {cost['peak_compiler_mib']:.0f} MiB, binary "
             f"{cost['binary_kib']:.0f} KiB ({cost['stripped_kib']:.0f} KiB stripped).", "",

@@ -47,15 +47,22 @@ struct Worker {
     using Model = vit::VisionTransformer<C>;
     static constexpr std::size_t image = C.channels * C.image_height * C.image_width, classes = Model::out_dim;
     Model model;
-    std::vector<float> input1 = std::vector<float>(image), input8 = std::vector<float>(8 * image);
-    std::vector<float> ws1 = std::vector<float>(Model::template workspace_floats<1>), ws8 = std::vector<float>(Model::template workspace_floats<8>);
+    // batch 8's buffers are made on its first use, so the peak memory measured after batch 1 is batch 1's
+    std::vector<float> input1 = std::vector<float>(image), input8 = {};
+    std::vector<float> ws1 = std::vector<float>(Model::template workspace_floats<1>), ws8 = {};
     std::vector<float> out = std::vector<float>(8 * classes);
 
+    std::vector<float>& input(std::size_t b) {
+        if (b == 8 && input8.empty()) input8.resize(8 * image);
+        return b == 1 ? input1 : input8;
+    }
     void forward(std::size_t b) {
-        if (b == 1)
+        if (b == 1) {
             model.template forward_into<1>(typename Model::template Input<1>(input1.data()), out.data(), ws1.data());
-        else
-            model.template forward_into<8>(typename Model::template Input<8>(input8.data()), out.data(), ws8.data());
+        } else {
+            if (ws8.empty()) ws8.resize(Model::template workspace_floats<8>);
+            model.template forward_into<8>(typename Model::template Input<8>(input(8).data()), out.data(), ws8.data());
+        }
     }
 
     int serve() {
@@ -71,7 +78,7 @@ struct Worker {
             } else if (cmd == "run" && (in >> b) && (b == 1 || b == 8)) {
                 std::string from, to;
                 in >> from >> to;
-                std::vector<float>& x = b == 1 ? input1 : input8;
+                std::vector<float>& x = input(b);
                 std::ifstream f(from, std::ios::binary);
                 if (!f.read(reinterpret_cast<char*>(x.data()), static_cast<std::streamsize>(x.size() * sizeof(float)))) {
                     std::printf("error: cannot read %s\n", from.c_str());
