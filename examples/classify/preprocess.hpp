@@ -128,69 +128,77 @@ inline double filter_weight(Filter f, double x) {
     return 0;
 }
 
-// One pass along an axis of `n_in` samples to `n_out`: for each output sample, the first input
-// sample it reads and its normalised weights.
+// One pass along an axis of `n_in` samples to `n_out`, for the outputs [from, from + count): for
+// each, the first input sample it reads and its normalised weights.
 struct Taps {
     std::vector<std::size_t> first, count;
     std::vector<double> weights;  // `width` per output sample
     std::size_t width = 0;
 };
 
-inline Taps make_taps(Filter f, std::size_t n_in, std::size_t n_out) {
+inline Taps make_taps(Filter f, std::size_t n_in, std::size_t n_out, std::size_t from, std::size_t outputs) {
     const double scale = static_cast<double>(n_in) / static_cast<double>(n_out);
     const double stretch = std::max(scale, 1.0);  // widen the filter when shrinking: antialiasing
     const double support = (f == Filter::bilinear ? 1.0 : 2.0) * stretch;
     Taps t;
     t.width = static_cast<std::size_t>(std::ceil(support)) * 2 + 1;
-    t.first.resize(n_out);
-    t.count.resize(n_out);
-    t.weights.assign(n_out * t.width, 0.0);
-    for (std::size_t i = 0; i < n_out; ++i) {
-        const double centre = (static_cast<double>(i) + 0.5) * scale;
+    t.first.resize(outputs);
+    t.count.resize(outputs);
+    t.weights.assign(outputs * t.width, 0.0);
+    for (std::size_t o = 0; o < outputs; ++o) {
+        const double centre = (static_cast<double>(from + o) + 0.5) * scale;
         const auto lo = static_cast<std::ptrdiff_t>(std::max(0.0, std::floor(centre - support + 0.5)));
         const auto hi = static_cast<std::ptrdiff_t>(std::min(static_cast<double>(n_in), std::floor(centre + support + 0.5)));
         double sum = 0;
         std::size_t k = 0;
         for (std::ptrdiff_t j = lo; j < hi && k < t.width; ++j, ++k) {
             const double w = filter_weight(f, (static_cast<double>(j) - centre + 0.5) / stretch);
-            t.weights[i * t.width + k] = w;
+            t.weights[o * t.width + k] = w;
             sum += w;
         }
         if (sum != 0)
-            for (std::size_t q = 0; q < k; ++q) t.weights[i * t.width + q] /= sum;
-        t.first[i] = static_cast<std::size_t>(lo);
-        t.count[i] = k;
+            for (std::size_t q = 0; q < k; ++q) t.weights[o * t.width + q] /= sum;
+        t.first[o] = static_cast<std::size_t>(lo);
+        t.count[o] = k;
     }
     return t;
 }
 
 }  // namespace detail
 
-/// Resizes to `width` x `height` with the filter widened by the shrink factor (antialiased), the
-/// horizontal pass first, as PIL does.
-inline Image resize(const Image& in, std::size_t width, std::size_t height, Filter f) {
+/// The window [x0, x0 + w) x [y0, y0 + h) of the image resized to `width` x `height`, with the filter
+/// widened by the shrink factor (antialiased), the horizontal pass first, as PIL does. Only the
+/// window is computed, so a centre crop of an image with an extreme aspect ratio costs no more memory
+/// than the crop (w x the input's height for the first pass).
+inline Image resize(const Image& in, std::size_t width, std::size_t height, Filter f, std::size_t x0, std::size_t y0, std::size_t w,
+                    std::size_t h) {
     const std::size_t c = in.channels;
-    Image mid{width, in.height, c, std::vector<float>(width * in.height * c)};
-    const detail::Taps tx = detail::make_taps(f, in.width, width);
+    Image mid{w, in.height, c, std::vector<float>(w * in.height * c)};
+    const detail::Taps tx = detail::make_taps(f, in.width, width, x0, w);
     for (std::size_t y = 0; y < in.height; ++y)
-        for (std::size_t x = 0; x < width; ++x)
+        for (std::size_t x = 0; x < w; ++x)
             for (std::size_t ch = 0; ch < c; ++ch) {
                 double v = 0;
                 for (std::size_t k = 0; k < tx.count[x]; ++k)
                     v += tx.weights[x * tx.width + k] * in.pixels[(y * in.width + tx.first[x] + k) * c + ch];
-                mid.pixels[(y * width + x) * c + ch] = static_cast<float>(std::clamp(v, 0.0, 255.0));
+                mid.pixels[(y * w + x) * c + ch] = static_cast<float>(std::clamp(v, 0.0, 255.0));
             }
-    Image out{width, height, c, std::vector<float>(width * height * c)};
-    const detail::Taps ty = detail::make_taps(f, in.height, height);
-    for (std::size_t y = 0; y < height; ++y)
-        for (std::size_t x = 0; x < width; ++x)
+    Image out{w, h, c, std::vector<float>(w * h * c)};
+    const detail::Taps ty = detail::make_taps(f, in.height, height, y0, h);
+    for (std::size_t y = 0; y < h; ++y)
+        for (std::size_t x = 0; x < w; ++x)
             for (std::size_t ch = 0; ch < c; ++ch) {
                 double v = 0;
                 for (std::size_t k = 0; k < ty.count[y]; ++k)
-                    v += ty.weights[y * ty.width + k] * mid.pixels[((ty.first[y] + k) * width + x) * c + ch];
-                out.pixels[(y * width + x) * c + ch] = static_cast<float>(std::clamp(v, 0.0, 255.0));
+                    v += ty.weights[y * ty.width + k] * mid.pixels[((ty.first[y] + k) * w + x) * c + ch];
+                out.pixels[(y * w + x) * c + ch] = static_cast<float>(std::clamp(v, 0.0, 255.0));
             }
     return out;
+}
+
+/// The whole image resized to `width` x `height`.
+inline Image resize(const Image& in, std::size_t width, std::size_t height, Filter f) {
+    return resize(in, width, height, f, 0, 0, width, height);
 }
 
 /// How a model family turns an image into its input.
@@ -220,14 +228,17 @@ inline void preprocess(const Image& img, const Preprocessing& p, std::size_t hei
         rw = std::max(rw, width);
         rh = std::max(rh, height);
     }
-    const Image r = (rw == img.width && rh == img.height) ? img : resize(img, rw, rh, p.filter);
     const auto top = static_cast<std::size_t>(std::nearbyint(static_cast<double>(rh - height) / 2.0));
     const auto left = static_cast<std::size_t>(std::nearbyint(static_cast<double>(rw - width) / 2.0));
-    const std::size_t c = r.channels;
+    // resize only the crop's window (the same pixels as resizing all, then cropping)
+    const bool same = rw == img.width && rh == img.height;
+    const Image r = same ? Image{} : resize(img, rw, rh, p.filter, left, top, width, height);
+    const Image& src = same ? img : r;
+    const std::size_t x0 = same ? left : 0, y0 = same ? top : 0, c = src.channels;
     for (std::size_t ch = 0; ch < c; ++ch)
         for (std::size_t y = 0; y < height; ++y)
             for (std::size_t x = 0; x < width; ++x) {
-                const float v = r.pixels[((top + y) * r.width + left + x) * c + ch] / 255.0f;
+                const float v = src.pixels[((y0 + y) * src.width + x0 + x) * c + ch] / 255.0f;
                 out[(ch * height + y) * width + x] = (v - p.mean[ch % 3]) / p.std[ch % 3];
             }
 }

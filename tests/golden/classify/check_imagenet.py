@@ -5,7 +5,8 @@
 
 For a timm ViT-Ti/16, a timm DeiT-Ti distilled, a torchvision ViT-B/32 and an HF transformers ViT-Ti
 (random weights, saved with safetensors as each library names them), and a set of PNG, BMP and JPEG
-images of several sizes, grey and colour:
+images of several sizes, grey and colour, one of them 6 x 2000 (resized to 248 x 82666 before the
+crop, of which einvit computes only the crop):
 1. the architecture is recognised from the checkpoint alone (no --arch);
 2. einvit's preprocessing (--save-inputs) equals the family's own pipeline -- timm's
    create_transform for the model's pretrained config, torchvision's weights.transforms(), HF's
@@ -42,7 +43,7 @@ def images(work):
 
     for name, (h, w, c, fmt) in {"wide.png": (240, 320, 3, "PNG"), "tall.bmp": (300, 200, 3, "BMP"),
                                  "grey.png": (150, 150, 1, "PNG"), "exact.png": (224, 224, 3, "PNG"),
-                                 "photo.jpg": (260, 390, 3, "JPEG")}.items():
+                                 "photo.jpg": (260, 390, 3, "JPEG"), "strip.png": (2000, 6, 3, "PNG")}.items():
         arr = smooth(h, w, c)
         img = Image.fromarray(arr[..., 0] if c == 1 else arr, "L" if c == 1 else "RGB")
         path = os.path.join(work, name)
