@@ -224,6 +224,44 @@ TEST_CASE("gemm: results are bit-identical for 1, 2 and 3 threads") {
     }
 }
 
+TEST_CASE("gemm: pre-packed weights with many rows and few columns (threads split rows): identical for 1, 2, 3 threads") {
+    // the shapes of batch 8's projections: M >> N, B packed once; the threads own row ranges there
+    const Problem shapes[] = {{1000, 200, 768, false, true}, {1576, 96, 2000, false, true}};
+    for (const auto& p : shapes) {
+        const Operands o = make(p, 21);
+        const einvit::gemm::PackedB<float> packed(o.sb, p.k, p.n);
+        Epilogue<float> ep;
+        ep.bias = o.bias.data();
+        ep.activation = Activation::gelu_erf;
+        ep.residual = o.residual.data();
+        ep.residual_ld = p.n + 7;
+        std::vector<float> results[3], unpacked(p.m * p.n);
+        for (std::size_t t = 1; t <= 3; ++t) {
+            einvit::set_num_threads(t);
+            results[t - 1].resize(p.m * p.n);
+            einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, results[t - 1].data(), p.n, ep);
+        }
+        einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, unpacked.data(), p.n, ep);  // threads own columns
+        // x += A·B + bias with the residual in C itself, over several k blocks
+        std::vector<float> x(o.residual.begin(), o.residual.begin() + static_cast<std::ptrdiff_t>(p.m * p.n)), x1;
+        Epilogue<float> acc;
+        acc.bias = o.bias.data();
+        acc.residual = x.data();
+        acc.residual_ld = p.n;
+        x1 = x;
+        einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, x.data(), p.n, acc);
+        einvit::set_num_threads(1);
+        acc.residual = x1.data();
+        einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, x1.data(), p.n, acc);
+        einvit::set_num_threads(einvit::detail::default_threads());
+        CHECK(std::memcmp(results[0].data(), results[1].data(), results[0].size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(results[0].data(), results[2].data(), results[0].size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(results[0].data(), unpacked.data(), unpacked.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(x.data(), x1.data(), x.size() * sizeof(float)) == 0);
+        check_against_double(p, o, ep, results[1].data(), p.n);
+    }
+}
+
 TEST_CASE("thread pool: parallel_for covers every index exactly once, in grain-aligned ranges") {
     for (std::size_t threads : {std::size_t{1}, std::size_t{2}, std::size_t{4}}) {
         einvit::set_num_threads(threads);

@@ -285,10 +285,13 @@ private:
 
 namespace detail {
 
-// The product for the column panels [p0, p1), on one thread. `packed` is null when B must be packed here.
+// The product for the rows [r0, r0 + m) and the column panels [p0, p1), on one thread (a and c point
+// at row r0; r0 is what the epilogue's row index counts from). `packed` is null when B must be packed
+// here.
 template <class T>
 void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, const PackedB<T>* packed,
-                     T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t p0, std::size_t p1) {
+                     T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t p0, std::size_t p1,
+                     std::size_t r0 = 0) {
     constexpr std::size_t MR = mr<T>, NR = nr<T>;
     const std::size_t kc = depth_block(k), MC = row_block<T>(kc);
     T* a_packed = scratch<T>(0, round_up(m < MC ? m : MC, MR) * kc);
@@ -309,7 +312,7 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
                 for (std::size_t i = 0; i < mb; i += MR) {
                     const std::size_t rows = mb - i < MR ? mb - i : MR;
                     rows_kernel(rows, kb, a_packed + i * kb, panel, c + (i0 + i) * ldc + n0, ldc, cols, acc, last, ep,
-                                i0 + i, n0);
+                                r0 + i0 + i, n0);
                 }
             }
         }
@@ -333,6 +336,19 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     const std::size_t panels = (n + nr<T> - 1) / nr<T>;
     // Threads only when each gets a worthwhile share of the work.
     const std::size_t grain = (2 * m * n * (k ? k : 1)) / panels < 100000 ? panels : 1;
+    // Threads own column panels, and each packs the A blocks it multiplies. With B packed once (a
+    // weight) and many rows but few panels per thread (N = 768 at batch 8), that repeated A packing
+    // costs more than the split saves: threads own row ranges (whole micro-tiles of MR) instead.
+    constexpr std::size_t MR = mr<T>;
+    const std::size_t threads = num_threads(), row_tiles = (m + MR - 1) / MR;
+    if (packed && grain == 1 && threads > 1 && m >= 2 * threads * row_block<T>(depth_block(k)) && panels < 32 * threads) {
+        parallel_for(row_tiles, 1, [&](std::size_t t0, std::size_t t1) {
+            const std::size_t r0 = t0 * MR, r1 = t1 * MR < m ? t1 * MR : m;
+            multiply_panels(r1 - r0, n, k, Strided<T>{a.data + r0 * a.row_stride, a.row_stride, a.col_stride}, b, packed,
+                            c + r0 * ldc, ldc, e, accumulate, 0, panels, r0);
+        });
+        return;
+    }
     parallel_for(panels, grain, [&](std::size_t p0, std::size_t p1) {
         multiply_panels(m, n, k, a, b, packed, c, ldc, e, accumulate, p0, p1);
     });
