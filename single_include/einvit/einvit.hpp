@@ -5666,7 +5666,9 @@ public:
         const std::uint8_t* src = bytes(t);
         const std::uint64_t n = t.elements();
         switch (t.dtype) {
-            case DType::f32: std::memcpy(dst, src, n * 4); break;
+            case DType::f32:
+                if (n) std::memcpy(dst, src, n * 4);  // dst may be null for a tensor of no elements
+                break;
             case DType::f64:
                 for (std::uint64_t i = 0; i < n; ++i) {
                     double d;
