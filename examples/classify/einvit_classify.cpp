@@ -15,6 +15,7 @@
 #include <einvit/einvit.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -24,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -157,8 +159,12 @@ void softmax(float* z, std::size_t n) { einvit::kernels::softmax_rows(einvit::re
 struct Options {
     std::string model, labels, arch;
     bool labels_given = false;
-    Preprocessing pre;  // overrides applied to the architecture's own
-    bool resize_given = false, filter_given = false, mean_given = false, std_given = false;
+    // --resize, --filter, --mean, --std: changes to the architecture's preprocessing
+    std::optional<std::size_t> resize;
+    std::optional<Filter> filter;
+    std::optional<std::array<float, 3>> mean, std;
+    Preprocessing pre;  // the architecture's, with those changes: what classify() applies
+    bool changes_preprocessing() const { return resize || filter || mean || std; }
     std::size_t top_k = 3;
     bool json = false;
     std::vector<std::string> inputs;
@@ -187,7 +193,7 @@ int classify(const Classifier& model, const Arch& arch, const Options& opt, cons
         }
     }
     const Signature& sig = arch.signature;
-    const bool fashion = &arch == &architectures().front();
+    const bool fashion = einvit_examples::is_fashion(arch);
     std::vector<float> input(sig.channels * sig.height * sig.width), logits(sig.classes);
     std::ofstream saved;
     if (!opt.save_inputs.empty()) {
@@ -339,18 +345,15 @@ int main(int argc, char** argv) {
             else if (a == "--top-k") opt.top_k = number();
             else if (a == "--threads") einvit::set_num_threads(number());
             else if (a == "--json") opt.json = true;
-            else if (a == "--resize") opt.pre.resize_short = number(), opt.resize_given = true;
+            else if (a == "--resize") opt.resize = number();
             else if (a == "--filter") {
                 const std::string f = value();
                 if (f != "bilinear" && f != "bicubic") fail("--filter: expected bilinear or bicubic, got '" + f + "'");
-                opt.pre.filter = f == "bilinear" ? Filter::bilinear : Filter::bicubic;
-                opt.filter_given = true;
+                opt.filter = f == "bilinear" ? Filter::bilinear : Filter::bicubic;
             } else if (a == "--mean" || a == "--std") {
                 const auto v = three_floats(a, value());
-                float* dst = a == "--mean" ? opt.pre.mean : opt.pre.std;
-                for (int c = 0; c < 3; ++c) dst[c] = v[static_cast<std::size_t>(c)];
                 if (a == "--std" && std::min({v[0], v[1], v[2]}) <= 0) fail("--std: expected positive numbers");
-                (a == "--mean" ? opt.mean_given : opt.std_given) = true;
+                (a == "--mean" ? opt.mean : opt.std) = std::array<float, 3>{v[0], v[1], v[2]};
             } else if (a == "--save-predictions") opt.predictions = value();
             else if (a == "--save-inputs") opt.save_inputs = value();
             else if (a == "--eval-idx") {
@@ -380,7 +383,7 @@ int main(int argc, char** argv) {
         }
         const auto file = einvit::io::SafeTensors::open(opt.model);
         const Arch& arch = choose(file, opt.arch);
-        const bool fashion = &arch == &architectures().front();
+        const bool fashion = einvit_examples::is_fashion(arch);
         if (!opt.labels_given && model_given)
             opt.labels = fashion ? std::string(EINVIT_DATA_DIR) + "/fashion_mnist_labels.txt"
                          : arch.signature.classes == 1000 ? std::string(EINVIT_DATA_DIR) + "/imagenet_labels.txt"
@@ -391,16 +394,14 @@ int main(int argc, char** argv) {
             const Model model = vit::load<fashion_mnist>(file, vit::Family::vit_pytorch);
             return evaluate(model, opt, labels);
         }
-        if (fashion && (opt.resize_given || opt.filter_given || opt.mean_given || opt.std_given))
+        if (fashion && opt.changes_preprocessing())
             fail("--resize, --filter, --mean and --std are for ImageNet-size models; the Fashion-MNIST model's preprocessing is fixed");
-        Preprocessing pre = arch.preprocessing;
-        if (opt.resize_given) pre.resize_short = opt.pre.resize_short;
-        if (opt.filter_given) pre.filter = opt.pre.filter;
-        if (opt.mean_given) std::copy(opt.pre.mean, opt.pre.mean + 3, pre.mean);
-        if (opt.std_given) std::copy(opt.pre.std, opt.pre.std + 3, pre.std);
-        if (opt.resize_given || opt.filter_given || opt.mean_given || opt.std_given)
-            pre.description = "the architecture's, changed by --resize, --filter, --mean or --std";
-        opt.pre = pre;
+        Preprocessing& pre = opt.pre = arch.preprocessing;
+        if (opt.resize) pre.resize_short = *opt.resize;
+        if (opt.filter) pre.filter = *opt.filter;
+        if (opt.mean) std::copy(opt.mean->begin(), opt.mean->end(), pre.mean);
+        if (opt.std) std::copy(opt.std->begin(), opt.std->end(), pre.std);
+        if (opt.changes_preprocessing()) pre.description = "the architecture's, changed by --resize, --filter, --mean or --std";
         const std::unique_ptr<Classifier> model = arch.open(file, arch.family);
         if (model_given)
             std::fprintf(stderr, "model: %s (%s), preprocessing: %s\n", arch.name, vit::to_string(arch.family), pre.description);

@@ -131,6 +131,10 @@ inline const std::vector<Arch>& architectures() {
     return all;
 }
 
+/// Whether `a` is the shipped Fashion-MNIST model (the first architecture), whose images take the
+/// grey 28 x 28 path and which --eval-idx runs.
+inline bool is_fashion(const Arch& a) { return &a == &architectures().front(); }
+
 namespace detail {
 
 inline std::size_t dim_of(const einvit::io::TensorInfo* t, std::size_t axis) {

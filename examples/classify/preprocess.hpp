@@ -196,11 +196,6 @@ inline Image resize(const Image& in, std::size_t width, std::size_t height, Filt
     return out;
 }
 
-/// The whole image resized to `width` x `height`.
-inline Image resize(const Image& in, std::size_t width, std::size_t height, Filter f) {
-    return resize(in, width, height, f, 0, 0, width, height);
-}
-
 /// How a model family turns an image into its input.
 struct Preprocessing {
     std::size_t resize_short = 0;  // shorter side to this, keeping the aspect ratio (0: both sides to the input size)

@@ -5419,6 +5419,20 @@ inline Fault fail(Validation& v, Fault f, std::string detail) {
     return f;
 }
 
+// Reads the file at `path` into `out`, stopping once it holds more than `limit` bytes (the caller
+// sees out.size() > limit); "" on success, else the i/o error.
+inline std::string read_whole_file(const std::string& path, std::size_t limit, std::vector<std::uint8_t>& out) {
+    std::FILE* fp = std::fopen(path.c_str(), "rb");
+    if (!fp) return std::string("cannot open: ") + std::strerror(errno);
+    out.clear();
+    std::uint8_t chunk[65536];
+    std::size_t got;
+    while (out.size() <= limit && (got = std::fread(chunk, 1, sizeof chunk, fp)) > 0) out.insert(out.end(), chunk, chunk + got);
+    const bool bad = std::ferror(fp) != 0;
+    std::fclose(fp);
+    return bad ? "cannot read" : "";
+}
+
 }  // namespace detail
 
 /// Validates a whole safetensors file held in memory (pure: no I/O, no exceptions); the result lists
@@ -5739,16 +5753,7 @@ private:
         mapped_ = true;
         return {};
 #else
-        std::FILE* fp = std::fopen(path_.c_str(), "rb");
-        if (!fp) return "cannot open";
-        std::vector<std::uint8_t> data;
-        std::uint8_t chunk[65536];
-        std::size_t got;
-        while ((got = std::fread(chunk, 1, sizeof chunk, fp)) > 0) data.insert(data.end(), chunk, chunk + got);
-        const bool bad = std::ferror(fp) != 0;
-        std::fclose(fp);
-        if (bad) return "cannot read";
-        buffer_ = std::move(data);
+        if (auto e = detail::read_whole_file(path_, SIZE_MAX, buffer_); !e.empty()) return e;
         bytes_ = buffer_.data();
         size_ = buffer_.size();
         return {};
@@ -5786,10 +5791,8 @@ private:
 // the index is cross-checked against them: every tensor it names is in the shard it says, and no
 // tensor is in two shards or in a shard the index does not name it for.
 
-#include <cerrno>
 #include <cstddef>
-#include <cstdio>
-#include <cstring>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -5869,21 +5872,10 @@ public:
     /// Opens the index at `index_path` and the shards beside it; raises errc::format (or errc::io)
     /// naming the index, the shard or the tensor, and the fault.
     static ShardedCheckpoint open(const std::string& index_path) {
-        std::vector<unsigned char> text;
-        if (std::FILE* f = std::fopen(index_path.c_str(), "rb")) {
-            unsigned char buf[65536];
-            std::size_t n = 0;
-            while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-                text.insert(text.end(), buf, buf + n);
-                if (text.size() > 100000000) {
-                    std::fclose(f);
-                    raise(errc::format, index_path + ": index larger than 100000000 bytes");
-                }
-            }
-            std::fclose(f);
-        } else {
-            raise(errc::io, index_path + ": cannot open: " + std::strerror(errno));
-        }
+        std::vector<std::uint8_t> text;
+        constexpr std::size_t limit = 100000000;
+        if (auto e = detail::read_whole_file(index_path, limit, text); !e.empty()) raise(errc::io, index_path + ": " + e);
+        if (text.size() > limit) raise(errc::format, index_path + ": index larger than 100000000 bytes");
         ShardIndex ix = parse_shard_index(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
         if (ix.fault != IndexFault::none) raise(errc::format, index_path + ": " + describe(ix.fault) + " (" + ix.detail + ")");
         const std::size_t slash = index_path.find_last_of('/');

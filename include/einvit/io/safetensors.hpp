@@ -158,6 +158,20 @@ inline Fault fail(Validation& v, Fault f, std::string detail) {
     return f;
 }
 
+// Reads the file at `path` into `out`, stopping once it holds more than `limit` bytes (the caller
+// sees out.size() > limit); "" on success, else the i/o error.
+inline std::string read_whole_file(const std::string& path, std::size_t limit, std::vector<std::uint8_t>& out) {
+    std::FILE* fp = std::fopen(path.c_str(), "rb");
+    if (!fp) return std::string("cannot open: ") + std::strerror(errno);
+    out.clear();
+    std::uint8_t chunk[65536];
+    std::size_t got;
+    while (out.size() <= limit && (got = std::fread(chunk, 1, sizeof chunk, fp)) > 0) out.insert(out.end(), chunk, chunk + got);
+    const bool bad = std::ferror(fp) != 0;
+    std::fclose(fp);
+    return bad ? "cannot read" : "";
+}
+
 }  // namespace detail
 
 /// Validates a whole safetensors file held in memory (pure: no I/O, no exceptions); the result lists
@@ -478,16 +492,7 @@ private:
         mapped_ = true;
         return {};
 #else
-        std::FILE* fp = std::fopen(path_.c_str(), "rb");
-        if (!fp) return "cannot open";
-        std::vector<std::uint8_t> data;
-        std::uint8_t chunk[65536];
-        std::size_t got;
-        while ((got = std::fread(chunk, 1, sizeof chunk, fp)) > 0) data.insert(data.end(), chunk, chunk + got);
-        const bool bad = std::ferror(fp) != 0;
-        std::fclose(fp);
-        if (bad) return "cannot read";
-        buffer_ = std::move(data);
+        if (auto e = detail::read_whole_file(path_, SIZE_MAX, buffer_); !e.empty()) return e;
         bytes_ = buffer_.data();
         size_ = buffer_.size();
         return {};

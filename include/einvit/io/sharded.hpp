@@ -12,10 +12,8 @@
 // tensor is in two shards or in a shard the index does not name it for.
 #pragma once
 
-#include <cerrno>
 #include <cstddef>
-#include <cstdio>
-#include <cstring>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -98,21 +96,10 @@ public:
     /// Opens the index at `index_path` and the shards beside it; raises errc::format (or errc::io)
     /// naming the index, the shard or the tensor, and the fault.
     static ShardedCheckpoint open(const std::string& index_path) {
-        std::vector<unsigned char> text;
-        if (std::FILE* f = std::fopen(index_path.c_str(), "rb")) {
-            unsigned char buf[65536];
-            std::size_t n = 0;
-            while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-                text.insert(text.end(), buf, buf + n);
-                if (text.size() > 100000000) {
-                    std::fclose(f);
-                    raise(errc::format, index_path + ": index larger than 100000000 bytes");
-                }
-            }
-            std::fclose(f);
-        } else {
-            raise(errc::io, index_path + ": cannot open: " + std::strerror(errno));
-        }
+        std::vector<std::uint8_t> text;
+        constexpr std::size_t limit = 100000000;
+        if (auto e = detail::read_whole_file(index_path, limit, text); !e.empty()) raise(errc::io, index_path + ": " + e);
+        if (text.size() > limit) raise(errc::format, index_path + ": index larger than 100000000 bytes");
         ShardIndex ix = parse_shard_index(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
         if (ix.fault != IndexFault::none) raise(errc::format, index_path + ": " + describe(ix.fault) + " (" + ix.detail + ")");
         const std::size_t slash = index_path.find_last_of('/');
