@@ -1,9 +1,13 @@
 # Runs the sanitizer build's tests (DIR: its tests/ folder): the unit tests, the safetensors reader's
-# tests and the reader's fuzz replay (the seeds and every input that once crashed it). A sanitizer
-# report makes the program exit non-zero.
+# tests and the fuzz replays of the reader and of the image path (the seeds and every input that once
+# crashed them). A sanitizer report makes the program exit non-zero.
 set(ENV{ASAN_OPTIONS} "detect_leaks=1:abort_on_error=0")
 set(ENV{UBSAN_OPTIONS} "print_stacktrace=1:halt_on_error=1")
-foreach(cmd "einvit_unit" "einvit_vit_tests;-tc=safetensors*" "einvit_fuzz_safetensors_replay;${GOLDEN}/../fuzz_seeds/safetensors;${REGRESSIONS}/safetensors")
+set(programs "einvit_unit" "einvit_vit_tests;-tc=safetensors*" "einvit_fuzz_safetensors_replay;${GOLDEN}/../fuzz_seeds/safetensors;${REGRESSIONS}/safetensors")
+if(EXISTS ${DIR}/einvit_fuzz_image_replay)
+  list(APPEND programs "einvit_fuzz_image_replay;${GOLDEN}/../fuzz_seeds/image;${REGRESSIONS}/image")
+endif()
+foreach(cmd IN LISTS programs)
   list(POP_FRONT cmd exe)
   set(args ${cmd})
   execute_process(COMMAND ${DIR}/${exe} ${args} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)

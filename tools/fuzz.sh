@@ -14,7 +14,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(safetensors image)
 
-for p in clang-14 libclang-rt-14-dev libstb-dev libxsimd-dev; do
+for p in clang-14 libclang-rt-14-dev libstb-dev libpng-dev libjpeg62-turbo-dev libxsimd-dev; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     echo "fuzz: installing $p"
     sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
@@ -32,7 +32,9 @@ flags=(-std=c++20 -O1 -g -march=native -fsanitize=fuzzer,address,undefined -fno-
 status=0
 for t in "${targets[@]}"; do
   echo "== fuzz_$t: building"
-  clang++-14 "${flags[@]}" "tests/fuzz/fuzz_$t.cpp" -o "$out/fuzz_$t"
+  extra=()
+  [ "$t" = image ] && extra=(examples/classify/stb_parts.cpp -lpng -ljpeg)
+  clang++-14 "${flags[@]}" "tests/fuzz/fuzz_$t.cpp" "${extra[@]}" -o "$out/fuzz_$t"
   mkdir -p "$out/corpus/$t"
   echo "== fuzz_$t: ${seconds} s"
   if ! "$out/fuzz_$t" "$out/corpus/$t" "$out/seeds/$t" "tests/fuzz/regressions/$t" -max_total_time="$seconds" \

@@ -11,7 +11,8 @@ packages=(
   libbenchmark-dev                  # benchmarks
   libopenblas-dev                   # GEMM peer in bench/bench_gemm.cpp
   python3-venv python3-torch python3-torchvision  # ViT parity references (tests/golden/vit/gen.py)
-  libstb-dev dataset-fashion-mnist  # einvit-classify: image decoding, the Fashion-MNIST test set
+  libpng-dev libjpeg62-turbo-dev libstb-dev  # einvit-classify: image decoding (PNG, JPEG, BMP)
+  dataset-fashion-mnist             # the Fashion-MNIST test set
 )
 
 missing=()

@@ -7,7 +7,7 @@
 //                   [--resize N] [--filter bilinear|bicubic] [--mean R,G,B] [--std R,G,B] IMAGE|DIR...
 //   einvit-classify [--save-predictions FILE] --eval-idx IMAGES.idx[.gz] LABELS.idx[.gz]
 //
-// Images: PNG, JPEG or BMP (decoded by stb_image after their signature and size are checked). The
+// Images: PNG, JPEG or BMP (decoded as Pillow decodes them, after their signature and size are checked). The
 // Fashion-MNIST model takes them grey, resized to 28 x 28 (area average) and normalised as it was
 // trained; an ImageNet-size model takes them as its family's pipeline does (models.hpp), which the
 // --resize, --filter, --mean and --std options override. Every bad input is one line naming the file

@@ -1,5 +1,5 @@
-// Decoding image files (needs stb_image; Debian: libstb-dev), and turning one into an ImageNet-size ViT's input, the way each family's own pipeline does:
-// decode (PNG, JPEG or BMP, size checked before decoding), resize with an antialiasing filter
+// Turning an image into an ImageNet-size ViT's input, the way each family's own pipeline does:
+// decode (PNG, JPEG or BMP: decode.hpp), resize with an antialiasing filter
 // (the separable convolution resampling that PIL, and so torchvision and timm, use), crop the
 // centre, scale to [0, 1] and normalise per channel, in (channel, row, column) order.
 //
@@ -11,109 +11,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
-#include <stb_image.h>
-
+#include "decode.hpp"
 
 namespace einvit_examples {
-
-/// A problem with an input, for one line on stderr.
-struct Failure {
-    std::string message;
-};
-[[noreturn]] inline void fail(const std::string& message) { throw Failure{message}; }
-
-inline std::vector<unsigned char> read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) fail(path + ": cannot open");
-    std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (f.bad()) fail(path + ": cannot read");
-    return bytes;
-}
-
-inline bool has_image_signature(const std::vector<unsigned char>& b) {
-    static const unsigned char png[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
-    if (b.size() >= 8 && std::memcmp(b.data(), png, 8) == 0) return true;
-    if (b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return true;  // JPEG
-    return b.size() >= 2 && b[0] == 'B' && b[1] == 'M';                               // BMP
-}
-
-/// An image as floats in [0, 255], rows of `width` pixels of `channels` interleaved values.
-struct Image {
-    std::size_t width = 0, height = 0, channels = 0;
-    std::vector<float> pixels;
-};
-
-/// Whether a JPEG's Huffman tables are well formed: every DHT segment, before and between scans,
-/// holds tables of at most 256 codes that fit the segment. stb_image 2.27 (Debian 12's) writes past
-/// a table when the codes add up to more (found by tests/fuzz/fuzz_image.cpp), so einvit checks
-/// before stb_image sees the file.
-inline bool jpeg_tables_ok(const std::vector<unsigned char>& b) {
-    const std::size_t n = b.size();
-    std::size_t at = 2;  // after SOI
-    while (at + 1 < n) {
-        if (b[at] != 0xFF) {  // entropy-coded data
-            ++at;
-            continue;
-        }
-        const unsigned m = b[at + 1];
-        if (m == 0xFF) {  // fill byte
-            ++at;
-            continue;
-        }
-        if (m == 0x00 || m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) {  // stuffed zero, TEM, SOI, RSTn
-            at += 2;
-            continue;
-        }
-        if (m == 0xD9) return true;  // EOI
-        if (at + 4 > n) return true;  // truncated: stb_image reports it
-        const std::size_t length = (std::size_t{b[at + 2]} << 8) | b[at + 3];
-        if (length < 2) return false;
-        const std::size_t end = std::min(n, at + 2 + length);
-        if (m == 0xC4)
-            for (std::size_t p = at + 4; p < end;) {
-                if (p + 17 > end) return false;
-                std::size_t codes = 0;
-                for (std::size_t i = 1; i <= 16; ++i) codes += b[p + i];
-                if (codes > 256 || p + 17 + codes > end) return false;
-                p += 17 + codes;
-            }
-        at += 2 + length;
-    }
-    return true;
-}
-
-/// Decodes a PNG, JPEG or BMP file image held in memory to `channels` (1: grey, 3: RGB) channels;
-/// `name` names it in errors. The signature and the dimensions (at most 16384 a side and 64M pixels)
-/// are checked before anything is decoded.
-inline Image decode_image(const std::vector<unsigned char>& bytes, const std::string& name, int channels) {
-    if (!has_image_signature(bytes)) fail(name + ": not a PNG, JPEG or BMP image");
-    if (bytes.size() > 0x7fffffff) fail(name + ": file too large");
-    if (bytes[0] == 0xFF && !jpeg_tables_ok(bytes)) fail(name + ": cannot decode: corrupt JPEG (bad Huffman table)");
-    int w = 0, h = 0, n = 0;
-    const int len = static_cast<int>(bytes.size());
-    if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &n)) fail(name + ": cannot decode: " + stbi_failure_reason());
-    if (w <= 0 || h <= 0 || w > 16384 || h > 16384 || static_cast<long long>(w) * h > 64ll * 1024 * 1024)
-        fail(name + ": image of " + std::to_string(w) + " x " + std::to_string(h) +
-             " pixels is too large (at most 16384 a side, 64M pixels)");
-    unsigned char* data = stbi_load_from_memory(bytes.data(), len, &w, &h, &n, channels);
-    if (!data) fail(name + ": cannot decode: " + stbi_failure_reason());
-    Image img;
-    img.width = static_cast<std::size_t>(w);
-    img.height = static_cast<std::size_t>(h);
-    img.channels = static_cast<std::size_t>(channels);
-    img.pixels.assign(data, data + img.width * img.height * img.channels);
-    stbi_image_free(data);
-    return img;
-}
-
-/// The same for the file at `path`.
-inline Image decode_image(const std::string& path, int channels) { return decode_image(read_file(path), path, channels); }
 
 enum class Filter { bilinear, bicubic };
 

@@ -6,7 +6,8 @@
 safetensors: the header of the shipped Fashion-MNIST ViT checkpoint (a real ViT's names and shapes;
 its data cut off), a small valid file with every float dtype and some integer ones, an odd header
 length, and one handcrafted file per class of fault (as in tests/vit/test_safetensors.cpp).
-image: the shipped 28 x 28 samples, and small RGB and grey PNG, JPEG and BMP images (Pillow).
+image: the shipped 28 x 28 samples, and small PNG, JPEG and BMP images of the common kinds (Pillow):
+RGB, RGBA, grey, grey + alpha, palette, 1-bit, 16-bit; JPEG 4:2:0, 4:4:4, progressive, grey.
 """
 import json
 import os
@@ -83,6 +84,13 @@ def image_seeds(out):
     rgb.convert("RGBA").save(os.path.join(out, "rgba.png"))
     rgb.convert("P").save(os.path.join(out, "palette.png"))
     rgb.convert("P").save(os.path.join(out, "palette.bmp"))
+    rgb.save(os.path.join(out, "rgb_444.jpg"), quality=95, subsampling=0)
+    rgb.convert("1").save(os.path.join(out, "bilevel.png"))
+    rgb.convert("1").save(os.path.join(out, "bilevel.bmp"))
+    rgb.convert("LA").save(os.path.join(out, "grey_alpha.png"))
+    rgb.convert("RGBA").save(os.path.join(out, "rgba.bmp"))
+    rgb.convert("P").save(os.path.join(out, "palette_transparent.png"), transparency=3)
+    Image.frombytes("I;16", (32, 24), pixels[: 32 * 24 * 2]).save(os.path.join(out, "grey16.png"))
 
 
 def main():
