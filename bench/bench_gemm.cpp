@@ -7,6 +7,14 @@
 // it) and unpacked. After the runs a table gives GFLOP/s per library, einvit's ratio to the best peer
 // and its fraction of the FMA peak.
 //
+// OpenBLAS chooses its kernels by the CPU model it recognises or by OPENBLAS_CORETYPE, and Debian
+// 12's 0.3.21 runs its AVX2 (Haswell) kernels on AVX-512 CPUs it does not know (AMD's Zen 4 among
+// them), at about half its speed; some environments also set OPENBLAS_CORETYPE=Haswell. To race
+// OpenBLAS at its best, on a CPU with AVX-512 F, BW, DQ and VL the benchmark gives it its AVX-512
+// kernels (OPENBLAS_CORETYPE=SKYLAKEX, and no OPENBLAS_L2_SIZE: OpenBLAS reads both when it loads, so
+// the program starts itself again with them), unless EINVIT_BENCH_OPENBLAS_CORETYPE names other
+// kernels. The table names the kernels OpenBLAS ran.
+//
 //   build/bench/einvit_bench_gemm [--threads=N] [--benchmark_repetitions=5]
 // einvit first: it silences g++ 12's false maybe-uninitialized warnings in the AVX-512 intrinsics
 // headers, which only works when it is the first to include them.
@@ -24,6 +32,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -138,6 +147,18 @@ std::string name(const char* lib, const GemmShape& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (!std::getenv("EINVIT_BENCH_RESTARTED")) {
+        const char* wanted = std::getenv("EINVIT_BENCH_OPENBLAS_CORETYPE");
+        if (!wanted && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+            wanted = "SKYLAKEX";
+        if (wanted) {
+            setenv("OPENBLAS_CORETYPE", wanted, 1);
+            unsetenv("OPENBLAS_L2_SIZE");
+            setenv("EINVIT_BENCH_RESTARTED", "1", 1);
+            execv("/proc/self/exe", argv);  // returns only on failure: then OpenBLAS keeps the kernels it chose
+        }
+    }
     std::vector<char*> args = einvit_bench::take_threads(argc, argv, g_threads);
     int n = static_cast<int>(args.size());
     benchmark::RegisterBenchmark("fma_peak", bm_fma_peak)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -153,8 +174,8 @@ int main(int argc, char** argv) {
     benchmark::RunSpecifiedBenchmarks(&collector);
 
     const double peak = collector.get("fma_peak");
-    std::printf("\nGEMM y = x W^T, fp32, %d thread(s), %s; FMA peak measured: %.0f GFLOP/s\n", g_threads,
-                einvit::simd::instruction_set(), peak);
+    std::printf("\nGEMM y = x W^T, fp32, %d thread(s), %s; FMA peak measured: %.0f GFLOP/s; OpenBLAS %s kernels\n",
+                g_threads, einvit::simd::instruction_set(), peak, openblas_get_corename());
     std::printf("| model | layer | M | K | N | einvit packed | einvit unpacked | OpenBLAS | Eigen | einvit / best peer | of peak |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (const auto& s : shapes()) {

@@ -3349,7 +3349,11 @@ void parallel_for(std::size_t count, std::size_t grain, F&& fn) {
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace einvit::gemm {
 
@@ -3393,6 +3397,10 @@ constexpr std::size_t depth_block(std::size_t k) noexcept {
     return ((k + blocks - 1) / blocks + 15) / 16 * 16;
 }
 
+/// The largest A, packed whole, that threads share instead of each packing it: one image of ViT-B (197
+/// rows at K = 3072, 2.6 MB) fits; at batch 8 sharing measured no faster than packing per thread.
+inline constexpr std::size_t shared_a_bytes = 4u << 20;
+
 /// Rows of A per block for a depth block of kc: a multiple of mr whose packed block fits a_block_bytes.
 template <class T>
 constexpr std::size_t row_block(std::size_t kc) noexcept {
@@ -3406,7 +3414,7 @@ constexpr std::size_t round_up(std::size_t n, std::size_t m) noexcept { return (
 
 // A growable, 64-byte-aligned scratch buffer per slot and thread: allocated on first use and when a
 // larger problem comes, then reused. Slots 0 and 1 are the GEMM's packed A and B; 2 to 7 the attention
-// kernel's.
+// kernel's; 8 the GEMM's A packed whole and shared by the threads (the calling thread's).
 template <class T>
 T* scratch(std::size_t slot, std::size_t count) {
     struct Buffer {
@@ -3414,7 +3422,7 @@ T* scratch(std::size_t slot, std::size_t count) {
         std::size_t size = 0;
         ~Buffer() { einvit::detail::heap_free(data); }
     };
-    static thread_local Buffer buffers[8];
+    static thread_local Buffer buffers[9];
     Buffer& b = buffers[slot];
     if (b.size < count) {
         einvit::detail::heap_free(b.data);
@@ -3425,8 +3433,37 @@ T* scratch(std::size_t slot, std::size_t count) {
     return b.data;
 }
 
+#if defined(__AVX512F__)
+// Sixteen rows of 16 floats transposed in registers: on return r[c] holds column c of the input
+// (unpack within 128-bit lanes, then shuffles of lanes; 64 shuffles for 256 values).
+EINVIT_ALWAYS_INLINE void transpose_16x16(__m512 r[16]) noexcept {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);      // per lane: a0 b0 a1 b1
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);  // a2 b2 a3 b3
+    }
+    for (int j = 0; j < 16; j += 4) {  // lane L of r[j + q]: rows j..j+3 at column 4L + q
+        r[j] = _mm512_shuffle_ps(t[j], t[j + 2], 0x44);
+        r[j + 1] = _mm512_shuffle_ps(t[j], t[j + 2], 0xEE);
+        r[j + 2] = _mm512_shuffle_ps(t[j + 1], t[j + 3], 0x44);
+        r[j + 3] = _mm512_shuffle_ps(t[j + 1], t[j + 3], 0xEE);
+    }
+    for (int q = 0; q < 4; ++q) {  // gather lane L of r[q], r[4 + q], r[8 + q], r[12 + q]: column 4L + q
+        const __m512 u0 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x88), u1 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xDD);
+        const __m512 u2 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x88), u3 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xDD);
+        t[q] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+        t[4 + q] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+        t[8 + q] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
+        t[12 + q] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
+    }
+    for (int c = 0; c < 16; ++c) r[c] = t[c];
+}
+#endif
+
 // A's rows [0, m) x columns [k0, k0 + kb) into panels of MR rows: panel p holds, for each k, the MR
-// values A[p*MR + r][k0 + k] (zero past row m).
+// values A[p*MR + r][k0 + k] (zero past row m). With AVX-512 and unit column stride (row-major A),
+// 16 columns at a time are transposed in registers: packing is most of the cost besides the
+// multiply-adds when N is small (ViT-Ti's fc2 at batch 8).
 template <class T>
 void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0, std::size_t kb) noexcept {
     constexpr std::size_t MR = mr<T>;
@@ -3434,17 +3471,32 @@ void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0,
         const std::size_t rows = m - p < MR ? m - p : MR;
         T* dst = out + p * kb;
         const T* src = a.data + p * a.row_stride + k0 * a.col_stride;
+        std::size_t k_done = 0;
+#if defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float> && MR <= 16) {
+            if (a.col_stride == 1) {
+                const __mmask16 lanes = static_cast<__mmask16>((1u << MR) - 1);
+                for (; k_done + 16 <= kb; k_done += 16) {
+                    __m512 r[16];
+                    for (std::size_t i = 0; i < 16; ++i)
+                        r[i] = i < rows ? _mm512_loadu_ps(src + i * a.row_stride + k_done) : _mm512_setzero_ps();
+                    transpose_16x16(r);
+                    for (std::size_t c = 0; c < 16; ++c) _mm512_mask_storeu_ps(dst + (k_done + c) * MR, lanes, r[c]);
+                }
+            }
+        }
+#endif
         if (a.col_stride == 1) {
             for (std::size_t r = 0; r < rows; ++r) {
                 const T* row = src + r * a.row_stride;
-                for (std::size_t k = 0; k < kb; ++k) dst[k * MR + r] = row[k];
+                for (std::size_t k = k_done; k < kb; ++k) dst[k * MR + r] = row[k];
             }
         } else {
-            for (std::size_t k = 0; k < kb; ++k)
+            for (std::size_t k = k_done; k < kb; ++k)
                 for (std::size_t r = 0; r < rows; ++r) dst[k * MR + r] = src[r * a.row_stride + k * a.col_stride];
         }
         for (std::size_t r = rows; r < MR; ++r)
-            for (std::size_t k = 0; k < kb; ++k) dst[k * MR + r] = T(0);
+            for (std::size_t k = k_done; k < kb; ++k) dst[k * MR + r] = T(0);
     }
 }
 
@@ -3611,16 +3663,31 @@ private:
 
 namespace detail {
 
+// All of A packed, for threads that share it: the depth block starting at k0 (depth kb) is at
+// out + k0 * round_up(m, MR), its row panel p (rows [p*MR, p*MR + MR)) at + p * MR * kb. The units
+// [u0, u1) of (depth block, row panel) pairs are packed.
+template <class T>
+void pack_a_shared(T* out, Strided<T> a, std::size_t m, std::size_t k, std::size_t u0, std::size_t u1) noexcept {
+    constexpr std::size_t MR = mr<T>;
+    const std::size_t kc = depth_block(k), row_panels = (m + MR - 1) / MR;
+    for (std::size_t u = u0; u < u1; ++u) {
+        const std::size_t k0 = u / row_panels * kc, r = u % row_panels * MR;
+        const std::size_t kb = k - k0 < kc ? k - k0 : kc;
+        pack_a(out + k0 * row_panels * MR + r * kb, Strided<T>{a.data + r * a.row_stride, a.row_stride, a.col_stride},
+               m - r < MR ? m - r : MR, k0, kb);
+    }
+}
+
 // The product for the rows [r0, r0 + m) and the column panels [p0, p1), on one thread (a and c point
 // at row r0; r0 is what the epilogue's row index counts from). `packed` is null when B must be packed
-// here.
+// here; `a_shared`, when not null, is all of A packed by pack_a_shared.
 template <class T>
 void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, const PackedB<T>* packed,
                      T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t p0, std::size_t p1,
-                     std::size_t r0 = 0) {
+                     std::size_t r0 = 0, const T* a_shared = nullptr) {
     constexpr std::size_t MR = mr<T>, NR = nr<T>;
     const std::size_t kc = depth_block(k), MC = row_block<T>(kc);
-    T* a_packed = scratch<T>(0, round_up(m < MC ? m : MC, MR) * kc);
+    T* a_buffer = a_shared ? nullptr : scratch<T>(0, round_up(m < MC ? m : MC, MR) * kc);
     T* b_packed = packed ? nullptr : scratch<T>(1, kc * (p1 - p0) * NR);
     for (std::size_t k0 = 0;; k0 += kc) {  // at least once: with k = 0, C = epilogue(0)
         const std::size_t kb = k - k0 < kc ? k - k0 : kc;
@@ -3630,7 +3697,8 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
             for (std::size_t p = p0; p < p1; ++p) pack_b_panel(b_packed + (p - p0) * kb * NR, b, n, k0, kb, p * NR);
         for (std::size_t i0 = 0; i0 < m; i0 += MC) {
             const std::size_t mb = m - i0 < MC ? m - i0 : MC;
-            pack_a(a_packed, Strided<T>{a.data + i0 * a.row_stride, a.row_stride, a.col_stride}, mb, k0, kb);
+            const T* a_packed = a_shared ? a_shared + k0 * round_up(m, MR) + i0 * kb : a_buffer;
+            if (!a_shared) pack_a(a_buffer, Strided<T>{a.data + i0 * a.row_stride, a.row_stride, a.col_stride}, mb, k0, kb);
             for (std::size_t p = p0; p < p1; ++p) {
                 const std::size_t n0 = p * NR;
                 const std::size_t cols = n - n0 < NR ? n - n0 : NR;
@@ -3672,6 +3740,18 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
             const std::size_t r0 = t0 * MR, r1 = t1 * MR < m ? t1 * MR : m;
             multiply_panels(r1 - r0, n, k, Strided<T>{a.data + r0 * a.row_stride, a.row_stride, a.col_stride}, b, packed,
                             c + r0 * ldc, ldc, e, accumulate, 0, panels, r0);
+        });
+        return;
+    }
+    // Threads splitting the panels multiply the same rows of A: when A packed whole is small enough
+    // to stay in the caches, they pack it once, together, instead of each packing all of it.
+    const std::size_t a_whole = round_up(m, MR) * k;
+    if (grain == 1 && threads > 1 && k > 0 && a_whole * sizeof(T) <= shared_a_bytes && !einvit::detail::ThreadPool::inside_task()) {
+        T* shared = scratch<T>(8, a_whole);
+        const std::size_t units = (k + depth_block(k) - 1) / depth_block(k) * row_tiles;
+        parallel_for(units, 1, [&](std::size_t u0, std::size_t u1) { pack_a_shared(shared, a, m, k, u0, u1); });
+        parallel_for(panels, grain, [&](std::size_t p0, std::size_t p1) {
+            multiply_panels(m, n, k, a, b, packed, c, ldc, e, accumulate, p0, p1, std::size_t{0}, static_cast<const T*>(shared));
         });
         return;
     }

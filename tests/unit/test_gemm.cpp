@@ -224,6 +224,45 @@ TEST_CASE("gemm: results are bit-identical for 1, 2 and 3 threads") {
     }
 }
 
+TEST_CASE("gemm: threads splitting the columns share one packed A: identical for 1, 2, 3 threads, with and without packed B") {
+    // A packed whole once by all threads (when it fits gemm::detail::shared_a_bytes): transposed and
+    // padded A, depths of one and several blocks (2305 = 5 blocks of 461), fewer rows than a micro-tile,
+    // a residual that is C itself
+    const Problem shapes[] = {{197, 200, 2305, true, true}, {15, 96, 900, false, true}, {197, 768, 3072, false, true}};
+    for (const auto& p : shapes) {
+        CHECK(einvit::gemm::detail::round_up(p.m, einvit::gemm::mr<float>) * p.k * sizeof(float) <= einvit::gemm::shared_a_bytes);
+        const Operands o = make(p, 33);
+        const einvit::gemm::PackedB<float> packed(o.sb, p.k, p.n);
+        Epilogue<float> ep;
+        ep.bias = o.bias.data();
+        ep.activation = Activation::gelu_tanh;
+        std::vector<float> plain[3], pre[3], in_place[3];
+        for (std::size_t t = 1; t <= 3; ++t) {
+            einvit::set_num_threads(t);
+            plain[t - 1].resize(p.m * p.n);
+            pre[t - 1].resize(p.m * p.n);
+            einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, plain[t - 1].data(), p.n, ep);
+            einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, pre[t - 1].data(), p.n, ep);
+            in_place[t - 1].assign(o.residual.begin(), o.residual.begin() + static_cast<std::ptrdiff_t>(p.m * p.n));
+            Epilogue<float> acc;
+            acc.bias = o.bias.data();
+            acc.residual = in_place[t - 1].data();
+            acc.residual_ld = p.n;
+            einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, in_place[t - 1].data(), p.n, acc);
+        }
+        einvit::set_num_threads(einvit::detail::default_threads());
+        for (std::size_t t = 1; t < 3; ++t) {
+            CHECK(std::memcmp(plain[0].data(), plain[t].data(), plain[0].size() * sizeof(float)) == 0);
+            CHECK(std::memcmp(plain[0].data(), pre[t].data(), plain[0].size() * sizeof(float)) == 0);
+            CHECK(std::memcmp(in_place[0].data(), in_place[t].data(), in_place[0].size() * sizeof(float)) == 0);
+        }
+        check_against_double(p, o, ep, plain[1].data(), p.n);
+        Epilogue<float> acc;
+        acc.bias = o.bias.data();
+        check_against_double(p, o, acc, in_place[2].data(), p.n, o.residual.data());
+    }
+}
+
 TEST_CASE("gemm: pre-packed weights with many rows and few columns (threads split rows): identical for 1, 2, 3 threads") {
     // the shapes of batch 8's projections: M >> N, B packed once; the threads own row ranges there
     const Problem shapes[] = {{1000, 200, 768, false, true}, {1576, 96, 2000, false, true}};
