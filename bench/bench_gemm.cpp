@@ -27,11 +27,13 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
+#include <thread>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -39,6 +41,11 @@
 namespace {
 
 using einvit_bench::random_vector;
+
+// Every library's worker threads keep spinning a while after a call (OpenBLAS's for about 0.1 s), so
+// whichever library is timed next would share the cores with them. Each benchmark waits for them to
+// go to sleep before its timing starts.
+void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(150)); }
 
 int g_threads = 2;
 
@@ -77,6 +84,7 @@ void bm_einvit_packed(benchmark::State& state, GemmShape s) {
     std::vector<float> y(s.m * s.n);
     einvit::set_num_threads(static_cast<std::size_t>(g_threads));
     const einvit::gemm::PackedB<float> packed(einvit::gemm::Strided<float>{w.data(), 1, s.k}, s.k, s.n);
+    settle();
     for (auto _ : state) {
         einvit::gemm::multiply(einvit::cpu{}, s.m, einvit::gemm::Strided<float>{x.data(), s.k, 1}, packed, y.data(), s.n);
         benchmark::DoNotOptimize(y.data());
@@ -88,6 +96,7 @@ void bm_einvit_unpacked(benchmark::State& state, GemmShape s) {
     auto x = random_vector(s.m * s.k, 1), w = random_vector(s.n * s.k, 2);
     std::vector<float> y(s.m * s.n);
     einvit::set_num_threads(static_cast<std::size_t>(g_threads));
+    settle();
     for (auto _ : state) {
         einvit::gemm::multiply(einvit::cpu{}, s.m, s.n, s.k, einvit::gemm::Strided<float>{x.data(), s.k, 1},
                                einvit::gemm::Strided<float>{w.data(), 1, s.k}, y.data(), s.n);
@@ -101,6 +110,7 @@ void bm_openblas(benchmark::State& state, GemmShape s) {
     std::vector<float> y(s.m * s.n);
     openblas_set_num_threads(g_threads);
     einvit::set_num_threads(1);  // keep einvit's spinning workers out of OpenBLAS's way
+    settle();
     for (auto _ : state) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(s.m), static_cast<int>(s.n),
                     static_cast<int>(s.k), 1.0f, x.data(), static_cast<int>(s.k), w.data(), static_cast<int>(s.k), 0.0f,
@@ -119,6 +129,7 @@ void bm_eigen(benchmark::State& state, GemmShape s) {
     Eigen::Map<RowMajor> Y(y.data(), static_cast<Eigen::Index>(s.m), static_cast<Eigen::Index>(s.n));
     Eigen::setNbThreads(g_threads);
     einvit::set_num_threads(1);
+    settle();
     for (auto _ : state) {
         Y.noalias() = X * W.transpose();
         benchmark::DoNotOptimize(y.data());
