@@ -3,11 +3,14 @@
 # crashed them). A sanitizer report makes the program exit non-zero.
 set(ENV{ASAN_OPTIONS} "detect_leaks=1:abort_on_error=0")
 set(ENV{UBSAN_OPTIONS} "print_stacktrace=1:halt_on_error=1")
-set(programs "einvit_unit" "einvit_vit_tests;-tc=safetensors*" "einvit_fuzz_safetensors_replay;${GOLDEN}/../fuzz_seeds/safetensors;${REGRESSIONS}/safetensors")
+# one program per entry, its arguments after "|"
+set(programs "einvit_unit" "einvit_vit_tests|-tc=safetensors*"
+             "einvit_fuzz_safetensors_replay|${GOLDEN}/../fuzz_seeds/safetensors|${REGRESSIONS}/safetensors")
 if(EXISTS ${DIR}/einvit_fuzz_image_replay)
-  list(APPEND programs "einvit_fuzz_image_replay;${GOLDEN}/../fuzz_seeds/image;${REGRESSIONS}/image")
+  list(APPEND programs "einvit_fuzz_image_replay|${GOLDEN}/../fuzz_seeds/image|${REGRESSIONS}/image")
 endif()
-foreach(cmd IN LISTS programs)
+foreach(entry IN LISTS programs)
+  string(REPLACE "|" ";" cmd "${entry}")
   list(POP_FRONT cmd exe)
   set(args ${cmd})
   execute_process(COMMAND ${DIR}/${exe} ${args} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)

@@ -72,6 +72,17 @@ def flops_per_image(name):
     return 2 * patches * pd * d + depth * block + 2 * d * classes
 
 
+def flops_by_op(name):
+    """flops_per_image split by einvit::profile's operations (layer norm: none counted)."""
+    if name in TIMM:
+        d, t, pd, mlp, inner, depth, classes, patches = TIMM[name][0], 197, 3 * 16 * 16, 4 * TIMM[name][0], TIMM[name][0], 12, 1000, 196
+    else:
+        d, t, pd, mlp, inner, depth, classes, patches = 64, 50, 16, 128, 64, 6, 10, 49
+    return dict(patch_embed=2 * patches * pd * d, layer_norm=0, qkv=depth * 2 * t * d * 3 * inner,
+                attention=depth * 2 * 2 * t * t * inner, proj=depth * 2 * t * inner * d, fc1=depth * 2 * t * d * mlp,
+                fc2=depth * 2 * t * mlp * d, head=2 * d * classes)
+
+
 def export(name, model, shape, batches, work):
     import torch
     from safetensors.torch import save_file
@@ -172,7 +183,26 @@ def race(name, args, worker_bin, work):
         for w in workers:
             w.close()
     ckpt_mib = os.path.getsize(files["einvit"]) / 2**20
-    return rows, ckpt_mib
+    return rows, ckpt_mib, profile(name, files, args, rows)
+
+
+def profile(name, files, args, rows):
+    """einvit's time by operation (einvit::profile, in its own process after the race): about 2 s of
+    forward passes per batch size."""
+    if not os.path.exists(args.profiler):
+        print(f"(no {args.profiler}: no breakdown of einvit's time)")
+        return []
+    w = Worker("einvit", name, files, args.threads, args.profiler)
+    out = []
+    try:
+        for b in args.batches:
+            med = next(r["median_ms"] for r in rows if r["batch"] == b and r["system"] == "einvit")
+            n = max(3, int(2000 / max(med, 1e-3)))
+            parts = dict(item.split(":") for item in w.ask(f"profile {b} {n}").split())
+            out.append(dict(model=name, batch=b, total_ms=float(parts.pop("total")), ops={k: float(v) for k, v in parts.items()}))
+    finally:
+        w.close()
+    return out
 
 
 def build_cost():
@@ -211,7 +241,38 @@ def versions():
     return f"ONNX Runtime {onnxruntime.__version__}, OpenVINO {openvino.__version__.split('-')[0]}, PyTorch {torch.__version__}"
 
 
-def markdown(rows, ckpt, peak, cost, args, machine_text):
+OP_LABELS = dict(patch_embed="patch embedding", layer_norm="layer norms", qkv="qkv projection",
+                 attention="attention (QKᵀ, softmax, AV)", proj="output projection", fc1="MLP fc1 + GELU",
+                 fc2="MLP fc2 + residual", head="pooling + head")
+
+
+def breakdown_markdown(breakdown, peak):
+    if not breakdown:
+        return []
+    out = ["", "### Where einvit's time goes", "",
+           "Per operation, from einvit's own profiler (`EINVIT_PROFILE`, `include/einvit/core/profile.hpp`; the "
+           "`einvit_compare_profiler` build of the worker, run after the race): milliseconds per forward pass, share "
+           "of the pass, and GFLOP/s with its fraction of the peak. \"other\" is the rest of the pass (the residual "
+           "adds live in the epilogues, so it is the loop itself).", "",
+           "| model | batch | total ms | " + " | ".join(OP_LABELS[k] for k in OP_LABELS) + " | other |",
+           "|---|---|---|" + "---|" * (len(OP_LABELS) + 1)]
+    for p in breakdown:
+        fl = flops_by_op(p["model"])
+        cells = []
+        for k in OP_LABELS:
+            ms = p["ops"].get(k, 0.0)
+            cell = f"{ms:.2f} ({100 * ms / p['total_ms']:.0f}%)"
+            if fl[k] and ms > 0:
+                g = fl[k] * p["batch"] / ms / 1e6
+                cell += f", {g:.0f} GF/s ({100 * g / peak:.0f}%)"
+            cells.append(cell)
+        other = p["total_ms"] - sum(p["ops"].values())
+        out.append(f"| {LABELS[p['model']]} | {p['batch']} | {p['total_ms']:.2f} | " + " | ".join(cells) +
+                   f" | {other:.2f} ({100 * other / p['total_ms']:.0f}%) |")
+    return out
+
+
+def markdown(rows, ckpt, peak, cost, args, machine_text, breakdown=()):
     out = [BEGIN, "", "## einvit against ONNX Runtime, OpenVINO and PyTorch (`bench/compare/run.sh`)", "",
            f"Machine: {machine_text}. Peers: {versions()}. fp32; medians of {args.rounds} alternating rounds "
            "(einvit, ONNX Runtime, OpenVINO, PyTorch, einvit, ...), each system in its own process, all given the same "
@@ -239,7 +300,7 @@ def markdown(rows, ckpt, peak, cost, args, machine_text):
             f"Build cost of a ViT-B/16 program (`bench/compare/build_cost_vit_b16.cpp`, `{cost['command']}`): "
             f"{cost['seconds']:.1f} s, peak compiler memory {cost['peak_compiler_mib']:.0f} MiB, binary "
             f"{cost['binary_kib']:.0f} KiB ({cost['stripped_kib']:.0f} KiB stripped).", "",
-            "![latency per model and system](img/benchmarks.png)", "", END]
+            "![latency per model and system](img/benchmarks.png)"] + breakdown_markdown(breakdown, peak) + ["", END]
     return "\n".join(out)
 
 
@@ -273,6 +334,7 @@ def main():
     p.add_argument("--batches", nargs="+", type=int, default=[1, 8], choices=[1, 8])
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--worker", default=os.path.join(ROOT, "build", "bench", "einvit_compare_worker"))
+    p.add_argument("--profiler", default=os.path.join(ROOT, "build", "bench", "einvit_compare_profiler"))
     p.add_argument("--no-docs", action="store_true", help="print the table, leave docs/ alone")
     args = p.parse_args()
     os.makedirs(WORK, exist_ok=True)
@@ -281,12 +343,14 @@ def main():
     peak = fma_peak(args.worker, args.threads)
     print(f"FMA peak: {peak:.0f} GFLOP/s ({args.threads} threads)", flush=True)
     rows, ckpt = [], {}
+    breakdown = []
     for name in args.models:
-        r, ckpt[name] = race(name, args, args.worker, WORK)
+        r, ckpt[name], prof = race(name, args, args.worker, WORK)
         rows += r
-    text = markdown(rows, ckpt, peak, cost, args, machine(args.threads, peak))
+        breakdown += prof
+    text = markdown(rows, ckpt, peak, cost, args, machine(args.threads, peak), breakdown)
     with open(os.path.join(WORK, "results.json"), "w") as f:
-        json.dump(dict(rows=rows, peak=peak, build_cost=cost, checkpoints_mib=ckpt), f, indent=1)
+        json.dump(dict(rows=rows, peak=peak, build_cost=cost, checkpoints_mib=ckpt, breakdown=breakdown), f, indent=1)
     print(text)
     if args.no_docs:
         return

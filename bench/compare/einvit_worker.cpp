@@ -10,6 +10,8 @@
 //   run B IN OUT   forward a batch of B (1 or 8) read from IN (float32), logits written to OUT -> "ok"
 //   time B N       N forward passes of batch B (after IN's data, or zeros) -> N latencies in ms
 //   rss            peak resident memory of this process (VmHWM) in MiB
+//   profile B N    (built with EINVIT_PROFILE: target einvit_compare_profiler) N forward passes of batch
+//                  B -> "total:MS" then "OP:MS" per operation, milliseconds per forward pass
 //   quit
 #include <einvit/einvit.hpp>
 
@@ -98,6 +100,19 @@ struct Worker {
                     const auto t1 = std::chrono::steady_clock::now();
                     reply += std::to_string(std::chrono::duration<double, std::milli>(t1 - t0).count()) + (i + 1 < n ? " " : "");
                 }
+                std::printf("%s\n", reply.c_str());
+            } else if (cmd == "profile" && einvit::profile::enabled && (in >> b) && (b == 1 || b == 8)) {
+                std::size_t n = 0;
+                in >> n;
+                forward(b);  // warm
+                einvit::profile::reset();
+                const auto t0 = std::chrono::steady_clock::now();
+                for (std::size_t i = 0; i < n; ++i) forward(b);
+                const double total = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+                std::string reply = "total:" + std::to_string(total / static_cast<double>(n ? n : 1));
+                for (std::size_t op = 0; op < einvit::profile::op_count; ++op)
+                    reply += std::string(" ") + einvit::profile::op_names[op] + ":" +
+                             std::to_string(einvit::profile::seconds(op) * 1e3 / static_cast<double>(n ? n : 1));
                 std::printf("%s\n", reply.c_str());
             } else {
                 std::printf("error: unknown command '%s'\n", line.c_str());

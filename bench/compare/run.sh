@@ -20,5 +20,5 @@ if [ ! -f $stamp ]; then
   touch $stamp
 fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ > /dev/null
-cmake --build build --target einvit_compare_worker --parallel "$(nproc)"
+cmake --build build --target einvit_compare_worker einvit_compare_profiler --parallel "$(nproc)"
 exec $venv/bin/python bench/compare/compare.py "$@"

@@ -3351,7 +3351,7 @@ void parallel_for(std::size_t count, std::size_t grain, F&& fn) {
 #include <memory>
 #include <type_traits>
 
-#if defined(__AVX512F__)
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -3433,7 +3433,7 @@ T* scratch(std::size_t slot, std::size_t count) {
     return b.data;
 }
 
-#if defined(__AVX512F__)
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
 // Sixteen rows of 16 floats transposed in registers: on return r[c] holds column c of the input
 // (unpack within 128-bit lanes, then shuffles of lanes; 64 shuffles for 256 values).
 EINVIT_ALWAYS_INLINE void transpose_16x16(__m512 r[16]) noexcept {
@@ -3472,7 +3472,7 @@ void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0,
         T* dst = out + p * kb;
         const T* src = a.data + p * a.row_stride + k0 * a.col_stride;
         std::size_t k_done = 0;
-#if defined(__AVX512F__)
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
         if constexpr (std::is_same_v<T, float> && MR <= 16) {
             if (a.col_stride == 1) {
                 const __mmask16 lanes = static_cast<__mmask16>((1u << MR) - 1);
@@ -6222,6 +6222,97 @@ inline constexpr Config mnist = [] {
 #include <string>
 #include <vector>
 
+// ---- begin einvit/core/profile.hpp ----
+// einvit/core/profile.hpp — opt-in timing of the ViT forward pass by operation.
+//
+// Off unless EINVIT_PROFILE is defined, for the whole program (every translation unit that includes
+// einvit must agree, as with any macro that changes inline code); off, EINVIT_PROFILE_SCOPE expands to
+// nothing and no clock is read. On, each operation of VisionTransformer's forward pass adds its
+// wall time and a call to a process-wide total (atomics: forward passes may run on several threads,
+// but their times then overlap):
+//
+//     einvit::profile::reset();
+//     for (int i = 0; i < 20; ++i) model.forward_into<1>(input, out, workspace);
+//     for (std::size_t op = 0; op < einvit::profile::op_count; ++op)
+//         std::printf("%s %.2f ms\n", einvit::profile::op_names[op], einvit::profile::seconds(op) * 1e3 / 20);
+//
+// bench/compare/run.sh prints this breakdown for each model it races. Without EINVIT_PROFILE,
+// reset(), seconds() and calls() still exist and report nothing (`enabled` says which).
+
+#include <cstddef>
+#include <cstdint>
+#ifdef EINVIT_PROFILE
+#include <atomic>
+#include <chrono>
+#endif
+
+namespace einvit::profile {
+
+/// The operations timed, in forward order; each covers its fused epilogue.
+enum class Op : unsigned { patch_embed, layer_norm, qkv, attention, proj, fc1, fc2, head };
+inline constexpr std::size_t op_count = 8;
+/// Identifiers for the operations (no spaces, for machine-read reports).
+inline constexpr const char* op_names[op_count] = {"patch_embed", "layer_norm", "qkv",  "attention",
+                                                   "proj",        "fc1",        "fc2",  "head"};
+
+#ifdef EINVIT_PROFILE
+inline constexpr bool enabled = true;
+
+namespace detail {
+struct Totals {
+    std::atomic<std::uint64_t> ns[op_count] = {};
+    std::atomic<std::uint64_t> calls[op_count] = {};
+};
+inline Totals& totals() noexcept {
+    static Totals t;
+    return t;
+}
+}  // namespace detail
+
+/// Times the enclosing scope as `op`.
+class Scope {
+public:
+    explicit Scope(Op op) noexcept : op_(static_cast<std::size_t>(op)), start_(std::chrono::steady_clock::now()) {}
+    ~Scope() {
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_).count();
+        detail::totals().ns[op_].fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
+        detail::totals().calls[op_].fetch_add(1, std::memory_order_relaxed);
+    }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+private:
+    std::size_t op_;
+    std::chrono::steady_clock::time_point start_;
+};
+
+/// Zeroes every total.
+inline void reset() noexcept {
+    for (std::size_t i = 0; i < op_count; ++i) {
+        detail::totals().ns[i].store(0, std::memory_order_relaxed);
+        detail::totals().calls[i].store(0, std::memory_order_relaxed);
+    }
+}
+/// Seconds spent in operation `op` (an index below op_count) since the last reset.
+inline double seconds(std::size_t op) noexcept {
+    return op < op_count ? static_cast<double>(detail::totals().ns[op].load(std::memory_order_relaxed)) * 1e-9 : 0.0;
+}
+/// Calls of operation `op` since the last reset.
+inline std::uint64_t calls(std::size_t op) noexcept {
+    return op < op_count ? detail::totals().calls[op].load(std::memory_order_relaxed) : 0;
+}
+
+#define EINVIT_PROFILE_SCOPE(op) const ::einvit::profile::Scope einvit_profile_scope_(op)
+#else
+inline constexpr bool enabled = false;
+inline void reset() noexcept {}
+inline double seconds(std::size_t) noexcept { return 0.0; }
+inline std::uint64_t calls(std::size_t) noexcept { return 0; }
+#define EINVIT_PROFILE_SCOPE(op) static_cast<void>(0)
+#endif
+
+}  // namespace einvit::profile
+// ---- end einvit/core/profile.hpp ----
 
 namespace einvit::vit {
 
@@ -6381,15 +6472,23 @@ private:
                 for (std::size_t t = 0; t < T; ++t) keep[b * T + t] = t < P ? 1 : keep_patches[b * NP + t - P] != 0;
             mask = kernels::AttentionMask{keep, T, true};
         }
-        embed<B>(image.data(), x, h);
+        {
+            EINVIT_PROFILE_SCOPE(profile::Op::patch_embed);
+            embed<B>(image.data(), x, h);
+        }
         for (std::size_t l = 0; l < C.depth; ++l)
             block<B>(w_.blocks[l], x, h, qkv, att, mlp, attention_maps ? attention_maps + l * B * map_rows * T : nullptr,
                      map_rows, mask);
         if (C.final_norm && C.norm == NormPlacement::pre) layer_norm(w_.norm, x, x, B * T);
+        EINVIT_PROFILE_SCOPE(profile::Op::head);
         head<B>(x, pooled, feats, out, features_only);
     }
 
     static void layer_norm(const NormWeights& n, const float* in, float* out, std::size_t rows) {
+        EINVIT_PROFILE_SCOPE(profile::Op::layer_norm);
+        norm_rows(n, in, out, rows);
+    }
+    static void norm_rows(const NormWeights& n, const float* in, float* out, std::size_t rows) {  // untimed: the head's own
         kernels::layer_norm_rows(Backend{}, in, D, out, D, rows, D, n.gamma.data(), n.beta.data(), C.layer_norm_eps);
     }
     static void linear(const LinearWeights& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
@@ -6450,13 +6549,20 @@ private:
     template <std::size_t B>
     void attention(const BlockWeights& bw, const float* in, float* x_out, float* qkv, float* att, bool accumulate,
                    float* map, std::size_t map_rows, float* scratch, const kernels::AttentionMask& mask) const {
-        linear(bw.qkv, in, D, qkv, 3 * I, B * T);
+        {
+            EINVIT_PROFILE_SCOPE(profile::Op::qkv);
+            linear(bw.qkv, in, D, qkv, 3 * I, B * T);
+        }
         const float scale = C.attention_scale > 0 ? C.attention_scale : 1.0f / std::sqrt(static_cast<float>(HD));
         using HTc = kernels::HeadTensor<const float>;
         const kernels::AttentionSize size{B, C.heads, T, T, HD, HD};
-        kernels::attention(Backend{}, size, HTc{qkv, T * 3 * I, HD, 3 * I}, HTc{qkv + I, T * 3 * I, HD, 3 * I},
-                           HTc{qkv + 2 * I, T * 3 * I, HD, 3 * I}, kernels::HeadTensor<float>{att, T * I, HD, I}, scale, mask);
-        if (map) attention_rows<B>(qkv, scale, map, map_rows, scratch);
+        {
+            EINVIT_PROFILE_SCOPE(profile::Op::attention);
+            kernels::attention(Backend{}, size, HTc{qkv, T * 3 * I, HD, 3 * I}, HTc{qkv + I, T * 3 * I, HD, 3 * I},
+                               HTc{qkv + 2 * I, T * 3 * I, HD, 3 * I}, kernels::HeadTensor<float>{att, T * I, HD, I}, scale, mask);
+            if (map) attention_rows<B>(qkv, scale, map, map_rows, scratch);
+        }
+        EINVIT_PROFILE_SCOPE(profile::Op::proj);
         if constexpr (C.proj_out) {
             linear(bw.proj, att, I, x_out, D, B * T, gemm::Activation::none, accumulate);
         } else {
@@ -6486,6 +6592,17 @@ private:
             }
     }
 
+    // x += fc2(act(fc1(in)))
+    template <std::size_t B>
+    static void mlp_layers(const BlockWeights& bw, const float* in, float* x, float* mlp) {
+        {
+            EINVIT_PROFILE_SCOPE(profile::Op::fc1);
+            linear(bw.fc1, in, D, mlp, MLP, B * T, mlp_activation());
+        }
+        EINVIT_PROFILE_SCOPE(profile::Op::fc2);
+        linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);
+    }
+
     template <std::size_t B>
     void block(const BlockWeights& bw, float* x, float* h, float* qkv, float* att, float* mlp, float* map,
                std::size_t map_rows, const kernels::AttentionMask& mask) const {
@@ -6493,13 +6610,11 @@ private:
             layer_norm(bw.norm1, x, h, B * T);
             attention<B>(bw, h, x, qkv, att, true, map, map_rows, mlp, mask);
             layer_norm(bw.norm2, x, h, B * T);
-            linear(bw.fc1, h, D, mlp, MLP, B * T, mlp_activation());
-            linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);
+            mlp_layers<B>(bw, h, x, mlp);
         } else {
             attention<B>(bw, x, x, qkv, att, true, map, map_rows, mlp, mask);
             layer_norm(bw.norm1, x, x, B * T);
-            linear(bw.fc1, x, D, mlp, MLP, B * T, mlp_activation());
-            linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);
+            mlp_layers<B>(bw, x, x, mlp);
             layer_norm(bw.norm2, x, x, B * T);
         }
     }
@@ -6519,7 +6634,7 @@ private:
                 for (std::size_t d = 0; d < D; ++d) pb[d] /= static_cast<float>(T - first);
             }
         }
-        if constexpr (C.head_norm) layer_norm(w_.head_norm, pooled, pooled, B);
+        if constexpr (C.head_norm) norm_rows(w_.head_norm, pooled, pooled, B);
         const float* f = pooled;
         if constexpr (C.representation_size != 0) {
             linear(w_.pre_logits, pooled, D, feats, F, B, gemm::Activation::tanh);

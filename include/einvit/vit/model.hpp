@@ -29,6 +29,7 @@
 #include "einvit/backend/tags.hpp"
 #include "einvit/core/error.hpp"
 #include "einvit/core/memory.hpp"
+#include "einvit/core/profile.hpp"
 #include "einvit/core/shape.hpp"
 #include "einvit/core/tensor.hpp"
 #include "einvit/vit/config.hpp"
@@ -191,15 +192,23 @@ private:
                 for (std::size_t t = 0; t < T; ++t) keep[b * T + t] = t < P ? 1 : keep_patches[b * NP + t - P] != 0;
             mask = kernels::AttentionMask{keep, T, true};
         }
-        embed<B>(image.data(), x, h);
+        {
+            EINVIT_PROFILE_SCOPE(profile::Op::patch_embed);
+            embed<B>(image.data(), x, h);
+        }
         for (std::size_t l = 0; l < C.depth; ++l)
             block<B>(w_.blocks[l], x, h, qkv, att, mlp, attention_maps ? attention_maps + l * B * map_rows * T : nullptr,
                      map_rows, mask);
         if (C.final_norm && C.norm == NormPlacement::pre) layer_norm(w_.norm, x, x, B * T);
+        EINVIT_PROFILE_SCOPE(profile::Op::head);
         head<B>(x, pooled, feats, out, features_only);
     }
 
     static void layer_norm(const NormWeights& n, const float* in, float* out, std::size_t rows) {
+        EINVIT_PROFILE_SCOPE(profile::Op::layer_norm);
+        norm_rows(n, in, out, rows);
+    }
+    static void norm_rows(const NormWeights& n, const float* in, float* out, std::size_t rows) {  // untimed: the head's own
         kernels::layer_norm_rows(Backend{}, in, D, out, D, rows, D, n.gamma.data(), n.beta.data(), C.layer_norm_eps);
     }
     static void linear(const LinearWeights& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
@@ -260,13 +269,20 @@ private:
     template <std::size_t B>
     void attention(const BlockWeights& bw, const float* in, float* x_out, float* qkv, float* att, bool accumulate,
                    float* map, std::size_t map_rows, float* scratch, const kernels::AttentionMask& mask) const {
-        linear(bw.qkv, in, D, qkv, 3 * I, B * T);
+        {
+            EINVIT_PROFILE_SCOPE(profile::Op::qkv);
+            linear(bw.qkv, in, D, qkv, 3 * I, B * T);
+        }
         const float scale = C.attention_scale > 0 ? C.attention_scale : 1.0f / std::sqrt(static_cast<float>(HD));
         using HTc = kernels::HeadTensor<const float>;
         const kernels::AttentionSize size{B, C.heads, T, T, HD, HD};
-        kernels::attention(Backend{}, size, HTc{qkv, T * 3 * I, HD, 3 * I}, HTc{qkv + I, T * 3 * I, HD, 3 * I},
-                           HTc{qkv + 2 * I, T * 3 * I, HD, 3 * I}, kernels::HeadTensor<float>{att, T * I, HD, I}, scale, mask);
-        if (map) attention_rows<B>(qkv, scale, map, map_rows, scratch);
+        {
+            EINVIT_PROFILE_SCOPE(profile::Op::attention);
+            kernels::attention(Backend{}, size, HTc{qkv, T * 3 * I, HD, 3 * I}, HTc{qkv + I, T * 3 * I, HD, 3 * I},
+                               HTc{qkv + 2 * I, T * 3 * I, HD, 3 * I}, kernels::HeadTensor<float>{att, T * I, HD, I}, scale, mask);
+            if (map) attention_rows<B>(qkv, scale, map, map_rows, scratch);
+        }
+        EINVIT_PROFILE_SCOPE(profile::Op::proj);
         if constexpr (C.proj_out) {
             linear(bw.proj, att, I, x_out, D, B * T, gemm::Activation::none, accumulate);
         } else {
@@ -296,6 +312,17 @@ private:
             }
     }
 
+    // x += fc2(act(fc1(in)))
+    template <std::size_t B>
+    static void mlp_layers(const BlockWeights& bw, const float* in, float* x, float* mlp) {
+        {
+            EINVIT_PROFILE_SCOPE(profile::Op::fc1);
+            linear(bw.fc1, in, D, mlp, MLP, B * T, mlp_activation());
+        }
+        EINVIT_PROFILE_SCOPE(profile::Op::fc2);
+        linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);
+    }
+
     template <std::size_t B>
     void block(const BlockWeights& bw, float* x, float* h, float* qkv, float* att, float* mlp, float* map,
                std::size_t map_rows, const kernels::AttentionMask& mask) const {
@@ -303,13 +330,11 @@ private:
             layer_norm(bw.norm1, x, h, B * T);
             attention<B>(bw, h, x, qkv, att, true, map, map_rows, mlp, mask);
             layer_norm(bw.norm2, x, h, B * T);
-            linear(bw.fc1, h, D, mlp, MLP, B * T, mlp_activation());
-            linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);
+            mlp_layers<B>(bw, h, x, mlp);
         } else {
             attention<B>(bw, x, x, qkv, att, true, map, map_rows, mlp, mask);
             layer_norm(bw.norm1, x, x, B * T);
-            linear(bw.fc1, x, D, mlp, MLP, B * T, mlp_activation());
-            linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);
+            mlp_layers<B>(bw, x, x, mlp);
             layer_norm(bw.norm2, x, x, B * T);
         }
     }
@@ -329,7 +354,7 @@ private:
                 for (std::size_t d = 0; d < D; ++d) pb[d] /= static_cast<float>(T - first);
             }
         }
-        if constexpr (C.head_norm) layer_norm(w_.head_norm, pooled, pooled, B);
+        if constexpr (C.head_norm) norm_rows(w_.head_norm, pooled, pooled, B);
         const float* f = pooled;
         if constexpr (C.representation_size != 0) {
             linear(w_.pre_logits, pooled, D, feats, F, B, gemm::Activation::tanh);

@@ -20,7 +20,7 @@
 #include <type_traits>
 
 #include "einvit/backend/cpu/simd.hpp"
-#if defined(__AVX512F__)
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 #include "einvit/backend/cpu/thread_pool.hpp"
@@ -107,7 +107,7 @@ T* scratch(std::size_t slot, std::size_t count) {
     return b.data;
 }
 
-#if defined(__AVX512F__)
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
 // Sixteen rows of 16 floats transposed in registers: on return r[c] holds column c of the input
 // (unpack within 128-bit lanes, then shuffles of lanes; 64 shuffles for 256 values).
 EINVIT_ALWAYS_INLINE void transpose_16x16(__m512 r[16]) noexcept {
@@ -146,7 +146,7 @@ void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0,
         T* dst = out + p * kb;
         const T* src = a.data + p * a.row_stride + k0 * a.col_stride;
         std::size_t k_done = 0;
-#if defined(__AVX512F__)
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
         if constexpr (std::is_same_v<T, float> && MR <= 16) {
             if (a.col_stride == 1) {
                 const __mmask16 lanes = static_cast<__mmask16>((1u << MR) - 1);
