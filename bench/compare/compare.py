@@ -63,13 +63,7 @@ def make_model(name):
 
 def flops_per_image(name):
     """Multiply-adds x 2 of the forward pass: patch embedding, per block qkv, q k^T, a v, projection, MLP; head."""
-    if name in TIMM:
-        d, t, pd, mlp, inner, depth, classes = TIMM[name][0], 197, 3 * 16 * 16, 4 * TIMM[name][0], TIMM[name][0], 12, 1000
-        patches = 196
-    else:
-        d, t, pd, mlp, inner, depth, classes, patches = 64, 50, 16, 128, 64, 6, 10, 49
-    block = 2 * t * d * 3 * inner + 2 * 2 * t * t * inner + 2 * t * inner * d + 2 * 2 * t * d * mlp
-    return 2 * patches * pd * d + depth * block + 2 * d * classes
+    return sum(flops_by_op(name).values())
 
 
 def flops_by_op(name):

@@ -108,7 +108,8 @@ struct JpegState {
     Decoding* decoding;
 };
 
-inline JpegState& jpeg_state(j_common_ptr c) { return *reinterpret_cast<JpegState*>(reinterpret_cast<char*>(c) - offsetof(JpegState, info)); }
+// libjpeg keeps client_data (set before jpeg_create_decompress, which preserves it) for the application
+inline JpegState& jpeg_state(j_common_ptr c) { return *static_cast<JpegState*>(c->client_data); }
 
 inline void jpeg_fail(j_common_ptr c) {
     JpegState& s = jpeg_state(c);
@@ -146,6 +147,7 @@ inline bool decode_jpeg(JpegState& s) {
     Decoding& d = *s.decoding;
     jpeg_decompress_struct& info = s.info;
     info.err = jpeg_std_error(&s.errors);
+    info.client_data = &s;
     s.errors.error_exit = jpeg_fail;
     s.errors.emit_message = jpeg_message;
     if (setjmp(s.jump)) {
