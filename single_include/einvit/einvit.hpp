@@ -855,6 +855,10 @@ EINVIT_ALWAYS_INLINE packet<T> load_partial(const T* p, std::size_t stride, std:
     if constexpr (width<T> == 1) {
         return *p;
     } else {
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float> && width<T> == 16)
+            if (stride == 1) return _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), static_cast<__mmask16>((1u << n) - 1), p);
+#endif
         alignas(64) T lanes[width<T>];
         for (std::size_t i = 0; i < width<T>; ++i) lanes[i] = i < n ? p[i * stride] : T(1);
         return packet<T>::load_aligned(lanes);
@@ -867,9 +871,31 @@ EINVIT_ALWAYS_INLINE void store_partial(T* p, const packet<T>& v, std::size_t n)
     if constexpr (width<T> == 1) {
         *p = v;
     } else {
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float> && width<T> == 16) {
+            _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), v);
+            return;
+        }
+#endif
         alignas(64) T lanes[width<T>];
         v.store_aligned(lanes);
         for (std::size_t i = 0; i < n; ++i) p[i] = lanes[i];
+    }
+}
+
+/// v with its lanes from n on (n < width<T>) set to zero.
+template <class T>
+EINVIT_ALWAYS_INLINE packet<T> keep_first(const packet<T>& v, std::size_t n) noexcept {
+    if constexpr (width<T> == 1) {
+        return n ? v : T(0);
+    } else {
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float> && width<T> == 16) return _mm512_maskz_mov_ps(static_cast<__mmask16>((1u << n) - 1), v);
+#endif
+        alignas(64) T lanes[width<T>];
+        v.store_aligned(lanes);
+        for (std::size_t i = n; i < width<T>; ++i) lanes[i] = T(0);
+        return packet<T>::load_aligned(lanes);
     }
 }
 
@@ -3553,7 +3579,25 @@ void pack_b_panel(T* EINVIT_RESTRICT out, Strided<T> b, std::size_t n, std::size
                   std::size_t n0) noexcept {
     constexpr std::size_t NR = nr<T>;
     const std::size_t cols = n - n0 < NR ? n - n0 : NR;
-    for (std::size_t k = 0; k < kb; ++k) {
+    std::size_t k_done = 0;
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+    // B's columns contiguous along k (B = Wᵀ for a PyTorch weight W, or Kᵀ in attention): 16 x 16
+    // blocks transposed in registers instead of gathered element by element.
+    if constexpr (std::is_same_v<T, float> && NR == 32) {
+        if (b.row_stride == 1 && b.col_stride != 1) {
+            for (; k_done + 16 <= kb; k_done += 16)
+                for (std::size_t half = 0; half < 2; ++half) {
+                    __m512 r[16];
+                    for (std::size_t i = 0; i < 16; ++i)
+                        r[i] = half * 16 + i < cols ? _mm512_loadu_ps(b.data + (n0 + half * 16 + i) * b.col_stride + k0 + k_done)
+                                                    : _mm512_setzero_ps();
+                    if (half * 16 < cols) transpose_16x16(r);
+                    for (std::size_t c = 0; c < 16; ++c) _mm512_storeu_ps(out + (k_done + c) * NR + half * 16, r[c]);
+                }
+        }
+    }
+#endif
+    for (std::size_t k = k_done; k < kb; ++k) {
         const T* src = b.data + (k0 + k) * b.row_stride + n0 * b.col_stride;
         T* dst = out + k * NR;
         if (b.col_stride == 1 && cols == NR) {
@@ -3578,25 +3622,30 @@ EINVIT_ALWAYS_INLINE P activate(P x, Activation act) noexcept {
     return x;
 }
 
-// C[Rows x cols] (+)= packed A panel · packed B panel over kb; `last` applies the epilogue.
-template <std::size_t Rows, class T>
+// C[Rows x cols] (+)= A panel · packed B panel over kb; `last` applies the epilogue. The A panel holds
+// the Rows values of each k at a + k * a_step (a_step = MR when packed). `Half`: only the first packet
+// of columns (cols <= W), at half the cost.
+template <std::size_t Rows, class T, bool Half = false>
 EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT a, const T* EINVIT_RESTRICT b, T* c,
                                        std::size_t ldc, std::size_t cols, bool accumulate, bool last,
                                        const Epilogue<T>& ep, std::size_t row0, std::size_t col0,
-                                       const char* prefetch, std::size_t prefetch_lines) noexcept {
+                                       const char* prefetch, std::size_t prefetch_lines, std::size_t a_step) noexcept {
     constexpr std::size_t W = simd::width<T>;
-    constexpr std::size_t MR = mr<T>;
     using P = simd::packet<T>;
     P c0[Rows], c1[Rows];
     for (std::size_t r = 0; r < Rows; ++r) c0[r] = c1[r] = simd::broadcast<T>(T(0));
     const auto step = [&](std::size_t k) EINVIT_ALWAYS_INLINE_LAMBDA {
         const P b0 = simd::load<T>(b + k * 2 * W);
-        const P b1 = simd::load<T>(b + k * 2 * W + W);
-        const T* ak = a + k * MR;
-        for (std::size_t r = 0; r < Rows; ++r) {
-            const P av = simd::broadcast<T>(ak[r]);
-            c0[r] = simd::fma<T>(av, b0, c0[r]);
-            c1[r] = simd::fma<T>(av, b1, c1[r]);
+        const T* ak = a + k * a_step;
+        if constexpr (Half) {
+            for (std::size_t r = 0; r < Rows; ++r) c0[r] = simd::fma<T>(simd::broadcast<T>(ak[r]), b0, c0[r]);
+        } else {
+            const P b1 = simd::load<T>(b + k * 2 * W + W);
+            for (std::size_t r = 0; r < Rows; ++r) {
+                const P av = simd::broadcast<T>(ak[r]);
+                c0[r] = simd::fma<T>(av, b0, c0[r]);
+                c1[r] = simd::fma<T>(av, b1, c1[r]);
+            }
         }
     };
     std::size_t k = 0;
@@ -3666,20 +3715,24 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
 template <class T>
 void rows_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, T* c, std::size_t ldc, std::size_t cols,
                  bool accumulate, bool last, const Epilogue<T>& ep, std::size_t row0, std::size_t col0,
-                 const char* pf = nullptr, std::size_t pf_lines = 0) noexcept {
+                 const char* pf = nullptr, std::size_t pf_lines = 0, std::size_t a_step = mr<T>) noexcept {
 #define EINVIT_GEMM_ROWS(R) \
-    case R: micro_kernel<R>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines); break;
+    case R: micro_kernel<R>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines, a_step); break;
+    if (rows == mr<T> && cols <= simd::width<T> && simd::width<T> > 1) {  // a panel's last columns (N's edge)
+        micro_kernel<mr<T>, T, true>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines, a_step);
+        return;
+    }
     if constexpr (mr<T> == 14) {
         switch (rows) {
             EINVIT_GEMM_ROWS(14) EINVIT_GEMM_ROWS(13) EINVIT_GEMM_ROWS(12) EINVIT_GEMM_ROWS(11)
             EINVIT_GEMM_ROWS(10) EINVIT_GEMM_ROWS(9) EINVIT_GEMM_ROWS(8) EINVIT_GEMM_ROWS(7)
             EINVIT_GEMM_ROWS(6) EINVIT_GEMM_ROWS(5) EINVIT_GEMM_ROWS(4) EINVIT_GEMM_ROWS(3)
-            EINVIT_GEMM_ROWS(2) default: micro_kernel<1>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines);
+            EINVIT_GEMM_ROWS(2) default: micro_kernel<1>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines, a_step);
         }
     } else {
         switch (rows) {
             EINVIT_GEMM_ROWS(6) EINVIT_GEMM_ROWS(5) EINVIT_GEMM_ROWS(4) EINVIT_GEMM_ROWS(3)
-            EINVIT_GEMM_ROWS(2) default: micro_kernel<1>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines);
+            EINVIT_GEMM_ROWS(2) default: micro_kernel<1>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines, a_step);
         }
     }
 #undef EINVIT_GEMM_ROWS
@@ -3896,7 +3949,9 @@ EINVIT_ALWAYS_INLINE T row_max(const T* x, std::size_t n) noexcept {
         if (n >= W) {
             auto v = simd::load<T>(x);
             for (i = W; i + W <= n; i += W) v = fn::max{}(v, simd::load<T>(x + i));
-            for (std::size_t l = 0; l < W; ++l) m = simd::lane<T>(v, l) > m ? simd::lane<T>(v, l) : m;
+            alignas(64) T lanes[W];
+            simd::store<T>(lanes, v);
+            for (std::size_t l = 0; l < W; ++l) m = lanes[l] > m ? lanes[l] : m;
         }
     }
     for (; i < n; ++i) m = x[i] > m ? x[i] : m;
@@ -3918,10 +3973,9 @@ EINVIT_ALWAYS_INLINE T exp_and_sum(const T* x, T* out, std::size_t n, T m, T sca
             acc = acc + e;
         }
         if (i < n) {
-            auto e = fn::exp{}((simd::load_partial<T>(x + i, 1, n - i) - vm) * vs);
-            // lanes past n hold exp(-m * scale), which must not count
+            const auto e = fn::exp{}((simd::load_partial<T>(x + i, 1, n - i) - vm) * vs);
             simd::store_partial<T>(out + i, e, n - i);
-            for (std::size_t l = 0; l < n - i; ++l) sum += out[i + l];
+            acc = acc + simd::keep_first<T>(e, n - i);  // lanes past n hold exp((1 - m) * scale): not counted
             i = n;
         }
         sum += simd::reduce_add<T>(acc);
@@ -4089,10 +4143,12 @@ void layer_norm_rows(reference, const T* in, std::size_t in_ld, T* out, std::siz
 // V can be read straight out of a qkv projection laid out as (b, n, (3 h d)) and the output written
 // straight into (b, n, (h d)) with no rearranging copies.
 //
-// The CPU kernel is flash-style: each task takes a block of query rows of one head and walks the keys
-// in blocks of up to 256. For each key block it computes the scores of its query block (Br x Bc, in
-// L1/L2) with the GEMM micro-kernel, updates a running row maximum and sum (online softmax: earlier
-// partial outputs are rescaled when the maximum grows), and accumulates P · V into a Br x d buffer.
+// The CPU kernel is flash-style: each task takes a block of 64 queries of one head and walks the keys
+// in blocks of up to 256. For each key block it computes the scores transposed, Sᵀ = K Qᵀ (keys x
+// queries, in L1/L2), with the GEMM micro-kernel, so that the softmax down the keys runs on whole
+// packets of queries (no horizontal reductions, no partial packets), updates a running maximum and sum
+// per query (online softmax: earlier partial outputs are rescaled when the maximum grows), and
+// accumulates P · V into a 64 x d buffer, the micro-kernel reading P straight out of Pᵀ (no packing).
 // The N x N score matrix never exists. Tasks are split across the thread pool; each output row is
 // computed by one task in a fixed order, so results do not depend on the thread count.
 //
@@ -4158,91 +4214,101 @@ template <class T>
 void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<const T> k, HeadTensor<const T> v,
                HeadTensor<T> out, T scale, AttentionMask mask = {}) {
     detail::check_attention(s, static_cast<double>(scale));
-    constexpr std::size_t MR = gemm::mr<T>, NR = gemm::nr<T>;
-    constexpr std::size_t Br = 4 * MR;  // query rows per task
-    constexpr std::size_t Bc = 256;     // keys per block
-    const std::size_t q_blocks = (s.queries + Br - 1) / Br;
+    constexpr std::size_t MR = gemm::mr<T>, NR = gemm::nr<T>, W = simd::width<T>;
+    using P = simd::packet<T>;
+    constexpr std::size_t Bq = 2 * NR;  // queries per task: two B panels of Qᵀ
+    constexpr std::size_t QV = Bq / W;  // packets of queries
+    constexpr std::size_t Bk = 256;     // keys per block
+    const std::size_t q_blocks = (s.queries + Bq - 1) / Bq;
     const std::size_t tasks = s.batch * s.heads * q_blocks;
-    const std::size_t k_panels_max = (Bc + NR - 1) / NR, v_panels = (s.dim_v + NR - 1) / NR;
-    const std::size_t ld_s = k_panels_max * NR, ld_o = v_panels * NR;
-    const bool one_block = s.keys <= Bc;
+    const std::size_t v_panels = (s.dim_v + NR - 1) / NR, ld_o = v_panels * NR;
+    const std::size_t dim = s.dim ? s.dim : 1;
+    const bool one_block = s.keys <= Bk;
     using gemm::detail::scratch;
 
     parallel_for(tasks, 1, [&](std::size_t t0, std::size_t t1) {
-        T* q_packed = scratch<T>(2, gemm::detail::round_up(Br, MR) * (s.dim ? s.dim : 1));
-        T* k_packed = scratch<T>(3, k_panels_max * NR * (s.dim ? s.dim : 1));
-        T* v_packed = scratch<T>(4, v_panels * NR * Bc);
-        T* scores = scratch<T>(5, Br * ld_s);
-        T* p_packed = scratch<T>(6, gemm::detail::round_up(Br, MR) * Bc);
-        T* acc = scratch<T>(7, Br * ld_o + 3 * Br + s.dim_v);
-        T* row_max = acc + Br * ld_o;
-        T* row_sum = row_max + Br;
-        T* alpha = row_sum + Br;
-        T* mean_v = alpha + Br;
+        T* q_packed = scratch<T>(2, Bq * dim);                                // Qᵀ: two B panels
+        T* k_packed = scratch<T>(3, gemm::detail::round_up(Bk, MR) * dim);    // the key block as A panels
+        T* v_packed = scratch<T>(4, v_panels * NR * Bk);                      // its values as B panels
+        T* st = scratch<T>(5, Bk * Bq);                                       // Sᵀ, then Pᵀ: key j at st + j * Bq
+        T* acc = scratch<T>(7, Bq * ld_o + 3 * Bq + s.dim_v);
+        T* run_sum = acc + Bq * ld_o;
+        T* alpha = run_sum + Bq;
+        T* mean_v = alpha + Bq;
         std::size_t packed_bh = static_cast<std::size_t>(-1);  // (b, h) whose only key block is packed
         std::size_t mean_bh = static_cast<std::size_t>(-1);
         const gemm::Epilogue<T> none{};
+        const P vscale = simd::broadcast<T>(scale), lowest = simd::broadcast<T>(std::numeric_limits<T>::lowest());
 
         for (std::size_t task = t0; task < t1; ++task) {
             const std::size_t bh = task / q_blocks, b = bh / s.heads, h = bh % s.heads;
-            const std::size_t i0 = (task % q_blocks) * Br;
-            const std::size_t rows = s.queries - i0 < Br ? s.queries - i0 : Br;
-            gemm::detail::pack_a(q_packed, gemm::Strided<T>{q.row(b, h, i0), q.row_stride, 1}, rows, 0, s.dim);
-            for (std::size_t r = 0; r < rows; ++r) {
-                row_max[r] = -std::numeric_limits<T>::infinity();
-                row_sum[r] = T(0);
+            const std::size_t i0 = (task % q_blocks) * Bq;
+            const std::size_t rows = s.queries - i0 < Bq ? s.queries - i0 : Bq;
+            const std::size_t q_panels = (rows + NR - 1) / NR, nqv = (rows + W - 1) / W;
+            // Qᵀ (dim x rows), zero past the last query, so that Sᵀ is zero (finite) there
+            for (std::size_t p = 0; p < q_panels; ++p)
+                gemm::detail::pack_b_panel(q_packed + p * s.dim * NR, gemm::Strided<T>{q.row(b, h, i0), 1, q.row_stride}, rows,
+                                           0, s.dim, p * NR);
+            P run_max[QV], sum[QV];
+            for (std::size_t x = 0; x < QV; ++x) {
+                run_max[x] = simd::broadcast<T>(-std::numeric_limits<T>::infinity());
+                sum[x] = simd::broadcast<T>(T(0));
             }
-            for (std::size_t j0 = 0; j0 < s.keys; j0 += Bc) {
-                const std::size_t cols = s.keys - j0 < Bc ? s.keys - j0 : Bc;
-                const std::size_t k_panels = (cols + NR - 1) / NR;
+            for (std::size_t j0 = 0; j0 < s.keys; j0 += Bk) {
+                const std::size_t cols = s.keys - j0 < Bk ? s.keys - j0 : Bk;
                 if (!one_block || packed_bh != bh) {
-                    // Kᵀ (dim x cols) and V (cols x dim_v) of this key block, as GEMM panels.
-                    const gemm::Strided<T> kt{k.row(b, h, j0), 1, k.row_stride};
-                    for (std::size_t p = 0; p < k_panels; ++p)
-                        gemm::detail::pack_b_panel(k_packed + p * s.dim * NR, kt, cols, 0, s.dim, p * NR);
+                    gemm::detail::pack_a(k_packed, gemm::Strided<T>{k.row(b, h, j0), k.row_stride, 1}, cols, 0, s.dim);
                     const gemm::Strided<T> vb{v.row(b, h, j0), v.row_stride, 1};
                     for (std::size_t p = 0; p < v_panels; ++p)
                         gemm::detail::pack_b_panel(v_packed + p * cols * NR, vb, s.dim_v, 0, cols, p * NR);
                     packed_bh = bh;
                 }
-                // scores = Q Kᵀ for this block
-                for (std::size_t p = 0; p < k_panels; ++p) {
-                    const std::size_t pc = cols - p * NR < NR ? cols - p * NR : NR;
-                    for (std::size_t i = 0; i < rows; i += MR)
-                        gemm::detail::rows_kernel(rows - i < MR ? rows - i : MR, s.dim, q_packed + i * s.dim,
-                                                  k_packed + p * s.dim * NR, scores + i * ld_s + p * NR, ld_s, pc, false,
-                                                  false, none, 0, 0);
+                // Sᵀ = K Qᵀ for this key block: MR keys by NR queries per call, whole packets stored
+                for (std::size_t p = 0; p < q_panels; ++p) {
+                    const std::size_t pc = rows - p * NR < NR ? gemm::detail::round_up(rows - p * NR, W) : NR;
+                    for (std::size_t j = 0; j < cols; j += MR)
+                        gemm::detail::rows_kernel(cols - j < MR ? cols - j : MR, s.dim, k_packed + j * s.dim,
+                                                  q_packed + p * s.dim * NR, st + j * Bq + p * NR, Bq, pc, false, false, none,
+                                                  0, 0);
                 }
-                // masked keys get -inf; online softmax update
-                for (std::size_t r = 0; r < rows; ++r) {
-                    T* sr = scores + r * ld_s;
-                    if (mask.keep)
-                        for (std::size_t j = 0; j < cols; ++j)
-                            if (!mask.kept(b, j0 + j)) sr[j] = -std::numeric_limits<T>::infinity();
-                    const T block_max = detail::row_max(sr, cols);
-                    const T new_max = block_max > row_max[r] ? block_max : row_max[r];
-                    if (new_max == -std::numeric_limits<T>::infinity()) {  // nothing kept yet
-                        for (std::size_t j = 0; j < cols; ++j) sr[j] = T(0);
-                        alpha[r] = T(1);
-                        continue;
+                if (mask.keep)
+                    for (std::size_t j = 0; j < cols; ++j)
+                        if (!mask.kept(b, j0 + j))
+                            for (std::size_t x = 0; x < nqv; ++x)
+                                simd::store<T>(st + j * Bq + x * W, simd::broadcast<T>(-std::numeric_limits<T>::infinity()));
+                // Online softmax down the keys, a packet of queries at a time: the block's maximum, the
+                // factor for what was summed before it, then Pᵀ = exp((Sᵀ - max) * scale) in place. Where
+                // no key is kept yet the maximum is -inf; `lowest` stands in for it, so P is 0, not NaN.
+                P block_max[QV], shift[QV], block_sum[QV];
+                for (std::size_t x = 0; x < nqv; ++x) block_max[x] = run_max[x];
+                for (std::size_t j = 0; j < cols; ++j)
+                    for (std::size_t x = 0; x < nqv; ++x) block_max[x] = fn::max{}(block_max[x], simd::load<T>(st + j * Bq + x * W));
+                for (std::size_t x = 0; x < nqv; ++x) {
+                    shift[x] = fn::max{}(block_max[x], lowest);
+                    simd::store<T>(alpha + x * W, fn::exp{}((run_max[x] - shift[x]) * vscale));
+                    run_max[x] = block_max[x];
+                    block_sum[x] = simd::broadcast<T>(T(0));
+                }
+                for (std::size_t j = 0; j < cols; ++j)
+                    for (std::size_t x = 0; x < nqv; ++x) {
+                        T* e = st + j * Bq + x * W;
+                        const P p = fn::exp{}((simd::load<T>(e) - shift[x]) * vscale);
+                        simd::store<T>(e, p);
+                        block_sum[x] = block_sum[x] + p;
                     }
-                    alpha[r] = row_max[r] == -std::numeric_limits<T>::infinity() ? T(0) : std::exp((row_max[r] - new_max) * scale);
-                    row_sum[r] = row_sum[r] * alpha[r] + detail::exp_and_sum(sr, sr, cols, new_max, scale);
-                    row_max[r] = new_max;
-                }
-                // acc = alpha * acc + P V
+                for (std::size_t x = 0; x < nqv; ++x) sum[x] = sum[x] * simd::load<T>(alpha + x * W) + block_sum[x];
+                // acc = alpha * acc + P V, P read straight from Pᵀ (MR queries of key j at st + j * Bq + i)
                 if (j0 > 0)
                     for (std::size_t r = 0; r < rows; ++r)
                         if (alpha[r] != T(1)) detail::scale_row(acc + r * ld_o, s.dim_v, alpha[r]);
-                gemm::detail::pack_a(p_packed, gemm::Strided<T>{scores, ld_s, 1}, rows, 0, cols);
                 for (std::size_t p = 0; p < v_panels; ++p) {
                     const std::size_t pc = s.dim_v - p * NR < NR ? s.dim_v - p * NR : NR;
                     for (std::size_t i = 0; i < rows; i += MR)
-                        gemm::detail::rows_kernel(rows - i < MR ? rows - i : MR, cols, p_packed + i * cols,
-                                                  v_packed + p * cols * NR, acc + i * ld_o + p * NR, ld_o, pc, j0 > 0,
-                                                  false, none, 0, 0);
+                        gemm::detail::rows_kernel(rows - i < MR ? rows - i : MR, cols, st + i, v_packed + p * cols * NR,
+                                                  acc + i * ld_o + p * NR, ld_o, pc, j0 > 0, false, none, 0, 0, nullptr, 0, Bq);
                 }
             }
+            for (std::size_t x = 0; x < nqv; ++x) simd::store<T>(run_sum + x * W, sum[x]);
             for (std::size_t r = 0; r < rows; ++r) {
                 T* o = out.row(b, h, i0 + r);
                 if (mask.keep && mask.mask_queries && !mask.kept(b, i0 + r)) {
@@ -4251,12 +4317,14 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                         mean_bh = bh;
                     }
                     for (std::size_t d = 0; d < s.dim_v; ++d) o[d] = mean_v[d];
-                } else if (row_sum[r] == T(0)) {  // every key masked
+                } else if (run_sum[r] == T(0)) {  // every key masked
                     for (std::size_t d = 0; d < s.dim_v; ++d) o[d] = T(0);
                 } else {
-                    const T inv = T(1) / row_sum[r];
+                    const P inv = simd::broadcast<T>(T(1) / run_sum[r]);
                     const T* a = acc + r * ld_o;
-                    for (std::size_t d = 0; d < s.dim_v; ++d) o[d] = a[d] * inv;
+                    std::size_t d = 0;
+                    for (; d + W <= s.dim_v; d += W) simd::store<T>(o + d, simd::load<T>(a + d) * inv);
+                    for (; d < s.dim_v; ++d) o[d] = a[d] * simd::lane<T>(inv, 0);
                 }
             }
         }

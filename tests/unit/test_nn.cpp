@@ -312,6 +312,18 @@ TEST_CASE("attention: vit-pytorch's padding mask (class token kept), masked quer
     for (float e : z) REQUIRE(e == 0.0f);
 }
 
+TEST_CASE("attention: a first key block with every key masked, then kept keys (online softmax from -inf)") {
+    Tensor<float, Shape<1, 2, 600, 24>> q, k, v;
+    fill_uniform(q, 28, -3, 3);
+    fill_uniform(k, 29, -3, 3);
+    fill_uniform(v, 30, -1, 1);
+    Tensor<std::uint8_t, Shape<1, 600>> keep;
+    for (std::size_t j = 0; j < 600; ++j) keep(0, j) = j >= 280 && j % 7 != 3;
+    auto o = einvit::attention(q, k, v, keep, false);
+    CHECK(attention_error(q, k, v, o, keep.data(), false) < 2e-5);
+    for (float e : o) REQUIRE(std::isfinite(e));
+}
+
 TEST_CASE("attention: strided views straight out of a qkv projection (b, n, (3 h d)) -> (b, h, n, d)") {
     Tensor<float, Shape<1, 197, 3 * 3 * 64>> qkv;
     fill_uniform(qkv, 27, -2, 2);

@@ -4,10 +4,12 @@
 // V can be read straight out of a qkv projection laid out as (b, n, (3 h d)) and the output written
 // straight into (b, n, (h d)) with no rearranging copies.
 //
-// The CPU kernel is flash-style: each task takes a block of query rows of one head and walks the keys
-// in blocks of up to 256. For each key block it computes the scores of its query block (Br x Bc, in
-// L1/L2) with the GEMM micro-kernel, updates a running row maximum and sum (online softmax: earlier
-// partial outputs are rescaled when the maximum grows), and accumulates P · V into a Br x d buffer.
+// The CPU kernel is flash-style: each task takes a block of 64 queries of one head and walks the keys
+// in blocks of up to 256. For each key block it computes the scores transposed, Sᵀ = K Qᵀ (keys x
+// queries, in L1/L2), with the GEMM micro-kernel, so that the softmax down the keys runs on whole
+// packets of queries (no horizontal reductions, no partial packets), updates a running maximum and sum
+// per query (online softmax: earlier partial outputs are rescaled when the maximum grows), and
+// accumulates P · V into a 64 x d buffer, the micro-kernel reading P straight out of Pᵀ (no packing).
 // The N x N score matrix never exists. Tasks are split across the thread pool; each output row is
 // computed by one task in a fixed order, so results do not depend on the thread count.
 //
@@ -29,6 +31,7 @@
 #include "einvit/backend/cpu/thread_pool.hpp"
 #include "einvit/backend/tags.hpp"
 #include "einvit/core/error.hpp"
+#include "einvit/expr/functors.hpp"
 
 namespace einvit::kernels {
 
@@ -80,91 +83,101 @@ template <class T>
 void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<const T> k, HeadTensor<const T> v,
                HeadTensor<T> out, T scale, AttentionMask mask = {}) {
     detail::check_attention(s, static_cast<double>(scale));
-    constexpr std::size_t MR = gemm::mr<T>, NR = gemm::nr<T>;
-    constexpr std::size_t Br = 4 * MR;  // query rows per task
-    constexpr std::size_t Bc = 256;     // keys per block
-    const std::size_t q_blocks = (s.queries + Br - 1) / Br;
+    constexpr std::size_t MR = gemm::mr<T>, NR = gemm::nr<T>, W = simd::width<T>;
+    using P = simd::packet<T>;
+    constexpr std::size_t Bq = 2 * NR;  // queries per task: two B panels of Qᵀ
+    constexpr std::size_t QV = Bq / W;  // packets of queries
+    constexpr std::size_t Bk = 256;     // keys per block
+    const std::size_t q_blocks = (s.queries + Bq - 1) / Bq;
     const std::size_t tasks = s.batch * s.heads * q_blocks;
-    const std::size_t k_panels_max = (Bc + NR - 1) / NR, v_panels = (s.dim_v + NR - 1) / NR;
-    const std::size_t ld_s = k_panels_max * NR, ld_o = v_panels * NR;
-    const bool one_block = s.keys <= Bc;
+    const std::size_t v_panels = (s.dim_v + NR - 1) / NR, ld_o = v_panels * NR;
+    const std::size_t dim = s.dim ? s.dim : 1;
+    const bool one_block = s.keys <= Bk;
     using gemm::detail::scratch;
 
     parallel_for(tasks, 1, [&](std::size_t t0, std::size_t t1) {
-        T* q_packed = scratch<T>(2, gemm::detail::round_up(Br, MR) * (s.dim ? s.dim : 1));
-        T* k_packed = scratch<T>(3, k_panels_max * NR * (s.dim ? s.dim : 1));
-        T* v_packed = scratch<T>(4, v_panels * NR * Bc);
-        T* scores = scratch<T>(5, Br * ld_s);
-        T* p_packed = scratch<T>(6, gemm::detail::round_up(Br, MR) * Bc);
-        T* acc = scratch<T>(7, Br * ld_o + 3 * Br + s.dim_v);
-        T* row_max = acc + Br * ld_o;
-        T* row_sum = row_max + Br;
-        T* alpha = row_sum + Br;
-        T* mean_v = alpha + Br;
+        T* q_packed = scratch<T>(2, Bq * dim);                                // Qᵀ: two B panels
+        T* k_packed = scratch<T>(3, gemm::detail::round_up(Bk, MR) * dim);    // the key block as A panels
+        T* v_packed = scratch<T>(4, v_panels * NR * Bk);                      // its values as B panels
+        T* st = scratch<T>(5, Bk * Bq);                                       // Sᵀ, then Pᵀ: key j at st + j * Bq
+        T* acc = scratch<T>(7, Bq * ld_o + 3 * Bq + s.dim_v);
+        T* run_sum = acc + Bq * ld_o;
+        T* alpha = run_sum + Bq;
+        T* mean_v = alpha + Bq;
         std::size_t packed_bh = static_cast<std::size_t>(-1);  // (b, h) whose only key block is packed
         std::size_t mean_bh = static_cast<std::size_t>(-1);
         const gemm::Epilogue<T> none{};
+        const P vscale = simd::broadcast<T>(scale), lowest = simd::broadcast<T>(std::numeric_limits<T>::lowest());
 
         for (std::size_t task = t0; task < t1; ++task) {
             const std::size_t bh = task / q_blocks, b = bh / s.heads, h = bh % s.heads;
-            const std::size_t i0 = (task % q_blocks) * Br;
-            const std::size_t rows = s.queries - i0 < Br ? s.queries - i0 : Br;
-            gemm::detail::pack_a(q_packed, gemm::Strided<T>{q.row(b, h, i0), q.row_stride, 1}, rows, 0, s.dim);
-            for (std::size_t r = 0; r < rows; ++r) {
-                row_max[r] = -std::numeric_limits<T>::infinity();
-                row_sum[r] = T(0);
+            const std::size_t i0 = (task % q_blocks) * Bq;
+            const std::size_t rows = s.queries - i0 < Bq ? s.queries - i0 : Bq;
+            const std::size_t q_panels = (rows + NR - 1) / NR, nqv = (rows + W - 1) / W;
+            // Qᵀ (dim x rows), zero past the last query, so that Sᵀ is zero (finite) there
+            for (std::size_t p = 0; p < q_panels; ++p)
+                gemm::detail::pack_b_panel(q_packed + p * s.dim * NR, gemm::Strided<T>{q.row(b, h, i0), 1, q.row_stride}, rows,
+                                           0, s.dim, p * NR);
+            P run_max[QV], sum[QV];
+            for (std::size_t x = 0; x < QV; ++x) {
+                run_max[x] = simd::broadcast<T>(-std::numeric_limits<T>::infinity());
+                sum[x] = simd::broadcast<T>(T(0));
             }
-            for (std::size_t j0 = 0; j0 < s.keys; j0 += Bc) {
-                const std::size_t cols = s.keys - j0 < Bc ? s.keys - j0 : Bc;
-                const std::size_t k_panels = (cols + NR - 1) / NR;
+            for (std::size_t j0 = 0; j0 < s.keys; j0 += Bk) {
+                const std::size_t cols = s.keys - j0 < Bk ? s.keys - j0 : Bk;
                 if (!one_block || packed_bh != bh) {
-                    // Kᵀ (dim x cols) and V (cols x dim_v) of this key block, as GEMM panels.
-                    const gemm::Strided<T> kt{k.row(b, h, j0), 1, k.row_stride};
-                    for (std::size_t p = 0; p < k_panels; ++p)
-                        gemm::detail::pack_b_panel(k_packed + p * s.dim * NR, kt, cols, 0, s.dim, p * NR);
+                    gemm::detail::pack_a(k_packed, gemm::Strided<T>{k.row(b, h, j0), k.row_stride, 1}, cols, 0, s.dim);
                     const gemm::Strided<T> vb{v.row(b, h, j0), v.row_stride, 1};
                     for (std::size_t p = 0; p < v_panels; ++p)
                         gemm::detail::pack_b_panel(v_packed + p * cols * NR, vb, s.dim_v, 0, cols, p * NR);
                     packed_bh = bh;
                 }
-                // scores = Q Kᵀ for this block
-                for (std::size_t p = 0; p < k_panels; ++p) {
-                    const std::size_t pc = cols - p * NR < NR ? cols - p * NR : NR;
-                    for (std::size_t i = 0; i < rows; i += MR)
-                        gemm::detail::rows_kernel(rows - i < MR ? rows - i : MR, s.dim, q_packed + i * s.dim,
-                                                  k_packed + p * s.dim * NR, scores + i * ld_s + p * NR, ld_s, pc, false,
-                                                  false, none, 0, 0);
+                // Sᵀ = K Qᵀ for this key block: MR keys by NR queries per call, whole packets stored
+                for (std::size_t p = 0; p < q_panels; ++p) {
+                    const std::size_t pc = rows - p * NR < NR ? gemm::detail::round_up(rows - p * NR, W) : NR;
+                    for (std::size_t j = 0; j < cols; j += MR)
+                        gemm::detail::rows_kernel(cols - j < MR ? cols - j : MR, s.dim, k_packed + j * s.dim,
+                                                  q_packed + p * s.dim * NR, st + j * Bq + p * NR, Bq, pc, false, false, none,
+                                                  0, 0);
                 }
-                // masked keys get -inf; online softmax update
-                for (std::size_t r = 0; r < rows; ++r) {
-                    T* sr = scores + r * ld_s;
-                    if (mask.keep)
-                        for (std::size_t j = 0; j < cols; ++j)
-                            if (!mask.kept(b, j0 + j)) sr[j] = -std::numeric_limits<T>::infinity();
-                    const T block_max = detail::row_max(sr, cols);
-                    const T new_max = block_max > row_max[r] ? block_max : row_max[r];
-                    if (new_max == -std::numeric_limits<T>::infinity()) {  // nothing kept yet
-                        for (std::size_t j = 0; j < cols; ++j) sr[j] = T(0);
-                        alpha[r] = T(1);
-                        continue;
+                if (mask.keep)
+                    for (std::size_t j = 0; j < cols; ++j)
+                        if (!mask.kept(b, j0 + j))
+                            for (std::size_t x = 0; x < nqv; ++x)
+                                simd::store<T>(st + j * Bq + x * W, simd::broadcast<T>(-std::numeric_limits<T>::infinity()));
+                // Online softmax down the keys, a packet of queries at a time: the block's maximum, the
+                // factor for what was summed before it, then Pᵀ = exp((Sᵀ - max) * scale) in place. Where
+                // no key is kept yet the maximum is -inf; `lowest` stands in for it, so P is 0, not NaN.
+                P block_max[QV], shift[QV], block_sum[QV];
+                for (std::size_t x = 0; x < nqv; ++x) block_max[x] = run_max[x];
+                for (std::size_t j = 0; j < cols; ++j)
+                    for (std::size_t x = 0; x < nqv; ++x) block_max[x] = fn::max{}(block_max[x], simd::load<T>(st + j * Bq + x * W));
+                for (std::size_t x = 0; x < nqv; ++x) {
+                    shift[x] = fn::max{}(block_max[x], lowest);
+                    simd::store<T>(alpha + x * W, fn::exp{}((run_max[x] - shift[x]) * vscale));
+                    run_max[x] = block_max[x];
+                    block_sum[x] = simd::broadcast<T>(T(0));
+                }
+                for (std::size_t j = 0; j < cols; ++j)
+                    for (std::size_t x = 0; x < nqv; ++x) {
+                        T* e = st + j * Bq + x * W;
+                        const P p = fn::exp{}((simd::load<T>(e) - shift[x]) * vscale);
+                        simd::store<T>(e, p);
+                        block_sum[x] = block_sum[x] + p;
                     }
-                    alpha[r] = row_max[r] == -std::numeric_limits<T>::infinity() ? T(0) : std::exp((row_max[r] - new_max) * scale);
-                    row_sum[r] = row_sum[r] * alpha[r] + detail::exp_and_sum(sr, sr, cols, new_max, scale);
-                    row_max[r] = new_max;
-                }
-                // acc = alpha * acc + P V
+                for (std::size_t x = 0; x < nqv; ++x) sum[x] = sum[x] * simd::load<T>(alpha + x * W) + block_sum[x];
+                // acc = alpha * acc + P V, P read straight from Pᵀ (MR queries of key j at st + j * Bq + i)
                 if (j0 > 0)
                     for (std::size_t r = 0; r < rows; ++r)
                         if (alpha[r] != T(1)) detail::scale_row(acc + r * ld_o, s.dim_v, alpha[r]);
-                gemm::detail::pack_a(p_packed, gemm::Strided<T>{scores, ld_s, 1}, rows, 0, cols);
                 for (std::size_t p = 0; p < v_panels; ++p) {
                     const std::size_t pc = s.dim_v - p * NR < NR ? s.dim_v - p * NR : NR;
                     for (std::size_t i = 0; i < rows; i += MR)
-                        gemm::detail::rows_kernel(rows - i < MR ? rows - i : MR, cols, p_packed + i * cols,
-                                                  v_packed + p * cols * NR, acc + i * ld_o + p * NR, ld_o, pc, j0 > 0,
-                                                  false, none, 0, 0);
+                        gemm::detail::rows_kernel(rows - i < MR ? rows - i : MR, cols, st + i, v_packed + p * cols * NR,
+                                                  acc + i * ld_o + p * NR, ld_o, pc, j0 > 0, false, none, 0, 0, nullptr, 0, Bq);
                 }
             }
+            for (std::size_t x = 0; x < nqv; ++x) simd::store<T>(run_sum + x * W, sum[x]);
             for (std::size_t r = 0; r < rows; ++r) {
                 T* o = out.row(b, h, i0 + r);
                 if (mask.keep && mask.mask_queries && !mask.kept(b, i0 + r)) {
@@ -173,12 +186,14 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                         mean_bh = bh;
                     }
                     for (std::size_t d = 0; d < s.dim_v; ++d) o[d] = mean_v[d];
-                } else if (row_sum[r] == T(0)) {  // every key masked
+                } else if (run_sum[r] == T(0)) {  // every key masked
                     for (std::size_t d = 0; d < s.dim_v; ++d) o[d] = T(0);
                 } else {
-                    const T inv = T(1) / row_sum[r];
+                    const P inv = simd::broadcast<T>(T(1) / run_sum[r]);
                     const T* a = acc + r * ld_o;
-                    for (std::size_t d = 0; d < s.dim_v; ++d) o[d] = a[d] * inv;
+                    std::size_t d = 0;
+                    for (; d + W <= s.dim_v; d += W) simd::store<T>(o + d, simd::load<T>(a + d) * inv);
+                    for (; d < s.dim_v; ++d) o[d] = a[d] * simd::lane<T>(inv, 0);
                 }
             }
         }

@@ -181,7 +181,25 @@ void pack_b_panel(T* EINVIT_RESTRICT out, Strided<T> b, std::size_t n, std::size
                   std::size_t n0) noexcept {
     constexpr std::size_t NR = nr<T>;
     const std::size_t cols = n - n0 < NR ? n - n0 : NR;
-    for (std::size_t k = 0; k < kb; ++k) {
+    std::size_t k_done = 0;
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+    // B's columns contiguous along k (B = Wᵀ for a PyTorch weight W, or Kᵀ in attention): 16 x 16
+    // blocks transposed in registers instead of gathered element by element.
+    if constexpr (std::is_same_v<T, float> && NR == 32) {
+        if (b.row_stride == 1 && b.col_stride != 1) {
+            for (; k_done + 16 <= kb; k_done += 16)
+                for (std::size_t half = 0; half < 2; ++half) {
+                    __m512 r[16];
+                    for (std::size_t i = 0; i < 16; ++i)
+                        r[i] = half * 16 + i < cols ? _mm512_loadu_ps(b.data + (n0 + half * 16 + i) * b.col_stride + k0 + k_done)
+                                                    : _mm512_setzero_ps();
+                    if (half * 16 < cols) transpose_16x16(r);
+                    for (std::size_t c = 0; c < 16; ++c) _mm512_storeu_ps(out + (k_done + c) * NR + half * 16, r[c]);
+                }
+        }
+    }
+#endif
+    for (std::size_t k = k_done; k < kb; ++k) {
         const T* src = b.data + (k0 + k) * b.row_stride + n0 * b.col_stride;
         T* dst = out + k * NR;
         if (b.col_stride == 1 && cols == NR) {
@@ -206,25 +224,30 @@ EINVIT_ALWAYS_INLINE P activate(P x, Activation act) noexcept {
     return x;
 }
 
-// C[Rows x cols] (+)= packed A panel · packed B panel over kb; `last` applies the epilogue.
-template <std::size_t Rows, class T>
+// C[Rows x cols] (+)= A panel · packed B panel over kb; `last` applies the epilogue. The A panel holds
+// the Rows values of each k at a + k * a_step (a_step = MR when packed). `Half`: only the first packet
+// of columns (cols <= W), at half the cost.
+template <std::size_t Rows, class T, bool Half = false>
 EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT a, const T* EINVIT_RESTRICT b, T* c,
                                        std::size_t ldc, std::size_t cols, bool accumulate, bool last,
                                        const Epilogue<T>& ep, std::size_t row0, std::size_t col0,
-                                       const char* prefetch, std::size_t prefetch_lines) noexcept {
+                                       const char* prefetch, std::size_t prefetch_lines, std::size_t a_step) noexcept {
     constexpr std::size_t W = simd::width<T>;
-    constexpr std::size_t MR = mr<T>;
     using P = simd::packet<T>;
     P c0[Rows], c1[Rows];
     for (std::size_t r = 0; r < Rows; ++r) c0[r] = c1[r] = simd::broadcast<T>(T(0));
     const auto step = [&](std::size_t k) EINVIT_ALWAYS_INLINE_LAMBDA {
         const P b0 = simd::load<T>(b + k * 2 * W);
-        const P b1 = simd::load<T>(b + k * 2 * W + W);
-        const T* ak = a + k * MR;
-        for (std::size_t r = 0; r < Rows; ++r) {
-            const P av = simd::broadcast<T>(ak[r]);
-            c0[r] = simd::fma<T>(av, b0, c0[r]);
-            c1[r] = simd::fma<T>(av, b1, c1[r]);
+        const T* ak = a + k * a_step;
+        if constexpr (Half) {
+            for (std::size_t r = 0; r < Rows; ++r) c0[r] = simd::fma<T>(simd::broadcast<T>(ak[r]), b0, c0[r]);
+        } else {
+            const P b1 = simd::load<T>(b + k * 2 * W + W);
+            for (std::size_t r = 0; r < Rows; ++r) {
+                const P av = simd::broadcast<T>(ak[r]);
+                c0[r] = simd::fma<T>(av, b0, c0[r]);
+                c1[r] = simd::fma<T>(av, b1, c1[r]);
+            }
         }
     };
     std::size_t k = 0;
@@ -294,20 +317,24 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
 template <class T>
 void rows_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, T* c, std::size_t ldc, std::size_t cols,
                  bool accumulate, bool last, const Epilogue<T>& ep, std::size_t row0, std::size_t col0,
-                 const char* pf = nullptr, std::size_t pf_lines = 0) noexcept {
+                 const char* pf = nullptr, std::size_t pf_lines = 0, std::size_t a_step = mr<T>) noexcept {
 #define EINVIT_GEMM_ROWS(R) \
-    case R: micro_kernel<R>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines); break;
+    case R: micro_kernel<R>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines, a_step); break;
+    if (rows == mr<T> && cols <= simd::width<T> && simd::width<T> > 1) {  // a panel's last columns (N's edge)
+        micro_kernel<mr<T>, T, true>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines, a_step);
+        return;
+    }
     if constexpr (mr<T> == 14) {
         switch (rows) {
             EINVIT_GEMM_ROWS(14) EINVIT_GEMM_ROWS(13) EINVIT_GEMM_ROWS(12) EINVIT_GEMM_ROWS(11)
             EINVIT_GEMM_ROWS(10) EINVIT_GEMM_ROWS(9) EINVIT_GEMM_ROWS(8) EINVIT_GEMM_ROWS(7)
             EINVIT_GEMM_ROWS(6) EINVIT_GEMM_ROWS(5) EINVIT_GEMM_ROWS(4) EINVIT_GEMM_ROWS(3)
-            EINVIT_GEMM_ROWS(2) default: micro_kernel<1>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines);
+            EINVIT_GEMM_ROWS(2) default: micro_kernel<1>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines, a_step);
         }
     } else {
         switch (rows) {
             EINVIT_GEMM_ROWS(6) EINVIT_GEMM_ROWS(5) EINVIT_GEMM_ROWS(4) EINVIT_GEMM_ROWS(3)
-            EINVIT_GEMM_ROWS(2) default: micro_kernel<1>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines);
+            EINVIT_GEMM_ROWS(2) default: micro_kernel<1>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines, a_step);
         }
     }
 #undef EINVIT_GEMM_ROWS

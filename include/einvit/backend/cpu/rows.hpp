@@ -34,7 +34,9 @@ EINVIT_ALWAYS_INLINE T row_max(const T* x, std::size_t n) noexcept {
         if (n >= W) {
             auto v = simd::load<T>(x);
             for (i = W; i + W <= n; i += W) v = fn::max{}(v, simd::load<T>(x + i));
-            for (std::size_t l = 0; l < W; ++l) m = simd::lane<T>(v, l) > m ? simd::lane<T>(v, l) : m;
+            alignas(64) T lanes[W];
+            simd::store<T>(lanes, v);
+            for (std::size_t l = 0; l < W; ++l) m = lanes[l] > m ? lanes[l] : m;
         }
     }
     for (; i < n; ++i) m = x[i] > m ? x[i] : m;
@@ -56,10 +58,9 @@ EINVIT_ALWAYS_INLINE T exp_and_sum(const T* x, T* out, std::size_t n, T m, T sca
             acc = acc + e;
         }
         if (i < n) {
-            auto e = fn::exp{}((simd::load_partial<T>(x + i, 1, n - i) - vm) * vs);
-            // lanes past n hold exp(-m * scale), which must not count
+            const auto e = fn::exp{}((simd::load_partial<T>(x + i, 1, n - i) - vm) * vs);
             simd::store_partial<T>(out + i, e, n - i);
-            for (std::size_t l = 0; l < n - i; ++l) sum += out[i + l];
+            acc = acc + simd::keep_first<T>(e, n - i);  // lanes past n hold exp((1 - m) * scale): not counted
             i = n;
         }
         sum += simd::reduce_add<T>(acc);

@@ -117,6 +117,10 @@ EINVIT_ALWAYS_INLINE packet<T> load_partial(const T* p, std::size_t stride, std:
     if constexpr (width<T> == 1) {
         return *p;
     } else {
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float> && width<T> == 16)
+            if (stride == 1) return _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), static_cast<__mmask16>((1u << n) - 1), p);
+#endif
         alignas(64) T lanes[width<T>];
         for (std::size_t i = 0; i < width<T>; ++i) lanes[i] = i < n ? p[i * stride] : T(1);
         return packet<T>::load_aligned(lanes);
@@ -129,9 +133,31 @@ EINVIT_ALWAYS_INLINE void store_partial(T* p, const packet<T>& v, std::size_t n)
     if constexpr (width<T> == 1) {
         *p = v;
     } else {
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float> && width<T> == 16) {
+            _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), v);
+            return;
+        }
+#endif
         alignas(64) T lanes[width<T>];
         v.store_aligned(lanes);
         for (std::size_t i = 0; i < n; ++i) p[i] = lanes[i];
+    }
+}
+
+/// v with its lanes from n on (n < width<T>) set to zero.
+template <class T>
+EINVIT_ALWAYS_INLINE packet<T> keep_first(const packet<T>& v, std::size_t n) noexcept {
+    if constexpr (width<T> == 1) {
+        return n ? v : T(0);
+    } else {
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float> && width<T> == 16) return _mm512_maskz_mov_ps(static_cast<__mmask16>((1u << n) - 1), v);
+#endif
+        alignas(64) T lanes[width<T>];
+        v.store_aligned(lanes);
+        for (std::size_t i = n; i < width<T>; ++i) lanes[i] = T(0);
+        return packet<T>::load_aligned(lanes);
     }
 }
 
