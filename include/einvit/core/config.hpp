@@ -25,7 +25,15 @@
 #define EINVIT_RESTRICT __restrict__
 // A hint that the cache line at p will be read soon (into L2 and the levels below it); never faults.
 #define EINVIT_PREFETCH_L2(p) __builtin_prefetch((p), 0, 2)
+#if defined(__x86_64__) || defined(__i386__)
+#define EINVIT_CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__) || defined(__arm__)
+#define EINVIT_CPU_RELAX() __asm__ __volatile__("yield")
 #else
+#define EINVIT_CPU_RELAX() ((void)0)
+#endif
+#else
+#define EINVIT_CPU_RELAX() ((void)0)
 #define EINVIT_ALWAYS_INLINE inline
 #define EINVIT_ALWAYS_INLINE_LAMBDA
 #define EINVIT_RESTRICT
