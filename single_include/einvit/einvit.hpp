@@ -1002,12 +1002,15 @@ namespace detail {
 template <class V>
 concept float_packet = requires { typename V::value_type; } && std::is_same_v<typename V::value_type, float>;
 
-// GELU on a SIMD packet of floats, x·Φ(x), in a fifth of the time 0.5·x·(1 + erf(x/√2)) takes with a
-// general erf: Φ(-z√2) = erfc(z)/2 = e^(-z²)·R(z)/2 for z = |x|/√2, where R is a rational function of
-// degree (4, 5) fitted to erfc(z)·e^(z²) on [0, 11] (relative error 7e-9), and Φ(x) = 1 - Φ(-x) for
-// x >= 0. The tail keeps its relative accuracy (e^(-z²) is taken with z² split exactly into two
-// floats): measured within 2e-7 absolute and 4e-6 relative of the double formula. Special values
-// are PyTorch's: gelu(NaN) = NaN, gelu(inf) = inf, gelu(-inf) = NaN and -0 below about -15.6.
+// GELU on a SIMD packet of floats, x·Φ(x), about 1.35x faster than 0.5·x·(1 + erf(x/√2)) with xsimd's
+// general erf (measured 16 against 22 cycles per 16 values, memory traffic aside): Φ(-z√2) = erfc(z)/2
+// = e^(-z²)·R(z)/2 for z = |x|/√2, where R is a rational function of degree (4, 5) fitted to
+// erfc(z)·e^(z²) on [0, 11] (relative error 7e-9), and Φ(x) = 1 - Φ(-x) for x >= 0. The tail keeps
+// its relative accuracy (e^(-z²) is taken with z² split exactly into two floats). Measured against
+// the formula in double on [-20, 20]: within 4e-7 absolute (under one rounding of the values near 5
+// where it peaks), within 1.2e-5 relative where the result is below 1e-30. Special values are
+// PyTorch's: gelu(NaN) = NaN, gelu(inf) = inf, gelu(-inf) = NaN; below about -13.2, where the result
+// would be subnormal, it is -0.
 template <class V>
 EINVIT_ALWAYS_INLINE V gelu_float_packet(const V& x) noexcept {
     using std::abs;
@@ -3342,8 +3345,9 @@ private:
             // Spin a while for the next job, then sleep until one comes. A forward pass's kernels follow
             // one another within microseconds, but a worker that finishes its share first waits for the
             // slowest thread and whatever runs between kernels: it spins for up to about 0.2 ms, since
-            // waking a sleeping thread costs tens of microseconds (measured: sleeps and wake-ups took
-            // about 8% of ViT-Ti's forward pass with a 20,000-load spin).
+            // waking a sleeping thread costs tens of microseconds (measured: ViT-Ti's forward pass 3%
+            // faster than with the earlier 20,000-load spin, after which workers fell asleep between
+            // kernels).
             std::uint32_t now = generation_.load(std::memory_order_acquire);
             const auto spin_start = std::chrono::steady_clock::now();
             for (unsigned spin = 1; now == seen; ++spin) {
