@@ -3509,7 +3509,7 @@ namespace detail {
 constexpr std::size_t round_up(std::size_t n, std::size_t m) noexcept { return (n + m - 1) / m * m; }
 
 // A growable, 64-byte-aligned scratch buffer per slot and thread: allocated on first use and when a
-// larger problem comes, then reused. Slots 0 and 1 are the GEMM's packed A and B; 2 to 7 the attention
+// larger problem comes, then reused. Slots 0 and 1 are the GEMM's packed A and B; 2 to 5 and 7 the attention
 // kernel's; 8 the GEMM's A packed whole and shared by the threads (the calling thread's).
 template <class T>
 T* scratch(std::size_t slot, std::size_t count) {
@@ -3554,6 +3554,16 @@ EINVIT_ALWAYS_INLINE void transpose_16x16(__m512 r[16]) noexcept {
     }
     for (int c = 0; c < 16; ++c) r[c] = t[c];
 }
+
+// A 16 x 16 block transposed: rows [0, rows) of src (row stride src_stride; rows past them read as
+// zero) become columns, column c of src stored at dst + c * dst_stride (the lanes in `lanes`).
+EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stride, std::size_t rows, float* dst,
+                                          std::size_t dst_stride, __mmask16 lanes) noexcept {
+    __m512 r[16];
+    for (std::size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(src + i * src_stride) : _mm512_setzero_ps();
+    if (rows) transpose_16x16(r);
+    for (std::size_t c = 0; c < 16; ++c) _mm512_mask_storeu_ps(dst + c * dst_stride, lanes, r[c]);
+}
 #endif
 
 // A's rows [0, m) x columns [k0, k0 + kb) into panels of MR rows: panel p holds, for each k, the MR
@@ -3572,13 +3582,8 @@ void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0,
         if constexpr (std::is_same_v<T, float> && MR <= 16) {
             if (a.col_stride == 1) {
                 const __mmask16 lanes = static_cast<__mmask16>((1u << MR) - 1);
-                for (; k_done + 16 <= kb; k_done += 16) {
-                    __m512 r[16];
-                    for (std::size_t i = 0; i < 16; ++i)
-                        r[i] = i < rows ? _mm512_loadu_ps(src + i * a.row_stride + k_done) : _mm512_setzero_ps();
-                    transpose_16x16(r);
-                    for (std::size_t c = 0; c < 16; ++c) _mm512_mask_storeu_ps(dst + (k_done + c) * MR, lanes, r[c]);
-                }
+                for (; k_done + 16 <= kb; k_done += 16)
+                    transpose_block(src + k_done, a.row_stride, rows, dst + k_done * MR, MR, lanes);
             }
         }
 #endif
@@ -3610,12 +3615,9 @@ void pack_b_panel(T* EINVIT_RESTRICT out, Strided<T> b, std::size_t n, std::size
         if (b.row_stride == 1 && b.col_stride != 1) {
             for (; k_done + 16 <= kb; k_done += 16)
                 for (std::size_t half = 0; half < 2; ++half) {
-                    __m512 r[16];
-                    for (std::size_t i = 0; i < 16; ++i)
-                        r[i] = half * 16 + i < cols ? _mm512_loadu_ps(b.data + (n0 + half * 16 + i) * b.col_stride + k0 + k_done)
-                                                    : _mm512_setzero_ps();
-                    if (half * 16 < cols) transpose_16x16(r);
-                    for (std::size_t c = 0; c < 16; ++c) _mm512_storeu_ps(out + (k_done + c) * NR + half * 16, r[c]);
+                    const std::size_t valid = cols > half * 16 ? (cols - half * 16 < 16 ? cols - half * 16 : 16) : 0;
+                    transpose_block(b.data + (n0 + half * 16) * b.col_stride + k0 + k_done, b.col_stride, valid,
+                                    out + k_done * NR + half * 16, NR, 0xFFFF);
                 }
         }
     }
@@ -4254,7 +4256,7 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
         T* k_packed = scratch<T>(3, gemm::detail::round_up(Bk, MR) * dim);    // the key block as A panels
         T* v_packed = scratch<T>(4, v_panels * NR * Bk);                      // its values as B panels
         T* st = scratch<T>(5, Bk * Bq);                                       // Sᵀ, then Pᵀ: key j at st + j * Bq
-        T* acc = scratch<T>(7, Bq * ld_o + 3 * Bq + s.dim_v);
+        T* acc = scratch<T>(7, Bq * ld_o + 2 * Bq + s.dim_v);
         T* run_sum = acc + Bq * ld_o;
         T* alpha = run_sum + Bq;
         T* mean_v = alpha + Bq;
@@ -4302,13 +4304,14 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                 // Online softmax down the keys, a packet of queries at a time: the block's maximum, the
                 // factor for what was summed before it, then Pᵀ = exp((Sᵀ - max) * scale) in place. Where
                 // no key is kept yet the maximum is -inf; `lowest` stands in for it, so P is 0, not NaN.
-                P block_max[QV], shift[QV], block_sum[QV];
+                P block_max[QV], shift[QV], block_sum[QV], factor[QV];
                 for (std::size_t x = 0; x < nqv; ++x) block_max[x] = run_max[x];
                 for (std::size_t j = 0; j < cols; ++j)
                     for (std::size_t x = 0; x < nqv; ++x) block_max[x] = fn::max{}(block_max[x], simd::load<T>(st + j * Bq + x * W));
                 for (std::size_t x = 0; x < nqv; ++x) {
                     shift[x] = fn::max{}(block_max[x], lowest);
-                    simd::store<T>(alpha + x * W, fn::exp{}((run_max[x] - shift[x]) * vscale));
+                    factor[x] = fn::exp{}((run_max[x] - shift[x]) * vscale);
+                    simd::store<T>(alpha + x * W, factor[x]);  // per query, for rescaling acc's rows
                     run_max[x] = block_max[x];
                     block_sum[x] = simd::broadcast<T>(T(0));
                 }
@@ -4319,7 +4322,7 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                         simd::store<T>(e, p);
                         block_sum[x] = block_sum[x] + p;
                     }
-                for (std::size_t x = 0; x < nqv; ++x) sum[x] = sum[x] * simd::load<T>(alpha + x * W) + block_sum[x];
+                for (std::size_t x = 0; x < nqv; ++x) sum[x] = sum[x] * factor[x] + block_sum[x];
                 // acc = alpha * acc + P V, P read straight from Pᵀ (MR queries of key j at st + j * Bq + i)
                 if (j0 > 0)
                     for (std::size_t r = 0; r < rows; ++r)
@@ -4343,11 +4346,11 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                 } else if (run_sum[r] == T(0)) {  // every key masked
                     for (std::size_t d = 0; d < s.dim_v; ++d) o[d] = T(0);
                 } else {
-                    const P inv = simd::broadcast<T>(T(1) / run_sum[r]);
+                    const T inv = T(1) / run_sum[r];
                     const T* a = acc + r * ld_o;
                     std::size_t d = 0;
-                    for (; d + W <= s.dim_v; d += W) simd::store<T>(o + d, simd::load<T>(a + d) * inv);
-                    for (; d < s.dim_v; ++d) o[d] = a[d] * simd::lane<T>(inv, 0);
+                    for (; d + W <= s.dim_v; d += W) simd::store<T>(o + d, simd::load<T>(a + d) * simd::broadcast<T>(inv));
+                    for (; d < s.dim_v; ++d) o[d] = a[d] * inv;
                 }
             }
         }

@@ -100,7 +100,7 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
         T* k_packed = scratch<T>(3, gemm::detail::round_up(Bk, MR) * dim);    // the key block as A panels
         T* v_packed = scratch<T>(4, v_panels * NR * Bk);                      // its values as B panels
         T* st = scratch<T>(5, Bk * Bq);                                       // Sᵀ, then Pᵀ: key j at st + j * Bq
-        T* acc = scratch<T>(7, Bq * ld_o + 3 * Bq + s.dim_v);
+        T* acc = scratch<T>(7, Bq * ld_o + 2 * Bq + s.dim_v);
         T* run_sum = acc + Bq * ld_o;
         T* alpha = run_sum + Bq;
         T* mean_v = alpha + Bq;
@@ -148,13 +148,14 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                 // Online softmax down the keys, a packet of queries at a time: the block's maximum, the
                 // factor for what was summed before it, then Pᵀ = exp((Sᵀ - max) * scale) in place. Where
                 // no key is kept yet the maximum is -inf; `lowest` stands in for it, so P is 0, not NaN.
-                P block_max[QV], shift[QV], block_sum[QV];
+                P block_max[QV], shift[QV], block_sum[QV], factor[QV];
                 for (std::size_t x = 0; x < nqv; ++x) block_max[x] = run_max[x];
                 for (std::size_t j = 0; j < cols; ++j)
                     for (std::size_t x = 0; x < nqv; ++x) block_max[x] = fn::max{}(block_max[x], simd::load<T>(st + j * Bq + x * W));
                 for (std::size_t x = 0; x < nqv; ++x) {
                     shift[x] = fn::max{}(block_max[x], lowest);
-                    simd::store<T>(alpha + x * W, fn::exp{}((run_max[x] - shift[x]) * vscale));
+                    factor[x] = fn::exp{}((run_max[x] - shift[x]) * vscale);
+                    simd::store<T>(alpha + x * W, factor[x]);  // per query, for rescaling acc's rows
                     run_max[x] = block_max[x];
                     block_sum[x] = simd::broadcast<T>(T(0));
                 }
@@ -165,7 +166,7 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                         simd::store<T>(e, p);
                         block_sum[x] = block_sum[x] + p;
                     }
-                for (std::size_t x = 0; x < nqv; ++x) sum[x] = sum[x] * simd::load<T>(alpha + x * W) + block_sum[x];
+                for (std::size_t x = 0; x < nqv; ++x) sum[x] = sum[x] * factor[x] + block_sum[x];
                 // acc = alpha * acc + P V, P read straight from Pᵀ (MR queries of key j at st + j * Bq + i)
                 if (j0 > 0)
                     for (std::size_t r = 0; r < rows; ++r)
@@ -189,11 +190,11 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                 } else if (run_sum[r] == T(0)) {  // every key masked
                     for (std::size_t d = 0; d < s.dim_v; ++d) o[d] = T(0);
                 } else {
-                    const P inv = simd::broadcast<T>(T(1) / run_sum[r]);
+                    const T inv = T(1) / run_sum[r];
                     const T* a = acc + r * ld_o;
                     std::size_t d = 0;
-                    for (; d + W <= s.dim_v; d += W) simd::store<T>(o + d, simd::load<T>(a + d) * inv);
-                    for (; d < s.dim_v; ++d) o[d] = a[d] * simd::lane<T>(inv, 0);
+                    for (; d + W <= s.dim_v; d += W) simd::store<T>(o + d, simd::load<T>(a + d) * simd::broadcast<T>(inv));
+                    for (; d < s.dim_v; ++d) o[d] = a[d] * inv;
                 }
             }
         }

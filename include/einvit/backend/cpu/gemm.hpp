@@ -88,7 +88,7 @@ namespace detail {
 constexpr std::size_t round_up(std::size_t n, std::size_t m) noexcept { return (n + m - 1) / m * m; }
 
 // A growable, 64-byte-aligned scratch buffer per slot and thread: allocated on first use and when a
-// larger problem comes, then reused. Slots 0 and 1 are the GEMM's packed A and B; 2 to 7 the attention
+// larger problem comes, then reused. Slots 0 and 1 are the GEMM's packed A and B; 2 to 5 and 7 the attention
 // kernel's; 8 the GEMM's A packed whole and shared by the threads (the calling thread's).
 template <class T>
 T* scratch(std::size_t slot, std::size_t count) {
@@ -133,6 +133,16 @@ EINVIT_ALWAYS_INLINE void transpose_16x16(__m512 r[16]) noexcept {
     }
     for (int c = 0; c < 16; ++c) r[c] = t[c];
 }
+
+// A 16 x 16 block transposed: rows [0, rows) of src (row stride src_stride; rows past them read as
+// zero) become columns, column c of src stored at dst + c * dst_stride (the lanes in `lanes`).
+EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stride, std::size_t rows, float* dst,
+                                          std::size_t dst_stride, __mmask16 lanes) noexcept {
+    __m512 r[16];
+    for (std::size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(src + i * src_stride) : _mm512_setzero_ps();
+    if (rows) transpose_16x16(r);
+    for (std::size_t c = 0; c < 16; ++c) _mm512_mask_storeu_ps(dst + c * dst_stride, lanes, r[c]);
+}
 #endif
 
 // A's rows [0, m) x columns [k0, k0 + kb) into panels of MR rows: panel p holds, for each k, the MR
@@ -151,13 +161,8 @@ void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0,
         if constexpr (std::is_same_v<T, float> && MR <= 16) {
             if (a.col_stride == 1) {
                 const __mmask16 lanes = static_cast<__mmask16>((1u << MR) - 1);
-                for (; k_done + 16 <= kb; k_done += 16) {
-                    __m512 r[16];
-                    for (std::size_t i = 0; i < 16; ++i)
-                        r[i] = i < rows ? _mm512_loadu_ps(src + i * a.row_stride + k_done) : _mm512_setzero_ps();
-                    transpose_16x16(r);
-                    for (std::size_t c = 0; c < 16; ++c) _mm512_mask_storeu_ps(dst + (k_done + c) * MR, lanes, r[c]);
-                }
+                for (; k_done + 16 <= kb; k_done += 16)
+                    transpose_block(src + k_done, a.row_stride, rows, dst + k_done * MR, MR, lanes);
             }
         }
 #endif
@@ -189,12 +194,9 @@ void pack_b_panel(T* EINVIT_RESTRICT out, Strided<T> b, std::size_t n, std::size
         if (b.row_stride == 1 && b.col_stride != 1) {
             for (; k_done + 16 <= kb; k_done += 16)
                 for (std::size_t half = 0; half < 2; ++half) {
-                    __m512 r[16];
-                    for (std::size_t i = 0; i < 16; ++i)
-                        r[i] = half * 16 + i < cols ? _mm512_loadu_ps(b.data + (n0 + half * 16 + i) * b.col_stride + k0 + k_done)
-                                                    : _mm512_setzero_ps();
-                    if (half * 16 < cols) transpose_16x16(r);
-                    for (std::size_t c = 0; c < 16; ++c) _mm512_storeu_ps(out + (k_done + c) * NR + half * 16, r[c]);
+                    const std::size_t valid = cols > half * 16 ? (cols - half * 16 < 16 ? cols - half * 16 : 16) : 0;
+                    transpose_block(b.data + (n0 + half * 16) * b.col_stride + k0 + k_done, b.col_stride, valid,
+                                    out + k_done * NR + half * 16, NR, 0xFFFF);
                 }
         }
     }
