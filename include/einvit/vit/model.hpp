@@ -14,6 +14,9 @@
 //   x += a Wprojᵀ + b            (residual fused into the GEMM)
 //   h = LN2(x); m = GELU(h W1ᵀ + b1)  (bias and GELU fused); x += m W2ᵀ + b2  (residual fused)
 // and post-norm (the original Transformer): x = LN1(x + Attn(x)); x = LN2(x + MLP(x)).
+// With class-token pooling, the last block computes keys and values for every token but everything
+// after them only for the class (and distillation) token, the rows the head reads: the same logits
+// for about 6% less work on ViT-B/16.
 #pragma once
 
 #include <cmath>
@@ -198,10 +201,25 @@ private:
         }
         for (std::size_t l = 0; l < C.depth; ++l)
             block<B>(w_.blocks[l], x, h, qkv, att, mlp, attention_maps ? attention_maps + l * B * map_rows * T : nullptr,
-                     map_rows, mask);
-        if (C.final_norm && C.norm == NormPlacement::pre) layer_norm(w_.norm, x, x, B * T);
+                     map_rows, mask, l + 1 == C.depth ? kept_rows : T);
+        // after the last block, x holds kept_rows tokens per image
+        if (C.final_norm && C.norm == NormPlacement::pre) layer_norm(w_.norm, x, x, B * kept_rows);
         EINVIT_PROFILE_SCOPE(profile::Op::head);
         head<B>(x, pooled, feats, out, features_only);
+    }
+
+    // With class-token pooling the head reads only the prefix tokens (class, distillation), and every
+    // operation after the last block's attention works token by token: that block computes keys and
+    // values for every token but the rest (its queries' attention, projection, MLP, the final norm)
+    // only for the prefix tokens, which it packs to the front of x. The logits are the same.
+    static constexpr std::size_t kept_rows = C.pooling == Pooling::cls ? P : T;
+
+    // Packs tokens [0, rows) of each image to the front of x: image b's token i to row b * rows + i.
+    template <std::size_t B>
+    static void keep_prefix(float* x, std::size_t rows) noexcept {
+        if (rows == T) return;
+        for (std::size_t b = 1; b < B; ++b)  // destination rows lie before the source rows still to read
+            std::memmove(x + b * rows * D, x + b * T * D, rows * D * sizeof(float));
     }
 
     static void layer_norm(const NormWeights& n, const float* in, float* out, std::size_t rows) {
@@ -266,27 +284,32 @@ private:
         }
     }
 
+    // Attention of the first `rows` tokens of each image (T, or kept_rows in the last block) to every
+    // token; x_out then holds `rows` tokens per image.
     template <std::size_t B>
     void attention(const BlockWeights& bw, const float* in, float* x_out, float* qkv, float* att, bool accumulate,
-                   float* map, std::size_t map_rows, float* scratch, const kernels::AttentionMask& mask) const {
+                   float* map, std::size_t map_rows, float* scratch, const kernels::AttentionMask& mask,
+                   std::size_t rows) const {
         {
             EINVIT_PROFILE_SCOPE(profile::Op::qkv);
             linear(bw.qkv, in, D, qkv, 3 * I, B * T);
         }
         const float scale = C.attention_scale > 0 ? C.attention_scale : 1.0f / std::sqrt(static_cast<float>(HD));
         using HTc = kernels::HeadTensor<const float>;
-        const kernels::AttentionSize size{B, C.heads, T, T, HD, HD};
+        const kernels::AttentionSize size{B, C.heads, rows, T, HD, HD};
         {
             EINVIT_PROFILE_SCOPE(profile::Op::attention);
             kernels::attention(Backend{}, size, HTc{qkv, T * 3 * I, HD, 3 * I}, HTc{qkv + I, T * 3 * I, HD, 3 * I},
-                               HTc{qkv + 2 * I, T * 3 * I, HD, 3 * I}, kernels::HeadTensor<float>{att, T * I, HD, I}, scale, mask);
+                               HTc{qkv + 2 * I, T * 3 * I, HD, 3 * I}, kernels::HeadTensor<float>{att, rows * I, HD, I},
+                               scale, mask);
             if (map) attention_rows<B>(qkv, scale, map, map_rows, scratch);
         }
+        keep_prefix<B>(x_out, rows);
         EINVIT_PROFILE_SCOPE(profile::Op::proj);
         if constexpr (C.proj_out) {
-            linear(bw.proj, att, I, x_out, D, B * T, gemm::Activation::none, accumulate);
+            linear(bw.proj, att, I, x_out, D, B * rows, gemm::Activation::none, accumulate);
         } else {
-            for (std::size_t i = 0; i < B * T * D; ++i) x_out[i] = accumulate ? x_out[i] + att[i] : att[i];
+            for (std::size_t i = 0; i < B * rows * D; ++i) x_out[i] = accumulate ? x_out[i] + att[i] : att[i];
         }
     }
 
@@ -314,35 +337,37 @@ private:
 
     // x += fc2(act(fc1(in)))
     template <std::size_t B>
-    static void mlp_layers(const BlockWeights& bw, const float* in, float* x, float* mlp) {
+    static void mlp_layers(const BlockWeights& bw, const float* in, float* x, float* mlp, std::size_t rows) {
         {
             EINVIT_PROFILE_SCOPE(profile::Op::fc1);
-            linear(bw.fc1, in, D, mlp, MLP, B * T, mlp_activation());
+            linear(bw.fc1, in, D, mlp, MLP, rows, mlp_activation());
         }
         EINVIT_PROFILE_SCOPE(profile::Op::fc2);
-        linear(bw.fc2, mlp, MLP, x, D, B * T, gemm::Activation::none, true);
+        linear(bw.fc2, mlp, MLP, x, D, rows, gemm::Activation::none, true);
     }
 
+    // One transformer block; its output keeps `rows` tokens per image (see kept_rows).
     template <std::size_t B>
     void block(const BlockWeights& bw, float* x, float* h, float* qkv, float* att, float* mlp, float* map,
-               std::size_t map_rows, const kernels::AttentionMask& mask) const {
+               std::size_t map_rows, const kernels::AttentionMask& mask, std::size_t rows) const {
         if constexpr (C.norm == NormPlacement::pre) {
             layer_norm(bw.norm1, x, h, B * T);
-            attention<B>(bw, h, x, qkv, att, true, map, map_rows, mlp, mask);
-            layer_norm(bw.norm2, x, h, B * T);
-            mlp_layers<B>(bw, h, x, mlp);
+            attention<B>(bw, h, x, qkv, att, true, map, map_rows, mlp, mask, rows);
+            layer_norm(bw.norm2, x, h, B * rows);
+            mlp_layers<B>(bw, h, x, mlp, B * rows);
         } else {
-            attention<B>(bw, x, x, qkv, att, true, map, map_rows, mlp, mask);
-            layer_norm(bw.norm1, x, x, B * T);
-            mlp_layers<B>(bw, x, x, mlp);
-            layer_norm(bw.norm2, x, x, B * T);
+            attention<B>(bw, x, x, qkv, att, true, map, map_rows, mlp, mask, rows);
+            layer_norm(bw.norm1, x, x, B * rows);
+            mlp_layers<B>(bw, x, x, mlp, B * rows);
+            layer_norm(bw.norm2, x, x, B * rows);
         }
     }
 
+    // Pools each image's tokens (kept_rows of them per image in x) and applies the head.
     template <std::size_t B>
     void head(const float* x, float* pooled, float* feats, float* out, bool features_only) const {
         for (std::size_t b = 0; b < B; ++b) {
-            const float* xb = x + b * T * D;
+            const float* xb = x + b * kept_rows * D;
             float* pb = pooled + b * D;
             if constexpr (C.pooling == Pooling::cls) {
                 std::memcpy(pb, xb, D * sizeof(float));
@@ -366,7 +391,7 @@ private:
             // (head(x[:, 0]) + head_dist(x[:, 1])) / 2, as DeiT infers
             linear(w_.head, f, F, out, out_dim, B);
             // the distillation token of each image, read in place: rows of x with stride T * D
-            linear(w_.head_dist, x + D, T * D, out, out_dim, B, gemm::Activation::none, true);
+            linear(w_.head_dist, x + D, kept_rows * D, out, out_dim, B, gemm::Activation::none, true);
             for (std::size_t i = 0; i < B * out_dim; ++i) out[i] *= 0.5f;
         } else {
             linear(w_.head, f, F, out, out_dim, B);
