@@ -66,15 +66,18 @@ def flops_per_image(name):
     return sum(flops_by_op(name).values())
 
 
-def flops_by_op(name):
-    """flops_per_image split by einvit::profile's operations (layer norm: none counted)."""
+def flops_by_op(name, executed=False):
+    """flops_per_image split by einvit::profile's operations (layer norm: none counted). With `executed`,
+    what einvit computes: every model here pools the class token, so einvit's last block takes queries,
+    projection and MLP for that token alone (its keys and values for every token)."""
     if name in TIMM:
         d, t, pd, mlp, inner, depth, classes, patches = TIMM[name][0], 197, 3 * 16 * 16, 4 * TIMM[name][0], TIMM[name][0], 12, 1000, 196
     else:
         d, t, pd, mlp, inner, depth, classes, patches = 64, 50, 16, 128, 64, 6, 10, 49
+    rows = (depth - 1) * t + 1 if executed else depth * t  # query rows summed over the blocks
     return dict(patch_embed=2 * patches * pd * d, layer_norm=0, qkv=depth * 2 * t * d * 3 * inner,
-                attention=depth * 2 * 2 * t * t * inner, proj=depth * 2 * t * inner * d, fc1=depth * 2 * t * d * mlp,
-                fc2=depth * 2 * t * mlp * d, head=2 * d * classes)
+                attention=2 * 2 * rows * t * inner, proj=2 * rows * inner * d, fc1=2 * rows * d * mlp,
+                fc2=2 * rows * mlp * d, head=2 * d * classes)
 
 
 def export(name, model, shape, batches, work):
@@ -246,12 +249,13 @@ def breakdown_markdown(breakdown, peak):
     out = ["", "### Where einvit's time goes", "",
            "Per operation, from einvit's own profiler (`EINVIT_PROFILE`, `include/einvit/core/profile.hpp`; the "
            "`einvit_compare_profiler` build of the worker, run after the race): milliseconds per forward pass, share "
-           "of the pass, and GFLOP/s with its fraction of the peak. \"other\" is the rest of the pass (the residual "
+           "of the pass, and GFLOP/s with its fraction of the peak, counting the work einvit does (the last block's "
+           "queries, projection and MLP for the class token only). \"other\" is the rest of the pass (the residual "
            "adds live in the epilogues, so it is the loop itself).", "",
            "| model | batch | total ms | " + " | ".join(OP_LABELS[k] for k in OP_LABELS) + " | other |",
            "|---|---|---|" + "---|" * (len(OP_LABELS) + 1)]
     for p in breakdown:
-        fl = flops_by_op(p["model"])
+        fl = flops_by_op(p["model"], executed=True)
         cells = []
         for k in OP_LABELS:
             ms = p["ops"].get(k, 0.0)
@@ -271,7 +275,8 @@ def markdown(rows, ckpt, peak, cost, args, machine_text, breakdown=()):
            f"Machine: {machine_text}. Peers: {versions()}. fp32; medians of {args.rounds} alternating rounds "
            "(einvit, ONNX Runtime, OpenVINO, PyTorch, einvit, ...), each system in its own process, all given the same "
            "random batch and checked to agree with PyTorch's logits. \"einvit / best peer\" divides latencies: below 1, einvit is "
-           "faster than every peer.", "",
+           "faster than every peer. GFLOP/s is the model's multiply-adds x 2 (every token through every block) over "
+           "the latency, the same count for every system.", "",
            f"Command: `bench/compare/run.sh --threads {args.threads} --rounds {args.rounds}`", "",
            "| model | batch | system | median ms | min ms | max ms | images/s | GFLOP/s | % of peak | peak RSS MiB | einvit / best peer |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]

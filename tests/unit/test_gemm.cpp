@@ -203,6 +203,46 @@ TEST_CASE("gemm: pre-packed B gives bit-identical results to packing on the fly"
     }
 }
 
+TEST_CASE("gemm: a column range of a packed B writes those columns of the full product and leaves the rest") {
+    constexpr std::size_t NR = einvit::gemm::nr<float>;
+    // ranges at the start, in the middle and running past the last (partial) panel; shapes that take
+    // each threading path (columns split, A shared, rows split)
+    const Problem shapes[] = {{197, 3 * NR + 5, 768, false, true}, {15, 4 * NR, 900, false, true}, {1200, 4 * NR, 300, false, true}};
+    for (const auto& p : shapes) {
+        const Operands o = make(p, 5);
+        const einvit::gemm::PackedB<float> packed(o.sb, p.k, p.n);
+        Epilogue<float> ep;
+        ep.bias = o.bias.data();
+        ep.activation = Activation::gelu_erf;
+        std::vector<float> full(p.m * p.n);
+        einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, full.data(), p.n, ep);
+        const std::size_t ranges[][2] = {{0, NR}, {NR, 3 * NR}, {2 * NR, p.n}, {NR, 100 * NR}};
+        for (const auto& r : ranges)
+            for (std::size_t threads : {1, 2}) {
+                einvit::set_num_threads(threads);
+                std::vector<float> part(p.m * p.n, -7.0f);
+                einvit::gemm::multiply_columns(einvit::cpu{}, p.m, o.sa, packed, r[0], r[1], part.data(), p.n, ep);
+                std::size_t wrong = 0;
+                for (std::size_t i = 0; i < p.m; ++i)
+                    for (std::size_t j = 0; j < p.n; ++j) {
+                        const bool inside = j >= r[0] && j < r[1];
+                        const float want = inside ? full[i * p.n + j] : -7.0f;
+                        std::uint32_t x, y;
+                        std::memcpy(&x, &part[i * p.n + j], 4);
+                        std::memcpy(&y, &want, 4);
+                        wrong += x != y;
+                    }
+                CHECK_MESSAGE(wrong == 0, "m=" << p.m << " n=" << p.n << " columns [" << r[0] << ", " << r[1] << ") threads "
+                                                << threads << ": " << wrong << " elements differ");
+            }
+        einvit::set_num_threads(einvit::detail::default_threads());
+        std::vector<float> c(p.m * p.n);
+        CHECK_THROWS_WITH_AS(einvit::gemm::multiply_columns(einvit::cpu{}, p.m, o.sa, packed, 1, NR, c.data(), p.n),
+                             doctest::Contains("panel"), einvit::error);
+        CHECK_THROWS_AS(einvit::gemm::multiply_columns(einvit::cpu{}, p.m, o.sa, packed, 0, NR + 1, c.data(), p.n), einvit::error);
+    }
+}
+
 TEST_CASE("gemm: results are bit-identical for 1, 2 and 3 threads") {
     const Problem shapes[] = {{197, 768, 768, false, true}, {61, 2304, 96, false, true}, {300, 40, 3072, false, false}};
     for (const auto& p : shapes) {
