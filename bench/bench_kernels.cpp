@@ -1,4 +1,4 @@
-// softmax, layer_norm and attention on ViT-B/16 shapes (N = 197 tokens, 12 heads, d = 64), einvit's
+// softmax, layer_norm, GELU and attention on ViT-B/16 shapes (N = 197 tokens, 12 heads, d = 64), einvit's
 // kernels against straightforward implementations, all on the same thread count (--threads=N,
 // default 2) and timed in one run. After the runs a table gives each one's throughput and einvit's ratio.
 //
@@ -8,6 +8,7 @@
 // The peers:
 // - softmax and layer_norm: the textbook loops (max, exp and sum, divide; mean, variance, normalise),
 //   one row per iteration, rows split over the same threads.
+// - GELU: 0.5 x (1 + std::erf(x / sqrt 2)) in a loop, and einvit's own portable rational form.
 // - attention "naive three-pass": scores = scale · Q Kᵀ for a whole head into memory, softmax of each
 //   row, then P V, written as plain loops (the inner loops over d and over the output row, so the
 //   compiler can vectorise them), heads split over the same threads.
@@ -106,6 +107,38 @@ void bm_layer_norm_loops(benchmark::State& state) {
     einvit_bench::set_rate(state, "GB/s", 2.0 * Rows * C * sizeof(float));
 }
 
+// ---- GELU (exact, erf): ViT-B's fc1 output, 197 x 3072 ----
+// Form 0: einvit's packet GELU (what the GEMM epilogue and the expressions call); 1: the portable
+// rational form, which builds without AVX-512 use; 2: the textbook loop 0.5 x (1 + erf(x / sqrt 2)).
+template <int Form>
+void bm_gelu(benchmark::State& state) {
+    constexpr std::size_t rows = N, cols = 4 * C;
+    auto x = random_vector(rows * cols, 8);
+    for (auto& v : x) v *= 4.0f;  // pre-activations spread over [-4, 4]
+    std::vector<float> y(x.size());
+    einvit::set_num_threads(static_cast<std::size_t>(g_threads));
+    for (auto _ : state) {
+        einvit::parallel_for(rows, 1, [&](std::size_t r0, std::size_t r1) {
+            if constexpr (Form == 2) {
+                for (std::size_t i = r0 * cols; i < r1 * cols; ++i)
+                    y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752440f));
+            } else {
+                constexpr std::size_t W = einvit::simd::width<float>;
+                static_assert(cols % W == 0);
+                for (std::size_t i = r0 * cols; i < r1 * cols; i += W) {
+                    const auto v = einvit::simd::load<float>(x.data() + i);
+                    if constexpr (Form == 0 || W == 1)
+                        einvit::simd::store<float>(y.data() + i, einvit::fn::gelu{}(v));
+                    else
+                        einvit::simd::store<float>(y.data() + i, einvit::fn::detail::gelu_rational_packet(v));
+                }
+            }
+        });
+        benchmark::DoNotOptimize(y.data());
+    }
+    einvit_bench::set_rate(state, "Gvalues/s", double(rows * cols));
+}
+
 // ---- attention: (1, 12, 197, 64) ----
 constexpr double attention_flops = 4.0 * H * N * N * D;  // Q Kᵀ and P V
 
@@ -199,11 +232,14 @@ int main(int argc, char** argv) {
     reg("layer_norm_197/loops", bm_layer_norm_loops<197>);
     reg("layer_norm_1576/einvit", bm_layer_norm_einvit<1576>);
     reg("layer_norm_1576/loops", bm_layer_norm_loops<1576>);
+    reg("gelu/einvit", bm_gelu<0>);
+    reg("gelu/rational_form", bm_gelu<1>);
+    reg("gelu/loops", bm_gelu<2>);
     reg("attention/einvit_fused", bm_attention_einvit);
     reg("attention/naive_three_pass", bm_attention_naive);
     reg("attention/three_pass_einvit_gemm", bm_attention_three_pass_gemm);
     benchmark::Initialize(&n, args.data());
-    einvit_bench::MedianCollector collector{"GB/s", "GFLOP/s"};
+    einvit_bench::MedianCollector collector{"GB/s", "GFLOP/s", "Gvalues/s"};
     benchmark::RunSpecifiedBenchmarks(&collector);
     auto get = [&](const char* k) { return collector.get(k); };
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
@@ -215,6 +251,10 @@ int main(int argc, char** argv) {
                 get("layer_norm_197/loops"), ratio(get("layer_norm_197/einvit"), get("layer_norm_197/loops")));
     std::printf("| layer_norm | 1576 x 768 | %.1f GB/s | loops %.1f GB/s | %.2fx |\n", get("layer_norm_1576/einvit"),
                 get("layer_norm_1576/loops"), ratio(get("layer_norm_1576/einvit"), get("layer_norm_1576/loops")));
+    std::printf("| gelu | 197 x 3072 | %.2f Gvalues/s | loops (std::erf) %.2f Gvalues/s | %.2fx |\n", get("gelu/einvit"),
+                get("gelu/loops"), ratio(get("gelu/einvit"), get("gelu/loops")));
+    std::printf("| gelu | 197 x 3072 | %.2f Gvalues/s | the rational form %.2f Gvalues/s | %.2fx |\n", get("gelu/einvit"),
+                get("gelu/rational_form"), ratio(get("gelu/einvit"), get("gelu/rational_form")));
     std::printf("| attention | (1, 12, 197, 64) | %.1f GFLOP/s | naive three-pass %.1f GFLOP/s | %.2fx |\n",
                 get("attention/einvit_fused"), get("attention/naive_three_pass"),
                 ratio(get("attention/einvit_fused"), get("attention/naive_three_pass")));
