@@ -6816,7 +6816,9 @@ private:
                    std::size_t rows) const {
         {
             EINVIT_PROFILE_SCOPE(profile::Op::qkv);
-            if (rows < T && I % gemm::nr<float> == 0) {  // keys and values of every token, queries of `rows`
+            // keys and values of every token, queries of `rows` (of every token when the attention
+            // maps asked for need them)
+            if (rows < T && I % gemm::nr<float> == 0 && !(map && map_rows > rows)) {
                 gemm::Epilogue<float> ep;
                 ep.bias = bw.qkv.bias_or_null();
                 gemm::multiply_columns(Backend{}, B * T, gemm::Strided<float>{in, D, 1}, bw.qkv.weight, I, 3 * I, qkv, 3 * I, ep);

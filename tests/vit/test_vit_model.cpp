@@ -26,6 +26,13 @@ std::string load_error(const auto& thunk) {
     return "(no error)";
 }
 
+// ViT-Ti/16 pooling the mean of its tokens: every layer runs on every token (no last-block shortcut)
+constexpr vit::Config tiny_mean_pooled = [] {
+    vit::Config c = vit::presets::vit_tiny_patch16_224;
+    c.pooling = vit::Pooling::mean_all;
+    return c;
+}();
+
 constexpr vit::Config tiny_depth_11 = [] {
     vit::Config c = vit::presets::vit_tiny_patch16_224;
     c.depth = 11;
@@ -117,4 +124,16 @@ TEST_CASE("vit forward: features() is what the head sees; attention maps are dis
     double row_sum = 0;
     for (std::size_t t = 0; t < 197; ++t) row_sum += full[(5 * 2 + 1) * 197 * 197 + 100 * 197 + t];
     CHECK(row_sum == doctest::Approx(1.0).epsilon(1e-5));
+    // every row of every layer, the last one included (whose queries the class-pooled model otherwise
+    // computes for the class token only), is what a model that runs every token through every layer
+    // gives: the same weights pooling the mean of the tokens
+    using MeanModel = vit::VisionTransformer<tiny_mean_pooled>;
+    MeanModel mean_model = vit::load<tiny_mean_pooled>(file, vit::Family::timm);
+    std::vector<float> mean_full(full.size()), mean_workspace(MeanModel::workspace_floats<2>), mean_out(2 * 1000);
+    mean_model.forward_with_attention<2>(MeanModel::Input<2>(image.data()), mean_out.data(), mean_workspace.data(),
+                                         mean_full.data());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < full.size(); ++i) differ += full[i] != mean_full[i];
+    CHECK_MESSAGE(differ == 0, differ << " attention weights differ from the mean-pooled model's");
+    CHECK(std::memcmp(out.data(), logits.data(), out.size() * sizeof(float)) == 0);
 }
