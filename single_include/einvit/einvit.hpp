@@ -6755,10 +6755,17 @@ private:
     }
     static void linear(const LinearWeights& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
                        std::size_t rows, gemm::Activation act = gemm::Activation::none, bool accumulate = false) {
+        linear_columns(l, in, ld_in, out, ld_out, rows, 0, l.out, act, accumulate);
+    }
+    // The output features [c0, c1) only (panel-aligned, see gemm::multiply_columns), written in place.
+    static void linear_columns(const LinearWeights& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
+                               std::size_t rows, std::size_t c0, std::size_t c1,
+                               gemm::Activation act = gemm::Activation::none, bool accumulate = false) {
         gemm::Epilogue<float> ep;
         ep.bias = l.bias_or_null();
         ep.activation = act;
-        gemm::multiply(Backend{}, rows, gemm::Strided<float>{in, ld_in, 1}, l.weight, out, ld_out, ep, accumulate);
+        gemm::multiply_columns(Backend{}, rows, gemm::Strided<float>{in, ld_in, 1}, l.weight, c0, c1, out, ld_out, ep,
+                               accumulate);
     }
     static constexpr gemm::Activation mlp_activation() {
         switch (C.activation) {
@@ -6819,12 +6826,9 @@ private:
             // keys and values of every token, queries of `rows` (of every token when the attention
             // maps asked for need them)
             if (rows < T && I % gemm::nr<float> == 0 && !(map && map_rows > rows)) {
-                gemm::Epilogue<float> ep;
-                ep.bias = bw.qkv.bias_or_null();
-                gemm::multiply_columns(Backend{}, B * T, gemm::Strided<float>{in, D, 1}, bw.qkv.weight, I, 3 * I, qkv, 3 * I, ep);
+                linear_columns(bw.qkv, in, D, qkv, 3 * I, B * T, I, 3 * I);
                 for (std::size_t b = 0; b < B; ++b)
-                    gemm::multiply_columns(Backend{}, rows, gemm::Strided<float>{in + b * T * D, D, 1}, bw.qkv.weight, 0, I,
-                                           qkv + b * T * 3 * I, 3 * I, ep);
+                    linear_columns(bw.qkv, in + b * T * D, D, qkv + b * T * 3 * I, 3 * I, rows, 0, I);
             } else {
                 linear(bw.qkv, in, D, qkv, 3 * I, B * T);
             }
