@@ -243,6 +243,30 @@ TEST_CASE("gemm: a column range of a packed B writes those columns of the full p
     }
 }
 
+TEST_CASE("gemm: row tiles cover a block in order, none shorter than min_tile_rows unless the block is") {
+    constexpr std::size_t MR = einvit::gemm::mr<float>, least = einvit::gemm::min_tile_rows;
+    for (std::size_t m = 1; m <= 6 * MR + 1; ++m) {
+        const std::size_t tiles = (m + MR - 1) / MR;
+        std::size_t next = 0, shortest = MR;
+        for (std::size_t j = 0; j < tiles; ++j) {
+            const einvit::gemm::RowTile t = einvit::gemm::row_tile<float>(j, m);
+            CHECK_MESSAGE(t.row == next, "m=" << m << " tile " << j);
+            CHECK_MESSAGE((t.rows >= 1 && t.rows <= MR), "m=" << m << " tile " << j << " rows " << t.rows);
+            next = t.row + t.rows;
+            shortest = t.rows < shortest ? t.rows : shortest;
+        }
+        CHECK_MESSAGE(next == m, "m=" << m);
+        CHECK_MESSAGE(shortest >= (m < least ? m : least), "m=" << m << ": a tile of " << shortest << " rows");
+    }
+    if constexpr (MR == 14) {  // 197 tokens on AVX-512: 13 full tiles, then 8 and 7 rows instead of 14 and 1
+        CHECK(einvit::gemm::row_tile<float>(12, 197).row == 168);
+        CHECK(einvit::gemm::row_tile<float>(13, 197).row == 182);
+        CHECK(einvit::gemm::row_tile<float>(13, 197).rows == 8);
+        CHECK(einvit::gemm::row_tile<float>(14, 197).row == 190);
+        CHECK(einvit::gemm::row_tile<float>(14, 197).rows == 7);
+    }
+}
+
 TEST_CASE("gemm: results are bit-identical for 1, 2 and 3 threads") {
     const Problem shapes[] = {{197, 768, 768, false, true}, {61, 2304, 96, false, true}, {300, 40, 3072, false, false}};
     for (const auto& p : shapes) {

@@ -135,10 +135,11 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                 // Sᵀ = K Qᵀ for this key block: MR keys by NR queries per call, whole packets stored
                 for (std::size_t p = 0; p < q_panels; ++p) {
                     const std::size_t pc = rows - p * NR < NR ? gemm::detail::round_up(rows - p * NR, W) : NR;
-                    for (std::size_t j = 0; j < cols; j += MR)
-                        gemm::detail::rows_kernel(cols - j < MR ? cols - j : MR, s.dim, k_packed + j * s.dim,
-                                                  q_packed + p * s.dim * NR, st + j * Bq + p * NR, Bq, pc, false, false, none,
-                                                  0, 0);
+                    for (std::size_t j = 0; j * MR < cols; ++j) {
+                        const gemm::RowTile tile = gemm::row_tile<T>(j, cols);
+                        gemm::detail::rows_kernel(tile.rows, s.dim, k_packed + j * MR * s.dim, q_packed + p * s.dim * NR,
+                                                  st + tile.row * Bq + p * NR, Bq, pc, false, false, none, 0, 0);
+                    }
                 }
                 if (mask.keep)
                     for (std::size_t j = 0; j < cols; ++j)
@@ -173,9 +174,12 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                         if (alpha[r] != T(1)) detail::scale_row(acc + r * ld_o, s.dim_v, alpha[r]);
                 for (std::size_t p = 0; p < v_panels; ++p) {
                     const std::size_t pc = s.dim_v - p * NR < NR ? s.dim_v - p * NR : NR;
-                    for (std::size_t i = 0; i < rows; i += MR)
-                        gemm::detail::rows_kernel(rows - i < MR ? rows - i : MR, cols, st + i, v_packed + p * cols * NR,
-                                                  acc + i * ld_o + p * NR, ld_o, pc, j0 > 0, false, none, 0, 0, nullptr, 0, Bq);
+                    for (std::size_t i = 0; i * MR < rows; ++i) {
+                        const gemm::RowTile tile = gemm::row_tile<T>(i, rows);
+                        gemm::detail::rows_kernel(tile.rows, cols, st + tile.row, v_packed + p * cols * NR,
+                                                  acc + tile.row * ld_o + p * NR, ld_o, pc, j0 > 0, false, none, 0, 0, nullptr,
+                                                  0, Bq);
+                    }
                 }
             }
             for (std::size_t x = 0; x < nqv; ++x) simd::store<T>(run_sum + x * W, sum[x]);

@@ -6,9 +6,9 @@
 //     for each block of mc rows of A (mc x kc floats, about 256 KiB):
 //       pack it into row panels of MR (k-major: MR values per k)                             -> L2
 //       for each of the thread's column panels of NR = 2 packets:
-//         for each MR rows: micro-kernel, MR x NR accumulators in registers, one FMA per
-//         (row, packet, k), then on the last k block the fused epilogue (bias, activation,
-//         residual) before the only store. Meanwhile it prefetches a share of the next pre-packed B
+//         for each tile of MR rows (the last two evened out, see row_tile): micro-kernel, MR x NR
+//         accumulators in registers, one FMA per (row, packet, k), then on the last k block the
+//         fused epilogue (bias, activation, residual) before the only store. Meanwhile it prefetches a share of the next pre-packed B
 //         panel, which comes from memory when the weights are larger than the caches.
 // MR x NR is 14 x 32 floats on AVX-512 (28 of the 32 vector registers), 6 x 16 on AVX2. Every element
 // of C is accumulated in the same order whatever the thread count, so results are identical for any.
@@ -84,6 +84,28 @@ constexpr std::size_t row_block(std::size_t kc) noexcept {
     return rows < mr<T> ? mr<T> : rows;
 }
 
+/// Rows of one micro-kernel call: fewer would leave the FMA units waiting on each accumulator's
+/// latency (a 1-row call costs about as much as 4).
+inline constexpr std::size_t min_tile_rows = 4;
+
+/// One row tile of a block: rows [row, row + rows) of it, packed as A panel j.
+struct RowTile {
+    std::size_t row, rows;
+};
+
+/// Tile j of the ceil(m / mr) tiles of a block of m rows: mr rows each, except that a remainder of
+/// fewer than min_tile_rows shares the last two tiles evenly with the full tile before it (197 rows:
+/// 13 x 14, then 8 and 7, not 14 x 14 and 1). Every element of C is the same sum whatever the tiling.
+template <class T>
+constexpr RowTile row_tile(std::size_t j, std::size_t m) noexcept {
+    constexpr std::size_t MR = mr<T>;
+    const std::size_t tiles = (m + MR - 1) / MR, rest = m % MR;
+    if (rest == 0 || rest >= min_tile_rows || tiles < 2 || j + 2 < tiles)
+        return {j * MR, m - j * MR < MR ? m - j * MR : MR};
+    const std::size_t first = (MR + rest + 1) / 2;
+    return j + 2 == tiles ? RowTile{j * MR, first} : RowTile{(j - 1) * MR + first, MR + rest - first};
+}
+
 namespace detail {
 
 constexpr std::size_t round_up(std::size_t n, std::size_t m) noexcept { return (n + m - 1) / m * m; }
@@ -146,17 +168,18 @@ EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stri
 }
 #endif
 
-// A's rows [0, m) x columns [k0, k0 + kb) into panels of MR rows: panel p holds, for each k, the MR
-// values A[p*MR + r][k0 + k] (zero past row m). With AVX-512 and unit column stride (row-major A),
+// A's rows [0, m) x columns [k0, k0 + kb) into panels of MR values per k, one per row tile: panel j
+// (at out + j * MR * kb) holds, for each k, A[row + r][k0 + k] for the tile's rows (zero past them). With AVX-512 and unit column stride (row-major A),
 // 16 columns at a time are transposed in registers: packing is most of the cost besides the
 // multiply-adds when N is small (ViT-Ti's fc2 at batch 8).
 template <class T>
 void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0, std::size_t kb) noexcept {
     constexpr std::size_t MR = mr<T>;
-    for (std::size_t p = 0; p < m; p += MR) {
-        const std::size_t rows = m - p < MR ? m - p : MR;
-        T* dst = out + p * kb;
-        const T* src = a.data + p * a.row_stride + k0 * a.col_stride;
+    for (std::size_t j = 0; j * MR < m; ++j) {
+        const RowTile tile = row_tile<T>(j, m);
+        const std::size_t rows = tile.rows;
+        T* dst = out + j * MR * kb;
+        const T* src = a.data + tile.row * a.row_stride + k0 * a.col_stride;
         std::size_t k_done = 0;
 #if EINVIT_USE_XSIMD && defined(__AVX512F__)
         if constexpr (std::is_same_v<T, float> && MR <= 16) {
@@ -382,18 +405,22 @@ private:
 
 namespace detail {
 
-// All of A packed, for threads that share it: the depth block starting at k0 (depth kb) is at
-// out + k0 * round_up(m, MR), its row panel p (rows [p*MR, p*MR + MR)) at + p * MR * kb. The units
-// [u0, u1) of (depth block, row panel) pairs are packed.
+// All of A packed, for threads that share it, as multiply_panels reads it: the depth block starting at
+// k0 (depth kb) is at out + k0 * round_up(m, MR), in blocks of row_block(kc) rows, each packed as
+// pack_a packs it (its tile j at + j * MR * kb, rows tiled by row_tile). The units [u0, u1) of
+// (depth block, tile) pairs are packed.
 template <class T>
 void pack_a_shared(T* out, Strided<T> a, std::size_t m, std::size_t k, std::size_t u0, std::size_t u1) noexcept {
     constexpr std::size_t MR = mr<T>;
-    const std::size_t kc = depth_block(k), row_panels = (m + MR - 1) / MR;
+    const std::size_t kc = depth_block(k), row_panels = (m + MR - 1) / MR, block_tiles = row_block<T>(kc) / MR;
     for (std::size_t u = u0; u < u1; ++u) {
-        const std::size_t k0 = u / row_panels * kc, r = u % row_panels * MR;
+        const std::size_t k0 = u / row_panels * kc, j = u % row_panels;
         const std::size_t kb = k - k0 < kc ? k - k0 : kc;
-        pack_a(out + k0 * row_panels * MR + r * kb, Strided<T>{a.data + r * a.row_stride, a.row_stride, a.col_stride},
-               m - r < MR ? m - r : MR, k0, kb);
+        const std::size_t i0 = j / block_tiles * block_tiles * MR, mb = m - i0 < block_tiles * MR ? m - i0 : block_tiles * MR;
+        const RowTile tile = row_tile<T>(j % block_tiles, mb);
+        const std::size_t r = i0 + tile.row;
+        pack_a(out + k0 * row_panels * MR + j * MR * kb, Strided<T>{a.data + r * a.row_stride, a.row_stride, a.col_stride},
+               tile.rows, k0, kb);
     }
 }
 
@@ -434,12 +461,12 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
                 const char* next = reinterpret_cast<const char*>(following);
                 const std::size_t lines = next ? kb * NR * sizeof(T) / 64 : 0;
                 const std::size_t share = kb / 2;
-                for (std::size_t i = 0; i < mb; i += MR) {
-                    const std::size_t rows = mb - i < MR ? mb - i : MR;
-                    const std::size_t first = i / MR * share;
+                for (std::size_t j = 0; j * MR < mb; ++j) {
+                    const RowTile tile = row_tile<T>(j, mb);
+                    const std::size_t first = j * share;
                     const std::size_t count = first < lines ? (lines - first < share ? lines - first : share) : 0;
-                    rows_kernel(rows, kb, a_packed + i * kb, panel, c + (i0 + i) * ldc + n0, ldc, cols, acc, last, ep,
-                                r0 + i0 + i, n0, count ? next + first * 64 : nullptr, count);
+                    rows_kernel(tile.rows, kb, a_packed + j * MR * kb, panel, c + (i0 + tile.row) * ldc + n0, ldc, cols, acc,
+                                last, ep, r0 + i0 + tile.row, n0, count ? next + first * 64 : nullptr, count);
                 }
             }
         }
