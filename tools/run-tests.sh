@@ -3,7 +3,7 @@
 #     tools/run-tests.sh
 # It makes .venv (tools/make-venv.sh: torch from Debian, timm and vit-pytorch from PyPI, for the ViT
 # parity references), builds with g++ (release flags, -march=native) in build/, then runs CTest: unit tests (also
-# against the single header, with the scalar fallback, and built with clang 14), compile-time facts,
+# against the single header, with the scalar fallback, and built with clang 14, as are the ViT tests), compile-time facts,
 # compile-fail diagnostics, the consumer builds (find_package, add_subdirectory), the examples and a
 # smoke run of the benchmarks.
 set -euo pipefail

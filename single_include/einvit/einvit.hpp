@@ -771,6 +771,9 @@ private:
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #endif
 
 namespace einvit::simd {
@@ -911,6 +914,15 @@ EINVIT_ALWAYS_INLINE packet<T> keep_first(const packet<T>& v, std::size_t n) noe
 template <class T>
 EINVIT_ALWAYS_INLINE packet<T> fma(const packet<T>& a, const packet<T>& b, const packet<T>& c) noexcept {
 #if EINVIT_USE_XSIMD
+#if defined(__AVX512F__)
+    // xsimd 8 has no AVX-512 fma: its generic a * b + c is a multiply and an add unless the compiler
+    // contracts them, which g++ does and clang does not (clang's GEMM ran at 60% of g++'s speed).
+    if constexpr (std::is_same_v<T, float> && width<T> == 16)
+        return packet<T>(_mm512_fmadd_ps(a, b, c));
+    else if constexpr (std::is_same_v<T, double> && width<T> == 8)
+        return packet<T>(_mm512_fmadd_pd(a, b, c));
+    else
+#endif
     if constexpr (width<T> != 1) return xsimd::fma(a, b, c);
 #endif
     return a * b + c;
@@ -3754,15 +3766,18 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
         }
     };
     std::size_t k = 0;
-    // Two steps, then one cache line of what the next calls will read (the next B panel) towards L2.
+    // Two steps, then one cache line of what the next calls will read (the next B panel) towards L2;
+    // then two steps at a time without. Two loops, not a branch in one: clang keeps the accumulators
+    // in registers only in a loop without one.
+    const std::size_t with_prefetch = prefetch_lines < kb / 2 ? prefetch_lines : kb / 2;
+    for (std::size_t i = 0; i < with_prefetch; ++i, k += 2) {
+        step(k);
+        step(k + 1);
+        EINVIT_PREFETCH_L2(prefetch + i * 64);
+    }
     for (; k + 2 <= kb; k += 2) {
         step(k);
         step(k + 1);
-        if (prefetch_lines) {
-            EINVIT_PREFETCH_L2(prefetch);
-            prefetch += 64;
-            --prefetch_lines;
-        }
     }
     if (k < kb) step(k);
     const bool full = cols == 2 * W;
@@ -6768,6 +6783,10 @@ private:
     // values for every token but the rest (its queries' attention, projection, MLP, the final norm)
     // only for the prefix tokens, which it packs to the front of x. The logits are the same.
     static constexpr std::size_t kept_rows = C.pooling == Pooling::cls ? P : T;
+    // The configuration's floating-point fields as constants of the class: clang 14 crashes generating
+    // code that reads a float member of the template parameter object C at run time.
+    static constexpr float layer_norm_eps = C.layer_norm_eps;
+    static constexpr float attention_scale = C.attention_scale;
 
     // Packs tokens [0, rows) of each image to the front of x: image b's token i to row b * rows + i.
     template <std::size_t B>
@@ -6782,7 +6801,7 @@ private:
         norm_rows(n, in, out, rows);
     }
     static void norm_rows(const NormWeights& n, const float* in, float* out, std::size_t rows) {  // untimed: the head's own
-        kernels::layer_norm_rows(Backend{}, in, D, out, D, rows, D, n.gamma.data(), n.beta.data(), C.layer_norm_eps);
+        kernels::layer_norm_rows(Backend{}, in, D, out, D, rows, D, n.gamma.data(), n.beta.data(), layer_norm_eps);
     }
     static void linear(const LinearWeights& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
                        std::size_t rows, gemm::Activation act = gemm::Activation::none, bool accumulate = false) {
@@ -6828,12 +6847,12 @@ private:
                 }
         if constexpr (C.patch_norm)
             kernels::layer_norm_rows(Backend{}, patches, PD, patches, PD, B * NP, PD, w_.patch_norm_in.gamma.data(),
-                                     w_.patch_norm_in.beta.data(), C.layer_norm_eps);
+                                     w_.patch_norm_in.beta.data(), layer_norm_eps);
         for (std::size_t b = 0; b < B; ++b) linear(w_.patch, patches + b * NP * PD, PD, x + (b * T + P) * D, D, NP);
         if constexpr (C.patch_norm)
             for (std::size_t b = 0; b < B; ++b)
                 kernels::layer_norm_rows(Backend{}, x + (b * T + P) * D, D, x + (b * T + P) * D, D, NP, D,
-                                         w_.patch_norm_out.gamma.data(), w_.patch_norm_out.beta.data(), C.layer_norm_eps);
+                                         w_.patch_norm_out.gamma.data(), w_.patch_norm_out.beta.data(), layer_norm_eps);
         for (std::size_t b = 0; b < B; ++b) {
             float* xb = x + b * T * D;
             if constexpr (C.class_token) std::memcpy(xb, w_.cls.data(), D * sizeof(float));
@@ -6864,7 +6883,7 @@ private:
                 linear(bw.qkv, in, D, qkv, 3 * I, B * T);
             }
         }
-        const float scale = C.attention_scale > 0 ? C.attention_scale : 1.0f / std::sqrt(static_cast<float>(HD));
+        const float scale = attention_scale > 0 ? attention_scale : 1.0f / std::sqrt(static_cast<float>(HD));
         using HTc = kernels::HeadTensor<const float>;
         const kernels::AttentionSize size{B, C.heads, rows, T, HD, HD};
         {

@@ -213,6 +213,10 @@ private:
     // values for every token but the rest (its queries' attention, projection, MLP, the final norm)
     // only for the prefix tokens, which it packs to the front of x. The logits are the same.
     static constexpr std::size_t kept_rows = C.pooling == Pooling::cls ? P : T;
+    // The configuration's floating-point fields as constants of the class: clang 14 crashes generating
+    // code that reads a float member of the template parameter object C at run time.
+    static constexpr float layer_norm_eps = C.layer_norm_eps;
+    static constexpr float attention_scale = C.attention_scale;
 
     // Packs tokens [0, rows) of each image to the front of x: image b's token i to row b * rows + i.
     template <std::size_t B>
@@ -227,7 +231,7 @@ private:
         norm_rows(n, in, out, rows);
     }
     static void norm_rows(const NormWeights& n, const float* in, float* out, std::size_t rows) {  // untimed: the head's own
-        kernels::layer_norm_rows(Backend{}, in, D, out, D, rows, D, n.gamma.data(), n.beta.data(), C.layer_norm_eps);
+        kernels::layer_norm_rows(Backend{}, in, D, out, D, rows, D, n.gamma.data(), n.beta.data(), layer_norm_eps);
     }
     static void linear(const LinearWeights& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
                        std::size_t rows, gemm::Activation act = gemm::Activation::none, bool accumulate = false) {
@@ -273,12 +277,12 @@ private:
                 }
         if constexpr (C.patch_norm)
             kernels::layer_norm_rows(Backend{}, patches, PD, patches, PD, B * NP, PD, w_.patch_norm_in.gamma.data(),
-                                     w_.patch_norm_in.beta.data(), C.layer_norm_eps);
+                                     w_.patch_norm_in.beta.data(), layer_norm_eps);
         for (std::size_t b = 0; b < B; ++b) linear(w_.patch, patches + b * NP * PD, PD, x + (b * T + P) * D, D, NP);
         if constexpr (C.patch_norm)
             for (std::size_t b = 0; b < B; ++b)
                 kernels::layer_norm_rows(Backend{}, x + (b * T + P) * D, D, x + (b * T + P) * D, D, NP, D,
-                                         w_.patch_norm_out.gamma.data(), w_.patch_norm_out.beta.data(), C.layer_norm_eps);
+                                         w_.patch_norm_out.gamma.data(), w_.patch_norm_out.beta.data(), layer_norm_eps);
         for (std::size_t b = 0; b < B; ++b) {
             float* xb = x + b * T * D;
             if constexpr (C.class_token) std::memcpy(xb, w_.cls.data(), D * sizeof(float));
@@ -309,7 +313,7 @@ private:
                 linear(bw.qkv, in, D, qkv, 3 * I, B * T);
             }
         }
-        const float scale = C.attention_scale > 0 ? C.attention_scale : 1.0f / std::sqrt(static_cast<float>(HD));
+        const float scale = attention_scale > 0 ? attention_scale : 1.0f / std::sqrt(static_cast<float>(HD));
         using HTc = kernels::HeadTensor<const float>;
         const kernels::AttentionSize size{B, C.heads, rows, T, HD, HD};
         {
