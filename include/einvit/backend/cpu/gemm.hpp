@@ -8,8 +8,9 @@
 //       for each of the thread's column panels of NR = 2 packets:
 //         for each tile of MR rows (the last two evened out, see row_tile): micro-kernel, MR x NR
 //         accumulators in registers, one FMA per (row, packet, k), then on the last k block the
-//         fused epilogue (bias, activation, residual) before the only store. Meanwhile it prefetches a share of the next pre-packed B
-//         panel, which comes from memory when the weights are larger than the caches.
+//         fused epilogue (bias, activation, residual) before the only store. Meanwhile it
+//         prefetches a share of the next pre-packed B panel, which comes from memory when the
+//         weights are larger than the caches.
 // MR x NR is 14 x 32 floats on AVX-512 (28 of the 32 vector registers), 6 x 16 on AVX2. Every element
 // of C is accumulated in the same order whatever the thread count, so results are identical for any.
 #pragma once
@@ -169,9 +170,10 @@ EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stri
 #endif
 
 // A's rows [0, m) x columns [k0, k0 + kb) into panels of MR values per k, one per row tile: panel j
-// (at out + j * MR * kb) holds, for each k, A[row + r][k0 + k] for the tile's rows (zero past them). With AVX-512 and unit column stride (row-major A),
-// 16 columns at a time are transposed in registers: packing is most of the cost besides the
-// multiply-adds when N is small (ViT-Ti's fc2 at batch 8).
+// (at out + j * MR * kb) holds, for each k, A[row + r][k0 + k] for the tile's rows (zero past them).
+// With AVX-512 and unit column stride (row-major A), 16 columns at a time are transposed in
+// registers: packing is most of the cost besides the multiply-adds when N is small (ViT-Ti's fc2 at
+// batch 8).
 template <class T>
 void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0, std::size_t kb) noexcept {
     constexpr std::size_t MR = mr<T>;
