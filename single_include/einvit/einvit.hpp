@@ -3516,7 +3516,238 @@ void parallel_for(std::size_t count, std::size_t grain, F&& fn) {
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <vector>
 
+// ---- begin einvit/backend/cpu/rows.hpp ----
+// einvit/backend/cpu/rows.hpp — kernels that work row by row: softmax and LayerNorm.
+//
+// Each takes `rows` rows of `cols` contiguous elements (row strides in_ld and out_ld; in and out may
+// be the same memory) and comes twice: for `reference` (plain loops, the oracle) and for `cpu` (SIMD
+// packets, rows split across the thread pool; every row is computed by one thread in a fixed order,
+// so results do not depend on the thread count).
+
+#include <cmath>
+#include <cstddef>
+#include <limits>
+
+
+namespace einvit::kernels {
+
+namespace detail {
+
+// Rows per thread-pool task: enough elements that splitting pays.
+inline std::size_t row_grain(std::size_t cols) noexcept {
+    const std::size_t g = 16384 / (cols ? cols : 1);
+    return g ? g : 1;
+}
+
+template <class T>
+EINVIT_ALWAYS_INLINE T row_max(const T* x, std::size_t n) noexcept {
+    constexpr std::size_t W = simd::width<T>;
+    T m = -std::numeric_limits<T>::infinity();
+    std::size_t i = 0;
+    if constexpr (W > 1) {
+        if (n >= W) {
+            auto v = simd::load<T>(x);
+            for (i = W; i + W <= n; i += W) v = fn::max{}(v, simd::load<T>(x + i));
+            alignas(64) T lanes[W];
+            simd::store<T>(lanes, v);
+            for (std::size_t l = 0; l < W; ++l) m = lanes[l] > m ? lanes[l] : m;
+        }
+    }
+    for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+// out[i] = exp((x[i] - m) * scale); returns the sum.
+template <class T>
+EINVIT_ALWAYS_INLINE T exp_and_sum(const T* x, T* out, std::size_t n, T m, T scale) noexcept {
+    constexpr std::size_t W = simd::width<T>;
+    std::size_t i = 0;
+    T sum = T(0);
+    if constexpr (W > 1) {
+        auto acc = simd::broadcast<T>(T(0));
+        const auto vm = simd::broadcast<T>(m), vs = simd::broadcast<T>(scale);
+        for (; i + W <= n; i += W) {
+            const auto e = fn::exp{}((simd::load<T>(x + i) - vm) * vs);
+            simd::store<T>(out + i, e);
+            acc = acc + e;
+        }
+        if (i < n) {
+            const auto e = fn::exp{}((simd::load_partial<T>(x + i, 1, n - i) - vm) * vs);
+            simd::store_partial<T>(out + i, e, n - i);
+            acc = acc + simd::keep_first<T>(e, n - i);  // lanes past n hold exp((1 - m) * scale): not counted
+            i = n;
+        }
+        sum += simd::reduce_add<T>(acc);
+    }
+    for (; i < n; ++i) {
+        out[i] = std::exp((x[i] - m) * scale);
+        sum += out[i];
+    }
+    return sum;
+}
+
+template <class T>
+EINVIT_ALWAYS_INLINE void scale_row(T* x, std::size_t n, T s) noexcept {
+    constexpr std::size_t W = simd::width<T>;
+    std::size_t i = 0;
+    if constexpr (W > 1) {
+        const auto vs = simd::broadcast<T>(s);
+        for (; i + W <= n; i += W) simd::store<T>(x + i, simd::load<T>(x + i) * vs);
+    }
+    for (; i < n; ++i) x[i] *= s;
+}
+
+template <class T>
+EINVIT_ALWAYS_INLINE void softmax_row(const T* x, T* out, std::size_t n, T scale) noexcept {
+    const T m = row_max(x, n);
+    if (m == -std::numeric_limits<T>::infinity()) {  // every element masked: zeros, not NaN
+        for (std::size_t i = 0; i < n; ++i) out[i] = T(0);
+        return;
+    }
+    const T sum = exp_and_sum(x, out, n, m, scale);
+    scale_row(out, n, T(1) / sum);
+}
+
+template <class T>
+EINVIT_ALWAYS_INLINE T row_sum(const T* x, std::size_t n, T shift) noexcept {
+    constexpr std::size_t W = simd::width<T>;
+    std::size_t i = 0;
+    T sum = T(0);
+    if constexpr (W > 1) {
+        auto acc = simd::broadcast<T>(T(0));
+        const auto vs = simd::broadcast<T>(shift);
+        for (; i + W <= n; i += W) acc = acc + (simd::load<T>(x + i) - vs);
+        sum = simd::reduce_add<T>(acc);
+    }
+    for (; i < n; ++i) sum += x[i] - shift;
+    return sum;
+}
+
+template <class T>
+EINVIT_ALWAYS_INLINE T row_sum_squares(const T* x, std::size_t n, T mean) noexcept {
+    constexpr std::size_t W = simd::width<T>;
+    std::size_t i = 0;
+    T sum = T(0);
+    if constexpr (W > 1) {
+        auto acc = simd::broadcast<T>(T(0));
+        const auto vm = simd::broadcast<T>(mean);
+        for (; i + W <= n; i += W) {
+            const auto d = simd::load<T>(x + i) - vm;
+            acc = simd::fma<T>(d, d, acc);
+        }
+        sum = simd::reduce_add<T>(acc);
+    }
+    for (; i < n; ++i) sum += (x[i] - mean) * (x[i] - mean);
+    return sum;
+}
+
+template <class T>
+struct RowStats {
+    T mean, rstd;
+};
+
+// The mean and 1 / sqrt(variance + eps) of the n (> 0) contiguous values at x, in two passes around a
+// shift (the row's first element), so large offsets such as values around 1e4 cost no precision:
+// mean = shift + sum(x - shift) / n, variance = sum((x - mean)^2) / n.
+template <class T>
+EINVIT_ALWAYS_INLINE RowStats<T> row_stats(const T* x, std::size_t n, T eps) noexcept {
+    const T shift = x[0];
+    const T mean = shift + row_sum(x, n, shift) / static_cast<T>(n);
+    const T var = row_sum_squares(x, n, mean) / static_cast<T>(n);
+    return {mean, T(1) / std::sqrt(var + eps)};
+}
+
+template <class T>
+EINVIT_ALWAYS_INLINE void layer_norm_row(const T* x, T* out, std::size_t n, const T* gamma, const T* beta, T eps) noexcept {
+    constexpr std::size_t W = simd::width<T>;
+    const auto [mean, rstd] = row_stats(x, n, eps);
+    std::size_t i = 0;
+    if constexpr (W > 1) {
+        const auto vm = simd::broadcast<T>(mean), vr = simd::broadcast<T>(rstd);
+        for (; i + W <= n; i += W) {
+            auto y = (simd::load<T>(x + i) - vm) * vr;
+            if (gamma) y = y * simd::load<T>(gamma + i);
+            if (beta) y = y + simd::load<T>(beta + i);
+            simd::store<T>(out + i, y);
+        }
+    }
+    for (; i < n; ++i) {
+        T y = (x[i] - mean) * rstd;
+        if (gamma) y *= gamma[i];
+        if (beta) y += beta[i];
+        out[i] = y;
+    }
+}
+
+}  // namespace detail
+
+/// Softmax of each row of scale * x (scale > 0), max-subtracted. -inf elements are masked out; a row
+/// that is entirely -inf gives zeros.
+template <class T>
+void softmax_rows(cpu, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows, std::size_t cols,
+                  T scale = T(1)) {
+    if (cols == 0) return;
+    parallel_for(rows, detail::row_grain(cols), [&](std::size_t r0, std::size_t r1) {
+        for (std::size_t r = r0; r < r1; ++r) detail::softmax_row(in + r * in_ld, out + r * out_ld, cols, scale);
+    });
+}
+
+/// The reference softmax: the same definition in plain loops.
+template <class T>
+void softmax_rows(reference, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows,
+                  std::size_t cols, T scale = T(1)) {
+    for (std::size_t r = 0; r < rows; ++r) {
+        const T* x = in + r * in_ld;
+        T* y = out + r * out_ld;
+        T m = -std::numeric_limits<T>::infinity();
+        for (std::size_t i = 0; i < cols; ++i) m = x[i] > m ? x[i] : m;
+        if (m == -std::numeric_limits<T>::infinity()) {
+            for (std::size_t i = 0; i < cols; ++i) y[i] = T(0);
+            continue;
+        }
+        T sum = T(0);
+        for (std::size_t i = 0; i < cols; ++i) sum += (y[i] = std::exp((x[i] - m) * scale));
+        for (std::size_t i = 0; i < cols; ++i) y[i] /= sum;
+    }
+}
+
+/// LayerNorm of each row: (x - mean) / sqrt(var + eps) * gamma + beta (gamma, beta: cols values or null).
+template <class T>
+void layer_norm_rows(cpu, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows, std::size_t cols,
+                     const T* gamma, const T* beta, T eps) {
+    if (cols == 0) return;
+    parallel_for(rows, detail::row_grain(cols), [&](std::size_t r0, std::size_t r1) {
+        for (std::size_t r = r0; r < r1; ++r)
+            detail::layer_norm_row(in + r * in_ld, out + r * out_ld, cols, gamma, beta, eps);
+    });
+}
+
+/// The reference LayerNorm: mean and variance accumulated in double.
+template <class T>
+void layer_norm_rows(reference, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows,
+                     std::size_t cols, const T* gamma, const T* beta, T eps) {
+    for (std::size_t r = 0; r < rows && cols; ++r) {
+        const T* x = in + r * in_ld;
+        T* y = out + r * out_ld;
+        double mean = 0, var = 0;
+        for (std::size_t i = 0; i < cols; ++i) mean += static_cast<double>(x[i]);
+        mean /= static_cast<double>(cols);
+        for (std::size_t i = 0; i < cols; ++i) var += (x[i] - mean) * (x[i] - mean);
+        var /= static_cast<double>(cols);
+        const double rstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
+        for (std::size_t i = 0; i < cols; ++i) {
+            double v = (x[i] - mean) * rstd;
+            if (gamma) v *= static_cast<double>(gamma[i]);
+            if (beta) v += static_cast<double>(beta[i]);
+            y[i] = static_cast<T>(v);
+        }
+    }
+}
+
+}  // namespace einvit::kernels
+// ---- end einvit/backend/cpu/rows.hpp ----
 #if EINVIT_USE_XSIMD && defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -3541,6 +3772,17 @@ struct Epilogue {
     Activation activation = Activation::none;
     const T* residual = nullptr;       ///< M x N values with row stride residual_ld, or null (may alias C)
     std::size_t residual_ld = 0;
+};
+
+/// A LayerNorm of A's rows applied as A is packed: the product is LN(A) · B with no normalised copy of A
+/// written or read. Row r of A becomes (A[r][c] - mean_r) * rstd_r * gamma[c] + beta[c] with mean_r and
+/// rstd_r = 1 / sqrt(var_r + eps) over the row's K values: the same values, computed the same way, as
+/// kernels::layer_norm_rows gives. Needs a row-major A (unit column stride).
+template <class T>
+struct RowNorm {
+    const T* gamma = nullptr;  ///< K values, or null (no scale)
+    const T* beta = nullptr;   ///< K values, or null (no shift)
+    T eps = T(0);
 };
 
 /// Rows of C per micro-kernel call.
@@ -3648,13 +3890,19 @@ EINVIT_ALWAYS_INLINE void transpose_16x16(__m512 r[16]) noexcept {
 }
 
 // A 16 x 16 block transposed: rows [0, rows) of src (row stride src_stride; rows past them read as
-// zero) become columns, column c of src stored at dst + c * dst_stride (the lanes in `lanes`).
+// zero) become columns, column c of src, as f(c, column) gives it, stored at dst + c * dst_stride (the
+// lanes in `lanes`).
+template <class F>
 EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stride, std::size_t rows, float* dst,
-                                          std::size_t dst_stride, __mmask16 lanes) noexcept {
+                                          std::size_t dst_stride, __mmask16 lanes, F f) noexcept {
     __m512 r[16];
     for (std::size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(src + i * src_stride) : _mm512_setzero_ps();
     if (rows) transpose_16x16(r);
-    for (std::size_t c = 0; c < 16; ++c) _mm512_mask_storeu_ps(dst + c * dst_stride, lanes, r[c]);
+    for (std::size_t c = 0; c < 16; ++c) _mm512_mask_storeu_ps(dst + c * dst_stride, lanes, f(c, r[c]));
+}
+EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stride, std::size_t rows, float* dst,
+                                          std::size_t dst_stride, __mmask16 lanes) noexcept {
+    transpose_block(src, src_stride, rows, dst, dst_stride, lanes, [](std::size_t, __m512 v) { return v; });
 }
 #endif
 
@@ -3662,36 +3910,67 @@ EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stri
 // (at out + j * MR * kb) holds, for each k, A[row + r][k0 + k] for the tile's rows (zero past them).
 // With AVX-512 and unit column stride (row-major A), 16 columns at a time are transposed in
 // registers: packing is most of the cost besides the multiply-adds when N is small (ViT-Ti's fc2 at
-// batch 8).
+// batch 8). With `norm` (A row-major, rows of k values), each value is normalised on the way (RowNorm).
 template <class T>
-void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0, std::size_t kb) noexcept {
+void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0, std::size_t kb,
+            const RowNorm<T>* norm = nullptr, std::size_t k = 0) noexcept {
     constexpr std::size_t MR = mr<T>;
     for (std::size_t j = 0; j * MR < m; ++j) {
         const RowTile tile = row_tile<T>(j, m);
         const std::size_t rows = tile.rows;
         T* dst = out + j * MR * kb;
         const T* src = a.data + tile.row * a.row_stride + k0 * a.col_stride;
+        // with a norm: each row's mean and 1 / std over its k values (zero past the tile's rows)
+        alignas(64) T mean[MR > 16 ? MR : 16] = {}, rstd[MR > 16 ? MR : 16] = {};
+        if (norm)
+            for (std::size_t r = 0; r < rows; ++r) {
+                const auto st = kernels::detail::row_stats(a.data + (tile.row + r) * a.row_stride, k, norm->eps);
+                mean[r] = st.mean;
+                rstd[r] = st.rstd;
+            }
+        const auto normed = [&](T x, std::size_t r, std::size_t c) EINVIT_ALWAYS_INLINE_LAMBDA {
+            if (!norm) return x;
+            T y = (x - mean[r]) * rstd[r];
+            if (norm->gamma) y = y * norm->gamma[k0 + c];
+            if (norm->beta) y = y + norm->beta[k0 + c];
+            return y;
+        };
         std::size_t k_done = 0;
 #if EINVIT_USE_XSIMD && defined(__AVX512F__)
         if constexpr (std::is_same_v<T, float> && MR <= 16) {
             if (a.col_stride == 1) {
                 const __mmask16 lanes = static_cast<__mmask16>((1u << MR) - 1);
-                for (; k_done + 16 <= kb; k_done += 16)
-                    transpose_block(src + k_done, a.row_stride, rows, dst + k_done * MR, MR, lanes);
+                if (!norm) {
+                    for (; k_done + 16 <= kb; k_done += 16)
+                        transpose_block(src + k_done, a.row_stride, rows, dst + k_done * MR, MR, lanes);
+                } else {
+                    // the lanes are the tile's rows: (x - mean) * rstd per lane, then gamma and beta of the column
+                    const __m512 vm = _mm512_load_ps(mean), vr = _mm512_load_ps(rstd);
+                    const __mmask16 live = static_cast<__mmask16>((1u << rows) - 1);
+                    for (; k_done + 16 <= kb; k_done += 16)
+                        transpose_block(src + k_done, a.row_stride, rows, dst + k_done * MR, MR, lanes,
+                                        [&](std::size_t c, __m512 x) EINVIT_ALWAYS_INLINE_LAMBDA {
+                                            __m512 y = _mm512_mul_ps(_mm512_sub_ps(x, vm), vr);
+                                            const std::size_t col = k0 + k_done + c;
+                                            if (norm->gamma) y = _mm512_mul_ps(y, _mm512_set1_ps(norm->gamma[col]));
+                                            if (norm->beta) y = _mm512_add_ps(y, _mm512_set1_ps(norm->beta[col]));
+                                            return _mm512_maskz_mov_ps(live, y);
+                                        });
+                }
             }
         }
 #endif
         if (a.col_stride == 1) {
             for (std::size_t r = 0; r < rows; ++r) {
                 const T* row = src + r * a.row_stride;
-                for (std::size_t k = k_done; k < kb; ++k) dst[k * MR + r] = row[k];
+                for (std::size_t c = k_done; c < kb; ++c) dst[c * MR + r] = normed(row[c], r, c);
             }
         } else {
-            for (std::size_t k = k_done; k < kb; ++k)
-                for (std::size_t r = 0; r < rows; ++r) dst[k * MR + r] = src[r * a.row_stride + k * a.col_stride];
+            for (std::size_t c = k_done; c < kb; ++c)
+                for (std::size_t r = 0; r < rows; ++r) dst[c * MR + r] = normed(src[r * a.row_stride + c * a.col_stride], r, c);
         }
         for (std::size_t r = rows; r < MR; ++r)
-            for (std::size_t k = k_done; k < kb; ++k) dst[k * MR + r] = T(0);
+            for (std::size_t c = k_done; c < kb; ++c) dst[c * MR + r] = T(0);
     }
 }
 
@@ -3902,9 +4181,10 @@ namespace detail {
 // All of A packed, for threads that share it, as multiply_panels reads it: the depth block starting at
 // k0 (depth kb) is at out + k0 * round_up(m, MR), in blocks of row_block(kc) rows, each packed as
 // pack_a packs it (its tile j at + j * MR * kb, rows tiled by row_tile). The units [u0, u1) of
-// (depth block, tile) pairs are packed.
+// (depth block, tile) pairs are packed, normalised by `norm` when it is not null.
 template <class T>
-void pack_a_shared(T* out, Strided<T> a, std::size_t m, std::size_t k, std::size_t u0, std::size_t u1) noexcept {
+void pack_a_shared(T* out, Strided<T> a, std::size_t m, std::size_t k, std::size_t u0, std::size_t u1,
+                   const RowNorm<T>* norm = nullptr) noexcept {
     constexpr std::size_t MR = mr<T>;
     const std::size_t kc = depth_block(k), row_panels = (m + MR - 1) / MR, block_tiles = row_block<T>(kc) / MR;
     for (std::size_t u = u0; u < u1; ++u) {
@@ -3914,17 +4194,18 @@ void pack_a_shared(T* out, Strided<T> a, std::size_t m, std::size_t k, std::size
         const RowTile tile = row_tile<T>(j % block_tiles, mb);
         const std::size_t r = i0 + tile.row;
         pack_a(out + k0 * row_panels * MR + j * MR * kb, Strided<T>{a.data + r * a.row_stride, a.row_stride, a.col_stride},
-               tile.rows, k0, kb);
+               tile.rows, k0, kb, norm, k);
     }
 }
 
 // The product for the rows [r0, r0 + m) and the column panels [p0, p1), on one thread (a and c point
 // at row r0; r0 is what the epilogue's row index counts from). `packed` is null when B must be packed
-// here; `a_shared`, when not null, is all of A packed by pack_a_shared.
+// here; `a_shared`, when not null, is all of A packed by pack_a_shared; otherwise A is packed here,
+// normalised by `norm` when it is not null.
 template <class T>
 void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, const PackedB<T>* packed,
                      T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t p0, std::size_t p1,
-                     std::size_t r0 = 0, const T* a_shared = nullptr) {
+                     std::size_t r0 = 0, const T* a_shared = nullptr, const RowNorm<T>* norm = nullptr) {
     constexpr std::size_t MR = mr<T>, NR = nr<T>;
     const std::size_t kc = depth_block(k), MC = row_block<T>(kc);
     T* a_buffer = a_shared ? nullptr : scratch<T>(0, round_up(m < MC ? m : MC, MR) * kc);
@@ -3938,7 +4219,8 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
         for (std::size_t i0 = 0; i0 < m; i0 += MC) {
             const std::size_t mb = m - i0 < MC ? m - i0 : MC;
             const T* a_packed = a_shared ? a_shared + k0 * round_up(m, MR) + i0 * kb : a_buffer;
-            if (!a_shared) pack_a(a_buffer, Strided<T>{a.data + i0 * a.row_stride, a.row_stride, a.col_stride}, mb, k0, kb);
+            if (!a_shared)
+                pack_a(a_buffer, Strided<T>{a.data + i0 * a.row_stride, a.row_stride, a.col_stride}, mb, k0, kb, norm, k);
             for (std::size_t p = p0; p < p1; ++p) {
                 const std::size_t n0 = p * NR;
                 const std::size_t cols = n - n0 < NR ? n - n0 : NR;
@@ -3968,14 +4250,17 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
     }
 }
 
-// The product for the column panels [first, end) of B (all of them by default).
+// The product for the column panels [first, end) of B (all of them by default), A normalised by `norm`
+// when it is not null.
 template <class T>
 void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, const PackedB<T>* packed,
                        T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t first = 0,
-                       std::size_t end = static_cast<std::size_t>(-1)) {
+                       std::size_t end = static_cast<std::size_t>(-1), const RowNorm<T>* norm = nullptr) {
     const std::size_t all_panels = (n + nr<T> - 1) / nr<T>;
     if (end > all_panels) end = all_panels;
     if (m == 0 || first >= end) return;
+    if (norm && (a.col_stride != 1 || k == 0))
+        raise(errc::invalid_argument, "gemm: a LayerNorm of A's rows needs a row-major A with at least one column");
     // C holds partial sums between k blocks, so a residual that is C itself is read as the starting
     // value instead (C = C + A·B + bias), which is the same thing when there is no activation.
     Epilogue<T> e = ep;
@@ -3997,7 +4282,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         parallel_for(row_tiles, 1, [&](std::size_t t0, std::size_t t1) {
             const std::size_t r0 = t0 * MR, r1 = t1 * MR < m ? t1 * MR : m;
             multiply_panels(r1 - r0, n, k, Strided<T>{a.data + r0 * a.row_stride, a.row_stride, a.col_stride}, b, packed,
-                            c + r0 * ldc, ldc, e, accumulate, first, end, r0);
+                            c + r0 * ldc, ldc, e, accumulate, first, end, r0, static_cast<const T*>(nullptr), norm);
         });
         return;
     }
@@ -4007,7 +4292,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     if (grain == 1 && threads > 1 && k > 0 && a_whole * sizeof(T) <= shared_a_bytes && !einvit::detail::ThreadPool::inside_task()) {
         T* shared = scratch<T>(8, a_whole);
         const std::size_t units = (k + depth_block(k) - 1) / depth_block(k) * row_tiles;
-        parallel_for(units, 1, [&](std::size_t u0, std::size_t u1) { pack_a_shared(shared, a, m, k, u0, u1); });
+        parallel_for(units, 1, [&](std::size_t u0, std::size_t u1) { pack_a_shared(shared, a, m, k, u0, u1, norm); });
         parallel_for(panels, grain, [&](std::size_t p0, std::size_t p1) {
             multiply_panels(m, n, k, a, b, packed, c, ldc, e, accumulate, first + p0, first + p1, std::size_t{0},
                             static_cast<const T*>(shared));
@@ -4015,7 +4300,8 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         return;
     }
     parallel_for(panels, grain, [&](std::size_t p0, std::size_t p1) {
-        multiply_panels(m, n, k, a, b, packed, c, ldc, e, accumulate, first + p0, first + p1);
+        multiply_panels(m, n, k, a, b, packed, c, ldc, e, accumulate, first + p0, first + p1, std::size_t{0},
+                        static_cast<const T*>(nullptr), norm);
     });
 }
 
@@ -4023,17 +4309,19 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
 
 /// C = epilogue(A · B) (C += A · B before the epilogue when `accumulate`): A is M x K and B is K x N,
 /// both with any strides; C is M x N with row stride ldc and unit column stride. Uses the thread pool.
+/// With `norm`, A's rows are layer-normalised as they are packed: C = epilogue(LN(A) · B) (RowNorm).
 template <class T>
 void multiply(cpu, std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, T* c, std::size_t ldc,
-              const Epilogue<T>& ep = {}, bool accumulate = false) {
-    detail::multiply_threaded<T>(m, n, k, a, b, nullptr, c, ldc, ep, accumulate);
+              const Epilogue<T>& ep = {}, bool accumulate = false, const RowNorm<T>* norm = nullptr) {
+    detail::multiply_threaded<T>(m, n, k, a, b, nullptr, c, ldc, ep, accumulate, 0, static_cast<std::size_t>(-1), norm);
 }
 
-/// C = epilogue(A · B) with B pre-packed.
+/// C = epilogue(A · B) with B pre-packed (and A layer-normalised on the way with `norm`).
 template <class T>
 void multiply(cpu, std::size_t m, Strided<T> a, const PackedB<T>& b, T* c, std::size_t ldc, const Epilogue<T>& ep = {},
-              bool accumulate = false) {
-    detail::multiply_threaded<T>(m, b.n(), b.k(), a, Strided<T>{nullptr, 0, 0}, &b, c, ldc, ep, accumulate);
+              bool accumulate = false, const RowNorm<T>* norm = nullptr) {
+    detail::multiply_threaded<T>(m, b.n(), b.k(), a, Strided<T>{nullptr, 0, 0}, &b, c, ldc, ep, accumulate, 0,
+                                 static_cast<std::size_t>(-1), norm);
 }
 
 /// C's columns [col_begin, col_end) = epilogue(A · B's same columns), B pre-packed: C and the epilogue's
@@ -4041,18 +4329,27 @@ void multiply(cpu, std::size_t m, Strided<T> a, const PackedB<T>& b, T* c, std::
 /// nr<T>; col_end is one too, or past B's last column.
 template <class T>
 void multiply_columns(cpu, std::size_t m, Strided<T> a, const PackedB<T>& b, std::size_t col_begin, std::size_t col_end,
-                      T* c, std::size_t ldc, const Epilogue<T>& ep = {}, bool accumulate = false) {
+                      T* c, std::size_t ldc, const Epilogue<T>& ep = {}, bool accumulate = false,
+                      const RowNorm<T>* norm = nullptr) {
     if (col_begin % nr<T> != 0 || (col_end % nr<T> != 0 && col_end < b.n()))
         raise(errc::invalid_argument, "gemm: a column range of a packed B must start and end on a panel of " +
                                           std::to_string(nr<T>) + " columns");
     detail::multiply_threaded<T>(m, b.n(), b.k(), a, Strided<T>{nullptr, 0, 0}, &b, c, ldc, ep, accumulate,
-                                 col_begin / nr<T>, (col_end + nr<T> - 1) / nr<T>);
+                                 col_begin / nr<T>, (col_end + nr<T> - 1) / nr<T>, norm);
 }
 
-/// The reference product: three loops accumulating in T, then the same epilogue element by element.
+/// The reference product: three loops accumulating in T, then the same epilogue element by element
+/// (with `norm`, A's rows first go through the reference LayerNorm).
 template <class T>
 void multiply(reference, std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, T* c, std::size_t ldc,
-              const Epilogue<T>& ep = {}, bool accumulate = false) {
+              const Epilogue<T>& ep = {}, bool accumulate = false, const RowNorm<T>* norm = nullptr) {
+    std::vector<T> normed;
+    if (norm && m && k) {
+        if (a.col_stride != 1) raise(errc::invalid_argument, "gemm: a LayerNorm of A's rows needs a row-major A");
+        normed.resize(m * k);
+        kernels::layer_norm_rows(reference{}, a.data, a.row_stride, normed.data(), k, m, k, norm->gamma, norm->beta, norm->eps);
+        a = Strided<T>{normed.data(), k, 1};
+    }
     for (std::size_t i = 0; i < m; ++i)
         for (std::size_t j = 0; j < n; ++j) {
             T acc = accumulate ? c[i * ldc + j] : T(0);
@@ -4067,225 +4364,6 @@ void multiply(reference, std::size_t m, std::size_t n, std::size_t k, Strided<T>
 
 }  // namespace einvit::gemm
 // ---- end einvit/backend/cpu/gemm.hpp ----
-// ---- begin einvit/backend/cpu/rows.hpp ----
-// einvit/backend/cpu/rows.hpp — kernels that work row by row: softmax and LayerNorm.
-//
-// Each takes `rows` rows of `cols` contiguous elements (row strides in_ld and out_ld; in and out may
-// be the same memory) and comes twice: for `reference` (plain loops, the oracle) and for `cpu` (SIMD
-// packets, rows split across the thread pool; every row is computed by one thread in a fixed order,
-// so results do not depend on the thread count).
-
-#include <cmath>
-#include <cstddef>
-#include <limits>
-
-
-namespace einvit::kernels {
-
-namespace detail {
-
-// Rows per thread-pool task: enough elements that splitting pays.
-inline std::size_t row_grain(std::size_t cols) noexcept {
-    const std::size_t g = 16384 / (cols ? cols : 1);
-    return g ? g : 1;
-}
-
-template <class T>
-EINVIT_ALWAYS_INLINE T row_max(const T* x, std::size_t n) noexcept {
-    constexpr std::size_t W = simd::width<T>;
-    T m = -std::numeric_limits<T>::infinity();
-    std::size_t i = 0;
-    if constexpr (W > 1) {
-        if (n >= W) {
-            auto v = simd::load<T>(x);
-            for (i = W; i + W <= n; i += W) v = fn::max{}(v, simd::load<T>(x + i));
-            alignas(64) T lanes[W];
-            simd::store<T>(lanes, v);
-            for (std::size_t l = 0; l < W; ++l) m = lanes[l] > m ? lanes[l] : m;
-        }
-    }
-    for (; i < n; ++i) m = x[i] > m ? x[i] : m;
-    return m;
-}
-
-// out[i] = exp((x[i] - m) * scale); returns the sum.
-template <class T>
-EINVIT_ALWAYS_INLINE T exp_and_sum(const T* x, T* out, std::size_t n, T m, T scale) noexcept {
-    constexpr std::size_t W = simd::width<T>;
-    std::size_t i = 0;
-    T sum = T(0);
-    if constexpr (W > 1) {
-        auto acc = simd::broadcast<T>(T(0));
-        const auto vm = simd::broadcast<T>(m), vs = simd::broadcast<T>(scale);
-        for (; i + W <= n; i += W) {
-            const auto e = fn::exp{}((simd::load<T>(x + i) - vm) * vs);
-            simd::store<T>(out + i, e);
-            acc = acc + e;
-        }
-        if (i < n) {
-            const auto e = fn::exp{}((simd::load_partial<T>(x + i, 1, n - i) - vm) * vs);
-            simd::store_partial<T>(out + i, e, n - i);
-            acc = acc + simd::keep_first<T>(e, n - i);  // lanes past n hold exp((1 - m) * scale): not counted
-            i = n;
-        }
-        sum += simd::reduce_add<T>(acc);
-    }
-    for (; i < n; ++i) {
-        out[i] = std::exp((x[i] - m) * scale);
-        sum += out[i];
-    }
-    return sum;
-}
-
-template <class T>
-EINVIT_ALWAYS_INLINE void scale_row(T* x, std::size_t n, T s) noexcept {
-    constexpr std::size_t W = simd::width<T>;
-    std::size_t i = 0;
-    if constexpr (W > 1) {
-        const auto vs = simd::broadcast<T>(s);
-        for (; i + W <= n; i += W) simd::store<T>(x + i, simd::load<T>(x + i) * vs);
-    }
-    for (; i < n; ++i) x[i] *= s;
-}
-
-template <class T>
-EINVIT_ALWAYS_INLINE void softmax_row(const T* x, T* out, std::size_t n, T scale) noexcept {
-    const T m = row_max(x, n);
-    if (m == -std::numeric_limits<T>::infinity()) {  // every element masked: zeros, not NaN
-        for (std::size_t i = 0; i < n; ++i) out[i] = T(0);
-        return;
-    }
-    const T sum = exp_and_sum(x, out, n, m, scale);
-    scale_row(out, n, T(1) / sum);
-}
-
-template <class T>
-EINVIT_ALWAYS_INLINE T row_sum(const T* x, std::size_t n, T shift) noexcept {
-    constexpr std::size_t W = simd::width<T>;
-    std::size_t i = 0;
-    T sum = T(0);
-    if constexpr (W > 1) {
-        auto acc = simd::broadcast<T>(T(0));
-        const auto vs = simd::broadcast<T>(shift);
-        for (; i + W <= n; i += W) acc = acc + (simd::load<T>(x + i) - vs);
-        sum = simd::reduce_add<T>(acc);
-    }
-    for (; i < n; ++i) sum += x[i] - shift;
-    return sum;
-}
-
-template <class T>
-EINVIT_ALWAYS_INLINE T row_sum_squares(const T* x, std::size_t n, T mean) noexcept {
-    constexpr std::size_t W = simd::width<T>;
-    std::size_t i = 0;
-    T sum = T(0);
-    if constexpr (W > 1) {
-        auto acc = simd::broadcast<T>(T(0));
-        const auto vm = simd::broadcast<T>(mean);
-        for (; i + W <= n; i += W) {
-            const auto d = simd::load<T>(x + i) - vm;
-            acc = simd::fma<T>(d, d, acc);
-        }
-        sum = simd::reduce_add<T>(acc);
-    }
-    for (; i < n; ++i) sum += (x[i] - mean) * (x[i] - mean);
-    return sum;
-}
-
-// Two passes around a shift (the row's first element), so large offsets such as values around 1e4
-// cost no precision: mean = shift + sum(x - shift) / n, variance = sum((x - mean)^2) / n.
-template <class T>
-EINVIT_ALWAYS_INLINE void layer_norm_row(const T* x, T* out, std::size_t n, const T* gamma, const T* beta, T eps) noexcept {
-    constexpr std::size_t W = simd::width<T>;
-    const T shift = x[0];
-    const T mean = shift + row_sum(x, n, shift) / static_cast<T>(n);
-    const T var = row_sum_squares(x, n, mean) / static_cast<T>(n);
-    const T rstd = T(1) / std::sqrt(var + eps);
-    std::size_t i = 0;
-    if constexpr (W > 1) {
-        const auto vm = simd::broadcast<T>(mean), vr = simd::broadcast<T>(rstd);
-        for (; i + W <= n; i += W) {
-            auto y = (simd::load<T>(x + i) - vm) * vr;
-            if (gamma) y = y * simd::load<T>(gamma + i);
-            if (beta) y = y + simd::load<T>(beta + i);
-            simd::store<T>(out + i, y);
-        }
-    }
-    for (; i < n; ++i) {
-        T y = (x[i] - mean) * rstd;
-        if (gamma) y *= gamma[i];
-        if (beta) y += beta[i];
-        out[i] = y;
-    }
-}
-
-}  // namespace detail
-
-/// Softmax of each row of scale * x (scale > 0), max-subtracted. -inf elements are masked out; a row
-/// that is entirely -inf gives zeros.
-template <class T>
-void softmax_rows(cpu, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows, std::size_t cols,
-                  T scale = T(1)) {
-    if (cols == 0) return;
-    parallel_for(rows, detail::row_grain(cols), [&](std::size_t r0, std::size_t r1) {
-        for (std::size_t r = r0; r < r1; ++r) detail::softmax_row(in + r * in_ld, out + r * out_ld, cols, scale);
-    });
-}
-
-/// The reference softmax: the same definition in plain loops.
-template <class T>
-void softmax_rows(reference, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows,
-                  std::size_t cols, T scale = T(1)) {
-    for (std::size_t r = 0; r < rows; ++r) {
-        const T* x = in + r * in_ld;
-        T* y = out + r * out_ld;
-        T m = -std::numeric_limits<T>::infinity();
-        for (std::size_t i = 0; i < cols; ++i) m = x[i] > m ? x[i] : m;
-        if (m == -std::numeric_limits<T>::infinity()) {
-            for (std::size_t i = 0; i < cols; ++i) y[i] = T(0);
-            continue;
-        }
-        T sum = T(0);
-        for (std::size_t i = 0; i < cols; ++i) sum += (y[i] = std::exp((x[i] - m) * scale));
-        for (std::size_t i = 0; i < cols; ++i) y[i] /= sum;
-    }
-}
-
-/// LayerNorm of each row: (x - mean) / sqrt(var + eps) * gamma + beta (gamma, beta: cols values or null).
-template <class T>
-void layer_norm_rows(cpu, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows, std::size_t cols,
-                     const T* gamma, const T* beta, T eps) {
-    if (cols == 0) return;
-    parallel_for(rows, detail::row_grain(cols), [&](std::size_t r0, std::size_t r1) {
-        for (std::size_t r = r0; r < r1; ++r)
-            detail::layer_norm_row(in + r * in_ld, out + r * out_ld, cols, gamma, beta, eps);
-    });
-}
-
-/// The reference LayerNorm: mean and variance accumulated in double.
-template <class T>
-void layer_norm_rows(reference, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows,
-                     std::size_t cols, const T* gamma, const T* beta, T eps) {
-    for (std::size_t r = 0; r < rows && cols; ++r) {
-        const T* x = in + r * in_ld;
-        T* y = out + r * out_ld;
-        double mean = 0, var = 0;
-        for (std::size_t i = 0; i < cols; ++i) mean += static_cast<double>(x[i]);
-        mean /= static_cast<double>(cols);
-        for (std::size_t i = 0; i < cols; ++i) var += (x[i] - mean) * (x[i] - mean);
-        var /= static_cast<double>(cols);
-        const double rstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
-        for (std::size_t i = 0; i < cols; ++i) {
-            double v = (x[i] - mean) * rstd;
-            if (gamma) v *= static_cast<double>(gamma[i]);
-            if (beta) v += static_cast<double>(beta[i]);
-            y[i] = static_cast<T>(v);
-        }
-    }
-}
-
-}  // namespace einvit::kernels
-// ---- end einvit/backend/cpu/rows.hpp ----
 // ---- begin einvit/backend/cpu/attention.hpp ----
 // einvit/backend/cpu/attention.hpp — multi-head scaled dot-product attention, fused.
 //
@@ -6502,9 +6580,10 @@ inline constexpr Config mnist = [] {
 // first call for that batch size), forward_into() takes the caller's and allocates nothing.
 //
 // The transformer block, pre-norm (ViT) order:
-//   h = LN1(x); qkv = h Wqkvᵀ + b; a = attention(q, k, v) read as strided views of qkv;
+//   qkv = LN1(x) Wqkvᵀ + b       (LN1 applied as the GEMM packs x: no normalised copy of x)
+//   a = attention(q, k, v) read as strided views of qkv;
 //   x += a Wprojᵀ + b            (residual fused into the GEMM)
-//   h = LN2(x); m = GELU(h W1ᵀ + b1)  (bias and GELU fused); x += m W2ᵀ + b2  (residual fused)
+//   m = GELU(LN2(x) W1ᵀ + b1)    (LN2 in the packing, bias and GELU in the epilogue); x += m W2ᵀ + b2
 // and post-norm (the original Transformer): x = LN1(x + Attn(x)); x = LN2(x + MLP(x)).
 // With class-token pooling, the last block computes keys and values for every token but everything
 // else (queries, attention, projection, MLP, the final norm) only for the class (and distillation)
@@ -6690,7 +6769,7 @@ public:
     /// Floats of workspace a forward pass of batch B needs, each buffer padded to 64 bytes.
     template <std::size_t B>
     static constexpr std::size_t workspace_floats = detail::pad16(B * T * D)               // x, the residual stream
-                                                    + detail::pad16(B * T * (D > PD ? D : PD))  // normalised x, patches
+                                                    + detail::pad16(B * NP * PD)           // patches
                                                     + detail::pad16(B * T * 3 * I)         // qkv
                                                     + detail::pad16(B * T * I)             // attention output
                                                     + detail::pad16(B * T * MLP)           // MLP hidden
@@ -6754,8 +6833,8 @@ private:
     void run(const Input<B>& image, float* out, float* workspace, float* attention_maps, std::size_t map_rows,
              const std::uint8_t* keep_patches, bool features_only) const {
         float* x = workspace;
-        float* h = x + detail::pad16(B * T * D);
-        float* qkv = h + detail::pad16(B * T * (D > PD ? D : PD));
+        float* patches = x + detail::pad16(B * T * D);
+        float* qkv = patches + detail::pad16(B * NP * PD);
         float* att = qkv + detail::pad16(B * T * 3 * I);
         float* mlp = att + detail::pad16(B * T * I);
         float* pooled = mlp + detail::pad16(B * T * MLP);
@@ -6769,10 +6848,10 @@ private:
         }
         {
             EINVIT_PROFILE_SCOPE(profile::Op::patch_embed);
-            embed<B>(image.data(), x, h);
+            embed<B>(image.data(), x, patches);
         }
         for (std::size_t l = 0; l < C.depth; ++l)
-            block<B>(w_.blocks[l], x, h, qkv, att, mlp, attention_maps ? attention_maps + l * B * map_rows * T : nullptr,
+            block<B>(w_.blocks[l], x, qkv, att, mlp, attention_maps ? attention_maps + l * B * map_rows * T : nullptr,
                      map_rows, mask, l + 1 == C.depth ? kept_rows : T);
         // after the last block, x holds kept_rows tokens per image
         if (C.final_norm && C.norm == NormPlacement::pre) layer_norm(w_.norm, x, x, B * kept_rows);
@@ -6806,18 +6885,23 @@ private:
         kernels::layer_norm_rows(Backend{}, in, D, out, D, rows, D, n.gamma.data(), n.beta.data(), layer_norm_eps);
     }
     static void linear(const LinearWeights& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
-                       std::size_t rows, gemm::Activation act = gemm::Activation::none, bool accumulate = false) {
-        linear_columns(l, in, ld_in, out, ld_out, rows, 0, l.out, act, accumulate);
+                       std::size_t rows, gemm::Activation act = gemm::Activation::none, bool accumulate = false,
+                       const NormWeights* norm = nullptr) {
+        linear_columns(l, in, ld_in, out, ld_out, rows, 0, l.out, act, accumulate, norm);
     }
     // The output features [c0, c1) only (panel-aligned, see gemm::multiply_columns), written in place.
+    // With `norm`, the input rows go through that LayerNorm as the GEMM packs them (gemm::RowNorm).
     static void linear_columns(const LinearWeights& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
                                std::size_t rows, std::size_t c0, std::size_t c1,
-                               gemm::Activation act = gemm::Activation::none, bool accumulate = false) {
+                               gemm::Activation act = gemm::Activation::none, bool accumulate = false,
+                               const NormWeights* norm = nullptr) {
         gemm::Epilogue<float> ep;
         ep.bias = l.bias_or_null();
         ep.activation = act;
+        const gemm::RowNorm<float> row_norm{norm ? norm->gamma.data() : nullptr, norm ? norm->beta.data() : nullptr,
+                                            layer_norm_eps};
         gemm::multiply_columns(Backend{}, rows, gemm::Strided<float>{in, ld_in, 1}, l.weight, c0, c1, out, ld_out, ep,
-                               accumulate);
+                               accumulate, norm ? &row_norm : nullptr);
     }
     static constexpr gemm::Activation mlp_activation() {
         switch (C.activation) {
@@ -6868,21 +6952,23 @@ private:
     }
 
     // Attention of the first `rows` tokens of each image (T, or kept_rows in the last block) to every
-    // token; x_out then holds `rows` tokens per image.
+    // token; x_out then holds `rows` tokens per image. `norm`, when given, is applied to `in` on its way
+    // into the qkv projection.
     template <std::size_t B>
     void attention(const BlockWeights& bw, const float* in, float* x_out, float* qkv, float* att, bool accumulate,
                    float* map, std::size_t map_rows, float* scratch, const kernels::AttentionMask& mask,
-                   std::size_t rows) const {
+                   std::size_t rows, const NormWeights* norm = nullptr) const {
         {
             EINVIT_PROFILE_SCOPE(profile::Op::qkv);
             // keys and values of every token, queries of `rows` (of every token when the attention
             // maps asked for need them)
+            const gemm::Activation none = gemm::Activation::none;
             if (rows < T && I % gemm::nr<float> == 0 && !(map && map_rows > rows)) {
-                linear_columns(bw.qkv, in, D, qkv, 3 * I, B * T, I, 3 * I);
+                linear_columns(bw.qkv, in, D, qkv, 3 * I, B * T, I, 3 * I, none, false, norm);
                 for (std::size_t b = 0; b < B; ++b)
-                    linear_columns(bw.qkv, in + b * T * D, D, qkv + b * T * 3 * I, 3 * I, rows, 0, I);
+                    linear_columns(bw.qkv, in + b * T * D, D, qkv + b * T * 3 * I, 3 * I, rows, 0, I, none, false, norm);
             } else {
-                linear(bw.qkv, in, D, qkv, 3 * I, B * T);
+                linear(bw.qkv, in, D, qkv, 3 * I, B * T, none, false, norm);
             }
         }
         const float scale = attention_scale > 0 ? attention_scale : 1.0f / std::sqrt(static_cast<float>(HD));
@@ -6926,12 +7012,13 @@ private:
             }
     }
 
-    // x += fc2(act(fc1(in)))
+    // x += fc2(act(fc1(norm(in)))), norm when given
     template <std::size_t B>
-    static void mlp_layers(const BlockWeights& bw, const float* in, float* x, float* mlp, std::size_t rows) {
+    static void mlp_layers(const BlockWeights& bw, const float* in, float* x, float* mlp, std::size_t rows,
+                           const NormWeights* norm = nullptr) {
         {
             EINVIT_PROFILE_SCOPE(profile::Op::fc1);
-            linear(bw.fc1, in, D, mlp, MLP, rows, mlp_activation());
+            linear(bw.fc1, in, D, mlp, MLP, rows, mlp_activation(), false, norm);
         }
         EINVIT_PROFILE_SCOPE(profile::Op::fc2);
         linear(bw.fc2, mlp, MLP, x, D, rows, gemm::Activation::none, true);
@@ -6939,13 +7026,12 @@ private:
 
     // One transformer block; its output keeps `rows` tokens per image (see kept_rows).
     template <std::size_t B>
-    void block(const BlockWeights& bw, float* x, float* h, float* qkv, float* att, float* mlp, float* map,
+    void block(const BlockWeights& bw, float* x, float* qkv, float* att, float* mlp, float* map,
                std::size_t map_rows, const kernels::AttentionMask& mask, std::size_t rows) const {
         if constexpr (C.norm == NormPlacement::pre) {
-            layer_norm(bw.norm1, x, h, B * T);
-            attention<B>(bw, h, x, qkv, att, true, map, map_rows, mlp, mask, rows);
-            layer_norm(bw.norm2, x, h, B * rows);
-            mlp_layers<B>(bw, h, x, mlp, B * rows);
+            // LN1 and LN2 applied by the GEMMs as they pack x for qkv and fc1: no normalised copy of x
+            attention<B>(bw, x, x, qkv, att, true, map, map_rows, mlp, mask, rows, &bw.norm1);
+            mlp_layers<B>(bw, x, x, mlp, B * rows, &bw.norm2);
         } else {
             attention<B>(bw, x, x, qkv, att, true, map, map_rows, mlp, mask, rows);
             layer_norm(bw.norm1, x, x, B * rows);

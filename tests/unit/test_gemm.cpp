@@ -243,6 +243,83 @@ TEST_CASE("gemm: a column range of a packed B writes those columns of the full p
     }
 }
 
+TEST_CASE("gemm: a LayerNorm of A's rows applied while packing equals normalising A first, on every threading path") {
+    // shapes for each path: A shared by the threads (197 x 768), rows split (1600 x 96, packed B), columns
+    // split with A packed per thread (1400 x 768 is too big to share), two depth blocks (900), a depth
+    // that is not a multiple of 16 (20, 5), one row
+    const Problem shapes[] = {{197, 2304, 768, false, true}, {1600, 96, 768, false, true}, {1400, 2048, 768, false, true},
+                              {15, 300, 900, false, true},   {33, 50, 20, false, false}, {1, 37, 5, false, true}};
+    for (const auto& p : shapes) {
+        Operands o = make(p, 3 + p.k);
+        einvit_test::Rng rng(p.m);
+        for (std::size_t i = 0; i < p.m; ++i)  // rows with offsets up to 1e3, as a residual stream has
+            for (std::size_t kk = 0; kk < p.k; ++kk) o.a[i * o.lda + kk] = o.a[i * o.lda + kk] * float(1 + i % 7) + float(i % 5) * 250.0f;
+        std::vector<float> gamma(p.k), beta(p.k);
+        for (auto& g : gamma) g = static_cast<float>(rng.uniform(0.5, 1.5));
+        for (auto& b : beta) b = static_cast<float>(rng.uniform(-0.5, 0.5));
+        const einvit::gemm::PackedB<float> packed(o.sb, p.k, p.n);
+        Epilogue<float> ep;
+        ep.bias = o.bias.data();
+        ep.activation = Activation::gelu_erf;
+        for (int affine = 0; affine < 2; ++affine) {
+            const einvit::gemm::RowNorm<float> norm{affine ? gamma.data() : nullptr, affine ? beta.data() : nullptr, 1e-6f};
+            // the normalised copy of A, as the model computed it before the fusion
+            std::vector<float> normed(p.m * p.k);
+            einvit::kernels::layer_norm_rows(einvit::cpu{}, o.a.data(), o.lda, normed.data(), p.k, p.m, p.k, norm.gamma,
+                                             norm.beta, norm.eps);
+            const Strided<float> sn{normed.data(), p.k, 1};
+            std::vector<float> want(p.m * p.n), fused[3], fused_unpacked(p.m * p.n), ref(p.m * p.n);
+            einvit::gemm::multiply(einvit::cpu{}, p.m, sn, packed, want.data(), p.n, ep);
+            for (std::size_t t = 1; t <= 3; ++t) {
+                einvit::set_num_threads(t);
+                fused[t - 1].resize(p.m * p.n);
+                einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, fused[t - 1].data(), p.n, ep, false, &norm);
+            }
+            einvit::set_num_threads(einvit::detail::default_threads());
+            einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, fused_unpacked.data(), p.n, ep, false, &norm);
+            for (std::size_t t = 1; t < 3; ++t)
+                CHECK_MESSAGE(std::memcmp(fused[0].data(), fused[t].data(), want.size() * sizeof(float)) == 0,
+                              "m=" << p.m << " k=" << p.k << ": thread counts differ");
+            CHECK(std::memcmp(fused[0].data(), fused_unpacked.data(), want.size() * sizeof(float)) == 0);
+            // against normalising first: the same values up to how a compiler contracts (x - m) * r * g + b
+            std::size_t off = 0;
+            for (std::size_t i = 0; i < want.size(); ++i) off += !(std::fabs(fused[1][i] - want[i]) <= 2e-5f * (1 + std::fabs(want[i])));
+            CHECK_MESSAGE(off == 0, "m=" << p.m << " n=" << p.n << " k=" << p.k << ": " << off << " elements differ from LN then GEMM");
+            if (p.m * p.n * p.k > 50'000'000) continue;  // the loops below would take seconds
+            // and against the product in double of A normalised by layer_norm_rows (tested against double itself
+            // in test_nn.cpp; at offsets of 1e3 its float rounding is more than this product's tolerance)
+            Problem q = p;
+            q.a_transposed = false;
+            Operands on = o;
+            on.sa = sn;
+            check_against_double(q, on, ep, fused[1].data(), p.n);
+            // the reference kernel takes the same argument; its LayerNorm is computed in double
+            einvit::gemm::multiply(einvit::reference{}, p.m, p.n, p.k, o.sa, o.sb, ref.data(), p.n, ep, false, &norm);
+            on.a = o.a;
+            for (std::size_t i = 0; i < p.m; ++i) {
+                const float* x = o.a.data() + i * o.lda;
+                double mean = 0, var = 0;
+                for (std::size_t kk = 0; kk < p.k; ++kk) mean += x[kk];
+                mean /= double(p.k);
+                for (std::size_t kk = 0; kk < p.k; ++kk) var += (x[kk] - mean) * (x[kk] - mean);
+                const double rstd = 1.0 / std::sqrt(var / double(p.k) + double(norm.eps));
+                for (std::size_t kk = 0; kk < p.k; ++kk)
+                    on.a[i * o.lda + kk] =
+                        static_cast<float>((x[kk] - mean) * rstd * (affine ? gamma[kk] : 1.0) + (affine ? beta[kk] : 0.0));
+            }
+            on.sa = Strided<float>{on.a.data(), o.lda, 1};
+            check_against_double(q, on, ep, ref.data(), p.n);
+        }
+    }
+    // a LayerNorm of A's rows needs them contiguous
+    const Problem t{8, 8, 8, true, false};
+    const Operands o = make(t, 1);
+    const einvit::gemm::RowNorm<float> norm{nullptr, nullptr, 1e-5f};
+    std::vector<float> c(64);
+    CHECK_THROWS_WITH_AS(einvit::gemm::multiply(einvit::cpu{}, t.m, t.n, t.k, o.sa, o.sb, c.data(), t.n, {}, false, &norm),
+                         doctest::Contains("row-major"), einvit::error);
+}
+
 TEST_CASE("gemm: row tiles cover a block in order, none shorter than min_tile_rows (or half a tile) unless the block is") {
     constexpr std::size_t MR = einvit::gemm::mr<float>;
     // a short remainder shares MR + rest rows with the tile before it, so with MR = 6 a tile can have 3

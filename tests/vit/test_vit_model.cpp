@@ -47,7 +47,7 @@ static_assert(vit::VisionTransformer<vit::presets::mnist>::T == 17);
 static_assert(vit::VisionTransformer<vit::presets::vit_huge_patch14_224>::T == 257);
 // the workspace of a ViT-B/16 forward at batch 1: a compile-time constant (about 7 MiB)
 static_assert(vit::VisionTransformer<vit::presets::vit_base_patch16_224>::workspace_bytes<1> ==
-              4 * (197 * 768 + 197 * 768 + 197 * 2304 + 197 * 768 + 197 * 3072 + 768 + 768 + 1008 + 64));
+              4 * (197 * 768 + 196 * 768 + 197 * 2304 + 197 * 768 + 197 * 3072 + 768 + 768 + 1008 + 64));
 static_assert(vit::config_problem(vit::Config{.image_height = 30, .patch = 7}) == vit::ConfigProblem::image_height_not_divisible_by_patch);
 static_assert(vit::config_problem(vit::Config{.dim = 100, .heads = 12}) == vit::ConfigProblem::dim_not_divisible_by_heads);
 static_assert(vit::config_problem(vit::presets::mnist) == vit::ConfigProblem::none);

@@ -10,9 +10,10 @@
 // first call for that batch size), forward_into() takes the caller's and allocates nothing.
 //
 // The transformer block, pre-norm (ViT) order:
-//   h = LN1(x); qkv = h Wqkvᵀ + b; a = attention(q, k, v) read as strided views of qkv;
+//   qkv = LN1(x) Wqkvᵀ + b       (LN1 applied as the GEMM packs x: no normalised copy of x)
+//   a = attention(q, k, v) read as strided views of qkv;
 //   x += a Wprojᵀ + b            (residual fused into the GEMM)
-//   h = LN2(x); m = GELU(h W1ᵀ + b1)  (bias and GELU fused); x += m W2ᵀ + b2  (residual fused)
+//   m = GELU(LN2(x) W1ᵀ + b1)    (LN2 in the packing, bias and GELU in the epilogue); x += m W2ᵀ + b2
 // and post-norm (the original Transformer): x = LN1(x + Attn(x)); x = LN2(x + MLP(x)).
 // With class-token pooling, the last block computes keys and values for every token but everything
 // else (queries, attention, projection, MLP, the final norm) only for the class (and distillation)
@@ -118,7 +119,7 @@ public:
     /// Floats of workspace a forward pass of batch B needs, each buffer padded to 64 bytes.
     template <std::size_t B>
     static constexpr std::size_t workspace_floats = detail::pad16(B * T * D)               // x, the residual stream
-                                                    + detail::pad16(B * T * (D > PD ? D : PD))  // normalised x, patches
+                                                    + detail::pad16(B * NP * PD)           // patches
                                                     + detail::pad16(B * T * 3 * I)         // qkv
                                                     + detail::pad16(B * T * I)             // attention output
                                                     + detail::pad16(B * T * MLP)           // MLP hidden
@@ -182,8 +183,8 @@ private:
     void run(const Input<B>& image, float* out, float* workspace, float* attention_maps, std::size_t map_rows,
              const std::uint8_t* keep_patches, bool features_only) const {
         float* x = workspace;
-        float* h = x + detail::pad16(B * T * D);
-        float* qkv = h + detail::pad16(B * T * (D > PD ? D : PD));
+        float* patches = x + detail::pad16(B * T * D);
+        float* qkv = patches + detail::pad16(B * NP * PD);
         float* att = qkv + detail::pad16(B * T * 3 * I);
         float* mlp = att + detail::pad16(B * T * I);
         float* pooled = mlp + detail::pad16(B * T * MLP);
@@ -197,10 +198,10 @@ private:
         }
         {
             EINVIT_PROFILE_SCOPE(profile::Op::patch_embed);
-            embed<B>(image.data(), x, h);
+            embed<B>(image.data(), x, patches);
         }
         for (std::size_t l = 0; l < C.depth; ++l)
-            block<B>(w_.blocks[l], x, h, qkv, att, mlp, attention_maps ? attention_maps + l * B * map_rows * T : nullptr,
+            block<B>(w_.blocks[l], x, qkv, att, mlp, attention_maps ? attention_maps + l * B * map_rows * T : nullptr,
                      map_rows, mask, l + 1 == C.depth ? kept_rows : T);
         // after the last block, x holds kept_rows tokens per image
         if (C.final_norm && C.norm == NormPlacement::pre) layer_norm(w_.norm, x, x, B * kept_rows);
@@ -234,18 +235,23 @@ private:
         kernels::layer_norm_rows(Backend{}, in, D, out, D, rows, D, n.gamma.data(), n.beta.data(), layer_norm_eps);
     }
     static void linear(const LinearWeights& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
-                       std::size_t rows, gemm::Activation act = gemm::Activation::none, bool accumulate = false) {
-        linear_columns(l, in, ld_in, out, ld_out, rows, 0, l.out, act, accumulate);
+                       std::size_t rows, gemm::Activation act = gemm::Activation::none, bool accumulate = false,
+                       const NormWeights* norm = nullptr) {
+        linear_columns(l, in, ld_in, out, ld_out, rows, 0, l.out, act, accumulate, norm);
     }
     // The output features [c0, c1) only (panel-aligned, see gemm::multiply_columns), written in place.
+    // With `norm`, the input rows go through that LayerNorm as the GEMM packs them (gemm::RowNorm).
     static void linear_columns(const LinearWeights& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
                                std::size_t rows, std::size_t c0, std::size_t c1,
-                               gemm::Activation act = gemm::Activation::none, bool accumulate = false) {
+                               gemm::Activation act = gemm::Activation::none, bool accumulate = false,
+                               const NormWeights* norm = nullptr) {
         gemm::Epilogue<float> ep;
         ep.bias = l.bias_or_null();
         ep.activation = act;
+        const gemm::RowNorm<float> row_norm{norm ? norm->gamma.data() : nullptr, norm ? norm->beta.data() : nullptr,
+                                            layer_norm_eps};
         gemm::multiply_columns(Backend{}, rows, gemm::Strided<float>{in, ld_in, 1}, l.weight, c0, c1, out, ld_out, ep,
-                               accumulate);
+                               accumulate, norm ? &row_norm : nullptr);
     }
     static constexpr gemm::Activation mlp_activation() {
         switch (C.activation) {
@@ -296,21 +302,23 @@ private:
     }
 
     // Attention of the first `rows` tokens of each image (T, or kept_rows in the last block) to every
-    // token; x_out then holds `rows` tokens per image.
+    // token; x_out then holds `rows` tokens per image. `norm`, when given, is applied to `in` on its way
+    // into the qkv projection.
     template <std::size_t B>
     void attention(const BlockWeights& bw, const float* in, float* x_out, float* qkv, float* att, bool accumulate,
                    float* map, std::size_t map_rows, float* scratch, const kernels::AttentionMask& mask,
-                   std::size_t rows) const {
+                   std::size_t rows, const NormWeights* norm = nullptr) const {
         {
             EINVIT_PROFILE_SCOPE(profile::Op::qkv);
             // keys and values of every token, queries of `rows` (of every token when the attention
             // maps asked for need them)
+            const gemm::Activation none = gemm::Activation::none;
             if (rows < T && I % gemm::nr<float> == 0 && !(map && map_rows > rows)) {
-                linear_columns(bw.qkv, in, D, qkv, 3 * I, B * T, I, 3 * I);
+                linear_columns(bw.qkv, in, D, qkv, 3 * I, B * T, I, 3 * I, none, false, norm);
                 for (std::size_t b = 0; b < B; ++b)
-                    linear_columns(bw.qkv, in + b * T * D, D, qkv + b * T * 3 * I, 3 * I, rows, 0, I);
+                    linear_columns(bw.qkv, in + b * T * D, D, qkv + b * T * 3 * I, 3 * I, rows, 0, I, none, false, norm);
             } else {
-                linear(bw.qkv, in, D, qkv, 3 * I, B * T);
+                linear(bw.qkv, in, D, qkv, 3 * I, B * T, none, false, norm);
             }
         }
         const float scale = attention_scale > 0 ? attention_scale : 1.0f / std::sqrt(static_cast<float>(HD));
@@ -354,12 +362,13 @@ private:
             }
     }
 
-    // x += fc2(act(fc1(in)))
+    // x += fc2(act(fc1(norm(in)))), norm when given
     template <std::size_t B>
-    static void mlp_layers(const BlockWeights& bw, const float* in, float* x, float* mlp, std::size_t rows) {
+    static void mlp_layers(const BlockWeights& bw, const float* in, float* x, float* mlp, std::size_t rows,
+                           const NormWeights* norm = nullptr) {
         {
             EINVIT_PROFILE_SCOPE(profile::Op::fc1);
-            linear(bw.fc1, in, D, mlp, MLP, rows, mlp_activation());
+            linear(bw.fc1, in, D, mlp, MLP, rows, mlp_activation(), false, norm);
         }
         EINVIT_PROFILE_SCOPE(profile::Op::fc2);
         linear(bw.fc2, mlp, MLP, x, D, rows, gemm::Activation::none, true);
@@ -367,13 +376,12 @@ private:
 
     // One transformer block; its output keeps `rows` tokens per image (see kept_rows).
     template <std::size_t B>
-    void block(const BlockWeights& bw, float* x, float* h, float* qkv, float* att, float* mlp, float* map,
+    void block(const BlockWeights& bw, float* x, float* qkv, float* att, float* mlp, float* map,
                std::size_t map_rows, const kernels::AttentionMask& mask, std::size_t rows) const {
         if constexpr (C.norm == NormPlacement::pre) {
-            layer_norm(bw.norm1, x, h, B * T);
-            attention<B>(bw, h, x, qkv, att, true, map, map_rows, mlp, mask, rows);
-            layer_norm(bw.norm2, x, h, B * rows);
-            mlp_layers<B>(bw, h, x, mlp, B * rows);
+            // LN1 and LN2 applied by the GEMMs as they pack x for qkv and fc1: no normalised copy of x
+            attention<B>(bw, x, x, qkv, att, true, map, map_rows, mlp, mask, rows, &bw.norm1);
+            mlp_layers<B>(bw, x, x, mlp, B * rows, &bw.norm2);
         } else {
             attention<B>(bw, x, x, qkv, att, true, map, map_rows, mlp, mask, rows);
             layer_norm(bw.norm1, x, x, B * rows);

@@ -21,7 +21,9 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <vector>
 
+#include "einvit/backend/cpu/rows.hpp"
 #include "einvit/backend/cpu/simd.hpp"
 #if EINVIT_USE_XSIMD && defined(__AVX512F__)
 #include <immintrin.h>
@@ -52,6 +54,17 @@ struct Epilogue {
     Activation activation = Activation::none;
     const T* residual = nullptr;       ///< M x N values with row stride residual_ld, or null (may alias C)
     std::size_t residual_ld = 0;
+};
+
+/// A LayerNorm of A's rows applied as A is packed: the product is LN(A) · B with no normalised copy of A
+/// written or read. Row r of A becomes (A[r][c] - mean_r) * rstd_r * gamma[c] + beta[c] with mean_r and
+/// rstd_r = 1 / sqrt(var_r + eps) over the row's K values: the same values, computed the same way, as
+/// kernels::layer_norm_rows gives. Needs a row-major A (unit column stride).
+template <class T>
+struct RowNorm {
+    const T* gamma = nullptr;  ///< K values, or null (no scale)
+    const T* beta = nullptr;   ///< K values, or null (no shift)
+    T eps = T(0);
 };
 
 /// Rows of C per micro-kernel call.
@@ -159,13 +172,19 @@ EINVIT_ALWAYS_INLINE void transpose_16x16(__m512 r[16]) noexcept {
 }
 
 // A 16 x 16 block transposed: rows [0, rows) of src (row stride src_stride; rows past them read as
-// zero) become columns, column c of src stored at dst + c * dst_stride (the lanes in `lanes`).
+// zero) become columns, column c of src, as f(c, column) gives it, stored at dst + c * dst_stride (the
+// lanes in `lanes`).
+template <class F>
 EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stride, std::size_t rows, float* dst,
-                                          std::size_t dst_stride, __mmask16 lanes) noexcept {
+                                          std::size_t dst_stride, __mmask16 lanes, F f) noexcept {
     __m512 r[16];
     for (std::size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(src + i * src_stride) : _mm512_setzero_ps();
     if (rows) transpose_16x16(r);
-    for (std::size_t c = 0; c < 16; ++c) _mm512_mask_storeu_ps(dst + c * dst_stride, lanes, r[c]);
+    for (std::size_t c = 0; c < 16; ++c) _mm512_mask_storeu_ps(dst + c * dst_stride, lanes, f(c, r[c]));
+}
+EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stride, std::size_t rows, float* dst,
+                                          std::size_t dst_stride, __mmask16 lanes) noexcept {
+    transpose_block(src, src_stride, rows, dst, dst_stride, lanes, [](std::size_t, __m512 v) { return v; });
 }
 #endif
 
@@ -173,36 +192,67 @@ EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stri
 // (at out + j * MR * kb) holds, for each k, A[row + r][k0 + k] for the tile's rows (zero past them).
 // With AVX-512 and unit column stride (row-major A), 16 columns at a time are transposed in
 // registers: packing is most of the cost besides the multiply-adds when N is small (ViT-Ti's fc2 at
-// batch 8).
+// batch 8). With `norm` (A row-major, rows of k values), each value is normalised on the way (RowNorm).
 template <class T>
-void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0, std::size_t kb) noexcept {
+void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0, std::size_t kb,
+            const RowNorm<T>* norm = nullptr, std::size_t k = 0) noexcept {
     constexpr std::size_t MR = mr<T>;
     for (std::size_t j = 0; j * MR < m; ++j) {
         const RowTile tile = row_tile<T>(j, m);
         const std::size_t rows = tile.rows;
         T* dst = out + j * MR * kb;
         const T* src = a.data + tile.row * a.row_stride + k0 * a.col_stride;
+        // with a norm: each row's mean and 1 / std over its k values (zero past the tile's rows)
+        alignas(64) T mean[MR > 16 ? MR : 16] = {}, rstd[MR > 16 ? MR : 16] = {};
+        if (norm)
+            for (std::size_t r = 0; r < rows; ++r) {
+                const auto st = kernels::detail::row_stats(a.data + (tile.row + r) * a.row_stride, k, norm->eps);
+                mean[r] = st.mean;
+                rstd[r] = st.rstd;
+            }
+        const auto normed = [&](T x, std::size_t r, std::size_t c) EINVIT_ALWAYS_INLINE_LAMBDA {
+            if (!norm) return x;
+            T y = (x - mean[r]) * rstd[r];
+            if (norm->gamma) y = y * norm->gamma[k0 + c];
+            if (norm->beta) y = y + norm->beta[k0 + c];
+            return y;
+        };
         std::size_t k_done = 0;
 #if EINVIT_USE_XSIMD && defined(__AVX512F__)
         if constexpr (std::is_same_v<T, float> && MR <= 16) {
             if (a.col_stride == 1) {
                 const __mmask16 lanes = static_cast<__mmask16>((1u << MR) - 1);
-                for (; k_done + 16 <= kb; k_done += 16)
-                    transpose_block(src + k_done, a.row_stride, rows, dst + k_done * MR, MR, lanes);
+                if (!norm) {
+                    for (; k_done + 16 <= kb; k_done += 16)
+                        transpose_block(src + k_done, a.row_stride, rows, dst + k_done * MR, MR, lanes);
+                } else {
+                    // the lanes are the tile's rows: (x - mean) * rstd per lane, then gamma and beta of the column
+                    const __m512 vm = _mm512_load_ps(mean), vr = _mm512_load_ps(rstd);
+                    const __mmask16 live = static_cast<__mmask16>((1u << rows) - 1);
+                    for (; k_done + 16 <= kb; k_done += 16)
+                        transpose_block(src + k_done, a.row_stride, rows, dst + k_done * MR, MR, lanes,
+                                        [&](std::size_t c, __m512 x) EINVIT_ALWAYS_INLINE_LAMBDA {
+                                            __m512 y = _mm512_mul_ps(_mm512_sub_ps(x, vm), vr);
+                                            const std::size_t col = k0 + k_done + c;
+                                            if (norm->gamma) y = _mm512_mul_ps(y, _mm512_set1_ps(norm->gamma[col]));
+                                            if (norm->beta) y = _mm512_add_ps(y, _mm512_set1_ps(norm->beta[col]));
+                                            return _mm512_maskz_mov_ps(live, y);
+                                        });
+                }
             }
         }
 #endif
         if (a.col_stride == 1) {
             for (std::size_t r = 0; r < rows; ++r) {
                 const T* row = src + r * a.row_stride;
-                for (std::size_t k = k_done; k < kb; ++k) dst[k * MR + r] = row[k];
+                for (std::size_t c = k_done; c < kb; ++c) dst[c * MR + r] = normed(row[c], r, c);
             }
         } else {
-            for (std::size_t k = k_done; k < kb; ++k)
-                for (std::size_t r = 0; r < rows; ++r) dst[k * MR + r] = src[r * a.row_stride + k * a.col_stride];
+            for (std::size_t c = k_done; c < kb; ++c)
+                for (std::size_t r = 0; r < rows; ++r) dst[c * MR + r] = normed(src[r * a.row_stride + c * a.col_stride], r, c);
         }
         for (std::size_t r = rows; r < MR; ++r)
-            for (std::size_t k = k_done; k < kb; ++k) dst[k * MR + r] = T(0);
+            for (std::size_t c = k_done; c < kb; ++c) dst[c * MR + r] = T(0);
     }
 }
 
@@ -413,9 +463,10 @@ namespace detail {
 // All of A packed, for threads that share it, as multiply_panels reads it: the depth block starting at
 // k0 (depth kb) is at out + k0 * round_up(m, MR), in blocks of row_block(kc) rows, each packed as
 // pack_a packs it (its tile j at + j * MR * kb, rows tiled by row_tile). The units [u0, u1) of
-// (depth block, tile) pairs are packed.
+// (depth block, tile) pairs are packed, normalised by `norm` when it is not null.
 template <class T>
-void pack_a_shared(T* out, Strided<T> a, std::size_t m, std::size_t k, std::size_t u0, std::size_t u1) noexcept {
+void pack_a_shared(T* out, Strided<T> a, std::size_t m, std::size_t k, std::size_t u0, std::size_t u1,
+                   const RowNorm<T>* norm = nullptr) noexcept {
     constexpr std::size_t MR = mr<T>;
     const std::size_t kc = depth_block(k), row_panels = (m + MR - 1) / MR, block_tiles = row_block<T>(kc) / MR;
     for (std::size_t u = u0; u < u1; ++u) {
@@ -425,17 +476,18 @@ void pack_a_shared(T* out, Strided<T> a, std::size_t m, std::size_t k, std::size
         const RowTile tile = row_tile<T>(j % block_tiles, mb);
         const std::size_t r = i0 + tile.row;
         pack_a(out + k0 * row_panels * MR + j * MR * kb, Strided<T>{a.data + r * a.row_stride, a.row_stride, a.col_stride},
-               tile.rows, k0, kb);
+               tile.rows, k0, kb, norm, k);
     }
 }
 
 // The product for the rows [r0, r0 + m) and the column panels [p0, p1), on one thread (a and c point
 // at row r0; r0 is what the epilogue's row index counts from). `packed` is null when B must be packed
-// here; `a_shared`, when not null, is all of A packed by pack_a_shared.
+// here; `a_shared`, when not null, is all of A packed by pack_a_shared; otherwise A is packed here,
+// normalised by `norm` when it is not null.
 template <class T>
 void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, const PackedB<T>* packed,
                      T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t p0, std::size_t p1,
-                     std::size_t r0 = 0, const T* a_shared = nullptr) {
+                     std::size_t r0 = 0, const T* a_shared = nullptr, const RowNorm<T>* norm = nullptr) {
     constexpr std::size_t MR = mr<T>, NR = nr<T>;
     const std::size_t kc = depth_block(k), MC = row_block<T>(kc);
     T* a_buffer = a_shared ? nullptr : scratch<T>(0, round_up(m < MC ? m : MC, MR) * kc);
@@ -449,7 +501,8 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
         for (std::size_t i0 = 0; i0 < m; i0 += MC) {
             const std::size_t mb = m - i0 < MC ? m - i0 : MC;
             const T* a_packed = a_shared ? a_shared + k0 * round_up(m, MR) + i0 * kb : a_buffer;
-            if (!a_shared) pack_a(a_buffer, Strided<T>{a.data + i0 * a.row_stride, a.row_stride, a.col_stride}, mb, k0, kb);
+            if (!a_shared)
+                pack_a(a_buffer, Strided<T>{a.data + i0 * a.row_stride, a.row_stride, a.col_stride}, mb, k0, kb, norm, k);
             for (std::size_t p = p0; p < p1; ++p) {
                 const std::size_t n0 = p * NR;
                 const std::size_t cols = n - n0 < NR ? n - n0 : NR;
@@ -479,14 +532,17 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
     }
 }
 
-// The product for the column panels [first, end) of B (all of them by default).
+// The product for the column panels [first, end) of B (all of them by default), A normalised by `norm`
+// when it is not null.
 template <class T>
 void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, const PackedB<T>* packed,
                        T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t first = 0,
-                       std::size_t end = static_cast<std::size_t>(-1)) {
+                       std::size_t end = static_cast<std::size_t>(-1), const RowNorm<T>* norm = nullptr) {
     const std::size_t all_panels = (n + nr<T> - 1) / nr<T>;
     if (end > all_panels) end = all_panels;
     if (m == 0 || first >= end) return;
+    if (norm && (a.col_stride != 1 || k == 0))
+        raise(errc::invalid_argument, "gemm: a LayerNorm of A's rows needs a row-major A with at least one column");
     // C holds partial sums between k blocks, so a residual that is C itself is read as the starting
     // value instead (C = C + A·B + bias), which is the same thing when there is no activation.
     Epilogue<T> e = ep;
@@ -508,7 +564,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         parallel_for(row_tiles, 1, [&](std::size_t t0, std::size_t t1) {
             const std::size_t r0 = t0 * MR, r1 = t1 * MR < m ? t1 * MR : m;
             multiply_panels(r1 - r0, n, k, Strided<T>{a.data + r0 * a.row_stride, a.row_stride, a.col_stride}, b, packed,
-                            c + r0 * ldc, ldc, e, accumulate, first, end, r0);
+                            c + r0 * ldc, ldc, e, accumulate, first, end, r0, static_cast<const T*>(nullptr), norm);
         });
         return;
     }
@@ -518,7 +574,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     if (grain == 1 && threads > 1 && k > 0 && a_whole * sizeof(T) <= shared_a_bytes && !einvit::detail::ThreadPool::inside_task()) {
         T* shared = scratch<T>(8, a_whole);
         const std::size_t units = (k + depth_block(k) - 1) / depth_block(k) * row_tiles;
-        parallel_for(units, 1, [&](std::size_t u0, std::size_t u1) { pack_a_shared(shared, a, m, k, u0, u1); });
+        parallel_for(units, 1, [&](std::size_t u0, std::size_t u1) { pack_a_shared(shared, a, m, k, u0, u1, norm); });
         parallel_for(panels, grain, [&](std::size_t p0, std::size_t p1) {
             multiply_panels(m, n, k, a, b, packed, c, ldc, e, accumulate, first + p0, first + p1, std::size_t{0},
                             static_cast<const T*>(shared));
@@ -526,7 +582,8 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         return;
     }
     parallel_for(panels, grain, [&](std::size_t p0, std::size_t p1) {
-        multiply_panels(m, n, k, a, b, packed, c, ldc, e, accumulate, first + p0, first + p1);
+        multiply_panels(m, n, k, a, b, packed, c, ldc, e, accumulate, first + p0, first + p1, std::size_t{0},
+                        static_cast<const T*>(nullptr), norm);
     });
 }
 
@@ -534,17 +591,19 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
 
 /// C = epilogue(A · B) (C += A · B before the epilogue when `accumulate`): A is M x K and B is K x N,
 /// both with any strides; C is M x N with row stride ldc and unit column stride. Uses the thread pool.
+/// With `norm`, A's rows are layer-normalised as they are packed: C = epilogue(LN(A) · B) (RowNorm).
 template <class T>
 void multiply(cpu, std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, T* c, std::size_t ldc,
-              const Epilogue<T>& ep = {}, bool accumulate = false) {
-    detail::multiply_threaded<T>(m, n, k, a, b, nullptr, c, ldc, ep, accumulate);
+              const Epilogue<T>& ep = {}, bool accumulate = false, const RowNorm<T>* norm = nullptr) {
+    detail::multiply_threaded<T>(m, n, k, a, b, nullptr, c, ldc, ep, accumulate, 0, static_cast<std::size_t>(-1), norm);
 }
 
-/// C = epilogue(A · B) with B pre-packed.
+/// C = epilogue(A · B) with B pre-packed (and A layer-normalised on the way with `norm`).
 template <class T>
 void multiply(cpu, std::size_t m, Strided<T> a, const PackedB<T>& b, T* c, std::size_t ldc, const Epilogue<T>& ep = {},
-              bool accumulate = false) {
-    detail::multiply_threaded<T>(m, b.n(), b.k(), a, Strided<T>{nullptr, 0, 0}, &b, c, ldc, ep, accumulate);
+              bool accumulate = false, const RowNorm<T>* norm = nullptr) {
+    detail::multiply_threaded<T>(m, b.n(), b.k(), a, Strided<T>{nullptr, 0, 0}, &b, c, ldc, ep, accumulate, 0,
+                                 static_cast<std::size_t>(-1), norm);
 }
 
 /// C's columns [col_begin, col_end) = epilogue(A · B's same columns), B pre-packed: C and the epilogue's
@@ -552,18 +611,27 @@ void multiply(cpu, std::size_t m, Strided<T> a, const PackedB<T>& b, T* c, std::
 /// nr<T>; col_end is one too, or past B's last column.
 template <class T>
 void multiply_columns(cpu, std::size_t m, Strided<T> a, const PackedB<T>& b, std::size_t col_begin, std::size_t col_end,
-                      T* c, std::size_t ldc, const Epilogue<T>& ep = {}, bool accumulate = false) {
+                      T* c, std::size_t ldc, const Epilogue<T>& ep = {}, bool accumulate = false,
+                      const RowNorm<T>* norm = nullptr) {
     if (col_begin % nr<T> != 0 || (col_end % nr<T> != 0 && col_end < b.n()))
         raise(errc::invalid_argument, "gemm: a column range of a packed B must start and end on a panel of " +
                                           std::to_string(nr<T>) + " columns");
     detail::multiply_threaded<T>(m, b.n(), b.k(), a, Strided<T>{nullptr, 0, 0}, &b, c, ldc, ep, accumulate,
-                                 col_begin / nr<T>, (col_end + nr<T> - 1) / nr<T>);
+                                 col_begin / nr<T>, (col_end + nr<T> - 1) / nr<T>, norm);
 }
 
-/// The reference product: three loops accumulating in T, then the same epilogue element by element.
+/// The reference product: three loops accumulating in T, then the same epilogue element by element
+/// (with `norm`, A's rows first go through the reference LayerNorm).
 template <class T>
 void multiply(reference, std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, T* c, std::size_t ldc,
-              const Epilogue<T>& ep = {}, bool accumulate = false) {
+              const Epilogue<T>& ep = {}, bool accumulate = false, const RowNorm<T>* norm = nullptr) {
+    std::vector<T> normed;
+    if (norm && m && k) {
+        if (a.col_stride != 1) raise(errc::invalid_argument, "gemm: a LayerNorm of A's rows needs a row-major A");
+        normed.resize(m * k);
+        kernels::layer_norm_rows(reference{}, a.data, a.row_stride, normed.data(), k, m, k, norm->gamma, norm->beta, norm->eps);
+        a = Strided<T>{normed.data(), k, 1};
+    }
     for (std::size_t i = 0; i < m; ++i)
         for (std::size_t j = 0; j < n; ++j) {
             T acc = accumulate ? c[i * ldc + j] : T(0);

@@ -127,15 +127,26 @@ EINVIT_ALWAYS_INLINE T row_sum_squares(const T* x, std::size_t n, T mean) noexce
     return sum;
 }
 
-// Two passes around a shift (the row's first element), so large offsets such as values around 1e4
-// cost no precision: mean = shift + sum(x - shift) / n, variance = sum((x - mean)^2) / n.
 template <class T>
-EINVIT_ALWAYS_INLINE void layer_norm_row(const T* x, T* out, std::size_t n, const T* gamma, const T* beta, T eps) noexcept {
-    constexpr std::size_t W = simd::width<T>;
+struct RowStats {
+    T mean, rstd;
+};
+
+// The mean and 1 / sqrt(variance + eps) of the n (> 0) contiguous values at x, in two passes around a
+// shift (the row's first element), so large offsets such as values around 1e4 cost no precision:
+// mean = shift + sum(x - shift) / n, variance = sum((x - mean)^2) / n.
+template <class T>
+EINVIT_ALWAYS_INLINE RowStats<T> row_stats(const T* x, std::size_t n, T eps) noexcept {
     const T shift = x[0];
     const T mean = shift + row_sum(x, n, shift) / static_cast<T>(n);
     const T var = row_sum_squares(x, n, mean) / static_cast<T>(n);
-    const T rstd = T(1) / std::sqrt(var + eps);
+    return {mean, T(1) / std::sqrt(var + eps)};
+}
+
+template <class T>
+EINVIT_ALWAYS_INLINE void layer_norm_row(const T* x, T* out, std::size_t n, const T* gamma, const T* beta, T eps) noexcept {
+    constexpr std::size_t W = simd::width<T>;
+    const auto [mean, rstd] = row_stats(x, n, eps);
     std::size_t i = 0;
     if constexpr (W > 1) {
         const auto vm = simd::broadcast<T>(mean), vr = simd::broadcast<T>(rstd);
