@@ -4271,8 +4271,11 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         accumulate = true;
     }
     const std::size_t panels = end - first, cols = (end * nr<T> < n ? end * nr<T> : n) - first * nr<T>;
-    // Threads only when each gets a worthwhile share of the work.
-    const std::size_t grain = (2 * m * cols * (k ? k : 1)) / panels < 100000 ? panels : 1;
+    // Threads only when each gets a worthwhile share of the work: the multiply-adds, and with a
+    // pre-packed B (a weight, which comes from memory) its bytes, since with few rows (the class token
+    // of a ViT's last block) the product waits on memory, and two threads draw more of it than one.
+    const std::size_t b_bytes = packed ? cols * (k ? k : 1) * sizeof(T) : 0;
+    const std::size_t grain = (2 * m * cols * (k ? k : 1) + b_bytes) / panels < 100000 ? panels : 1;
     // Threads own column panels, and each packs the A blocks it multiplies. With B packed once (a
     // weight) and many rows but few panels per thread (N = 768 at batch 8), that repeated A packing
     // costs more than the split saves: threads own row ranges (whole micro-tiles of MR) instead.
@@ -4389,6 +4392,7 @@ void multiply(reference, std::size_t m, std::size_t n, std::size_t k, Strided<T>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 
@@ -4422,6 +4426,37 @@ namespace detail {
 inline void check_attention(const AttentionSize& s, double scale) {
     if (!(scale > 0.0) || !std::isfinite(scale)) raise(errc::invalid_argument, "attention: the scale must be positive and finite");
     if (s.keys == 0 && s.queries != 0) raise(errc::invalid_argument, "attention: there are queries but no keys");
+}
+
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+// 2^t for the softmax's t = (score - max) * scale * log2(e) <= 0, within 1.4 ulp: t = n + f with n an
+// integer and |f| <= 1/2, 2^f from a degree-6 polynomial (a relative least-squares fit refined towards
+// minimax: constant 1, then these), then scaled by 2^n with scalef. Ten instructions where the general
+// exp needs about twice as many (it also handles overflow, which t <= 0 cannot reach). Below -150 the
+// result is 0 (so is -inf's); NaN stays NaN.
+EINVIT_ALWAYS_INLINE __m512 exp2_nonpositive(__m512 t) noexcept {
+    t = _mm512_max_ps(_mm512_set1_ps(-150.0f), t);  // the second operand when either is NaN: NaN kept
+    const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 f = _mm512_sub_ps(t, n);
+    __m512 p = _mm512_set1_ps(1.5353362e-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3398875e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6184369e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503324e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022648e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+#endif
+
+// exp((x - shift) * scale) for x <= shift; `scale2` is scale * log2(e).
+template <class P>
+EINVIT_ALWAYS_INLINE P exp_shifted(P x, P shift, P scale, [[maybe_unused]] P scale2) noexcept {
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+    if constexpr (std::is_same_v<P, simd::packet<float>> && simd::width<float> == 16)
+        return P(exp2_nonpositive(__m512((x - shift) * scale2)));
+#endif
+    return fn::exp{}((x - shift) * scale);
 }
 
 // Mean of V over all keys, for masked query rows.
@@ -4467,6 +4502,7 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
         std::size_t mean_bh = static_cast<std::size_t>(-1);
         const gemm::Epilogue<T> none{};
         const P vscale = simd::broadcast<T>(scale), lowest = simd::broadcast<T>(std::numeric_limits<T>::lowest());
+        const P vscale2 = simd::broadcast<T>(scale * T(1.4426950408889634));  // scale * log2(e)
 
         for (std::size_t task = t0; task < t1; ++task) {
             const std::size_t bh = task / q_blocks, b = bh / s.heads, h = bh % s.heads;
@@ -4514,7 +4550,7 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                     for (std::size_t x = 0; x < nqv; ++x) block_max[x] = fn::max{}(block_max[x], simd::load<T>(st + j * Bq + x * W));
                 for (std::size_t x = 0; x < nqv; ++x) {
                     shift[x] = fn::max{}(block_max[x], lowest);
-                    factor[x] = fn::exp{}((run_max[x] - shift[x]) * vscale);
+                    factor[x] = detail::exp_shifted(run_max[x], shift[x], vscale, vscale2);
                     simd::store<T>(alpha + x * W, factor[x]);  // per query, for rescaling acc's rows
                     run_max[x] = block_max[x];
                     block_sum[x] = simd::broadcast<T>(T(0));
@@ -4522,7 +4558,7 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                 for (std::size_t j = 0; j < cols; ++j)
                     for (std::size_t x = 0; x < nqv; ++x) {
                         T* e = st + j * Bq + x * W;
-                        const P p = fn::exp{}((simd::load<T>(e) - shift[x]) * vscale);
+                        const P p = detail::exp_shifted(simd::load<T>(e), shift[x], vscale, vscale2);
                         simd::store<T>(e, p);
                         block_sum[x] = block_sum[x] + p;
                     }

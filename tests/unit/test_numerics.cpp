@@ -74,6 +74,45 @@ TEST_CASE("numerics: exp, tanh, erf on NaN, infinities, subnormals, overflow and
     check_special("erf", [](auto& y, const auto& x) { y = einvit::erf(x); }, [](double v) { return double(std::erf(float(v))); }, 4);
 }
 
+TEST_CASE("numerics: the attention softmax's exp((x - shift) * scale) for x <= shift: within 2 ulps, or 1e-7 of the largest term") {
+    // On AVX-512 the attention kernel's own 2^t (kernels::detail::exp2_nonpositive) of t = (x - shift) *
+    // scale * log2(e), elsewhere the general exp. Rounding t costs a relative error of about |t| * 6e-8,
+    // as rounding the general exp's argument does, so far from the maximum the bound is absolute: 1e-7
+    // of the row's largest term, exp(0) = 1, which every softmax row holds.
+    using P = einvit::simd::packet<float>;
+    constexpr std::size_t W = einvit::simd::width<float>;
+    const float scale = 0.125f, shift = 3.5f;
+    const P vshift = einvit::simd::broadcast<float>(shift), vscale = einvit::simd::broadcast<float>(scale),
+            vscale2 = einvit::simd::broadcast<float>(scale * 1.4426950408889634f);
+    std::vector<float> xs;
+    for (double d = 0; d < 900; d += 0.0137) xs.push_back(static_cast<float>(shift - d));  // t from 0 to about -162
+    for (float v : {-inf, shift, nextafterf(shift, 0.0f), -1e30f, -700.0f, -810.0f, -840.0f}) xs.push_back(v);
+    const float qnan = std::numeric_limits<float>::quiet_NaN();
+    xs.push_back(qnan);
+    while (xs.size() % W) xs.push_back(shift);
+    std::size_t bad = 0;
+    double worst_near_max = 0;  // in ulps, where the result is above 1/8
+    for (std::size_t i = 0; i < xs.size(); i += W) {
+        alignas(64) float got[W];
+        einvit::simd::store<float>(got, einvit::kernels::detail::exp_shifted(einvit::simd::load<float>(xs.data() + i), vshift,
+                                                                              vscale, vscale2));
+        for (std::size_t l = 0; l < W; ++l) {
+            const float x = xs[i + l];
+            const double want = std::exp((double(x) - double(shift)) * double(scale));
+            const bool right = std::isnan(x) ? std::isnan(got[l])
+                                             : same_within_ulps(got[l], want, 2) || std::fabs(double(got[l]) - want) <= 1e-7;
+            if (want > 0.125) worst_near_max = std::max(worst_near_max, std::fabs(double(got[l]) - want) / (want * 0x1p-23));
+            if (!right) {
+                ++bad;
+                INFO("x = ", x, ": ", got[l], ", want ", want);
+                CHECK(right);
+            }
+        }
+    }
+    CHECK(bad == 0);
+    CHECK(worst_near_max <= 2.0);
+}
+
 TEST_CASE("numerics: GELU and ReLU of NaN and infinities are PyTorch's") {
     // PyTorch 1.13: gelu(nan) = nan, gelu(inf) = inf, gelu(-inf) = nan (0.5 x (1 + erf) is -inf * 0),
     // gelu of a large negative number is -0; relu(nan) = nan.

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "einvit/backend/cpu/gemm.hpp"
@@ -63,6 +64,37 @@ namespace detail {
 inline void check_attention(const AttentionSize& s, double scale) {
     if (!(scale > 0.0) || !std::isfinite(scale)) raise(errc::invalid_argument, "attention: the scale must be positive and finite");
     if (s.keys == 0 && s.queries != 0) raise(errc::invalid_argument, "attention: there are queries but no keys");
+}
+
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+// 2^t for the softmax's t = (score - max) * scale * log2(e) <= 0, within 1.4 ulp: t = n + f with n an
+// integer and |f| <= 1/2, 2^f from a degree-6 polynomial (a relative least-squares fit refined towards
+// minimax: constant 1, then these), then scaled by 2^n with scalef. Ten instructions where the general
+// exp needs about twice as many (it also handles overflow, which t <= 0 cannot reach). Below -150 the
+// result is 0 (so is -inf's); NaN stays NaN.
+EINVIT_ALWAYS_INLINE __m512 exp2_nonpositive(__m512 t) noexcept {
+    t = _mm512_max_ps(_mm512_set1_ps(-150.0f), t);  // the second operand when either is NaN: NaN kept
+    const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 f = _mm512_sub_ps(t, n);
+    __m512 p = _mm512_set1_ps(1.5353362e-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3398875e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6184369e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503324e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022648e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+#endif
+
+// exp((x - shift) * scale) for x <= shift; `scale2` is scale * log2(e).
+template <class P>
+EINVIT_ALWAYS_INLINE P exp_shifted(P x, P shift, P scale, [[maybe_unused]] P scale2) noexcept {
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+    if constexpr (std::is_same_v<P, simd::packet<float>> && simd::width<float> == 16)
+        return P(exp2_nonpositive(__m512((x - shift) * scale2)));
+#endif
+    return fn::exp{}((x - shift) * scale);
 }
 
 // Mean of V over all keys, for masked query rows.
@@ -108,6 +140,7 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
         std::size_t mean_bh = static_cast<std::size_t>(-1);
         const gemm::Epilogue<T> none{};
         const P vscale = simd::broadcast<T>(scale), lowest = simd::broadcast<T>(std::numeric_limits<T>::lowest());
+        const P vscale2 = simd::broadcast<T>(scale * T(1.4426950408889634));  // scale * log2(e)
 
         for (std::size_t task = t0; task < t1; ++task) {
             const std::size_t bh = task / q_blocks, b = bh / s.heads, h = bh % s.heads;
@@ -155,7 +188,7 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                     for (std::size_t x = 0; x < nqv; ++x) block_max[x] = fn::max{}(block_max[x], simd::load<T>(st + j * Bq + x * W));
                 for (std::size_t x = 0; x < nqv; ++x) {
                     shift[x] = fn::max{}(block_max[x], lowest);
-                    factor[x] = fn::exp{}((run_max[x] - shift[x]) * vscale);
+                    factor[x] = detail::exp_shifted(run_max[x], shift[x], vscale, vscale2);
                     simd::store<T>(alpha + x * W, factor[x]);  // per query, for rescaling acc's rows
                     run_max[x] = block_max[x];
                     block_sum[x] = simd::broadcast<T>(T(0));
@@ -163,7 +196,7 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                 for (std::size_t j = 0; j < cols; ++j)
                     for (std::size_t x = 0; x < nqv; ++x) {
                         T* e = st + j * Bq + x * W;
-                        const P p = fn::exp{}((simd::load<T>(e) - shift[x]) * vscale);
+                        const P p = detail::exp_shifted(simd::load<T>(e), shift[x], vscale, vscale2);
                         simd::store<T>(e, p);
                         block_sum[x] = block_sum[x] + p;
                     }

@@ -553,8 +553,11 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         accumulate = true;
     }
     const std::size_t panels = end - first, cols = (end * nr<T> < n ? end * nr<T> : n) - first * nr<T>;
-    // Threads only when each gets a worthwhile share of the work.
-    const std::size_t grain = (2 * m * cols * (k ? k : 1)) / panels < 100000 ? panels : 1;
+    // Threads only when each gets a worthwhile share of the work: the multiply-adds, and with a
+    // pre-packed B (a weight, which comes from memory) its bytes, since with few rows (the class token
+    // of a ViT's last block) the product waits on memory, and two threads draw more of it than one.
+    const std::size_t b_bytes = packed ? cols * (k ? k : 1) * sizeof(T) : 0;
+    const std::size_t grain = (2 * m * cols * (k ? k : 1) + b_bytes) / panels < 100000 ? panels : 1;
     // Threads own column panels, and each packs the A blocks it multiplies. With B packed once (a
     // weight) and many rows but few panels per thread (N = 768 at batch 8), that repeated A packing
     // costs more than the split saves: threads own row ranges (whole micro-tiles of MR) instead.
