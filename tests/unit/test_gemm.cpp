@@ -367,10 +367,11 @@ TEST_CASE("gemm: results are bit-identical for 1, 2 and 3 threads") {
     }
 }
 
-TEST_CASE("gemm: threads splitting the columns share one packed A: identical for 1, 2, 3 threads, with and without packed B") {
-    // A packed whole once by all threads (when it fits gemm::detail::shared_a_bytes): transposed and
-    // padded A, depths of one and several blocks (2305 = 5 blocks of 461), fewer rows than a micro-tile,
-    // a residual that is C itself
+TEST_CASE("gemm: threads splitting the columns share one packed A, or split one image's rows: identical for 1, 2, 3 threads") {
+    // Without packed B, A packed whole once by all threads (when it fits gemm::detail::shared_a_bytes);
+    // with packed B, threads own even row ranges (197 rows: 98 and 99, or 65, 66 and 66) but with fewer
+    // rows than a tile per thread (15), where they split the columns again. Transposed and padded A,
+    // depths of one and several blocks (2305 = 5 blocks of 461), a residual that is C itself.
     const Problem shapes[] = {{197, 200, 2305, true, true}, {15, 96, 900, false, true}, {197, 768, 3072, false, true}};
     for (const auto& p : shapes) {
         CHECK(einvit::gemm::detail::round_up(p.m, einvit::gemm::mr<float>) * p.k * sizeof(float) <= einvit::gemm::shared_a_bytes);
