@@ -4560,25 +4560,33 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
                 // Online softmax down the keys, a packet of queries at a time: the block's maximum, the
                 // factor for what was summed before it, then Pᵀ = exp((Sᵀ - max) * scale) in place. Where
                 // no key is kept yet the maximum is -inf; `lowest` stands in for it, so P is 0, not NaN.
-                P block_max[QV], shift[QV], block_sum[QV], factor[QV];
-                for (std::size_t x = 0; x < nqv; ++x) block_max[x] = run_max[x];
-                for (std::size_t j = 0; j < cols; ++j)
-                    for (std::size_t x = 0; x < nqv; ++x) block_max[x] = fn::max{}(block_max[x], simd::load<T>(st + j * Bq + x * W));
-                for (std::size_t x = 0; x < nqv; ++x) {
-                    shift[x] = fn::max{}(block_max[x], lowest);
-                    factor[x] = detail::exp_shifted(run_max[x], shift[x], vscale, vscale2);
-                    simd::store<T>(alpha + x * W, factor[x]);  // per query, for rescaling acc's rows
-                    run_max[x] = block_max[x];
-                    block_sum[x] = simd::broadcast<T>(T(0));
-                }
-                for (std::size_t j = 0; j < cols; ++j)
-                    for (std::size_t x = 0; x < nqv; ++x) {
-                        T* e = st + j * Bq + x * W;
-                        const P p = detail::exp_shifted(simd::load<T>(e), shift[x], vscale, vscale2);
-                        simd::store<T>(e, p);
-                        block_sum[x] = block_sum[x] + p;
+                // Whole blocks of queries take a copy of the passes with the packet count a constant, so
+                // that the per-packet maxima and sums stay in registers (with a run-time count g++ keeps
+                // them on the stack: a store and a load per packet and key).
+                const auto softmax_passes = [&](auto packets) EINVIT_ALWAYS_INLINE_LAMBDA {
+                    const std::size_t n = packets;
+                    P block_max[QV], shift[QV], block_sum[QV], factor[QV];
+                    for (std::size_t x = 0; x < n; ++x) block_max[x] = run_max[x];
+                    for (std::size_t j = 0; j < cols; ++j)
+                        for (std::size_t x = 0; x < n; ++x) block_max[x] = fn::max{}(block_max[x], simd::load<T>(st + j * Bq + x * W));
+                    for (std::size_t x = 0; x < n; ++x) {
+                        shift[x] = fn::max{}(block_max[x], lowest);
+                        factor[x] = detail::exp_shifted(run_max[x], shift[x], vscale, vscale2);
+                        simd::store<T>(alpha + x * W, factor[x]);  // per query, for rescaling acc's rows
+                        run_max[x] = block_max[x];
+                        block_sum[x] = simd::broadcast<T>(T(0));
                     }
-                for (std::size_t x = 0; x < nqv; ++x) sum[x] = sum[x] * factor[x] + block_sum[x];
+                    for (std::size_t j = 0; j < cols; ++j)
+                        for (std::size_t x = 0; x < n; ++x) {
+                            T* e = st + j * Bq + x * W;
+                            const P p = detail::exp_shifted(simd::load<T>(e), shift[x], vscale, vscale2);
+                            simd::store<T>(e, p);
+                            block_sum[x] = block_sum[x] + p;
+                        }
+                    for (std::size_t x = 0; x < n; ++x) sum[x] = sum[x] * factor[x] + block_sum[x];
+                };
+                if (nqv == QV) softmax_passes(std::integral_constant<std::size_t, QV>{});
+                else softmax_passes(nqv);
                 // acc = alpha * acc + P V, P read straight from Pᵀ (MR queries of key j at st + j * Bq + i)
                 if (j0 > 0)
                     for (std::size_t r = 0; r < rows; ++r)
