@@ -4207,7 +4207,11 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
                      T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t p0, std::size_t p1,
                      std::size_t r0 = 0, const T* a_shared = nullptr, const RowNorm<T>* norm = nullptr) {
     constexpr std::size_t MR = mr<T>, NR = nr<T>;
-    const std::size_t kc = depth_block(k), MC = row_block<T>(kc);
+    const std::size_t kc = depth_block(k);
+    std::size_t MC = row_block<T>(kc);
+    // Rows a little over one block (a thread's half of one image's tokens: 99 where a block is 84) are
+    // one block: a second block of a tile or two would stream every B panel again for little work.
+    if (!a_shared && m <= MC + MC / 2) MC = m;
     T* a_buffer = a_shared ? nullptr : scratch<T>(0, round_up(m < MC ? m : MC, MR) * kc);
     T* b_packed = packed ? nullptr : scratch<T>(1, kc * (p1 - p0) * NR);
     for (std::size_t k0 = 0;; k0 += kc) {  // at least once: with k = 0, C = epilogue(0)
