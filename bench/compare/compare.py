@@ -221,12 +221,13 @@ def build_cost():
 # ---- report ------------------------------------------------------------------------------------
 
 def machine(threads, peak):
-    model = "?"
+    fields = {}
     with open("/proc/cpuinfo") as f:
         for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    # a virtual machine's model name can be as vague as "AMD EPYC": the family and model tell the core
+    model = f"{fields.get('model name', '?')} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
     return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}; {threads} threads; " \
            f"measured FMA peak {peak:.0f} GFLOP/s fp32 for {threads} threads"
 
