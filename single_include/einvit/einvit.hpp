@@ -3496,11 +3496,12 @@ void parallel_for(std::size_t count, std::size_t grain, F&& fn) {
 // ---- begin einvit/backend/cpu/gemm.hpp ----
 // einvit/backend/cpu/gemm.hpp — C = epilogue(A · B): the kernel under matmul, linear and einsum.
 //
-// Blocking (per thread, each thread owning a contiguous range of B's column panels):
+// Blocking (per thread, each thread owning a contiguous range of B's column panels, or, with B
+// pre-packed, of A's rows: see multiply_threaded for which):
 //   for each block of kc rows of B (and columns of A), kc = K up to 768:
 //     pack the thread's kc x NR panels of B (unless B was pre-packed once, as weights are)   -> L2/L3
-//     for each block of mc rows of A (mc x kc floats, about 256 KiB):
-//       pack it into row panels of MR (k-major: MR values per k)                             -> L2
+//     for each block of mc rows of A (mc x kc floats, about 256 KiB; a little more is one block):
+//       pack it into row panels of MR (k-major: MR values per k), applying a RowNorm if given -> L2
 //       for each of the thread's column panels of NR = 2 packets:
 //         for each tile of MR rows (the last two evened out, see row_tile): micro-kernel, MR x NR
 //         accumulators in registers, one FMA per (row, packet, k), then on the last k block the
