@@ -3921,14 +3921,18 @@ void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0,
         const std::size_t rows = tile.rows;
         T* dst = out + j * MR * kb;
         const T* src = a.data + tile.row * a.row_stride + k0 * a.col_stride;
-        // with a norm: each row's mean and 1 / std over its k values (zero past the tile's rows)
-        alignas(64) T mean[MR > 16 ? MR : 16] = {}, rstd[MR > 16 ? MR : 16] = {};
-        if (norm)
+        // with a norm: each row's mean and 1 / std over its k values (zero past the tile's rows); read
+        // only with a norm, so left unset without one
+        constexpr std::size_t stat_lanes = MR > 16 ? MR : 16;
+        alignas(64) T mean[stat_lanes], rstd[stat_lanes];
+        if (norm) {
+            for (std::size_t r = 0; r < stat_lanes; ++r) mean[r] = rstd[r] = T(0);
             for (std::size_t r = 0; r < rows; ++r) {
                 const auto st = kernels::detail::row_stats(a.data + (tile.row + r) * a.row_stride, k, norm->eps);
                 mean[r] = st.mean;
                 rstd[r] = st.rstd;
             }
+        }
         const auto normed = [&](T x, std::size_t r, std::size_t c) EINVIT_ALWAYS_INLINE_LAMBDA {
             if (!norm) return x;
             T y = (x - mean[r]) * rstd[r];
@@ -4294,20 +4298,20 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     constexpr std::size_t MR = mr<T>;
     const std::size_t threads = num_threads(), row_tiles = (m + MR - 1) / MR;
     const bool many_rows = m >= 2 * threads * row_block<T>(depth_block(k));
-    if (packed && grain == 1 && threads > 1 && many_rows && panels < 32 * threads) {
-        parallel_for(row_tiles, 1, [&](std::size_t t0, std::size_t t1) {
-            const std::size_t r0 = t0 * MR, r1 = t1 * MR < m ? t1 * MR : m;
+    // `parts` row ranges over the threads, part t starting at row first_row(t) (first_row(parts) = m)
+    const auto split_rows = [&](std::size_t parts, auto first_row) {
+        parallel_for(parts, 1, [&](std::size_t t0, std::size_t t1) {
+            const std::size_t r0 = first_row(t0), r1 = first_row(t1);
             multiply_panels(r1 - r0, n, k, Strided<T>{a.data + r0 * a.row_stride, a.row_stride, a.col_stride}, b, packed,
                             c + r0 * ldc, ldc, e, accumulate, first, end, r0, static_cast<const T*>(nullptr), norm);
         });
+    };
+    if (packed && grain == 1 && threads > 1 && many_rows && panels < 32 * threads) {
+        split_rows(row_tiles, [&](std::size_t t) { return t * MR < m ? t * MR : m; });
         return;
     }
     if (packed && grain == 1 && threads > 1 && !many_rows && m >= threads * MR) {
-        parallel_for(threads, 1, [&](std::size_t t0, std::size_t t1) {
-            const std::size_t r0 = m * t0 / threads, r1 = m * t1 / threads;
-            multiply_panels(r1 - r0, n, k, Strided<T>{a.data + r0 * a.row_stride, a.row_stride, a.col_stride}, b, packed,
-                            c + r0 * ldc, ldc, e, accumulate, first, end, r0, static_cast<const T*>(nullptr), norm);
-        });
+        split_rows(threads, [&](std::size_t t) { return m * t / threads; });
         return;
     }
     // Threads splitting the panels multiply the same rows of A: when A packed whole is small enough
