@@ -2,7 +2,10 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <fstream>
+#include <memory>
 #include <numeric>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -30,6 +33,43 @@ TEST_CASE_TEMPLATE("a new tensor is zeroed, 64-byte aligned and row-major", T, f
     CHECK(t.data()[1 * 35 + 3] == T(4));
     const auto& ct = t;
     CHECK(ct(1, 0, 3) == T(4));
+}
+
+// The VmFlags line of the mapping in /proc/self/smaps that holds `p`, or "" where there is none.
+static std::string mapping_flags(const void* p) {
+    std::ifstream smaps("/proc/self/smaps");
+    const auto addr = reinterpret_cast<std::uintptr_t>(p);
+    std::string line;
+    bool inside = false;
+    while (std::getline(smaps, line)) {
+        std::uintptr_t lo = 0, hi = 0;
+        char dash = 0;
+        std::istringstream head(line);
+        if (head >> std::hex >> lo >> dash >> hi && dash == '-') inside = lo <= addr && addr < hi;
+        else if (inside && line.rfind("VmFlags:", 0) == 0) return line;
+    }
+    return {};
+}
+
+TEST_CASE("a tensor of 4 MiB or more starts on a 2 MiB boundary, its whole 2 MiB pages advised as huge pages") {
+    constexpr std::size_t n = (std::size_t{4} << 20) / sizeof(float) + 5;  // 4 MiB and 20 bytes
+    static_assert(einvit::detail::heap_alignment(n * sizeof(float)) == std::size_t{2} << 20);
+    static_assert(einvit::detail::heap_alignment((std::size_t{4} << 20) - 1) == einvit::alignment);
+    auto big = std::make_unique<Tensor<float, Shape<n>>>();
+    CHECK(reinterpret_cast<std::uintptr_t>(big->data()) % (std::size_t{2} << 20) == 0);
+    CHECK((*big)(n - 1) == 0.0f);
+    (*big)(n - 1) = 1.0f;
+    Tensor<float, Shape<1000>> small;  // freed with the alignment it was allocated with (ASan checks)
+    CHECK(reinterpret_cast<std::uintptr_t>(small.data()) % 64 == 0);
+#if defined(__linux__)
+    // The kernel marks a range advised MADV_HUGEPAGE with "hg" (where it has transparent huge pages).
+    if (std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled")) {
+        const std::string flags = mapping_flags(big->data());
+        INFO("VmFlags of the tensor's mapping: " << flags);
+        CHECK(flags.find(" hg") != std::string::npos);
+        CHECK(mapping_flags(big->data() + (std::size_t{4} << 20) / sizeof(float)).find(" hg") == std::string::npos);
+    }
+#endif
 }
 
 TEST_CASE("at() checks every index and names it with the shape") {

@@ -300,7 +300,7 @@ private:
         return static_cast<T*>(p);
     }
     void release() noexcept {
-        if (owned_) detail::heap_free(data_);
+        if (owned_) detail::heap_free(data_, bytes());
         data_ = nullptr;
     }
 

@@ -99,7 +99,7 @@ void assign(T* dst, const E& e) {
             T* tmp = static_cast<T*>(raw);
             assign_rows<B, Out, Contiguous>(tmp, e);
             assign_rows<B, Out, DstSt>(dst, Leaf<const T, Out, Contiguous, B>{tmp});
-            einvit::detail::heap_free(raw);
+            einvit::detail::heap_free(raw, Out::size() * sizeof(T));
             return;
         }
     }

@@ -133,12 +133,12 @@ T* scratch(std::size_t slot, std::size_t count) {
     struct Buffer {
         T* data = nullptr;
         std::size_t size = 0;
-        ~Buffer() { einvit::detail::heap_free(data); }
+        ~Buffer() { einvit::detail::heap_free(data, size * sizeof(T)); }
     };
     static thread_local Buffer buffers[9];
     Buffer& b = buffers[slot];
     if (b.size < count) {
-        einvit::detail::heap_free(b.data);
+        einvit::detail::heap_free(b.data, b.size * sizeof(T));
         b.data = static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false));
         b.size = b.data ? count : 0;
         if (!b.data) raise(errc::out_of_memory, "no memory for a GEMM packing buffer");
@@ -439,7 +439,8 @@ public:
     PackedB(Strided<T> b, std::size_t k, std::size_t n)
         : k_(k), n_(n), kc_(depth_block(k)), panels_((n + nr<T> - 1) / nr<T>) {
         const std::size_t count = k * panels_ * nr<T>;
-        data_.reset(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)));
+        data_ = std::unique_ptr<T, Free>(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)),
+                                         Free{count * sizeof(T)});
         if (count && !data_) raise(errc::out_of_memory, "no memory to pre-pack a GEMM operand");
         for (std::size_t k0 = 0; k0 < k; k0 += kc_) {
             const std::size_t kb = k - k0 < kc_ ? k - k0 : kc_;
@@ -457,7 +458,8 @@ public:
 private:
     std::size_t block(std::size_t k0) const noexcept { return k_ - k0 < kc_ ? k_ - k0 : kc_; }
     struct Free {
-        void operator()(T* p) const noexcept { einvit::detail::heap_free(p); }
+        std::size_t bytes = 0;
+        void operator()(T* p) const noexcept { einvit::detail::heap_free(p, bytes); }
     };
     std::size_t k_ = 0, n_ = 0, kc_ = 1, panels_ = 0;
     std::unique_ptr<T, Free> data_;
