@@ -4174,25 +4174,68 @@ void rows_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, T* c,
 
 }  // namespace detail
 
+/// One heap block that a model's pre-packed weights are placed in, one after another, so that they
+/// are one run of memory: on Linux nearly all of it huge pages (see einvit::detail::heap_allocate),
+/// where weights packed one by one would each keep their last partial 2 MiB page small, and those under
+/// 4 MiB would have none. Operands placed in it must not outlive it.
+template <class T>
+class PackedStore {
+public:
+    PackedStore() = default;
+    /// Room for `count` elements (operands placed in it take PackedB<T>::elements(k, n) each).
+    explicit PackedStore(std::size_t count)
+        : data_(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)), Free{count * sizeof(T)}),
+          capacity_(count) {
+        if (count && !data_) raise(errc::out_of_memory, "no memory for the " + std::to_string(count * sizeof(T)) +
+                                                            " bytes of a model's packed weights");
+    }
+    /// `count` elements, 64-byte aligned, or null when they do not fit.
+    T* take(std::size_t count) noexcept {
+        const std::size_t need = align_up(count * sizeof(T)) / sizeof(T);
+        if (!data_ || need > capacity_ - used_) return nullptr;
+        T* p = data_.get() + used_;
+        used_ += need;
+        return p;
+    }
+    const T* data() const noexcept { return data_.get(); }
+    std::size_t capacity() const noexcept { return capacity_; }
+    std::size_t used() const noexcept { return used_; }
+
+private:
+    struct Free {
+        std::size_t bytes = 0;
+        void operator()(T* p) const noexcept { einvit::detail::heap_free(p, bytes); }
+    };
+    std::unique_ptr<T, Free> data_;
+    std::size_t capacity_ = 0, used_ = 0;
+};
+
 /// B packed once for many products (a linear layer's weight): K x N in blocks of kc rows, each block in
-/// panels of nr columns. Owns its buffer.
+/// panels of nr columns. Owns its buffer, or lives in a PackedStore.
 template <class T>
 class PackedB {
 public:
     PackedB() = default;
     /// Packs B (K x N, any strides). For a PyTorch linear weight W of shape (out, in), B = W^T:
-    /// PackedB(Strided<T>{w, 1, in}, in, out).
-    PackedB(Strided<T> b, std::size_t k, std::size_t n)
+    /// PackedB(Strided<T>{w, 1, in}, in, out). With a store that has room, the packed copy is placed in
+    /// it; otherwise on the heap.
+    PackedB(Strided<T> b, std::size_t k, std::size_t n, PackedStore<T>* store = nullptr)
         : k_(k), n_(n), kc_(depth_block(k)), panels_((n + nr<T> - 1) / nr<T>) {
-        const std::size_t count = k * panels_ * nr<T>;
-        data_ = std::unique_ptr<T, Free>(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)),
-                                         Free{count * sizeof(T)});
-        if (count && !data_) raise(errc::out_of_memory, "no memory to pre-pack a GEMM operand");
+        const std::size_t count = elements(k, n);
+        if (T* placed = store ? store->take(count) : nullptr) {
+            data_ = std::unique_ptr<T, Free>(placed, Free{0});  // the store frees it
+        } else {
+            data_ = std::unique_ptr<T, Free>(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)),
+                                             Free{count * sizeof(T)});
+            if (count && !data_) raise(errc::out_of_memory, "no memory to pre-pack a GEMM operand");
+        }
         for (std::size_t k0 = 0; k0 < k; k0 += kc_) {
             const std::size_t kb = k - k0 < kc_ ? k - k0 : kc_;
             for (std::size_t p = 0; p < panels_; ++p) detail::pack_b_panel(panel(k0, p), b, n, k0, kb, p * nr<T>);
         }
     }
+    /// Elements of a packed K x N operand: N rounded up to whole panels.
+    static constexpr std::size_t elements(std::size_t k, std::size_t n) noexcept { return k * ((n + nr<T> - 1) / nr<T>) * nr<T>; }
     std::size_t k() const noexcept { return k_; }
     std::size_t n() const noexcept { return n_; }
     /// The depth of its blocks (depth_block(k)).
@@ -4204,8 +4247,10 @@ public:
 private:
     std::size_t block(std::size_t k0) const noexcept { return k_ - k0 < kc_ ? k_ - k0 : kc_; }
     struct Free {
-        std::size_t bytes = 0;
-        void operator()(T* p) const noexcept { einvit::detail::heap_free(p, bytes); }
+        std::size_t bytes = 0;  ///< 0: placed in a PackedStore, which frees it
+        void operator()(T* p) const noexcept {
+            if (bytes) einvit::detail::heap_free(p, bytes);
+        }
     };
     std::size_t k_ = 0, n_ = 0, kc_ = 1, panels_ = 0;
     std::unique_ptr<T, Free> data_;
@@ -6795,11 +6840,13 @@ struct LinearWeights {
     std::vector<float> bias;  ///< empty: no bias
     std::size_t in = 0, out = 0;
     const float* bias_or_null() const noexcept { return bias.empty() ? nullptr : bias.data(); }
-    /// Sets the weight from `w` (out x in, row-major) and the bias from `b` (out values, or null).
-    void set(const float* w, const float* b, std::size_t out_features, std::size_t in_features) {
+    /// Sets the weight from `w` (out x in, row-major) and the bias from `b` (out values, or null). The
+    /// packed weight goes into `store` when it has room, otherwise onto the heap.
+    void set(const float* w, const float* b, std::size_t out_features, std::size_t in_features,
+             gemm::PackedStore<float>* store = nullptr) {
         in = in_features;
         out = out_features;
-        weight = gemm::PackedB<float>(gemm::Strided<float>{w, 1, in_features}, in_features, out_features);
+        weight = gemm::PackedB<float>(gemm::Strided<float>{w, 1, in_features}, in_features, out_features, store);
         if (b) bias.assign(b, b + out_features);
         else bias.clear();
     }
@@ -6817,6 +6864,7 @@ struct BlockWeights {
 
 /// Every parameter of a model, in einvit's own layout.
 struct Weights {
+    gemm::PackedStore<float> store;  ///< the packed weights' memory, one block (see load_weights)
     LinearWeights patch;
     NormWeights patch_norm_in, patch_norm_out;
     std::vector<float> cls, dist, pos;  ///< pos: tokens x dim (empty for sine-cosine)
@@ -6874,6 +6922,16 @@ public:
                                                     + detail::pad16(B * T * MLP)           // MLP hidden
                                                     + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
                                                     + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
+    /// Floats of all the packed weights (the linear layers', each 64-byte aligned): the size of the
+    /// block load_weights places them in (a compile-time constant).
+    static constexpr std::size_t packed_weight_floats = [] {
+        constexpr auto packed = [](std::size_t in, std::size_t out) { return detail::pad16(gemm::PackedB<float>::elements(in, out)); };
+        std::size_t n = packed(PD, D) + C.depth * (packed(D, 3 * I) + (C.proj_out ? packed(I, D) : 0) + packed(D, MLP) + packed(MLP, D));
+        if (C.representation_size) n += packed(D, C.representation_size);
+        if (C.num_classes) n += packed(F, C.num_classes) + (C.distillation_token ? packed(D, C.num_classes) : 0);
+        return n;
+    }();
+
     /// Bytes of workspace a forward pass of batch B needs (a compile-time constant).
     template <std::size_t B>
     static constexpr std::size_t workspace_bytes = workspace_floats<B> * sizeof(float);
@@ -7348,6 +7406,8 @@ Weights load_weights(const Checkpoint& file, Family family) {
     detail::CheckpointReader r(file);
     const detail::Names n = detail::family_names(family);
     Weights w;
+    // One block for every packed weight: a run of huge pages on Linux (gemm::PackedStore).
+    w.store = gemm::PackedStore<float>(M::packed_weight_floats);
     auto norm = [&](const std::string& base, std::uint64_t dim) {
         NormWeights nw;
         nw.gamma = r.take(base + ".weight", {dim});
@@ -7358,7 +7418,7 @@ Weights load_weights(const Checkpoint& file, Family family) {
         LinearWeights l;
         const auto weight = r.take(base + ".weight", {out, in});
         const auto b = bias ? r.take(base + ".bias", {out}) : std::vector<float>{};
-        l.set(weight.data(), bias ? b.data() : nullptr, out, in);
+        l.set(weight.data(), bias ? b.data() : nullptr, out, in, &w.store);
         return l;
     };
     const bool lucidrains =
@@ -7376,7 +7436,7 @@ Weights load_weights(const Checkpoint& file, Family family) {
             raise(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
         const auto b = r.take(n.patch + ".bias", {D});
-        w.patch.set(weight.data(), b.data(), D, M::PD);
+        w.patch.set(weight.data(), b.data(), D, M::PD, &w.store);
     }
     if (C.class_token) w.cls = r.take(n.cls, {1, 1, D});
     if (C.distillation_token) {
@@ -7412,7 +7472,7 @@ Weights load_weights(const Checkpoint& file, Family family) {
                 b.norm1 = norm(base + (tv ? "ln_1" : "norm1"), D);
                 const auto in_w = r.take(attn + "in_proj_weight", {3 * I, D});
                 const auto in_b = r.take(attn + "in_proj_bias", {3 * I});
-                b.qkv.set(in_w.data(), in_b.data(), 3 * I, D);
+                b.qkv.set(in_w.data(), in_b.data(), 3 * I, D, &w.store);
                 b.proj = linear(attn + "out_proj", D, I, true);
                 b.norm2 = norm(base + (tv ? "ln_2" : "norm2"), D);
                 b.fc1 = linear(base + (tv ? "mlp.0" : "linear1"), MLP, D, true);
@@ -7432,7 +7492,7 @@ Weights load_weights(const Checkpoint& file, Family family) {
                         qkv_b.insert(qkv_b.end(), pb.begin(), pb.end());
                     }
                 }
-                b.qkv.set(qkv_w.data(), C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D);
+                b.qkv.set(qkv_w.data(), C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D, &w.store);
                 b.proj = linear(base + "attention.output.dense", D, I, true);
                 b.norm2 = norm(base + "layernorm_after", D);
                 b.fc1 = linear(base + "intermediate.dense", MLP, D, true);

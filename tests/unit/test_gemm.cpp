@@ -203,6 +203,35 @@ TEST_CASE("gemm: pre-packed B gives bit-identical results to packing on the fly"
     }
 }
 
+TEST_CASE("gemm: operands placed in a PackedStore one after another give the same products; one that does not fit goes to the heap") {
+    using einvit::gemm::PackedB;
+    std::size_t total = 0;
+    for (const auto& p : problems) total += einvit::align_up(PackedB<float>::elements(p.k, p.n) * sizeof(float)) / sizeof(float);
+    einvit::gemm::PackedStore<float> store(total);
+    einvit::gemm::PackedStore<float> small(PackedB<float>::elements(problems[0].k, problems[0].n) - 1);
+    std::vector<PackedB<float>> placed;
+    for (const auto& p : problems) {
+        const Operands o = make(p, 31 + p.k);
+        const std::size_t before = store.used();
+        placed.emplace_back(o.sb, p.k, p.n, &store);
+        const PackedB<float> on_heap(o.sb, p.k, p.n);
+        const PackedB<float> no_room(o.sb, p.k, p.n, &small);
+        CHECK(small.used() == 0);
+        if (p.k && p.n) {
+            CHECK(placed.back().panel(0, 0) == store.data() + before);
+            CHECK(reinterpret_cast<std::uintptr_t>(placed.back().panel(0, 0)) % 64 == 0);
+        }
+        std::vector<float> x(p.m * p.n), y(p.m * p.n), z(p.m * p.n);
+        einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, on_heap, x.data(), p.n);
+        einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, placed.back(), y.data(), p.n);
+        einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, no_room, z.data(), p.n);
+        CHECK(std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(x.data(), z.data(), x.size() * sizeof(float)) == 0);
+    }
+    CHECK(store.used() == total);
+    CHECK(store.take(1) == nullptr);  // full
+}
+
 TEST_CASE("gemm: a column range of a packed B writes those columns of the full product and leaves the rest") {
     constexpr std::size_t NR = einvit::gemm::nr<float>;
     // ranges at the start, in the middle and running past the last (partial) panel; shapes that take

@@ -35,6 +35,9 @@ void check_parity(const char* name, vit::Family family) {
     using Model = vit::VisionTransformer<C>;
     const auto file = einvit::io::SafeTensors::open(golden(std::string(name) + ".safetensors"));
     Model model = vit::load<C>(file, family);
+    // the compile-time plan of the packed weights' block is exact: every linear layer of the family is in it
+    CHECK(model.weights().store.capacity() == Model::packed_weight_floats);
+    CHECK(model.weights().store.used() == Model::packed_weight_floats);
     einvit::Tensor<float, einvit::Shape<B, C.channels, C.image_height, C.image_width>> image;
     const auto input = read_floats(golden(std::string(name) + ".input.bin"), image.size());
     std::memcpy(image.data(), input.data(), image.bytes());

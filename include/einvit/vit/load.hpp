@@ -165,6 +165,8 @@ Weights load_weights(const Checkpoint& file, Family family) {
     detail::CheckpointReader r(file);
     const detail::Names n = detail::family_names(family);
     Weights w;
+    // One block for every packed weight: a run of huge pages on Linux (gemm::PackedStore).
+    w.store = gemm::PackedStore<float>(M::packed_weight_floats);
     auto norm = [&](const std::string& base, std::uint64_t dim) {
         NormWeights nw;
         nw.gamma = r.take(base + ".weight", {dim});
@@ -175,7 +177,7 @@ Weights load_weights(const Checkpoint& file, Family family) {
         LinearWeights l;
         const auto weight = r.take(base + ".weight", {out, in});
         const auto b = bias ? r.take(base + ".bias", {out}) : std::vector<float>{};
-        l.set(weight.data(), bias ? b.data() : nullptr, out, in);
+        l.set(weight.data(), bias ? b.data() : nullptr, out, in, &w.store);
         return l;
     };
     const bool lucidrains =
@@ -193,7 +195,7 @@ Weights load_weights(const Checkpoint& file, Family family) {
             raise(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
         const auto b = r.take(n.patch + ".bias", {D});
-        w.patch.set(weight.data(), b.data(), D, M::PD);
+        w.patch.set(weight.data(), b.data(), D, M::PD, &w.store);
     }
     if (C.class_token) w.cls = r.take(n.cls, {1, 1, D});
     if (C.distillation_token) {
@@ -229,7 +231,7 @@ Weights load_weights(const Checkpoint& file, Family family) {
                 b.norm1 = norm(base + (tv ? "ln_1" : "norm1"), D);
                 const auto in_w = r.take(attn + "in_proj_weight", {3 * I, D});
                 const auto in_b = r.take(attn + "in_proj_bias", {3 * I});
-                b.qkv.set(in_w.data(), in_b.data(), 3 * I, D);
+                b.qkv.set(in_w.data(), in_b.data(), 3 * I, D, &w.store);
                 b.proj = linear(attn + "out_proj", D, I, true);
                 b.norm2 = norm(base + (tv ? "ln_2" : "norm2"), D);
                 b.fc1 = linear(base + (tv ? "mlp.0" : "linear1"), MLP, D, true);
@@ -249,7 +251,7 @@ Weights load_weights(const Checkpoint& file, Family family) {
                         qkv_b.insert(qkv_b.end(), pb.begin(), pb.end());
                     }
                 }
-                b.qkv.set(qkv_w.data(), C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D);
+                b.qkv.set(qkv_w.data(), C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D, &w.store);
                 b.proj = linear(base + "attention.output.dense", D, I, true);
                 b.norm2 = norm(base + "layernorm_after", D);
                 b.fc1 = linear(base + "intermediate.dense", MLP, D, true);

@@ -46,11 +46,13 @@ struct LinearWeights {
     std::vector<float> bias;  ///< empty: no bias
     std::size_t in = 0, out = 0;
     const float* bias_or_null() const noexcept { return bias.empty() ? nullptr : bias.data(); }
-    /// Sets the weight from `w` (out x in, row-major) and the bias from `b` (out values, or null).
-    void set(const float* w, const float* b, std::size_t out_features, std::size_t in_features) {
+    /// Sets the weight from `w` (out x in, row-major) and the bias from `b` (out values, or null). The
+    /// packed weight goes into `store` when it has room, otherwise onto the heap.
+    void set(const float* w, const float* b, std::size_t out_features, std::size_t in_features,
+             gemm::PackedStore<float>* store = nullptr) {
         in = in_features;
         out = out_features;
-        weight = gemm::PackedB<float>(gemm::Strided<float>{w, 1, in_features}, in_features, out_features);
+        weight = gemm::PackedB<float>(gemm::Strided<float>{w, 1, in_features}, in_features, out_features, store);
         if (b) bias.assign(b, b + out_features);
         else bias.clear();
     }
@@ -68,6 +70,7 @@ struct BlockWeights {
 
 /// Every parameter of a model, in einvit's own layout.
 struct Weights {
+    gemm::PackedStore<float> store;  ///< the packed weights' memory, one block (see load_weights)
     LinearWeights patch;
     NormWeights patch_norm_in, patch_norm_out;
     std::vector<float> cls, dist, pos;  ///< pos: tokens x dim (empty for sine-cosine)
@@ -125,6 +128,16 @@ public:
                                                     + detail::pad16(B * T * MLP)           // MLP hidden
                                                     + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
                                                     + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
+    /// Floats of all the packed weights (the linear layers', each 64-byte aligned): the size of the
+    /// block load_weights places them in (a compile-time constant).
+    static constexpr std::size_t packed_weight_floats = [] {
+        constexpr auto packed = [](std::size_t in, std::size_t out) { return detail::pad16(gemm::PackedB<float>::elements(in, out)); };
+        std::size_t n = packed(PD, D) + C.depth * (packed(D, 3 * I) + (C.proj_out ? packed(I, D) : 0) + packed(D, MLP) + packed(MLP, D));
+        if (C.representation_size) n += packed(D, C.representation_size);
+        if (C.num_classes) n += packed(F, C.num_classes) + (C.distillation_token ? packed(D, C.num_classes) : 0);
+        return n;
+    }();
+
     /// Bytes of workspace a forward pass of batch B needs (a compile-time constant).
     template <std::size_t B>
     static constexpr std::size_t workspace_bytes = workspace_floats<B> * sizeof(float);

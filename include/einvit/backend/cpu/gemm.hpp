@@ -428,25 +428,68 @@ void rows_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, T* c,
 
 }  // namespace detail
 
+/// One heap block that a model's pre-packed weights are placed in, one after another, so that they
+/// are one run of memory: on Linux nearly all of it huge pages (see einvit::detail::heap_allocate),
+/// where weights packed one by one would each keep their last partial 2 MiB page small, and those under
+/// 4 MiB would have none. Operands placed in it must not outlive it.
+template <class T>
+class PackedStore {
+public:
+    PackedStore() = default;
+    /// Room for `count` elements (operands placed in it take PackedB<T>::elements(k, n) each).
+    explicit PackedStore(std::size_t count)
+        : data_(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)), Free{count * sizeof(T)}),
+          capacity_(count) {
+        if (count && !data_) raise(errc::out_of_memory, "no memory for the " + std::to_string(count * sizeof(T)) +
+                                                            " bytes of a model's packed weights");
+    }
+    /// `count` elements, 64-byte aligned, or null when they do not fit.
+    T* take(std::size_t count) noexcept {
+        const std::size_t need = align_up(count * sizeof(T)) / sizeof(T);
+        if (!data_ || need > capacity_ - used_) return nullptr;
+        T* p = data_.get() + used_;
+        used_ += need;
+        return p;
+    }
+    const T* data() const noexcept { return data_.get(); }
+    std::size_t capacity() const noexcept { return capacity_; }
+    std::size_t used() const noexcept { return used_; }
+
+private:
+    struct Free {
+        std::size_t bytes = 0;
+        void operator()(T* p) const noexcept { einvit::detail::heap_free(p, bytes); }
+    };
+    std::unique_ptr<T, Free> data_;
+    std::size_t capacity_ = 0, used_ = 0;
+};
+
 /// B packed once for many products (a linear layer's weight): K x N in blocks of kc rows, each block in
-/// panels of nr columns. Owns its buffer.
+/// panels of nr columns. Owns its buffer, or lives in a PackedStore.
 template <class T>
 class PackedB {
 public:
     PackedB() = default;
     /// Packs B (K x N, any strides). For a PyTorch linear weight W of shape (out, in), B = W^T:
-    /// PackedB(Strided<T>{w, 1, in}, in, out).
-    PackedB(Strided<T> b, std::size_t k, std::size_t n)
+    /// PackedB(Strided<T>{w, 1, in}, in, out). With a store that has room, the packed copy is placed in
+    /// it; otherwise on the heap.
+    PackedB(Strided<T> b, std::size_t k, std::size_t n, PackedStore<T>* store = nullptr)
         : k_(k), n_(n), kc_(depth_block(k)), panels_((n + nr<T> - 1) / nr<T>) {
-        const std::size_t count = k * panels_ * nr<T>;
-        data_ = std::unique_ptr<T, Free>(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)),
-                                         Free{count * sizeof(T)});
-        if (count && !data_) raise(errc::out_of_memory, "no memory to pre-pack a GEMM operand");
+        const std::size_t count = elements(k, n);
+        if (T* placed = store ? store->take(count) : nullptr) {
+            data_ = std::unique_ptr<T, Free>(placed, Free{0});  // the store frees it
+        } else {
+            data_ = std::unique_ptr<T, Free>(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)),
+                                             Free{count * sizeof(T)});
+            if (count && !data_) raise(errc::out_of_memory, "no memory to pre-pack a GEMM operand");
+        }
         for (std::size_t k0 = 0; k0 < k; k0 += kc_) {
             const std::size_t kb = k - k0 < kc_ ? k - k0 : kc_;
             for (std::size_t p = 0; p < panels_; ++p) detail::pack_b_panel(panel(k0, p), b, n, k0, kb, p * nr<T>);
         }
     }
+    /// Elements of a packed K x N operand: N rounded up to whole panels.
+    static constexpr std::size_t elements(std::size_t k, std::size_t n) noexcept { return k * ((n + nr<T> - 1) / nr<T>) * nr<T>; }
     std::size_t k() const noexcept { return k_; }
     std::size_t n() const noexcept { return n_; }
     /// The depth of its blocks (depth_block(k)).
@@ -458,8 +501,10 @@ public:
 private:
     std::size_t block(std::size_t k0) const noexcept { return k_ - k0 < kc_ ? k_ - k0 : kc_; }
     struct Free {
-        std::size_t bytes = 0;
-        void operator()(T* p) const noexcept { einvit::detail::heap_free(p, bytes); }
+        std::size_t bytes = 0;  ///< 0: placed in a PackedStore, which frees it
+        void operator()(T* p) const noexcept {
+            if (bytes) einvit::detail::heap_free(p, bytes);
+        }
     };
     std::size_t k_ = 0, n_ = 0, kc_ = 1, panels_ = 0;
     std::unique_ptr<T, Free> data_;
