@@ -710,6 +710,15 @@ inline void heap_free(void* p, std::size_t bytes) noexcept {
     if (p) ::operator delete(p, std::align_val_t{heap_alignment(bytes)});
 }
 
+// A unique_ptr deleter for a heap_allocate block of `bytes` bytes. With 0 bytes (never a heap block:
+// heap_allocate(0) gives null) it frees nothing, for a pointer into memory someone else owns.
+struct HeapFree {
+    std::size_t bytes = 0;
+    void operator()(void* p) const noexcept {
+        if (bytes) heap_free(p, bytes);
+    }
+};
+
 }  // namespace detail
 
 /// A bump allocator over a caller-provided buffer. Tensors constructed with an arena live in it and
@@ -4182,16 +4191,18 @@ template <class T>
 class PackedStore {
 public:
     PackedStore() = default;
-    /// Room for `count` elements (operands placed in it take PackedB<T>::elements(k, n) each).
+    /// Room for `count` elements: the sum of room(PackedB<T>::elements(k, n)) over the operands.
     explicit PackedStore(std::size_t count)
-        : data_(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)), Free{count * sizeof(T)}),
+        : data_(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)), einvit::detail::HeapFree{count * sizeof(T)}),
           capacity_(count) {
         if (count && !data_) raise(errc::out_of_memory, "no memory for the " + std::to_string(count * sizeof(T)) +
                                                             " bytes of a model's packed weights");
     }
+    /// Elements an operand of `count` elements takes: rounded up so that the next starts 64-byte aligned.
+    static constexpr std::size_t room(std::size_t count) noexcept { return align_up(count * sizeof(T)) / sizeof(T); }
     /// `count` elements, 64-byte aligned, or null when they do not fit.
     T* take(std::size_t count) noexcept {
-        const std::size_t need = align_up(count * sizeof(T)) / sizeof(T);
+        const std::size_t need = room(count);
         if (!data_ || need > capacity_ - used_) return nullptr;
         T* p = data_.get() + used_;
         used_ += need;
@@ -4202,11 +4213,7 @@ public:
     std::size_t used() const noexcept { return used_; }
 
 private:
-    struct Free {
-        std::size_t bytes = 0;
-        void operator()(T* p) const noexcept { einvit::detail::heap_free(p, bytes); }
-    };
-    std::unique_ptr<T, Free> data_;
+    std::unique_ptr<T, einvit::detail::HeapFree> data_;
     std::size_t capacity_ = 0, used_ = 0;
 };
 
@@ -4223,10 +4230,10 @@ public:
         : k_(k), n_(n), kc_(depth_block(k)), panels_((n + nr<T> - 1) / nr<T>) {
         const std::size_t count = elements(k, n);
         if (T* placed = store ? store->take(count) : nullptr) {
-            data_ = std::unique_ptr<T, Free>(placed, Free{0});  // the store frees it
+            data_ = Owned(placed, einvit::detail::HeapFree{0});  // the store frees it
         } else {
-            data_ = std::unique_ptr<T, Free>(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)),
-                                             Free{count * sizeof(T)});
+            data_ = Owned(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)),
+                          einvit::detail::HeapFree{count * sizeof(T)});
             if (count && !data_) raise(errc::out_of_memory, "no memory to pre-pack a GEMM operand");
         }
         for (std::size_t k0 = 0; k0 < k; k0 += kc_) {
@@ -4246,14 +4253,9 @@ public:
 
 private:
     std::size_t block(std::size_t k0) const noexcept { return k_ - k0 < kc_ ? k_ - k0 : kc_; }
-    struct Free {
-        std::size_t bytes = 0;  ///< 0: placed in a PackedStore, which frees it
-        void operator()(T* p) const noexcept {
-            if (bytes) einvit::detail::heap_free(p, bytes);
-        }
-    };
+    using Owned = std::unique_ptr<T, einvit::detail::HeapFree>;  // frees nothing when placed in a PackedStore
     std::size_t k_ = 0, n_ = 0, kc_ = 1, panels_ = 0;
-    std::unique_ptr<T, Free> data_;
+    Owned data_;
 };
 
 namespace detail {
@@ -6922,10 +6924,10 @@ public:
                                                     + detail::pad16(B * T * MLP)           // MLP hidden
                                                     + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
                                                     + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
-    /// Floats of all the packed weights (the linear layers', each 64-byte aligned): the size of the
-    /// block load_weights places them in (a compile-time constant).
+    /// Floats of all the packed weights (the linear layers', each as much as PackedStore::room gives it):
+    /// the size of the block load_weights places them in (a compile-time constant).
     static constexpr std::size_t packed_weight_floats = [] {
-        constexpr auto packed = [](std::size_t in, std::size_t out) { return detail::pad16(gemm::PackedB<float>::elements(in, out)); };
+        constexpr auto packed = [](std::size_t in, std::size_t out) { return gemm::PackedStore<float>::room(gemm::PackedB<float>::elements(in, out)); };
         std::size_t n = packed(PD, D) + C.depth * (packed(D, 3 * I) + (C.proj_out ? packed(I, D) : 0) + packed(D, MLP) + packed(MLP, D));
         if (C.representation_size) n += packed(D, C.representation_size);
         if (C.num_classes) n += packed(F, C.num_classes) + (C.distillation_token ? packed(D, C.num_classes) : 0);

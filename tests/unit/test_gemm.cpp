@@ -206,7 +206,7 @@ TEST_CASE("gemm: pre-packed B gives bit-identical results to packing on the fly"
 TEST_CASE("gemm: operands placed in a PackedStore one after another give the same products; one that does not fit goes to the heap") {
     using einvit::gemm::PackedB;
     std::size_t total = 0;
-    for (const auto& p : problems) total += einvit::align_up(PackedB<float>::elements(p.k, p.n) * sizeof(float)) / sizeof(float);
+    for (const auto& p : problems) total += einvit::gemm::PackedStore<float>::room(PackedB<float>::elements(p.k, p.n));
     einvit::gemm::PackedStore<float> store(total);
     einvit::gemm::PackedStore<float> small(PackedB<float>::elements(problems[0].k, problems[0].n) - 1);
     std::vector<PackedB<float>> placed;

@@ -73,6 +73,15 @@ inline void heap_free(void* p, std::size_t bytes) noexcept {
     if (p) ::operator delete(p, std::align_val_t{heap_alignment(bytes)});
 }
 
+// A unique_ptr deleter for a heap_allocate block of `bytes` bytes. With 0 bytes (never a heap block:
+// heap_allocate(0) gives null) it frees nothing, for a pointer into memory someone else owns.
+struct HeapFree {
+    std::size_t bytes = 0;
+    void operator()(void* p) const noexcept {
+        if (bytes) heap_free(p, bytes);
+    }
+};
+
 }  // namespace detail
 
 /// A bump allocator over a caller-provided buffer. Tensors constructed with an arena live in it and

@@ -128,10 +128,10 @@ public:
                                                     + detail::pad16(B * T * MLP)           // MLP hidden
                                                     + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
                                                     + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
-    /// Floats of all the packed weights (the linear layers', each 64-byte aligned): the size of the
-    /// block load_weights places them in (a compile-time constant).
+    /// Floats of all the packed weights (the linear layers', each as much as PackedStore::room gives it):
+    /// the size of the block load_weights places them in (a compile-time constant).
     static constexpr std::size_t packed_weight_floats = [] {
-        constexpr auto packed = [](std::size_t in, std::size_t out) { return detail::pad16(gemm::PackedB<float>::elements(in, out)); };
+        constexpr auto packed = [](std::size_t in, std::size_t out) { return gemm::PackedStore<float>::room(gemm::PackedB<float>::elements(in, out)); };
         std::size_t n = packed(PD, D) + C.depth * (packed(D, 3 * I) + (C.proj_out ? packed(I, D) : 0) + packed(D, MLP) + packed(MLP, D));
         if (C.representation_size) n += packed(D, C.representation_size);
         if (C.num_classes) n += packed(F, C.num_classes) + (C.distillation_token ? packed(D, C.num_classes) : 0);

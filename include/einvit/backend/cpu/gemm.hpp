@@ -436,16 +436,18 @@ template <class T>
 class PackedStore {
 public:
     PackedStore() = default;
-    /// Room for `count` elements (operands placed in it take PackedB<T>::elements(k, n) each).
+    /// Room for `count` elements: the sum of room(PackedB<T>::elements(k, n)) over the operands.
     explicit PackedStore(std::size_t count)
-        : data_(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)), Free{count * sizeof(T)}),
+        : data_(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)), einvit::detail::HeapFree{count * sizeof(T)}),
           capacity_(count) {
         if (count && !data_) raise(errc::out_of_memory, "no memory for the " + std::to_string(count * sizeof(T)) +
                                                             " bytes of a model's packed weights");
     }
+    /// Elements an operand of `count` elements takes: rounded up so that the next starts 64-byte aligned.
+    static constexpr std::size_t room(std::size_t count) noexcept { return align_up(count * sizeof(T)) / sizeof(T); }
     /// `count` elements, 64-byte aligned, or null when they do not fit.
     T* take(std::size_t count) noexcept {
-        const std::size_t need = align_up(count * sizeof(T)) / sizeof(T);
+        const std::size_t need = room(count);
         if (!data_ || need > capacity_ - used_) return nullptr;
         T* p = data_.get() + used_;
         used_ += need;
@@ -456,11 +458,7 @@ public:
     std::size_t used() const noexcept { return used_; }
 
 private:
-    struct Free {
-        std::size_t bytes = 0;
-        void operator()(T* p) const noexcept { einvit::detail::heap_free(p, bytes); }
-    };
-    std::unique_ptr<T, Free> data_;
+    std::unique_ptr<T, einvit::detail::HeapFree> data_;
     std::size_t capacity_ = 0, used_ = 0;
 };
 
@@ -477,10 +475,10 @@ public:
         : k_(k), n_(n), kc_(depth_block(k)), panels_((n + nr<T> - 1) / nr<T>) {
         const std::size_t count = elements(k, n);
         if (T* placed = store ? store->take(count) : nullptr) {
-            data_ = std::unique_ptr<T, Free>(placed, Free{0});  // the store frees it
+            data_ = Owned(placed, einvit::detail::HeapFree{0});  // the store frees it
         } else {
-            data_ = std::unique_ptr<T, Free>(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)),
-                                             Free{count * sizeof(T)});
+            data_ = Owned(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)),
+                          einvit::detail::HeapFree{count * sizeof(T)});
             if (count && !data_) raise(errc::out_of_memory, "no memory to pre-pack a GEMM operand");
         }
         for (std::size_t k0 = 0; k0 < k; k0 += kc_) {
@@ -500,14 +498,9 @@ public:
 
 private:
     std::size_t block(std::size_t k0) const noexcept { return k_ - k0 < kc_ ? k_ - k0 : kc_; }
-    struct Free {
-        std::size_t bytes = 0;  ///< 0: placed in a PackedStore, which frees it
-        void operator()(T* p) const noexcept {
-            if (bytes) einvit::detail::heap_free(p, bytes);
-        }
-    };
+    using Owned = std::unique_ptr<T, einvit::detail::HeapFree>;  // frees nothing when placed in a PackedStore
     std::size_t k_ = 0, n_ = 0, kc_ = 1, panels_ = 0;
-    std::unique_ptr<T, Free> data_;
+    Owned data_;
 };
 
 namespace detail {
