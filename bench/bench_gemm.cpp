@@ -5,7 +5,8 @@
 // M = 197 tokens (1576 for batch 8), (K, N) the shapes of ViT-B/16's qkv, fc1, fc2 and proj layers
 // and their ViT-S and ViT-Ti equivalents. einvit is timed with W pre-packed (as a loaded model holds
 // it) and unpacked. After the runs a table gives GFLOP/s per library, einvit's ratio to the best peer
-// and its fraction of the FMA peak. A second table times ViT-B's layers at M = 197 with W coming from
+// and its fraction of the FMA peak (einvit's packed products take Strassen's algorithm where it fits,
+// 7/8 of the multiply-adds; EINVIT_BENCH_STRASSEN=0 turns it off). A second table times ViT-B's layers at M = 197 with W coming from
 // memory, as in a model whose weights exceed the caches.
 //
 // OpenBLAS chooses its kernels by the CPU model it recognises or by OPENBLAS_CORETYPE, and Debian
@@ -183,6 +184,7 @@ int main(int argc, char** argv) {
         }
     }
     std::vector<char*> args = einvit_bench::take_threads(argc, argv, g_threads);
+    if (const char* strassen = std::getenv("EINVIT_BENCH_STRASSEN")) einvit::gemm::set_strassen(std::strcmp(strassen, "0") != 0);
     int n = static_cast<int>(args.size());
     benchmark::RegisterBenchmark("fma_peak", bm_fma_peak)->Unit(benchmark::kMillisecond)->UseRealTime();
     // Libraries alternate shape by shape, so a noisy stretch of time hurts all of them alike.
@@ -214,6 +216,9 @@ int main(int argc, char** argv) {
         std::printf("| ViT-%s | %s | %zu | %zu | %zu | %.0f | %.0f | %.0f | %.0f | %.2fx | %.0f%% |\n", s.model, s.layer, s.m, s.k,
                     s.n, e, u, o, g, best > 0 ? e / best : 0.0, peak > 0 ? 100.0 * e / peak : 0.0);
     }
+    std::printf("\nGFLOP/s are 2 M N K per second for every library. einvit packed takes one level of Strassen's "
+                "algorithm where the shape fits (%s): 7/8 of the multiply-adds, so it can pass 100%% of the peak.\n",
+                einvit::gemm::strassen() ? "on" : "off: EINVIT_BENCH_STRASSEN=0");
     std::printf("\nThe same with W from memory (cycling through copies filling about 96 MB), as in a model:\n");
     std::printf("| model | layer | M | K | N | einvit packed | OpenBLAS | einvit / OpenBLAS | of peak |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|\n");

@@ -166,6 +166,9 @@ def race(name, args, worker_bin, work):
             for _ in range(args.rounds):
                 for w in workers:
                     n = max(1, min(50, int(0.4 * 1000 / max(estimate[w.system], 1e-3))))
+                    # a pause between systems: ONNX Runtime's (and TBB's) worker threads spin for a while
+                    # after a run, and measured 30 ms slower on the next system's first ViT-B pass without it
+                    time.sleep(0.1)
                     times[w.system] += [float(t) for t in w.ask(f"time {b} {n}").split()]
             rss = {w.system: float(w.ask("rss")) for w in workers}
             flops = flops_per_image(name) * b

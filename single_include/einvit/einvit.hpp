@@ -790,6 +790,7 @@ private:
 // xsimd is absent (EINVIT_NO_XSIMD, bare-metal targets) or has no register for T. Kernels are written
 // once against these few functions and the math functors, so the scalar fallback is the same code.
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -961,6 +962,12 @@ EINVIT_ALWAYS_INLINE packet<T> fma(const packet<T>& a, const packet<T>& b, const
     else
 #endif
     if constexpr (width<T> != 1) return xsimd::fma(a, b, c);
+#endif
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+    // One rounding, always: left as a * b + c, the compiler contracts it in some copies of a kernel and
+    // not in others (g++ vectorising a 1-row micro-kernel's k loop as a multiply and in-order adds),
+    // and a row's result would depend on the tile it fell in, so on the thread count.
+    if constexpr (width<T> == 1 && std::is_floating_point_v<T>) return std::fma(a, b, c);
 #endif
     return a * b + c;
 }
@@ -3550,6 +3557,7 @@ void parallel_for(std::size_t count, std::size_t grain, F&& fn) {
 
 #include <cmath>
 #include <cstddef>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -3945,17 +3953,19 @@ EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stri
 #endif
 
 // A's rows [0, m) x columns [k0, k0 + kb) into panels of MR values per k, one per row tile: panel j
-// (at out + j * MR * kb) holds, for each k, A[row + r][k0 + k] for the tile's rows (zero past them).
+// (at out + j * MR * kb) holds, for each k, A[row + r][k0 + k] for the tile's rows (zero past them, and
+// past row `valid` when A has fewer rows than the tiling: Strassen's lower half of an odd M).
 // With AVX-512 and unit column stride (row-major A), 16 columns at a time are transposed in
 // registers: packing is most of the cost besides the multiply-adds when N is small (ViT-Ti's fc2 at
 // batch 8). With `norm` (A row-major, rows of k values), each value is normalised on the way (RowNorm).
 template <class T>
 void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0, std::size_t kb,
-            const RowNorm<T>* norm = nullptr, std::size_t k = 0) noexcept {
+            const RowNorm<T>* norm = nullptr, std::size_t k = 0, std::size_t valid = static_cast<std::size_t>(-1)) noexcept {
     constexpr std::size_t MR = mr<T>;
     for (std::size_t j = 0; j * MR < m; ++j) {
         const RowTile tile = row_tile<T>(j, m);
-        const std::size_t rows = tile.rows;
+        // rows past `valid` (tiled as part of m, but not in A) are packed as zeros
+        const std::size_t rows = tile.row >= valid ? 0 : (valid - tile.row < tile.rows ? valid - tile.row : tile.rows);
         T* dst = out + j * MR * kb;
         const T* src = a.data + tile.row * a.row_stride + k0 * a.col_stride;
         // with a norm: each row's mean and 1 / std over its k values (zero past the tile's rows); read
@@ -4062,25 +4072,47 @@ EINVIT_ALWAYS_INLINE P activate(P x, Activation act) noexcept {
     return x;
 }
 
-// C[Rows x cols] (+)= A panel · packed B panel over kb; `last` applies the epilogue. The A panel holds
-// the Rows values of each k at a + k * a_step (a_step = MR when packed). `Half`: only the first packet
-// of columns (cols <= W), at half the cost.
-template <std::size_t Rows, class T, bool Half = false>
-EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT a, const T* EINVIT_RESTRICT b, T* c,
-                                       std::size_t ldc, std::size_t cols, bool accumulate, bool last,
-                                       const Epilogue<T>& ep, std::size_t row0, std::size_t col0,
-                                       const char* prefetch, std::size_t prefetch_lines, std::size_t a_step) noexcept {
+// Where a tile's product goes: rows [0, rows) of it (rows <= the tile's) to c (row stride ldc), added
+// to what is there when `accumulate`, subtracted instead of added when `negate`, and with the epilogue
+// applied when `last` (its bias and residual indexed from C's row row0 and column col0). The plain
+// product has one destination; a Strassen product (strassen_rows) has one or two.
+template <class T>
+struct TileDest {
+    T* c;
+    std::size_t ldc, rows, row0, col0;
+    bool accumulate, last, negate;
+};
+
+// C[Rows x cols] (+)= A panel · packed B panel over kb, for each destination; `last` applies the
+// epilogue. The A panel holds the Rows values of each k at a + k * a_step (a_step = MR when packed).
+// `Half`: only the first packet of columns (cols <= W), at half the cost. `Sum` +1 or -1: B is the sum
+// or difference of two panels, b ± b2, added as they are loaded and stored to sum_out for the calls on
+// the next row tiles (Strassen's sums of weight quadrants).
+template <std::size_t Rows, class T, bool Half = false, int Sum = 0>
+EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT a, const T* EINVIT_RESTRICT b,
+                                       const T* EINVIT_RESTRICT b2, T* EINVIT_RESTRICT sum_out, std::size_t cols,
+                                       const Epilogue<T>& ep, const char* prefetch, std::size_t prefetch_lines,
+                                       std::size_t a_step, const TileDest<T>* dests, std::size_t dest_count) noexcept {
     constexpr std::size_t W = simd::width<T>;
     using P = simd::packet<T>;
     P c0[Rows], c1[Rows];
     for (std::size_t r = 0; r < Rows; ++r) c0[r] = c1[r] = simd::broadcast<T>(T(0));
+    const auto load_b = [&](std::size_t at) EINVIT_ALWAYS_INLINE_LAMBDA {
+        if constexpr (Sum == 0) {
+            return simd::load<T>(b + at);
+        } else {
+            const P v = Sum > 0 ? simd::load<T>(b + at) + simd::load<T>(b2 + at) : simd::load<T>(b + at) - simd::load<T>(b2 + at);
+            simd::store<T>(sum_out + at, v);
+            return v;
+        }
+    };
     const auto step = [&](std::size_t k) EINVIT_ALWAYS_INLINE_LAMBDA {
-        const P b0 = simd::load<T>(b + k * 2 * W);
+        const P b0 = load_b(k * 2 * W);
         const T* ak = a + k * a_step;
         if constexpr (Half) {
             for (std::size_t r = 0; r < Rows; ++r) c0[r] = simd::fma<T>(simd::broadcast<T>(ak[r]), b0, c0[r]);
         } else {
-            const P b1 = simd::load<T>(b + k * 2 * W + W);
+            const P b1 = load_b(k * 2 * W + W);
             for (std::size_t r = 0; r < Rows; ++r) {
                 const P av = simd::broadcast<T>(ak[r]);
                 c0[r] = simd::fma<T>(av, b0, c0[r]);
@@ -4104,48 +4136,51 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
     }
     if (k < kb) step(k);
     const bool full = cols == 2 * W;
-    P bias0 = simd::broadcast<T>(T(0)), bias1 = bias0;
-    if (last && ep.bias) {
-        bias0 = cols >= W ? simd::load<T>(ep.bias + col0) : simd::load_partial<T>(ep.bias + col0, 1, cols);
-        if (cols > W) bias1 = full ? simd::load<T>(ep.bias + col0 + W) : simd::load_partial<T>(ep.bias + col0 + W, 1, cols - W);
-    }
-    for (std::size_t r = 0; r < Rows; ++r) {
-        T* row = c + r * ldc;
-        P v0 = c0[r], v1 = c1[r];
+    const auto load_row = [&](const T* row, P& v0, P& v1) EINVIT_ALWAYS_INLINE_LAMBDA {
         if (full) {
-            if (accumulate) {
-                v0 = v0 + simd::load<T>(row);
-                v1 = v1 + simd::load<T>(row + W);
-            }
-        } else if (accumulate) {
-            v0 = v0 + (cols >= W ? simd::load<T>(row) : simd::load_partial<T>(row, 1, cols));
-            if (cols > W) v1 = v1 + simd::load_partial<T>(row + W, 1, cols - W);
+            v0 = simd::load<T>(row);
+            v1 = simd::load<T>(row + W);
+        } else {
+            v0 = cols >= W ? simd::load<T>(row) : simd::load_partial<T>(row, 1, cols);
+            v1 = cols > W ? simd::load_partial<T>(row + W, 1, cols - W) : simd::broadcast<T>(T(0));
         }
-        if (last) {
-            if (ep.bias) {
-                v0 = v0 + bias0;
-                v1 = v1 + bias1;
+    };
+    for (std::size_t d = 0; d < dest_count; ++d) {
+        const TileDest<T>& dest = dests[d];
+        P bias0 = simd::broadcast<T>(T(0)), bias1 = bias0;
+        if (dest.last && ep.bias) load_row(ep.bias + dest.col0, bias0, bias1);
+        for (std::size_t r = 0; r < Rows && r < dest.rows; ++r) {
+            T* row = dest.c + r * dest.ldc;
+            P v0 = c0[r], v1 = c1[r];
+            if (dest.accumulate) {
+                P o0, o1;
+                load_row(row, o0, o1);
+                v0 = dest.negate ? o0 - v0 : o0 + v0;
+                v1 = dest.negate ? o1 - v1 : o1 + v1;
+            } else if (dest.negate) {
+                v0 = simd::broadcast<T>(T(0)) - v0;
+                v1 = simd::broadcast<T>(T(0)) - v1;
             }
-            if (ep.activation != Activation::none) {
-                v0 = activate<T>(v0, ep.activation);
-                v1 = activate<T>(v1, ep.activation);
-            }
-            if (ep.residual) {
-                const T* res = ep.residual + (row0 + r) * ep.residual_ld + col0;
-                if (full) {
-                    v0 = v0 + simd::load<T>(res);
-                    v1 = v1 + simd::load<T>(res + W);
-                } else {
-                    v0 = v0 + (cols >= W ? simd::load<T>(res) : simd::load_partial<T>(res, 1, cols));
-                    if (cols > W) v1 = v1 + simd::load_partial<T>(res + W, 1, cols - W);
+            if (dest.last) {
+                if (ep.bias) {
+                    v0 = v0 + bias0;
+                    v1 = v1 + bias1;
+                }
+                if (ep.activation != Activation::none) {
+                    v0 = activate<T>(v0, ep.activation);
+                    v1 = activate<T>(v1, ep.activation);
+                }
+                if (ep.residual) {
+                    P r0, r1;
+                    load_row(ep.residual + (dest.row0 + r) * ep.residual_ld + dest.col0, r0, r1);
+                    v0 = v0 + r0;
+                    v1 = v1 + r1;
                 }
             }
-        }
-        if (full) {
-            simd::store<T>(row, v0);
-            simd::store<T>(row + W, v1);
-        } else {
-            if (cols >= W) {
+            if (full) {
+                simd::store<T>(row, v0);
+                simd::store<T>(row + W, v1);
+            } else if (cols >= W) {
                 simd::store<T>(row, v0);
                 if (cols > W) simd::store_partial<T>(row + W, v1, cols - W);
             } else {
@@ -4155,14 +4190,16 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
     }
 }
 
-template <class T>
-void rows_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, T* c, std::size_t ldc, std::size_t cols,
-                 bool accumulate, bool last, const Epilogue<T>& ep, std::size_t row0, std::size_t col0,
-                 const char* pf = nullptr, std::size_t pf_lines = 0, std::size_t a_step = mr<T>) noexcept {
+// A tile of `rows` rows (1 to MR) of C; B is b, or b ± b2 with Sum +1 or -1, stored to sum_out too
+// (see micro_kernel).
+template <class T, int Sum = 0>
+void tile_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, const T* b2, T* sum_out, std::size_t cols,
+                 const Epilogue<T>& ep, const char* pf, std::size_t pf_lines, const TileDest<T>* dests,
+                 std::size_t dest_count, std::size_t a_step = mr<T>) noexcept {
 #define EINVIT_GEMM_ROWS(R) \
-    case R: micro_kernel<R>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines, a_step); break;
+    case R: micro_kernel<R, T, false, Sum>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count); break;
     if (rows == mr<T> && cols <= simd::width<T> && simd::width<T> > 1) {  // a panel's last columns (N's edge)
-        micro_kernel<mr<T>, T, true>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines, a_step);
+        micro_kernel<mr<T>, T, true, Sum>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
         return;
     }
     if constexpr (mr<T> == 14) {
@@ -4170,15 +4207,24 @@ void rows_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, T* c,
             EINVIT_GEMM_ROWS(14) EINVIT_GEMM_ROWS(13) EINVIT_GEMM_ROWS(12) EINVIT_GEMM_ROWS(11)
             EINVIT_GEMM_ROWS(10) EINVIT_GEMM_ROWS(9) EINVIT_GEMM_ROWS(8) EINVIT_GEMM_ROWS(7)
             EINVIT_GEMM_ROWS(6) EINVIT_GEMM_ROWS(5) EINVIT_GEMM_ROWS(4) EINVIT_GEMM_ROWS(3)
-            EINVIT_GEMM_ROWS(2) default: micro_kernel<1>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines, a_step);
+            EINVIT_GEMM_ROWS(2) default: micro_kernel<1, T, false, Sum>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
         }
     } else {
         switch (rows) {
             EINVIT_GEMM_ROWS(6) EINVIT_GEMM_ROWS(5) EINVIT_GEMM_ROWS(4) EINVIT_GEMM_ROWS(3)
-            EINVIT_GEMM_ROWS(2) default: micro_kernel<1>(kb, a, b, c, ldc, cols, accumulate, last, ep, row0, col0, pf, pf_lines, a_step);
+            EINVIT_GEMM_ROWS(2) default: micro_kernel<1, T, false, Sum>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
         }
     }
 #undef EINVIT_GEMM_ROWS
+}
+
+// The plain product's tile: one destination, all its rows, C's columns from col0.
+template <class T>
+void rows_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, T* c, std::size_t ldc, std::size_t cols,
+                 bool accumulate, bool last, const Epilogue<T>& ep, std::size_t row0, std::size_t col0,
+                 const char* pf = nullptr, std::size_t pf_lines = 0, std::size_t a_step = mr<T>) noexcept {
+    const TileDest<T> dest{c, ldc, rows, row0, col0, accumulate, last, false};
+    tile_kernel(rows, kb, a, b, static_cast<const T*>(nullptr), static_cast<T*>(nullptr), cols, ep, pf, pf_lines, &dest, 1, a_step);
 }
 
 }  // namespace detail
@@ -4336,6 +4382,181 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
     }
 }
 
+// ---- one level of Strassen's algorithm, for products with a pre-packed B ----------------------------
+//
+// With A's rows split into an upper half (rows [0, H), H = ceil(M / 2)) and a lower half (row H + i
+// beside row i; an odd M's last upper row has a zero row beside it), K split into two halves, and the
+// column panels into two halves, C's four quadrants come from seven products of half the size instead of
+// eight:
+//   M1 = (A11 + A22)(B11 + B22)  -> C11 +, C22 +        M5 = (A11 + A12) B22         -> C11 -, C12 +
+//   M2 = (A21 + A22) B11         -> C21 +, C22 -        M6 = (A21 - A11)(B11 + B12)  -> C22 +
+//   M3 = A11 (B12 - B22)         -> C12 +, C22 +        M7 = (A12 - A22)(B21 + B22)  -> C11 +
+//   M4 = A22 (B21 - B11)         -> C11 +, C21 +
+// so 7/8 of the multiply-adds. The sums are folded into work the product does anyway: A's into its
+// packing, B's into the micro-kernel's loads (two packed panels added as they are read), and C's into
+// the micro-kernel's stores, which add each product's tile into one or two quadrants of C; the epilogue
+// runs with a quadrant's last product. Each thread takes a share of the upper rows with the lower rows
+// beside them, so every element of C is the same sum whatever the thread count. The rounding differs
+// from the plain product's: an element's error grows with its partner row's and the other quadrants'
+// magnitudes (on the test shapes its largest error against a double-precision product is 1.0-1.8 times
+// the plain product's; tests/unit/test_gemm.cpp bounds it at 3).
+
+/// Whether products with a pre-packed B (weights) of sizes where it pays take one level of Strassen's
+/// algorithm (see above); on by default. Off, every product is the plain one.
+inline std::atomic<bool>& strassen_setting() noexcept {
+    static std::atomic<bool> on{true};
+    return on;
+}
+
+/// The fewest rows, depth and columns for which a product takes Strassen's algorithm: below them the
+/// halves' tiles and the sums cost more than the eighth of the multiply-adds saved.
+inline constexpr std::size_t strassen_min_rows = 64, strassen_min_depth = 256, strassen_min_cols = 256;
+/// Depth of the halves' blocks: seven packed A operands of 4 tiles and this depth, and the B panels, stay
+/// in a 1 MiB L2.
+inline constexpr std::size_t strassen_depth = 384;
+/// Upper rows per block of the halves.
+template <class T>
+inline constexpr std::size_t strassen_block_rows = 4 * mr<T>;
+
+// Whether C's columns panels [first, end) of the packed B (depth k, blocks of kc) split into Strassen's halves.
+template <class T>
+bool strassen_fits(std::size_t m, std::size_t n, std::size_t k, std::size_t kc, std::size_t first, std::size_t end) noexcept {
+    const std::size_t panels = end - first, half = k / 2;
+    return strassen_setting().load(std::memory_order_relaxed) && m >= strassen_min_rows && k >= strassen_min_depth &&
+           panels * nr<T> >= strassen_min_cols && k % 2 == 0 && panels % 2 == 0 && end * nr<T> <= n &&
+           (kc >= k || half % kc == 0);
+}
+
+template <class T>
+void add_into(T* EINVIT_RESTRICT out, const T* EINVIT_RESTRICT x, const T* EINVIT_RESTRICT y, std::size_t count,
+              bool subtract) noexcept {
+    if (subtract)
+        for (std::size_t i = 0; i < count; ++i) out[i] = x[i] - y[i];
+    else
+        for (std::size_t i = 0; i < count; ++i) out[i] = x[i] + y[i];
+}
+
+// C's upper rows [r0, r1) and the lower rows beside them (r + H, below m), all column panels [first,
+// first + 2 * half_panels), on one thread. c and the epilogue count rows and panels from C's first.
+template <class T>
+void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1, Strided<T> a, const PackedB<T>& packed,
+                   T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t first,
+                   std::size_t half_panels, const RowNorm<T>* norm) {
+    constexpr std::size_t MR = mr<T>, NR = nr<T>, MC = strassen_block_rows<T>;
+    const std::size_t H = (m + 1) / 2, half = k / 2, kc = packed.kc();
+    const std::size_t op = MC * strassen_depth;  // one packed A operand
+    T* buffer = scratch<T>(0, 9 * op);
+    T* const q11 = buffer;  // the operands M1..M7 read: S1, S2, Q11, Q22, S5, S6, S7; then Q12, Q21
+    T* const s1 = buffer + op;
+    T* const s2 = buffer + 2 * op;
+    T* const q22 = buffer + 3 * op;
+    T* const s5 = buffer + 4 * op;
+    T* const s6 = buffer + 5 * op;
+    T* const s7 = buffer + 6 * op;
+    T* const q12 = buffer + 7 * op;
+    T* const q21 = buffer + 8 * op;
+    T* const bsum = scratch<T>(1, strassen_depth * NR);  // a sum of two B quadrants' panels
+    // the depth block of d: the packed B's block holding depth d, to the block's end or the half's
+    const auto chunk = [&](std::size_t d) {
+        const std::size_t block_end = (d / kc + 1) * kc, end = (d / half + 1) * half;
+        std::size_t len = strassen_depth;
+        if (d + len > block_end) len = block_end - d;
+        if (d + len > end) len = end - d;
+        return len;
+    };
+    const auto sub = [&](std::size_t p, std::size_t d) { return packed.panel(d / kc * kc, p) + (d % kc) * NR; };
+    struct Product {
+        const T* a;
+        int bx, by;  // B's quadrants 0..3 (11, 12, 21, 22); by < 0: bx alone
+        bool subtract;
+        int dest[2];  // C's quadrants, -1 for none
+        bool negate[2], opens[2], closes[2];
+    };
+    static constexpr int B11 = 0, B12 = 1, B21 = 2, B22 = 3;
+    const Product products[7] = {
+        {s1, B11, B22, false, {0, 3}, {false, false}, {true, true}, {false, false}},
+        {s2, B11, -1, false, {2, 3}, {false, true}, {true, false}, {false, false}},
+        {q11, B12, B22, true, {1, 3}, {false, false}, {true, false}, {false, false}},
+        {q22, B21, B11, true, {0, 2}, {false, false}, {false, false}, {false, true}},
+        {s5, B22, -1, false, {0, 1}, {true, false}, {false, false}, {false, true}},
+        {s6, B11, B12, false, {3, -1}, {false, false}, {false, false}, {true, false}},
+        {s7, B21, B22, false, {0, -1}, {false, false}, {false, false}, {true, false}},
+    };
+    for (std::size_t i0 = r0; i0 < r1; i0 += MC) {
+        const std::size_t mb = r1 - i0 < MC ? r1 - i0 : MC, tiles = (mb + MR - 1) / MR;
+        const std::size_t lower = i0 + H < m ? (m - i0 - H < mb ? m - i0 - H : mb) : 0;  // lower rows present
+        const Strided<T> upper_a{a.data + i0 * a.row_stride, a.row_stride, a.col_stride};
+        const Strided<T> lower_a{a.data + (i0 + H) * a.row_stride, a.row_stride, a.col_stride};
+        for (std::size_t d0 = 0; d0 < half;) {
+            const std::size_t kb = chunk(d0), count = tiles * MR * kb;
+            const bool first_chunk = d0 == 0, last_chunk = d0 + kb == half;
+            pack_a(q11, upper_a, mb, d0, kb, norm, k);
+            pack_a(q12, upper_a, mb, half + d0, kb, norm, k);
+            pack_a(q21, lower_a, mb, d0, kb, norm, k, lower);
+            pack_a(q22, lower_a, mb, half + d0, kb, norm, k, lower);
+            add_into(s1, q11, q22, count, false);
+            add_into(s2, q21, q22, count, false);
+            add_into(s5, q11, q12, count, false);
+            add_into(s6, q21, q11, count, true);
+            add_into(s7, q12, q22, count, true);
+            for (std::size_t pp = 0; pp < half_panels; ++pp) {
+                const std::size_t left = first + pp, right = first + half_panels + pp;  // the pair of column panels
+                const T* bq[4] = {sub(left, d0), sub(right, d0), sub(left, half + d0), sub(right, half + d0)};
+                // the next pair's quadrants (the next pair, or the first of the next depth block or row
+                // block), prefetched towards L2 a share per kernel call
+                const bool more = pp + 1 < half_panels || d0 + kb < half || i0 + MC < r1;
+                const std::size_t next_left = pp + 1 < half_panels ? left + 1 : first;
+                const std::size_t next_d = pp + 1 < half_panels ? d0 : d0 + kb < half ? d0 + kb : 0;
+                const std::size_t next_right = next_left + half_panels;
+                const T* next[4] = {sub(next_left, next_d), sub(next_right, next_d), sub(next_left, half + next_d),
+                                    sub(next_right, half + next_d)};
+                const std::size_t next_lines = more ? chunk(next_d) * NR * sizeof(T) / 64 : 0;
+                const std::size_t per_quadrant = (7 * tiles + 3) / 4, share = (next_lines + per_quadrant - 1) / per_quadrant;
+                std::size_t call = 0;
+                for (const Product& prod : products) {
+                    const T* b = bq[prod.bx];
+                    const T* b2 = prod.by >= 0 ? bq[prod.by] : nullptr;
+                    for (std::size_t j = 0; j < tiles; ++j, ++call) {
+                        const RowTile tile = row_tile<T>(j, mb);
+                        TileDest<T> dests[2];
+                        std::size_t dest_count = 0;
+                        for (int q = 0; q < 2; ++q) {
+                            const int quadrant = prod.dest[q];
+                            if (quadrant < 0) continue;
+                            const bool low = quadrant >= 2;
+                            const std::size_t row = i0 + tile.row + (low ? H : 0), col = (quadrant % 2 ? right : left) * NR;
+                            const std::size_t rows = !low             ? tile.rows
+                                                     : tile.row >= lower ? 0
+                                                     : lower - tile.row < tile.rows ? lower - tile.row : tile.rows;
+                            if (rows == 0) continue;
+                            dests[dest_count++] = TileDest<T>{c + row * ldc + col, ldc, rows, row, col,
+                                                              accumulate || !(first_chunk && prod.opens[q]),
+                                                              last_chunk && prod.closes[q], prod.negate[q]};
+                        }
+                        // this call's share of the next pair's prefetch: a run of lines in one of its quadrants
+                        const std::size_t from = call % per_quadrant * share;
+                        const std::size_t lines = from < next_lines ? (next_lines - from < share ? next_lines - from : share) : 0;
+                        const char* pf = lines ? reinterpret_cast<const char*>(next[call / per_quadrant]) + from * 64 : nullptr;
+                        // (a tile without destinations has only absent lower rows, and so have the tiles after it)
+                        if (!dest_count) continue;
+                        // a sum of two quadrants is made by the first tile's call, which keeps it in bsum
+                        // for the others (each sum once per panel pair, read back from L1 and L2)
+                        const T* pa = prod.a + j * MR * kb;
+                        if (!b2 || j > 0)
+                            tile_kernel(tile.rows, kb, pa, b2 ? bsum : b, static_cast<const T*>(nullptr),
+                                        static_cast<T*>(nullptr), NR, ep, pf, lines, dests, dest_count);
+                        else if (prod.subtract)
+                            tile_kernel<T, -1>(tile.rows, kb, pa, b, b2, bsum, NR, ep, pf, lines, dests, dest_count);
+                        else
+                            tile_kernel<T, 1>(tile.rows, kb, pa, b, b2, bsum, NR, ep, pf, lines, dests, dest_count);
+                    }
+                }
+            }
+            d0 += kb;
+        }
+    }
+}
+
 // The product for the column panels [first, end) of B (all of them by default), A normalised by `norm`
 // when it is not null.
 template <class T>
@@ -4375,6 +4596,21 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     constexpr std::size_t MR = mr<T>;
     const std::size_t threads = num_threads(), row_tiles = (m + MR - 1) / MR;
     const bool many_rows = m >= 2 * threads * row_block<T>(depth_block(k));
+    // Strassen's seven half-size products (see strassen_rows), each thread a share of the upper rows. C
+    // is written by several products, so a residual that is C itself is read as the starting value.
+    if (packed && strassen_fits<T>(m, n, k, packed->kc(), first, end) &&
+        (e.residual != c || (e.activation == Activation::none && e.residual_ld == ldc && !accumulate))) {
+        if (e.residual == c) {
+            e.residual = nullptr;
+            accumulate = true;
+        }
+        const std::size_t upper = (m + 1) / 2, parts = threads < upper ? threads : upper;
+        parallel_for(parts, 1, [&](std::size_t t0, std::size_t t1) {
+            strassen_rows(m, k, upper * t0 / parts, upper * t1 / parts, a, *packed, c, ldc, e, accumulate, first,
+                          (end - first) / 2, norm);
+        });
+        return;
+    }
     // `parts` row ranges over the threads, part t starting at row first_row(t) (first_row(parts) = m)
     const auto split_rows = [&](std::size_t parts, auto first_row) {
         parallel_for(parts, 1, [&](std::size_t t0, std::size_t t1) {
@@ -4411,6 +4647,12 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
 }
 
 }  // namespace detail
+
+/// Whether products with a pre-packed B (a model's weights) take one level of Strassen's algorithm
+/// where it pays (7/8 of the multiply-adds; see detail::strassen_rows): on by default. Off, they are
+/// plain products, as every other product is.
+inline void set_strassen(bool on) noexcept { detail::strassen_setting().store(on, std::memory_order_relaxed); }
+inline bool strassen() noexcept { return detail::strassen_setting().load(std::memory_order_relaxed); }
 
 /// C = epilogue(A · B) (C += A · B before the epilogue when `accumulate`): A is M x K and B is K x N,
 /// both with any strides; C is M x N with row stride ldc and unit column stride. Uses the thread pool.

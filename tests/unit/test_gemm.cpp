@@ -3,6 +3,7 @@
 // products (several k blocks), and thread counts 1, 2 and 3 giving bit-identical results.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -276,8 +277,11 @@ TEST_CASE("gemm: a LayerNorm of A's rows applied while packing equals normalisin
     // shapes for each path: A shared by the threads (197 x 768), rows split (1600 x 96, packed B), columns
     // split with A packed per thread (1400 x 768 is too big to share), two depth blocks (900), a depth
     // that is not a multiple of 16 (20, 5), one row
+    // (plain products throughout, so that packed and unpacked B agree bit for bit: Strassen's products
+    // with a LayerNorm are the next test's)
     const Problem shapes[] = {{197, 2304, 768, false, true}, {1600, 96, 768, false, true}, {1400, 2048, 768, false, true},
                               {15, 300, 900, false, true},   {33, 50, 20, false, false}, {1, 37, 5, false, true}};
+    einvit::gemm::set_strassen(false);
     for (const auto& p : shapes) {
         Operands o = make(p, 3 + p.k);
         einvit_test::Rng rng(p.m);
@@ -340,6 +344,7 @@ TEST_CASE("gemm: a LayerNorm of A's rows applied while packing equals normalisin
             check_against_double(q, on, ep, ref.data(), p.n);
         }
     }
+    einvit::gemm::set_strassen(true);
     // a LayerNorm of A's rows needs them contiguous
     const Problem t{8, 8, 8, true, false};
     const Operands o = make(t, 1);
@@ -347,6 +352,128 @@ TEST_CASE("gemm: a LayerNorm of A's rows applied while packing equals normalisin
     std::vector<float> c(64);
     CHECK_THROWS_WITH_AS(einvit::gemm::multiply(einvit::cpu{}, t.m, t.n, t.k, o.sa, o.sb, c.data(), t.n, {}, false, &norm),
                          doctest::Contains("row-major"), einvit::error);
+}
+
+TEST_CASE("gemm: Strassen's seven half-size products (pre-packed B): every epilogue, column ranges, LayerNorm, any thread count") {
+    constexpr std::size_t NR = einvit::gemm::nr<float>;
+    REQUIRE(einvit::gemm::strassen());
+    // an odd M (the lower half a row short), the smallest shape it takes, a depth of several blocks
+    // (halves of whole blocks, each in depth chunks), ViT-S/16's fc1 at batch 1, and several row blocks
+    // per thread (as at batch 8)
+    const Problem shapes[] = {{197, 320, 512, false, true},
+                              {64, 256, 256, false, true},
+                              {131, 256, 3072, false, true},
+                              {197, 1536, 384, false, true},
+                              {601, 1024, 768, false, true}};
+    for (const auto& p : shapes) {
+        Operands o = make(p, 40 + p.m);
+        const bool big = p.m * p.n * p.k > 100'000'000;  // the double loop would take seconds
+        const einvit::gemm::PackedB<float> packed(o.sb, p.k, p.n);
+        REQUIRE(einvit::gemm::detail::strassen_fits<float>(p.m, p.n, p.k, packed.kc(), 0, p.n / NR));
+        Epilogue<float> full;
+        full.bias = o.bias.data();
+        full.activation = Activation::gelu_erf;
+        full.residual = o.residual.data();
+        full.residual_ld = p.n + 7;
+        for (const Epilogue<float>& ep : {Epilogue<float>{}, full}) {
+            std::vector<float> results[3], plain(p.m * p.n);
+            for (std::size_t t = 1; t <= 3; ++t) {
+                einvit::set_num_threads(t);
+                results[t - 1].resize(p.m * p.n);
+                einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, results[t - 1].data(), p.n, ep);
+            }
+            einvit::set_num_threads(einvit::detail::default_threads());
+            einvit::gemm::set_strassen(false);
+            einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, plain.data(), p.n, ep);
+            einvit::gemm::set_strassen(true);
+            CHECK_MESSAGE(std::memcmp(results[0].data(), results[1].data(), plain.size() * sizeof(float)) == 0, "m=" << p.m);
+            CHECK_MESSAGE(std::memcmp(results[0].data(), results[2].data(), plain.size() * sizeof(float)) == 0, "m=" << p.m);
+            // Strassen's sums round differently from the plain product's: the path was taken
+            CHECK_MESSAGE(std::memcmp(results[0].data(), plain.data(), plain.size() * sizeof(float)) != 0, "m=" << p.m);
+            if (!big) check_against_double(p, o, ep, results[1].data(), p.n);
+            // its largest error against the product in double (every 7th row when big), next to the plain product's
+            double err[2] = {0, 0};
+            for (std::size_t i = 0; i < p.m; i += big ? 7 : 1)
+                for (std::size_t j = 0; j < p.n; ++j) {
+                    double acc = 0;
+                    for (std::size_t kk = 0; kk < p.k; ++kk)
+                        acc += double(o.sa.data[i * o.sa.row_stride + kk]) * double(o.sb.data[j * o.sb.col_stride + kk]);
+                    if (ep.bias) acc += ep.bias[j];
+                    acc = activate(acc, ep.activation);
+                    if (ep.residual) acc += ep.residual[i * ep.residual_ld + j];
+                    err[0] = std::max(err[0], std::fabs(results[1][i * p.n + j] - acc));
+                    err[1] = std::max(err[1], std::fabs(plain[i * p.n + j] - acc));
+                }
+            MESSAGE("m=" << p.m << " n=" << p.n << " k=" << p.k << ": largest error " << err[0] << " (plain product " << err[1] << ")");
+            CHECK(err[0] <= 3 * err[1]);
+        }
+        if (big) continue;
+        // C += A·B (accumulate), and x = x + A·B + bias with the residual in C itself
+        {
+            std::vector<float> start(p.m * p.n), c;
+            for (std::size_t i = 0; i < start.size(); ++i) start[i] = o.residual[i] * 3.0f;
+            Epilogue<float> bias_only;
+            bias_only.bias = o.bias.data();
+            c = start;
+            einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, c.data(), p.n, bias_only, true);
+            check_against_double(p, o, bias_only, c.data(), p.n, start.data());
+            Epilogue<float> aliased = bias_only;
+            c = start;
+            aliased.residual = c.data();
+            aliased.residual_ld = p.n;
+            einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, c.data(), p.n, aliased);
+            check_against_double(p, o, bias_only, c.data(), p.n, start.data());
+        }
+        // an even number of column panels of B: those columns, the rest of C left alone
+        {
+            std::vector<float> part(p.m * p.n, -7.0f);
+            const std::size_t c0 = NR, c1 = p.n - NR;  // panels [1, n/NR - 1): an even count
+            einvit::gemm::multiply_columns(einvit::cpu{}, p.m, o.sa, packed, c0, c1, part.data(), p.n, full);
+            std::size_t outside = 0;
+            for (std::size_t i = 0; i < p.m; ++i)
+                for (std::size_t j = 0; j < p.n; ++j)
+                    if (j < c0 || j >= c1) outside += part[i * p.n + j] != -7.0f;
+            CHECK(outside == 0);
+            Problem q = p;
+            q.n = c1 - c0;
+            Operands oc = o;
+            oc.sb = Strided<float>{o.sb.data + c0 * o.sb.col_stride, o.sb.row_stride, o.sb.col_stride};
+            Epilogue<float> shifted = full;
+            shifted.bias = o.bias.data() + c0;
+            shifted.residual = o.residual.data() + c0;
+            std::vector<float> got(p.m * q.n);
+            for (std::size_t i = 0; i < p.m; ++i) std::memcpy(&got[i * q.n], &part[i * p.n + c0], q.n * sizeof(float));
+            check_against_double(q, oc, shifted, got.data(), q.n);
+        }
+        // a LayerNorm of A's rows while packing: as normalising first, then the same Strassen product
+        {
+            std::vector<float> gamma(p.k), beta(p.k);
+            einvit_test::Rng rng(p.k);
+            for (auto& g : gamma) g = static_cast<float>(rng.uniform(0.5, 1.5));
+            for (auto& b : beta) b = static_cast<float>(rng.uniform(-0.5, 0.5));
+            for (std::size_t i = 0; i < p.m; ++i)
+                for (std::size_t kk = 0; kk < p.k; ++kk) o.a[i * o.lda + kk] += float(i % 5) * 100.0f;
+            const einvit::gemm::RowNorm<float> norm{gamma.data(), beta.data(), 1e-6f};
+            std::vector<float> normed(p.m * p.k), want(p.m * p.n), fused(p.m * p.n);
+            einvit::kernels::layer_norm_rows(einvit::cpu{}, o.a.data(), o.lda, normed.data(), p.k, p.m, p.k, norm.gamma,
+                                             norm.beta, norm.eps);
+            einvit::gemm::multiply(einvit::cpu{}, p.m, Strided<float>{normed.data(), p.k, 1}, packed, want.data(), p.n, full);
+            einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, fused.data(), p.n, full, false, &norm);
+            std::size_t off = 0;
+            for (std::size_t i = 0; i < want.size(); ++i) off += !(std::fabs(fused[i] - want[i]) <= 2e-5f * (1 + std::fabs(want[i])));
+            CHECK_MESSAGE(off == 0, "m=" << p.m << " k=" << p.k << ": " << off << " elements differ from LN then GEMM");
+        }
+    }
+    // what it does not take: an odd depth, an odd number of panels, too few rows; and switched off
+    const std::size_t panels = 320 / NR;  // an even number
+    CHECK(einvit::gemm::detail::strassen_fits<float>(197, 320, 512, 512, 0, panels));
+    CHECK_FALSE(einvit::gemm::detail::strassen_fits<float>(197, 320, 513, 513, 0, panels));
+    CHECK_FALSE(einvit::gemm::detail::strassen_fits<float>(197, 320 + NR, 512, 512, 0, panels + 1));
+    CHECK_FALSE(einvit::gemm::detail::strassen_fits<float>(63, 320, 512, 512, 0, panels));
+    CHECK_FALSE(einvit::gemm::detail::strassen_fits<float>(197, 320, 2000, 672, 0, panels));  // halves not whole blocks
+    einvit::gemm::set_strassen(false);
+    CHECK_FALSE(einvit::gemm::detail::strassen_fits<float>(197, 320, 512, 512, 0, panels));
+    einvit::gemm::set_strassen(true);
 }
 
 TEST_CASE("gemm: row tiles cover a block in order, none shorter than min_tile_rows (or half a tile) unless the block is") {
@@ -401,7 +528,9 @@ TEST_CASE("gemm: threads splitting the columns share one packed A, or split one 
     // with packed B, threads own even row ranges (197 rows: 98 and 99, or 65, 66 and 66) but with fewer
     // rows than a tile per thread (15), where they split the columns again. Transposed and padded A,
     // depths of one and several blocks (2305 = 5 blocks of 461), a residual that is C itself.
+    // (Plain products: Strassen's, which the last shape would take, are the Strassen test's.)
     const Problem shapes[] = {{197, 200, 2305, true, true}, {15, 96, 900, false, true}, {197, 768, 3072, false, true}};
+    einvit::gemm::set_strassen(false);
     for (const auto& p : shapes) {
         CHECK(einvit::gemm::detail::round_up(p.m, einvit::gemm::mr<float>) * p.k * sizeof(float) <= einvit::gemm::shared_a_bytes);
         const Operands o = make(p, 33);
@@ -434,6 +563,7 @@ TEST_CASE("gemm: threads splitting the columns share one packed A, or split one 
         acc.bias = o.bias.data();
         check_against_double(p, o, acc, in_place[2].data(), p.n, o.residual.data());
     }
+    einvit::gemm::set_strassen(true);
 }
 
 TEST_CASE("gemm: pre-packed weights with many rows and few columns (threads split rows), or one row: identical for 1, 2, 3 threads") {

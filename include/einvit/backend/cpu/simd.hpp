@@ -6,6 +6,7 @@
 // once against these few functions and the math functors, so the scalar fallback is the same code.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -178,6 +179,12 @@ EINVIT_ALWAYS_INLINE packet<T> fma(const packet<T>& a, const packet<T>& b, const
     else
 #endif
     if constexpr (width<T> != 1) return xsimd::fma(a, b, c);
+#endif
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+    // One rounding, always: left as a * b + c, the compiler contracts it in some copies of a kernel and
+    // not in others (g++ vectorising a 1-row micro-kernel's k loop as a multiply and in-order adds),
+    // and a row's result would depend on the tile it fell in, so on the thread count.
+    if constexpr (width<T> == 1 && std::is_floating_point_v<T>) return std::fma(a, b, c);
 #endif
     return a * b + c;
 }
