@@ -3554,6 +3554,8 @@ void parallel_for(std::size_t count, std::size_t grain, F&& fn) {
 //         weights are larger than the caches.
 // MR x NR is 14 x 32 floats on AVX-512 (28 of the 32 vector registers), 6 x 16 on AVX2. Every element
 // of C is accumulated in the same order whatever the thread count, so results are identical for any.
+// Products with a pre-packed B whose shape fits take one level of Strassen's algorithm instead, seven
+// half-size products on the same micro-kernel (strassen_rows, below).
 
 #include <cmath>
 #include <cstddef>
@@ -4190,16 +4192,17 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
     }
 }
 
-// A tile of `rows` rows (1 to MR) of C; B is b, or b ± b2 with Sum +1 or -1, stored to sum_out too
-// (see micro_kernel).
-template <class T, int Sum = 0>
-void tile_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, const T* b2, T* sum_out, std::size_t cols,
-                 const Epilogue<T>& ep, const char* pf, std::size_t pf_lines, const TileDest<T>* dests,
-                 std::size_t dest_count, std::size_t a_step = mr<T>) noexcept {
+// A tile of `rows` rows (1 to MR) of C.
+template <class T>
+void tile_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, std::size_t cols, const Epilogue<T>& ep,
+                 const char* pf, std::size_t pf_lines, const TileDest<T>* dests, std::size_t dest_count,
+                 std::size_t a_step = mr<T>) noexcept {
+    constexpr const T* b2 = nullptr;
+    constexpr T* sum_out = nullptr;
 #define EINVIT_GEMM_ROWS(R) \
-    case R: micro_kernel<R, T, false, Sum>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count); break;
+    case R: micro_kernel<R, T, false>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count); break;
     if (rows == mr<T> && cols <= simd::width<T> && simd::width<T> > 1) {  // a panel's last columns (N's edge)
-        micro_kernel<mr<T>, T, true, Sum>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
+        micro_kernel<mr<T>, T, true>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
         return;
     }
     if constexpr (mr<T> == 14) {
@@ -4207,15 +4210,24 @@ void tile_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, const
             EINVIT_GEMM_ROWS(14) EINVIT_GEMM_ROWS(13) EINVIT_GEMM_ROWS(12) EINVIT_GEMM_ROWS(11)
             EINVIT_GEMM_ROWS(10) EINVIT_GEMM_ROWS(9) EINVIT_GEMM_ROWS(8) EINVIT_GEMM_ROWS(7)
             EINVIT_GEMM_ROWS(6) EINVIT_GEMM_ROWS(5) EINVIT_GEMM_ROWS(4) EINVIT_GEMM_ROWS(3)
-            EINVIT_GEMM_ROWS(2) default: micro_kernel<1, T, false, Sum>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
+            EINVIT_GEMM_ROWS(2) default: micro_kernel<1, T, false>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
         }
     } else {
         switch (rows) {
             EINVIT_GEMM_ROWS(6) EINVIT_GEMM_ROWS(5) EINVIT_GEMM_ROWS(4) EINVIT_GEMM_ROWS(3)
-            EINVIT_GEMM_ROWS(2) default: micro_kernel<1, T, false, Sum>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
+            EINVIT_GEMM_ROWS(2) default: micro_kernel<1, T, false>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
         }
     }
 #undef EINVIT_GEMM_ROWS
+}
+
+// A full tile (MR rows) of C with B the sum (Sum +1) or difference (-1) of two panels, b ± b2, which
+// it also stores to sum_out (Strassen's first row tile; the only tile kernels with a Sum, so that
+// there are two more instantiations of the micro-kernel, not two more sets).
+template <class T, int Sum>
+void sum_tile_kernel(std::size_t kb, const T* a, const T* b, const T* b2, T* sum_out, const Epilogue<T>& ep,
+                     const char* pf, std::size_t pf_lines, const TileDest<T>* dests, std::size_t dest_count) noexcept {
+    micro_kernel<mr<T>, T, false, Sum>(kb, a, b, b2, sum_out, nr<T>, ep, pf, pf_lines, mr<T>, dests, dest_count);
 }
 
 // The plain product's tile: one destination, all its rows, C's columns from col0.
@@ -4224,7 +4236,7 @@ void rows_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, T* c,
                  bool accumulate, bool last, const Epilogue<T>& ep, std::size_t row0, std::size_t col0,
                  const char* pf = nullptr, std::size_t pf_lines = 0, std::size_t a_step = mr<T>) noexcept {
     const TileDest<T> dest{c, ldc, rows, row0, col0, accumulate, last, false};
-    tile_kernel(rows, kb, a, b, static_cast<const T*>(nullptr), static_cast<T*>(nullptr), cols, ep, pf, pf_lines, &dest, 1, a_step);
+    tile_kernel(rows, kb, a, b, cols, ep, pf, pf_lines, &dest, 1, a_step);
 }
 
 }  // namespace detail
@@ -4393,9 +4405,10 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
 //   M3 = A11 (B12 - B22)         -> C12 +, C22 +        M7 = (A12 - A22)(B21 + B22)  -> C11 +
 //   M4 = A22 (B21 - B11)         -> C11 +, C21 +
 // so 7/8 of the multiply-adds. The sums are folded into work the product does anyway: A's into its
-// packing, B's into the micro-kernel's loads (two packed panels added as they are read), and C's into
-// the micro-kernel's stores, which add each product's tile into one or two quadrants of C; the epilogue
-// runs with a quadrant's last product. Each thread takes a share of the upper rows with the lower rows
+// packing, B's into the micro-kernel's loads (the first row tile's call adds two packed panels as it
+// reads them and keeps the sum for the other tiles'), and C's into the micro-kernel's stores, which
+// add each product's tile into one or two quadrants of C; the epilogue runs with a quadrant's last
+// product. Each thread takes a share of the upper rows with the lower rows
 // beside them, so every element of C is the same sum whatever the thread count. The rounding differs
 // from the plain product's: an element's error grows with its partner row's and the other quadrants'
 // magnitudes (on the test shapes its largest error against a double-precision product is 1.0-1.8 times
@@ -4541,14 +4554,15 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
                         if (!dest_count) continue;
                         // a sum of two quadrants is made by the first tile's call, which keeps it in bsum
                         // for the others (each sum once per panel pair, read back from L1 and L2)
+                        // (a first tile of fewer than MR rows, in a block that small, has the sum made first)
                         const T* pa = prod.a + j * MR * kb;
-                        if (!b2 || j > 0)
-                            tile_kernel(tile.rows, kb, pa, b2 ? bsum : b, static_cast<const T*>(nullptr),
-                                        static_cast<T*>(nullptr), NR, ep, pf, lines, dests, dest_count);
+                        if (b2 && j == 0 && tile.rows < MR) add_into(bsum, b, b2, kb * NR, prod.subtract);
+                        if (!b2 || j > 0 || tile.rows < MR)
+                            tile_kernel(tile.rows, kb, pa, b2 ? bsum : b, NR, ep, pf, lines, dests, dest_count);
                         else if (prod.subtract)
-                            tile_kernel<T, -1>(tile.rows, kb, pa, b, b2, bsum, NR, ep, pf, lines, dests, dest_count);
+                            sum_tile_kernel<T, -1>(kb, pa, b, b2, bsum, ep, pf, lines, dests, dest_count);
                         else
-                            tile_kernel<T, 1>(tile.rows, kb, pa, b, b2, bsum, NR, ep, pf, lines, dests, dest_count);
+                            sum_tile_kernel<T, 1>(kb, pa, b, b2, bsum, ep, pf, lines, dests, dest_count);
                     }
                 }
             }
