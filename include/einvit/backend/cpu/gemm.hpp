@@ -200,7 +200,8 @@ EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stri
 // batch 8). With `norm` (A row-major, rows of k values), each value is normalised on the way (RowNorm).
 template <class T>
 void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0, std::size_t kb,
-            const RowNorm<T>* norm = nullptr, std::size_t k = 0, std::size_t valid = static_cast<std::size_t>(-1)) noexcept {
+            const RowNorm<T>* norm = nullptr, std::size_t k = 0, std::size_t valid = static_cast<std::size_t>(-1),
+            const kernels::detail::RowStats<T>* stats = nullptr) noexcept {
     constexpr std::size_t MR = mr<T>;
     for (std::size_t j = 0; j * MR < m; ++j) {
         const RowTile tile = row_tile<T>(j, m);
@@ -215,7 +216,7 @@ void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0,
         if (norm) {
             for (std::size_t r = 0; r < stat_lanes; ++r) mean[r] = rstd[r] = T(0);
             for (std::size_t r = 0; r < rows; ++r) {
-                const auto st = kernels::detail::row_stats(a.data + (tile.row + r) * a.row_stride, k, norm->eps);
+                const auto st = stats ? stats[tile.row + r] : kernels::detail::row_stats(a.data + (tile.row + r) * a.row_stride, k, norm->eps);
                 mean[r] = st.mean;
                 rstd[r] = st.rstd;
             }
@@ -687,6 +688,80 @@ void add_into(T* EINVIT_RESTRICT out, const T* EINVIT_RESTRICT x, const T* EINVI
         for (std::size_t i = 0; i < count; ++i) out[i] = x[i] + y[i];
 }
 
+enum StrassenOperand : std::size_t { Q11, S1, S2, Q22, S5, S6, S7, Q12, Q21, strassen_operands };
+
+// One of the seven products: an A operand times B's quadrant bx (plus or minus quadrant by), added to
+// (or subtracted from) one or two of C's quadrants (0..3: 11, 12, 21, 22). A quadrant's first product in
+// the table opens it (C = the product, or C + it when the call accumulates); its last applies the
+// epilogue.
+struct StrassenProduct {
+    StrassenOperand a;
+    int bx, by;  // by < 0: bx alone
+    bool subtract;
+    int dest[2];  // -1: none
+    bool negate[2];
+};
+inline constexpr int B11 = 0, B12 = 1, B21 = 2, B22 = 3;
+inline constexpr std::size_t strassen_product_count = 7;
+inline constexpr StrassenProduct strassen_products[strassen_product_count] = {
+    {S1, B11, B22, false, {0, 3}, {false, false}},   // M1 = (A11 + A22)(B11 + B22)
+    {S2, B11, -1, false, {2, 3}, {false, true}},     // M2 = (A21 + A22) B11
+    {Q11, B12, B22, true, {1, 3}, {false, false}},   // M3 = A11 (B12 - B22)
+    {Q22, B21, B11, true, {0, 2}, {false, false}},   // M4 = A22 (B21 - B11)
+    {S5, B22, -1, false, {0, 1}, {true, false}},     // M5 = (A11 + A12) B22
+    {S6, B11, B12, false, {3, -1}, {false, false}},  // M6 = (A21 - A11)(B11 + B12)
+    {S7, B21, B22, false, {0, -1}, {false, false}},  // M7 = (A12 - A22)(B21 + B22)
+};
+// Whether product p's destination q is its quadrant's first (`opens`) or last (`closes`) in the table.
+struct StrassenEdges {
+    bool opens[strassen_product_count][2], closes[strassen_product_count][2];
+};
+inline constexpr StrassenEdges strassen_edges = [] {
+    StrassenEdges e{};
+    for (std::size_t p = 0; p < strassen_product_count; ++p)
+        for (int q = 0; q < 2; ++q) {
+            const int quadrant = strassen_products[p].dest[q];
+            e.opens[p][q] = e.closes[p][q] = quadrant >= 0;
+            for (std::size_t o = 0; o < strassen_product_count; ++o)
+                if (quadrant >= 0 && (strassen_products[o].dest[0] == quadrant || strassen_products[o].dest[1] == quadrant)) {
+                    if (o < p) e.opens[p][q] = false;
+                    if (o > p) e.closes[p][q] = false;
+                }
+        }
+    return e;
+}();
+
+// Strassen's nine A operands for a block of mb upper rows and one depth chunk, each packed as pack_a packs
+// it (tile j at + j * MR * kb): Q11 = the upper rows at depths [d0, d0 + kb), Q12 the same rows at
+// half + d0, Q21 and Q22 the lower rows likewise (zero past lower_rows, which A lacks), then the sums
+// S1 = Q11 + Q22, S2 = Q21 + Q22, S5 = Q11 + Q12, S6 = Q21 - Q11, S7 = Q12 - Q22 in one pass over the
+// four. With a norm, `stats` holds the LayerNorm statistics of the upper rows, then of the lower
+// (computed once per row block, not once per quadrant and chunk).
+template <class T>
+void pack_strassen_a(T* const (&ops)[strassen_operands], Strided<T> upper, Strided<T> lower, std::size_t mb,
+                     std::size_t lower_rows, std::size_t d0, std::size_t half, std::size_t kb, const RowNorm<T>* norm,
+                     std::size_t k, const kernels::detail::RowStats<T>* stats) noexcept {
+    constexpr std::size_t MR = mr<T>;
+    pack_a(ops[Q11], upper, mb, d0, kb, norm, k, mb, stats);
+    pack_a(ops[Q12], upper, mb, half + d0, kb, norm, k, mb, stats);
+    pack_a(ops[Q21], lower, mb, d0, kb, norm, k, lower_rows, stats + mb);
+    pack_a(ops[Q22], lower, mb, half + d0, kb, norm, k, lower_rows, stats + mb);
+    const std::size_t count = (mb + MR - 1) / MR * MR * kb;
+    const auto sums = [&](std::size_t i, auto load, auto store) EINVIT_ALWAYS_INLINE_LAMBDA {
+        const auto x11 = load(ops[Q11] + i), x12 = load(ops[Q12] + i), x21 = load(ops[Q21] + i), x22 = load(ops[Q22] + i);
+        store(ops[S1] + i, x11 + x22);
+        store(ops[S2] + i, x21 + x22);
+        store(ops[S5] + i, x11 + x12);
+        store(ops[S6] + i, x21 - x11);
+        store(ops[S7] + i, x12 - x22);
+    };
+    constexpr std::size_t W = simd::width<T>;
+    std::size_t i = 0;
+    for (; i + W <= count; i += W)
+        sums(i, [](const T* p) { return simd::load<T>(p); }, [](T* p, simd::packet<T> v) { simd::store<T>(p, v); });
+    for (; i < count; ++i) sums(i, [](const T* p) { return *p; }, [](T* p, T v) { *p = v; });
+}
+
 // C's upper rows [r0, r1) and the lower rows beside them (r + H, below m), all column panels [first,
 // first + 2 * half_panels), on one thread. c and the epilogue count rows and panels from C's first.
 template <class T>
@@ -695,17 +770,14 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
                    std::size_t half_panels, const RowNorm<T>* norm) {
     constexpr std::size_t MR = mr<T>, NR = nr<T>, MC = strassen_block_rows<T>;
     const std::size_t H = (m + 1) / 2, half = k / 2, kc = packed.kc();
-    const std::size_t op = MC * strassen_depth;  // one packed A operand
-    T* buffer = scratch<T>(0, 9 * op);
-    T* const q11 = buffer;  // the operands M1..M7 read: S1, S2, Q11, Q22, S5, S6, S7; then Q12, Q21
-    T* const s1 = buffer + op;
-    T* const s2 = buffer + 2 * op;
-    T* const q22 = buffer + 3 * op;
-    T* const s5 = buffer + 4 * op;
-    T* const s6 = buffer + 5 * op;
-    T* const s7 = buffer + 6 * op;
-    T* const q12 = buffer + 7 * op;
-    T* const q21 = buffer + 8 * op;
+    // one packed A operand, and 5 cache lines more: the operands' addresses then differ modulo 4 KiB, so that
+    // the sums' pass over nine of them neither shares the L1's sets nor stalls on 4K aliasing
+    const std::size_t op = MC * strassen_depth + 5 * 64 / sizeof(T);
+    using Stats = kernels::detail::RowStats<T>;
+    T* const buffer = scratch<T>(0, strassen_operands * op + 2 * MC * sizeof(Stats) / sizeof(T));
+    T* ops[strassen_operands];
+    for (std::size_t i = 0; i < strassen_operands; ++i) ops[i] = buffer + i * op;
+    Stats* const stats = reinterpret_cast<Stats*>(buffer + strassen_operands * op);  // a row block's upper rows, then lower
     T* const bsum = scratch<T>(1, strassen_depth * NR);  // a sum of two B quadrants' panels
     // the depth block of d: the packed B's block holding depth d, to the block's end or the half's
     const auto chunk = [&](std::size_t d) {
@@ -716,40 +788,19 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
         return len;
     };
     const auto sub = [&](std::size_t p, std::size_t d) { return packed.panel(d / kc * kc, p) + (d % kc) * NR; };
-    struct Product {
-        const T* a;
-        int bx, by;  // B's quadrants 0..3 (11, 12, 21, 22); by < 0: bx alone
-        bool subtract;
-        int dest[2];  // C's quadrants, -1 for none
-        bool negate[2], opens[2], closes[2];
-    };
-    static constexpr int B11 = 0, B12 = 1, B21 = 2, B22 = 3;
-    const Product products[7] = {
-        {s1, B11, B22, false, {0, 3}, {false, false}, {true, true}, {false, false}},
-        {s2, B11, -1, false, {2, 3}, {false, true}, {true, false}, {false, false}},
-        {q11, B12, B22, true, {1, 3}, {false, false}, {true, false}, {false, false}},
-        {q22, B21, B11, true, {0, 2}, {false, false}, {false, false}, {false, true}},
-        {s5, B22, -1, false, {0, 1}, {true, false}, {false, false}, {false, true}},
-        {s6, B11, B12, false, {3, -1}, {false, false}, {false, false}, {true, false}},
-        {s7, B21, B22, false, {0, -1}, {false, false}, {false, false}, {true, false}},
-    };
     for (std::size_t i0 = r0; i0 < r1; i0 += MC) {
         const std::size_t mb = r1 - i0 < MC ? r1 - i0 : MC, tiles = (mb + MR - 1) / MR;
         const std::size_t lower = i0 + H < m ? (m - i0 - H < mb ? m - i0 - H : mb) : 0;  // lower rows present
         const Strided<T> upper_a{a.data + i0 * a.row_stride, a.row_stride, a.col_stride};
         const Strided<T> lower_a{a.data + (i0 + H) * a.row_stride, a.row_stride, a.col_stride};
+        if (norm) {
+            for (std::size_t r = 0; r < mb; ++r) stats[r] = kernels::detail::row_stats(upper_a.data + r * a.row_stride, k, norm->eps);
+            for (std::size_t r = 0; r < lower; ++r) stats[mb + r] = kernels::detail::row_stats(lower_a.data + r * a.row_stride, k, norm->eps);
+        }
         for (std::size_t d0 = 0; d0 < half;) {
-            const std::size_t kb = chunk(d0), count = tiles * MR * kb;
+            const std::size_t kb = chunk(d0);
             const bool first_chunk = d0 == 0, last_chunk = d0 + kb == half;
-            pack_a(q11, upper_a, mb, d0, kb, norm, k);
-            pack_a(q12, upper_a, mb, half + d0, kb, norm, k);
-            pack_a(q21, lower_a, mb, d0, kb, norm, k, lower);
-            pack_a(q22, lower_a, mb, half + d0, kb, norm, k, lower);
-            add_into(s1, q11, q22, count, false);
-            add_into(s2, q21, q22, count, false);
-            add_into(s5, q11, q12, count, false);
-            add_into(s6, q21, q11, count, true);
-            add_into(s7, q12, q22, count, true);
+            pack_strassen_a(ops, upper_a, lower_a, mb, lower, d0, half, kb, norm, k, norm ? stats : nullptr);
             for (std::size_t pp = 0; pp < half_panels; ++pp) {
                 const std::size_t left = first + pp, right = first + half_panels + pp;  // the pair of column panels
                 const T* bq[4] = {sub(left, d0), sub(right, d0), sub(left, half + d0), sub(right, half + d0)};
@@ -764,8 +815,10 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
                 const std::size_t next_lines = more ? chunk(next_d) * NR * sizeof(T) / 64 : 0;
                 const std::size_t per_quadrant = (7 * tiles + 3) / 4, share = (next_lines + per_quadrant - 1) / per_quadrant;
                 std::size_t call = 0;
-                for (const Product& prod : products) {
+                for (std::size_t pi = 0; pi < strassen_product_count; ++pi) {
+                    const StrassenProduct& prod = strassen_products[pi];
                     const T* b = bq[prod.bx];
+                    const T* const prod_a = ops[prod.a];
                     const T* b2 = prod.by >= 0 ? bq[prod.by] : nullptr;
                     for (std::size_t j = 0; j < tiles; ++j, ++call) {
                         const RowTile tile = row_tile<T>(j, mb);
@@ -781,8 +834,8 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
                                                      : lower - tile.row < tile.rows ? lower - tile.row : tile.rows;
                             if (rows == 0) continue;
                             dests[dest_count++] = TileDest<T>{c + row * ldc + col, ldc, rows, row, col,
-                                                              accumulate || !(first_chunk && prod.opens[q]),
-                                                              last_chunk && prod.closes[q], prod.negate[q]};
+                                                              accumulate || !(first_chunk && strassen_edges.opens[pi][q]),
+                                                              last_chunk && strassen_edges.closes[pi][q], prod.negate[q]};
                         }
                         // this call's share of the next pair's prefetch: a run of lines in one of its quadrants
                         const std::size_t from = call % per_quadrant * share;
@@ -793,7 +846,7 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
                         // a sum of two quadrants is made by the first tile's call, which keeps it in bsum
                         // for the others (each sum once per panel pair, read back from L1 and L2)
                         // (a first tile of fewer than MR rows, in a block that small, has the sum made first)
-                        const T* pa = prod.a + j * MR * kb;
+                        const T* pa = prod_a + j * MR * kb;
                         if (b2 && j == 0 && tile.rows < MR) add_into(bsum, b, b2, kb * NR, prod.subtract);
                         if (!b2 || j > 0 || tile.rows < MR)
                             tile_kernel(tile.rows, kb, pa, b2 ? bsum : b, NR, ep, pf, lines, dests, dest_count);
