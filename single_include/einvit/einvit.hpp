@@ -4534,9 +4534,10 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
     const std::size_t H = (m + 1) / 2, half = k / 2, kc = packed.kc();
     // one packed A operand, and 5 cache lines more: the operands' addresses then differ modulo 4 KiB, so that
     // the sums' pass over nine of them neither shares the L1's sets nor stalls on 4K aliasing
-    const std::size_t op = MC * strassen_depth + 5 * 64 / sizeof(T);
+    // (a block takes up to MC + MR - 1 rows: see below)
+    const std::size_t op = (MC + MR) * strassen_depth + 5 * 64 / sizeof(T);
     using Stats = kernels::detail::RowStats<T>;
-    T* const buffer = scratch<T>(0, strassen_operands * op + 2 * MC * sizeof(Stats) / sizeof(T));
+    T* const buffer = scratch<T>(0, strassen_operands * op + 2 * (MC + MR) * sizeof(Stats) / sizeof(T));
     T* ops[strassen_operands];
     for (std::size_t i = 0; i < strassen_operands; ++i) ops[i] = buffer + i * op;
     Stats* const stats = reinterpret_cast<Stats*>(buffer + strassen_operands * op);  // a row block's upper rows, then lower
@@ -4550,8 +4551,12 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
         return len;
     };
     const auto sub = [&](std::size_t p, std::size_t d) { return packed.panel(d / kc * kc, p) + (d % kc) * NR; };
-    for (std::size_t i0 = r0; i0 < r1; i0 += MC) {
-        const std::size_t mb = r1 - i0 < MC ? r1 - i0 : MC, tiles = (mb + MR - 1) / MR;
+    for (std::size_t i0 = r0, mb = 0; i0 < r1; i0 += mb) {
+        // blocks of MC rows; a remainder of less than a tile joins the block before it instead of making
+        // one of its own, which would stream every B quadrant again for a few rows (a thread's 394 upper
+        // rows at batch 8: 7 blocks, the last of 58 rows, not 8 with the last of 2)
+        mb = r1 - i0 - (r1 - i0 < MC ? r1 - i0 : MC) < MR ? r1 - i0 : MC;
+        const std::size_t tiles = (mb + MR - 1) / MR;
         const std::size_t lower = i0 + H < m ? (m - i0 - H < mb ? m - i0 - H : mb) : 0;  // lower rows present
         const Strided<T> upper_a{a.data + i0 * a.row_stride, a.row_stride, a.col_stride};
         const Strided<T> lower_a{a.data + (i0 + H) * a.row_stride, a.row_stride, a.col_stride};
@@ -4568,7 +4573,7 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
                 const T* bq[4] = {sub(left, d0), sub(right, d0), sub(left, half + d0), sub(right, half + d0)};
                 // the next pair's quadrants (the next pair, or the first of the next depth block or row
                 // block), prefetched towards L2 a share per kernel call
-                const bool more = pp + 1 < half_panels || d0 + kb < half || i0 + MC < r1;
+                const bool more = pp + 1 < half_panels || d0 + kb < half || i0 + mb < r1;
                 const std::size_t next_left = pp + 1 < half_panels ? left + 1 : first;
                 const std::size_t next_d = pp + 1 < half_panels ? d0 : d0 + kb < half ? d0 + kb : 0;
                 const std::size_t next_right = next_left + half_panels;

@@ -358,13 +358,15 @@ TEST_CASE("gemm: Strassen's seven half-size products (pre-packed B): every epilo
     constexpr std::size_t NR = einvit::gemm::nr<float>;
     REQUIRE(einvit::gemm::strassen());
     // an odd M (the lower half a row short), the smallest shape it takes, a depth of several blocks
-    // (halves of whole blocks, each in depth chunks), ViT-S/16's fc1 at batch 1, and several row blocks
-    // per thread (as at batch 8)
+    // (halves of whole blocks, each in depth chunks), ViT-S/16's fc1 at batch 1, several row blocks per
+    // thread (as at batch 8), and a thread's last block taking a remainder of less than a tile (116 upper
+    // rows: blocks of 56 and 60 on one thread, one of 58 on each of two)
     const Problem shapes[] = {{197, 320, 512, false, true},
                               {64, 256, 256, false, true},
                               {131, 256, 3072, false, true},
                               {197, 1536, 384, false, true},
-                              {601, 1024, 768, false, true}};
+                              {601, 1024, 768, false, true},
+                              {231, 256, 512, false, true}};
     for (const auto& p : shapes) {
         Operands o = make(p, 40 + p.m);
         const bool big = p.m * p.n * p.k > 100'000'000;  // the double loop would take seconds
