@@ -33,6 +33,7 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define EINVIT_ALWAYS_INLINE inline __attribute__((always_inline))
 #define EINVIT_ALWAYS_INLINE_LAMBDA __attribute__((always_inline))
+#define EINVIT_NOINLINE __attribute__((noinline))
 #define EINVIT_RESTRICT __restrict__
 // A hint that the cache line at p will be read soon (into L2 and the levels below it); never faults.
 #define EINVIT_PREFETCH_L2(p) __builtin_prefetch((p), 0, 2)
@@ -47,6 +48,7 @@
 #define EINVIT_CPU_RELAX() ((void)0)
 #define EINVIT_ALWAYS_INLINE inline
 #define EINVIT_ALWAYS_INLINE_LAMBDA
+#define EINVIT_NOINLINE
 #define EINVIT_RESTRICT
 #define EINVIT_PREFETCH_L2(p) ((void)(p))
 #endif
@@ -4075,6 +4077,30 @@ EINVIT_ALWAYS_INLINE P activate(P x, Activation act) noexcept {
     return x;
 }
 
+// C's rows [0, rows) x columns [0, cols) (cols <= nr) at c = the activation of the tile staged at
+// `staged` (rows of nr values), plus the residual (C's row row0 and column col0 for it): the last step
+// of an epilogue with an activation. Out of line, so that the activations' code is compiled once, not
+// into every micro-kernel. The residual is read before C is written, so it may be C itself.
+template <class T>
+EINVIT_NOINLINE void activate_tile(const T* staged, T* c, std::size_t ldc, std::size_t rows, std::size_t cols,
+                                   const Epilogue<T>& ep, std::size_t row0, std::size_t col0) noexcept {
+    constexpr std::size_t W = simd::width<T>;
+    for (std::size_t r = 0; r < rows; ++r) {
+        T* row = c + r * ldc;
+        const T* res = ep.residual ? ep.residual + (row0 + r) * ep.residual_ld + col0 : nullptr;
+        for (std::size_t j = 0; j < cols; j += W) {
+            simd::packet<T> v = activate<T>(simd::load<T>(staged + r * nr<T> + j), ep.activation);
+            if (j + W <= cols) {
+                if (res) v = v + simd::load<T>(res + j);
+                simd::store<T>(row + j, v);
+            } else {
+                if (res) v = v + simd::load_partial<T>(res + j, 1, cols - j);
+                simd::store_partial<T>(row + j, v, cols - j);
+            }
+        }
+    }
+}
+
 // Where a tile's product goes: rows [0, rows) of it (rows <= the tile's) to c (row stride ldc), added
 // to what is there when `accumulate`, subtracted instead of added when `negate`, and with the epilogue
 // applied when `last` (its bias and residual indexed from C's row row0 and column col0). The plain
@@ -4148,10 +4174,12 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
             v1 = cols > W ? simd::load_partial<T>(row + W, 1, cols - W) : simd::broadcast<T>(T(0));
         }
     };
+    alignas(64) T staged[Rows * 2 * W];  // with an activation, the tile goes here first (see activate_tile)
     for (std::size_t d = 0; d < dest_count; ++d) {
         const TileDest<T>& dest = dests[d];
         P bias0 = simd::broadcast<T>(T(0)), bias1 = bias0;
         if (dest.last && ep.bias) load_row(ep.bias + dest.col0, bias0, bias1);
+        const bool activating = dest.last && ep.activation != Activation::none;
         for (std::size_t r = 0; r < Rows && r < dest.rows; ++r) {
             T* row = dest.c + r * dest.ldc;
             P v0 = c0[r], v1 = c1[r];
@@ -4169,18 +4197,17 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
                     v0 = v0 + bias0;
                     v1 = v1 + bias1;
                 }
-                if (ep.activation != Activation::none) {
-                    v0 = activate<T>(v0, ep.activation);
-                    v1 = activate<T>(v1, ep.activation);
-                }
-                if (ep.residual) {
+                if (ep.residual && ep.activation == Activation::none) {  // else activate_tile adds it
                     P r0, r1;
                     load_row(ep.residual + (dest.row0 + r) * ep.residual_ld + dest.col0, r0, r1);
                     v0 = v0 + r0;
                     v1 = v1 + r1;
                 }
             }
-            if (full) {
+            if (activating) {
+                simd::store<T>(staged + r * 2 * W, v0);
+                simd::store<T>(staged + r * 2 * W + W, v1);
+            } else if (full) {
                 simd::store<T>(row, v0);
                 simd::store<T>(row + W, v1);
             } else if (cols >= W) {
@@ -4190,6 +4217,7 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
                 simd::store_partial<T>(row, v0, cols);
             }
         }
+        if (activating) activate_tile(staged, dest.c, dest.ldc, dest.rows < Rows ? dest.rows : Rows, cols, ep, dest.row0, dest.col0);
     }
 }
 

@@ -22,6 +22,7 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define EINVIT_ALWAYS_INLINE inline __attribute__((always_inline))
 #define EINVIT_ALWAYS_INLINE_LAMBDA __attribute__((always_inline))
+#define EINVIT_NOINLINE __attribute__((noinline))
 #define EINVIT_RESTRICT __restrict__
 // A hint that the cache line at p will be read soon (into L2 and the levels below it); never faults.
 #define EINVIT_PREFETCH_L2(p) __builtin_prefetch((p), 0, 2)
@@ -36,6 +37,7 @@
 #define EINVIT_CPU_RELAX() ((void)0)
 #define EINVIT_ALWAYS_INLINE inline
 #define EINVIT_ALWAYS_INLINE_LAMBDA
+#define EINVIT_NOINLINE
 #define EINVIT_RESTRICT
 #define EINVIT_PREFETCH_L2(p) ((void)(p))
 #endif
