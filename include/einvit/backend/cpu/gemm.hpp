@@ -770,8 +770,9 @@ void pack_strassen_a(T* const (&ops)[strassen_operands], Strided<T> upper, Strid
     constexpr std::size_t MR = mr<T>;
     pack_a(ops[Q11], upper, mb, d0, kb, norm, k, mb, stats);
     pack_a(ops[Q12], upper, mb, half + d0, kb, norm, k, mb, stats);
-    pack_a(ops[Q21], lower, mb, d0, kb, norm, k, lower_rows, stats + mb);
-    pack_a(ops[Q22], lower, mb, half + d0, kb, norm, k, lower_rows, stats + mb);
+    const kernels::detail::RowStats<T>* const lower_stats = stats ? stats + mb : nullptr;
+    pack_a(ops[Q21], lower, mb, d0, kb, norm, k, lower_rows, lower_stats);
+    pack_a(ops[Q22], lower, mb, half + d0, kb, norm, k, lower_rows, lower_stats);
     const std::size_t count = (mb + MR - 1) / MR * MR * kb;
     const auto sums = [&](std::size_t i, auto load, auto store) EINVIT_ALWAYS_INLINE_LAMBDA {
         const auto x11 = load(ops[Q11] + i), x12 = load(ops[Q12] + i), x21 = load(ops[Q21] + i), x22 = load(ops[Q22] + i);
