@@ -216,7 +216,8 @@ void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0,
         if (norm) {
             for (std::size_t r = 0; r < stat_lanes; ++r) mean[r] = rstd[r] = T(0);
             for (std::size_t r = 0; r < rows; ++r) {
-                const auto st = stats ? stats[tile.row + r] : kernels::detail::row_stats(a.data + (tile.row + r) * a.row_stride, k, norm->eps);
+                const auto st = stats ? stats[tile.row + r]
+                                      : kernels::detail::row_stats(a.data + (tile.row + r) * a.row_stride, k, norm->eps);
                 mean[r] = st.mean;
                 rstd[r] = st.rstd;
             }
@@ -453,7 +454,8 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
                 simd::store_partial<T>(row, v0, cols);
             }
         }
-        if (activating) activate_tile(staged, dest.c, dest.ldc, dest.rows < Rows ? dest.rows : Rows, cols, ep, dest.row0, dest.col0);
+        if (activating)
+            activate_tile(staged, dest.c, dest.ldc, dest.rows < Rows ? dest.rows : Rows, cols, ep, dest.row0, dest.col0);
     }
 }
 
@@ -820,14 +822,15 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
         // blocks of MC rows; a remainder of less than a tile joins the block before it instead of making
         // one of its own, which would stream every B quadrant again for a few rows (a thread's 394 upper
         // rows at batch 8: 7 blocks, the last of 58 rows, not 8 with the last of 2)
-        mb = r1 - i0 - (r1 - i0 < MC ? r1 - i0 : MC) < MR ? r1 - i0 : MC;
+        mb = r1 - i0 < MC + MR ? r1 - i0 : MC;
         const std::size_t tiles = (mb + MR - 1) / MR;
         const std::size_t lower = i0 + H < m ? (m - i0 - H < mb ? m - i0 - H : mb) : 0;  // lower rows present
         const Strided<T> upper_a{a.data + i0 * a.row_stride, a.row_stride, a.col_stride};
         const Strided<T> lower_a{a.data + (i0 + H) * a.row_stride, a.row_stride, a.col_stride};
         if (norm) {
-            for (std::size_t r = 0; r < mb; ++r) stats[r] = kernels::detail::row_stats(upper_a.data + r * a.row_stride, k, norm->eps);
-            for (std::size_t r = 0; r < lower; ++r) stats[mb + r] = kernels::detail::row_stats(lower_a.data + r * a.row_stride, k, norm->eps);
+            using kernels::detail::row_stats;
+            for (std::size_t r = 0; r < mb; ++r) stats[r] = row_stats(upper_a.data + r * a.row_stride, k, norm->eps);
+            for (std::size_t r = 0; r < lower; ++r) stats[mb + r] = row_stats(lower_a.data + r * a.row_stride, k, norm->eps);
         }
         for (std::size_t d0 = 0; d0 < half;) {
             const std::size_t kb = chunk(d0);
