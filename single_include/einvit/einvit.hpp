@@ -4079,30 +4079,6 @@ EINVIT_ALWAYS_INLINE P activate(P x, Activation act) noexcept {
     return x;
 }
 
-// C's rows [0, rows) x columns [0, cols) (cols <= nr) at c = the activation of the tile staged at
-// `staged` (rows of nr values), plus the residual (C's row row0 and column col0 for it): the last step
-// of an epilogue with an activation. Out of line, so that the activations' code is compiled once, not
-// into every micro-kernel. The residual is read before C is written, so it may be C itself.
-template <class T>
-EINVIT_NOINLINE void activate_tile(const T* staged, T* c, std::size_t ldc, std::size_t rows, std::size_t cols,
-                                   const Epilogue<T>& ep, std::size_t row0, std::size_t col0) noexcept {
-    constexpr std::size_t W = simd::width<T>;
-    for (std::size_t r = 0; r < rows; ++r) {
-        T* row = c + r * ldc;
-        const T* res = ep.residual ? ep.residual + (row0 + r) * ep.residual_ld + col0 : nullptr;
-        for (std::size_t j = 0; j < cols; j += W) {
-            simd::packet<T> v = activate<T>(simd::load<T>(staged + r * nr<T> + j), ep.activation);
-            if (j + W <= cols) {
-                if (res) v = v + simd::load<T>(res + j);
-                simd::store<T>(row + j, v);
-            } else {
-                if (res) v = v + simd::load_partial<T>(res + j, 1, cols - j);
-                simd::store_partial<T>(row + j, v, cols - j);
-            }
-        }
-    }
-}
-
 // Where a tile's product goes: rows [0, rows) of it (rows <= the tile's) to c (row stride ldc), added
 // to what is there when `accumulate`, subtracted instead of added when `negate`, and with the epilogue
 // applied when `last` (its bias and residual indexed from C's row row0 and column col0). The plain
@@ -4113,6 +4089,37 @@ struct TileDest {
     std::size_t ldc, rows, row0, col0;
     bool accumulate, last, negate;
 };
+
+// A tile's product, staged at `staged` (rows of nr values), into its destination's rows [0, rows)
+// and columns [0, cols) (cols <= nr): what the micro-kernel's store does, for the cases it leaves to
+// this function (an activation, a residual, part of a tile's rows or columns). Out of line, so that
+// this code, the activations' above all, is compiled once per element type, not into every
+// micro-kernel. Each value is (C ± the product) + bias, then the activation, then + the residual, in
+// the micro-kernel's order; the residual is read before C is written, so it may be C itself.
+template <class T>
+EINVIT_NOINLINE void store_tile(const T* staged, const TileDest<T>& dest, std::size_t rows, std::size_t cols,
+                                const Epilogue<T>& ep) noexcept {
+    constexpr std::size_t W = simd::width<T>;
+    using P = simd::packet<T>;
+    const bool last = dest.last, activating = last && ep.activation != Activation::none;
+    const T* bias = last && ep.bias ? ep.bias + dest.col0 : nullptr;
+    for (std::size_t r = 0; r < rows; ++r) {
+        T* row = dest.c + r * dest.ldc;
+        const T* res = last && ep.residual ? ep.residual + (dest.row0 + r) * ep.residual_ld + dest.col0 : nullptr;
+        for (std::size_t j = 0; j < cols; j += W) {
+            const std::size_t n = cols - j < W ? cols - j : W;
+            const auto load = [&](const T* p) { return n == W ? simd::load<T>(p) : simd::load_partial<T>(p, 1, n); };
+            P v = simd::load<T>(staged + r * nr<T> + j);
+            if (dest.accumulate) v = dest.negate ? load(row + j) - v : load(row + j) + v;
+            else if (dest.negate) v = simd::broadcast<T>(T(0)) - v;
+            if (bias) v = v + load(bias + j);
+            if (activating) v = activate<T>(v, ep.activation);
+            if (res) v = v + load(res + j);
+            if (n == W) simd::store<T>(row + j, v);
+            else simd::store_partial<T>(row + j, v, n);
+        }
+    }
+}
 
 // C[Rows x cols] (+)= A panel · packed B panel over kb, for each destination; `last` applies the
 // epilogue. The A panel holds the Rows values of each k at a + k * a_step (a_step = MR when packed).
@@ -4130,9 +4137,9 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
     // Rows - 1 as a fold, not a loop. With loops (a zeroing loop that became a memset, a store loop over
     // a run-time row count) g++ kept them in memory, stored and reloaded around each loop of the
     // multiply-adds and read back one row at a time by the stores; as values they stay in registers
-    // from the first multiply-add to the store (ViT-S/16's forward pass 3% faster). Sanitizer builds
-    // take the loop, the same calls in the same order: with ASan and UBSan, g++ took eight times as
-    // long to compile the folds.
+    // from the first multiply-add to the store (one thread's ViT-S qkv block 4% faster). Each fold is
+    // its body Rows times over, so `step` is called from one place. Sanitizer builds take the loop,
+    // the same calls in the same order: with ASan and UBSan, g++ took eight times as long over the folds.
     P c0[Rows], c1[Rows];
     const auto each_row = [](auto&& f) EINVIT_ALWAYS_INLINE_LAMBDA {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -4167,77 +4174,57 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
             });
         }
     };
-    std::size_t k = 0;
-    // Two steps, then one cache line of what the next calls will read (the next B panel) towards L2;
-    // then two steps at a time without. Two loops, not a branch in one: clang keeps the accumulators
-    // in registers only in a loop without one.
-    const std::size_t with_prefetch = prefetch_lines < kb / 2 ? prefetch_lines : kb / 2;
-    for (std::size_t i = 0; i < with_prefetch; ++i, k += 2) {
+    // Each step also prefetches towards L2 a cache line of what the next calls will read (the next B
+    // panel): line k / 2 of prefetch_lines, then the last again (with none, A's first line), so that
+    // the loop has no branch (clang keeps the accumulators in registers only in a loop without one)
+    // and `step`, whose rows' code each call repeats, is called once.
+    const std::size_t lines = prefetch_lines < kb / 2 ? prefetch_lines : kb / 2;
+    const char* const pf = lines ? prefetch : reinterpret_cast<const char*>(a);
+    const std::size_t pf_last = lines ? (lines - 1) * 64 : 0;
+    for (std::size_t k = 0; k < kb; ++k) {
         step(k);
-        step(k + 1);
-        EINVIT_PREFETCH_L2(prefetch + i * 64);
+        const std::size_t off = k / 2 * 64;
+        EINVIT_PREFETCH_L2(pf + (off < pf_last ? off : pf_last));
     }
-    for (; k + 2 <= kb; k += 2) {
-        step(k);
-        step(k + 1);
-    }
-    if (k < kb) step(k);
     const bool full = cols == 2 * W;
-    const auto load_row = [&](const T* row, P& v0, P& v1) EINVIT_ALWAYS_INLINE_LAMBDA {
-        if (full) {
-            v0 = simd::load<T>(row);
-            v1 = simd::load<T>(row + W);
-        } else {
-            v0 = cols >= W ? simd::load<T>(row) : simd::load_partial<T>(row, 1, cols);
-            v1 = cols > W ? simd::load_partial<T>(row + W, 1, cols - W) : simd::broadcast<T>(T(0));
-        }
-    };
-    alignas(64) T staged[Rows * 2 * W];  // with an activation, the tile goes here first (see activate_tile)
     for (std::size_t d = 0; d < dest_count; ++d) {
         const TileDest<T>& dest = dests[d];
-        P bias0 = simd::broadcast<T>(T(0)), bias1 = bias0;
-        if (dest.last && ep.bias) load_row(ep.bias + dest.col0, bias0, bias1);
-        const bool activating = dest.last && ep.activation != Activation::none;
-        each_row([&](std::size_t r) EINVIT_ALWAYS_INLINE_LAMBDA {
-            if (r >= dest.rows) return;
-            T* row = dest.c + r * dest.ldc;
-            P v0 = c0[r], v1 = c1[r];
-            if (dest.accumulate) {
-                P o0, o1;
-                load_row(row, o0, o1);
-                v0 = dest.negate ? o0 - v0 : o0 + v0;
-                v1 = dest.negate ? o1 - v1 : o1 + v1;
-            } else if (dest.negate) {
-                v0 = simd::broadcast<T>(T(0)) - v0;
-                v1 = simd::broadcast<T>(T(0)) - v1;
+        if (full && dest.rows >= Rows && !(dest.last && (ep.activation != Activation::none || ep.residual))) {
+            // the common case, in registers: whole rows, C ± the product, the bias on the last
+            P bias0 = simd::broadcast<T>(T(0)), bias1 = bias0;
+            const bool biased = dest.last && ep.bias;
+            if (biased) {
+                bias0 = simd::load<T>(ep.bias + dest.col0);
+                bias1 = simd::load<T>(ep.bias + dest.col0 + W);
             }
-            if (dest.last) {
-                if (ep.bias) {
+            each_row([&](std::size_t r) EINVIT_ALWAYS_INLINE_LAMBDA {
+                T* row = dest.c + r * dest.ldc;
+                P v0 = c0[r], v1 = c1[r];
+                if (dest.accumulate) {
+                    const P o0 = simd::load<T>(row), o1 = simd::load<T>(row + W);
+                    v0 = dest.negate ? o0 - v0 : o0 + v0;
+                    v1 = dest.negate ? o1 - v1 : o1 + v1;
+                } else if (dest.negate) {
+                    v0 = simd::broadcast<T>(T(0)) - v0;
+                    v1 = simd::broadcast<T>(T(0)) - v1;
+                }
+                if (biased) {
                     v0 = v0 + bias0;
                     v1 = v1 + bias1;
                 }
-                if (ep.residual && ep.activation == Activation::none) {  // else activate_tile adds it
-                    P r0, r1;
-                    load_row(ep.residual + (dest.row0 + r) * ep.residual_ld + dest.col0, r0, r1);
-                    v0 = v0 + r0;
-                    v1 = v1 + r1;
-                }
-            }
-            if (activating) {
-                simd::store<T>(staged + r * 2 * W, v0);
-                simd::store<T>(staged + r * 2 * W + W, v1);
-            } else if (full) {
                 simd::store<T>(row, v0);
                 simd::store<T>(row + W, v1);
-            } else if (cols >= W) {
-                simd::store<T>(row, v0);
-                if (cols > W) simd::store_partial<T>(row + W, v1, cols - W);
-            } else {
-                simd::store_partial<T>(row, v0, cols);
-            }
-        });
-        if (activating)
-            activate_tile(staged, dest.c, dest.ldc, dest.rows < Rows ? dest.rows : Rows, cols, ep, dest.row0, dest.col0);
+            });
+        } else {
+            // the rest (an activation, a residual, part of the rows or columns) out of line, the tile
+            // staged on the stack
+            alignas(64) T staged[Rows * 2 * W];
+            each_row([&](std::size_t r) EINVIT_ALWAYS_INLINE_LAMBDA {
+                simd::store<T>(staged + r * 2 * W, c0[r]);
+                simd::store<T>(staged + r * 2 * W + W, c1[r]);
+            });
+            store_tile(staged, dest, dest.rows < Rows ? dest.rows : Rows, cols, ep);
+        }
     }
 }
 
