@@ -3802,7 +3802,7 @@ void layer_norm_rows(reference, const T* in, std::size_t in_ld, T* out, std::siz
 
 }  // namespace einvit::kernels
 // ---- end einvit/backend/cpu/rows.hpp ----
-#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+#if EINVIT_USE_XSIMD && (defined(__AVX512F__) || defined(__AVX2__))
 #include <immintrin.h>
 #endif
 
@@ -3958,6 +3958,47 @@ EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stri
                                           std::size_t dst_stride, __mmask16 lanes) noexcept {
     transpose_block(src, src_stride, rows, dst, dst_stride, lanes, [](std::size_t, __m512 v) { return v; });
 }
+#elif EINVIT_USE_XSIMD && defined(__AVX2__)
+// Eight rows of 8 floats transposed in registers: on return r[c] holds column c of the input (unpack
+// within 128-bit lanes, shuffles, then the lanes exchanged; 24 shuffles for 64 values).
+EINVIT_ALWAYS_INLINE void transpose_8x8(__m256 r[8]) noexcept {
+    __m256 t[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // per lane: a0 b0 a1 b1
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // a2 b2 a3 b3
+    }
+    __m256 s[8];
+    for (int j = 0; j < 8; j += 4) {  // lane L of s[j + q]: rows j..j+3 at column 4L + q
+        s[j] = _mm256_shuffle_ps(t[j], t[j + 2], 0x44);
+        s[j + 1] = _mm256_shuffle_ps(t[j], t[j + 2], 0xEE);
+        s[j + 2] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0x44);
+        s[j + 3] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0xEE);
+    }
+    for (int q = 0; q < 4; ++q) {
+        r[q] = _mm256_permute2f128_ps(s[q], s[4 + q], 0x20);
+        r[4 + q] = _mm256_permute2f128_ps(s[q], s[4 + q], 0x31);
+    }
+}
+
+// An 8 x 8 block transposed: rows [0, rows) of src (row stride src_stride; rows past them read as
+// zero), each mapped by f(row, values) as it is loaded, become columns: column c of src at dst + c *
+// dst_stride, `lanes` (6 or 8) values of it. With 6, the stores of columns 0 to 6 write 8 values, the
+// last two of which the next column's store overwrites; column 7's writes 6.
+template <std::size_t Lanes, class F>
+EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stride, std::size_t rows, float* dst,
+                                          std::size_t dst_stride, F f) noexcept {
+    static_assert(Lanes == 6 || Lanes == 8);
+    __m256 r[8];
+    for (std::size_t i = 0; i < 8; ++i) r[i] = i < rows ? f(i, _mm256_loadu_ps(src + i * src_stride)) : _mm256_setzero_ps();
+    if (rows) transpose_8x8(r);
+    if constexpr (Lanes == 8) {
+        for (std::size_t c = 0; c < 8; ++c) _mm256_storeu_ps(dst + c * dst_stride, r[c]);
+    } else {
+        for (std::size_t c = 0; c < 7; ++c) _mm256_storeu_ps(dst + c * dst_stride, r[c]);
+        _mm_storeu_ps(dst + 7 * dst_stride, _mm256_castps256_ps128(r[7]));
+        _mm_storel_pi(reinterpret_cast<__m64*>(dst + 7 * dst_stride + 4), _mm256_extractf128_ps(r[7], 1));
+    }
+}
 #endif
 
 // A's rows [0, m) x columns [k0, k0 + kb) into panels of MR values per k, one per row tile: panel j
@@ -4021,6 +4062,31 @@ void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0,
                 }
             }
         }
+#elif EINVIT_USE_XSIMD && defined(__AVX2__)
+        if constexpr (std::is_same_v<T, float> && MR == 6) {
+            if (a.col_stride == 1) {
+                if (!norm) {
+                    for (; k_done + 8 <= kb; k_done += 8)
+                        transpose_block<MR>(src + k_done, a.row_stride, rows, dst + k_done * MR, MR,
+                                            [](std::size_t, __m256 x) EINVIT_ALWAYS_INLINE_LAMBDA { return x; });
+                } else {
+                    // normalised along each row before the transpose: the columns' gamma and beta as packets
+                    for (; k_done + 8 <= kb; k_done += 8) {
+                        const std::size_t col = k0 + k_done;
+                        const __m256 g = norm->gamma ? _mm256_loadu_ps(norm->gamma + col) : _mm256_set1_ps(1.0f);
+                        const __m256 b = norm->beta ? _mm256_loadu_ps(norm->beta + col) : _mm256_setzero_ps();
+                        transpose_block<MR>(src + k_done, a.row_stride, rows, dst + k_done * MR, MR,
+                                            [&](std::size_t r, __m256 x) EINVIT_ALWAYS_INLINE_LAMBDA {
+                                                __m256 y = _mm256_mul_ps(_mm256_sub_ps(x, _mm256_set1_ps(mean[r])),
+                                                                         _mm256_set1_ps(rstd[r]));
+                                                if (norm->gamma) y = _mm256_mul_ps(y, g);
+                                                if (norm->beta) y = _mm256_add_ps(y, b);
+                                                return y;
+                                            });
+                    }
+                }
+            }
+        }
 #endif
         if (a.col_stride == 1) {
             for (std::size_t r = 0; r < rows; ++r) {
@@ -4053,6 +4119,19 @@ void pack_b_panel(T* EINVIT_RESTRICT out, Strided<T> b, std::size_t n, std::size
                     const std::size_t valid = cols > half * 16 ? (cols - half * 16 < 16 ? cols - half * 16 : 16) : 0;
                     transpose_block(b.data + (n0 + half * 16) * b.col_stride + k0 + k_done, b.col_stride, valid,
                                     out + k_done * NR + half * 16, NR, 0xFFFF);
+                }
+        }
+    }
+#elif EINVIT_USE_XSIMD && defined(__AVX2__)
+    // the same with 8 x 8 blocks
+    if constexpr (std::is_same_v<T, float> && NR == 16) {
+        if (b.row_stride == 1 && b.col_stride != 1) {
+            for (; k_done + 8 <= kb; k_done += 8)
+                for (std::size_t half = 0; half < 2; ++half) {
+                    const std::size_t valid = cols > half * 8 ? (cols - half * 8 < 8 ? cols - half * 8 : 8) : 0;
+                    transpose_block<8>(b.data + (n0 + half * 8) * b.col_stride + k0 + k_done, b.col_stride, valid,
+                                       out + k_done * NR + half * 8, NR,
+                                       [](std::size_t, __m256 x) EINVIT_ALWAYS_INLINE_LAMBDA { return x; });
                 }
         }
     }
@@ -4463,12 +4542,14 @@ inline std::atomic<bool>& strassen_setting() noexcept {
 /// The fewest rows, depth and columns for which a product takes Strassen's algorithm: below them the
 /// halves' tiles and the sums cost more than the eighth of the multiply-adds saved.
 inline constexpr std::size_t strassen_min_rows = 64, strassen_min_depth = 256, strassen_min_cols = 256;
-/// Depth of the halves' blocks: seven packed A operands of 4 tiles and this depth, and the B panels, stay
-/// in a 1 MiB L2.
+/// Depth of the halves' blocks: on AVX-512 the seven packed A operands of a block at this depth, and the
+/// B panels, stay in a 1 MiB L2 (on AVX2 they exceed a 512 KiB one, and measured faster than 192 all the same).
 inline constexpr std::size_t strassen_depth = 384;
-/// Upper rows per block of the halves.
+/// Upper rows per block of the halves: about 50, each B quadrant panel read once for every block (4
+/// tiles of 14 rows on AVX-512; 8 of 6 on AVX2, where 4 tiles measured 1-3% slower on ViT-B's and
+/// ViT-S's products on a Zen 3 host, side by side).
 template <class T>
-inline constexpr std::size_t strassen_block_rows = 4 * mr<T>;
+inline constexpr std::size_t strassen_block_rows = (mr<T> >= 14 ? 4 : 8) * mr<T>;
 
 // Whether C's columns panels [first, end) of the packed B (depth k, blocks of kc) split into Strassen's halves.
 template <class T>
