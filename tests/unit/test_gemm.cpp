@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <einvit/einvit.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_util.hpp"
@@ -364,8 +366,9 @@ TEST_CASE("gemm: Strassen's seven half-size products (pre-packed B): every epilo
     REQUIRE(einvit::gemm::strassen());
     // an odd M (the lower half a row short), the smallest shape it takes, a depth of several blocks
     // (halves of whole blocks, each in depth chunks), ViT-S/16's fc1 at batch 1, several row blocks per
-    // thread (as at batch 8), and a thread's last block taking a remainder of less than a tile (116 upper
-    // rows: blocks of 56 and 60 on one thread, one of 58 on each of two)
+    // thread (as at batch 8: 301 upper rows, blocks handed out one at a time with 2 and 3 threads, one
+    // thread's own blocking with 1), and a thread's last block taking a remainder of less than a tile (116
+    // upper rows: blocks of 56 and 60 on one thread, one of 58 on each of two)
     const Problem shapes[] = {{197, 320, 512, false, true},
                               {64, 256, 256, false, true},
                               {131, 256, 3072, false, true},
@@ -631,6 +634,41 @@ TEST_CASE("thread pool: parallel_for covers every index exactly once, in grain-a
             }
         }
     }
+    einvit::set_num_threads(einvit::detail::default_threads());
+}
+
+TEST_CASE("thread pool: parallel_items calls every index exactly once, on every thread when one is slow") {
+    for (std::size_t threads : {std::size_t{1}, std::size_t{2}, std::size_t{4}}) {
+        einvit::set_num_threads(threads);
+        for (std::size_t count : {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{64}, std::size_t{1001}}) {
+            std::vector<std::atomic<int>> hits(count);
+            einvit::parallel_items(count, [&](std::size_t i) { ++hits[i]; });
+            std::size_t wrong = 0;
+            for (auto& h : hits) wrong += h != 1;
+            CHECK_MESSAGE(wrong == 0, "threads=" << threads << " count=" << count);
+        }
+    }
+    // items are taken as threads come free: while the calling thread sits in its first item, the other
+    // takes the rest (a static split would leave it half)
+    einvit::set_num_threads(2);
+    std::atomic<int> others{0};
+    std::atomic<bool> release{false};
+    const auto caller = std::this_thread::get_id();
+    einvit::parallel_items(40, [&](std::size_t) {
+        if (std::this_thread::get_id() == caller) {
+            const auto start = std::chrono::steady_clock::now();
+            while (!release.load() && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) std::this_thread::yield();
+        } else if (++others == 39) {
+            release = true;
+        }
+    });
+    CHECK(others == 39);
+    // nested in a task, it runs inline
+    std::atomic<int> nested{0};
+    einvit::parallel_for(4, 1, [&](std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i) einvit::parallel_items(5, [&](std::size_t) { ++nested; });
+    });
+    CHECK(nested == 20);
     einvit::set_num_threads(einvit::detail::default_threads());
 }
 

@@ -81,6 +81,13 @@ inline constexpr std::size_t nr = 2 * simd::width<T>;
 /// The deepest block of the product (rows of a B panel). Deep blocks mean C is loaded and stored
 /// fewer times; 768 measured best on AVX-512 (a 14 x 768 A panel, 42 KiB, is read from L2 once per B panel).
 inline constexpr std::size_t max_kc = 768;
+/// Whether the micro-kernel prefetches towards L2 the next pre-packed B panel (a weight from memory)
+/// while it multiplies: on AVX-512, where it measured 5-15% faster on ViT-B's layers (Zen 4 and 5). On
+/// AVX2 it measured 2-12% slower on a Zen 3 host, side by side, with the weights in the caches and from
+/// memory alike: its hardware prefetchers keep ahead of a stream of 16-float panels, and the prefetches
+/// are one more load-port instruction per 12 multiply-adds, not per 28.
+template <class T>
+inline constexpr bool prefetch_panels = simd::width<T> >= 16;
 /// Bytes of packed A kept in L2 while it meets every column panel of a thread.
 inline constexpr std::size_t a_block_bytes = 256 * 1024;
 
@@ -489,17 +496,19 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
             });
         }
     };
-    // Each step also prefetches towards L2 a cache line of what the next calls will read (the next B
-    // panel): line k / 2 of prefetch_lines, then the last again (with none, A's first line), so that
+    // With prefetch_panels, each step also prefetches towards L2 a cache line of what the next calls will
+    // read (the next B panel): line k / 2 of prefetch_lines, then the last again (with none, A's first line), so that
     // the loop has no branch (clang keeps the accumulators in registers only in a loop without one)
     // and `step`, whose rows' code each call repeats, is called once.
     const std::size_t lines = prefetch_lines < kb / 2 ? prefetch_lines : kb / 2;
-    const char* const pf = lines ? prefetch : reinterpret_cast<const char*>(a);
-    const std::size_t pf_last = lines ? (lines - 1) * 64 : 0;
+    [[maybe_unused]] const char* const pf = lines ? prefetch : reinterpret_cast<const char*>(a);
+    [[maybe_unused]] const std::size_t pf_last = lines ? (lines - 1) * 64 : 0;
     for (std::size_t k = 0; k < kb; ++k) {
         step(k);
-        const std::size_t off = k / 2 * 64;
-        EINVIT_PREFETCH_L2(pf + (off < pf_last ? off : pf_last));
+        if constexpr (prefetch_panels<T>) {
+            const std::size_t off = k / 2 * 64;
+            EINVIT_PREFETCH_L2(pf + (off < pf_last ? off : pf_last));
+        }
     }
     const bool full = cols == 2 * W;
     for (std::size_t d = 0; d < dest_count; ++d) {
@@ -1030,11 +1039,25 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
             e.residual = nullptr;
             accumulate = true;
         }
-        const std::size_t upper = (m + 1) / 2, parts = threads < upper ? threads : upper;
-        parallel_for(parts, 1, [&](std::size_t t0, std::size_t t1) {
-            strassen_rows(m, k, upper * t0 / parts, upper * t1 / parts, a, *packed, c, ldc, e, accumulate, first,
-                          (end - first) / 2, norm);
-        });
+        // With at least two blocks of strassen_block_rows upper rows a thread, the upper rows' tiles are
+        // shared out evenly among as many blocks, handed to the threads one at a time: a thread slowed by
+        // a neighbour on a shared host takes fewer (each block streams every B quadrant, whichever thread
+        // takes it). Otherwise each thread takes an even share (one image's 99 upper rows: a block each).
+        const std::size_t upper = (m + 1) / 2, MC = strassen_block_rows<T>, tiles = (upper + MR - 1) / MR;
+        const std::size_t blocks = (upper + MC - 1) / MC;
+        const auto block_row = [&](std::size_t i) { return tiles * i / blocks * MR < upper ? tiles * i / blocks * MR : upper; };
+        if (blocks < 2 * threads) {
+            const std::size_t parts = threads < upper ? threads : upper;
+            parallel_for(parts, 1, [&](std::size_t t0, std::size_t t1) {
+                strassen_rows(m, k, upper * t0 / parts, upper * t1 / parts, a, *packed, c, ldc, e, accumulate, first,
+                              (end - first) / 2, norm);
+            });
+        } else {
+            parallel_items(blocks, [&](std::size_t i) {
+                strassen_rows(m, k, block_row(i), block_row(i + 1), a, *packed, c, ldc, e, accumulate, first,
+                              (end - first) / 2, norm);
+            });
+        }
         return;
     }
     // `parts` row ranges over the threads, part t starting at row first_row(t) (first_row(parts) = m)

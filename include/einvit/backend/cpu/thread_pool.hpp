@@ -1,8 +1,9 @@
 // einvit/backend/cpu/thread_pool.hpp — a small built-in thread pool for the CPU kernels.
 //
 // einvit::set_num_threads(n) sets how many threads kernels use (default: the hardware's); nothing else
-// is needed, no OpenMP. Work is split statically: task i of n always covers the same range, so results
-// do not depend on timing, and each kernel computes every output element with the same operation order
+// is needed, no OpenMP. Work is split statically (parallel_for: task i of n always covers the same range)
+// or handed out item by item (parallel_items, for items whose results do not depend on the thread), so
+// results do not depend on timing, and each kernel computes every output element with the same operation order
 // whatever the thread count, so results do not depend on the thread count either. Workers spin briefly
 // after a job (kernels come in bursts during a forward pass), then sleep on an atomic wait.
 #pragma once
@@ -153,6 +154,25 @@ void parallel_for(std::size_t count, std::size_t grain, F&& fn) {
         const std::size_t b = chunks * t / threads * grain;
         const std::size_t e = t + 1 == threads ? count : chunks * (t + 1) / threads * grain;
         if (b < e) fn(b, e);
+    });
+}
+
+/// Calls fn(i) once for every i in [0, count), the threads taking the next index as each finishes one:
+/// for items of equal work whose results do not depend on the thread that computes them, so that a
+/// thread slowed by something else on its core (a shared host) leaves more of them to the others
+/// instead of making every other thread wait at the end.
+template <class F>
+void parallel_items(std::size_t count, F&& fn) {
+    const std::size_t threads = count < num_threads() ? count : num_threads();
+    if (threads <= 1) {
+        for (std::size_t i = 0; i < count; ++i) fn(i);
+        return;
+    }
+    std::atomic<std::size_t> next{0};
+    detail::pool().run(threads, [&](std::size_t) {
+        for (std::size_t i = next.fetch_add(1, std::memory_order_relaxed); i < count;
+             i = next.fetch_add(1, std::memory_order_relaxed))
+            fn(i);
     });
 }
 
