@@ -46,8 +46,16 @@ using einvit_bench::random_vector;
 
 // Every library's worker threads keep spinning a while after a call (OpenBLAS's for about 0.1 s), so
 // whichever library is timed next would share the cores with them. Each benchmark waits for them to
-// go to sleep before its timing starts.
-void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(150)); }
+// go to sleep before its timing starts, then runs its product untimed for 50 ms: on a shared virtual
+// machine the cores come back from that pause slowly (on a Zen 3 host, 30 ms runs of one product
+// measured up to 25% slower after a 150 ms pause than right after another run).
+template <class F>
+void settle(F&& op) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    const auto start = std::chrono::steady_clock::now();
+    do op();
+    while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(50));
+}
 
 int g_threads = 2;
 
@@ -92,11 +100,14 @@ void bm_einvit_packed(benchmark::State& state, GemmShape s, std::size_t copies) 
     einvit::set_num_threads(static_cast<std::size_t>(g_threads));
     std::vector<einvit::gemm::PackedB<float>> packed;
     for (std::size_t i = 0; i < copies; ++i) packed.emplace_back(einvit::gemm::Strided<float>{w.data(), 1, s.k}, s.k, s.n);
-    settle();
     std::size_t next = 0;
-    for (auto _ : state) {
+    const auto op = [&] {
         einvit::gemm::multiply(einvit::cpu{}, s.m, einvit::gemm::Strided<float>{x.data(), s.k, 1}, packed[next], y.data(), s.n);
         next = next + 1 == packed.size() ? 0 : next + 1;
+    };
+    settle(op);
+    for (auto _ : state) {
+        op();
         benchmark::DoNotOptimize(y.data());
     }
     set_flops(state, s);
@@ -106,10 +117,13 @@ void bm_einvit_unpacked(benchmark::State& state, GemmShape s) {
     auto x = random_vector(s.m * s.k, 1), w = random_vector(s.n * s.k, 2);
     std::vector<float> y(s.m * s.n);
     einvit::set_num_threads(static_cast<std::size_t>(g_threads));
-    settle();
-    for (auto _ : state) {
+    const auto op = [&] {
         einvit::gemm::multiply(einvit::cpu{}, s.m, s.n, s.k, einvit::gemm::Strided<float>{x.data(), s.k, 1},
                                einvit::gemm::Strided<float>{w.data(), 1, s.k}, y.data(), s.n);
+    };
+    settle(op);
+    for (auto _ : state) {
+        op();
         benchmark::DoNotOptimize(y.data());
     }
     set_flops(state, s);
@@ -121,13 +135,16 @@ void bm_openblas(benchmark::State& state, GemmShape s, std::size_t copies) {
     std::vector<std::vector<float>> ws(copies, w);
     openblas_set_num_threads(g_threads);
     einvit::set_num_threads(1);  // keep einvit's spinning workers out of OpenBLAS's way
-    settle();
     std::size_t next = 0;
-    for (auto _ : state) {
+    const auto op = [&] {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(s.m), static_cast<int>(s.n),
                     static_cast<int>(s.k), 1.0f, x.data(), static_cast<int>(s.k), ws[next].data(), static_cast<int>(s.k),
                     0.0f, y.data(), static_cast<int>(s.n));
         next = next + 1 == ws.size() ? 0 : next + 1;
+    };
+    settle(op);
+    for (auto _ : state) {
+        op();
         benchmark::DoNotOptimize(y.data());
     }
     set_flops(state, s);
@@ -142,9 +159,10 @@ void bm_eigen(benchmark::State& state, GemmShape s) {
     Eigen::Map<RowMajor> Y(y.data(), static_cast<Eigen::Index>(s.m), static_cast<Eigen::Index>(s.n));
     Eigen::setNbThreads(g_threads);
     einvit::set_num_threads(1);
-    settle();
+    const auto op = [&] { Y.noalias() = X * W.transpose(); };
+    settle(op);
     for (auto _ : state) {
-        Y.noalias() = X * W.transpose();
+        op();
         benchmark::DoNotOptimize(y.data());
     }
     set_flops(state, s);
@@ -155,11 +173,13 @@ void bm_fma_peak(benchmark::State& state) {
     constexpr std::size_t W = einvit::simd::width<float>;
     constexpr std::size_t chains = 12, steps = 200000;
     einvit::set_num_threads(static_cast<std::size_t>(g_threads));
-    for (auto _ : state) {
+    const auto op = [&] {
         einvit::parallel_for(static_cast<std::size_t>(g_threads), 1, [&](std::size_t, std::size_t) {
             benchmark::DoNotOptimize(einvit_bench::fma_chains(steps, std::make_index_sequence<chains>{}));
         });
-    }
+    };
+    settle(op);
+    for (auto _ : state) op();
     einvit_bench::set_rate(state, "GFLOP/s", 2.0 * W * chains * steps * g_threads);
 }
 
