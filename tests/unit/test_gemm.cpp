@@ -648,21 +648,23 @@ TEST_CASE("thread pool: parallel_items calls every index exactly once, on every 
             CHECK_MESSAGE(wrong == 0, "threads=" << threads << " count=" << count);
         }
     }
-    // items are taken as threads come free: while the calling thread sits in its first item, the other
-    // takes the rest (a static split would leave it half)
+    // items are taken as threads come free: while the calling thread sits in an item until the other
+    // has done all the rest (or 10 s pass), it takes no more (a static split would leave it half)
     einvit::set_num_threads(2);
-    std::atomic<int> others{0};
-    std::atomic<bool> release{false};
+    std::atomic<int> mine{0}, others{0};
     const auto caller = std::this_thread::get_id();
     einvit::parallel_items(40, [&](std::size_t) {
         if (std::this_thread::get_id() == caller) {
+            ++mine;
             const auto start = std::chrono::steady_clock::now();
-            while (!release.load() && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) std::this_thread::yield();
-        } else if (++others == 39) {
-            release = true;
+            while (others.load() + mine.load() < 40 && std::chrono::steady_clock::now() - start < std::chrono::seconds(10))
+                std::this_thread::yield();
+        } else {
+            ++others;
         }
     });
-    CHECK(others == 39);
+    CHECK(mine + others == 40);
+    CHECK(mine <= 1);
     // nested in a task, it runs inline
     std::atomic<int> nested{0};
     einvit::parallel_for(4, 1, [&](std::size_t b, std::size_t e) {
