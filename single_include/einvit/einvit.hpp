@@ -3870,9 +3870,10 @@ inline constexpr std::size_t nr = 2 * simd::width<T>;
 inline constexpr std::size_t max_kc = 768;
 /// Whether the micro-kernel prefetches towards L2 the next pre-packed B panel (a weight from memory)
 /// while it multiplies: on AVX-512, where it measured 5-15% faster on ViT-B's layers (Zen 4 and 5). On
-/// AVX2 it measured 2-12% slower on a Zen 3 host, side by side, with the weights in the caches and from
-/// memory alike: its hardware prefetchers keep ahead of a stream of 16-float panels, and the prefetches
-/// are one more load-port instruction per 12 multiply-adds, not per 28.
+/// AVX2, on a Zen 3 host, it measured 2-12% slower in one set of A/B runs (with the weights in the
+/// caches and from memory alike) and no faster in another: the hardware prefetchers keep ahead of a
+/// stream of 16-float panels, and a prefetch is one more load-port instruction per 12 multiply-adds,
+/// not per 28.
 template <class T>
 inline constexpr bool prefetch_panels = simd::width<T> >= 16;
 /// Bytes of packed A kept in L2 while it meets every column panel of a thread.
@@ -4576,7 +4577,7 @@ inline constexpr std::size_t strassen_min_rows = 64, strassen_min_depth = 256, s
 inline constexpr std::size_t strassen_depth = 384;
 /// Upper rows per block of the halves: about 50, each B quadrant panel read once for every block (4
 /// tiles of 14 rows on AVX-512; 8 of 6 on AVX2, where 4 tiles measured 1-3% slower on ViT-B's and
-/// ViT-S's products on a Zen 3 host, side by side).
+/// ViT-S's products on a Zen 3 host, a difference within that host's A/B spread: see docs/benchmarks.md).
 template <class T>
 inline constexpr std::size_t strassen_block_rows = (mr<T> >= 14 ? 4 : 8) * mr<T>;
 
