@@ -5,6 +5,8 @@
 #include <benchmark/benchmark.h>
 #include <einvit/einvit.hpp>
 
+#include "bench_data.hpp"
+
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
@@ -24,17 +26,6 @@ float fma_chains(std::size_t steps, std::index_sequence<I...>) {
     const P a = einvit::simd::broadcast<float>(0.999999f), b = einvit::simd::broadcast<float>(1e-7f);
     for (std::size_t i = 0; i < steps; ++i) ((acc[I] = einvit::simd::fma<float>(acc[I], a, b)), ...);
     return (einvit::simd::lane<float>(acc[I], 0) + ...);
-}
-
-/// n values in [-1, 1], the same on every machine.
-inline std::vector<float> random_vector(std::size_t n, unsigned seed) {
-    std::vector<float> v(n);
-    unsigned x = seed * 2654435761u + 1;
-    for (auto& e : v) {
-        x = x * 1664525u + 1013904223u;
-        e = static_cast<float>((x >> 9) % 2001) / 1000.0f - 1.0f;
-    }
-    return v;
 }
 
 /// Takes --threads=N out of the arguments (threads keeps its default when absent); returns the rest,

@@ -20,10 +20,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "../bench_data.hpp"
 
 double run_a(std::size_t, std::size_t, std::size_t, int, bool, bool, int, std::size_t);
 double run_b(std::size_t, std::size_t, std::size_t, int, bool, bool, int, std::size_t);
@@ -35,14 +36,9 @@ double run_openblas(std::size_t m, std::size_t k, std::size_t n, int iters, int 
     static std::vector<float> y;
     openblas_set_num_threads(threads);
     auto& [x, ws] = cases[{m, k, n, copies}];
-    if (x.empty()) {
-        std::mt19937 gen(1);
-        std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-        x.resize(m * k);
-        std::vector<float> w(n * k);
-        for (auto& v : x) v = u(gen);
-        for (auto& v : w) v = u(gen);
-        ws.assign(copies, w);
+    if (x.empty()) {  // the operands gemm_ab's einvit builds multiply
+        x = einvit_bench::random_vector(m * k, 1);
+        ws.assign(copies, einvit_bench::random_vector(n * k, 2));
     }
     y.resize(m * n);
     std::size_t next = 0;

@@ -3,12 +3,13 @@
 // live in one program, each with its own thread pool and buffers.
 #include <einvit/einvit.hpp>
 
+#include "../bench_data.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <random>
 #include <tuple>
 #include <vector>
 
@@ -31,13 +32,9 @@ double GEMM_AB_RUN(std::size_t m, std::size_t k, std::size_t n, int iters, bool 
     einvit::gemm::set_strassen(strassen);
     Case& c = cases[{m, k, n, copies}];
     if (c.x.empty()) {
-        std::mt19937 gen(1);
-        std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-        c.x.resize(m * k);
-        c.w.resize(n * k);
+        c.x = einvit_bench::random_vector(m * k, 1);
+        c.w = einvit_bench::random_vector(n * k, 2);
         c.y.resize(m * n);
-        for (auto& v : c.x) v = u(gen);
-        for (auto& v : c.w) v = u(gen);
         for (std::size_t i = 0; i < copies; ++i)
             c.packed.push_back(std::make_unique<einvit::gemm::PackedB<float>>(einvit::gemm::Strided<float>{c.w.data(), 1, k}, k, n));
     }

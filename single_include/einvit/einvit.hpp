@@ -4027,6 +4027,11 @@ EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stri
         _mm_storel_pi(reinterpret_cast<__m64*>(dst + 7 * dst_stride + 4), _mm256_extractf128_ps(r[7], 1));
     }
 }
+template <std::size_t Lanes>
+EINVIT_ALWAYS_INLINE void transpose_block(const float* src, std::size_t src_stride, std::size_t rows, float* dst,
+                                          std::size_t dst_stride) noexcept {
+    transpose_block<Lanes>(src, src_stride, rows, dst, dst_stride, [](std::size_t, __m256 v) { return v; });
+}
 #endif
 
 // A's rows [0, m) x columns [k0, k0 + kb) into panels of MR values per k, one per row tile: panel j
@@ -4095,8 +4100,7 @@ void pack_a(T* EINVIT_RESTRICT out, Strided<T> a, std::size_t m, std::size_t k0,
             if (a.col_stride == 1) {
                 if (!norm) {
                     for (; k_done + 8 <= kb; k_done += 8)
-                        transpose_block<MR>(src + k_done, a.row_stride, rows, dst + k_done * MR, MR,
-                                            [](std::size_t, __m256 x) EINVIT_ALWAYS_INLINE_LAMBDA { return x; });
+                        transpose_block<MR>(src + k_done, a.row_stride, rows, dst + k_done * MR, MR);
                 } else {
                     // normalised along each row before the transpose: the columns' gamma and beta as packets
                     for (; k_done + 8 <= kb; k_done += 8) {
@@ -4158,8 +4162,7 @@ void pack_b_panel(T* EINVIT_RESTRICT out, Strided<T> b, std::size_t n, std::size
                 for (std::size_t half = 0; half < 2; ++half) {
                     const std::size_t valid = cols > half * 8 ? (cols - half * 8 < 8 ? cols - half * 8 : 8) : 0;
                     transpose_block<8>(b.data + (n0 + half * 8) * b.col_stride + k0 + k_done, b.col_stride, valid,
-                                       out + k_done * NR + half * 8, NR,
-                                       [](std::size_t, __m256 x) EINVIT_ALWAYS_INLINE_LAMBDA { return x; });
+                                       out + k_done * NR + half * 8, NR);
                 }
         }
     }
