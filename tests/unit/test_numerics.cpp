@@ -9,6 +9,11 @@
 #include <limits>
 #include <vector>
 
+#if defined(__unix__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 #include <einvit/einvit.hpp>
 
 #include "test_util.hpp"
@@ -204,3 +209,39 @@ TEST_CASE("numerics: the GEMM's fused GELU and ReLU epilogues and the expression
         }
     }
 }
+
+#if defined(__unix__)
+TEST_CASE("simd: a partial load, store or keep touches only the first n lanes, up to the end of mapped memory") {
+    // n floats end exactly where a page with no access begins: a read or write of any lane past n faults
+    using einvit::simd::packet;
+    constexpr std::size_t W = einvit::simd::width<float>;
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    void* const map = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(map != MAP_FAILED);
+    REQUIRE(mprotect(static_cast<char*>(map) + page, page, PROT_NONE) == 0);
+    float* const end = reinterpret_cast<float*>(static_cast<char*>(map) + page);
+    for (std::size_t n = 1; n < W; ++n) {
+        CAPTURE(n);
+        float* const p = end - n;
+        for (std::size_t i = 0; i < n; ++i) p[i] = -2.5f * static_cast<float>(i + 1);
+        alignas(64) float lanes[W];
+        einvit::simd::store<float>(lanes, einvit::simd::load_partial<float>(p, 1, n));
+        for (std::size_t i = 0; i < W; ++i) CHECK(lanes[i] == (i < n ? -2.5f * static_cast<float>(i + 1) : 1.0f));
+        // a strided partial load reads p[0], p[2], ...: the lanes past n, which would cross the end, are not read
+        const std::size_t strided = (n + 1) / 2;
+        einvit::simd::store<float>(lanes, einvit::simd::load_partial<float>(p, 2, strided));
+        for (std::size_t i = 0; i < W; ++i) CHECK(lanes[i] == (i < strided ? p[2 * i] : 1.0f));
+        std::vector<float> values(W);
+        for (std::size_t i = 0; i < W; ++i) values[i] = 100.0f + static_cast<float>(i);
+        const packet<float> v = einvit::simd::load<float>(values.data());
+        einvit::simd::store_partial<float>(p, v, n);
+        for (std::size_t i = 0; i < n; ++i) CHECK(p[i] == 100.0f + static_cast<float>(i));
+        einvit::simd::store<float>(lanes, einvit::simd::keep_first<float>(einvit::simd::broadcast<float>(std::numeric_limits<float>::quiet_NaN()), n));
+        for (std::size_t i = 0; i < W; ++i) {
+            if (i < n) CHECK(std::isnan(lanes[i]));
+            else CHECK(lanes[i] == 0.0f);
+        }
+    }
+    munmap(map, 2 * page);
+}
+#endif

@@ -26,7 +26,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 #endif
@@ -113,6 +113,15 @@ EINVIT_ALWAYS_INLINE packet<T> load_strided(const T* p, std::size_t stride) noex
     }
 }
 
+#if EINVIT_USE_XSIMD && defined(__AVX2__) && !defined(__AVX512F__)
+namespace detail {
+// The AVX2 mask of the first n (< 8) of 8 float lanes: all ones in lanes [0, n), zeros after.
+EINVIT_ALWAYS_INLINE __m256i first_lanes(std::size_t n) noexcept {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+}  // namespace detail
+#endif
+
 /// The first n (< width<T>) elements from p, p + stride, ...; the other lanes hold 1, a value no
 /// operation traps on (integer division by a padding lane must not raise SIGFPE). Tails go through the
 /// same packet arithmetic as the body, so an element's value never depends on where a loop is split.
@@ -124,6 +133,13 @@ EINVIT_ALWAYS_INLINE packet<T> load_partial(const T* p, std::size_t stride, std:
 #if EINVIT_USE_XSIMD && defined(__AVX512F__)
         if constexpr (std::is_same_v<T, float> && width<T> == 16)
             if (stride == 1) return _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), static_cast<__mmask16>((1u << n) - 1), p);
+#elif EINVIT_USE_XSIMD && defined(__AVX2__)
+        // a masked load: the lanes past n are not read (no fault past the end of p's memory)
+        if constexpr (std::is_same_v<T, float> && width<T> == 8)
+            if (stride == 1) {
+                const __m256i mask = detail::first_lanes(n);
+                return _mm256_blendv_ps(_mm256_set1_ps(1.0f), _mm256_maskload_ps(p, mask), _mm256_castsi256_ps(mask));
+            }
 #endif
         alignas(64) T lanes[width<T>];
         for (std::size_t i = 0; i < width<T>; ++i) lanes[i] = i < n ? p[i * stride] : T(1);
@@ -142,6 +158,11 @@ EINVIT_ALWAYS_INLINE void store_partial(T* p, const packet<T>& v, std::size_t n)
             _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), v);
             return;
         }
+#elif EINVIT_USE_XSIMD && defined(__AVX2__)
+        if constexpr (std::is_same_v<T, float> && width<T> == 8) {
+            _mm256_maskstore_ps(p, detail::first_lanes(n), v);
+            return;
+        }
 #endif
         alignas(64) T lanes[width<T>];
         v.store_aligned(lanes);
@@ -157,6 +178,8 @@ EINVIT_ALWAYS_INLINE packet<T> keep_first(const packet<T>& v, std::size_t n) noe
     } else {
 #if EINVIT_USE_XSIMD && defined(__AVX512F__)
         if constexpr (std::is_same_v<T, float> && width<T> == 16) return _mm512_maskz_mov_ps(static_cast<__mmask16>((1u << n) - 1), v);
+#elif EINVIT_USE_XSIMD && defined(__AVX2__)
+        if constexpr (std::is_same_v<T, float> && width<T> == 8) return _mm256_and_ps(v, _mm256_castsi256_ps(detail::first_lanes(n)));
 #endif
         alignas(64) T lanes[width<T>];
         v.store_aligned(lanes);
