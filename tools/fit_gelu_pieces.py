@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
-"""Fits the table behind einvit's AVX-512 GELU (fn::detail::gelu_pieces in include/einvit/expr/functors.hpp).
+"""Fits the tables behind einvit's AVX-512 and AVX2 GELU (fn::detail::gelu_pieces and gelu_pieces8 in
+include/einvit/expr/functors.hpp).
 
-Phi(-z sqrt 2) = erfc(z) / 2 on z in [0, 4), in 16 pieces of width 1/4: on each, a polynomial of degree 5 in
-t = z - (middle of the piece), fitted by least squares at 64 Chebyshev points with the relative error weighted.
+Phi(-z sqrt 2) = erfc(z) / 2 on z in [0, 4): for AVX-512 in 16 pieces of width 1/4, each a polynomial of
+degree 5 in t = z - (middle of the piece); for AVX2 (--avx2: 8-lane permutes) in 8 pieces of width 1/2 of
+degree 6, as accurate. Fitted by least squares at 64 Chebyshev points with the relative error weighted.
 Prints the C++ table, then the worst error of x Phi(x) evaluated as the kernel does (float32 Horner) over
 400,001 points of [-20, 20], as a fraction of the unit test's bound 1e-7 (1 + 4 |y|).
 
-    .venv/bin/python tools/fit_gelu_pieces.py
+    .venv/bin/python tools/fit_gelu_pieces.py [--avx2]
 """
 import math
+import sys
 
 import numpy as np
 
-PIECES, WIDTH, DEGREE = 16, 0.25, 5
+AVX2 = "--avx2" in sys.argv[1:]
+PIECES, WIDTH, DEGREE = (8, 0.5, 6) if AVX2 else (16, 0.25, 5)
 
 
 def fit():
@@ -29,7 +33,7 @@ def fit():
 def gelu(x, table):
     f = np.float32
     z = f(abs(x) * f(0.70710678118654752440))
-    i = min(int(z * f(4)), PIECES - 1)
+    i = min(int(z * f(1 / WIDTH)), PIECES - 1)
     t = f(z - f((i + 0.5) * WIDTH))
     p = table[DEGREE, i]
     for j in range(DEGREE - 1, -1, -1):
@@ -40,7 +44,8 @@ def gelu(x, table):
 
 def main():
     table = fit()
-    print("alignas(64) inline constexpr float gelu_pieces[%d][%d] = {" % (DEGREE + 1, PIECES))
+    name = "gelu_pieces8" if AVX2 else "gelu_pieces"
+    print("alignas(%d) inline constexpr float %s[%d][%d] = {" % (4 * PIECES, name, DEGREE + 1, PIECES))
     for row in table:
         print("    {" + ", ".join(repr(float(v)) + "f" for v in row) + "},")
     print("};")

@@ -209,7 +209,7 @@ TEST_CASE("gelu: exact and tanh forms against the formulas in double") {
 }
 
 TEST_CASE("gelu: the SIMD form is within one float rounding of the double formula on [-20, 20], tails included") {
-    // The packet path computes x·Φ(x) from polynomial pieces (16-lane AVX-512) or a rational approximation
+    // The packet path computes x·Φ(x) from polynomial pieces (16-lane AVX-512, 8-lane AVX2) or a rational approximation
     // of erfc (other packets; see fn::detail::gelu_float_packet); 100,000 points through the tensor
     // expression and through the GEMM's fused epilogue, and the rational form called on this build's packets.
     constexpr std::size_t N = 100000;
