@@ -6,8 +6,9 @@
 // and their ViT-S and ViT-Ti equivalents. einvit is timed with W pre-packed (as a loaded model holds
 // it) and unpacked. After the runs a table gives GFLOP/s per library, einvit's ratio to the best peer
 // and its fraction of the FMA peak (einvit's packed products take Strassen's algorithm where it fits,
-// 7/8 of the multiply-adds; EINVIT_BENCH_STRASSEN=0 turns it off). A second table times ViT-B's layers at M = 197 with W coming from
-// memory, as in a model whose weights exceed the caches.
+// 7/8 of the multiply-adds: by default only with AVX-512; EINVIT_BENCH_STRASSEN=0 or 1 turns it off or
+// on). A second table times ViT-B's layers at M = 197 with W coming from memory, as in a model whose
+// weights exceed the caches.
 //
 // OpenBLAS chooses its kernels by the CPU model it recognises or by OPENBLAS_CORETYPE, and Debian
 // 12's 0.3.21 runs its AVX2 (Haswell) kernels on AVX-512 CPUs it does not know (AMD's Zen 4 among
@@ -238,7 +239,8 @@ int main(int argc, char** argv) {
     }
     std::printf("\nGFLOP/s are 2 M N K per second for every library. einvit packed takes one level of Strassen's "
                 "algorithm where the shape fits (%s): 7/8 of the multiply-adds, so it can pass 100%% of the peak.\n",
-                einvit::gemm::strassen() ? "on" : "off: EINVIT_BENCH_STRASSEN=0");
+                einvit::gemm::strassen() ? "on; EINVIT_BENCH_STRASSEN=0 turns it off"
+                                         : "off, as by default without AVX-512; EINVIT_BENCH_STRASSEN=1 turns it on");
     std::printf("\nThe same with W from memory (cycling through copies filling about 96 MB), as in a model:\n");
     std::printf("| model | layer | M | K | N | einvit packed | OpenBLAS | einvit / OpenBLAS | of peak |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|\n");

@@ -5,7 +5,8 @@
 //     MODEL: vit_tiny_patch16_224, vit_small_patch16_224, vit_base_patch16_224 (timm checkpoints) or
 //            fashion_mnist (the shipped vit-pytorch model)
 //   einvit_compare_worker --peak THREADS      prints the measured FMA peak in GFLOP/s and exits
-//   EINVIT_STRASSEN=0 in the environment: the products without Strassen's algorithm (gemm::set_strassen)
+//   EINVIT_STRASSEN=0 or 1 in the environment: the weights' products without or with Strassen's algorithm
+//   (gemm::set_strassen; by default with it only on AVX-512)
 //
 // Commands (one reply line each):
 //   run B IN OUT   forward a batch of B (1 or 8) read from IN (float32), logits written to OUT -> "ok"
@@ -162,7 +163,7 @@ int main(int argc, char** argv) {
     }
     try {
         einvit::set_num_threads(static_cast<std::size_t>(std::max(1, std::atoi(argv[3]))));
-        // EINVIT_STRASSEN=0: the weights' products without Strassen's algorithm (gemm::set_strassen)
+        // EINVIT_STRASSEN=0 or 1: the weights' products without or with Strassen's algorithm (gemm::set_strassen)
         if (const char* strassen = std::getenv("EINVIT_STRASSEN")) einvit::gemm::set_strassen(std::strcmp(strassen, "0") != 0);
         const std::string m = argv[1];
         if (m == "vit_tiny_patch16_224") return serve<vit::presets::vit_tiny_patch16_224>(argv[2], vit::Family::timm);

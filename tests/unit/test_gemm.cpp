@@ -288,7 +288,7 @@ TEST_CASE("gemm: a LayerNorm of A's rows applied while packing equals normalisin
     // with a LayerNorm are the next test's)
     const Problem shapes[] = {{197, 2304, 768, false, true}, {1600, 96, 768, false, true}, {1400, 2048, 768, false, true},
                               {15, 300, 900, false, true},   {33, 50, 20, false, false}, {1, 37, 5, false, true}};
-    einvit::gemm::set_strassen(false);
+    const einvit_test::StrassenSetting plain(false);
     for (const auto& p : shapes) {
         Operands o = make(p, 3 + p.k);
         einvit_test::Rng rng(p.m);
@@ -351,7 +351,6 @@ TEST_CASE("gemm: a LayerNorm of A's rows applied while packing equals normalisin
             check_against_double(q, on, ep, ref.data(), p.n);
         }
     }
-    einvit::gemm::set_strassen(true);
     // a LayerNorm of A's rows needs them contiguous
     const Problem t{8, 8, 8, true, false};
     const Operands o = make(t, 1);
@@ -363,7 +362,8 @@ TEST_CASE("gemm: a LayerNorm of A's rows applied while packing equals normalisin
 
 TEST_CASE("gemm: Strassen's seven half-size products (pre-packed B): every epilogue, column ranges, LayerNorm, any thread count") {
     constexpr std::size_t NR = einvit::gemm::nr<float>;
-    REQUIRE(einvit::gemm::strassen());
+    CHECK(einvit::gemm::strassen() == einvit::gemm::detail::strassen_by_default<float>);  // on only with AVX-512
+    const einvit_test::StrassenSetting on(true);
     // an odd M (the lower half a row short), the smallest shape it takes, a depth of several blocks
     // (halves of whole blocks, each in depth chunks), ViT-S/16's fc1 at batch 1, several row blocks per
     // thread (as at batch 8: 301 upper rows, blocks handed out one at a time with 2 and 3 threads, one
@@ -540,7 +540,7 @@ TEST_CASE("gemm: threads splitting the columns share one packed A, or split one 
     // depths of one and several blocks (2305 = 5 blocks of 461), a residual that is C itself.
     // (Plain products: Strassen's, which the last shape would take, are the Strassen test's.)
     const Problem shapes[] = {{197, 200, 2305, true, true}, {15, 96, 900, false, true}, {197, 768, 3072, false, true}};
-    einvit::gemm::set_strassen(false);
+    const einvit_test::StrassenSetting plain(false);
     for (const auto& p : shapes) {
         CHECK(einvit::gemm::detail::round_up(p.m, einvit::gemm::mr<float>) * p.k * sizeof(float) <= einvit::gemm::shared_a_bytes);
         const Operands o = make(p, 33);
@@ -573,7 +573,6 @@ TEST_CASE("gemm: threads splitting the columns share one packed A, or split one 
         acc.bias = o.bias.data();
         check_against_double(p, o, acc, in_place[2].data(), p.n, o.residual.data());
     }
-    einvit::gemm::set_strassen(true);
 }
 
 TEST_CASE("gemm: pre-packed weights with many rows and few columns (threads split rows), or one row: identical for 1, 2, 3 threads") {

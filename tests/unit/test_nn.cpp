@@ -53,11 +53,13 @@ TEST_CASE("linear: y = x wᵀ + b on ViT-S's qkv shape, plain, pre-packed and re
     // a pre-packed weight takes Strassen's products (gemm::set_strassen): within the same bound, and
     // bit for bit the plain product without them
     const einvit::PackedLinear<float, 1152, 384> packed(w);
-    auto yp = einvit::linear(x, packed, b);
-    CHECK(max_abs_diff(yp, want) < 2e-5);
-    einvit::gemm::set_strassen(false);
+    {
+        const einvit_test::StrassenSetting on(true);
+        auto yp = einvit::linear(x, packed, b);
+        CHECK(max_abs_diff(yp, want) < 2e-5);
+    }
+    const einvit_test::StrassenSetting plain(false);
     auto yplain = einvit::linear(x, packed, b);
-    einvit::gemm::set_strassen(true);
     CHECK(std::memcmp(y.data(), yplain.data(), y.bytes()) == 0);
 
     auto xr = on<einvit::reference>(x);

@@ -11,6 +11,16 @@
 
 namespace einvit_test {
 
+// Strassen's products for pre-packed weights on or off (gemm::set_strassen) for a scope, then as before
+// (the default depends on the instruction set: gemm::detail::strassen_by_default).
+struct StrassenSetting {
+    bool was = einvit::gemm::strassen();
+    explicit StrassenSetting(bool on) { einvit::gemm::set_strassen(on); }
+    StrassenSetting(const StrassenSetting&) = delete;
+    StrassenSetting& operator=(const StrassenSetting&) = delete;
+    ~StrassenSetting() { einvit::gemm::set_strassen(was); }
+};
+
 /// A small deterministic generator (SplitMix64), so test data is the same on every machine.
 class Rng {
 public:

@@ -778,10 +778,20 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
 // magnitudes (on the test shapes its largest error against a double-precision product is 1.0-1.8 times
 // the plain product's; tests/unit/test_gemm.cpp bounds it at 3).
 
+/// Whether Strassen's products are on unless set_strassen says otherwise: where the vectors hold 16
+/// floats (AVX-512), where they made ViT-B/16 and ViT-S/16 passes faster. Elsewhere off: on AVX2 (a Zen
+/// 3 host, 6 x 16 tiles) their products measured no faster than the plain ones with the weights in the
+/// caches (K = 768) and slower in a model, where the weights come from memory: a ViT-B/16 pass at one
+/// image 1.025-1.034 of the time without them (the plain products faster in 17 of 20 and 9 of 16
+/// alternating rounds), ViT-S/16 1.07, ViT-B/16 at batch 8 1.00. The plain product is also the more
+/// accurate.
+template <class T>
+inline constexpr bool strassen_by_default = simd::width<T> >= 16;
+
 /// Whether products with a pre-packed B (weights) of sizes where it pays take one level of Strassen's
-/// algorithm (see above); on by default. Off, every product is the plain one.
+/// algorithm (see above); by default as strassen_by_default says. Off, every product is the plain one.
 inline std::atomic<bool>& strassen_setting() noexcept {
-    static std::atomic<bool> on{true};
+    static std::atomic<bool> on{strassen_by_default<float>};
     return on;
 }
 
@@ -1102,8 +1112,8 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
 }  // namespace detail
 
 /// Whether products with a pre-packed B (a model's weights) take one level of Strassen's algorithm
-/// where it pays (7/8 of the multiply-adds; see detail::strassen_rows): on by default. Off, they are
-/// plain products, as every other product is.
+/// where it pays (7/8 of the multiply-adds; see detail::strassen_rows): on by default with AVX-512, off
+/// otherwise (detail::strassen_by_default). Off, they are plain products, as every other product is.
 inline void set_strassen(bool on) noexcept { detail::strassen_setting().store(on, std::memory_order_relaxed); }
 inline bool strassen() noexcept { return detail::strassen_setting().load(std::memory_order_relaxed); }
 
