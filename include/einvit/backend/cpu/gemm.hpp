@@ -82,13 +82,19 @@ inline constexpr std::size_t nr = 2 * simd::width<T>;
 /// fewer times; 768 measured best on AVX-512 (a 14 x 768 A panel, 42 KiB, is read from L2 once per B panel).
 inline constexpr std::size_t max_kc = 768;
 /// Whether the micro-kernel prefetches towards L2 the next pre-packed B panel (a weight from memory)
-/// while it multiplies: on AVX-512, where it measured 5-15% faster on ViT-B's layers (Zen 4 and 5). On
-/// AVX2, on a Zen 3 host, it measured 2-12% slower in one set of A/B runs (with the weights in the
-/// caches and from memory alike) and no faster in another: the hardware prefetchers keep ahead of a
-/// stream of 16-float panels, and a prefetch is one more load-port instruction per 12 multiply-adds,
-/// not per 28.
+/// while it multiplies: with AVX-512, where it measured 5-15% faster on ViT-B's layers (Zen 4 and 5),
+/// and with AVX2. On a Zen 3 host (bench/gemm_ab, both orders) it made the plain products of ViT-B's
+/// layers at one image 4-7% faster, with the weights in the caches or from memory, and at batch 8 from
+/// 1% slower (proj) to 4% faster; a ViT-B/16 pass at one image 1-2% faster side by side, at batch 8 1%
+/// slower. (Strassen's products, off by default on AVX2, measured 2-12% slower with it there.)
 template <class T>
-inline constexpr bool prefetch_panels = simd::width<T> >= 16;
+inline constexpr bool prefetch_panels = simd::width<T> >= 8;
+/// Whether the calls with no weight panel to prefetch (B packed as it is multiplied, attention's
+/// products, Strassen's) run the prefetching loop all the same (prefetching A's first line): on
+/// AVX-512, as measured there, where it is one instruction per 28 multiply-adds; on AVX2 the products
+/// with B packed as they go measured 2-5% faster without it (Zen 3, bench/gemm_ab --unpacked, both orders).
+template <class T>
+inline constexpr bool prefetch_by_default = simd::width<T> >= 16;
 /// Bytes of packed A kept in L2 while it meets every column panel of a thread.
 inline constexpr std::size_t a_block_bytes = 256 * 1024;
 
@@ -452,7 +458,7 @@ EINVIT_NOINLINE void store_tile(const T* staged, const TileDest<T>& dest, std::s
 // `Half`: only the first packet of columns (cols <= W), at half the cost. `Sum` +1 or -1: B is the sum
 // or difference of two panels, b ± b2, added as they are loaded and stored to sum_out for the calls on
 // the next row tiles (Strassen's sums of weight quadrants).
-template <std::size_t Rows, class T, bool Half = false, int Sum = 0>
+template <std::size_t Rows, class T, bool Half = false, int Sum = 0, bool Prefetch = prefetch_by_default<T>>
 EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT a, const T* EINVIT_RESTRICT b,
                                        const T* EINVIT_RESTRICT b2, T* EINVIT_RESTRICT sum_out, std::size_t cols,
                                        const Epilogue<T>& ep, const char* prefetch, std::size_t prefetch_lines,
@@ -500,7 +506,7 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
             });
         }
     };
-    // With prefetch_panels, each step also prefetches towards L2 a cache line of what the next calls will
+    // With Prefetch, each step also prefetches towards L2 a cache line of what the next calls will
     // read (the next B panel): line k / 2 of prefetch_lines, then the last again (with none, A's first line), so that
     // the loop has no branch (clang keeps the accumulators in registers only in a loop without one)
     // and `step`, whose rows' code each call repeats, is called once.
@@ -509,7 +515,7 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
     [[maybe_unused]] const std::size_t pf_last = lines ? (lines - 1) * 64 : 0;
     for (std::size_t k = 0; k < kb; ++k) {
         step(k);
-        if constexpr (prefetch_panels<T>) {
+        if constexpr (Prefetch) {
             const std::size_t off = k / 2 * 64;
             EINVIT_PREFETCH_L2(pf + (off < pf_last ? off : pf_last));
         }
@@ -557,16 +563,16 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
 }
 
 // A tile of `rows` rows (1 to MR) of C.
-template <class T>
+template <class T, bool Prefetch = prefetch_by_default<T>>
 void tile_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, std::size_t cols, const Epilogue<T>& ep,
                  const char* pf, std::size_t pf_lines, const TileDest<T>* dests, std::size_t dest_count,
                  std::size_t a_step = mr<T>) noexcept {
     constexpr const T* b2 = nullptr;
     constexpr T* sum_out = nullptr;
 #define EINVIT_GEMM_ROWS(R) \
-    case R: micro_kernel<R, T, false>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count); break;
+    case R: micro_kernel<R, T, false, 0, Prefetch>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count); break;
     if (rows == mr<T> && cols <= simd::width<T> && simd::width<T> > 1) {  // a panel's last columns (N's edge)
-        micro_kernel<mr<T>, T, true>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
+        micro_kernel<mr<T>, T, true, 0, Prefetch>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
         return;
     }
     if constexpr (mr<T> == 14) {
@@ -574,12 +580,12 @@ void tile_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, std::
             EINVIT_GEMM_ROWS(14) EINVIT_GEMM_ROWS(13) EINVIT_GEMM_ROWS(12) EINVIT_GEMM_ROWS(11)
             EINVIT_GEMM_ROWS(10) EINVIT_GEMM_ROWS(9) EINVIT_GEMM_ROWS(8) EINVIT_GEMM_ROWS(7)
             EINVIT_GEMM_ROWS(6) EINVIT_GEMM_ROWS(5) EINVIT_GEMM_ROWS(4) EINVIT_GEMM_ROWS(3)
-            EINVIT_GEMM_ROWS(2) default: micro_kernel<1, T, false>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
+            EINVIT_GEMM_ROWS(2) default: micro_kernel<1, T, false, 0, Prefetch>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
         }
     } else {
         switch (rows) {
             EINVIT_GEMM_ROWS(6) EINVIT_GEMM_ROWS(5) EINVIT_GEMM_ROWS(4) EINVIT_GEMM_ROWS(3)
-            EINVIT_GEMM_ROWS(2) default: micro_kernel<1, T, false>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
+            EINVIT_GEMM_ROWS(2) default: micro_kernel<1, T, false, 0, Prefetch>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
         }
     }
 #undef EINVIT_GEMM_ROWS
@@ -595,12 +601,12 @@ void sum_tile_kernel(std::size_t kb, const T* a, const T* b, const T* b2, T* sum
 }
 
 // The plain product's tile: one destination, all its rows, C's columns from col0.
-template <class T>
+template <class T, bool Prefetch = prefetch_by_default<T>>
 void rows_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, T* c, std::size_t ldc, std::size_t cols,
                  bool accumulate, bool last, const Epilogue<T>& ep, std::size_t row0, std::size_t col0,
                  const char* pf = nullptr, std::size_t pf_lines = 0, std::size_t a_step = mr<T>) noexcept {
     const TileDest<T> dest{c, ldc, rows, row0, col0, accumulate, last, false};
-    tile_kernel(rows, kb, a, b, cols, ep, pf, pf_lines, &dest, 1, a_step);
+    tile_kernel<T, Prefetch>(rows, kb, a, b, cols, ep, pf, pf_lines, &dest, 1, a_step);
 }
 
 }  // namespace detail
@@ -749,8 +755,13 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
                     const RowTile tile = row_tile<T>(j, mb);
                     const std::size_t first = j * share;
                     const std::size_t count = first < lines ? (lines - first < share ? lines - first : share) : 0;
-                    rows_kernel(tile.rows, kb, a_packed + j * MR * kb, panel, c + (i0 + tile.row) * ldc + n0, ldc, cols, acc,
-                                last, ep, r0 + i0 + tile.row, n0, count ? next + first * 64 : nullptr, count);
+                    const T* const a_tile = a_packed + j * MR * kb;
+                    T* const c_tile = c + (i0 + tile.row) * ldc + n0;
+                    if (packed)
+                        rows_kernel<T, prefetch_panels<T>>(tile.rows, kb, a_tile, panel, c_tile, ldc, cols, acc, last, ep,
+                                                           r0 + i0 + tile.row, n0, count ? next + first * 64 : nullptr, count);
+                    else
+                        rows_kernel<T>(tile.rows, kb, a_tile, panel, c_tile, ldc, cols, acc, last, ep, r0 + i0 + tile.row, n0);
                 }
             }
         }
