@@ -89,10 +89,12 @@ inline constexpr std::size_t max_kc = 768;
 /// slower. (Strassen's products, off by default on AVX2, measured 2-12% slower with it there.)
 template <class T>
 inline constexpr bool prefetch_panels = simd::width<T> >= 8;
-/// Whether the calls with no weight panel to prefetch (B packed as it is multiplied, attention's
-/// products, Strassen's) run the prefetching loop all the same (prefetching A's first line): on
-/// AVX-512, as measured there, where it is one instruction per 28 multiply-adds; on AVX2 the products
-/// with B packed as they go measured 2-5% faster without it (Zen 3, bench/gemm_ab --unpacked, both orders).
+/// Whether the other micro-kernel calls run the prefetching loop: those with no weight panel to
+/// prefetch (B packed as it is multiplied, attention's products), which then prefetch A's first line,
+/// and Strassen's, which prefetch their next pair of weight quadrants. On AVX-512, as measured there,
+/// where it is one instruction per 28 multiply-adds. Not on AVX2 (Zen 3, bench/gemm_ab, both orders):
+/// the products with B packed as they go measured 2-5% faster without it, and Strassen's 2-12% faster
+/// in one set of runs and as fast in another.
 template <class T>
 inline constexpr bool prefetch_by_default = simd::width<T> >= 16;
 /// Bytes of packed A kept in L2 while it meets every column panel of a thread.
