@@ -3631,7 +3631,7 @@ void parallel_items(std::size_t count, F&& fn) {
 //
 // Blocking (per thread, each thread owning a contiguous range of B's column panels, or, with B
 // pre-packed, of A's rows: see multiply_threaded for which):
-//   for each block of kc rows of B (and columns of A), kc = K up to 768:
+//   for each block of kc rows of B (and columns of A), kc = K up to max_kc (768; 4096 on AVX2):
 //     pack the thread's kc x NR panels of B (unless B was pre-packed once, as weights are)   -> L2/L3
 //     for each block of mc rows of A (mc x kc floats, about 256 KiB; a little more is one block):
 //       pack it into row panels of MR (k-major: MR values per k), applying a RowNorm if given -> L2
@@ -3930,8 +3930,13 @@ inline constexpr std::size_t mr = simd::width<T> >= 16 ? 14 : 6;
 template <class T>
 inline constexpr std::size_t nr = 2 * simd::width<T>;
 /// The deepest block of the product (rows of a B panel). Deep blocks mean C is loaded and stored
-/// fewer times; 768 measured best on AVX-512 (a 14 x 768 A panel, 42 KiB, is read from L2 once per B panel).
-inline constexpr std::size_t max_kc = 768;
+/// fewer times; 768 measured best on AVX-512 (a 14 x 768 A panel, 42 KiB, is read from L2 once per B
+/// panel; 10% faster than 256). On AVX2, whose 16-column B panel already outgrows a 32 KiB L1 at a
+/// depth of 768, the whole depth up to 4096 measured faster on a Zen 3 host (bench/gemm_ab, both
+/// orders): ViT-B's fc2 (K = 3072) 2-8% at one image and 0-5% at batch 8, ViT-S's (1536) 2-4%, ViT-L's
+/// (4096) 0-3% against two blocks of 2048; 384 and 256 were 8-15% slower. Other instruction sets keep 768.
+template <class T>
+inline constexpr std::size_t max_kc = simd::width<T> == 8 ? 4096 : 768;
 /// Whether the micro-kernel prefetches towards L2 the next pre-packed B panel (a weight from memory)
 /// while it multiplies: with AVX-512, where it measured 5-15% faster on ViT-B's layers (Zen 4 and 5),
 /// and with AVX2. On a Zen 3 host (bench/gemm_ab, both orders) it made the plain products of ViT-B's
@@ -3953,9 +3958,10 @@ inline constexpr std::size_t a_block_bytes = 256 * 1024;
 
 /// The depth of each block for a product of depth k: k split into equal blocks of at most max_kc, a
 /// multiple of 16 but the last.
+template <class T>
 constexpr std::size_t depth_block(std::size_t k) noexcept {
-    if (k <= max_kc) return k == 0 ? 1 : k;
-    const std::size_t blocks = (k + max_kc - 1) / max_kc;
+    if (k <= max_kc<T>) return k == 0 ? 1 : k;
+    const std::size_t blocks = (k + max_kc<T> - 1) / max_kc<T>;
     return ((k + blocks - 1) / blocks + 15) / 16 * 16;
 }
 
@@ -4508,7 +4514,7 @@ public:
     /// PackedB(Strided<T>{w, 1, in}, in, out). With a store that has room, the packed copy is placed in
     /// it; otherwise on the heap.
     PackedB(Strided<T> b, std::size_t k, std::size_t n, PackedStore<T>* store = nullptr)
-        : k_(k), n_(n), kc_(depth_block(k)), panels_((n + nr<T> - 1) / nr<T>) {
+        : k_(k), n_(n), kc_(depth_block<T>(k)), panels_((n + nr<T> - 1) / nr<T>) {
         const std::size_t count = elements(k, n);
         if (T* placed = store ? store->take(count) : nullptr) {
             data_ = Owned(placed, einvit::detail::HeapFree{0});  // the store frees it
@@ -4526,7 +4532,7 @@ public:
     static constexpr std::size_t elements(std::size_t k, std::size_t n) noexcept { return k * ((n + nr<T> - 1) / nr<T>) * nr<T>; }
     std::size_t k() const noexcept { return k_; }
     std::size_t n() const noexcept { return n_; }
-    /// The depth of its blocks (depth_block(k)).
+    /// The depth of its blocks (depth_block<T>(k)).
     std::size_t kc() const noexcept { return kc_; }
     /// The panel of columns [p*nr, p*nr + nr) for the k block starting at k0.
     const T* panel(std::size_t k0, std::size_t p) const noexcept { return data_.get() + k0 * panels_ * nr<T> + p * block(k0) * nr<T>; }
@@ -4549,7 +4555,7 @@ template <class T>
 void pack_a_shared(T* out, Strided<T> a, std::size_t m, std::size_t k, std::size_t u0, std::size_t u1,
                    const RowNorm<T>* norm = nullptr) noexcept {
     constexpr std::size_t MR = mr<T>;
-    const std::size_t kc = depth_block(k), row_panels = (m + MR - 1) / MR, block_tiles = row_block<T>(kc) / MR;
+    const std::size_t kc = depth_block<T>(k), row_panels = (m + MR - 1) / MR, block_tiles = row_block<T>(kc) / MR;
     for (std::size_t u = u0; u < u1; ++u) {
         const std::size_t k0 = u / row_panels * kc, j = u % row_panels;
         const std::size_t kb = k - k0 < kc ? k - k0 : kc;
@@ -4570,7 +4576,7 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
                      T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t p0, std::size_t p1,
                      std::size_t r0 = 0, const T* a_shared = nullptr, const RowNorm<T>* norm = nullptr) {
     constexpr std::size_t MR = mr<T>, NR = nr<T>;
-    const std::size_t kc = depth_block(k);
+    const std::size_t kc = depth_block<T>(k);
     std::size_t MC = row_block<T>(kc);
     // Rows a little over one block (a thread's half of one image's tokens: 99 where a block is 84) are
     // one block: a second block of a tile or two would stream every B panel again for little work.
@@ -4884,7 +4890,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     // C holds partial sums between k blocks, so a residual that is C itself is read as the starting
     // value instead (C = C + A·B + bias), which is the same thing when there is no activation.
     Epilogue<T> e = ep;
-    if (e.residual == c && k > depth_block(k)) {
+    if (e.residual == c && k > depth_block<T>(k)) {
         if (e.activation != Activation::none || e.residual_ld != ldc || accumulate)
             raise(errc::invalid_argument, "gemm: a residual that aliases C needs no activation and the same row stride");
         e.residual = nullptr;
@@ -4908,7 +4914,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     //   at M = 197, 5-15% on ViT-S's and ViT-Ti's small-N ones, 30% on the Fashion-MNIST model's.
     constexpr std::size_t MR = mr<T>;
     const std::size_t threads = num_threads(), row_tiles = (m + MR - 1) / MR;
-    const bool many_rows = m >= 2 * threads * row_block<T>(depth_block(k));
+    const bool many_rows = m >= 2 * threads * row_block<T>(depth_block<T>(k));
     // Strassen's seven half-size products (see strassen_rows), each thread a share of the upper rows. C
     // is written by several products, so a residual that is C itself is read as the starting value.
     if (packed && strassen_fits<T>(m, n, k, packed->kc(), first, end) &&
@@ -4959,7 +4965,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     const std::size_t a_whole = round_up(m, MR) * k;
     if (grain == 1 && threads > 1 && k > 0 && a_whole * sizeof(T) <= shared_a_bytes && !einvit::detail::ThreadPool::inside_task()) {
         T* shared = scratch<T>(8, a_whole);
-        const std::size_t units = (k + depth_block(k) - 1) / depth_block(k) * row_tiles;
+        const std::size_t units = (k + depth_block<T>(k) - 1) / depth_block<T>(k) * row_tiles;
         parallel_for(units, 1, [&](std::size_t u0, std::size_t u1) { pack_a_shared(shared, a, m, k, u0, u1, norm); });
         parallel_for(panels, grain, [&](std::size_t p0, std::size_t p1) {
             multiply_panels(m, n, k, a, b, packed, c, ldc, e, accumulate, first + p0, first + p1, std::size_t{0},

@@ -21,6 +21,10 @@ using einvit::gemm::Activation;
 using einvit::gemm::Epilogue;
 using einvit::gemm::Strided;
 
+// The deepest block of a product on this target (gemm::max_kc: 768, or 4096 on AVX2). The depths meant
+// to take several blocks are counted from it, so that every target runs its multi-block paths.
+constexpr std::size_t KC = einvit::gemm::max_kc<float>;
+
 struct Problem {
     std::size_t m, n, k;
     bool a_transposed, b_transposed;
@@ -152,7 +156,7 @@ TEST_CASE("gemm: the fast kernel agrees with the scalar reference kernel") {
 TEST_CASE("gemm: a residual that is C itself (x = x + A·B + bias), over one and several k blocks") {
     // (and x = x + GELU(A·B + bias) in one k block: the activated tile is staged, the residual read
     // before C is written)
-    for (std::size_t k : {std::size_t{40}, std::size_t{2000}})
+    for (std::size_t k : {std::size_t{40}, 2 * KC + 464})
         for (const Activation act : {Activation::none, Activation::gelu_erf}) {
             if (k > 40 && act != Activation::none) continue;
             const Problem p{30, 50, k, false, true};
@@ -170,14 +174,14 @@ TEST_CASE("gemm: a residual that is C itself (x = x + A·B + bias), over one and
             check_against_double(p, o, want, c.data(), p.n);
         }
     // with an activation the aliasing cannot be honoured over several k blocks: an error, not a wrong answer
-    const Problem p{4, 4, 2000, false, false};
+    const Problem p{4, 4, 2 * KC + 464, false, false};
     const Operands o = make(p, 1);
     std::vector<float> c(16);
     Epilogue<float> ep;
     ep.activation = Activation::relu;
     ep.residual = c.data();
     ep.residual_ld = 4;
-    CHECK_THROWS_AS(einvit::gemm::multiply(einvit::cpu{}, 4, 4, 2000, o.sa, o.sb, c.data(), 4, ep), einvit::error);
+    CHECK_THROWS_AS(einvit::gemm::multiply(einvit::cpu{}, 4, 4, p.k, o.sa, o.sb, c.data(), 4, ep), einvit::error);
 }
 
 TEST_CASE("gemm: an empty depth gives the epilogue of zero; empty M or N writes nothing") {
@@ -282,12 +286,12 @@ TEST_CASE("gemm: a column range of a packed B writes those columns of the full p
 
 TEST_CASE("gemm: a LayerNorm of A's rows applied while packing equals normalising A first, on every threading path") {
     // shapes for each path: A shared by the threads (197 x 768), rows split (1600 x 96, packed B), columns
-    // split with A packed per thread (1400 x 768 is too big to share), two depth blocks (900), a depth
+    // split with A packed per thread (1400 x 768 is too big to share), two depth blocks (KC + 132), a depth
     // that is not a multiple of 16 (20, 5), one row
     // (plain products throughout, so that packed and unpacked B agree bit for bit: Strassen's products
     // with a LayerNorm are the next test's)
     const Problem shapes[] = {{197, 2304, 768, false, true}, {1600, 96, 768, false, true}, {1400, 2048, 768, false, true},
-                              {15, 300, 900, false, true},   {33, 50, 20, false, false}, {1, 37, 5, false, true}};
+                              {15, 300, KC + 132, false, true},   {33, 50, 20, false, false}, {1, 37, 5, false, true}};
     const einvit_test::StrassenSetting plain(false);
     for (const auto& p : shapes) {
         Operands o = make(p, 3 + p.k);
@@ -371,7 +375,7 @@ TEST_CASE("gemm: Strassen's seven half-size products (pre-packed B): every epilo
     // upper rows: blocks of 56 and 60 on one thread, one of 58 on each of two)
     const Problem shapes[] = {{197, 320, 512, false, true},
                               {64, 256, 256, false, true},
-                              {131, 256, 3072, false, true},
+                              {131, 256, 4 * KC, false, true},
                               {197, 1536, 384, false, true},
                               {601, 1024, 768, false, true},
                               {231, 256, 512, false, true}};
@@ -537,9 +541,12 @@ TEST_CASE("gemm: threads splitting the columns share one packed A, or split one 
     // Without packed B, A packed whole once by all threads (when it fits gemm::detail::shared_a_bytes);
     // with packed B, threads own even row ranges (197 rows: 98 and 99, or 65, 66 and 66) but with fewer
     // rows than a tile per thread (15), where they split the columns again. Transposed and padded A,
-    // depths of one and several blocks (2305 = 5 blocks of 461), a residual that is C itself.
+    // depths of one and several blocks (3 KC + 1: four), a residual that is C itself.
     // (Plain products: Strassen's, which the last shape would take, are the Strassen test's.)
-    const Problem shapes[] = {{197, 200, 2305, true, true}, {15, 96, 900, false, true}, {197, 768, 3072, false, true}};
+    const Problem shapes[] = {{197, 200, 2305, true, true},
+                              {60, 200, 3 * KC + 1, true, true},
+                              {15, 96, KC + 132, false, true},
+                              {197, 768, 3072, false, true}};
     const einvit_test::StrassenSetting plain(false);
     for (const auto& p : shapes) {
         CHECK(einvit::gemm::detail::round_up(p.m, einvit::gemm::mr<float>) * p.k * sizeof(float) <= einvit::gemm::shared_a_bytes);
@@ -579,7 +586,7 @@ TEST_CASE("gemm: pre-packed weights with many rows and few columns (threads spli
     // the shapes of batch 8's projections: M >> N, B packed once; the threads own row ranges there. And
     // one row against a large weight (the class token's last block): memory-bound, so the threads split
     // the weight's panels even though the multiply-adds are few.
-    const Problem shapes[] = {{1000, 200, 768, false, true}, {1576, 96, 2000, false, true}, {1, 3072, 768, false, true}};
+    const Problem shapes[] = {{1000, 200, 768, false, true}, {1576, 64, 2 * KC + 464, false, true}, {1, 3072, 768, false, true}};
     for (const auto& p : shapes) {
         const Operands o = make(p, 21);
         const einvit::gemm::PackedB<float> packed(o.sb, p.k, p.n);
