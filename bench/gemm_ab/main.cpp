@@ -4,7 +4,11 @@
 // per-round ratios B/A (and each against OpenBLAS) and in how many rounds B was the faster.
 //
 //   gemm_ab [--rounds R] [--threads T] [--unpacked] [--no-strassen-a] [--no-strassen-b] [--openblas]
-//           [--cold] [--gap MS] [--b-first] [--shapes M,K,N;M,K,N...]   (';' or ':' between shapes)
+//           [--cold] [--gap MS] [--b-first] [--epilogue none|bias|gelu|relu] [--shapes M,K,N;M,K,N...]
+//           (';' or ':' between shapes)
+//
+// --epilogue: what each product applies before its store (none by default; gelu is a bias then the
+// exact GELU, as a ViT's fc1 does); OpenBLAS's product is always the plain one.
 //
 // Each run multiplies for about 30 ms after 20 ms untimed; runs are --gap ms apart (2, or 150 with
 // --openblas, whose threads spin for about 0.1 s after a call). A goes first in the first round, and
@@ -26,8 +30,8 @@
 
 #include "../bench_data.hpp"
 
-double run_a(std::size_t, std::size_t, std::size_t, int, bool, bool, int, std::size_t);
-double run_b(std::size_t, std::size_t, std::size_t, int, bool, bool, int, std::size_t);
+double run_a(std::size_t, std::size_t, std::size_t, int, bool, bool, int, std::size_t, int);
+double run_b(std::size_t, std::size_t, std::size_t, int, bool, bool, int, std::size_t, int);
 
 namespace {
 
@@ -60,7 +64,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int rounds = 15, threads = 2, gap = -1;
+    int rounds = 15, threads = 2, gap = -1, epilogue = 0;
     bool packed = true, strassen_a = true, strassen_b = true, openblas = false, cold = false, b_first = false;
     std::string spec = "197,768,2304;197,768,3072;197,3072,768;197,768,768;1576,768,2304;1576,768,3072;1576,3072,768;1576,768,768";
     for (int i = 1; i < argc; ++i) {
@@ -82,6 +86,17 @@ int main(int argc, char** argv) {
         else if (a == "--openblas") openblas = true;
         else if (a == "--cold") cold = true;
         else if (a == "--b-first") b_first = true;
+        else if (a == "--epilogue") {
+            const std::string e = value();
+            const char* const names[] = {"none", "bias", "gelu", "relu"};
+            epilogue = -1;
+            for (int j = 0; j < 4; ++j)
+                if (e == names[j]) epilogue = j;
+            if (epilogue < 0) {
+                std::fprintf(stderr, "gemm_ab: --epilogue is none, bias, gelu or relu, not %s\n", e.c_str());
+                return 2;
+            }
+        }
         else {
             std::fprintf(stderr, "gemm_ab: unknown argument %s (see the comment at the top of main.cpp)\n", a.c_str());
             return 2;
@@ -100,9 +115,10 @@ int main(int argc, char** argv) {
         shapes.push_back(s);
         pos = end + 1;
     }
-    std::printf("%d threads, %s W%s, %d rounds, runs %d ms apart; A strassen %s, B strassen %s\n", threads,
-                packed ? "pre-packed" : "unpacked", cold ? " from memory" : "", rounds, gap, strassen_a ? "on" : "off",
-                strassen_b ? "on" : "off");
+    static const char* const epilogues[] = {"", ", bias", ", bias and GELU", ", bias and ReLU"};
+    std::printf("%d threads, %s W%s%s, %d rounds, runs %d ms apart; A strassen %s, B strassen %s\n", threads,
+                packed ? "pre-packed" : "unpacked", cold ? " from memory" : "", epilogues[epilogue], rounds, gap,
+                strassen_a ? "on" : "off", strassen_b ? "on" : "off");
     for (const auto& [m, k, n] : shapes) {
         const double flop = 2.0 * double(m) * double(k) * double(n);
         const int iters = std::max(1, static_cast<int>(0.03 / (flop / 150e9)));
@@ -115,8 +131,8 @@ int main(int argc, char** argv) {
                 const int which = openblas ? (slot + r) % 3 : (slot + r + (b_first ? 1 : 0)) % 2;
                 std::this_thread::sleep_for(std::chrono::milliseconds(gap));
                 const int warm = std::max(1, iters * 2 / 3);
-                if (which == 0) run_a(m, k, n, warm, packed, strassen_a, threads, copies), t[0] = run_a(m, k, n, iters, packed, strassen_a, threads, copies);
-                if (which == 1) run_b(m, k, n, warm, packed, strassen_b, threads, copies), t[1] = run_b(m, k, n, iters, packed, strassen_b, threads, copies);
+                if (which == 0) run_a(m, k, n, warm, packed, strassen_a, threads, copies, epilogue), t[0] = run_a(m, k, n, iters, packed, strassen_a, threads, copies, epilogue);
+                if (which == 1) run_b(m, k, n, warm, packed, strassen_b, threads, copies, epilogue), t[1] = run_b(m, k, n, iters, packed, strassen_b, threads, copies, epilogue);
                 if (which == 2) run_openblas(m, k, n, warm, threads, copies), t[2] = run_openblas(m, k, n, iters, threads, copies);
             }
             ga.push_back(flop / t[0] / 1e9);

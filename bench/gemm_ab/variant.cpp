@@ -16,7 +16,7 @@
 namespace {
 
 struct Case {
-    std::vector<float> x, w, y;
+    std::vector<float> x, w, y, bias;
     std::vector<std::unique_ptr<einvit::gemm::PackedB<float>>> packed;  // several copies: weights from memory
     std::size_t next = 0;
 };
@@ -24,9 +24,10 @@ struct Case {
 }  // namespace
 
 // Seconds per product y = x Wᵀ (x: m x k, W: n x k), averaged over `iters` products: W pre-packed or not,
-// Strassen's products on or off, on `threads` threads, cycling through `copies` packed copies of W.
+// Strassen's products on or off, on `threads` threads, cycling through `copies` packed copies of W, with
+// `epilogue` 0 (none), 1 (a bias), 2 (a bias, then the exact GELU) or 3 (a bias, then ReLU).
 double GEMM_AB_RUN(std::size_t m, std::size_t k, std::size_t n, int iters, bool packed, bool strassen, int threads,
-                   std::size_t copies) {
+                   std::size_t copies, int epilogue) {
     static std::map<std::tuple<std::size_t, std::size_t, std::size_t, std::size_t>, Case> cases;
     einvit::set_num_threads(static_cast<std::size_t>(threads));
     einvit::gemm::set_strassen(strassen);
@@ -39,13 +40,19 @@ double GEMM_AB_RUN(std::size_t m, std::size_t k, std::size_t n, int iters, bool 
             c.packed.push_back(std::make_unique<einvit::gemm::PackedB<float>>(einvit::gemm::Strided<float>{c.w.data(), 1, k}, k, n));
     }
     const einvit::gemm::Strided<float> x{c.x.data(), k, 1};
+    if (c.bias.empty()) c.bias = einvit_bench::random_vector(n, 3);
+    einvit::gemm::Epilogue<float> ep;
+    ep.bias = epilogue > 0 ? c.bias.data() : nullptr;
+    ep.activation = epilogue == 2 ? einvit::gemm::Activation::gelu_erf
+                    : epilogue == 3 ? einvit::gemm::Activation::relu
+                                    : einvit::gemm::Activation::none;
     const auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < iters; ++i) {
         if (packed) {
-            einvit::gemm::multiply(einvit::cpu{}, m, x, *c.packed[c.next], c.y.data(), n);
+            einvit::gemm::multiply(einvit::cpu{}, m, x, *c.packed[c.next], c.y.data(), n, ep);
             c.next = c.next + 1 == c.packed.size() ? 0 : c.next + 1;
         } else {
-            einvit::gemm::multiply(einvit::cpu{}, m, n, k, x, einvit::gemm::Strided<float>{c.w.data(), 1, k}, c.y.data(), n);
+            einvit::gemm::multiply(einvit::cpu{}, m, n, k, x, einvit::gemm::Strided<float>{c.w.data(), 1, k}, c.y.data(), n, ep);
         }
     }
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / iters;
