@@ -430,15 +430,9 @@ struct TileDest {
     bool accumulate, last, negate;
 };
 
-// A tile's product, staged at `staged` (rows of nr values), into its destination's rows [0, rows)
-// and columns [0, cols) (cols <= nr): what the micro-kernel's store does, for the cases it leaves to
-// this function (an activation, a residual, part of a tile's rows or columns). Out of line, so that
-// this code, the activations' above all, is compiled once per element type, not into every
-// micro-kernel. Each value is (C ± the product) + bias, then the activation, then + the residual, in
-// the micro-kernel's order; the residual is read before C is written, so it may be C itself.
 // `packets` packets of floats at v, each replaced by act(it): the switch outside the loop, and nothing
-// in the loop but the activation, so that a GELU's long chain of dependent steps on one packet overlaps
-// the next packets'.
+// in the loop but the activation (store_tile says what that measured against applying it packet by
+// packet among the loads, the bias and the stores).
 template <class T>
 void activate_packets(T* v, std::size_t packets, Activation act) noexcept {
     constexpr std::size_t W = simd::width<T>;
@@ -454,6 +448,13 @@ void activate_packets(T* v, std::size_t packets, Activation act) noexcept {
     }
 }
 
+// A tile's product, staged at `staged` (rows of nr values; overwritten here), into its destination's
+// rows [0, rows) and columns [0, cols) (cols <= nr): what the micro-kernel's store does, for the cases
+// it leaves to this function (an activation, a residual, part of a tile's rows or columns). Out of
+// line, so that this code, the activations' above all, is compiled once per element type, not into
+// every micro-kernel. Each value is (C ± the product) + bias, then the activation, then + the
+// residual, in the micro-kernel's order; the residual is read before C is written, so it may be C
+// itself.
 template <class T>
 EINVIT_NOINLINE void store_tile(T* staged, const TileDest<T>& dest, std::size_t rows, std::size_t cols,
                                 const Epilogue<T>& ep) noexcept {
