@@ -680,6 +680,30 @@ TEST_CASE("thread pool: parallel_items calls every index exactly once, on every 
     einvit::set_num_threads(einvit::detail::default_threads());
 }
 
+TEST_CASE("thread pool: setting the thread count it already has keeps its workers; another count replaces them") {
+    // Worker i runs task i (the caller task 0). A mark in each thread's own storage tells a kept worker
+    // from a new one (a new thread's ids can repeat a joined one's; its thread_local storage starts anew).
+    static thread_local int mark = 0;
+    const auto marks = [](int set) {
+        std::vector<int> seen(einvit::num_threads());
+        einvit::detail::pool().run(seen.size(), [&](std::size_t t) {
+            seen[t] = mark;
+            if (set) mark = set;
+        });
+        return seen;
+    };
+    einvit::set_num_threads(3);
+    REQUIRE(einvit::num_threads() == 3);
+    marks(7);
+    einvit::set_num_threads(3);
+    CHECK(marks(0) == std::vector<int>{7, 7, 7});
+    einvit::set_num_threads(0);  // taken as 1: no workers
+    CHECK(einvit::num_threads() == 1);
+    einvit::set_num_threads(3);
+    CHECK(marks(0) == std::vector<int>{7, 0, 0});
+    einvit::set_num_threads(einvit::detail::default_threads());
+}
+
 TEST_CASE("thread pool: nested parallel_for runs inline; a job right after resizing is picked up") {
     for (int round = 0; round < 20; ++round) {
         einvit::set_num_threads(2 + round % 2);  // a fresh pool each time, then a job at once
