@@ -407,15 +407,22 @@ void pack_b_panel(T* EINVIT_RESTRICT out, Strided<T> b, std::size_t n, std::size
     }
 }
 
-template <class T, class P>
-EINVIT_ALWAYS_INLINE P activate(P x, Activation act) noexcept {
+// Calls f with the function object of `act` (fn::gelu, ...), or not at all for Activation::none: the
+// one place that maps an Activation to its function.
+template <class F>
+EINVIT_ALWAYS_INLINE void with_activation(Activation act, F&& f) {
     switch (act) {
-        case Activation::gelu_erf: return fn::gelu{}(x);
-        case Activation::gelu_tanh: return fn::gelu_tanh{}(x);
-        case Activation::relu: return fn::relu{}(x);
-        case Activation::tanh: return fn::tanh{}(x);
+        case Activation::gelu_erf: f(fn::gelu{}); break;
+        case Activation::gelu_tanh: f(fn::gelu_tanh{}); break;
+        case Activation::relu: f(fn::relu{}); break;
+        case Activation::tanh: f(fn::tanh{}); break;
         case Activation::none: break;
     }
+}
+
+template <class T, class P>
+EINVIT_ALWAYS_INLINE P activate(P x, Activation act) noexcept {
+    with_activation(act, [&](auto f) EINVIT_ALWAYS_INLINE_LAMBDA { x = f(x); });
     return x;
 }
 
@@ -436,16 +443,9 @@ struct TileDest {
 template <class T>
 void activate_packets(T* v, std::size_t packets, Activation act) noexcept {
     constexpr std::size_t W = simd::width<T>;
-    const auto each = [&](auto f) EINVIT_ALWAYS_INLINE_LAMBDA {
+    with_activation(act, [&](auto f) EINVIT_ALWAYS_INLINE_LAMBDA {
         for (std::size_t i = 0; i < packets; ++i) simd::store<T>(v + i * W, f(simd::load<T>(v + i * W)));
-    };
-    switch (act) {
-        case Activation::gelu_erf: each(fn::gelu{}); break;
-        case Activation::gelu_tanh: each(fn::gelu_tanh{}); break;
-        case Activation::relu: each(fn::relu{}); break;
-        case Activation::tanh: each(fn::tanh{}); break;
-        case Activation::none: break;
-    }
+    });
 }
 
 // A tile's product, staged at `staged` (rows of nr values; overwritten here), into its destination's
