@@ -63,6 +63,9 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
+// --epilogue's names, in variant.cpp's numbering
+const char* const epilogues[] = {"none", "bias", "gelu", "relu"};
+
 int main(int argc, char** argv) {
     int rounds = 15, threads = 2, gap = -1, epilogue = 0;
     bool packed = true, strassen_a = true, strassen_b = true, openblas = false, cold = false, b_first = false;
@@ -88,10 +91,9 @@ int main(int argc, char** argv) {
         else if (a == "--b-first") b_first = true;
         else if (a == "--epilogue") {
             const std::string e = value();
-            const char* const names[] = {"none", "bias", "gelu", "relu"};
             epilogue = -1;
             for (int j = 0; j < 4; ++j)
-                if (e == names[j]) epilogue = j;
+                if (e == epilogues[j]) epilogue = j;
             if (epilogue < 0) {
                 std::fprintf(stderr, "gemm_ab: --epilogue is none, bias, gelu or relu, not %s\n", e.c_str());
                 return 2;
@@ -115,8 +117,7 @@ int main(int argc, char** argv) {
         shapes.push_back(s);
         pos = end + 1;
     }
-    static const char* const epilogues[] = {"", ", bias", ", bias and GELU", ", bias and ReLU"};
-    std::printf("%d threads, %s W%s%s, %d rounds, runs %d ms apart; A strassen %s, B strassen %s\n", threads,
+    std::printf("%d threads, %s W%s, epilogue %s, %d rounds, runs %d ms apart; A strassen %s, B strassen %s\n", threads,
                 packed ? "pre-packed" : "unpacked", cold ? " from memory" : "", epilogues[epilogue], rounds, gap,
                 strassen_a ? "on" : "off", strassen_b ? "on" : "off");
     for (const auto& [m, k, n] : shapes) {
