@@ -225,6 +225,11 @@ int main(int argc, char** argv) {
     benchmark::RunSpecifiedBenchmarks(&collector);
 
     const double peak = collector.get("fma_peak");
+    // "*" after einvit packed's figure: the shape took one level of Strassen's algorithm
+    const auto strassen_mark = [](const GemmShape& s) {
+        const std::size_t panels = (s.n + einvit::gemm::nr<float> - 1) / einvit::gemm::nr<float>;
+        return einvit::gemm::detail::strassen_fits<float>(s.m, s.n, s.k, einvit::gemm::depth_block<float>(s.k), 0, panels) ? "*" : "";
+    };
     std::printf("\nGEMM y = x W^T, fp32, %d thread(s), %s; FMA peak measured: %.0f GFLOP/s; OpenBLAS %s kernels\n",
                 g_threads, einvit::simd::instruction_set(), peak, openblas_get_corename());
     std::printf("| model | layer | M | K | N | einvit packed | einvit unpacked | OpenBLAS | Eigen | einvit / best peer | of peak |\n");
@@ -234,21 +239,25 @@ int main(int argc, char** argv) {
         const double e = get("einvit_packed"), u = get("einvit_unpacked"), o = get("openblas"), g = get("eigen");
         if (e == 0.0) continue;
         const double best = std::max(o, g);
-        std::printf("| ViT-%s | %s | %zu | %zu | %zu | %.0f | %.0f | %.0f | %.0f | %.2fx | %.0f%% |\n", s.model, s.layer, s.m, s.k,
-                    s.n, e, u, o, g, best > 0 ? e / best : 0.0, peak > 0 ? 100.0 * e / peak : 0.0);
+        std::printf("| ViT-%s | %s | %zu | %zu | %zu | %.0f%s | %.0f | %.0f | %.0f | %.2fx | %.0f%% |\n", s.model, s.layer, s.m, s.k,
+                    s.n, e, strassen_mark(s), u, o, g, best > 0 ? e / best : 0.0, peak > 0 ? 100.0 * e / peak : 0.0);
     }
-    std::printf("\nGFLOP/s are 2 M N K per second for every library. einvit packed takes one level of Strassen's "
-                "algorithm where the shape fits (%s): 7/8 of the multiply-adds, so it can pass 100%% of the peak.\n",
-                einvit::gemm::strassen() ? "on; EINVIT_BENCH_STRASSEN=0 turns it off"
-                                         : "off, as by default without AVX-512; EINVIT_BENCH_STRASSEN=1 turns it on");
+    const einvit::gemm::StrassenUse use = einvit::gemm::strassen_use();
+    std::printf("\nGFLOP/s are 2 M N K per second for every library. einvit packed's figures marked * took one level of "
+                "Strassen's algorithm, 7/8 of the multiply-adds, so they can pass 100%% of the peak: %s.\n",
+                use == einvit::gemm::StrassenUse::never              ? "nowhere (EINVIT_BENCH_STRASSEN=0)"
+                : use == einvit::gemm::StrassenUse::wherever_it_fits ? "wherever the shape fits (EINVIT_BENCH_STRASSEN=1)"
+                                                                     : "by default, for the shapes where this instruction set "
+                                                                       "measured it faster; EINVIT_BENCH_STRASSEN=0 takes it "
+                                                                       "nowhere, 1 wherever the shape fits");
     std::printf("\nThe same with W from memory (cycling through copies filling about 96 MB), as in a model:\n");
     std::printf("| model | layer | M | K | N | einvit packed | OpenBLAS | einvit / OpenBLAS | of peak |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|\n");
     for (const auto& s : shapes()) {
         const double e = collector.get(name("einvit_packed_cold", s)), o = collector.get(name("openblas_cold", s));
         if (e == 0.0) continue;
-        std::printf("| ViT-%s | %s | %zu | %zu | %zu | %.0f | %.0f | %.2fx | %.0f%% |\n", s.model, s.layer, s.m, s.k, s.n, e, o,
-                    o > 0 ? e / o : 0.0, peak > 0 ? 100.0 * e / peak : 0.0);
+        std::printf("| ViT-%s | %s | %zu | %zu | %zu | %.0f%s | %.0f | %.2fx | %.0f%% |\n", s.model, s.layer, s.m, s.k, s.n, e,
+                    strassen_mark(s), o, o > 0 ? e / o : 0.0, peak > 0 ? 100.0 * e / peak : 0.0);
     }
     benchmark::Shutdown();
     return 0;

@@ -5,8 +5,8 @@
 //     MODEL: vit_tiny_patch16_224, vit_small_patch16_224, vit_base_patch16_224 (timm checkpoints) or
 //            fashion_mnist (the shipped vit-pytorch model)
 //   einvit_compare_worker --peak THREADS      prints the measured FMA peak in GFLOP/s and exits
-//   EINVIT_STRASSEN=0 or 1 in the environment: the weights' products without or with Strassen's algorithm
-//   (gemm::set_strassen; by default with it only on AVX-512)
+//   EINVIT_STRASSEN=0 or 1 in the environment: the weights' products without Strassen's algorithm, or
+//   with it wherever the shape fits (gemm::set_strassen; by default where the instruction set measured it faster)
 //
 // Commands (one reply line each):
 //   run B IN OUT   forward a batch of B (1 or 8) read from IN (float32), logits written to OUT -> "ok"

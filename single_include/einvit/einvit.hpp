@@ -3649,8 +3649,8 @@ void parallel_items(std::size_t count, F&& fn) {
 //         weights are larger than the caches.
 // MR x NR is 14 x 32 floats on AVX-512 (28 of the 32 vector registers), 6 x 16 on AVX2. Every element
 // of C is accumulated in the same order whatever the thread count, so results are identical for any.
-// Products with a pre-packed B whose shape fits take one level of Strassen's algorithm instead, seven
-// half-size products on the same micro-kernel (strassen_rows, below).
+// Products with a pre-packed B whose shape fits, where that measured faster, take one level of Strassen's
+// algorithm instead, seven half-size products on the same micro-kernel (strassen_rows, below).
 
 #include <cmath>
 #include <cstddef>
@@ -3909,6 +3909,11 @@ struct Strided {
 /// The elementwise function applied to A·B + bias before the residual is added.
 enum class Activation { none, gelu_erf, gelu_tanh, relu, tanh };
 
+/// Which products with a pre-packed B (a model's weights) take one level of Strassen's algorithm
+/// (set_strassen): none; those whose shape this instruction set measured faster with it (the default;
+/// detail::strassen_pays); or every shape it fits (detail::strassen_fits).
+enum class StrassenUse { never, where_it_pays, wherever_it_fits };
+
 /// What happens to each element of A·B before it is stored: C = act(A·B + bias[col]) + residual[row][col].
 template <class T>
 struct Epilogue {
@@ -3948,7 +3953,7 @@ inline constexpr std::size_t max_kc = simd::width<T> == 8 ? 4096 : 768;
 /// and with AVX2. On a Zen 3 host (bench/gemm_ab, both orders) it made the plain products of ViT-B's
 /// layers at one image 4-7% faster, with the weights in the caches or from memory, and at batch 8 from
 /// 1% slower (proj) to 4% faster; a ViT-B/16 pass at one image 1-2% faster side by side, at batch 8 1%
-/// slower. (Strassen's products, off by default on AVX2, measured 2-12% slower with it there.)
+/// slower. (Strassen's products measured 2-12% slower with it there.)
 template <class T>
 inline constexpr bool prefetch_panels = simd::width<T> >= 8;
 /// Whether the other micro-kernel calls run the prefetching loop: those with no weight panel to
@@ -4352,16 +4357,29 @@ EINVIT_NOINLINE void store_tile(T* staged, const TileDest<T>& dest, std::size_t 
     }
 }
 
+// A job a micro-kernel call does beside its multiply-adds: out = x + y (or x - y) for `count` packets,
+// at most one per step of the call's depth (Strassen's sums of weight quadrants, see strassen_rows).
+template <class T>
+struct SideSum {
+    const T* x;
+    const T* y;
+    T* out;
+    std::size_t count;
+    bool subtract;
+};
+
 // C[Rows x cols] (+)= A panel · packed B panel over kb, for each destination; `last` applies the
 // epilogue. The A panel holds the Rows values of each k at a + k * a_step (a_step = MR when packed).
 // `Half`: only the first packet of columns (cols <= W), at half the cost. `Sum` +1 or -1: B is the sum
 // or difference of two panels, b ± b2, added as they are loaded and stored to sum_out for the calls on
-// the next row tiles (Strassen's sums of weight quadrants).
-template <std::size_t Rows, class T, bool Half = false, int Sum = 0, bool Prefetch = prefetch_by_default<T>>
+// the next row tiles (Strassen's sums of weight quadrants). `Side` +1 or -1: the call also makes
+// `side` (a SideSum of sums, +1, or differences, -1), one packet every 2^s steps.
+template <std::size_t Rows, class T, bool Half = false, int Sum = 0, bool Prefetch = prefetch_by_default<T>, int Side = 0>
 EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT a, const T* EINVIT_RESTRICT b,
                                        const T* EINVIT_RESTRICT b2, T* EINVIT_RESTRICT sum_out, std::size_t cols,
                                        const Epilogue<T>& ep, const char* prefetch, std::size_t prefetch_lines,
-                                       std::size_t a_step, const TileDest<T>* dests, std::size_t dest_count) noexcept {
+                                       std::size_t a_step, const TileDest<T>* dests, std::size_t dest_count,
+                                       [[maybe_unused]] const SideSum<T>* side = nullptr) noexcept {
     constexpr std::size_t W = simd::width<T>;
     using P = simd::packet<T>;
     // Every access to the accumulators names its row as a constant: each_row calls f(r) for r = 0 ..
@@ -4412,11 +4430,25 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
     const std::size_t lines = prefetch_lines < kb / 2 ? prefetch_lines : kb / 2;
     [[maybe_unused]] const char* const pf = lines ? prefetch : reinterpret_cast<const char*>(a);
     [[maybe_unused]] const std::size_t pf_last = lines ? (lines - 1) * 64 : 0;
-    for (std::size_t k = 0; k < kb; ++k) {
-        step(k);
-        if constexpr (Prefetch) {
-            const std::size_t off = k / 2 * 64;
-            EINVIT_PREFETCH_L2(pf + (off < pf_last ? off : pf_last));
+    if constexpr (Side != 0) {
+        // a packet of the side job after every 2^s steps (the largest s that fits them all in), so
+        // that its loads and adds spread among the multiply-adds instead of stalling one call
+        unsigned s = 0;
+        while ((kb >> (s + 1)) >= side->count) ++s;
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < side->count; ++i) {
+            for (const std::size_t e = k + (std::size_t{1} << s); k < e; ++k) step(k);
+            const P x = simd::load<T>(side->x + i * W), y = simd::load<T>(side->y + i * W);
+            simd::store<T>(side->out + i * W, Side > 0 ? x + y : x - y);
+        }
+        for (; k < kb; ++k) step(k);
+    } else {
+        for (std::size_t k = 0; k < kb; ++k) {
+            step(k);
+            if constexpr (Prefetch) {
+                const std::size_t off = k / 2 * 64;
+                EINVIT_PREFETCH_L2(pf + (off < pf_last ? off : pf_last));
+            }
         }
     }
     const bool full = cols == 2 * W;
@@ -4497,6 +4529,16 @@ template <class T, int Sum>
 void sum_tile_kernel(std::size_t kb, const T* a, const T* b, const T* b2, T* sum_out, const Epilogue<T>& ep,
                      const char* pf, std::size_t pf_lines, const TileDest<T>* dests, std::size_t dest_count) noexcept {
     micro_kernel<mr<T>, T, false, Sum>(kb, a, b, b2, sum_out, nr<T>, ep, pf, pf_lines, mr<T>, dests, dest_count);
+}
+
+// A full tile (MR rows, all nr columns) that also makes `side` (1 to kb packets) among its multiply-adds.
+template <class T>
+void side_tile_kernel(std::size_t kb, const T* a, const T* b, const Epilogue<T>& ep, const TileDest<T>* dests,
+                      std::size_t dest_count, const SideSum<T>& side) noexcept {
+    if (side.subtract)
+        micro_kernel<mr<T>, T, false, 0, false, -1>(kb, a, b, nullptr, nullptr, nr<T>, ep, nullptr, 0, mr<T>, dests, dest_count, &side);
+    else
+        micro_kernel<mr<T>, T, false, 0, false, 1>(kb, a, b, nullptr, nullptr, nr<T>, ep, nullptr, 0, mr<T>, dests, dest_count, &side);
 }
 
 // The plain product's tile: one destination, all its rows, C's columns from col0.
@@ -4687,22 +4729,41 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
 // from the plain product's: an element's error grows with its partner row's and the other quadrants'
 // magnitudes (on the test shapes its largest error against a double-precision product is 1.0-1.8 times
 // the plain product's; tests/unit/test_gemm.cpp bounds it at 3).
+//
+// Two schedules (StrassenSchedule), the same sums either way. With AVX-512 (the one measured there):
+// threads take shares of the upper rows, and a product whose B is a sum of two quadrants makes that
+// sum in its first row tile's call, as above. Elsewhere (AVX2): threads take shares of the column panel
+// pairs, each all the rows, so each reads only its share of the weight for every row block; and the sum
+// a product needs is made by the product before it, a share in each of its row tiles' calls, among their
+// multiply-adds (SideSum): on a Zen 3 host that first tile's call, which reads two quadrants from L2 and
+// stores their sum, took 1.7 times a plain tile's time, where the shares add 4% to every call.
 
-/// Whether Strassen's products are on unless set_strassen says otherwise: where the vectors hold 16
-/// floats (AVX-512), where they made ViT-B/16 and ViT-S/16 passes faster. Elsewhere off: on AVX2 (a Zen
-/// 3 host, 6 x 16 tiles) their products measured no faster than the plain ones with the weights in the
-/// caches (K = 768) and slower in a model, where the weights come from memory: a ViT-B/16 pass at one
-/// image 1.025-1.034 of the time without them (the plain products faster in 17 of 20 and 9 of 16
-/// alternating rounds), ViT-S/16 1.07, ViT-B/16 at batch 8 1.00. The plain product is also the more
-/// accurate.
+/// Which products take Strassen's algorithm (see StrassenUse) unless set_strassen says otherwise.
+inline constexpr StrassenUse strassen_by_default = StrassenUse::where_it_pays;
+
+inline std::atomic<StrassenUse>& strassen_setting() noexcept {
+    static std::atomic<StrassenUse> use{strassen_by_default};
+    return use;
+}
+
+/// How Strassen's products share out the work (see above): threads split the column panel pairs (else
+/// the upper rows), and products make the next product's sum of quadrants among their multiply-adds
+/// (else in their first row tile's call).
+struct StrassenSchedule {
+    bool split_columns, side_sums;
+};
 template <class T>
-inline constexpr bool strassen_by_default = simd::width<T> >= 16;
-
-/// Whether products with a pre-packed B (weights) of sizes where it pays take one level of Strassen's
-/// algorithm (see above); by default as strassen_by_default says. Off, every product is the plain one.
-inline std::atomic<bool>& strassen_setting() noexcept {
-    static std::atomic<bool> on{strassen_by_default<float>};
-    return on;
+inline constexpr StrassenSchedule strassen_schedule_default{simd::width<T> < 16, simd::width<T> < 16};
+/// The schedule in use: strassen_schedule_default unless strassen_schedule_override holds another (for
+/// tests, which run both on any instruction set: 0 = none, else 1 + split_columns + 2 * side_sums).
+inline std::atomic<unsigned>& strassen_schedule_override() noexcept {
+    static std::atomic<unsigned> v{0};
+    return v;
+}
+template <class T>
+StrassenSchedule strassen_schedule() noexcept {
+    const unsigned v = strassen_schedule_override().load(std::memory_order_relaxed);
+    return v ? StrassenSchedule{((v - 1) & 1) != 0, ((v - 1) & 2) != 0} : strassen_schedule_default<T>;
 }
 
 /// The fewest rows, depth and columns for which a product takes Strassen's algorithm: below them the
@@ -4717,13 +4778,30 @@ inline constexpr std::size_t strassen_depth = 384;
 template <class T>
 inline constexpr std::size_t strassen_block_rows = (mr<T> >= 14 ? 4 : 8) * mr<T>;
 
-// Whether C's columns panels [first, end) of the packed B (depth k, blocks of kc) split into Strassen's halves.
+/// Whether Strassen's products measured faster than the plain ones on this instruction set for m rows,
+/// a depth k and `cols` columns (with strassen_fits' sizes). With AVX-512, every shape that fits. With
+/// AVX2 (a Zen 3 host, bench/gemm_ab --cold, the weights from memory as in a model), at least 1024 rows,
+/// a depth of two chunks of strassen_depth (K = 768) and at least 768 columns: at batch 8 (M = 1576) ViT-B's
+/// qkv, fc1 and proj products 1.03-1.08 times as fast, a ViT-B/16 pass 1-2% faster (bench/compare/ab.py,
+/// both orders); at M = 197, 394 and 788 they were 0.99-1.02 (at one image the pass was slower), with
+/// the other depths slower (K = 384, ViT-S's: 0.94-1.01; 1024: 0.96; 3072: 0.97-1.00; 4096: 0.975), and
+/// so with fewer columns (ViT-S's fc2, N = 384: 0.95). Elsewhere not measured, so none.
+template <class T>
+constexpr bool strassen_pays(std::size_t m, std::size_t cols, std::size_t k) noexcept {
+    if constexpr (simd::width<T> >= 16) return true;
+    else if constexpr (simd::width<T> == 8) return m >= 1024 && k == 2 * strassen_depth && cols >= 768;
+    else return false;
+}
+
+// Whether C's columns panels [first, end) of the packed B (depth k, blocks of kc) split into Strassen's
+// halves, and the setting (set_strassen) says they take them.
 template <class T>
 bool strassen_fits(std::size_t m, std::size_t n, std::size_t k, std::size_t kc, std::size_t first, std::size_t end) noexcept {
     const std::size_t panels = end - first, half = k / 2;
-    return strassen_setting().load(std::memory_order_relaxed) && m >= strassen_min_rows && k >= strassen_min_depth &&
-           panels * nr<T> >= strassen_min_cols && k % 2 == 0 && panels % 2 == 0 && end * nr<T> <= n &&
-           (kc >= k || half % kc == 0);
+    const StrassenUse use = strassen_setting().load(std::memory_order_relaxed);
+    return use != StrassenUse::never && (use == StrassenUse::wherever_it_fits || strassen_pays<T>(m, panels * nr<T>, k)) &&
+           m >= strassen_min_rows && k >= strassen_min_depth && panels * nr<T> >= strassen_min_cols && k % 2 == 0 &&
+           panels % 2 == 0 && end * nr<T> <= n && (kc >= k || half % kc == 0);
 }
 
 template <class T>
@@ -4810,12 +4888,13 @@ void pack_strassen_a(T* const (&ops)[strassen_operands], Strided<T> upper, Strid
     for (; i < count; ++i) sums(i, [](const T* p) { return *p; }, [](T* p, T v) { *p = v; });
 }
 
-// C's upper rows [r0, r1) and the lower rows beside them (r + H, below m), all column panels [first,
-// first + 2 * half_panels), on one thread. c and the epilogue count rows and panels from C's first.
+// C's upper rows [r0, r1) and the lower rows beside them (r + H, below m), in the column panel pairs
+// (first + p, first + half_panels + p) for p in [p0, p1), on one thread. c and the epilogue count rows
+// and panels from C's first. With `side_sums`, the sums of two quadrants are made as SideSum jobs.
 template <class T>
 void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1, Strided<T> a, const PackedB<T>& packed,
                    T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t first,
-                   std::size_t half_panels, const RowNorm<T>* norm) {
+                   std::size_t half_panels, const RowNorm<T>* norm, std::size_t p0, std::size_t p1, bool side_sums) {
     constexpr std::size_t MR = mr<T>, NR = nr<T>, MC = strassen_block_rows<T>;
     const std::size_t H = (m + 1) / 2, half = k / 2, kc = packed.kc();
     // one packed A operand, and 5 cache lines more: the operands' addresses then differ modulo 4 KiB, so that
@@ -4827,7 +4906,8 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
     T* ops[strassen_operands];
     for (std::size_t i = 0; i < strassen_operands; ++i) ops[i] = buffer + i * op;
     Stats* const stats = reinterpret_cast<Stats*>(buffer + strassen_operands * op);  // a row block's upper rows, then lower
-    T* const bsum = scratch<T>(1, strassen_depth * NR);  // a sum of two B quadrants' panels
+    // a sum of two B quadrants' panels; with side_sums two: the one in use and the next one, being made
+    T* const bsum = scratch<T>(1, 2 * strassen_depth * NR);
     // the depth block of d: the packed B's block holding depth d, to the block's end or the half's
     const auto chunk = [&](std::size_t d) {
         const std::size_t block_end = (d / kc + 1) * kc, end = (d / half + 1) * half;
@@ -4855,14 +4935,22 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
             const std::size_t kb = chunk(d0);
             const bool first_chunk = d0 == 0, last_chunk = d0 + kb == half;
             pack_strassen_a(ops, upper_a, lower_a, mb, lower, d0, half, kb, norm, k, norm ? stats : nullptr);
-            for (std::size_t pp = 0; pp < half_panels; ++pp) {
+            // with side_sums: the sum products met so far in this chunk; the next one's B is the bsum half
+            // (made % 2), which the product before it makes
+            std::size_t made = 0;
+            const auto sum_buffer = [&](std::size_t i) { return bsum + i % 2 * strassen_depth * NR; };
+            for (std::size_t pp = p0; pp < p1; ++pp) {
                 const std::size_t left = first + pp, right = first + half_panels + pp;  // the pair of column panels
                 const T* bq[4] = {sub(left, d0), sub(right, d0), sub(left, half + d0), sub(right, half + d0)};
+                if (side_sums && pp == p0) {  // the chunk's first sum, which no product before it makes
+                    const StrassenProduct& p = strassen_products[0];
+                    add_into(sum_buffer(made), bq[p.bx], bq[p.by], kb * NR, p.subtract);
+                }
                 // the next pair's quadrants (the next pair, or the first of the next depth block or row
                 // block), prefetched towards L2 a share per kernel call
-                const bool more = pp + 1 < half_panels || d0 + kb < half || i0 + mb < r1;
-                const std::size_t next_left = pp + 1 < half_panels ? left + 1 : first;
-                const std::size_t next_d = pp + 1 < half_panels ? d0 : d0 + kb < half ? d0 + kb : 0;
+                const bool more = pp + 1 < p1 || d0 + kb < half || i0 + mb < r1;
+                const std::size_t next_left = pp + 1 < p1 ? left + 1 : first + p0;
+                const std::size_t next_d = pp + 1 < p1 ? d0 : d0 + kb < half ? d0 + kb : 0;
                 const std::size_t next_right = next_left + half_panels;
                 const T* next[4] = {sub(next_left, next_d), sub(next_right, next_d), sub(next_left, half + next_d),
                                     sub(next_right, half + next_d)};
@@ -4874,6 +4962,20 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
                     const T* b = bq[prod.bx];
                     const T* const prod_a = ops[prod.a];
                     const T* b2 = prod.by >= 0 ? bq[prod.by] : nullptr;
+                    // with side_sums: B made by the product before; this product makes the next one's B
+                    // (in this pair, or the next pair's first) if that is a sum of quadrants, a share in
+                    // each row tile's call
+                    SideSum<T> side{nullptr, nullptr, nullptr, 0, false};
+                    if (side_sums) {
+                        if (b2) b = sum_buffer(made++), b2 = nullptr;
+                        const bool wrap = pi + 1 == strassen_product_count;
+                        const StrassenProduct& np = strassen_products[wrap ? 0 : pi + 1];
+                        if (np.by >= 0 && (!wrap || pp + 1 < p1)) {
+                            const std::size_t l = wrap ? left + 1 : left, r = wrap ? right + 1 : right;
+                            const T* const nq[4] = {sub(l, d0), sub(r, d0), sub(l, half + d0), sub(r, half + d0)};
+                            side = SideSum<T>{nq[np.bx], nq[np.by], sum_buffer(made), kb * NR / simd::width<T>, np.subtract};
+                        }
+                    }
                     for (std::size_t j = 0; j < tiles; ++j, ++call) {
                         const RowTile tile = row_tile<T>(j, mb);
                         TileDest<T> dests[2];
@@ -4895,8 +4997,19 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
                         const std::size_t from = call % per_quadrant * share;
                         const std::size_t lines = from < next_lines ? (next_lines - from < share ? next_lines - from : share) : 0;
                         const char* pf = lines ? reinterpret_cast<const char*>(next[call / per_quadrant]) + from * 64 : nullptr;
+                        // this call's share of the side job: in its multiply-adds when it has the packets'
+                        // steps and is a full tile, else on its own
+                        constexpr std::size_t W = simd::width<T>;
+                        const std::size_t s0 = side.count * j / tiles, s1 = side.count * (j + 1) / tiles;
+                        const SideSum<T> share{side.x + s0 * W, side.y + s0 * W, side.out + s0 * W, s1 - s0, side.subtract};
+                        const bool side_in_call = share.count && dest_count && tile.rows == MR && share.count <= kb;
+                        if (share.count && !side_in_call) add_into(share.out, share.x, share.y, share.count * W, share.subtract);
                         // (a tile without destinations has only absent lower rows, and so have the tiles after it)
                         if (!dest_count) continue;
+                        if (side_in_call) {
+                            side_tile_kernel(kb, prod_a + j * MR * kb, b, ep, dests, dest_count, share);
+                            continue;
+                        }
                         // a sum of two quadrants is made by the first tile's call, which keeps it in bsum
                         // for the others (each sum once per panel pair, read back from L1 and L2)
                         // (a first tile of fewer than MR rows, in a block that small, has the sum made first)
@@ -4964,24 +5077,27 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     // is written by several products, so they take no residual that is C itself (one without an
     // activation is C's starting value by now, above).
     if (packed && strassen_fits<T>(m, n, k, packed->kc(), first, end) && e.residual != c) {
+        const std::size_t upper = (m + 1) / 2, MC = strassen_block_rows<T>, tiles = (upper + MR - 1) / MR;
+        const std::size_t blocks = (upper + MC - 1) / MC, pairs = (end - first) / 2;
+        const StrassenSchedule schedule = strassen_schedule<T>();
+        const auto rows = [&](std::size_t r0, std::size_t r1, std::size_t p0, std::size_t p1) {
+            strassen_rows(m, k, r0, r1, a, *packed, c, ldc, e, accumulate, first, pairs, norm, p0, p1, schedule.side_sums);
+        };
+        if (schedule.split_columns) {
+            // each thread a share of the column panel pairs, all the rows (see StrassenSchedule)
+            parallel_for(pairs, 1, [&](std::size_t p0, std::size_t p1) { rows(0, upper, p0, p1); });
+            return;
+        }
         // With at least two blocks of strassen_block_rows upper rows a thread, the upper rows' tiles are
         // shared out evenly among as many blocks, handed to the threads one at a time: a thread slowed by
         // a neighbour on a shared host takes fewer (each block streams every B quadrant, whichever thread
         // takes it). Otherwise each thread takes an even share (one image's 99 upper rows: a block each).
-        const std::size_t upper = (m + 1) / 2, MC = strassen_block_rows<T>, tiles = (upper + MR - 1) / MR;
-        const std::size_t blocks = (upper + MC - 1) / MC;
         const auto block_row = [&](std::size_t i) { return tiles * i / blocks * MR < upper ? tiles * i / blocks * MR : upper; };
         if (blocks < 2 * threads) {
             const std::size_t parts = threads < upper ? threads : upper;
-            parallel_for(parts, 1, [&](std::size_t t0, std::size_t t1) {
-                strassen_rows(m, k, upper * t0 / parts, upper * t1 / parts, a, *packed, c, ldc, e, accumulate, first,
-                              (end - first) / 2, norm);
-            });
+            parallel_for(parts, 1, [&](std::size_t t0, std::size_t t1) { rows(upper * t0 / parts, upper * t1 / parts, 0, pairs); });
         } else {
-            parallel_items(blocks, [&](std::size_t i) {
-                strassen_rows(m, k, block_row(i), block_row(i + 1), a, *packed, c, ldc, e, accumulate, first,
-                              (end - first) / 2, norm);
-            });
+            parallel_items(blocks, [&](std::size_t i) { rows(block_row(i), block_row(i + 1), 0, pairs); });
         }
         return;
     }
@@ -5022,11 +5138,16 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
 
 }  // namespace detail
 
-/// Whether products with a pre-packed B (a model's weights) take one level of Strassen's algorithm
-/// where it pays (7/8 of the multiply-adds; see detail::strassen_rows): on by default with AVX-512, off
-/// otherwise (detail::strassen_by_default). Off, they are plain products, as every other product is.
-inline void set_strassen(bool on) noexcept { detail::strassen_setting().store(on, std::memory_order_relaxed); }
-inline bool strassen() noexcept { return detail::strassen_setting().load(std::memory_order_relaxed); }
+/// Which products with a pre-packed B (a model's weights) take one level of Strassen's algorithm (7/8
+/// of the multiply-adds; see detail::strassen_rows): by default those of the shapes where this
+/// instruction set measured it faster (StrassenUse::where_it_pays; detail::strassen_pays: with AVX-512
+/// every shape it fits, with AVX2 ViT-B's depth of 768, elsewhere none). The others are plain products,
+/// as every other product is. set_strassen(true) is every shape it fits, false none.
+inline void set_strassen(StrassenUse use) noexcept { detail::strassen_setting().store(use, std::memory_order_relaxed); }
+inline void set_strassen(bool on) noexcept { set_strassen(on ? StrassenUse::wherever_it_fits : StrassenUse::never); }
+inline StrassenUse strassen_use() noexcept { return detail::strassen_setting().load(std::memory_order_relaxed); }
+/// Whether some products may take Strassen's algorithm (strassen_use() is not StrassenUse::never).
+inline bool strassen() noexcept { return strassen_use() != StrassenUse::never; }
 
 /// C = epilogue(A · B) (C += A · B before the epilogue when `accumulate`): A is M x K and B is K x N,
 /// both with any strides; C is M x N with row stride ldc and unit column stride. Uses the thread pool.

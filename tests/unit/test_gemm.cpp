@@ -364,10 +364,16 @@ TEST_CASE("gemm: a LayerNorm of A's rows applied while packing equals normalisin
                          doctest::Contains("row-major"), einvit::error);
 }
 
-TEST_CASE("gemm: Strassen's seven half-size products (pre-packed B): every epilogue, column ranges, LayerNorm, any thread count") {
+TEST_CASE("gemm: Strassen's seven half-size products (pre-packed B): every epilogue, column ranges, LayerNorm, any thread count and schedule") {
     constexpr std::size_t NR = einvit::gemm::nr<float>;
-    CHECK(einvit::gemm::strassen() == einvit::gemm::detail::strassen_by_default<float>);  // on only with AVX-512
+    CHECK(einvit::gemm::strassen_use() == einvit::gemm::detail::strassen_by_default);
     const einvit_test::StrassenSetting on(true);
+    // both schedules of each kind (StrassenSchedule: rows or column pairs per thread, sums of quadrants
+    // in a first tile or among the product before's multiply-adds), whatever the instruction set
+    auto& schedule = einvit::gemm::detail::strassen_schedule_override();
+    struct Reset {
+        ~Reset() { einvit::gemm::detail::strassen_schedule_override().store(0); }
+    } reset;
     // an odd M (the lower half a row short), the smallest shape it takes, a depth of several blocks
     // (halves of whole blocks, each in depth chunks), ViT-S/16's fc1 at batch 1, several row blocks per
     // thread (as at batch 8: 301 upper rows, blocks handed out one at a time with 2 and 3 threads, one
@@ -390,11 +396,20 @@ TEST_CASE("gemm: Strassen's seven half-size products (pre-packed B): every epilo
         full.residual = o.residual.data();
         full.residual_ld = p.n + 7;
         for (const Epilogue<float>& ep : {Epilogue<float>{}, full}) {
-            std::vector<float> results[3], plain(p.m * p.n);
+            std::vector<float> results[3], plain(p.m * p.n), other(p.m * p.n);
             for (std::size_t t = 1; t <= 3; ++t) {
                 einvit::set_num_threads(t);
                 results[t - 1].resize(p.m * p.n);
                 einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, results[t - 1].data(), p.n, ep);
+                // the other schedules, the same sums
+                for (unsigned s = 1; s <= 4; ++s) {
+                    schedule.store(s);
+                    std::fill(other.begin(), other.end(), -1.0f);
+                    einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, other.data(), p.n, ep);
+                    CHECK_MESSAGE(std::memcmp(results[0].data(), other.data(), plain.size() * sizeof(float)) == 0,
+                                  "m=" << p.m << " threads " << t << " schedule " << s);
+                }
+                schedule.store(0);
             }
             einvit::set_num_threads(einvit::detail::default_threads());
             einvit::gemm::set_strassen(false);
@@ -487,6 +502,21 @@ TEST_CASE("gemm: Strassen's seven half-size products (pre-packed B): every epilo
     CHECK_FALSE(einvit::gemm::detail::strassen_fits<float>(197, 320, 2000, 672, 0, panels));  // halves not whole blocks
     einvit::gemm::set_strassen(false);
     CHECK_FALSE(einvit::gemm::detail::strassen_fits<float>(197, 320, 512, 512, 0, panels));
+    CHECK_FALSE(einvit::gemm::strassen());
+    // by default, only the shapes where this instruction set measured it faster (strassen_pays): with
+    // AVX-512 every one that fits; with AVX2 at least 1024 rows, a depth of 768 and at least 768 columns
+    // (ViT-B's qkv, fc1 and proj at batch 8, not its fc2, nor one image's, nor ViT-S's products); elsewhere none
+    einvit::gemm::set_strassen(einvit::gemm::StrassenUse::where_it_pays);
+    CHECK(einvit::gemm::strassen());
+    const std::size_t wide = 3072 / NR, narrow = 384 / NR;
+    constexpr std::size_t W = einvit::simd::width<float>;
+    CHECK(einvit::gemm::detail::strassen_fits<float>(1576, 3072, 768, 768, 0, wide) == (W >= 8));
+    CHECK(einvit::gemm::detail::strassen_fits<float>(1576, 768, 768, 768, 0, 768 / NR) == (W >= 8));
+    CHECK(einvit::gemm::detail::strassen_fits<float>(197, 3072, 768, 768, 0, wide) == (W >= 16));
+    CHECK(einvit::gemm::detail::strassen_fits<float>(1576, 768, 3072, 3072, 0, 768 / NR) == (W >= 16));
+    CHECK(einvit::gemm::detail::strassen_fits<float>(1576, 384, 1536, 1536, 0, narrow) == (W >= 16));
+    CHECK(einvit::gemm::detail::strassen_fits<float>(1576, 1536, 384, 384, 0, 1536 / NR) == (W >= 16));
+    CHECK_FALSE(einvit::gemm::detail::strassen_fits<float>(63, 3072, 768, 768, 0, wide));  // still what fits
     einvit::gemm::set_strassen(true);
 }
 

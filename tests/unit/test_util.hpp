@@ -11,10 +11,10 @@
 
 namespace einvit_test {
 
-// Strassen's products for pre-packed weights on or off (gemm::set_strassen) for a scope, then as before
-// (the default depends on the instruction set: gemm::detail::strassen_by_default).
+// Strassen's products for pre-packed weights on wherever they fit or off (gemm::set_strassen) for a
+// scope, then as before (by default where the instruction set measured them faster: gemm::StrassenUse).
 struct StrassenSetting {
-    bool was = einvit::gemm::strassen();
+    einvit::gemm::StrassenUse was = einvit::gemm::strassen_use();
     explicit StrassenSetting(bool on) { einvit::gemm::set_strassen(on); }
     StrassenSetting(const StrassenSetting&) = delete;
     StrassenSetting& operator=(const StrassenSetting&) = delete;
