@@ -879,7 +879,7 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
 // pairs, each all the rows, so each reads only its share of the weight for every row block; and the sum
 // a product needs is made by the product before it, a share in each of its row tiles' calls, among their
 // multiply-adds (SideSum): on a Zen 3 host that first tile's call, which reads two quadrants from L2 and
-// stores their sum, took 1.7 times a plain tile's time, where the shares add 4% to every call.
+// stores their sum, took 1.6-1.8 times a plain tile's time, where the shares add about 4% to each call.
 
 /// Which products take Strassen's algorithm (see StrassenUse) unless set_strassen says otherwise.
 inline constexpr StrassenUse strassen_by_default = StrassenUse::where_it_pays;
@@ -1284,7 +1284,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
 /// Which products with a pre-packed B (a model's weights) take one level of Strassen's algorithm (7/8
 /// of the multiply-adds; see detail::strassen_rows): by default those of the shapes where this
 /// instruction set measured it faster (StrassenUse::where_it_pays; detail::strassen_pays: with AVX-512
-/// every shape it fits, with AVX2 ViT-B's depth of 768, elsewhere none). The others are plain products,
+/// every shape it fits, with AVX2 ViT-B's K = 768 products with 1024 rows or more, elsewhere none). The others are plain products,
 /// as every other product is. set_strassen(true) is every shape it fits, false none.
 inline void set_strassen(StrassenUse use) noexcept { detail::strassen_setting().store(use, std::memory_order_relaxed); }
 inline void set_strassen(bool on) noexcept { set_strassen(on ? StrassenUse::wherever_it_fits : StrassenUse::never); }
