@@ -10,6 +10,13 @@
 // --epilogue: what each product applies before its store (none by default; gelu is a bias then the
 // exact GELU, as a ViT's fc1 does); OpenBLAS's product is always the plain one.
 //
+// Strassen's products (not --no-strassen-a/b) are taken wherever the shape fits. Their schedule
+// (gemm::detail::StrassenSchedule) is the instruction set's own unless a build is given
+// -DGEMM_AB_SCHEDULE=S (run.sh --a-flags / --b-flags): 1 rows per thread and sums in the first tile
+// (the AVX-512 default), 2 column pairs per thread, 3 sums among the product before's multiply-adds,
+// 4 both (the AVX2 default); e.g. on an AVX-512 host:
+//   bench/gemm_ab/run.sh --a-flags -DGEMM_AB_SCHEDULE=1 --b-flags -DGEMM_AB_SCHEDULE=4 --rounds 15
+//
 // Each run multiplies for about 30 ms after 20 ms untimed; runs are --gap ms apart (2, or 150 with
 // --openblas, whose threads spin for about 0.1 s after a call). A goes first in the first round, and
 // sets up its operands first, unless --b-first. On a shared Zen 3 host two builds of the same code

@@ -31,6 +31,9 @@ double GEMM_AB_RUN(std::size_t m, std::size_t k, std::size_t n, int iters, bool 
     static std::map<std::tuple<std::size_t, std::size_t, std::size_t, std::size_t>, Case> cases;
     einvit::set_num_threads(static_cast<std::size_t>(threads));
     einvit::gemm::set_strassen(strassen);
+#ifdef GEMM_AB_SCHEDULE
+    einvit::gemm::detail::strassen_schedule_override().store(GEMM_AB_SCHEDULE);  // see main.cpp
+#endif
     Case& c = cases[{m, k, n, copies}];
     if (c.x.empty()) {
         c.x = einvit_bench::random_vector(m * k, 1);
