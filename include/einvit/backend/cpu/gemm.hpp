@@ -20,6 +20,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -1060,6 +1061,12 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
         return len;
     };
     const auto sub = [&](std::size_t p, std::size_t d) { return packed.panel(d / kc * kc, p) + (d % kc) * NR; };
+    // B11, B12, B21, B22 (indexed as StrassenProduct's bx and by) of the column panel pair whose left panel
+    // is `left`, at depth d of the upper half
+    const auto quadrants = [&](std::size_t left, std::size_t d) {
+        const std::size_t right = left + half_panels;
+        return std::array<const T*, 4>{sub(left, d), sub(right, d), sub(left, half + d), sub(right, half + d)};
+    };
     for (std::size_t i0 = r0, mb = 0; i0 < r1; i0 += mb) {
         // blocks of MC rows; a remainder of less than a tile joins the block before it instead of making
         // one of its own, which would stream every B quadrant again for a few rows (a thread's 394 upper
@@ -1084,7 +1091,7 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
             const auto sum_buffer = [&](std::size_t i) { return bsum + i % 2 * strassen_depth * NR; };
             for (std::size_t pp = p0; pp < p1; ++pp) {
                 const std::size_t left = first + pp, right = first + half_panels + pp;  // the pair of column panels
-                const T* bq[4] = {sub(left, d0), sub(right, d0), sub(left, half + d0), sub(right, half + d0)};
+                const std::array<const T*, 4> bq = quadrants(left, d0);
                 if (side_sums && pp == p0) {  // the chunk's first sum, which no product before it makes
                     const StrassenProduct& p = strassen_products[0];
                     add_into(sum_buffer(made), bq[p.bx], bq[p.by], kb * NR, p.subtract);
@@ -1094,9 +1101,7 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
                 const bool more = pp + 1 < p1 || d0 + kb < half || i0 + mb < r1;
                 const std::size_t next_left = pp + 1 < p1 ? left + 1 : first + p0;
                 const std::size_t next_d = pp + 1 < p1 ? d0 : d0 + kb < half ? d0 + kb : 0;
-                const std::size_t next_right = next_left + half_panels;
-                const T* next[4] = {sub(next_left, next_d), sub(next_right, next_d), sub(next_left, half + next_d),
-                                    sub(next_right, half + next_d)};
+                const std::array<const T*, 4> next = quadrants(next_left, next_d);
                 const std::size_t next_lines = more ? chunk(next_d) * NR * sizeof(T) / 64 : 0;
                 const std::size_t per_quadrant = (7 * tiles + 3) / 4, share = (next_lines + per_quadrant - 1) / per_quadrant;
                 std::size_t call = 0;
@@ -1114,8 +1119,7 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
                         const bool wrap = pi + 1 == strassen_product_count;
                         const StrassenProduct& np = strassen_products[wrap ? 0 : pi + 1];
                         if (np.by >= 0 && (!wrap || pp + 1 < p1)) {
-                            const std::size_t l = wrap ? left + 1 : left, r = wrap ? right + 1 : right;
-                            const T* const nq[4] = {sub(l, d0), sub(r, d0), sub(l, half + d0), sub(r, half + d0)};
+                            const std::array<const T*, 4> nq = quadrants(wrap ? left + 1 : left, d0);
                             side = SideSum<T>{nq[np.bx], nq[np.by], sum_buffer(made), kb * NR / simd::width<T>, np.subtract};
                         }
                     }
