@@ -101,8 +101,8 @@ inline constexpr std::size_t max_kc = simd::width<T> == 8 ? 4096 : 768;
 template <class T>
 inline constexpr bool prefetch_panels = simd::width<T> >= 8;
 /// Whether the other micro-kernel calls run the prefetching loop: those with no weight panel to
-/// prefetch (B packed as it is multiplied, attention's products), which then prefetch A's first line,
-/// and Strassen's, which prefetch their next pair of weight quadrants. On AVX-512, as measured there,
+/// prefetch (B packed as it is multiplied, attention's products, the calls on a weight panel after
+/// those that prefetch the next one), which then prefetch A's first line, and Strassen's, which prefetch their next pair of weight quadrants. On AVX-512, as measured there,
 /// where it is one instruction per 28 multiply-adds. Not on AVX2 (Zen 3, bench/gemm_ab, both orders):
 /// the products with B packed as they go measured 2-5% faster without it, and Strassen's 2-12% faster
 /// in one set of runs and as fast in another.
@@ -827,7 +827,11 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
                 // A pre-packed B (a weight) comes from memory, not from a cache: the calls on this panel
                 // prefetch the next one, kb / 2 cache lines each, so that it waits in L2 (measured 5-15%
                 // faster on ViT-B's layers when the weights are not already in the caches). After the
-                // last panel the next is the first again, for the next row block or depth block.
+                // last panel the next is the first again, for the next row block or depth block. The
+                // calls after those that cover it take the kernel of the other products (on AVX2 one
+                // with no prefetch at all: on a Zen 3 host, bench/gemm_ab --cold, both orders, ViT-B's
+                // four products at one image came out 0.99-1.05 times as fast as with a prefetch of A's
+                // first line in every step, 1-2% faster in most, fc2 at batch 8 as fast).
                 const T* following = !packed ? nullptr
                                      : p + 1 < p1 ? packed->panel(k0, p + 1)
                                      : i0 + MC < m ? packed->panel(k0, p0)
@@ -842,9 +846,9 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
                     const std::size_t count = first < lines ? (lines - first < share ? lines - first : share) : 0;
                     const T* const a_tile = a_packed + j * MR * kb;
                     T* const c_tile = c + (i0 + tile.row) * ldc + n0;
-                    if (packed)
+                    if (packed && count)
                         rows_kernel<T, prefetch_panels<T>>(tile.rows, kb, a_tile, panel, c_tile, ldc, cols, acc, last, ep,
-                                                           r0 + i0 + tile.row, n0, count ? next + first * 64 : nullptr, count);
+                                                           r0 + i0 + tile.row, n0, next + first * 64, count);
                     else
                         rows_kernel<T>(tile.rows, kb, a_tile, panel, c_tile, ldc, cols, acc, last, ep, r0 + i0 + tile.row, n0);
                 }
@@ -1040,6 +1044,7 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
                    T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t first,
                    std::size_t half_panels, const RowNorm<T>* norm, std::size_t p0, std::size_t p1, bool side_sums) {
     constexpr std::size_t MR = mr<T>, NR = nr<T>, MC = strassen_block_rows<T>;
+    constexpr std::size_t max_tiles = (MC + MR - 1 + MR - 1) / MR;  // of a block (at most MC + MR - 1 rows)
     const std::size_t H = (m + 1) / 2, half = k / 2, kc = packed.kc();
     // one packed A operand, and 5 cache lines more: the operands' addresses then differ modulo 4 KiB, so that
     // the sums' pass over nine of them neither shares the L1's sets nor stalls on 4K aliasing
@@ -1073,6 +1078,8 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
         // rows at batch 8: 7 blocks, the last of 58 rows, not 8 with the last of 2)
         mb = r1 - i0 < MC + MR ? r1 - i0 : MC;
         const std::size_t tiles = (mb + MR - 1) / MR;
+        RowTile row_tiles[max_tiles];
+        for (std::size_t j = 0; j < tiles; ++j) row_tiles[j] = row_tile<T>(j, mb);
         const std::size_t lower = i0 + H < m ? (m - i0 - H < mb ? m - i0 - H : mb) : 0;  // lower rows present
         const Strided<T> upper_a{a.data + i0 * a.row_stride, a.row_stride, a.col_stride};
         const Strided<T> lower_a{a.data + (i0 + H) * a.row_stride, a.row_stride, a.col_stride};
@@ -1084,6 +1091,9 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
         for (std::size_t d0 = 0; d0 < half;) {
             const std::size_t kb = chunk(d0);
             const bool first_chunk = d0 == 0, last_chunk = d0 + kb == half;
+            // with side_sums: where each row tile's share of a side job starts (a job is kb * NR / W packets)
+            std::size_t side_split[max_tiles + 1];
+            for (std::size_t j = 0; j <= tiles; ++j) side_split[j] = kb * NR / simd::width<T> * j / tiles;
             pack_strassen_a(ops, upper_a, lower_a, mb, lower, d0, half, kb, norm, k, norm ? stats : nullptr);
             // with side_sums: the sum products met so far in this chunk; the next one's B is the bsum half
             // (made % 2), which the product before it makes
@@ -1104,7 +1114,7 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
                 const std::array<const T*, 4> next = quadrants(next_left, next_d);
                 const std::size_t next_lines = more ? chunk(next_d) * NR * sizeof(T) / 64 : 0;
                 const std::size_t per_quadrant = (7 * tiles + 3) / 4, share = (next_lines + per_quadrant - 1) / per_quadrant;
-                std::size_t call = 0;
+                std::size_t pf_quadrant = 0, pf_call = 0;
                 for (std::size_t pi = 0; pi < strassen_product_count; ++pi) {
                     const StrassenProduct& prod = strassen_products[pi];
                     const T* b = bq[prod.bx];
@@ -1123,31 +1133,48 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
                             side = SideSum<T>{nq[np.bx], nq[np.by], sum_buffer(made), kb * NR / simd::width<T>, np.subtract};
                         }
                     }
-                    for (std::size_t j = 0; j < tiles; ++j, ++call) {
-                        const RowTile tile = row_tile<T>(j, mb);
+                    // what the destinations' tiles share, made once per product (a TileDest built anew for
+                    // each call, flags and all, had g++ store its flags a byte at a time and load them two at a
+                    // time, a store-forwarding stall per call)
+                    TileDest<T> proto[2];
+                    bool proto_low[2] = {false, false};
+                    std::size_t protos = 0;
+                    for (int q = 0; q < 2; ++q) {
+                        const int quadrant = prod.dest[q];
+                        if (quadrant < 0) continue;
+                        const std::size_t col = (quadrant % 2 ? right : left) * NR;
+                        proto_low[protos] = quadrant >= 2;
+                        proto[protos++] = TileDest<T>{c + col, ldc, 0, 0, col,
+                                                      accumulate || !(first_chunk && strassen_edges.opens[pi][q]),
+                                                      last_chunk && strassen_edges.closes[pi][q], prod.negate[q]};
+                    }
+                    for (std::size_t j = 0; j < tiles; ++j) {
+                        const RowTile tile = row_tiles[j];
                         TileDest<T> dests[2];
                         std::size_t dest_count = 0;
-                        for (int q = 0; q < 2; ++q) {
-                            const int quadrant = prod.dest[q];
-                            if (quadrant < 0) continue;
-                            const bool low = quadrant >= 2;
-                            const std::size_t row = i0 + tile.row + (low ? H : 0), col = (quadrant % 2 ? right : left) * NR;
+                        for (std::size_t q = 0; q < protos; ++q) {
+                            const bool low = proto_low[q];
+                            const std::size_t row = i0 + tile.row + (low ? H : 0);
                             const std::size_t rows = !low             ? tile.rows
                                                      : tile.row >= lower ? 0
                                                      : lower - tile.row < tile.rows ? lower - tile.row : tile.rows;
                             if (rows == 0) continue;
-                            dests[dest_count++] = TileDest<T>{c + row * ldc + col, ldc, rows, row, col,
-                                                              accumulate || !(first_chunk && strassen_edges.opens[pi][q]),
-                                                              last_chunk && strassen_edges.closes[pi][q], prod.negate[q]};
+                            TileDest<T>& d = dests[dest_count++];
+                            d = proto[q];
+                            d.c += row * ldc;
+                            d.rows = rows;
+                            d.row0 = row;
                         }
                         // this call's share of the next pair's prefetch: a run of lines in one of its quadrants
-                        const std::size_t from = call % per_quadrant * share;
+                        // (pf_quadrant, counting calls in pf_call)
+                        const std::size_t from = pf_call * share;
                         const std::size_t lines = from < next_lines ? (next_lines - from < share ? next_lines - from : share) : 0;
-                        const char* pf = lines ? reinterpret_cast<const char*>(next[call / per_quadrant]) + from * 64 : nullptr;
+                        const char* pf = lines ? reinterpret_cast<const char*>(next[pf_quadrant]) + from * 64 : nullptr;
+                        if (++pf_call == per_quadrant) pf_call = 0, ++pf_quadrant;
                         // this call's share of the side job: in its multiply-adds when it has the packets'
                         // steps and is a full tile, else on its own
                         constexpr std::size_t W = simd::width<T>;
-                        const std::size_t s0 = side.count * j / tiles, s1 = side.count * (j + 1) / tiles;
+                        const std::size_t s0 = side.count ? side_split[j] : 0, s1 = side.count ? side_split[j + 1] : 0;
                         const SideSum<T> share{side.x + s0 * W, side.y + s0 * W, side.out + s0 * W, s1 - s0, side.subtract};
                         const bool side_in_call = share.count && dest_count && tile.rows == MR && share.count <= kb;
                         if (share.count && !side_in_call) add_into(share.out, share.x, share.y, share.count * W, share.subtract);
