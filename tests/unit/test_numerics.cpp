@@ -80,8 +80,8 @@ TEST_CASE("numerics: exp, tanh, erf on NaN, infinities, subnormals, overflow and
 }
 
 TEST_CASE("numerics: the attention softmax's exp((x - shift) * scale) for x <= shift: within 2 ulps, or 1e-7 of the largest term") {
-    // On AVX-512 the attention kernel's own 2^t (kernels::detail::exp2_nonpositive) of t = (x - shift) *
-    // scale * log2(e), elsewhere the general exp. Rounding t costs a relative error of about |t| * 6e-8,
+    // On AVX-512 and AVX2 the attention kernel's own 2^t (kernels::detail::exp2_nonpositive) of t = (x -
+    // shift) * scale * log2(e), elsewhere the general exp. Rounding t costs a relative error of about |t| * 6e-8,
     // as rounding the general exp's argument does, so far from the maximum the bound is absolute: 1e-7
     // of the row's largest term, exp(0) = 1, which every softmax row holds.
     using P = einvit::simd::packet<float>;
