@@ -3674,7 +3674,11 @@ void parallel_items(std::size_t count, F&& fn) {
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <type_traits>
 
+#if EINVIT_USE_XSIMD && (defined(__AVX512F__) || defined(__AVX2__))
+#include <immintrin.h>
+#endif
 
 namespace einvit::kernels {
 
@@ -3686,25 +3690,82 @@ inline std::size_t row_grain(std::size_t cols) noexcept {
     return g ? g : 1;
 }
 
-template <class T>
-EINVIT_ALWAYS_INLINE T row_max(const T* x, std::size_t n) noexcept {
+#if EINVIT_USE_XSIMD && (defined(__AVX512F__) || defined(__AVX2__))
+// 2^f for |f| <= 1/2 from a degree-6 polynomial (a relative least-squares fit refined towards minimax:
+// constant 1, then these), by Horner's rule on a packet.
+EINVIT_ALWAYS_INLINE simd::packet<float> exp2_fraction(simd::packet<float> f) noexcept {
+    constexpr float c[] = {1.5353362e-4f, 1.3398875e-3f, 9.6184369e-3f, 5.5503324e-2f, 2.4022648e-1f, 6.9314718e-1f, 1.0f};
+    simd::packet<float> p = simd::broadcast<float>(c[0]);
+    for (std::size_t i = 1; i < sizeof c / sizeof c[0]; ++i) p = simd::fma<float>(p, f, simd::broadcast<float>(c[i]));
+    return p;
+}
+#endif
+
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+// 2^t for the softmax's t = (score - max) * scale * log2(e) <= 0, within 1.4 ulp: t = n + f with n an
+// integer and |f| <= 1/2, 2^f from exp2_fraction, then scaled by 2^n with scalef. Ten instructions where
+// the general exp needs about twice as many (it also handles overflow, which t <= 0 cannot reach). Below
+// -150 the result is 0 (so is -inf's); NaN stays NaN.
+EINVIT_ALWAYS_INLINE __m512 exp2_nonpositive(__m512 t) noexcept {
+    t = _mm512_max_ps(_mm512_set1_ps(-150.0f), t);  // the second operand when either is NaN: NaN kept
+    const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 p = exp2_fraction(simd::packet<float>(_mm512_sub_ps(t, n)));
+    return _mm512_scalef_ps(p, n);
+}
+#elif EINVIT_USE_XSIMD && defined(__AVX2__)
+// The same 2^t with AVX2, which has no scalef: t clamped to -126 and split as above, 2^f from the same
+// polynomial, times 2^n built in the exponent field (n + 127 shifted into place; n >= -126 keeps it a
+// normal number). Below -126 the result is 0 (so is -inf's), where 2^t is under 1.2e-38 anyway; NaN
+// stays NaN (the clamp keeps it, the comparison that zeroes is false for it). Fifteen instructions
+// where xsimd's general exp needs about twice as many.
+EINVIT_ALWAYS_INLINE __m256 exp2_nonpositive(__m256 t) noexcept {
+    const __m256 low = _mm256_set1_ps(-126.0f);
+    const __m256 underflow = _mm256_cmp_ps(t, low, _CMP_LT_OQ);
+    t = _mm256_max_ps(low, t);  // the second operand when either is NaN: NaN kept
+    const __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 p = exp2_fraction(simd::packet<float>(_mm256_sub_ps(t, n)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+#endif
+
+// exp((x - shift) * scale) for x <= shift; `scale2` is scale * log2(e).
+template <class P>
+EINVIT_ALWAYS_INLINE P exp_shifted(P x, P shift, P scale, [[maybe_unused]] P scale2) noexcept {
+#if EINVIT_USE_XSIMD && defined(__AVX512F__)
+    if constexpr (std::is_same_v<P, simd::packet<float>> && simd::width<float> == 16)
+        return P(exp2_nonpositive(__m512((x - shift) * scale2)));
+#elif EINVIT_USE_XSIMD && defined(__AVX2__)
+    if constexpr (std::is_same_v<P, simd::packet<float>> && simd::width<float> == 8)
+        return P(exp2_nonpositive(__m256((x - shift) * scale2)));
+#endif
+    return fn::exp{}((x - shift) * scale);
+}
+
+// The largest element of a row (Max), or the smallest; -inf or +inf for an empty one.
+template <bool Max, class T>
+EINVIT_ALWAYS_INLINE T row_extreme(const T* x, std::size_t n) noexcept {
     constexpr std::size_t W = simd::width<T>;
-    T m = -std::numeric_limits<T>::infinity();
+    const auto pick = [](auto a, auto b) EINVIT_ALWAYS_INLINE_LAMBDA {
+        if constexpr (Max) return fn::max{}(a, b);
+        else return fn::min{}(a, b);
+    };
+    T m = Max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
     std::size_t i = 0;
     if constexpr (W > 1) {
         if (n >= W) {
             auto v = simd::load<T>(x);
-            for (i = W; i + W <= n; i += W) v = fn::max{}(v, simd::load<T>(x + i));
+            for (i = W; i + W <= n; i += W) v = pick(v, simd::load<T>(x + i));
             alignas(64) T lanes[W];
             simd::store<T>(lanes, v);
-            for (std::size_t l = 0; l < W; ++l) m = lanes[l] > m ? lanes[l] : m;
+            for (std::size_t l = 0; l < W; ++l) m = pick(m, lanes[l]);
         }
     }
-    for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+    for (; i < n; ++i) m = pick(m, x[i]);  // (as (m < x) ? x : m for max: a NaN x is passed over)
     return m;
 }
 
-// out[i] = exp((x[i] - m) * scale); returns the sum.
+// out[i] = exp((x[i] - m) * scale) for (x[i] - m) * scale <= 0 (exp_shifted); returns the sum.
 template <class T>
 EINVIT_ALWAYS_INLINE T exp_and_sum(const T* x, T* out, std::size_t n, T m, T scale) noexcept {
     constexpr std::size_t W = simd::width<T>;
@@ -3713,15 +3774,18 @@ EINVIT_ALWAYS_INLINE T exp_and_sum(const T* x, T* out, std::size_t n, T m, T sca
     if constexpr (W > 1) {
         auto acc = simd::broadcast<T>(T(0));
         const auto vm = simd::broadcast<T>(m), vs = simd::broadcast<T>(scale);
+        const auto vs2 = simd::broadcast<T>(scale * T(1.4426950408889634));  // scale * log2(e)
         for (; i + W <= n; i += W) {
-            const auto e = fn::exp{}((simd::load<T>(x + i) - vm) * vs);
+            const auto e = exp_shifted(simd::load<T>(x + i), vm, vs, vs2);
             simd::store<T>(out + i, e);
             acc = acc + e;
         }
         if (i < n) {
-            const auto e = fn::exp{}((simd::load_partial<T>(x + i, 1, n - i) - vm) * vs);
+            // lanes past n hold what 1 in place of x gives, perhaps nonsense (its exponent may be
+            // positive): neither stored nor counted
+            const auto e = exp_shifted(simd::load_partial<T>(x + i, 1, n - i), vm, vs, vs2);
             simd::store_partial<T>(out + i, e, n - i);
-            acc = acc + simd::keep_first<T>(e, n - i);  // lanes past n hold exp((1 - m) * scale): not counted
+            acc = acc + simd::keep_first<T>(e, n - i);
             i = n;
         }
         sum += simd::reduce_add<T>(acc);
@@ -3744,10 +3808,12 @@ EINVIT_ALWAYS_INLINE void scale_row(T* x, std::size_t n, T s) noexcept {
     for (; i < n; ++i) x[i] *= s;
 }
 
+// The shift is the element whose scale * x is largest (the maximum, or with a negative scale the
+// minimum), so that every exponent is at most 0 and none overflows, whatever the row's spread.
 template <class T>
 EINVIT_ALWAYS_INLINE void softmax_row(const T* x, T* out, std::size_t n, T scale) noexcept {
-    const T m = row_max(x, n);
-    if (m == -std::numeric_limits<T>::infinity()) {  // every element masked: zeros, not NaN
+    const T m = scale < T(0) ? row_extreme<false>(x, n) : row_extreme<true>(x, n);
+    if (m == -std::numeric_limits<T>::infinity() && !(scale < T(0))) {  // every element masked: zeros, not NaN
         for (std::size_t i = 0; i < n; ++i) out[i] = T(0);
         return;
     }
@@ -3828,8 +3894,9 @@ EINVIT_ALWAYS_INLINE void layer_norm_row(const T* x, T* out, std::size_t n, cons
 
 }  // namespace detail
 
-/// Softmax of each row of scale * x (scale > 0), max-subtracted. -inf elements are masked out; a row
-/// that is entirely -inf gives zeros.
+/// Softmax of each row of scale * x, the largest scale * x subtracted first (so no exponent overflows,
+/// whatever the scale's sign). With scale >= 0, -inf elements are masked out and a row that is entirely
+/// -inf gives zeros.
 template <class T>
 void softmax_rows(cpu, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows, std::size_t cols,
                   T scale = T(1)) {
@@ -3846,9 +3913,10 @@ void softmax_rows(reference, const T* in, std::size_t in_ld, T* out, std::size_t
     for (std::size_t r = 0; r < rows; ++r) {
         const T* x = in + r * in_ld;
         T* y = out + r * out_ld;
-        T m = -std::numeric_limits<T>::infinity();
-        for (std::size_t i = 0; i < cols; ++i) m = x[i] > m ? x[i] : m;
-        if (m == -std::numeric_limits<T>::infinity()) {
+        const bool flip = scale < T(0);  // subtract the smallest element instead of the largest
+        T m = flip ? std::numeric_limits<T>::infinity() : -std::numeric_limits<T>::infinity();
+        for (std::size_t i = 0; i < cols; ++i) m = (flip ? x[i] < m : x[i] > m) ? x[i] : m;
+        if (m == -std::numeric_limits<T>::infinity() && !flip) {
             for (std::size_t i = 0; i < cols; ++i) y[i] = T(0);
             continue;
         }
@@ -5298,58 +5366,6 @@ inline void check_attention(const AttentionSize& s, double scale) {
     if (s.keys == 0 && s.queries != 0) raise(errc::invalid_argument, "attention: there are queries but no keys");
 }
 
-#if EINVIT_USE_XSIMD && (defined(__AVX512F__) || defined(__AVX2__))
-// 2^f for |f| <= 1/2 from a degree-6 polynomial (a relative least-squares fit refined towards minimax:
-// constant 1, then these), by Horner's rule on a packet.
-EINVIT_ALWAYS_INLINE simd::packet<float> exp2_fraction(simd::packet<float> f) noexcept {
-    constexpr float c[] = {1.5353362e-4f, 1.3398875e-3f, 9.6184369e-3f, 5.5503324e-2f, 2.4022648e-1f, 6.9314718e-1f, 1.0f};
-    simd::packet<float> p = simd::broadcast<float>(c[0]);
-    for (std::size_t i = 1; i < sizeof c / sizeof c[0]; ++i) p = simd::fma<float>(p, f, simd::broadcast<float>(c[i]));
-    return p;
-}
-#endif
-
-#if EINVIT_USE_XSIMD && defined(__AVX512F__)
-// 2^t for the softmax's t = (score - max) * scale * log2(e) <= 0, within 1.4 ulp: t = n + f with n an
-// integer and |f| <= 1/2, 2^f from exp2_fraction, then scaled by 2^n with scalef. Ten instructions where
-// the general exp needs about twice as many (it also handles overflow, which t <= 0 cannot reach). Below
-// -150 the result is 0 (so is -inf's); NaN stays NaN.
-EINVIT_ALWAYS_INLINE __m512 exp2_nonpositive(__m512 t) noexcept {
-    t = _mm512_max_ps(_mm512_set1_ps(-150.0f), t);  // the second operand when either is NaN: NaN kept
-    const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512 p = exp2_fraction(simd::packet<float>(_mm512_sub_ps(t, n)));
-    return _mm512_scalef_ps(p, n);
-}
-#elif EINVIT_USE_XSIMD && defined(__AVX2__)
-// The same 2^t with AVX2, which has no scalef: t clamped to -126 and split as above, 2^f from the same
-// polynomial, times 2^n built in the exponent field (n + 127 shifted into place; n >= -126 keeps it a
-// normal number). Below -126 the result is 0 (so is -inf's), where 2^t is under 1.2e-38 anyway; NaN
-// stays NaN (the clamp keeps it, the comparison that zeroes is false for it). Fifteen instructions
-// where xsimd's general exp needs about twice as many.
-EINVIT_ALWAYS_INLINE __m256 exp2_nonpositive(__m256 t) noexcept {
-    const __m256 low = _mm256_set1_ps(-126.0f);
-    const __m256 underflow = _mm256_cmp_ps(t, low, _CMP_LT_OQ);
-    t = _mm256_max_ps(low, t);  // the second operand when either is NaN: NaN kept
-    const __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m256 p = exp2_fraction(simd::packet<float>(_mm256_sub_ps(t, n)));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-#endif
-
-// exp((x - shift) * scale) for x <= shift; `scale2` is scale * log2(e).
-template <class P>
-EINVIT_ALWAYS_INLINE P exp_shifted(P x, P shift, P scale, [[maybe_unused]] P scale2) noexcept {
-#if EINVIT_USE_XSIMD && defined(__AVX512F__)
-    if constexpr (std::is_same_v<P, simd::packet<float>> && simd::width<float> == 16)
-        return P(exp2_nonpositive(__m512((x - shift) * scale2)));
-#elif EINVIT_USE_XSIMD && defined(__AVX2__)
-    if constexpr (std::is_same_v<P, simd::packet<float>> && simd::width<float> == 8)
-        return P(exp2_nonpositive(__m256((x - shift) * scale2)));
-#endif
-    return fn::exp{}((x - shift) * scale);
-}
-
 // Mean of V over all keys, for masked query rows.
 template <class T>
 void mean_of_values(const AttentionSize& s, HeadTensor<const T> v, std::size_t b, std::size_t h, T* out) {
@@ -6331,8 +6347,8 @@ auto matmul(const A& a, const B& b) {
 
 namespace einvit {
 
-/// softmax(scale * x) along the last axis into y (same shape; may be x itself). -inf entries are
-/// masked out; a row that is all -inf gives zeros.
+/// softmax(scale * x) along the last axis into y (same shape; may be x itself), for a scale of either
+/// sign. With scale >= 0, -inf entries are masked out; a row that is all -inf gives zeros.
 template <class Y, class X>
 void softmax_into(Y&& y, const X& x, detail::elem_t<X> scale = 1) {
     using R = detail::RowPair<std::remove_cvref_t<Y>, X>;

@@ -172,6 +172,36 @@ TEST_CASE("softmax: rows sum to 1, large offsets change nothing, -inf entries an
     for (std::size_t i = 0; i < x.size(); ++i) REQUIRE(ps.data()[i] == doctest::Approx(px.data()[i]).epsilon(1e-5));
 }
 
+TEST_CASE("softmax: a negative scale is softmax of the negated row, with no overflow however wide the row") {
+    // rows spread over [-500, 500]: with the maximum subtracted and a scale of -1 the exponents would
+    // reach 1000 (exp overflows past 88); the smallest element is subtracted instead
+    Tensor<float, Shape<12, 197>> x;
+    fill_uniform(x, 21, -500, 500);
+    x(3, 7) = std::numeric_limits<float>::infinity();  // weight 0 under a negative scale
+    for (const float scale : {-1.0f, -0.125f, -3.0f}) {
+        auto p = einvit::softmax(x, scale);
+        auto pr = einvit::softmax(on<einvit::reference>(x), scale);
+        for (std::size_t r = 0; r < 12; ++r) {
+            double m = 1e300, sum = 0;  // the smallest element: the largest of scale * x
+            for (std::size_t j = 0; j < 197; ++j)
+                if (std::isfinite(x(r, j))) m = std::min(m, double(x(r, j)));
+            const auto weight = [&](std::size_t j) {
+                return std::isfinite(x(r, j)) ? std::exp((double(x(r, j)) - m) * double(scale)) : 0.0;
+            };
+            for (std::size_t j = 0; j < 197; ++j) sum += weight(j);
+            for (std::size_t j = 0; j < 197; ++j) {
+                INFO("scale ", scale, ", row ", r, ", column ", j);
+                REQUIRE(std::isfinite(p(r, j)));
+                REQUIRE(einvit_test::close(p(r, j), weight(j) / sum, 1e-5, 1e-9));
+                REQUIRE(einvit_test::close(pr(r, j), weight(j) / sum, 1e-5, 1e-9));
+            }
+        }
+    }
+    // scale 0: every element of a finite row weighs the same
+    auto p0 = einvit::softmax(x, 0.0f);
+    for (std::size_t j = 0; j < 197; ++j) CHECK(p0(0, j) == doctest::Approx(1.0 / 197).epsilon(1e-6));
+}
+
 TEST_CASE("layer_norm: against double, offsets around 1e4, a constant row gives beta") {
     Tensor<float, Shape<197, 768>> x;
     Tensor<float, Shape<768>> g, b;

@@ -6,8 +6,8 @@
 
 namespace einvit {
 
-/// softmax(scale * x) along the last axis into y (same shape; may be x itself). -inf entries are
-/// masked out; a row that is all -inf gives zeros.
+/// softmax(scale * x) along the last axis into y (same shape; may be x itself), for a scale of either
+/// sign. With scale >= 0, -inf entries are masked out; a row that is all -inf gives zeros.
 template <class Y, class X>
 void softmax_into(Y&& y, const X& x, detail::elem_t<X> scale = 1) {
     using R = detail::RowPair<std::remove_cvref_t<Y>, X>;

@@ -66,58 +66,6 @@ inline void check_attention(const AttentionSize& s, double scale) {
     if (s.keys == 0 && s.queries != 0) raise(errc::invalid_argument, "attention: there are queries but no keys");
 }
 
-#if EINVIT_USE_XSIMD && (defined(__AVX512F__) || defined(__AVX2__))
-// 2^f for |f| <= 1/2 from a degree-6 polynomial (a relative least-squares fit refined towards minimax:
-// constant 1, then these), by Horner's rule on a packet.
-EINVIT_ALWAYS_INLINE simd::packet<float> exp2_fraction(simd::packet<float> f) noexcept {
-    constexpr float c[] = {1.5353362e-4f, 1.3398875e-3f, 9.6184369e-3f, 5.5503324e-2f, 2.4022648e-1f, 6.9314718e-1f, 1.0f};
-    simd::packet<float> p = simd::broadcast<float>(c[0]);
-    for (std::size_t i = 1; i < sizeof c / sizeof c[0]; ++i) p = simd::fma<float>(p, f, simd::broadcast<float>(c[i]));
-    return p;
-}
-#endif
-
-#if EINVIT_USE_XSIMD && defined(__AVX512F__)
-// 2^t for the softmax's t = (score - max) * scale * log2(e) <= 0, within 1.4 ulp: t = n + f with n an
-// integer and |f| <= 1/2, 2^f from exp2_fraction, then scaled by 2^n with scalef. Ten instructions where
-// the general exp needs about twice as many (it also handles overflow, which t <= 0 cannot reach). Below
-// -150 the result is 0 (so is -inf's); NaN stays NaN.
-EINVIT_ALWAYS_INLINE __m512 exp2_nonpositive(__m512 t) noexcept {
-    t = _mm512_max_ps(_mm512_set1_ps(-150.0f), t);  // the second operand when either is NaN: NaN kept
-    const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512 p = exp2_fraction(simd::packet<float>(_mm512_sub_ps(t, n)));
-    return _mm512_scalef_ps(p, n);
-}
-#elif EINVIT_USE_XSIMD && defined(__AVX2__)
-// The same 2^t with AVX2, which has no scalef: t clamped to -126 and split as above, 2^f from the same
-// polynomial, times 2^n built in the exponent field (n + 127 shifted into place; n >= -126 keeps it a
-// normal number). Below -126 the result is 0 (so is -inf's), where 2^t is under 1.2e-38 anyway; NaN
-// stays NaN (the clamp keeps it, the comparison that zeroes is false for it). Fifteen instructions
-// where xsimd's general exp needs about twice as many.
-EINVIT_ALWAYS_INLINE __m256 exp2_nonpositive(__m256 t) noexcept {
-    const __m256 low = _mm256_set1_ps(-126.0f);
-    const __m256 underflow = _mm256_cmp_ps(t, low, _CMP_LT_OQ);
-    t = _mm256_max_ps(low, t);  // the second operand when either is NaN: NaN kept
-    const __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m256 p = exp2_fraction(simd::packet<float>(_mm256_sub_ps(t, n)));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-#endif
-
-// exp((x - shift) * scale) for x <= shift; `scale2` is scale * log2(e).
-template <class P>
-EINVIT_ALWAYS_INLINE P exp_shifted(P x, P shift, P scale, [[maybe_unused]] P scale2) noexcept {
-#if EINVIT_USE_XSIMD && defined(__AVX512F__)
-    if constexpr (std::is_same_v<P, simd::packet<float>> && simd::width<float> == 16)
-        return P(exp2_nonpositive(__m512((x - shift) * scale2)));
-#elif EINVIT_USE_XSIMD && defined(__AVX2__)
-    if constexpr (std::is_same_v<P, simd::packet<float>> && simd::width<float> == 8)
-        return P(exp2_nonpositive(__m256((x - shift) * scale2)));
-#endif
-    return fn::exp{}((x - shift) * scale);
-}
-
 // Mean of V over all keys, for masked query rows.
 template <class T>
 void mean_of_values(const AttentionSize& s, HeadTensor<const T> v, std::size_t b, std::size_t h, T* out) {
