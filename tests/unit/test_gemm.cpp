@@ -546,6 +546,37 @@ TEST_CASE("gemm: row tiles cover a block in order, none shorter than min_tile_ro
     }
 }
 
+TEST_CASE("gemm: an activation applied to full tiles in registers and by the out-of-line store gives the same bits") {
+    // The plain product's full row tiles apply the bias and the activation in registers; a product of
+    // one row takes the out-of-line store (store_tile). Each row of C must be the same either way, for
+    // every activation, with B pre-packed or not, with one depth block and several.
+    const Activation acts[] = {Activation::none, Activation::gelu_erf, Activation::gelu_tanh, Activation::relu,
+                               Activation::tanh};
+    const std::size_t rows = 4 * einvit::gemm::mr<float>;
+    for (const std::size_t k : {std::size_t{96}, 2 * einvit::gemm::max_kc<float> + 5}) {
+        const Problem p{rows, 3 * einvit::gemm::nr<float>, k, false, true};
+        const Operands o = make(p, k + 77);
+        const einvit::gemm::PackedB<float> packed(o.sb, p.k, p.n);
+        for (const Activation act : acts)
+            for (const bool pre_packed : {false, true}) {
+                Epilogue<float> ep;
+                ep.bias = o.bias.data();
+                ep.activation = act;
+                std::vector<float> whole(p.m * p.n), by_row(p.m * p.n);
+                if (pre_packed) einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, whole.data(), p.n, ep);
+                else einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, whole.data(), p.n, ep);
+                for (std::size_t i = 0; i < p.m; ++i) {
+                    const Strided<float> row{o.sa.data + i * o.sa.row_stride, o.sa.row_stride, o.sa.col_stride};
+                    if (pre_packed) einvit::gemm::multiply(einvit::cpu{}, 1, row, packed, by_row.data() + i * p.n, p.n, ep);
+                    else einvit::gemm::multiply(einvit::cpu{}, 1, p.n, p.k, row, o.sb, by_row.data() + i * p.n, p.n, ep);
+                }
+                INFO("k = ", k, ", activation ", static_cast<int>(act), ", pre-packed ", pre_packed);
+                CHECK(std::memcmp(whole.data(), by_row.data(), whole.size() * sizeof(float)) == 0);
+                check_against_double(p, o, ep, whole.data(), p.n);
+            }
+    }
+}
+
 TEST_CASE("gemm: results are bit-identical for 1, 2 and 3 threads") {
     const Problem shapes[] = {{197, 768, 768, false, true}, {61, 2304, 96, false, true}, {300, 40, 3072, false, false}};
     for (const auto& p : shapes) {
