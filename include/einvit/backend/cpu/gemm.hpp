@@ -596,11 +596,12 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
         }
     }
     const bool full = cols == 2 * W;
-    // Whether this kernel applies an activation to its tile in registers too: the full tiles of the
-    // plain product, whose code then holds a copy of each activation (the other kernels leave it to
-    // store_tile, compiled once). On a Zen 3 host ViT-Ti's fc1 and its GELU (K = 192) spent 24% of the
-    // product in store_tile's passes over the staged tile.
-    constexpr bool activate_here = Rows == mr<T> && !Half && Sum == 0 && Side == 0 && simd::width<T> > 1;
+    // Whether this kernel applies an activation to its tile in registers too: with AVX2, the full tiles
+    // of the plain product, whose code then holds a copy of each activation (the other kernels leave it
+    // to store_tile, compiled once). On a Zen 3 host ViT-Ti's fc1 and its GELU (K = 192) spent 24% of
+    // the product in store_tile's passes over the staged tile. Not on AVX-512, where it is unmeasured
+    // and the 28 accumulators leave the activation few registers.
+    constexpr bool activate_here = Rows == mr<T> && !Half && Sum == 0 && Side == 0 && simd::width<T> == 8;
     for (std::size_t d = 0; d < dest_count; ++d) {
         const TileDest<T>& dest = dests[d];
         const bool activating = dest.last && ep.activation != Activation::none;
