@@ -4027,7 +4027,8 @@ template <class T>
 inline constexpr bool prefetch_panels = simd::width<T> >= 8;
 /// Whether the other micro-kernel calls run the prefetching loop: those with no weight panel to
 /// prefetch (B packed as it is multiplied, attention's products, the calls on a weight panel after
-/// those that prefetch the next one), which then prefetch A's first line, and Strassen's, which prefetch their next pair of weight quadrants. On AVX-512, as measured there,
+/// those that prefetch the next one), which then prefetch A's first line, and Strassen's, which
+/// prefetch their next pair of weight quadrants. On AVX-512, as measured there,
 /// where it is one instruction per 28 multiply-adds. Not on AVX2 (Zen 3, bench/gemm_ab, both orders):
 /// the products with B packed as they go measured 2-5% faster without it, and Strassen's 2-12% faster
 /// in one set of runs and as fast in another.
@@ -4382,10 +4383,10 @@ void activate_packets(T* v, std::size_t packets, Activation act) noexcept {
 // A tile's product, staged at `staged` (rows of nr values; overwritten here), into its destination's
 // rows [0, rows) and columns [0, cols) (cols <= nr): what the micro-kernel's store does, for the cases
 // it leaves to this function (an activation, a residual, part of a tile's rows or columns; the plain
-// product's full tiles apply an activation themselves). Out of line, so that this code, the
-// activations' above all, is compiled once per element type, not into every micro-kernel. Each value is (C ± the product) + bias, then the activation, then + the
-// residual, in the micro-kernel's order; the residual is read before C is written, so it may be C
-// itself.
+// product's full tiles apply an activation themselves on AVX2). Out of line, so that this code, the
+// activations' above all, is compiled once per element type, not into every micro-kernel. Each value is
+// (C ± the product) + bias, then the activation, then + the residual, in the micro-kernel's order; the
+// residual is read before C is written, so it may be C itself.
 template <class T>
 EINVIT_NOINLINE void store_tile(T* staged, const TileDest<T>& dest, std::size_t rows, std::size_t cols,
                                 const Epilogue<T>& ep) noexcept {
@@ -5076,8 +5077,8 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
                         }
                     }
                     // what the destinations' tiles share, made once per product (a TileDest built anew for
-                    // each call, flags and all, had g++ store its flags a byte at a time and load them two at a
-                    // time, a store-forwarding stall per call)
+                    // each call, flags and all, had g++ store its flags a byte at a time and load them two
+                    // at a time, a store-forwarding stall per call; the products measured as fast either way)
                     TileDest<T> proto[2];
                     bool proto_low[2] = {false, false};
                     std::size_t protos = 0;
