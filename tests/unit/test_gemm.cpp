@@ -598,6 +598,36 @@ TEST_CASE("gemm: results are bit-identical for 1, 2 and 3 threads") {
     }
 }
 
+TEST_CASE("gemm: a wide B packed on the fly goes a chunk of panels at a time, within b_block_bytes, with the same bits") {
+    // 6001 columns at a depth of 768 are 18 MB of packed B; the thread packs at most 8 MiB of it at
+    // once (three chunks on every target). Run on a thread of its own, whose packing buffers start
+    // empty, with one GEMM thread, so that its buffers are the ones the product used.
+    const Problem p{7, 6001, 768, false, true};
+    const Operands o = make(p, 41);
+    Epilogue<float> ep;
+    ep.bias = o.bias.data();
+    ep.activation = Activation::gelu_erf;
+    const einvit_test::StrassenSetting plain(false);
+    std::vector<float> fly(p.m * p.n), fly2(p.m * p.n), pre(p.m * p.n);
+    std::size_t b_capacity = 0;
+    std::thread([&] {
+        einvit::set_num_threads(1);
+        einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, fly.data(), p.n, ep);
+        b_capacity = einvit::gemm::detail::scratch_capacity<float>(1);
+    }).join();
+    einvit::set_num_threads(2);
+    einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, fly2.data(), p.n, ep);
+    const einvit::gemm::PackedB<float> packed(o.sb, p.k, p.n);
+    einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, pre.data(), p.n, ep);
+    einvit::set_num_threads(einvit::detail::default_threads());
+    CHECK(b_capacity > 0);
+    CHECK(b_capacity * sizeof(float) <= einvit::gemm::b_block_bytes);
+    CHECK(p.k * p.n * sizeof(float) > 2 * einvit::gemm::b_block_bytes);
+    CHECK(std::memcmp(fly.data(), fly2.data(), fly.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(fly.data(), pre.data(), fly.size() * sizeof(float)) == 0);
+    check_against_double(p, o, ep, fly.data(), p.n);
+}
+
 TEST_CASE("gemm: threads splitting the columns share one packed A, or split one image's rows: identical for 1, 2, 3 threads") {
     // Without packed B, A packed whole once by all threads (when it fits gemm::detail::shared_a_bytes);
     // with packed B, threads own even row ranges (197 rows: 98 and 99, or 65, 66 and 66) but with fewer

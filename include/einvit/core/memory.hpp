@@ -50,11 +50,16 @@ constexpr std::size_t heap_alignment(std::size_t bytes) noexcept {
     return bytes >= huge_block_bytes ? huge_page_bytes : alignment;
 }
 
+// The bytes from address p of a block of `bytes` bytes that are advised as huge pages: its whole
+// 2 MiB pages when it starts on one, none otherwise (never the partial page past its end).
+constexpr std::size_t huge_page_span(std::uintptr_t p, std::size_t bytes) noexcept {
+    return p % huge_page_bytes == 0 ? bytes / huge_page_bytes * huge_page_bytes : 0;
+}
+
 inline void advise_huge_pages([[maybe_unused]] void* p, [[maybe_unused]] std::size_t bytes) noexcept {
 #if EINVIT_HAS_MADVISE_HUGEPAGE && defined(MADV_HUGEPAGE)
-    const std::size_t whole = bytes / huge_page_bytes * huge_page_bytes;
-    if (whole != 0 && reinterpret_cast<std::uintptr_t>(p) % huge_page_bytes == 0)
-        (void)::madvise(p, whole, MADV_HUGEPAGE);  // a hint: refused or not, the memory is the same
+    const std::size_t whole = huge_page_span(reinterpret_cast<std::uintptr_t>(p), bytes);
+    if (whole != 0) (void)::madvise(p, whole, MADV_HUGEPAGE);  // a hint: refused or not, the memory is the same
 #endif
 }
 

@@ -2,6 +2,7 @@
 //
 // Blocking (per thread, each thread owning a contiguous range of B's column panels, or, with B
 // pre-packed, of A's rows: see multiply_threaded for which):
+//   (B packed here: for each chunk of the thread's panels, kc x chunk x NR floats at most 8 MiB:)
 //   for each block of kc rows of B (and columns of A), kc = K up to max_kc (768; 4096 on AVX2):
 //     pack the thread's kc x NR panels of B (unless B was pre-packed once, as weights are)   -> L2/L3
 //     for each block of mc rows of A (mc x kc floats, about 256 KiB; a little more is one block):
@@ -111,6 +112,11 @@ template <class T>
 inline constexpr bool prefetch_by_default = simd::width<T> >= 16;
 /// Bytes of packed A kept in L2 while it meets every column panel of a thread.
 inline constexpr std::size_t a_block_bytes = 256 * 1024;
+/// The most bytes of B a thread packs at once when B is not pre-packed: its column panels are
+/// multiplied a chunk at a time, each chunk's depth block packed (A packed again for each chunk), so
+/// that the packing buffer stays this size however wide B is. Every ViT-B/16 product is one chunk a
+/// thread with two threads (4.7 MB); a 768 x 50000 B is 10 chunks instead of a 77 MB buffer per thread.
+inline constexpr std::size_t b_block_bytes = 8u << 20;
 
 /// The depth of each block for a product of depth k: k split into equal blocks of at most max_kc, a
 /// multiple of 16 but the last.
@@ -162,14 +168,27 @@ constexpr std::size_t round_up(std::size_t n, std::size_t m) noexcept { return (
 // larger problem comes, then reused. Slots 0 and 1 are the GEMM's packed A and B; 2 to 5 and 7 the attention
 // kernel's; 8 the GEMM's A packed whole and shared by the threads (the calling thread's).
 template <class T>
+struct ScratchBuffer {
+    T* data = nullptr;
+    std::size_t size = 0;
+    ~ScratchBuffer() { einvit::detail::heap_free(data, size * sizeof(T)); }
+};
+
+template <class T>
+ScratchBuffer<T>* scratch_buffers() noexcept {
+    static thread_local ScratchBuffer<T> buffers[9];
+    return buffers;
+}
+
+// How many elements the calling thread's buffer `slot` holds now (its largest request so far).
+template <class T>
+std::size_t scratch_capacity(std::size_t slot) noexcept {
+    return scratch_buffers<T>()[slot].size;
+}
+
+template <class T>
 T* scratch(std::size_t slot, std::size_t count) {
-    struct Buffer {
-        T* data = nullptr;
-        std::size_t size = 0;
-        ~Buffer() { einvit::detail::heap_free(data, size * sizeof(T)); }
-    };
-    static thread_local Buffer buffers[9];
-    Buffer& b = buffers[slot];
+    ScratchBuffer<T>& b = scratch_buffers<T>()[slot];
     if (b.size < count) {
         einvit::detail::heap_free(b.data, b.size * sizeof(T));
         b.data = static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false));
@@ -821,6 +840,15 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
                      std::size_t r0 = 0, const T* a_shared = nullptr, const RowNorm<T>* norm = nullptr) {
     constexpr std::size_t MR = mr<T>, NR = nr<T>;
     const std::size_t kc = depth_block<T>(k);
+    if (!packed) {  // B packed here: b_block_bytes of it at a time
+        const std::size_t per_chunk = b_block_bytes / (kc * NR * sizeof(T)) ? b_block_bytes / (kc * NR * sizeof(T)) : 1;
+        if (p1 - p0 > per_chunk) {
+            for (std::size_t q = p0; q < p1; q += per_chunk)
+                multiply_panels(m, n, k, a, b, packed, c, ldc, ep, accumulate, q, p1 - q < per_chunk ? p1 : q + per_chunk, r0,
+                                a_shared, norm);
+            return;
+        }
+    }
     std::size_t MC = row_block<T>(kc);
     // Rows a little over one block (a thread's half of one image's tokens: 99 where a block is 84) are
     // one block: a second block of a tile or two would stream every B panel again for little work.
