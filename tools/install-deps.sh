@@ -13,6 +13,7 @@ packages=(
   python3-venv python3-torch python3-torchvision  # ViT parity references (tests/golden/vit/gen.py)
   libpng-dev libjpeg62-turbo-dev libstb-dev  # einvit-classify: image decoding (PNG, JPEG, BMP)
   dataset-fashion-mnist             # the Fashion-MNIST test set
+  g++-aarch64-linux-gnu qemu-user   # the kernels' unit tests for aarch64 (NEON), run under qemu
 )
 
 missing=()

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #if defined(__unix__)
@@ -211,6 +212,24 @@ TEST_CASE("numerics: the GEMM's fused GELU and ReLU epilogues and the expression
 }
 
 #if defined(__unix__)
+TEST_CASE("simd: the packets are as wide as the instruction set the build targets (never a silent scalar build)") {
+    // The builds for other instruction sets (tests/CMakeLists.txt: x86-64-v2, v3, v4, aarch64) are
+    // only worth running if their kernels take that instruction set's packets.
+#if !EINVIT_USE_XSIMD
+    constexpr std::size_t lanes = 1;
+#elif defined(__AVX512F__)
+    constexpr std::size_t lanes = 16;
+#elif defined(__AVX__)
+    constexpr std::size_t lanes = 8;
+#elif defined(__SSE2__) || defined(__ARM_NEON)
+    constexpr std::size_t lanes = 4;
+#else
+    constexpr std::size_t lanes = einvit::simd::width<float>;  // an instruction set not listed here
+#endif
+    MESSAGE("instruction set: " << std::string(einvit::simd::instruction_set()) << ", " << einvit::simd::width<float> << " floats a packet");
+    CHECK(einvit::simd::width<float> == lanes);
+}
+
 TEST_CASE("simd: a partial load, store or keep touches only the first n lanes, up to the end of mapped memory") {
     // n floats end exactly where a page with no access begins: a read or write of any lane past n faults
     using einvit::simd::packet;
