@@ -11,17 +11,25 @@ void* take(std::size_t n, std::size_t align) {
     if (align <= alignof(std::max_align_t)) return std::malloc(n ? n : 1);
     return std::aligned_alloc(align, (n + align - 1) / align * align);
 }
+
+[[noreturn]] void out_of_memory() {
+#if defined(__cpp_exceptions)
+    throw std::bad_alloc();
+#else
+    std::abort();  // built with -fno-exceptions, as on a bare-metal target
+#endif
+}
 }  // namespace
 
 std::size_t heap_allocations() noexcept { return g_calls.load(std::memory_order_relaxed); }
 
 void* operator new(std::size_t n) {
     if (void* p = take(n, 0)) return p;
-    throw std::bad_alloc();
+    out_of_memory();
 }
 void* operator new(std::size_t n, std::align_val_t a) {
     if (void* p = take(n, static_cast<std::size_t>(a))) return p;
-    throw std::bad_alloc();
+    out_of_memory();
 }
 void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
     return take(n, static_cast<std::size_t>(a));
