@@ -1,12 +1,17 @@
 // einvit built as for a bare-metal target, with -fno-exceptions -fno-rtti (tests/CMakeLists.txt):
 // the result-returning forms report errors as values, and a checked operation that fails prints its
-// error and aborts. `no_exceptions` runs the first part and exits 0; `no_exceptions abort` then calls
-// at() past the end, which must print the error and abort (the test checks both).
+// error and aborts. `no_exceptions MODEL` runs the first part (MODEL: the Fashion-MNIST model the
+// repository ships) and exits 0; `no_exceptions abort` calls at() past the end, which must print the
+// error and abort (the tests check both).
 #include <einvit/einvit.hpp>
+#include <einvit/vit/load.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
+
+#include "../../examples/classify/fashion_mnist_config.hpp"
 
 #if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
 #error "build this file with -fno-exceptions"
@@ -50,6 +55,31 @@ int main(int argc, char** argv) {
     expect(!room.has_value(), "1024 bytes do not fit a 256-byte arena");
     if (!room) std::printf("try_allocate: %s\n", room.failure().what());
     expect(arena.used() == 0, "a failed allocation uses nothing");
+    // a model: loaded as its family, and refused as another with the missing tensor named
+    if (argc > 1) {
+        auto model_file = einvit::io::SafeTensors::try_open(argv[1]);
+        expect(model_file.has_value(), "the shipped model opens");
+        if (model_file) {
+            using Model = einvit::vit::VisionTransformer<einvit_examples::fashion_mnist>;
+            auto wrong = einvit::vit::try_load<einvit_examples::fashion_mnist>(model_file.value(), einvit::vit::Family::vit_pytorch_simple);
+            expect(!wrong.has_value(), "the model as another family is an error");
+            if (!wrong) {
+                const std::string message = wrong.failure().what();
+                std::printf("try_load as vit-pytorch-simple: %s\n", message.c_str());
+                expect(message.find("vit-pytorch-simple models have no class token") != std::string::npos, "the error says why");
+            }
+            auto model = einvit::vit::try_load<einvit_examples::fashion_mnist>(model_file.value(), einvit::vit::Family::vit_pytorch);
+            expect(model.has_value(), "the model loads as vit-pytorch");
+            if (model) {
+                static float image[28 * 28], logits[10], workspace[Model::workspace_floats<1>];
+                for (std::size_t i = 0; i < 28 * 28; ++i) image[i] = static_cast<float>(i % 28) / 28.0f;
+                model.value().forward_into<1>(Model::Input<1>(image), logits, workspace);
+                bool finite = true;
+                for (float l : logits) finite = finite && std::isfinite(l);
+                expect(finite, "the logits are finite");
+            }
+        }
+    }
     // the kernels run as they do with exceptions
     Tensor<float, Shape<4, 8>> x;
     for (std::size_t i = 0; i < 4; ++i)

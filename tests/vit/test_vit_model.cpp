@@ -66,6 +66,40 @@ TEST_CASE("vit load: a checkpoint of another config or family is refused with th
     CHECK(load_error([&] { (void)vit::load<vit::presets::vit_tiny_patch16_224>(file, vit::Family::timm); }) == "(no error)");
 }
 
+TEST_CASE("vit try_load: a fault comes back as the error load raises; a good checkpoint gives the same model") {
+    const auto file = einvit::io::SafeTensors::open(golden("timm_vit_tiny_patch16_224.safetensors"));
+    const auto same_error = [&](const auto& loaded, const std::string& raised) {
+        REQUIRE_FALSE(loaded.has_value());
+        CHECK(loaded.failure().kind() == einvit::errc::format);
+        CHECK(std::string(loaded.failure().what()) == raised);
+    };
+    same_error(vit::try_load<vit::presets::vit_small_patch16_224>(file, vit::Family::timm),
+               load_error([&] { (void)vit::load<vit::presets::vit_small_patch16_224>(file, vit::Family::timm); }));
+    same_error(vit::try_load<tiny_depth_11>(file, vit::Family::timm),
+               load_error([&] { (void)vit::load<tiny_depth_11>(file, vit::Family::timm); }));
+    same_error(vit::try_load<vit::presets::vit_tiny_patch16_224>(file, vit::Family::torchvision),
+               load_error([&] { (void)vit::load<vit::presets::vit_tiny_patch16_224>(file, vit::Family::torchvision); }));
+    same_error(vit::try_load_weights<vit::presets::deit_tiny_distilled_patch16_224>(file, vit::Family::timm),
+               load_error([&] { (void)vit::load<vit::presets::deit_tiny_distilled_patch16_224>(file, vit::Family::timm); }));
+    // a family with no distillation token: an invalid_argument, as load raises
+    const auto no_dist = vit::try_load_weights<vit::presets::deit_tiny_distilled_patch16_224>(file, vit::Family::hf);
+    REQUIRE_FALSE(no_dist.has_value());
+    CHECK(std::string(no_dist.failure().what()) ==
+          load_error([&] { (void)vit::load<vit::presets::deit_tiny_distilled_patch16_224>(file, vit::Family::hf); }));
+
+    using Model = vit::VisionTransformer<vit::presets::mnist>;
+    const auto mnist = einvit::io::SafeTensors::open(golden("vit_pytorch_mnist.safetensors"));
+    auto tried = vit::try_load<vit::presets::mnist>(mnist, vit::Family::vit_pytorch);
+    REQUIRE(tried.has_value());
+    const Model loaded = vit::load<vit::presets::mnist>(mnist, vit::Family::vit_pytorch);
+    std::vector<float> image(2 * 28 * 28), workspace(Model::workspace_floats<2>);
+    for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<float>(i % 31) / 31.0f - 0.5f;
+    float logits[2][2 * 10];
+    tried.value().forward_into<2>(Model::Input<2>(image.data()), logits[0], workspace.data());
+    loaded.forward_into<2>(Model::Input<2>(image.data()), logits[1], workspace.data());
+    CHECK(std::memcmp(logits[0], logits[1], sizeof logits[0]) == 0);
+}
+
 TEST_CASE("vit forward: forward_into allocates nothing; 1 and 2 threads give identical logits") {
     using Model = vit::VisionTransformer<vit::presets::mnist>;
     const auto file = einvit::io::SafeTensors::open(golden("vit_pytorch_mnist.safetensors"));

@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -75,16 +76,40 @@ public:
         for (const io::SafeTensors& f : c.files()) add(f);
     }
 
+    /// Reports a fault in the checkpoint: raises it, or, for try_load_weights, keeps the first (fail()
+    /// then returns, and take() gives zeros of the expected shape, so that loading runs to its end).
+    void fail(errc kind, const std::string& message) {
+        if (!keep_errors_) raise(kind, message);
+        if (!first_error_) first_error_ = error(kind, message);
+    }
+    void keep_errors() noexcept { keep_errors_ = true; }
+    const std::optional<error>& first_error() const noexcept { return first_error_; }
+
     /// The tensor `name` as floats; its shape must be `shape` (an empty list: a scalar of one element).
     std::vector<float> take(const std::string& name, std::initializer_list<std::uint64_t> shape) {
         const auto [file, t] = find(name);
-        if (!t) raise(errc::format, path_ + ": missing tensor '" + name + "' (expected shape " + text(shape) + ")");
+        const auto expected = [&] {
+            std::size_t count = 1;
+            for (std::uint64_t e : shape) count *= static_cast<std::size_t>(e);
+            return std::vector<float>(count);
+        };
+        if (!t) {
+            fail(errc::format, path_ + ": missing tensor '" + name + "' (expected shape " + text(shape) + ")");
+            return expected();
+        }
         bool same = t->rank == shape.size();
         std::size_t r = 0;
         for (std::uint64_t e : shape) same = same && t->shape[r++] == e;
-        if (!same)
-            raise(errc::format, path_ + ": tensor '" + name + "' has shape " + t->shape_string() + ", expected " + text(shape));
+        if (!same) {
+            fail(errc::format, path_ + ": tensor '" + name + "' has shape " + t->shape_string() + ", expected " + text(shape));
+            return expected();
+        }
         mark(file, t);
+        if (t->dtype != io::DType::f32 && t->dtype != io::DType::f16 && t->dtype != io::DType::bf16 && t->dtype != io::DType::f64) {
+            fail(errc::format, path_ + ": tensor '" + name + "' has dtype " + io::dtype_name(t->dtype) +
+                                   ", expected a floating-point dtype (F32, F16, BF16 or F64)");
+            return expected();
+        }
         std::vector<float> out(static_cast<std::size_t>(t->elements()));
         files_[file]->read_as_float(*t, out.data());
         files_[file]->release(*t);  // the model keeps its own (packed) copy
@@ -95,8 +120,8 @@ public:
     void ignore(const std::string& name) {
         if (const auto [file, t] = find(name); t) mark(file, t);
     }
-    /// Raises naming the tensors the model did not use.
-    void require_all_used(Family family) const {
+    /// Reports (fail) the tensors the model did not use, naming them.
+    void require_all_used(Family family) {
         std::string extra;
         std::size_t count = 0;
         for (std::size_t f = 0; f < files_.size(); ++f)
@@ -107,9 +132,9 @@ public:
                     ++count;
                 }
         if (count)
-            raise(errc::format, path_ + ": " + std::to_string(count) + " unexpected tensor(s) for this " + to_string(family) +
-                                    " model: " + extra + (count > 5 ? ", ..." : "") +
-                                    " (a different config or family than the checkpoint's?)");
+            fail(errc::format, path_ + ": " + std::to_string(count) + " unexpected tensor(s) for this " + to_string(family) +
+                                   " model: " + extra + (count > 5 ? ", ..." : "") +
+                                   " (a different config or family than the checkpoint's?)");
     }
 
 private:
@@ -123,6 +148,8 @@ private:
         files_.push_back(&f);
         used_.emplace_back(f.tensors().size(), false);
     }
+    bool keep_errors_ = false;
+    std::optional<error> first_error_;
     std::pair<std::size_t, const io::TensorInfo*> find(const std::string& name) const noexcept {
         for (std::size_t f = 0; f < files_.size(); ++f)
             if (const io::TensorInfo* t = files_[f]->find(name)) return {f, t};
@@ -155,14 +182,13 @@ inline Names family_names(Family f) {
 
 }  // namespace detail
 
-/// Reads every parameter of a model of config C from a checkpoint of the given family: one
-/// io::SafeTensors file or an io::ShardedCheckpoint.
-template <Config C, class Checkpoint>
-    requires std::is_constructible_v<detail::CheckpointReader, const Checkpoint&>
-Weights load_weights(const Checkpoint& file, Family family) {
+namespace detail {
+
+// Every parameter of a model of config C, read through r (which raises or keeps its faults).
+template <Config C>
+Weights read_weights(CheckpointReader& r, Family family) {
     using M = VisionTransformer<C>;
     constexpr std::uint64_t D = M::D, T = M::T, I = M::I, MLP = M::MLP, NC = C.num_classes, p = C.patch, Ch = C.channels;
-    detail::CheckpointReader r(file);
     const detail::Names n = detail::family_names(family);
     Weights w;
     // One block for every packed weight: a run of huge pages on Linux (gemm::PackedStore).
@@ -183,7 +209,7 @@ Weights load_weights(const Checkpoint& file, Family family) {
     const bool lucidrains =
         family == Family::vit_pytorch || family == Family::vit_pytorch_simple || family == Family::vit_pytorch_seed;
     if (lucidrains && C.patch_order != PatchOrder::p1_p2_c)
-        raise(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
+        r.fail(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
     if (family == Family::vit_pytorch && !C.patch_norm) {
         w.patch = linear("to_patch_embedding.1", D, M::PD, true);
     } else if (lucidrains || family == Family::torch_encoder) {
@@ -192,18 +218,24 @@ Weights load_weights(const Checkpoint& file, Family family) {
         if (C.patch_norm) w.patch_norm_out = norm(n.patch_norm_out, D);
     } else {
         if (C.patch_order != PatchOrder::c_p1_p2)
-            raise(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
+            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
         const auto b = r.take(n.patch + ".bias", {D});
         w.patch.set(weight.data(), b.data(), D, M::PD, &w.store);
     }
-    if (C.class_token) w.cls = r.take(n.cls, {1, 1, D});
+    if (C.class_token) {
+        if (n.cls.empty())
+            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " models have no class token (class_token = false in the config)");
+        w.cls = n.cls.empty() ? std::vector<float>(D) : r.take(n.cls, {1, 1, D});
+    }
     if (C.distillation_token) {
-        if (n.dist.empty()) raise(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " has no distilled models");
-        w.dist = r.take(n.dist, {1, 1, D});
+        if (n.dist.empty()) r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " has no distilled models");
+        w.dist = n.dist.empty() ? std::vector<float>(D) : r.take(n.dist, {1, 1, D});
     }
     if (C.position == PositionEmbedding::learned) {
-        w.pos = r.take(n.pos, {1, T, D});
+        if (n.pos.empty())
+            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " models have no learned position embedding");
+        w.pos = n.pos.empty() ? std::vector<float>(T * D) : r.take(n.pos, {1, T, D});
     } else {
         w.pos.resize(M::NP * D);
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
@@ -280,8 +312,9 @@ Weights load_weights(const Checkpoint& file, Family family) {
     if (C.final_norm) w.norm = norm(n.norm, D);
     if (C.head_norm) w.head_norm = norm(n.head_norm, D);
     if (C.representation_size) {
-        if (n.pre_logits.empty()) raise(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " has no representation layer");
-        w.pre_logits = linear(n.pre_logits, C.representation_size, D, true);
+        if (n.pre_logits.empty())
+            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " has no representation layer");
+        w.pre_logits = linear(n.pre_logits.empty() ? std::string("pre_logits") : n.pre_logits, C.representation_size, D, true);
     }
     if (NC) {
         const std::string head = family == Family::vit_pytorch && C.head_norm ? "mlp_head.1" : n.head;  // seed: mlp_head.1
@@ -292,11 +325,44 @@ Weights load_weights(const Checkpoint& file, Family family) {
     return w;
 }
 
+}  // namespace detail
+
+/// Reads every parameter of a model of config C from a checkpoint of the given family: one
+/// io::SafeTensors file or an io::ShardedCheckpoint. A missing, extra or mis-shaped tensor, a dtype
+/// that is not floating point, or a config the family cannot have raises, naming it.
+template <Config C, class Checkpoint>
+    requires std::is_constructible_v<detail::CheckpointReader, const Checkpoint&>
+Weights load_weights(const Checkpoint& file, Family family) {
+    detail::CheckpointReader r(file);
+    return detail::read_weights<C>(r, family);
+}
+
+/// The same, returning the first such fault as an error instead of raising it (for builds without
+/// exceptions: nothing is raised but running out of memory).
+template <Config C, class Checkpoint>
+    requires std::is_constructible_v<detail::CheckpointReader, const Checkpoint&>
+result<Weights> try_load_weights(const Checkpoint& file, Family family) {
+    detail::CheckpointReader r(file);
+    r.keep_errors();
+    Weights w = detail::read_weights<C>(r, family);
+    if (r.first_error()) return *r.first_error();
+    return w;
+}
+
 /// A model of config C with the weights of a checkpoint of the given family.
 template <Config C, class Backend = cpu, class Checkpoint>
     requires std::is_constructible_v<detail::CheckpointReader, const Checkpoint&>
 VisionTransformer<C, Backend> load(const Checkpoint& file, Family family) {
     return VisionTransformer<C, Backend>(load_weights<C>(file, family));
+}
+
+/// The same, returning a fault in the checkpoint as an error instead of raising it.
+template <Config C, class Backend = cpu, class Checkpoint>
+    requires std::is_constructible_v<detail::CheckpointReader, const Checkpoint&>
+result<VisionTransformer<C, Backend>> try_load(const Checkpoint& file, Family family) {
+    auto w = try_load_weights<C>(file, family);
+    if (!w) return w.failure();
+    return VisionTransformer<C, Backend>(std::move(w.value()));
 }
 
 }  // namespace einvit::vit
