@@ -13,8 +13,12 @@ packages=(
   python3-venv python3-torch python3-torchvision  # ViT parity references (tests/golden/vit/gen.py)
   libpng-dev libjpeg62-turbo-dev libstb-dev  # einvit-classify: image decoding (PNG, JPEG, BMP)
   dataset-fashion-mnist             # the Fashion-MNIST test set
-  g++-aarch64-linux-gnu qemu-user   # the kernels' unit tests for aarch64 (NEON), run under qemu
 )
+# With --tests (tools/run-tests.sh): also the kernels' unit tests for aarch64 (NEON), cross-built and
+# run under qemu (unit_isa.aarch64_neon), which the demo does not need.
+if [ "${1:-}" = "--tests" ]; then
+  packages+=(g++-aarch64-linux-gnu qemu-user)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

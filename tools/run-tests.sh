@@ -4,12 +4,14 @@
 # It makes .venv (tools/make-venv.sh: torch from Debian, timm and vit-pytorch from PyPI, for the ViT
 # parity references), builds with g++ (release flags, -march=native) in build/, then runs CTest: unit tests (also
 # against the single header, with the scalar fallback, and built with clang 14, as are the ViT tests), compile-time facts,
-# compile-fail diagnostics, the consumer builds (find_package, add_subdirectory), the examples and a
-# smoke run of the benchmarks.
+# compile-fail diagnostics, the consumer builds (find_package, add_subdirectory), the examples, a
+# smoke run of the benchmarks, the kernels' tests built for the other instruction sets (x86-64 levels;
+# aarch64 under qemu, whose cross compiler and qemu-user `install-deps.sh --tests` installs) and a
+# build without exceptions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tools/install-deps.sh
+tools/install-deps.sh --tests
 tools/make-venv.sh
 jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++
