@@ -4771,7 +4771,7 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
     constexpr std::size_t MR = mr<T>, NR = nr<T>;
     const std::size_t kc = depth_block<T>(k);
     if (!packed) {  // B packed here: b_block_bytes of it at a time
-        const std::size_t per_chunk = b_block_bytes / (kc * NR * sizeof(T)) ? b_block_bytes / (kc * NR * sizeof(T)) : 1;
+        const std::size_t fit = b_block_bytes / (kc * NR * sizeof(T)), per_chunk = fit ? fit : 1;
         if (p1 - p0 > per_chunk) {
             for (std::size_t q = p0; q < p1; q += per_chunk)
                 multiply_panels(m, n, k, a, b, packed, c, ldc, ep, accumulate, q, p1 - q < per_chunk ? p1 : q + per_chunk, r0,
@@ -7128,9 +7128,18 @@ public:
         return {reinterpret_cast<const float*>(p), static_cast<std::size_t>(t.elements())};
     }
 
+    /// Why read_as_float would refuse tensor t (a dtype that is not floating point), naming the file
+    /// and the tensor; empty when it would not.
+    std::string float_fault(const TensorInfo& t) const {
+        if (t.dtype == DType::f32 || t.dtype == DType::f64 || t.dtype == DType::f16 || t.dtype == DType::bf16) return {};
+        return path_ + ": tensor '" + t.name + "' has dtype " + dtype_name(t.dtype) +
+               ", expected a floating-point dtype (F32, F16, BF16 or F64)";
+    }
+
     /// A tensor's elements converted to float into dst (elements() values). F32, F16, BF16 and F64 are
-    /// accepted; other dtypes raise errc::format naming the tensor.
+    /// accepted; other dtypes raise errc::format naming the tensor (float_fault).
     void read_as_float(const TensorInfo& t, float* dst) const {
+        if (const std::string fault = float_fault(t); !fault.empty()) raise(errc::format, fault);
         const std::uint8_t* src = bytes(t);
         const std::uint64_t n = t.elements();
         switch (t.dtype) {
@@ -7153,8 +7162,7 @@ public:
                 }
                 break;
             default:
-                raise(errc::format, path_ + ": tensor '" + t.name + "' has dtype " + dtype_name(t.dtype) +
-                                        ", expected a floating-point dtype (F32, F16, BF16 or F64)");
+                break;  // refused above
         }
     }
 
@@ -8206,9 +8214,8 @@ public:
             return expected();
         }
         mark(file, t);
-        if (t->dtype != io::DType::f32 && t->dtype != io::DType::f16 && t->dtype != io::DType::bf16 && t->dtype != io::DType::f64) {
-            fail(errc::format, path_ + ": tensor '" + name + "' has dtype " + io::dtype_name(t->dtype) +
-                                   ", expected a floating-point dtype (F32, F16, BF16 or F64)");
+        if (const std::string fault = files_[file]->float_fault(*t); !fault.empty()) {
+            fail(errc::format, fault);
             return expected();
         }
         std::vector<float> out(static_cast<std::size_t>(t->elements()));
@@ -8307,6 +8314,12 @@ Weights read_weights(CheckpointReader& r, Family family) {
         l.set(weight.data(), bias ? b.data() : nullptr, out, in, &w.store);
         return l;
     };
+    // Whether the family's checkpoints hold the tensor `name` names (empty: none), failing with
+    // "<family> <lacks>" where they do not.
+    auto family_has = [&](const std::string& name, const char* lacks) {
+        if (name.empty()) r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + lacks);
+        return !name.empty();
+    };
     const bool lucidrains =
         family == Family::vit_pytorch || family == Family::vit_pytorch_simple || family == Family::vit_pytorch_seed;
     if (lucidrains && C.patch_order != PatchOrder::p1_p2_c)
@@ -8324,19 +8337,12 @@ Weights read_weights(CheckpointReader& r, Family family) {
         const auto b = r.take(n.patch + ".bias", {D});
         w.patch.set(weight.data(), b.data(), D, M::PD, &w.store);
     }
-    if (C.class_token) {
-        if (n.cls.empty())
-            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " models have no class token (class_token = false in the config)");
-        w.cls = n.cls.empty() ? std::vector<float>(D) : r.take(n.cls, {1, 1, D});
-    }
-    if (C.distillation_token) {
-        if (n.dist.empty()) r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " has no distilled models");
-        w.dist = n.dist.empty() ? std::vector<float>(D) : r.take(n.dist, {1, 1, D});
-    }
+    // (where a fault is kept, not raised, the weights are thrown away: what is left unset stays so)
+    if (C.class_token && family_has(n.cls, " models have no class token (class_token = false in the config)"))
+        w.cls = r.take(n.cls, {1, 1, D});
+    if (C.distillation_token && family_has(n.dist, " has no distilled models")) w.dist = r.take(n.dist, {1, 1, D});
     if (C.position == PositionEmbedding::learned) {
-        if (n.pos.empty())
-            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " models have no learned position embedding");
-        w.pos = n.pos.empty() ? std::vector<float>(T * D) : r.take(n.pos, {1, T, D});
+        if (family_has(n.pos, " models have no learned position embedding")) w.pos = r.take(n.pos, {1, T, D});
     } else {
         w.pos.resize(M::NP * D);
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
@@ -8412,11 +8418,8 @@ Weights read_weights(CheckpointReader& r, Family family) {
     }
     if (C.final_norm) w.norm = norm(n.norm, D);
     if (C.head_norm) w.head_norm = norm(n.head_norm, D);
-    if (C.representation_size) {
-        if (n.pre_logits.empty())
-            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " has no representation layer");
-        w.pre_logits = linear(n.pre_logits.empty() ? std::string("pre_logits") : n.pre_logits, C.representation_size, D, true);
-    }
+    if (C.representation_size && family_has(n.pre_logits, " has no representation layer"))
+        w.pre_logits = linear(n.pre_logits, C.representation_size, D, true);
     if (NC) {
         const std::string head = family == Family::vit_pytorch && C.head_norm ? "mlp_head.1" : n.head;  // seed: mlp_head.1
         w.head = linear(head, NC, C.feature_dim(), true);

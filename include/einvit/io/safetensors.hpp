@@ -413,9 +413,18 @@ public:
         return {reinterpret_cast<const float*>(p), static_cast<std::size_t>(t.elements())};
     }
 
+    /// Why read_as_float would refuse tensor t (a dtype that is not floating point), naming the file
+    /// and the tensor; empty when it would not.
+    std::string float_fault(const TensorInfo& t) const {
+        if (t.dtype == DType::f32 || t.dtype == DType::f64 || t.dtype == DType::f16 || t.dtype == DType::bf16) return {};
+        return path_ + ": tensor '" + t.name + "' has dtype " + dtype_name(t.dtype) +
+               ", expected a floating-point dtype (F32, F16, BF16 or F64)";
+    }
+
     /// A tensor's elements converted to float into dst (elements() values). F32, F16, BF16 and F64 are
-    /// accepted; other dtypes raise errc::format naming the tensor.
+    /// accepted; other dtypes raise errc::format naming the tensor (float_fault).
     void read_as_float(const TensorInfo& t, float* dst) const {
+        if (const std::string fault = float_fault(t); !fault.empty()) raise(errc::format, fault);
         const std::uint8_t* src = bytes(t);
         const std::uint64_t n = t.elements();
         switch (t.dtype) {
@@ -438,8 +447,7 @@ public:
                 }
                 break;
             default:
-                raise(errc::format, path_ + ": tensor '" + t.name + "' has dtype " + dtype_name(t.dtype) +
-                                        ", expected a floating-point dtype (F32, F16, BF16 or F64)");
+                break;  // refused above
         }
     }
 

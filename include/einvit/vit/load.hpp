@@ -105,9 +105,8 @@ public:
             return expected();
         }
         mark(file, t);
-        if (t->dtype != io::DType::f32 && t->dtype != io::DType::f16 && t->dtype != io::DType::bf16 && t->dtype != io::DType::f64) {
-            fail(errc::format, path_ + ": tensor '" + name + "' has dtype " + io::dtype_name(t->dtype) +
-                                   ", expected a floating-point dtype (F32, F16, BF16 or F64)");
+        if (const std::string fault = files_[file]->float_fault(*t); !fault.empty()) {
+            fail(errc::format, fault);
             return expected();
         }
         std::vector<float> out(static_cast<std::size_t>(t->elements()));
@@ -206,6 +205,12 @@ Weights read_weights(CheckpointReader& r, Family family) {
         l.set(weight.data(), bias ? b.data() : nullptr, out, in, &w.store);
         return l;
     };
+    // Whether the family's checkpoints hold the tensor `name` names (empty: none), failing with
+    // "<family> <lacks>" where they do not.
+    auto family_has = [&](const std::string& name, const char* lacks) {
+        if (name.empty()) r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + lacks);
+        return !name.empty();
+    };
     const bool lucidrains =
         family == Family::vit_pytorch || family == Family::vit_pytorch_simple || family == Family::vit_pytorch_seed;
     if (lucidrains && C.patch_order != PatchOrder::p1_p2_c)
@@ -223,19 +228,12 @@ Weights read_weights(CheckpointReader& r, Family family) {
         const auto b = r.take(n.patch + ".bias", {D});
         w.patch.set(weight.data(), b.data(), D, M::PD, &w.store);
     }
-    if (C.class_token) {
-        if (n.cls.empty())
-            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " models have no class token (class_token = false in the config)");
-        w.cls = n.cls.empty() ? std::vector<float>(D) : r.take(n.cls, {1, 1, D});
-    }
-    if (C.distillation_token) {
-        if (n.dist.empty()) r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " has no distilled models");
-        w.dist = n.dist.empty() ? std::vector<float>(D) : r.take(n.dist, {1, 1, D});
-    }
+    // (where a fault is kept, not raised, the weights are thrown away: what is left unset stays so)
+    if (C.class_token && family_has(n.cls, " models have no class token (class_token = false in the config)"))
+        w.cls = r.take(n.cls, {1, 1, D});
+    if (C.distillation_token && family_has(n.dist, " has no distilled models")) w.dist = r.take(n.dist, {1, 1, D});
     if (C.position == PositionEmbedding::learned) {
-        if (n.pos.empty())
-            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " models have no learned position embedding");
-        w.pos = n.pos.empty() ? std::vector<float>(T * D) : r.take(n.pos, {1, T, D});
+        if (family_has(n.pos, " models have no learned position embedding")) w.pos = r.take(n.pos, {1, T, D});
     } else {
         w.pos.resize(M::NP * D);
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
@@ -311,11 +309,8 @@ Weights read_weights(CheckpointReader& r, Family family) {
     }
     if (C.final_norm) w.norm = norm(n.norm, D);
     if (C.head_norm) w.head_norm = norm(n.head_norm, D);
-    if (C.representation_size) {
-        if (n.pre_logits.empty())
-            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " has no representation layer");
-        w.pre_logits = linear(n.pre_logits.empty() ? std::string("pre_logits") : n.pre_logits, C.representation_size, D, true);
-    }
+    if (C.representation_size && family_has(n.pre_logits, " has no representation layer"))
+        w.pre_logits = linear(n.pre_logits, C.representation_size, D, true);
     if (NC) {
         const std::string head = family == Family::vit_pytorch && C.head_norm ? "mlp_head.1" : n.head;  // seed: mlp_head.1
         w.head = linear(head, NC, C.feature_dim(), true);

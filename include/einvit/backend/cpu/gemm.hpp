@@ -841,7 +841,7 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
     constexpr std::size_t MR = mr<T>, NR = nr<T>;
     const std::size_t kc = depth_block<T>(k);
     if (!packed) {  // B packed here: b_block_bytes of it at a time
-        const std::size_t per_chunk = b_block_bytes / (kc * NR * sizeof(T)) ? b_block_bytes / (kc * NR * sizeof(T)) : 1;
+        const std::size_t fit = b_block_bytes / (kc * NR * sizeof(T)), per_chunk = fit ? fit : 1;
         if (p1 - p0 > per_chunk) {
             for (std::size_t q = p0; q < p1; q += per_chunk)
                 multiply_panels(m, n, k, a, b, packed, c, ldc, ep, accumulate, q, p1 - q < per_chunk ? p1 : q + per_chunk, r0,
