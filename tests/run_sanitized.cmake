@@ -4,7 +4,7 @@
 set(ENV{ASAN_OPTIONS} "detect_leaks=1:abort_on_error=0")
 set(ENV{UBSAN_OPTIONS} "print_stacktrace=1:halt_on_error=1")
 # one program per entry, its arguments after "|"
-set(programs "einvit_unit" "einvit_vit_tests|-tc=safetensors*"
+set(programs "einvit_unit" "einvit_safetensors_tests"
              "einvit_fuzz_safetensors_replay|${GOLDEN}/../fuzz_seeds/safetensors|${REGRESSIONS}/safetensors")
 if(EXISTS ${DIR}/einvit_fuzz_image_replay)
   list(APPEND programs "einvit_fuzz_image_replay|${GOLDEN}/../fuzz_seeds/image|${REGRESSIONS}/image")
