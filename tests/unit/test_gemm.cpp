@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <einvit/einvit.hpp>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -805,5 +806,47 @@ TEST_CASE("thread pool: nested parallel_for runs inline; a job right after resiz
         });
         REQUIRE(total == 80);
     }
+    einvit::set_num_threads(einvit::detail::default_threads());
+}
+
+TEST_CASE("thread pool: an exception in a task, the caller's or a worker's, reaches the caller after every task has ended") {
+    einvit::set_num_threads(2);
+    const auto caller = std::this_thread::get_id();
+    // a worker's task throws: before, the exception left the worker's thread and ended the program
+    CHECK_THROWS_WITH_AS(einvit::parallel_for(2, 1,
+                                              [&](std::size_t b, std::size_t) {
+                                                  if (b == 1) throw std::runtime_error("worker's task");
+                                              }),
+                         "worker's task", std::runtime_error);
+    // the caller's task throws while the worker's is still running: run() waits for it (before, it
+    // returned at once, the worker still running a job on the caller's stack)
+    std::atomic<bool> worker_done{false};
+    CHECK_THROWS_WITH_AS(einvit::parallel_for(2, 1,
+                                              [&](std::size_t b, std::size_t) {
+                                                  if (b == 0) throw std::length_error("caller's task");
+                                                  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                                                  worker_done = true;
+                                              }),
+                         "caller's task", std::length_error);
+    CHECK(worker_done);
+    // both throw: one exception comes back; parallel_items too
+    CHECK_THROWS_AS(einvit::parallel_items(64, [](std::size_t i) {
+        if (i % 2 == 0) throw std::out_of_range("item");
+    }),
+                    std::out_of_range);
+    // and the pool works as before: the next job runs on both threads (the caller no longer counts as
+    // inside a task, which would run it inline) and a product is the same as ever
+    std::atomic<int> on_caller{0}, on_worker{0};
+    einvit::parallel_for(2, 1, [&](std::size_t, std::size_t) {
+        ++(std::this_thread::get_id() == caller ? on_caller : on_worker);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    });
+    CHECK(on_caller == 1);
+    CHECK(on_worker == 1);
+    const Problem p{197, 320, 256, false, true};
+    const Operands o = make(p, 5);
+    std::vector<float> c(p.m * p.n);
+    einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, c.data(), p.n, {});
+    check_against_double(p, o, {}, c.data(), p.n);
     einvit::set_num_threads(einvit::detail::default_threads());
 }

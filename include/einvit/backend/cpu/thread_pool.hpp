@@ -12,10 +12,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "einvit/core/config.hpp"
@@ -51,7 +53,10 @@ public:
     }
 
     /// Calls fn(i) for i in [0, tasks) across the pool (tasks <= size()); the calling thread runs task 0.
-    /// Returns when all are done. Calls from several threads at once are serialised.
+    /// Returns when all are done. Calls from several threads at once are serialised. A task that throws
+    /// (out of memory for a scratch buffer, say) does not end the program or leave the others running
+    /// on a job whose caller has gone: every task runs to its end, then the first exception thrown is
+    /// rethrown here, on the calling thread.
     template <class F>
     void run(std::size_t tasks, F&& fn) {
         if (tasks <= 1 || workers_.empty() || inside_task()) {  // nested calls run on the calling thread
@@ -67,10 +72,13 @@ public:
         generation_.fetch_add(1, std::memory_order_release);
         generation_.notify_all();
         inside_task() = true;
-        fn(0);
+        invoke(0);
         inside_task() = false;
         while (pending_.load(std::memory_order_acquire) != 0) {
         }
+#if EINVIT_HAS_EXCEPTIONS
+        if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
+#endif
     }
 
     static bool& inside_task() noexcept {
@@ -102,10 +110,24 @@ private:
             seen = now;
             if (quit_.load(std::memory_order_acquire)) return;
             if (index < tasks_) {
-                job_(ctx_, index);
+                invoke(index);
                 pending_.fetch_sub(1, std::memory_order_acq_rel);
             }
         }
+    }
+
+    // Runs task i of the current job, keeping the first exception any task throws for run() to rethrow.
+    void invoke(std::size_t i) noexcept {
+#if EINVIT_HAS_EXCEPTIONS
+        try {
+            job_(ctx_, i);
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(failure_mutex_);
+            if (!failure_) failure_ = std::current_exception();
+        }
+#else
+        job_(ctx_, i);
+#endif
     }
 
     void stop() {
@@ -125,6 +147,10 @@ private:
     void (*job_)(void*, std::size_t) = nullptr;
     void* ctx_ = nullptr;
     std::size_t tasks_ = 0;
+#if EINVIT_HAS_EXCEPTIONS
+    std::mutex failure_mutex_;
+    std::exception_ptr failure_;
+#endif
 };
 
 inline std::size_t default_threads() noexcept {
