@@ -8212,37 +8212,36 @@ public:
     }
 
     /// Reports a fault in the checkpoint: raises it, or, for try_load_weights, keeps the first (fail()
-    /// then returns, and take() gives zeros of the expected shape, so that loading runs to its end).
+    /// then returns, and take() reads nothing more: it gives an empty vector, and read_weights packs
+    /// nothing and stops at the next block).
     void fail(errc kind, const std::string& message) {
         if (!keep_errors_) raise(kind, message);
         if (!first_error_) first_error_ = error(kind, message);
     }
     void keep_errors() noexcept { keep_errors_ = true; }
     const std::optional<error>& first_error() const noexcept { return first_error_; }
+    bool failed() const noexcept { return first_error_.has_value(); }
 
     /// The tensor `name` as floats; its shape must be `shape` (an empty list: a scalar of one element).
+    /// Empty once a fault is kept.
     std::vector<float> take(const std::string& name, std::initializer_list<std::uint64_t> shape) {
+        if (failed()) return {};
         const auto [file, t] = find(name);
-        const auto expected = [&] {
-            std::size_t count = 1;
-            for (std::uint64_t e : shape) count *= static_cast<std::size_t>(e);
-            return std::vector<float>(count);
-        };
         if (!t) {
             fail(errc::format, path_ + ": missing tensor '" + name + "' (expected shape " + text(shape) + ")");
-            return expected();
+            return {};
         }
         bool same = t->rank == shape.size();
         std::size_t r = 0;
         for (std::uint64_t e : shape) same = same && t->shape[r++] == e;
         if (!same) {
             fail(errc::format, path_ + ": tensor '" + name + "' has shape " + t->shape_string() + ", expected " + text(shape));
-            return expected();
+            return {};
         }
         mark(file, t);
         if (const std::string fault = files_[file]->float_fault(*t); !fault.empty()) {
             fail(errc::format, fault);
-            return expected();
+            return {};
         }
         std::vector<float> out(static_cast<std::size_t>(t->elements()));
         files_[file]->read_as_float(*t, out.data());
@@ -8256,6 +8255,7 @@ public:
     }
     /// Reports (fail) the tensors the model did not use, naming them.
     void require_all_used(Family family) {
+        if (failed()) return;  // the tensors after a kept fault were never taken
         std::string extra;
         std::size_t count = 0;
         for (std::size_t f = 0; f < files_.size(); ++f)
@@ -8337,7 +8337,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
         LinearWeights l;
         const auto weight = r.take(base + ".weight", {out, in});
         const auto b = bias ? r.take(base + ".bias", {out}) : std::vector<float>{};
-        l.set(weight.data(), bias ? b.data() : nullptr, out, in, &w.store);
+        if (!r.failed()) l.set(weight.data(), bias ? b.data() : nullptr, out, in, &w.store);
         return l;
     };
     // Whether the family's checkpoints hold the tensor `name` names (empty: none), failing with
@@ -8361,9 +8361,9 @@ Weights read_weights(CheckpointReader& r, Family family) {
             r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
         const auto b = r.take(n.patch + ".bias", {D});
-        w.patch.set(weight.data(), b.data(), D, M::PD, &w.store);
+        if (!r.failed()) w.patch.set(weight.data(), b.data(), D, M::PD, &w.store);
     }
-    // (where a fault is kept, not raised, the weights are thrown away: what is left unset stays so)
+    // (where a fault is kept, not raised, the weights are thrown away: what is left unset or empty stays so)
     if (C.class_token && family_has(n.cls, " models have no class token (class_token = false in the config)"))
         w.cls = r.take(n.cls, {1, 1, D});
     if (C.distillation_token && family_has(n.dist, " has no distilled models")) w.dist = r.take(n.dist, {1, 1, D});
@@ -8374,7 +8374,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
         if (!n.pos.empty()) r.ignore(n.pos);
     }
-    for (std::size_t l = 0; l < C.depth; ++l) {
+    for (std::size_t l = 0; l < C.depth && !r.failed(); ++l) {
         BlockWeights b;
         const std::string i = std::to_string(l);
         switch (family) {
@@ -8396,7 +8396,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
                 b.norm1 = norm(base + (tv ? "ln_1" : "norm1"), D);
                 const auto in_w = r.take(attn + "in_proj_weight", {3 * I, D});
                 const auto in_b = r.take(attn + "in_proj_bias", {3 * I});
-                b.qkv.set(in_w.data(), in_b.data(), 3 * I, D, &w.store);
+                if (!r.failed()) b.qkv.set(in_w.data(), in_b.data(), 3 * I, D, &w.store);
                 b.proj = linear(attn + "out_proj", D, I, true);
                 b.norm2 = norm(base + (tv ? "ln_2" : "norm2"), D);
                 b.fc1 = linear(base + (tv ? "mlp.0" : "linear1"), MLP, D, true);
@@ -8416,7 +8416,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
                         qkv_b.insert(qkv_b.end(), pb.begin(), pb.end());
                     }
                 }
-                b.qkv.set(qkv_w.data(), C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D, &w.store);
+                if (!r.failed()) b.qkv.set(qkv_w.data(), C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D, &w.store);
                 b.proj = linear(base + "attention.output.dense", D, I, true);
                 b.norm2 = norm(base + "layernorm_after", D);
                 b.fc1 = linear(base + "intermediate.dense", MLP, D, true);

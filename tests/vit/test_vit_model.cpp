@@ -93,6 +93,18 @@ TEST_CASE("vit try_load: a fault comes back as the error load raises; a good che
     const std::string no_dist = load_error([&] { (void)vit::load<mnist_distilled>(mnist, vit::Family::vit_pytorch); });
     CHECK(no_dist.find("vit-pytorch has no distilled models") != std::string::npos);
     same_error(vit::try_load_weights<mnist_distilled>(mnist, vit::Family::vit_pytorch), no_dist, einvit::errc::invalid_argument);
+    // after the first fault nothing more is read or packed: ViT-Ti's checkpoint read as torchvision's
+    // fails at its first tensor and returns (before, each of the 150 tensors after it got its own
+    // message and a vector of zeros, and the zeros were packed: 1141 allocations here)
+    {
+        const std::size_t before = einvit_test::allocation_count();
+        const auto tried = vit::try_load_weights<vit::presets::vit_tiny_patch16_224>(file, vit::Family::torchvision);
+        const std::size_t allocations = einvit_test::allocation_count() - before;
+        REQUIRE_FALSE(tried.has_value());
+        CHECK(std::string(tried.failure().what()).find("missing tensor 'conv_proj.weight'") != std::string::npos);
+        MESSAGE("allocations by a try_load_weights that fails at its first tensor: " << allocations);
+        CHECK(allocations < 40);
+    }
 
     auto tried = vit::try_load<vit::presets::mnist>(mnist, vit::Family::vit_pytorch);
     REQUIRE(tried.has_value());
