@@ -3642,22 +3642,31 @@ void parallel_for(std::size_t count, std::size_t grain, F&& fn) {
     });
 }
 
-/// Calls fn(i) once for every i in [0, count), the threads taking the next index as each finishes one:
-/// for items of equal work whose results do not depend on the thread that computes them, so that a
-/// thread slowed by something else on its core (a shared host) leaves more of them to the others
-/// instead of making every other thread wait at the end.
+/// Calls fn(i) once for every i in [0, count): for items of equal work whose results do not depend on
+/// the thread that computes them. Each thread owns a contiguous share of the items, as parallel_for
+/// would give it, and takes them in order; one done with its own takes the next items of the others'
+/// shares. So in calm moments every thread works on its own share (the rows an earlier kernel of the
+/// same split left in its core's caches), and a thread slowed by something else on its core (a shared
+/// host) leaves the rest of its share to the others instead of making them wait at the end. At most
+/// 64 threads take part.
 template <class F>
 void parallel_items(std::size_t count, F&& fn) {
-    const std::size_t threads = count < num_threads() ? count : num_threads();
+    constexpr std::size_t max_threads = 64;
+    std::size_t threads = count < num_threads() ? count : num_threads();
+    if (threads > max_threads) threads = max_threads;
     if (threads <= 1) {
         for (std::size_t i = 0; i < count; ++i) fn(i);
         return;
     }
-    std::atomic<std::size_t> next{0};
-    detail::pool().run(threads, [&](std::size_t) {
-        for (std::size_t i = next.fetch_add(1, std::memory_order_relaxed); i < count;
-             i = next.fetch_add(1, std::memory_order_relaxed))
-            fn(i);
+    std::atomic<std::size_t> next[max_threads];  // the next item of each share (past its end: none left)
+    for (std::size_t t = 0; t < threads; ++t) next[t].store(count * t / threads, std::memory_order_relaxed);
+    detail::pool().run(threads, [&](std::size_t t) {
+        for (std::size_t s = 0; s < threads; ++s) {
+            const std::size_t share = t + s < threads ? t + s : t + s - threads, end = count * (share + 1) / threads;
+            for (std::size_t i = next[share].fetch_add(1, std::memory_order_relaxed); i < end;
+                 i = next[share].fetch_add(1, std::memory_order_relaxed))
+                fn(i);
+        }
     });
 }
 
@@ -5259,16 +5268,28 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         const auto rows = [&](std::size_t r0, std::size_t r1, std::size_t p0, std::size_t p1) {
             strassen_rows(m, k, r0, r1, a, *packed, c, ldc, e, accumulate, first, pairs, norm, p0, p1, schedule.side_sums);
         };
-        if (schedule.split_columns) {
-            // each thread a share of the column panel pairs, all the rows (see StrassenSchedule)
-            parallel_for(pairs, 1, [&](std::size_t p0, std::size_t p1) { rows(0, upper, p0, p1); });
-            return;
-        }
         // With at least two blocks of strassen_block_rows upper rows a thread, the upper rows' tiles are
         // shared out evenly among as many blocks, handed to the threads one at a time: a thread slowed by
         // a neighbour on a shared host takes fewer (each block streams every B quadrant, whichever thread
         // takes it). Otherwise each thread takes an even share (one image's 99 upper rows: a block each).
         const auto block_row = [&](std::size_t i) { return tiles * i / blocks * MR < upper ? tiles * i / blocks * MR : upper; };
+        if (schedule.split_columns) {
+            // each thread a share of the column panel pairs, all the rows (see StrassenSchedule); with at
+            // least two row blocks a thread, items of one row block and one share, handed out one at a
+            // time as above (a thread packs a block's A operands for each share it takes, as it does
+            // with the shares fixed; a thread's own items are its share's, so in calm moments each works
+            // through its own share as before). Measured below, with the row split's items.
+            const std::size_t parts = threads < pairs ? threads : pairs;
+            if (parts > 1 && blocks >= 2 * threads) {
+                parallel_items(blocks * parts, [&](std::size_t i) {
+                    const std::size_t part = i / blocks, block = i % blocks;  // a thread's own items: one share
+                    rows(block_row(block), block_row(block + 1), pairs * part / parts, pairs * (part + 1) / parts);
+                });
+                return;
+            }
+            parallel_for(pairs, 1, [&](std::size_t p0, std::size_t p1) { rows(0, upper, p0, p1); });
+            return;
+        }
         if (blocks < 2 * threads) {
             const std::size_t parts = threads < upper ? threads : upper;
             parallel_for(parts, 1, [&](std::size_t t0, std::size_t t1) { rows(upper * t0 / parts, upper * t1 / parts, 0, pairs); });
@@ -5277,20 +5298,36 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         }
         return;
     }
-    // `parts` row ranges over the threads, part t starting at row first_row(t) (first_row(parts) = m)
-    const auto split_rows = [&](std::size_t parts, auto first_row) {
-        parallel_for(parts, 1, [&](std::size_t t0, std::size_t t1) {
-            const std::size_t r0 = first_row(t0), r1 = first_row(t1);
-            multiply_panels(r1 - r0, n, k, Strided<T>{a.data + r0 * a.row_stride, a.row_stride, a.col_stride}, b, packed,
-                            c + r0 * ldc, ldc, e, accumulate, first, end, r0, static_cast<const T*>(nullptr), norm);
-        });
+    // rows [r0, r1) on this thread
+    const auto row_range = [&](std::size_t r0, std::size_t r1) {
+        multiply_panels(r1 - r0, n, k, Strided<T>{a.data + r0 * a.row_stride, a.row_stride, a.col_stride}, b, packed,
+                        c + r0 * ldc, ldc, e, accumulate, first, end, r0, static_cast<const T*>(nullptr), norm);
     };
     if (packed && grain == 1 && threads > 1 && many_rows && panels < 32 * threads) {
-        split_rows(row_tiles, [&](std::size_t t) { return t * MR < m ? t * MR : m; });
+        // the row tiles shared out evenly among blocks of at most row_block rows, handed to the threads one
+        // at a time: a thread slowed by a neighbour on a shared host takes fewer instead of making the
+        // others wait for its fixed share (each block streams every panel of B either way); each thread
+        // starts on the blocks of its own even share, the rows the kernels before left in its caches
+        // (blocks handed out in turn instead made a ViT-Ti/16 pass at batch 8 2-7% slower). On a Zen 3
+        // host with one core kept busy by another program, ViT-B's products at M = 1576 (Strassen's
+        // qkv, fc1 and proj, the plain fc2) and ViT-Ti's fc1 ran 1.06-1.42x as fast as with fixed shares
+        // (bench/gemm_ab --cold, both orders), a ViT-S/16 pass at batch 8 1.14x (bench/compare/ab.py,
+        // 12 of 12 rounds); in calm moments the products 0.98-1.01x, and passes at batch 8 as fast or
+        // 1-2% faster (ViT-B/16, ViT-S/16, ViT-Ti/16), at one image as fast (ViT-B/16).
+        // At least 4 blocks a thread, and a multiple of the thread count, so that in calm moments every
+        // thread ends with the others (ViT-Ti's fc1 at batch 8 in 5 blocks of 336 rows was 15% slower).
+        const std::size_t block_tiles = row_block<T>(depth_block<T>(k)) / MR;
+        std::size_t blocks = (row_tiles + block_tiles - 1) / block_tiles;
+        if (blocks < 4 * threads) blocks = 4 * threads;
+        blocks = (blocks + threads - 1) / threads * threads;
+        if (blocks > row_tiles) blocks = row_tiles;
+        const auto block_row = [&](std::size_t i) { return row_tiles * i / blocks * MR < m ? row_tiles * i / blocks * MR : m; };
+        parallel_items(blocks, [&](std::size_t i) { row_range(block_row(i), block_row(i + 1)); });
         return;
     }
     if (packed && grain == 1 && threads > 1 && !many_rows && m >= threads * MR) {
-        split_rows(threads, [&](std::size_t t) { return m * t / threads; });
+        // one image's rows in even shares, one a thread
+        parallel_for(threads, 1, [&](std::size_t t0, std::size_t t1) { row_range(m * t0 / threads, m * t1 / threads); });
         return;
     }
     // Threads splitting the panels multiply the same rows of A: when A packed whole is small enough

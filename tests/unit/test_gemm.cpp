@@ -747,22 +747,31 @@ TEST_CASE("thread pool: parallel_items calls every index exactly once, on every 
         }
     }
     // items are taken as threads come free: while the calling thread sits in an item until the other
-    // has done all the rest (or 10 s pass), it takes no more (a static split would leave it half)
+    // has done all the rest (or 10 s pass), it takes no more (a static split would leave it half);
+    // each thread starts on its own share (the caller on item 0, the worker on item 20), and the worker,
+    // done with its share, takes the rest of the caller's
     einvit::set_num_threads(2);
     std::atomic<int> mine{0}, others{0};
+    std::atomic<std::size_t> caller_first{999}, worker_first{999};
     const auto caller = std::this_thread::get_id();
-    einvit::parallel_items(40, [&](std::size_t) {
+    einvit::parallel_items(40, [&](std::size_t i) {
         if (std::this_thread::get_id() == caller) {
+            std::size_t unset = 999;
+            caller_first.compare_exchange_strong(unset, i);
             ++mine;
             const auto start = std::chrono::steady_clock::now();
             while (others.load() + mine.load() < 40 && std::chrono::steady_clock::now() - start < std::chrono::seconds(10))
                 std::this_thread::yield();
         } else {
+            std::size_t unset = 999;
+            worker_first.compare_exchange_strong(unset, i);
             ++others;
         }
     });
     CHECK(mine + others == 40);
     CHECK(mine <= 1);
+    CHECK(caller_first == 0);
+    CHECK(worker_first == 20);
     // nested in a task, it runs inline
     std::atomic<int> nested{0};
     einvit::parallel_for(4, 1, [&](std::size_t b, std::size_t e) {

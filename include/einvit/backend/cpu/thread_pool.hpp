@@ -189,22 +189,31 @@ void parallel_for(std::size_t count, std::size_t grain, F&& fn) {
     });
 }
 
-/// Calls fn(i) once for every i in [0, count), the threads taking the next index as each finishes one:
-/// for items of equal work whose results do not depend on the thread that computes them, so that a
-/// thread slowed by something else on its core (a shared host) leaves more of them to the others
-/// instead of making every other thread wait at the end.
+/// Calls fn(i) once for every i in [0, count): for items of equal work whose results do not depend on
+/// the thread that computes them. Each thread owns a contiguous share of the items, as parallel_for
+/// would give it, and takes them in order; one done with its own takes the next items of the others'
+/// shares. So in calm moments every thread works on its own share (the rows an earlier kernel of the
+/// same split left in its core's caches), and a thread slowed by something else on its core (a shared
+/// host) leaves the rest of its share to the others instead of making them wait at the end. At most
+/// 64 threads take part.
 template <class F>
 void parallel_items(std::size_t count, F&& fn) {
-    const std::size_t threads = count < num_threads() ? count : num_threads();
+    constexpr std::size_t max_threads = 64;
+    std::size_t threads = count < num_threads() ? count : num_threads();
+    if (threads > max_threads) threads = max_threads;
     if (threads <= 1) {
         for (std::size_t i = 0; i < count; ++i) fn(i);
         return;
     }
-    std::atomic<std::size_t> next{0};
-    detail::pool().run(threads, [&](std::size_t) {
-        for (std::size_t i = next.fetch_add(1, std::memory_order_relaxed); i < count;
-             i = next.fetch_add(1, std::memory_order_relaxed))
-            fn(i);
+    std::atomic<std::size_t> next[max_threads];  // the next item of each share (past its end: none left)
+    for (std::size_t t = 0; t < threads; ++t) next[t].store(count * t / threads, std::memory_order_relaxed);
+    detail::pool().run(threads, [&](std::size_t t) {
+        for (std::size_t s = 0; s < threads; ++s) {
+            const std::size_t share = t + s < threads ? t + s : t + s - threads, end = count * (share + 1) / threads;
+            for (std::size_t i = next[share].fetch_add(1, std::memory_order_relaxed); i < end;
+                 i = next[share].fetch_add(1, std::memory_order_relaxed))
+                fn(i);
+        }
     });
 }
 
