@@ -5257,6 +5257,12 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     //   at M = 197, 5-15% on ViT-S's and ViT-Ti's small-N ones, 30% on the Fashion-MNIST model's.
     constexpr std::size_t MR = mr<T>;
     const std::size_t threads = num_threads(), row_tiles = (m + MR - 1) / MR;
+    // The first row of block i when `tiles` row tiles are shared out evenly among `blocks` blocks of
+    // `rows` rows (the last block ends at `rows`).
+    const auto block_first_row = [](std::size_t tiles, std::size_t blocks, std::size_t rows, std::size_t i) {
+        const std::size_t r = tiles * i / blocks * MR;
+        return r < rows ? r : rows;
+    };
     const bool many_rows = m >= 2 * threads * row_block<T>(depth_block<T>(k));
     // Strassen's seven half-size products (see strassen_rows), each thread a share of the upper rows. C
     // is written by several products, so they take no residual that is C itself (one without an
@@ -5272,7 +5278,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         // shared out evenly among as many blocks, handed to the threads one at a time: a thread slowed by
         // a neighbour on a shared host takes fewer (each block streams every B quadrant, whichever thread
         // takes it). Otherwise each thread takes an even share (one image's 99 upper rows: a block each).
-        const auto block_row = [&](std::size_t i) { return tiles * i / blocks * MR < upper ? tiles * i / blocks * MR : upper; };
+        const auto block_row = [&](std::size_t i) { return block_first_row(tiles, blocks, upper, i); };
         if (schedule.split_columns) {
             // each thread a share of the column panel pairs, all the rows (see StrassenSchedule); with at
             // least two row blocks a thread, items of one row block and one share, handed out one at a
@@ -5321,7 +5327,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         if (blocks < 4 * threads) blocks = 4 * threads;
         blocks = (blocks + threads - 1) / threads * threads;
         if (blocks > row_tiles) blocks = row_tiles;
-        const auto block_row = [&](std::size_t i) { return row_tiles * i / blocks * MR < m ? row_tiles * i / blocks * MR : m; };
+        const auto block_row = [&](std::size_t i) { return block_first_row(row_tiles, blocks, m, i); };
         parallel_items(blocks, [&](std::size_t i) { row_range(block_row(i), block_row(i + 1)); });
         return;
     }
@@ -8370,11 +8376,16 @@ Weights read_weights(CheckpointReader& r, Family family) {
         nw.beta = r.take(base + ".bias", {dim});
         return nw;
     };
+    // l's weight (out x in, as taken) packed into the store, and its bias (null: none); nothing once a
+    // fault is kept (take() then gave nothing)
+    auto pack = [&](LinearWeights& l, const std::vector<float>& weight, const float* bias, std::uint64_t out, std::uint64_t in) {
+        if (!r.failed()) l.set(weight.data(), bias, out, in, &w.store);
+    };
     auto linear = [&](const std::string& base, std::uint64_t out, std::uint64_t in, bool bias) {
         LinearWeights l;
         const auto weight = r.take(base + ".weight", {out, in});
         const auto b = bias ? r.take(base + ".bias", {out}) : std::vector<float>{};
-        if (!r.failed()) l.set(weight.data(), bias ? b.data() : nullptr, out, in, &w.store);
+        pack(l, weight, bias ? b.data() : nullptr, out, in);
         return l;
     };
     // Whether the family's checkpoints hold the tensor `name` names (empty: none), failing with
@@ -8398,7 +8409,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
             r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
         const auto b = r.take(n.patch + ".bias", {D});
-        if (!r.failed()) w.patch.set(weight.data(), b.data(), D, M::PD, &w.store);
+        pack(w.patch, weight, b.data(), D, M::PD);
     }
     // (where a fault is kept, not raised, the weights are thrown away: what is left unset or empty stays so)
     if (C.class_token && family_has(n.cls, " models have no class token (class_token = false in the config)"))
@@ -8433,7 +8444,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
                 b.norm1 = norm(base + (tv ? "ln_1" : "norm1"), D);
                 const auto in_w = r.take(attn + "in_proj_weight", {3 * I, D});
                 const auto in_b = r.take(attn + "in_proj_bias", {3 * I});
-                if (!r.failed()) b.qkv.set(in_w.data(), in_b.data(), 3 * I, D, &w.store);
+                pack(b.qkv, in_w, in_b.data(), 3 * I, D);
                 b.proj = linear(attn + "out_proj", D, I, true);
                 b.norm2 = norm(base + (tv ? "ln_2" : "norm2"), D);
                 b.fc1 = linear(base + (tv ? "mlp.0" : "linear1"), MLP, D, true);
@@ -8453,7 +8464,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
                         qkv_b.insert(qkv_b.end(), pb.begin(), pb.end());
                     }
                 }
-                if (!r.failed()) b.qkv.set(qkv_w.data(), C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D, &w.store);
+                pack(b.qkv, qkv_w, C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D);
                 b.proj = linear(base + "attention.output.dense", D, I, true);
                 b.norm2 = norm(base + "layernorm_after", D);
                 b.fc1 = linear(base + "intermediate.dense", MLP, D, true);
@@ -8512,7 +8523,7 @@ result<Weights> try_load_weights(const Checkpoint& file, Family family) {
     detail::CheckpointReader r(file);
     r.keep_errors();
     Weights w = detail::read_weights<C>(r, family);
-    if (r.first_error()) return *r.first_error();
+    if (r.failed()) return *r.first_error();
     return w;
 }
 

@@ -198,11 +198,16 @@ Weights read_weights(CheckpointReader& r, Family family) {
         nw.beta = r.take(base + ".bias", {dim});
         return nw;
     };
+    // l's weight (out x in, as taken) packed into the store, and its bias (null: none); nothing once a
+    // fault is kept (take() then gave nothing)
+    auto pack = [&](LinearWeights& l, const std::vector<float>& weight, const float* bias, std::uint64_t out, std::uint64_t in) {
+        if (!r.failed()) l.set(weight.data(), bias, out, in, &w.store);
+    };
     auto linear = [&](const std::string& base, std::uint64_t out, std::uint64_t in, bool bias) {
         LinearWeights l;
         const auto weight = r.take(base + ".weight", {out, in});
         const auto b = bias ? r.take(base + ".bias", {out}) : std::vector<float>{};
-        if (!r.failed()) l.set(weight.data(), bias ? b.data() : nullptr, out, in, &w.store);
+        pack(l, weight, bias ? b.data() : nullptr, out, in);
         return l;
     };
     // Whether the family's checkpoints hold the tensor `name` names (empty: none), failing with
@@ -226,7 +231,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
             r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
         const auto b = r.take(n.patch + ".bias", {D});
-        if (!r.failed()) w.patch.set(weight.data(), b.data(), D, M::PD, &w.store);
+        pack(w.patch, weight, b.data(), D, M::PD);
     }
     // (where a fault is kept, not raised, the weights are thrown away: what is left unset or empty stays so)
     if (C.class_token && family_has(n.cls, " models have no class token (class_token = false in the config)"))
@@ -261,7 +266,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
                 b.norm1 = norm(base + (tv ? "ln_1" : "norm1"), D);
                 const auto in_w = r.take(attn + "in_proj_weight", {3 * I, D});
                 const auto in_b = r.take(attn + "in_proj_bias", {3 * I});
-                if (!r.failed()) b.qkv.set(in_w.data(), in_b.data(), 3 * I, D, &w.store);
+                pack(b.qkv, in_w, in_b.data(), 3 * I, D);
                 b.proj = linear(attn + "out_proj", D, I, true);
                 b.norm2 = norm(base + (tv ? "ln_2" : "norm2"), D);
                 b.fc1 = linear(base + (tv ? "mlp.0" : "linear1"), MLP, D, true);
@@ -281,7 +286,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
                         qkv_b.insert(qkv_b.end(), pb.begin(), pb.end());
                     }
                 }
-                if (!r.failed()) b.qkv.set(qkv_w.data(), C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D, &w.store);
+                pack(b.qkv, qkv_w, C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D);
                 b.proj = linear(base + "attention.output.dense", D, I, true);
                 b.norm2 = norm(base + "layernorm_after", D);
                 b.fc1 = linear(base + "intermediate.dense", MLP, D, true);
@@ -340,7 +345,7 @@ result<Weights> try_load_weights(const Checkpoint& file, Family family) {
     detail::CheckpointReader r(file);
     r.keep_errors();
     Weights w = detail::read_weights<C>(r, family);
-    if (r.first_error()) return *r.first_error();
+    if (r.failed()) return *r.first_error();
     return w;
 }
 

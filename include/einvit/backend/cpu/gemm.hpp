@@ -1292,6 +1292,12 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     //   at M = 197, 5-15% on ViT-S's and ViT-Ti's small-N ones, 30% on the Fashion-MNIST model's.
     constexpr std::size_t MR = mr<T>;
     const std::size_t threads = num_threads(), row_tiles = (m + MR - 1) / MR;
+    // The first row of block i when `tiles` row tiles are shared out evenly among `blocks` blocks of
+    // `rows` rows (the last block ends at `rows`).
+    const auto block_first_row = [](std::size_t tiles, std::size_t blocks, std::size_t rows, std::size_t i) {
+        const std::size_t r = tiles * i / blocks * MR;
+        return r < rows ? r : rows;
+    };
     const bool many_rows = m >= 2 * threads * row_block<T>(depth_block<T>(k));
     // Strassen's seven half-size products (see strassen_rows), each thread a share of the upper rows. C
     // is written by several products, so they take no residual that is C itself (one without an
@@ -1307,7 +1313,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         // shared out evenly among as many blocks, handed to the threads one at a time: a thread slowed by
         // a neighbour on a shared host takes fewer (each block streams every B quadrant, whichever thread
         // takes it). Otherwise each thread takes an even share (one image's 99 upper rows: a block each).
-        const auto block_row = [&](std::size_t i) { return tiles * i / blocks * MR < upper ? tiles * i / blocks * MR : upper; };
+        const auto block_row = [&](std::size_t i) { return block_first_row(tiles, blocks, upper, i); };
         if (schedule.split_columns) {
             // each thread a share of the column panel pairs, all the rows (see StrassenSchedule); with at
             // least two row blocks a thread, items of one row block and one share, handed out one at a
@@ -1356,7 +1362,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         if (blocks < 4 * threads) blocks = 4 * threads;
         blocks = (blocks + threads - 1) / threads * threads;
         if (blocks > row_tiles) blocks = row_tiles;
-        const auto block_row = [&](std::size_t i) { return row_tiles * i / blocks * MR < m ? row_tiles * i / blocks * MR : m; };
+        const auto block_row = [&](std::size_t i) { return block_first_row(row_tiles, blocks, m, i); };
         parallel_items(blocks, [&](std::size_t i) { row_range(block_row(i), block_row(i + 1)); });
         return;
     }
