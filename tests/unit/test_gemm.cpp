@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstring>
 #include <einvit/einvit.hpp>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -778,6 +780,41 @@ TEST_CASE("thread pool: parallel_items calls every index exactly once, on every 
         for (std::size_t i = b; i < e; ++i) einvit::parallel_items(5, [&](std::size_t) { ++nested; });
     });
     CHECK(nested == 20);
+    einvit::set_num_threads(einvit::detail::default_threads());
+}
+
+TEST_CASE("thread pool: parallel_items runs on every thread of a large pool, past 64") {
+    // each item waits (up to 10 s) until every item has started: that holds only if all 100 run at
+    // once, one a thread (items taken by fewer threads would wait in turn, and time out)
+    constexpr std::size_t threads = 100;
+    einvit::set_num_threads(threads);
+    REQUIRE(einvit::num_threads() == threads);
+    std::atomic<std::size_t> started{0};
+    std::mutex ids_mutex;
+    std::set<std::thread::id> ids;
+    std::vector<std::atomic<int>> hits(threads);
+    einvit::parallel_items(threads, [&](std::size_t i) {
+        ++hits[i];
+        {
+            std::lock_guard<std::mutex> lock(ids_mutex);
+            ids.insert(std::this_thread::get_id());
+        }
+        ++started;
+        const auto start = std::chrono::steady_clock::now();
+        while (started.load() < threads && std::chrono::steady_clock::now() - start < std::chrono::seconds(10))
+            std::this_thread::yield();
+    });
+    CHECK(started == threads);
+    CHECK(ids.size() == threads);
+    std::size_t wrong = 0;
+    for (auto& h : hits) wrong += h != 1;
+    CHECK(wrong == 0);
+    // and with more items than threads, each once
+    std::vector<std::atomic<int>> many(1000);
+    einvit::parallel_items(many.size(), [&](std::size_t i) { ++many[i]; });
+    wrong = 0;
+    for (auto& h : many) wrong += h != 1;
+    CHECK(wrong == 0);
     einvit::set_num_threads(einvit::detail::default_threads());
 }
 

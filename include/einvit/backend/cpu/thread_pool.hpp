@@ -194,24 +194,30 @@ void parallel_for(std::size_t count, std::size_t grain, F&& fn) {
 /// would give it, and takes them in order; one done with its own takes the next items of the others'
 /// shares. So in calm moments every thread works on its own share (the rows an earlier kernel of the
 /// same split left in its core's caches), and a thread slowed by something else on its core (a shared
-/// host) leaves the rest of its share to the others instead of making them wait at the end. At most
-/// 64 threads take part.
+/// host) leaves the rest of its share to the others instead of making them wait at the end. Every
+/// thread of the pool takes part (up to one per item); the shares' cursors sit on cache lines of their
+/// own, on the stack for up to 8 threads and on the heap beyond.
 template <class F>
 void parallel_items(std::size_t count, F&& fn) {
-    constexpr std::size_t max_threads = 64;
-    std::size_t threads = count < num_threads() ? count : num_threads();
-    if (threads > max_threads) threads = max_threads;
-    if (threads <= 1) {
+    const std::size_t threads = count < num_threads() ? count : num_threads();
+    if (threads <= 1 || detail::ThreadPool::inside_task()) {  // nested in a task: inline, in order
         for (std::size_t i = 0; i < count; ++i) fn(i);
         return;
     }
-    std::atomic<std::size_t> next[max_threads];  // the next item of each share (past its end: none left)
-    for (std::size_t t = 0; t < threads; ++t) next[t].store(count * t / threads, std::memory_order_relaxed);
+    struct alignas(64) Cursor {  // the next item of a share (past its end: none left)
+        std::atomic<std::size_t> next;
+    };
+    constexpr std::size_t on_stack = 8;
+    Cursor local[on_stack];
+    std::unique_ptr<Cursor[]> heap;
+    Cursor* cursor = local;
+    if (threads > on_stack) cursor = (heap = std::make_unique<Cursor[]>(threads)).get();
+    for (std::size_t t = 0; t < threads; ++t) cursor[t].next.store(count * t / threads, std::memory_order_relaxed);
     detail::pool().run(threads, [&](std::size_t t) {
         for (std::size_t s = 0; s < threads; ++s) {
             const std::size_t share = t + s < threads ? t + s : t + s - threads, end = count * (share + 1) / threads;
-            for (std::size_t i = next[share].fetch_add(1, std::memory_order_relaxed); i < end;
-                 i = next[share].fetch_add(1, std::memory_order_relaxed))
+            for (std::size_t i = cursor[share].next.fetch_add(1, std::memory_order_relaxed); i < end;
+                 i = cursor[share].next.fetch_add(1, std::memory_order_relaxed))
                 fn(i);
         }
     });
