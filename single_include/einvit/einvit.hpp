@@ -8252,7 +8252,8 @@ constexpr const char* to_string(Family f) noexcept {
 namespace detail {
 
 // Reads named tensors from one file or the shards of one checkpoint, checking shapes and remembering
-// which were used.
+// which were used. A missing tensor is named against the checkpoint's path (the file or the index), a
+// mis-shaped one against the file that holds it, an unused one with its shard's name.
 class CheckpointReader {
 public:
     explicit CheckpointReader(const io::SafeTensors& f) : path_(f.path()) { add(f); }
@@ -8284,7 +8285,7 @@ public:
         std::size_t r = 0;
         for (std::uint64_t e : shape) same = same && t->shape[r++] == e;
         if (!same) {
-            fail(errc::format, path_ + ": tensor '" + name + "' has shape " + t->shape_string() + ", expected " + text(shape));
+            fail(errc::format, files_[file]->path() + ": tensor '" + name + "' has shape " + t->shape_string() + ", expected " + text(shape));
             return {};
         }
         mark(file, t);
@@ -8311,7 +8312,9 @@ public:
             for (std::size_t i = 0; i < used_[f].size(); ++i)
                 if (!used_[f][i]) {
                     const io::TensorInfo& t = files_[f]->tensors()[i];
-                    if (count < 5) extra += (count ? ", '" : "'") + t.name + "' " + t.shape_string();
+                    if (count < 5)
+                        extra += (count ? ", '" : "'") + t.name + "' " + t.shape_string() +
+                                 (files_.size() > 1 ? " in " + file_name(files_[f]->path()) : std::string());
                     ++count;
                 }
         if (count)
@@ -8326,6 +8329,10 @@ private:
         std::size_t i = 0;
         for (std::uint64_t e : shape) s += (i++ ? ", " : "") + std::to_string(e);
         return s + "]";
+    }
+    static std::string file_name(const std::string& path) {
+        const std::size_t slash = path.find_last_of('/');
+        return slash == std::string::npos ? path : path.substr(slash + 1);
     }
     void add(const io::SafeTensors& f) {
         files_.push_back(&f);

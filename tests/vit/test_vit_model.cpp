@@ -45,6 +45,26 @@ constexpr vit::Config tiny_depth_11 = [] {
     return c;
 }();
 
+// tests/vit/test_vit_parity.cpp's HF model (in four shards), and two configs its checkpoint does not fit
+constexpr vit::Config hf_small = [] {
+    vit::Config c = vit::presets::vit(64, 2, 4, 8, 32, 7);
+    c.mlp_dim = 128;
+    c.layer_norm_eps = 1e-12f;
+    return c;
+}();
+
+constexpr vit::Config hf_narrow_mlp = [] {
+    vit::Config c = hf_small;
+    c.mlp_dim = 64;
+    return c;
+}();
+
+constexpr vit::Config hf_one_block = [] {
+    vit::Config c = hf_small;
+    c.depth = 1;
+    return c;
+}();
+
 }  // namespace
 
 static_assert(vit::VisionTransformer<vit::presets::vit_base_patch16_224>::T == 197);
@@ -70,6 +90,23 @@ TEST_CASE("vit load: a checkpoint of another config or family is refused with th
     const std::string distilled = load_error([&] { (void)vit::load<vit::presets::deit_tiny_distilled_patch16_224>(file, vit::Family::timm); });
     CHECK(distilled.find("missing tensor 'dist_token'") != std::string::npos);
     CHECK(load_error([&] { (void)vit::load<vit::presets::vit_tiny_patch16_224>(file, vit::Family::timm); }) == "(no error)");
+}
+
+TEST_CASE("vit load: in a sharded checkpoint a mis-shaped tensor names its shard, and unexpected tensors theirs") {
+    const auto sharded = einvit::io::ShardedCheckpoint::open(golden("hf_vit_sharded/model.safetensors.index.json"));
+    REQUIRE(sharded.files().size() == 4);
+    const std::string shard2 = golden("hf_vit_sharded/model-00002-of-00004.safetensors");
+    REQUIRE(sharded.find("vit.encoder.layer.0.intermediate.dense.weight").second->path() == shard2);
+    const std::string mis_shaped = load_error([&] { (void)vit::load<hf_narrow_mlp>(sharded, vit::Family::hf); });
+    CHECK(mis_shaped == shard2 + ": tensor 'vit.encoder.layer.0.intermediate.dense.weight' has shape [128, 64], expected [64, 64]");
+    const std::string extra = load_error([&] { (void)vit::load<hf_one_block>(sharded, vit::Family::hf); });
+    CHECK(extra.find(golden("hf_vit_sharded/model.safetensors.index.json") + ": ") == 0);
+    CHECK(extra.find("unexpected tensor(s)") != std::string::npos);
+    CHECK(extra.find("'vit.encoder.layer.1.") != std::string::npos);
+    CHECK(extra.find(" in model-0000") != std::string::npos);
+    const std::string missing = load_error([&] { (void)vit::load<hf_small>(sharded, vit::Family::timm); });
+    CHECK(missing.find(golden("hf_vit_sharded/model.safetensors.index.json") + ": missing tensor") == 0);
+    CHECK(load_error([&] { (void)vit::load<hf_small>(sharded, vit::Family::hf); }) == "(no error)");
 }
 
 TEST_CASE("vit try_load: a fault comes back as the error load raises; a good checkpoint gives the same model") {
