@@ -3642,6 +3642,24 @@ void parallel_for(std::size_t count, std::size_t grain, F&& fn) {
     });
 }
 
+namespace detail {
+
+// parallel_items' cursors: the next item of a share (past its end: none left), each on its own cache line.
+struct alignas(64) ItemCursor {
+    std::atomic<std::size_t> next;
+};
+inline constexpr std::size_t item_cursors_on_stack = 8;
+
+// Cursors for a pool of more than item_cursors_on_stack threads: the calling thread's own array, grown
+// once, so that after the first call (a model's first pass) parallel_items allocates nothing.
+inline ItemCursor* more_item_cursors(std::size_t threads) {
+    static thread_local std::vector<ItemCursor> cursors;
+    if (cursors.size() < threads) cursors = std::vector<ItemCursor>(threads);
+    return cursors.data();
+}
+
+}  // namespace detail
+
 /// Calls fn(i) once for every i in [0, count): for items of equal work whose results do not depend on
 /// the thread that computes them. Each thread owns a contiguous share of the items, as parallel_for
 /// would give it, and takes them in order; one done with its own takes the next items of the others'
@@ -3649,7 +3667,8 @@ void parallel_for(std::size_t count, std::size_t grain, F&& fn) {
 /// same split left in its core's caches), and a thread slowed by something else on its core (a shared
 /// host) leaves the rest of its share to the others instead of making them wait at the end. Every
 /// thread of the pool takes part (up to one per item); the shares' cursors sit on cache lines of their
-/// own, on the stack for up to 8 threads and on the heap beyond.
+/// own, on the stack for up to 8 threads and beyond that in an array of the calling thread's, allocated
+/// on its first such call.
 template <class F>
 void parallel_items(std::size_t count, F&& fn) {
     const std::size_t threads = count < num_threads() ? count : num_threads();
@@ -3657,14 +3676,8 @@ void parallel_items(std::size_t count, F&& fn) {
         for (std::size_t i = 0; i < count; ++i) fn(i);
         return;
     }
-    struct alignas(64) Cursor {  // the next item of a share (past its end: none left)
-        std::atomic<std::size_t> next;
-    };
-    constexpr std::size_t on_stack = 8;
-    Cursor local[on_stack];
-    std::unique_ptr<Cursor[]> heap;
-    Cursor* cursor = local;
-    if (threads > on_stack) cursor = (heap = std::make_unique<Cursor[]>(threads)).get();
+    detail::ItemCursor local[detail::item_cursors_on_stack];
+    detail::ItemCursor* cursor = threads <= detail::item_cursors_on_stack ? local : detail::more_item_cursors(threads);
     for (std::size_t t = 0; t < threads; ++t) cursor[t].next.store(count * t / threads, std::memory_order_relaxed);
     detail::pool().run(threads, [&](std::size_t t) {
         for (std::size_t s = 0; s < threads; ++s) {

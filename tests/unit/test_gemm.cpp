@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "alloc_counter.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -809,9 +810,15 @@ TEST_CASE("thread pool: parallel_items runs on every thread of a large pool, pas
     std::size_t wrong = 0;
     for (auto& h : hits) wrong += h != 1;
     CHECK(wrong == 0);
-    // and with more items than threads, each once
+    // and with more items than threads, each once; after the first call on a thread, with no allocation
     std::vector<std::atomic<int>> many(1000);
-    einvit::parallel_items(many.size(), [&](std::size_t i) { ++many[i]; });
+    std::size_t allocations = 0;
+    {
+        einvit_test::AllocationScope scope;
+        einvit::parallel_items(many.size(), [&](std::size_t i) { ++many[i]; });
+        allocations = scope.count();
+    }
+    CHECK(allocations == 0);
     wrong = 0;
     for (auto& h : many) wrong += h != 1;
     CHECK(wrong == 0);
