@@ -3460,7 +3460,9 @@ void reduce(cpu, T* EINVIT_RESTRICT out, const T* EINVIT_RESTRICT in) noexcept {
 // or handed out item by item (parallel_items, for items whose results do not depend on the thread), so
 // results do not depend on timing, and each kernel computes every output element with the same operation order
 // whatever the thread count, so results do not depend on the thread count either. Workers spin briefly
-// after a job (kernels come in bursts during a forward pass), then sleep on an atomic wait.
+// after a job (kernels come in bursts during a forward pass), then sleep on an atomic wait. A thread
+// claims a task before it runs it, and one done with its own runs those not yet claimed, so a worker
+// that the OS does not run (its core busy with another program) holds no kernel up.
 
 #include <atomic>
 #include <chrono>
@@ -3499,17 +3501,21 @@ public:
         if (threads == size()) return;
         stop();
         quit_.store(false);
+        claims_ = std::vector<Claim>(threads);
         // Workers start from the current generation: a job posted before a new thread first runs is
         // still seen as new by it.
         const std::uint32_t start = generation_.load(std::memory_order_acquire);
         for (std::size_t i = 1; i < threads; ++i) workers_.emplace_back([this, i, start] { work(i, start); });
     }
 
-    /// Calls fn(i) for i in [0, tasks) across the pool (tasks <= size()); the calling thread runs task 0.
-    /// Returns when all are done. Calls from several threads at once are serialised. A task that throws
-    /// (out of memory for a scratch buffer, say) does not end the program or leave the others running
-    /// on a job whose caller has gone: every task runs to its end, then the first exception thrown is
-    /// rethrown here, on the calling thread.
+    /// Calls fn(i) for i in [0, tasks) across the pool (tasks <= size()) and returns when all are done.
+    /// The calling thread runs task 0 and worker i task i, each claiming it first; a thread done with its
+    /// own task then claims and runs any task not yet claimed, so a worker the OS has not run yet (its
+    /// core busy with another program, or asleep and slow to wake) does not hold the job up: the others
+    /// run its task, and it finds nothing left. Calls from several threads at once are serialised. A
+    /// task that throws (out of memory for a scratch buffer, say) does not end the program or leave the
+    /// others running on a job whose caller has gone: every task runs to its end, then the first
+    /// exception thrown is rethrown here, on the calling thread.
     template <class F>
     void run(std::size_t tasks, F&& fn) {
         if (tasks <= 1 || workers_.empty() || inside_task()) {  // nested calls run on the calling thread
@@ -3521,13 +3527,19 @@ public:
         job_ = [](void* ctx, std::size_t i) { (*static_cast<std::remove_reference_t<F>*>(ctx))(i); };
         ctx_ = &fn;
         tasks_ = tasks;
-        pending_.store(tasks - 1, std::memory_order_relaxed);
+        done_.store(0, std::memory_order_relaxed);
+        // Task i of job J can be claimed while claims_[i] holds 2J (armed), and is taken by changing it
+        // to 2J + 1. A worker that wakes late for an earlier job finds its value changed and runs nothing.
+        const std::uint64_t armed = 2 * ++job_id_;
+        for (std::size_t i = 1; i < tasks; ++i) claims_[i].state.store(armed, std::memory_order_release);
         generation_.fetch_add(1, std::memory_order_release);
         generation_.notify_all();
         inside_task() = true;
         invoke(0);
+        run_unclaimed(armed, tasks, 1);
         inside_task() = false;
-        while (pending_.load(std::memory_order_acquire) != 0) {
+        while (done_.load(std::memory_order_acquire) != tasks - 1) {
+            EINVIT_CPU_RELAX();
         }
 #if EINVIT_HAS_EXCEPTIONS
         if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
@@ -3540,6 +3552,27 @@ public:
     }
 
 private:
+    struct alignas(64) Claim {  // a task's state in the current job (see run)
+        std::atomic<std::uint64_t> state{0};
+    };
+
+    bool claim(std::size_t i, std::uint64_t armed) noexcept {
+        std::uint64_t expected = armed;
+        return claims_[i].state.load(std::memory_order_relaxed) == armed &&
+               claims_[i].state.compare_exchange_strong(expected, armed + 1, std::memory_order_acq_rel, std::memory_order_relaxed);
+    }
+
+    // Claims and runs the tasks of the job armed as `armed` (of `tasks` tasks) that no thread has
+    // claimed, from task `from` on and round, counting each done.
+    void run_unclaimed(std::uint64_t armed, std::size_t tasks, std::size_t from) noexcept {
+        for (std::size_t s = 0; s + 1 < tasks; ++s) {
+            const std::size_t i = 1 + (from - 1 + s) % (tasks - 1);
+            if (!claim(i, armed)) continue;
+            invoke(i);
+            done_.fetch_add(1, std::memory_order_acq_rel);
+        }
+    }
+
     void work(std::size_t index, std::uint32_t seen) {
         inside_task() = true;
         for (;;) {
@@ -3562,10 +3595,15 @@ private:
             }
             seen = now;
             if (quit_.load(std::memory_order_acquire)) return;
-            if (index < tasks_) {
-                invoke(index);
-                pending_.fetch_sub(1, std::memory_order_acq_rel);
-            }
+            // The job's tasks are armed before the generation moves, so the value read here is this
+            // job's or a later one's; a claim only succeeds on a task armed and not yet taken, and the
+            // job's fields are read only after one has (its caller waits for that task).
+            const std::uint64_t armed = claims_[index].state.load(std::memory_order_acquire);
+            if (armed % 2 != 0 || armed == 0 || !claim(index, armed)) continue;
+            const std::size_t tasks = tasks_;  // read while the job cannot end: this task is not done
+            invoke(index);
+            done_.fetch_add(1, std::memory_order_acq_rel);
+            run_unclaimed(armed, tasks, index + 1 < tasks ? index + 1 : 1);
         }
     }
 
@@ -3593,10 +3631,12 @@ private:
     }
 
     std::vector<std::thread> workers_;
+    std::vector<Claim> claims_;
     std::mutex run_mutex_;
     std::atomic<std::uint32_t> generation_{0};
-    std::atomic<std::size_t> pending_{0};
+    std::atomic<std::size_t> done_{0};
     std::atomic<bool> quit_{false};
+    std::uint64_t job_id_ = 0;
     void (*job_)(void*, std::size_t) = nullptr;
     void* ctx_ = nullptr;
     std::size_t tasks_ = 0;
@@ -4150,7 +4190,8 @@ constexpr std::size_t round_up(std::size_t n, std::size_t m) noexcept { return (
 
 // A growable, 64-byte-aligned scratch buffer per slot and thread: allocated on first use and when a
 // larger problem comes, then reused. Slots 0 and 1 are the GEMM's packed A and B; 2 to 5 and 7 the attention
-// kernel's; 8 the GEMM's A packed whole and shared by the threads (the calling thread's).
+// kernel's; 8 the GEMM's A packed whole and shared by the threads (the calling thread's); 9 and 10 a
+// thread's shares of one image's rows packed whole (one_image_rows).
 template <class T>
 struct ScratchBuffer {
     T* data = nullptr;
@@ -4160,7 +4201,7 @@ struct ScratchBuffer {
 
 template <class T>
 ScratchBuffer<T>* scratch_buffers() noexcept {
-    static thread_local ScratchBuffer<T> buffers[9];
+    static thread_local ScratchBuffer<T> buffers[11];
     return buffers;
 }
 
@@ -4816,12 +4857,13 @@ void pack_a_shared(T* out, Strided<T> a, std::size_t m, std::size_t k, std::size
 
 // The product for the rows [r0, r0 + m) and the column panels [p0, p1), on one thread (a and c point
 // at row r0; r0 is what the epilogue's row index counts from). `packed` is null when B must be packed
-// here; `a_shared`, when not null, is all of A packed by pack_a_shared; otherwise A is packed here,
+// here; `a_shared`, when not null, is all of A packed by pack_a_shared (`a_own`: only these rows, a
+// thread's share, which are then blocked as rows packed here are); otherwise A is packed here,
 // normalised by `norm` when it is not null.
 template <class T>
 void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, const PackedB<T>* packed,
                      T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t p0, std::size_t p1,
-                     std::size_t r0 = 0, const T* a_shared = nullptr, const RowNorm<T>* norm = nullptr) {
+                     std::size_t r0 = 0, const T* a_shared = nullptr, const RowNorm<T>* norm = nullptr, bool a_own = false) {
     constexpr std::size_t MR = mr<T>, NR = nr<T>;
     const std::size_t kc = depth_block<T>(k);
     if (!packed) {  // B packed here: b_block_bytes of it at a time
@@ -4836,7 +4878,7 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
     std::size_t MC = row_block<T>(kc);
     // Rows a little over one block (a thread's half of one image's tokens: 99 where a block is 84) are
     // one block: a second block of a tile or two would stream every B panel again for little work.
-    if (!a_shared && m <= MC + MC / 2) MC = m;
+    if ((!a_shared || a_own) && m <= MC + MC / 2) MC = m;
     T* a_buffer = a_shared ? nullptr : scratch<T>(0, round_up(m < MC ? m : MC, MR) * kc);
     T* b_packed = packed ? nullptr : scratch<T>(1, kc * (p1 - p0) * NR);
     for (std::size_t k0 = 0;; k0 += kc) {  // at least once: with k = 0, C = epilogue(0)
@@ -4866,6 +4908,7 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
                                      : p + 1 < p1 ? packed->panel(k0, p + 1)
                                      : i0 + MC < m ? packed->panel(k0, p0)
                                      : !last       ? packed->panel(k0 + kb, p0)
+                                     : a_own && p1 * NR < n ? packed->panel(0, p1)  // the next share of panels
                                                    : nullptr;
                 const char* next = reinterpret_cast<const char*>(following);
                 const std::size_t lines = next ? kb * NR * sizeof(T) / 64 : 0;
@@ -5235,6 +5278,34 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
 
 // The product for the column panels [first, end) of B (all of them by default), A normalised by `norm`
 // when it is not null.
+// A number for each one-image product handed out in items, so that a thread knows which share's rows
+// its buffers hold.
+inline std::atomic<std::uint64_t>& one_image_call() noexcept {
+    static std::atomic<std::uint64_t> calls{0};
+    return calls;
+}
+
+// The rows of share `share` of product `call`, packed whole (pack_a_shared, normalised by `norm`) in one
+// of the calling thread's two buffers (scratch slots 9 and 10): its own share's, packed by its first
+// item, and the last other share it took items of. Packed once a share and thread.
+template <class T>
+const T* one_image_rows(std::uint64_t call, std::size_t share, Strided<T> a, std::size_t rows, std::size_t k,
+                        const RowNorm<T>* norm) {
+    struct Held {
+        std::uint64_t call = 0;
+        std::size_t share = 0;
+    };
+    static thread_local Held held[2];
+    for (std::size_t s = 0; s < 2; ++s)
+        if (held[s].call == call && held[s].share == share) return scratch<T>(9 + s, 0);
+    const std::size_t slot = held[0].call == call ? 1 : 0;  // the first share a thread takes is its own
+    const std::size_t kc = depth_block<T>(k), row_panels = (rows + mr<T> - 1) / mr<T>;
+    T* out = scratch<T>(9 + slot, row_panels * mr<T> * (k ? k : 1));
+    pack_a_shared(out, a, rows, k, 0, (k + kc - 1) / kc * row_panels, norm);
+    held[slot] = Held{call, share};
+    return out;
+}
+
 template <class T>
 void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, const PackedB<T>* packed,
                        T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t first = 0,
@@ -5351,8 +5422,27 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         return;
     }
     if (packed && grain == 1 && threads > 1 && !many_rows && m >= threads * MR) {
-        // one image's rows in even shares, one a thread
-        parallel_for(threads, 1, [&](std::size_t t0, std::size_t t1) { row_range(m * t0 / threads, m * t1 / threads); });
+        // One image's rows in even shares, one a thread. With one depth block and enough panels, each
+        // share's panels are items too (chunks of at least 8 panels, at most 8 a share), handed out by
+        // parallel_items: a thread packs its share's rows once and works through its own chunks in
+        // order, then takes the others' next chunks, packing their rows once (`one_image_rows`). In
+        // calm moments that is the even split; a thread slowed by another program on its core leaves
+        // the rest of its share to the others instead of making them wait (each panel is still read
+        // once a share, so the weight is not streamed more often).
+        const std::size_t chunks = panels / 8 < 8 ? panels / 8 : 8;
+        if (chunks < 2 || k == 0 || k > depth_block<T>(k) || einvit::detail::ThreadPool::inside_task()) {
+            parallel_for(threads, 1, [&](std::size_t t0, std::size_t t1) { row_range(m * t0 / threads, m * t1 / threads); });
+            return;
+        }
+        const std::uint64_t call = one_image_call().fetch_add(1, std::memory_order_relaxed) + 1;
+        parallel_items(threads * chunks, [&](std::size_t i) {
+            const std::size_t share = i / chunks, chunk = i % chunks;
+            const std::size_t r0 = m * share / threads, rows = m * (share + 1) / threads - r0;
+            const Strided<T> a_rows{a.data + r0 * a.row_stride, a.row_stride, a.col_stride};
+            const T* a_packed = one_image_rows<T>(call, share, a_rows, rows, k, norm);
+            multiply_panels(rows, n, k, a_rows, b, packed, c + r0 * ldc, ldc, e, accumulate, first + panels * chunk / chunks,
+                            first + panels * (chunk + 1) / chunks, r0, a_packed, static_cast<const RowNorm<T>*>(nullptr), true);
+        });
         return;
     }
     // Threads splitting the panels multiply the same rows of A: when A packed whole is small enough

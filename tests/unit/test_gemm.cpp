@@ -15,6 +15,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+#if defined(__unix__)
+#include <pthread.h>
+#include <signal.h>
+#endif
 
 #include "alloc_counter.hpp"
 #include "test_util.hpp"
@@ -825,13 +829,108 @@ TEST_CASE("thread pool: parallel_items runs on every thread of a large pool, pas
     einvit::set_num_threads(einvit::detail::default_threads());
 }
 
+#if defined(__unix__) && !defined(__SANITIZE_THREAD__)
+// A worker held in a signal handler is a thread the OS does not run (as when another program has its
+// core): a job must not wait for it to start its task.
+namespace {
+std::atomic<bool> hold_worker{false};
+std::atomic<int> held_workers{0};
+extern "C" void hold_in_handler(int) {
+    held_workers.fetch_add(1);
+    while (hold_worker.load()) {
+    }
+    held_workers.fetch_sub(1);
+}
+template <class F>
+bool wait_until(F done) {
+    const auto start = std::chrono::steady_clock::now();
+    while (!done())
+        if (std::chrono::steady_clock::now() - start > std::chrono::seconds(10)) return false;
+    return true;
+}
+}  // namespace
+
+TEST_CASE("thread pool: a worker that does not run holds no job up: the other threads take its task and items") {
+    static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free);
+    einvit::set_num_threads(3);
+    // the workers' threads: worker i runs task i when every task waits until all have started
+    pthread_t handles[3];
+    std::thread::id ids[3];
+    std::atomic<std::size_t> started{0};
+    einvit::detail::pool().run(3, [&](std::size_t t) {
+        handles[t] = pthread_self();
+        ids[t] = std::this_thread::get_id();
+        ++started;
+        wait_until([&] { return started.load() == 3; });
+    });
+    REQUIRE(started == 3);
+    struct sigaction hold {}, before {};
+    hold.sa_handler = hold_in_handler;
+    sigemptyset(&hold.sa_mask);
+    REQUIRE(sigaction(SIGUSR1, &hold, &before) == 0);
+    hold_worker = true;
+    REQUIRE(pthread_kill(handles[2], SIGUSR1) == 0);
+    REQUIRE(wait_until([] { return held_workers.load() == 1; }));
+
+    // a job of three tasks returns with worker 2 held: its task ran on another thread
+    std::thread::id ran_on[3];
+    einvit::detail::pool().run(3, [&](std::size_t t) { ran_on[t] = std::this_thread::get_id(); });
+    CHECK(ran_on[0] == ids[0]);
+    CHECK(ran_on[2] != ids[2]);
+    // parallel_items: every item once
+    std::vector<std::atomic<int>> hits(300);
+    einvit::parallel_items(hits.size(), [&](std::size_t i) { ++hits[i]; });
+    std::size_t wrong = 0;
+    for (auto& h : hits) wrong += h != 1;
+    CHECK(wrong == 0);
+    // one image's product (a LayerNorm of A's rows, a bias and GELU), its rows' shares handed out with
+    // their panels: the others take worker 2's share, packing its rows, with the bits of one thread
+    const einvit_test::StrassenSetting plain(false);
+    const Problem p{197, 1024, 768, false, true};
+    const Operands o = make(p, 41);
+    const einvit::gemm::PackedB<float> packed(o.sb, p.k, p.n);
+    std::vector<float> gamma(p.k, 1.25f), beta(p.k, -0.125f);
+    const einvit::gemm::RowNorm<float> norm{gamma.data(), beta.data(), 1e-6f};
+    Epilogue<float> ep;
+    ep.bias = o.bias.data();
+    ep.activation = Activation::gelu_erf;
+    std::vector<float> held(p.m * p.n), one(p.m * p.n);
+    einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, held.data(), p.n, ep, false, &norm);
+    CHECK(held_workers == 1);  // still held throughout
+
+    hold_worker = false;
+    REQUIRE(wait_until([] { return held_workers.load() == 0; }));
+    REQUIRE(sigaction(SIGUSR1, &before, nullptr) == 0);
+    // and worker 2 takes part again: a job on all three threads
+    std::thread::id again[3];
+    started = 0;
+    einvit::detail::pool().run(3, [&](std::size_t t) {
+        again[t] = std::this_thread::get_id();
+        ++started;
+        wait_until([&] { return started.load() == 3; });
+    });
+    CHECK(again[2] == ids[2]);
+    einvit::set_num_threads(1);
+    einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, one.data(), p.n, ep, false, &norm);
+    CHECK(std::memcmp(held.data(), one.data(), one.size() * sizeof(float)) == 0);
+    einvit::set_num_threads(einvit::detail::default_threads());
+}
+#endif
+
 TEST_CASE("thread pool: setting the thread count it already has keeps its workers; another count replaces them") {
-    // Worker i runs task i (the caller task 0). A mark in each thread's own storage tells a kept worker
-    // from a new one (a new thread's ids can repeat a joined one's; its thread_local storage starts anew).
+    // Worker i runs task i (the caller task 0) when every task waits until all have started (else a
+    // thread done with its own may run a task not yet claimed). A mark in each thread's own storage tells
+    // a kept worker from a new one (a new thread's ids can repeat a joined one's; its thread_local
+    // storage starts anew).
     static thread_local int mark = 0;
     const auto marks = [](int set) {
         std::vector<int> seen(einvit::num_threads());
+        std::atomic<std::size_t> started{0};
         einvit::detail::pool().run(seen.size(), [&](std::size_t t) {
+            ++started;
+            const auto start = std::chrono::steady_clock::now();
+            while (started.load() < seen.size() && std::chrono::steady_clock::now() - start < std::chrono::seconds(10))
+                std::this_thread::yield();
             seen[t] = mark;
             if (set) mark = set;
         });
@@ -892,7 +991,9 @@ TEST_CASE("thread pool: an exception in a task, the caller's or a worker's, reac
     std::atomic<int> on_caller{0}, on_worker{0};
     einvit::parallel_for(2, 1, [&](std::size_t, std::size_t) {
         ++(std::this_thread::get_id() == caller ? on_caller : on_worker);
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        const auto start = std::chrono::steady_clock::now();
+        while (on_caller + on_worker < 2 && std::chrono::steady_clock::now() - start < std::chrono::seconds(10))
+            std::this_thread::yield();
     });
     CHECK(on_caller == 1);
     CHECK(on_worker == 1);

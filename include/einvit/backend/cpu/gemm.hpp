@@ -166,7 +166,8 @@ constexpr std::size_t round_up(std::size_t n, std::size_t m) noexcept { return (
 
 // A growable, 64-byte-aligned scratch buffer per slot and thread: allocated on first use and when a
 // larger problem comes, then reused. Slots 0 and 1 are the GEMM's packed A and B; 2 to 5 and 7 the attention
-// kernel's; 8 the GEMM's A packed whole and shared by the threads (the calling thread's).
+// kernel's; 8 the GEMM's A packed whole and shared by the threads (the calling thread's); 9 and 10 a
+// thread's shares of one image's rows packed whole (one_image_rows).
 template <class T>
 struct ScratchBuffer {
     T* data = nullptr;
@@ -176,7 +177,7 @@ struct ScratchBuffer {
 
 template <class T>
 ScratchBuffer<T>* scratch_buffers() noexcept {
-    static thread_local ScratchBuffer<T> buffers[9];
+    static thread_local ScratchBuffer<T> buffers[11];
     return buffers;
 }
 
@@ -832,12 +833,13 @@ void pack_a_shared(T* out, Strided<T> a, std::size_t m, std::size_t k, std::size
 
 // The product for the rows [r0, r0 + m) and the column panels [p0, p1), on one thread (a and c point
 // at row r0; r0 is what the epilogue's row index counts from). `packed` is null when B must be packed
-// here; `a_shared`, when not null, is all of A packed by pack_a_shared; otherwise A is packed here,
+// here; `a_shared`, when not null, is all of A packed by pack_a_shared (`a_own`: only these rows, a
+// thread's share, which are then blocked as rows packed here are); otherwise A is packed here,
 // normalised by `norm` when it is not null.
 template <class T>
 void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, const PackedB<T>* packed,
                      T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t p0, std::size_t p1,
-                     std::size_t r0 = 0, const T* a_shared = nullptr, const RowNorm<T>* norm = nullptr) {
+                     std::size_t r0 = 0, const T* a_shared = nullptr, const RowNorm<T>* norm = nullptr, bool a_own = false) {
     constexpr std::size_t MR = mr<T>, NR = nr<T>;
     const std::size_t kc = depth_block<T>(k);
     if (!packed) {  // B packed here: b_block_bytes of it at a time
@@ -852,7 +854,7 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
     std::size_t MC = row_block<T>(kc);
     // Rows a little over one block (a thread's half of one image's tokens: 99 where a block is 84) are
     // one block: a second block of a tile or two would stream every B panel again for little work.
-    if (!a_shared && m <= MC + MC / 2) MC = m;
+    if ((!a_shared || a_own) && m <= MC + MC / 2) MC = m;
     T* a_buffer = a_shared ? nullptr : scratch<T>(0, round_up(m < MC ? m : MC, MR) * kc);
     T* b_packed = packed ? nullptr : scratch<T>(1, kc * (p1 - p0) * NR);
     for (std::size_t k0 = 0;; k0 += kc) {  // at least once: with k = 0, C = epilogue(0)
@@ -882,6 +884,7 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
                                      : p + 1 < p1 ? packed->panel(k0, p + 1)
                                      : i0 + MC < m ? packed->panel(k0, p0)
                                      : !last       ? packed->panel(k0 + kb, p0)
+                                     : a_own && p1 * NR < n ? packed->panel(0, p1)  // the next share of panels
                                                    : nullptr;
                 const char* next = reinterpret_cast<const char*>(following);
                 const std::size_t lines = next ? kb * NR * sizeof(T) / 64 : 0;
@@ -1251,6 +1254,34 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
 
 // The product for the column panels [first, end) of B (all of them by default), A normalised by `norm`
 // when it is not null.
+// A number for each one-image product handed out in items, so that a thread knows which share's rows
+// its buffers hold.
+inline std::atomic<std::uint64_t>& one_image_call() noexcept {
+    static std::atomic<std::uint64_t> calls{0};
+    return calls;
+}
+
+// The rows of share `share` of product `call`, packed whole (pack_a_shared, normalised by `norm`) in one
+// of the calling thread's two buffers (scratch slots 9 and 10): its own share's, packed by its first
+// item, and the last other share it took items of. Packed once a share and thread.
+template <class T>
+const T* one_image_rows(std::uint64_t call, std::size_t share, Strided<T> a, std::size_t rows, std::size_t k,
+                        const RowNorm<T>* norm) {
+    struct Held {
+        std::uint64_t call = 0;
+        std::size_t share = 0;
+    };
+    static thread_local Held held[2];
+    for (std::size_t s = 0; s < 2; ++s)
+        if (held[s].call == call && held[s].share == share) return scratch<T>(9 + s, 0);
+    const std::size_t slot = held[0].call == call ? 1 : 0;  // the first share a thread takes is its own
+    const std::size_t kc = depth_block<T>(k), row_panels = (rows + mr<T> - 1) / mr<T>;
+    T* out = scratch<T>(9 + slot, row_panels * mr<T> * (k ? k : 1));
+    pack_a_shared(out, a, rows, k, 0, (k + kc - 1) / kc * row_panels, norm);
+    held[slot] = Held{call, share};
+    return out;
+}
+
 template <class T>
 void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, const PackedB<T>* packed,
                        T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t first = 0,
@@ -1367,8 +1398,27 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         return;
     }
     if (packed && grain == 1 && threads > 1 && !many_rows && m >= threads * MR) {
-        // one image's rows in even shares, one a thread
-        parallel_for(threads, 1, [&](std::size_t t0, std::size_t t1) { row_range(m * t0 / threads, m * t1 / threads); });
+        // One image's rows in even shares, one a thread. With one depth block and enough panels, each
+        // share's panels are items too (chunks of at least 8 panels, at most 8 a share), handed out by
+        // parallel_items: a thread packs its share's rows once and works through its own chunks in
+        // order, then takes the others' next chunks, packing their rows once (`one_image_rows`). In
+        // calm moments that is the even split; a thread slowed by another program on its core leaves
+        // the rest of its share to the others instead of making them wait (each panel is still read
+        // once a share, so the weight is not streamed more often).
+        const std::size_t chunks = panels / 8 < 8 ? panels / 8 : 8;
+        if (chunks < 2 || k == 0 || k > depth_block<T>(k) || einvit::detail::ThreadPool::inside_task()) {
+            parallel_for(threads, 1, [&](std::size_t t0, std::size_t t1) { row_range(m * t0 / threads, m * t1 / threads); });
+            return;
+        }
+        const std::uint64_t call = one_image_call().fetch_add(1, std::memory_order_relaxed) + 1;
+        parallel_items(threads * chunks, [&](std::size_t i) {
+            const std::size_t share = i / chunks, chunk = i % chunks;
+            const std::size_t r0 = m * share / threads, rows = m * (share + 1) / threads - r0;
+            const Strided<T> a_rows{a.data + r0 * a.row_stride, a.row_stride, a.col_stride};
+            const T* a_packed = one_image_rows<T>(call, share, a_rows, rows, k, norm);
+            multiply_panels(rows, n, k, a_rows, b, packed, c + r0 * ldc, ldc, e, accumulate, first + panels * chunk / chunks,
+                            first + panels * (chunk + 1) / chunks, r0, a_packed, static_cast<const RowNorm<T>*>(nullptr), true);
+        });
         return;
     }
     // Threads splitting the panels multiply the same rows of A: when A packed whole is small enough

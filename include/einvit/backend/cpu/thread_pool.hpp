@@ -5,7 +5,9 @@
 // or handed out item by item (parallel_items, for items whose results do not depend on the thread), so
 // results do not depend on timing, and each kernel computes every output element with the same operation order
 // whatever the thread count, so results do not depend on the thread count either. Workers spin briefly
-// after a job (kernels come in bursts during a forward pass), then sleep on an atomic wait.
+// after a job (kernels come in bursts during a forward pass), then sleep on an atomic wait. A thread
+// claims a task before it runs it, and one done with its own runs those not yet claimed, so a worker
+// that the OS does not run (its core busy with another program) holds no kernel up.
 #pragma once
 
 #include <atomic>
@@ -46,17 +48,21 @@ public:
         if (threads == size()) return;
         stop();
         quit_.store(false);
+        claims_ = std::vector<Claim>(threads);
         // Workers start from the current generation: a job posted before a new thread first runs is
         // still seen as new by it.
         const std::uint32_t start = generation_.load(std::memory_order_acquire);
         for (std::size_t i = 1; i < threads; ++i) workers_.emplace_back([this, i, start] { work(i, start); });
     }
 
-    /// Calls fn(i) for i in [0, tasks) across the pool (tasks <= size()); the calling thread runs task 0.
-    /// Returns when all are done. Calls from several threads at once are serialised. A task that throws
-    /// (out of memory for a scratch buffer, say) does not end the program or leave the others running
-    /// on a job whose caller has gone: every task runs to its end, then the first exception thrown is
-    /// rethrown here, on the calling thread.
+    /// Calls fn(i) for i in [0, tasks) across the pool (tasks <= size()) and returns when all are done.
+    /// The calling thread runs task 0 and worker i task i, each claiming it first; a thread done with its
+    /// own task then claims and runs any task not yet claimed, so a worker the OS has not run yet (its
+    /// core busy with another program, or asleep and slow to wake) does not hold the job up: the others
+    /// run its task, and it finds nothing left. Calls from several threads at once are serialised. A
+    /// task that throws (out of memory for a scratch buffer, say) does not end the program or leave the
+    /// others running on a job whose caller has gone: every task runs to its end, then the first
+    /// exception thrown is rethrown here, on the calling thread.
     template <class F>
     void run(std::size_t tasks, F&& fn) {
         if (tasks <= 1 || workers_.empty() || inside_task()) {  // nested calls run on the calling thread
@@ -68,13 +74,19 @@ public:
         job_ = [](void* ctx, std::size_t i) { (*static_cast<std::remove_reference_t<F>*>(ctx))(i); };
         ctx_ = &fn;
         tasks_ = tasks;
-        pending_.store(tasks - 1, std::memory_order_relaxed);
+        done_.store(0, std::memory_order_relaxed);
+        // Task i of job J can be claimed while claims_[i] holds 2J (armed), and is taken by changing it
+        // to 2J + 1. A worker that wakes late for an earlier job finds its value changed and runs nothing.
+        const std::uint64_t armed = 2 * ++job_id_;
+        for (std::size_t i = 1; i < tasks; ++i) claims_[i].state.store(armed, std::memory_order_release);
         generation_.fetch_add(1, std::memory_order_release);
         generation_.notify_all();
         inside_task() = true;
         invoke(0);
+        run_unclaimed(armed, tasks, 1);
         inside_task() = false;
-        while (pending_.load(std::memory_order_acquire) != 0) {
+        while (done_.load(std::memory_order_acquire) != tasks - 1) {
+            EINVIT_CPU_RELAX();
         }
 #if EINVIT_HAS_EXCEPTIONS
         if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
@@ -87,6 +99,27 @@ public:
     }
 
 private:
+    struct alignas(64) Claim {  // a task's state in the current job (see run)
+        std::atomic<std::uint64_t> state{0};
+    };
+
+    bool claim(std::size_t i, std::uint64_t armed) noexcept {
+        std::uint64_t expected = armed;
+        return claims_[i].state.load(std::memory_order_relaxed) == armed &&
+               claims_[i].state.compare_exchange_strong(expected, armed + 1, std::memory_order_acq_rel, std::memory_order_relaxed);
+    }
+
+    // Claims and runs the tasks of the job armed as `armed` (of `tasks` tasks) that no thread has
+    // claimed, from task `from` on and round, counting each done.
+    void run_unclaimed(std::uint64_t armed, std::size_t tasks, std::size_t from) noexcept {
+        for (std::size_t s = 0; s + 1 < tasks; ++s) {
+            const std::size_t i = 1 + (from - 1 + s) % (tasks - 1);
+            if (!claim(i, armed)) continue;
+            invoke(i);
+            done_.fetch_add(1, std::memory_order_acq_rel);
+        }
+    }
+
     void work(std::size_t index, std::uint32_t seen) {
         inside_task() = true;
         for (;;) {
@@ -109,10 +142,15 @@ private:
             }
             seen = now;
             if (quit_.load(std::memory_order_acquire)) return;
-            if (index < tasks_) {
-                invoke(index);
-                pending_.fetch_sub(1, std::memory_order_acq_rel);
-            }
+            // The job's tasks are armed before the generation moves, so the value read here is this
+            // job's or a later one's; a claim only succeeds on a task armed and not yet taken, and the
+            // job's fields are read only after one has (its caller waits for that task).
+            const std::uint64_t armed = claims_[index].state.load(std::memory_order_acquire);
+            if (armed % 2 != 0 || armed == 0 || !claim(index, armed)) continue;
+            const std::size_t tasks = tasks_;  // read while the job cannot end: this task is not done
+            invoke(index);
+            done_.fetch_add(1, std::memory_order_acq_rel);
+            run_unclaimed(armed, tasks, index + 1 < tasks ? index + 1 : 1);
         }
     }
 
@@ -140,10 +178,12 @@ private:
     }
 
     std::vector<std::thread> workers_;
+    std::vector<Claim> claims_;
     std::mutex run_mutex_;
     std::atomic<std::uint32_t> generation_{0};
-    std::atomic<std::size_t> pending_{0};
+    std::atomic<std::size_t> done_{0};
     std::atomic<bool> quit_{false};
+    std::uint64_t job_id_ = 0;
     void (*job_)(void*, std::size_t) = nullptr;
     void* ctx_ = nullptr;
     std::size_t tasks_ = 0;
