@@ -3551,6 +3551,14 @@ public:
         return flag;
     }
 
+    /// The task of a job the calling thread is running: 0 when none (or task 0, the calling thread's
+    /// own), i while it runs task i >= 1, whichever thread it is (the GEMM's scratch buffers are per
+    /// task, see gemm::detail::scratch_buffers).
+    static std::size_t& current_task() noexcept {
+        static thread_local std::size_t task = 0;
+        return task;
+    }
+
 private:
     struct alignas(64) Claim {  // a task's state in the current job (see run)
         std::atomic<std::uint64_t> state{0};
@@ -3609,6 +3617,7 @@ private:
 
     // Runs task i of the current job, keeping the first exception any task throws for run() to rethrow.
     void invoke(std::size_t i) noexcept {
+        current_task() = i;
 #if EINVIT_HAS_EXCEPTIONS
         try {
             job_(ctx_, i);
@@ -3619,6 +3628,7 @@ private:
 #else
         job_(ctx_, i);
 #endif
+        current_task() = 0;
     }
 
     void stop() {
@@ -3754,6 +3764,7 @@ void parallel_items(std::size_t count, F&& fn) {
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <array>
 #include <atomic>
 #include <cstring>
@@ -4188,21 +4199,36 @@ namespace detail {
 
 constexpr std::size_t round_up(std::size_t n, std::size_t m) noexcept { return (n + m - 1) / m * m; }
 
-// A growable, 64-byte-aligned scratch buffer per slot and thread: allocated on first use and when a
-// larger problem comes, then reused. Slots 0 and 1 are the GEMM's packed A and B; 2 to 5 and 7 the attention
-// kernel's; 8 the GEMM's A packed whole and shared by the threads (the calling thread's); 9 and 10 a
-// thread's shares of one image's rows packed whole (one_image_rows).
+// A growable, 64-byte-aligned scratch buffer per slot: allocated on first use and when a larger problem
+// comes, then reused. Slots 0 and 1 are the GEMM's packed A and B; 2 to 5 and 7 the attention kernel's;
+// 8 the GEMM's A packed whole and shared by the threads (the calling thread's).
 template <class T>
 struct ScratchBuffer {
     T* data = nullptr;
     std::size_t size = 0;
+    ScratchBuffer() = default;
+    ScratchBuffer(const ScratchBuffer&) = delete;
+    ScratchBuffer& operator=(const ScratchBuffer&) = delete;
     ~ScratchBuffer() { einvit::detail::heap_free(data, size * sizeof(T)); }
 };
 
+inline constexpr std::size_t scratch_slots = 9;
+/// Pool tasks 1 to this have buffers of their own (below); beyond, the thread's.
+inline constexpr std::size_t scratch_task_sets = 63;
+
+// The buffers for what the calling thread runs now. Outside the pool's jobs, and in task 0 (which the
+// calling thread always runs), the thread's own; in task i >= 1 of a job, task i's, whichever thread
+// runs it: a thread done with its own task may run another's (ThreadPool::run), and with buffers per
+// thread it would then grow its own for that task's needs in some later pass, where per task the first
+// pass sizes them all (a model's forward_into allocates nothing after its first, however the tasks
+// fall). One job runs at a time, each task on one thread, so a task's buffers have one user at a time.
 template <class T>
 ScratchBuffer<T>* scratch_buffers() noexcept {
-    static thread_local ScratchBuffer<T> buffers[11];
-    return buffers;
+    static thread_local ScratchBuffer<T> own[scratch_slots];
+    const std::size_t task = einvit::detail::ThreadPool::current_task();
+    if (task == 0 || task > scratch_task_sets) return own;
+    static ScratchBuffer<T> tasks[scratch_task_sets][scratch_slots];
+    return tasks[task - 1];
 }
 
 // How many elements the calling thread's buffer `slot` holds now (its largest request so far).
@@ -5276,36 +5302,37 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
     }
 }
 
-// The product for the column panels [first, end) of B (all of them by default), A normalised by `norm`
-// when it is not null.
-// A number for each one-image product handed out in items, so that a thread knows which share's rows
-// its buffers hold.
-inline std::atomic<std::uint64_t>& one_image_call() noexcept {
-    static std::atomic<std::uint64_t> calls{0};
-    return calls;
-}
+// Whether a share of one image's rows is packed yet (one_image_rows): 0 not yet, 1 being packed, 2 packed.
+struct alignas(64) SharePacking {
+    std::atomic<std::uint32_t> state;
+};
 
-// The rows of share `share` of product `call`, packed whole (pack_a_shared, normalised by `norm`) in one
-// of the calling thread's two buffers (scratch slots 9 and 10): its own share's, packed by its first
-// item, and the last other share it took items of. Packed once a share and thread.
+// A share's rows (a, `rows` of them) packed at `out` for pack_a_shared's layout by the first task that
+// takes one of its items, once; a task that takes one while another packs them waits for that (a pack
+// of about a hundred rows) rather than pack them again.
 template <class T>
-const T* one_image_rows(std::uint64_t call, std::size_t share, Strided<T> a, std::size_t rows, std::size_t k,
-                        const RowNorm<T>* norm) {
-    struct Held {
-        std::uint64_t call = 0;
-        std::size_t share = 0;
-    };
-    static thread_local Held held[2];
-    for (std::size_t s = 0; s < 2; ++s)
-        if (held[s].call == call && held[s].share == share) return scratch<T>(9 + s, 0);
-    const std::size_t slot = held[0].call == call ? 1 : 0;  // the first share a thread takes is its own
-    const std::size_t kc = depth_block<T>(k), row_panels = (rows + mr<T> - 1) / mr<T>;
-    T* out = scratch<T>(9 + slot, row_panels * mr<T> * (k ? k : 1));
-    pack_a_shared(out, a, rows, k, 0, (k + kc - 1) / kc * row_panels, norm);
-    held[slot] = Held{call, share};
+const T* one_image_rows(SharePacking& packing, T* out, Strided<T> a, std::size_t rows, std::size_t k, const RowNorm<T>* norm) noexcept {
+    std::uint32_t expected = 0;
+    if (packing.state.compare_exchange_strong(expected, 1, std::memory_order_acquire, std::memory_order_acquire)) {
+        const std::size_t kc = depth_block<T>(k), row_panels = (rows + mr<T> - 1) / mr<T>;
+        pack_a_shared(out, a, rows, k, 0, (k + kc - 1) / kc * row_panels, norm);
+        packing.state.store(2, std::memory_order_release);
+    } else {
+        while (packing.state.load(std::memory_order_acquire) != 2) EINVIT_CPU_RELAX();
+    }
     return out;
 }
 
+// The SharePacking states of a product's shares: on the stack for up to 8, beyond in an array of the
+// calling thread's, allocated once.
+inline SharePacking* more_share_packings(std::size_t shares) {
+    static thread_local std::vector<SharePacking> states;
+    if (states.size() < shares) states = std::vector<SharePacking>(shares);
+    return states.data();
+}
+
+// The product for the column panels [first, end) of B (all of them by default), A normalised by `norm`
+// when it is not null.
 template <class T>
 void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, Strided<T> b, const PackedB<T>* packed,
                        T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t first = 0,
@@ -5424,8 +5451,9 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     if (packed && grain == 1 && threads > 1 && !many_rows && m >= threads * MR) {
         // One image's rows in even shares, one a thread. With one depth block and enough panels, each
         // share's panels are items too (chunks of at least 8 panels, at most 8 a share), handed out by
-        // parallel_items: a thread packs its share's rows once and works through its own chunks in
-        // order, then takes the others' next chunks, packing their rows once (`one_image_rows`). In
+        // parallel_items: a thread packs its share's rows and works through its own chunks in order,
+        // then takes the others' next chunks; each share's rows are packed once, by the first thread to
+        // take one of its chunks, in the calling thread's buffer (`one_image_rows`). In
         // calm moments that is the even split; a thread slowed by another program on its core leaves
         // the rest of its share to the others instead of making them wait (each panel is still read
         // once a share, so the weight is not streamed more often).
@@ -5434,12 +5462,18 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
             parallel_for(threads, 1, [&](std::size_t t0, std::size_t t1) { row_range(m * t0 / threads, m * t1 / threads); });
             return;
         }
-        const std::uint64_t call = one_image_call().fetch_add(1, std::memory_order_relaxed) + 1;
+        // each share's rows packed (for pack_a_shared's layout) in the calling thread's buffer, one
+        // share after another at a stride of the largest share's whole tiles
+        SharePacking local[8];
+        SharePacking* packing = threads <= 8 ? local : more_share_packings(threads);
+        for (std::size_t t = 0; t < threads; ++t) packing[t].state.store(0, std::memory_order_relaxed);
+        const std::size_t stride = round_up((m + threads - 1) / threads, MR) * k;
+        T* a_whole = scratch<T>(8, threads * stride);
         parallel_items(threads * chunks, [&](std::size_t i) {
             const std::size_t share = i / chunks, chunk = i % chunks;
             const std::size_t r0 = m * share / threads, rows = m * (share + 1) / threads - r0;
             const Strided<T> a_rows{a.data + r0 * a.row_stride, a.row_stride, a.col_stride};
-            const T* a_packed = one_image_rows<T>(call, share, a_rows, rows, k, norm);
+            const T* a_packed = one_image_rows<T>(packing[share], a_whole + share * stride, a_rows, rows, k, norm);
             multiply_panels(rows, n, k, a_rows, b, packed, c + r0 * ldc, ldc, e, accumulate, first + panels * chunk / chunks,
                             first + panels * (chunk + 1) / chunks, r0, a_packed, static_cast<const RowNorm<T>*>(nullptr), true);
         });

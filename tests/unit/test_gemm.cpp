@@ -894,8 +894,9 @@ TEST_CASE("thread pool: a worker that does not run holds no job up: the other th
     Epilogue<float> ep;
     ep.bias = o.bias.data();
     ep.activation = Activation::gelu_erf;
-    std::vector<float> held(p.m * p.n), one(p.m * p.n);
+    std::vector<float> held(p.m * p.n), one(p.m * p.n), unpacked(p.m * p.n), again_packed(p.m * p.n), again_unpacked(p.m * p.n);
     einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, held.data(), p.n, ep, false, &norm);
+    einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, unpacked.data(), p.n, ep, false, &norm);
     CHECK(held_workers == 1);  // still held throughout
 
     hold_worker = false;
@@ -910,9 +911,22 @@ TEST_CASE("thread pool: a worker that does not run holds no job up: the other th
         wait_until([&] { return started.load() == 3; });
     });
     CHECK(again[2] == ids[2]);
+    // task 2's scratch buffers are its own, not its thread's: sized while another thread ran it, so
+    // worker 2 allocates nothing when it runs the same products (per thread, it would grow its own now)
+    std::size_t allocations = 0;
+    {
+        einvit_test::AllocationScope scope;
+        einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, again_packed.data(), p.n, ep, false, &norm);
+        einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, again_unpacked.data(), p.n, ep, false, &norm);
+        allocations = scope.count();
+    }
+    CHECK(allocations == 0);
     einvit::set_num_threads(1);
     einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, one.data(), p.n, ep, false, &norm);
     CHECK(std::memcmp(held.data(), one.data(), one.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(unpacked.data(), one.data(), one.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(again_packed.data(), one.data(), one.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(again_unpacked.data(), one.data(), one.size() * sizeof(float)) == 0);
     einvit::set_num_threads(einvit::detail::default_threads());
 }
 #endif

@@ -98,6 +98,14 @@ public:
         return flag;
     }
 
+    /// The task of a job the calling thread is running: 0 when none (or task 0, the calling thread's
+    /// own), i while it runs task i >= 1, whichever thread it is (the GEMM's scratch buffers are per
+    /// task, see gemm::detail::scratch_buffers).
+    static std::size_t& current_task() noexcept {
+        static thread_local std::size_t task = 0;
+        return task;
+    }
+
 private:
     struct alignas(64) Claim {  // a task's state in the current job (see run)
         std::atomic<std::uint64_t> state{0};
@@ -156,6 +164,7 @@ private:
 
     // Runs task i of the current job, keeping the first exception any task throws for run() to rethrow.
     void invoke(std::size_t i) noexcept {
+        current_task() = i;
 #if EINVIT_HAS_EXCEPTIONS
         try {
             job_(ctx_, i);
@@ -166,6 +175,7 @@ private:
 #else
         job_(ctx_, i);
 #endif
+        current_task() = 0;
     }
 
     void stop() {
