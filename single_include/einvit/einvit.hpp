@@ -4231,7 +4231,8 @@ ScratchBuffer<T>* scratch_buffers() noexcept {
     return tasks[task - 1];
 }
 
-// How many elements the calling thread's buffer `slot` holds now (its largest request so far).
+// How many elements buffer `slot` of what the calling thread runs now (scratch_buffers) holds: its
+// largest request so far.
 template <class T>
 std::size_t scratch_capacity(std::size_t slot) noexcept {
     return scratch_buffers<T>()[slot].size;
