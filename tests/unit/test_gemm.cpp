@@ -897,6 +897,21 @@ TEST_CASE("thread pool: a worker that does not run holds no job up: the other th
     std::vector<float> held(p.m * p.n), one(p.m * p.n), unpacked(p.m * p.n), again_packed(p.m * p.n), again_unpacked(p.m * p.n);
     einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, held.data(), p.n, ep, false, &norm);
     einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, unpacked.data(), p.n, ep, false, &norm);
+    // products of many rows (batch 8's), handed out in row blocks, plain and by Strassen's algorithm: task
+    // 2 may take no block at all while worker 2 is held (the others take its share's), and still sizes its
+    // buffers for any block it takes later
+    const Problem q{600, 256, 768, false, true};
+    const Operands oq = make(q, 43);
+    const einvit::gemm::PackedB<float> packed_q(oq.sb, q.k, q.n);
+    std::vector<float> rows_plain(q.m * q.n), rows_strassen(q.m * q.n), again_plain(q.m * q.n), again_strassen(q.m * q.n),
+        one_plain(q.m * q.n), one_strassen(q.m * q.n);
+    const auto many_rows = [&](std::vector<float>& plain_out, std::vector<float>& strassen_out) {
+        einvit::gemm::multiply(einvit::cpu{}, q.m, oq.sa, packed_q, plain_out.data(), q.n, ep);
+        einvit::gemm::set_strassen(true);
+        einvit::gemm::multiply(einvit::cpu{}, q.m, oq.sa, packed_q, strassen_out.data(), q.n, ep);
+        einvit::gemm::set_strassen(false);
+    };
+    many_rows(rows_plain, rows_strassen);
     CHECK(held_workers == 1);  // still held throughout
 
     hold_worker = false;
@@ -918,6 +933,7 @@ TEST_CASE("thread pool: a worker that does not run holds no job up: the other th
         einvit_test::AllocationScope scope;
         einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, again_packed.data(), p.n, ep, false, &norm);
         einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, again_unpacked.data(), p.n, ep, false, &norm);
+        many_rows(again_plain, again_strassen);
         allocations = scope.count();
     }
     CHECK(allocations == 0);
@@ -927,6 +943,12 @@ TEST_CASE("thread pool: a worker that does not run holds no job up: the other th
     CHECK(std::memcmp(unpacked.data(), one.data(), one.size() * sizeof(float)) == 0);
     CHECK(std::memcmp(again_packed.data(), one.data(), one.size() * sizeof(float)) == 0);
     CHECK(std::memcmp(again_unpacked.data(), one.data(), one.size() * sizeof(float)) == 0);
+    many_rows(one_plain, one_strassen);
+    CHECK(std::memcmp(rows_plain.data(), one_plain.data(), one_plain.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(again_plain.data(), one_plain.data(), one_plain.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(rows_strassen.data(), one_strassen.data(), one_strassen.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(again_strassen.data(), one_strassen.data(), one_strassen.size() * sizeof(float)) == 0);
+    check_against_double(q, oq, ep, one_plain.data(), q.n);
     einvit::set_num_threads(einvit::detail::default_threads());
 }
 #endif

@@ -1105,6 +1105,21 @@ void pack_strassen_a(T* const (&ops)[strassen_operands], Strided<T> upper, Strid
 // C's upper rows [r0, r1) and the lower rows beside them (r + H, below m), in the column panel pairs
 // (first + p, first + half_panels + p) for p in [p0, p1), on one thread. c and the epilogue count rows
 // and panels from C's first. With `side_sums`, the sums of two quadrants are made as SideSum jobs.
+// strassen_rows' scratch: slot 0, the packed A operands (each of up to MC + MR - 1 rows, and 5 cache
+// lines more: the operands' addresses then differ modulo 4 KiB, so that the sums' pass over nine of
+// them neither shares the L1's sets nor stalls on 4K aliasing) and a row block's statistics; slot 1,
+// the sums of two B quadrants' panels (with side sums two: the one in use and the next, being made).
+template <class T>
+constexpr std::size_t strassen_operand_elements() noexcept {
+    return (strassen_block_rows<T> + mr<T>) * strassen_depth + 5 * 64 / sizeof(T);
+}
+template <class T>
+constexpr std::size_t strassen_scratch_elements(std::size_t slot) noexcept {
+    return slot == 0 ? strassen_operands * strassen_operand_elements<T>() +
+                           2 * (strassen_block_rows<T> + mr<T>) * sizeof(kernels::detail::RowStats<T>) / sizeof(T)
+                     : 2 * strassen_depth * nr<T>;
+}
+
 template <class T>
 void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1, Strided<T> a, const PackedB<T>& packed,
                    T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t first,
@@ -1112,17 +1127,15 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
     constexpr std::size_t MR = mr<T>, NR = nr<T>, MC = strassen_block_rows<T>;
     constexpr std::size_t max_tiles = (MC + MR - 1 + MR - 1) / MR;  // of a block (at most MC + MR - 1 rows)
     const std::size_t H = (m + 1) / 2, half = k / 2, kc = packed.kc();
-    // one packed A operand, and 5 cache lines more: the operands' addresses then differ modulo 4 KiB, so that
-    // the sums' pass over nine of them neither shares the L1's sets nor stalls on 4K aliasing
-    // (a block takes up to MC + MR - 1 rows: see below)
-    const std::size_t op = (MC + MR) * strassen_depth + 5 * 64 / sizeof(T);
+    // the packed A operands (a block takes up to MC + MR - 1 rows: see below), then the statistics
+    const std::size_t op = strassen_operand_elements<T>();
     using Stats = kernels::detail::RowStats<T>;
-    T* const buffer = scratch<T>(0, strassen_operands * op + 2 * (MC + MR) * sizeof(Stats) / sizeof(T));
+    T* const buffer = scratch<T>(0, strassen_scratch_elements<T>(0));
     T* ops[strassen_operands];
     for (std::size_t i = 0; i < strassen_operands; ++i) ops[i] = buffer + i * op;
     Stats* const stats = reinterpret_cast<Stats*>(buffer + strassen_operands * op);  // a row block's upper rows, then lower
     // a sum of two B quadrants' panels; with side_sums two: the one in use and the next one, being made
-    T* const bsum = scratch<T>(1, 2 * strassen_depth * NR);
+    T* const bsum = scratch<T>(1, strassen_scratch_elements<T>(1));
     // the depth block of d: the packed B's block holding depth d, to the block's end or the half's
     const auto chunk = [&](std::size_t d) {
         const std::size_t block_end = (d / kc + 1) * kc, end = (d / half + 1) * half;
@@ -1355,6 +1368,11 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         const std::size_t upper = (m + 1) / 2, MC = strassen_block_rows<T>, tiles = (upper + MR - 1) / MR;
         const std::size_t blocks = (upper + MC - 1) / MC, pairs = (end - first) / 2;
         const StrassenSchedule schedule = strassen_schedule<T>();
+        // a task's buffers sized for any block, whether or not it takes one (parallel_items)
+        const auto strassen_prepare = [] {
+            (void)scratch<T>(0, strassen_scratch_elements<T>(0));
+            (void)scratch<T>(1, strassen_scratch_elements<T>(1));
+        };
         const auto rows = [&](std::size_t r0, std::size_t r1, std::size_t p0, std::size_t p1) {
             strassen_rows(m, k, r0, r1, a, *packed, c, ldc, e, accumulate, first, pairs, norm, p0, p1, schedule.side_sums);
         };
@@ -1371,10 +1389,13 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
             // through its own share as before). Measured below, with the row split's items.
             const std::size_t parts = threads < pairs ? threads : pairs;
             if (parts > 1 && blocks >= 2 * threads) {
-                parallel_items(blocks * parts, [&](std::size_t i) {
-                    const std::size_t part = i / blocks, block = i % blocks;  // a thread's own items: one share
-                    rows(block_row(block), block_row(block + 1), pairs * part / parts, pairs * (part + 1) / parts);
-                });
+                parallel_items(
+                    blocks * parts,
+                    [&](std::size_t i) {
+                        const std::size_t part = i / blocks, block = i % blocks;  // a thread's own items: one share
+                        rows(block_row(block), block_row(block + 1), pairs * part / parts, pairs * (part + 1) / parts);
+                    },
+                    strassen_prepare);
                 return;
             }
             parallel_for(pairs, 1, [&](std::size_t p0, std::size_t p1) { rows(0, upper, p0, p1); });
@@ -1384,7 +1405,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
             const std::size_t parts = threads < upper ? threads : upper;
             parallel_for(parts, 1, [&](std::size_t t0, std::size_t t1) { rows(upper * t0 / parts, upper * t1 / parts, 0, pairs); });
         } else {
-            parallel_items(blocks, [&](std::size_t i) { rows(block_row(i), block_row(i + 1), 0, pairs); });
+            parallel_items(blocks, [&](std::size_t i) { rows(block_row(i), block_row(i + 1), 0, pairs); }, strassen_prepare);
         }
         return;
     }
@@ -1412,7 +1433,12 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         blocks = (blocks + threads - 1) / threads * threads;
         if (blocks > row_tiles) blocks = row_tiles;
         const auto block_row = [&](std::size_t i) { return block_first_row(row_tiles, blocks, m, i); };
-        parallel_items(blocks, [&](std::size_t i) { row_range(block_row(i), block_row(i + 1)); });
+        // a task's packed A sized for the largest block (multiply_panels: a block's whole tiles at depth
+        // kc), whether or not it takes one
+        const std::size_t most_tiles = (row_tiles + blocks - 1) / blocks, kc = depth_block<T>(k);
+        parallel_items(
+            blocks, [&](std::size_t i) { row_range(block_row(i), block_row(i + 1)); },
+            [&] { (void)scratch<T>(0, most_tiles * MR * kc); });
         return;
     }
     if (packed && grain == 1 && threads > 1 && !many_rows && m >= threads * MR) {

@@ -266,10 +266,15 @@ inline ItemCursor* more_item_cursors(std::size_t threads) {
 /// thread of the pool takes part (up to one per item); the shares' cursors sit on cache lines of their
 /// own, on the stack for up to 8 threads and beyond that in an array of the calling thread's, allocated
 /// on its first such call.
-template <class F>
-void parallel_items(std::size_t count, F&& fn) {
+///
+/// `prepare()`, when given, runs at the start of every task, before it takes an item, whether or not
+/// any is left for it: for sizing a task's scratch buffers for any item it may take (see
+/// gemm::detail::scratch_buffers), so that a pass that takes its items differently allocates nothing.
+template <class F, class Prepare = void (*)()>
+void parallel_items(std::size_t count, F&& fn, Prepare&& prepare = [] {}) {
     const std::size_t threads = count < num_threads() ? count : num_threads();
     if (threads <= 1 || detail::ThreadPool::inside_task()) {  // nested in a task: inline, in order
+        if (count) prepare();
         for (std::size_t i = 0; i < count; ++i) fn(i);
         return;
     }
@@ -277,6 +282,7 @@ void parallel_items(std::size_t count, F&& fn) {
     detail::ItemCursor* cursor = threads <= detail::item_cursors_on_stack ? local : detail::more_item_cursors(threads);
     for (std::size_t t = 0; t < threads; ++t) cursor[t].next.store(count * t / threads, std::memory_order_relaxed);
     detail::pool().run(threads, [&](std::size_t t) {
+        prepare();
         for (std::size_t s = 0; s < threads; ++s) {
             const std::size_t share = t + s < threads ? t + s : t + s - threads, end = count * (share + 1) / threads;
             for (std::size_t i = cursor[share].next.fetch_add(1, std::memory_order_relaxed); i < end;
