@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../unit/alloc_counter.hpp"
+#include "configs.hpp"
 
 namespace vit = einvit::vit;
 
@@ -45,13 +46,8 @@ constexpr vit::Config tiny_depth_11 = [] {
     return c;
 }();
 
-// tests/vit/test_vit_parity.cpp's HF model (in four shards), and two configs its checkpoint does not fit
-constexpr vit::Config hf_small = [] {
-    vit::Config c = vit::presets::vit(64, 2, 4, 8, 32, 7);
-    c.mlp_dim = 128;
-    c.layer_norm_eps = 1e-12f;
-    return c;
-}();
+// the HF model (in four shards), and two configs its checkpoint does not fit
+using einvit_test::hf_small;
 
 constexpr vit::Config hf_narrow_mlp = [] {
     vit::Config c = hf_small;

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "configs.hpp"
+
 namespace vit = einvit::vit;
 
 namespace {
@@ -125,12 +127,7 @@ constexpr vit::Config timm_avg = [] {
     return c;
 }();
 
-constexpr vit::Config hf_small = [] {
-    vit::Config c = vit::presets::vit(64, 2, 4, 8, 32, 7);
-    c.mlp_dim = 128;
-    c.layer_norm_eps = 1e-12f;
-    return c;
-}();
+using einvit_test::hf_small;
 
 constexpr vit::Config simple_sincos = [] {
     vit::Config c = vit::presets::vit(64, 2, 4, 8, 32, 9);

@@ -848,6 +848,21 @@ void pack_a_shared(T* out, Strided<T> a, std::size_t m, std::size_t k, std::size
     }
 }
 
+// The rows of A that multiply_panels packs at a time for m rows at depth blocks of kc: a row block, or
+// all m where they are a little over one (a thread's half of one image's tokens: 99 where a block is
+// 84), since a second block of a tile or two would stream every B panel again for little work.
+template <class T>
+constexpr std::size_t a_block_rows(std::size_t m, std::size_t kc) noexcept {
+    const std::size_t MC = row_block<T>(kc);
+    return m <= MC + MC / 2 ? m : MC;
+}
+// The elements of multiply_panels' packed A buffer (scratch slot 0) for m rows at depth k.
+template <class T>
+constexpr std::size_t a_block_elements(std::size_t m, std::size_t k) noexcept {
+    const std::size_t kc = depth_block<T>(k), rows = a_block_rows<T>(m, kc);
+    return round_up(m < rows ? m : rows, mr<T>) * kc;
+}
+
 // The product for the rows [r0, r0 + m) and the column panels [p0, p1), on one thread (a and c point
 // at row r0; r0 is what the epilogue's row index counts from). `packed` is null when B must be packed
 // here; `a_shared`, when not null, is all of A packed by pack_a_shared (`a_own`: only these rows, a
@@ -868,11 +883,8 @@ void multiply_panels(std::size_t m, std::size_t n, std::size_t k, Strided<T> a, 
             return;
         }
     }
-    std::size_t MC = row_block<T>(kc);
-    // Rows a little over one block (a thread's half of one image's tokens: 99 where a block is 84) are
-    // one block: a second block of a tile or two would stream every B panel again for little work.
-    if ((!a_shared || a_own) && m <= MC + MC / 2) MC = m;
-    T* a_buffer = a_shared ? nullptr : scratch<T>(0, round_up(m < MC ? m : MC, MR) * kc);
+    const std::size_t MC = (!a_shared || a_own) ? a_block_rows<T>(m, kc) : row_block<T>(kc);
+    T* a_buffer = a_shared ? nullptr : scratch<T>(0, a_block_elements<T>(m, k));
     T* b_packed = packed ? nullptr : scratch<T>(1, kc * (p1 - p0) * NR);
     for (std::size_t k0 = 0;; k0 += kc) {  // at least once: with k = 0, C = epilogue(0)
         const std::size_t kb = k - k0 < kc ? k - k0 : kc;
@@ -1303,14 +1315,6 @@ const T* one_image_rows(SharePacking& packing, T* out, Strided<T> a, std::size_t
     return out;
 }
 
-// The SharePacking states of a product's shares: on the stack for up to 8, beyond in an array of the
-// calling thread's, allocated once.
-inline SharePacking* more_share_packings(std::size_t shares) {
-    static thread_local std::vector<SharePacking> states;
-    if (states.size() < shares) states = std::vector<SharePacking>(shares);
-    return states.data();
-}
-
 // The product for the column panels [first, end) of B (all of them by default), A normalised by `norm`
 // when it is not null.
 template <class T>
@@ -1433,12 +1437,11 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         blocks = (blocks + threads - 1) / threads * threads;
         if (blocks > row_tiles) blocks = row_tiles;
         const auto block_row = [&](std::size_t i) { return block_first_row(row_tiles, blocks, m, i); };
-        // a task's packed A sized for the largest block (multiply_panels: a block's whole tiles at depth
-        // kc), whether or not it takes one
-        const std::size_t most_tiles = (row_tiles + blocks - 1) / blocks, kc = depth_block<T>(k);
+        // a task's packed A sized for the largest block, whether or not it takes one
+        const std::size_t most_rows = (row_tiles + blocks - 1) / blocks * MR;
         parallel_items(
             blocks, [&](std::size_t i) { row_range(block_row(i), block_row(i + 1)); },
-            [&] { (void)scratch<T>(0, most_tiles * MR * kc); });
+            [&] { (void)scratch<T>(0, a_block_elements<T>(most_rows, k)); });
         return;
     }
     if (packed && grain == 1 && threads > 1 && !many_rows && m >= threads * MR) {
@@ -1458,7 +1461,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         // each share's rows packed (for pack_a_shared's layout) in the calling thread's buffer, one
         // share after another at a stride of the largest share's whole tiles
         SharePacking local[8];
-        SharePacking* packing = threads <= 8 ? local : more_share_packings(threads);
+        SharePacking* packing = einvit::detail::call_slots(local, threads);
         for (std::size_t t = 0; t < threads; ++t) packing[t].state.store(0, std::memory_order_relaxed);
         const std::size_t stride = round_up((m + threads - 1) / threads, MR) * k;
         T* a_whole = scratch<T>(8, threads * stride);

@@ -111,9 +111,10 @@ private:
         std::atomic<std::uint64_t> state{0};
     };
 
+    // Takes task i if it is armed as `armed` (2J, J >= 1) and not yet taken.
     bool claim(std::size_t i, std::uint64_t armed) noexcept {
         std::uint64_t expected = armed;
-        return claims_[i].state.load(std::memory_order_relaxed) == armed &&
+        return armed != 0 && armed % 2 == 0 && claims_[i].state.load(std::memory_order_relaxed) == armed &&
                claims_[i].state.compare_exchange_strong(expected, armed + 1, std::memory_order_acq_rel, std::memory_order_relaxed);
     }
 
@@ -154,7 +155,7 @@ private:
             // job's or a later one's; a claim only succeeds on a task armed and not yet taken, and the
             // job's fields are read only after one has (its caller waits for that task).
             const std::uint64_t armed = claims_[index].state.load(std::memory_order_acquire);
-            if (armed % 2 != 0 || armed == 0 || !claim(index, armed)) continue;
+            if (!claim(index, armed)) continue;
             const std::size_t tasks = tasks_;  // read while the job cannot end: this task is not done
             invoke(index);
             done_.fetch_add(1, std::memory_order_acq_rel);
@@ -247,12 +248,15 @@ struct alignas(64) ItemCursor {
 };
 inline constexpr std::size_t item_cursors_on_stack = 8;
 
-// Cursors for a pool of more than item_cursors_on_stack threads: the calling thread's own array, grown
-// once, so that after the first call (a model's first pass) parallel_items allocates nothing.
-inline ItemCursor* more_item_cursors(std::size_t threads) {
-    static thread_local std::vector<ItemCursor> cursors;
-    if (cursors.size() < threads) cursors = std::vector<ItemCursor>(threads);
-    return cursors.data();
+// `count` slots of a call's shared state (atomics on cache lines of their own, one per thread or share):
+// `local`, on the caller's stack, where they fit, else the calling thread's own array of that type,
+// grown once, so that after the first call (a model's first pass) the call allocates nothing.
+template <class Slot, std::size_t N>
+Slot* call_slots(Slot (&local)[N], std::size_t count) {
+    if (count <= N) return local;
+    static thread_local std::vector<Slot> more;
+    if (more.size() < count) more = std::vector<Slot>(count);
+    return more.data();
 }
 
 }  // namespace detail
@@ -279,7 +283,7 @@ void parallel_items(std::size_t count, F&& fn, Prepare&& prepare = [] {}) {
         return;
     }
     detail::ItemCursor local[detail::item_cursors_on_stack];
-    detail::ItemCursor* cursor = threads <= detail::item_cursors_on_stack ? local : detail::more_item_cursors(threads);
+    detail::ItemCursor* cursor = detail::call_slots(local, threads);
     for (std::size_t t = 0; t < threads; ++t) cursor[t].next.store(count * t / threads, std::memory_order_relaxed);
     detail::pool().run(threads, [&](std::size_t t) {
         prepare();
