@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <einvit/einvit.hpp>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include <vector>
 #if defined(__unix__)
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #endif
 
@@ -779,6 +781,35 @@ TEST_CASE("thread pool: parallel_items calls every index exactly once, on every 
     CHECK(mine <= 1);
     CHECK(caller_first == 0);
     CHECK(worker_first == 20);
+    // a state returned by prepare() is the task's own: made once at the start of each task, on the thread
+    // that runs it, and handed to every item that task takes (in order within a share); inline, one state
+    for (std::size_t threads : {std::size_t{1}, std::size_t{2}}) {
+        einvit::set_num_threads(threads);
+        struct State {
+            std::thread::id thread;
+            int serial;
+            std::size_t last;
+        };
+        std::atomic<int> made{0};
+        std::vector<std::atomic<int>> seen(100);
+        std::atomic<int> wrong_thread{0}, out_of_order{0};
+        einvit::parallel_items(
+            seen.size(),
+            [&](State& st, std::size_t i) {
+                ++seen[i];
+                if (st.thread != std::this_thread::get_id()) ++wrong_thread;
+                if (st.last != std::size_t(-1) && i <= st.last && i / 50 == st.last / 50) ++out_of_order;
+                st.last = i;
+            },
+            [&] { return State{std::this_thread::get_id(), ++made, std::size_t(-1)}; });
+        std::size_t wrong = 0;
+        for (auto& h : seen) wrong += h != 1;
+        CHECK_MESSAGE(wrong == 0, "threads=" << threads);
+        CHECK(wrong_thread == 0);
+        CHECK(out_of_order == 0);
+        CHECK(made == int(threads));
+    }
+    einvit::set_num_threads(2);
     // nested in a task, it runs inline
     std::atomic<int> nested{0};
     einvit::parallel_for(4, 1, [&](std::size_t b, std::size_t e) {
@@ -912,6 +943,26 @@ TEST_CASE("thread pool: a worker that does not run holds no job up: the other th
         einvit::gemm::set_strassen(false);
     };
     many_rows(rows_plain, rows_strassen);
+    // attention (a padding mask, masked queries), its 2 x 6 heads' 4 query blocks each handed out as
+    // items: the others take worker 2's, of other heads than their own, with the bits of one thread
+    const einvit::kernels::AttentionSize as{2, 6, 197, 197, 64, 64};
+    const std::size_t head_elements = 197 * 64, all_elements = 2 * 6 * head_elements;
+    std::vector<float> aq(all_elements), ak(all_elements), av(all_elements), att_held(all_elements), att_again(all_elements),
+        att_one(all_elements);
+    for (std::size_t i = 0; i < all_elements; ++i) {
+        aq[i] = float(std::sin(0.37 * double(i)));
+        ak[i] = float(std::cos(0.23 * double(i)));
+        av[i] = float(std::sin(0.11 * double(i) + 1.0));
+    }
+    std::vector<std::uint8_t> keep(2 * 197);
+    for (std::size_t j = 0; j < keep.size(); ++j) keep[j] = j % 197 == 0 || j % 5 != 3;
+    const auto attend = [&](std::vector<float>& out) {
+        using einvit::kernels::HeadTensor;
+        const auto in = [&](const std::vector<float>& x) { return HeadTensor<const float>{x.data(), 6 * head_elements, head_elements, 64}; };
+        einvit::kernels::attention(einvit::cpu{}, as, in(aq), in(ak), in(av), HeadTensor<float>{out.data(), 6 * head_elements, head_elements, 64},
+                                   0.125f, einvit::kernels::AttentionMask{keep.data(), 197, true});
+    };
+    attend(att_held);
     CHECK(held_workers == 1);  // still held throughout
 
     hold_worker = false;
@@ -934,6 +985,7 @@ TEST_CASE("thread pool: a worker that does not run holds no job up: the other th
         einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, again_packed.data(), p.n, ep, false, &norm);
         einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, again_unpacked.data(), p.n, ep, false, &norm);
         many_rows(again_plain, again_strassen);
+        attend(att_again);
         allocations = scope.count();
     }
     CHECK(allocations == 0);
@@ -949,7 +1001,28 @@ TEST_CASE("thread pool: a worker that does not run holds no job up: the other th
     CHECK(std::memcmp(rows_strassen.data(), one_strassen.data(), one_strassen.size() * sizeof(float)) == 0);
     CHECK(std::memcmp(again_strassen.data(), one_strassen.data(), one_strassen.size() * sizeof(float)) == 0);
     check_against_double(q, oq, ep, one_plain.data(), q.n);
+    attend(att_one);
+    CHECK(std::memcmp(att_held.data(), att_one.data(), att_one.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(att_again.data(), att_one.data(), att_one.size() * sizeof(float)) == 0);
     einvit::set_num_threads(einvit::detail::default_threads());
+}
+#endif
+
+#if defined(__linux__)
+TEST_CASE("thread pool: the default thread count is the CPUs the calling thread may run on (its affinity)") {
+    cpu_set_t before;
+    REQUIRE(sched_getaffinity(0, sizeof before, &before) == 0);
+    CHECK(einvit::detail::default_threads() == static_cast<std::size_t>(CPU_COUNT(&before)));
+    // restricted to one of them (as `taskset -c N` would start it): one thread, not the machine's count
+    int cpu = 0;
+    while (!CPU_ISSET(cpu, &before)) ++cpu;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+    const std::size_t restricted = einvit::detail::default_threads();
+    REQUIRE(sched_setaffinity(0, sizeof before, &before) == 0);
+    CHECK(restricted == 1);
 }
 #endif
 

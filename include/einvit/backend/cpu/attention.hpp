@@ -10,8 +10,9 @@
 // packets of queries (no horizontal reductions, no partial packets), updates a running maximum and sum
 // per query (online softmax: earlier partial outputs are rescaled when the maximum grows), and
 // accumulates P · V into a 64 x d buffer, the micro-kernel reading P straight out of Pᵀ (no packing).
-// The N x N score matrix never exists. Tasks are split across the thread pool; each output row is
-// computed by one task in a fixed order, so results do not depend on the thread count.
+// The N x N score matrix never exists. The query blocks are items handed to the pool's threads
+// (parallel_items); each output row is computed by one item in a fixed order, so results depend
+// neither on the thread count nor on which thread took which block.
 //
 // Masking follows PyTorch code that pads a per-token keep mask with the class token and fills masked
 // scores with -finfo.max (vit-pytorch's Attention): a masked key gets zero weight; a masked query row
@@ -98,123 +99,139 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
     const bool one_block = s.keys <= Bk;
     using gemm::detail::scratch;
 
-    parallel_for(tasks, 1, [&](std::size_t t0, std::size_t t1) {
-        T* q_packed = scratch<T>(2, Bq * dim);                                // Qᵀ: Bq / NR B panels
-        T* k_packed = scratch<T>(3, gemm::detail::round_up(Bk, MR) * dim);    // the key block as A panels
-        T* v_packed = scratch<T>(4, v_panels * NR * Bk);                      // its values as B panels
-        T* st = scratch<T>(5, Bk * Bq);                                       // Sᵀ, then Pᵀ: key j at st + j * Bq
-        T* acc = scratch<T>(7, Bq * ld_o + 2 * Bq + s.dim_v);
-        T* run_sum = acc + Bq * ld_o;
-        T* alpha = run_sum + Bq;
-        T* mean_v = alpha + Bq;
-        std::size_t packed_bh = static_cast<std::size_t>(-1);  // (b, h) whose only key block is packed
-        std::size_t mean_bh = static_cast<std::size_t>(-1);
+    // A task's buffers, and which head's keys and values it holds packed: a thread's next item is most
+    // often the next query block of the same head (its own share's), which then packs nothing.
+    struct Work {
+        T *q_packed, *k_packed, *v_packed, *st, *acc;
+        std::size_t packed_bh, mean_bh;  // (b, h) whose only key block is packed; whose mean of V is in mean_v
+    };
+    const auto prepare = [&] {
+        Work w;
+        w.q_packed = scratch<T>(2, Bq * dim);                              // Qᵀ: Bq / NR B panels
+        w.k_packed = scratch<T>(3, gemm::detail::round_up(Bk, MR) * dim);  // the key block as A panels
+        w.v_packed = scratch<T>(4, v_panels * NR * Bk);                    // its values as B panels
+        w.st = scratch<T>(5, Bk * Bq);                                     // Sᵀ, then Pᵀ: key j at st + j * Bq
+        w.acc = scratch<T>(7, Bq * ld_o + 2 * Bq + s.dim_v);               // then run_sum, alpha, mean_v
+        w.packed_bh = w.mean_bh = static_cast<std::size_t>(-1);
+        return w;
+    };
+    // Items of one query block each, handed out by parallel_items: a thread works through its own share
+    // in order, then takes the others' next blocks, so that one slowed by another program on its core
+    // does not hold the whole kernel up with the rest of a fixed share.
+    parallel_items(tasks, [&](Work& w, std::size_t task) {
+        T* const q_packed = w.q_packed;
+        T* const k_packed = w.k_packed;
+        T* const v_packed = w.v_packed;
+        T* const st = w.st;
+        T* const acc = w.acc;
+        T* const run_sum = acc + Bq * ld_o;
+        T* const alpha = run_sum + Bq;
+        T* const mean_v = alpha + Bq;
+        std::size_t& packed_bh = w.packed_bh;
+        std::size_t& mean_bh = w.mean_bh;
         const gemm::Epilogue<T> none{};
         const P vscale = simd::broadcast<T>(scale), lowest = simd::broadcast<T>(std::numeric_limits<T>::lowest());
         const P vscale2 = simd::broadcast<T>(scale * T(1.4426950408889634));  // scale * log2(e)
-
-        for (std::size_t task = t0; task < t1; ++task) {
-            const std::size_t bh = task / q_blocks, b = bh / s.heads, h = bh % s.heads;
-            const std::size_t i0 = (task % q_blocks) * Bq;
-            const std::size_t rows = s.queries - i0 < Bq ? s.queries - i0 : Bq;
-            const std::size_t q_panels = (rows + NR - 1) / NR, nqv = (rows + W - 1) / W;
-            // Qᵀ (dim x rows), zero past the last query, so that Sᵀ is zero (finite) there
-            for (std::size_t p = 0; p < q_panels; ++p)
-                gemm::detail::pack_b_panel(q_packed + p * s.dim * NR, gemm::Strided<T>{q.row(b, h, i0), 1, q.row_stride}, rows,
-                                           0, s.dim, p * NR);
-            P run_max[QV], sum[QV];
-            for (std::size_t x = 0; x < QV; ++x) {
-                run_max[x] = simd::broadcast<T>(-std::numeric_limits<T>::infinity());
-                sum[x] = simd::broadcast<T>(T(0));
+        const std::size_t bh = task / q_blocks, b = bh / s.heads, h = bh % s.heads;
+        const std::size_t i0 = (task % q_blocks) * Bq;
+        const std::size_t rows = s.queries - i0 < Bq ? s.queries - i0 : Bq;
+        const std::size_t q_panels = (rows + NR - 1) / NR, nqv = (rows + W - 1) / W;
+        // Qᵀ (dim x rows), zero past the last query, so that Sᵀ is zero (finite) there
+        for (std::size_t p = 0; p < q_panels; ++p)
+            gemm::detail::pack_b_panel(q_packed + p * s.dim * NR, gemm::Strided<T>{q.row(b, h, i0), 1, q.row_stride}, rows,
+                                       0, s.dim, p * NR);
+        P run_max[QV], sum[QV];
+        for (std::size_t x = 0; x < QV; ++x) {
+            run_max[x] = simd::broadcast<T>(-std::numeric_limits<T>::infinity());
+            sum[x] = simd::broadcast<T>(T(0));
+        }
+        for (std::size_t j0 = 0; j0 < s.keys; j0 += Bk) {
+            const std::size_t cols = s.keys - j0 < Bk ? s.keys - j0 : Bk;
+            if (!one_block || packed_bh != bh) {
+                gemm::detail::pack_a(k_packed, gemm::Strided<T>{k.row(b, h, j0), k.row_stride, 1}, cols, 0, s.dim);
+                const gemm::Strided<T> vb{v.row(b, h, j0), v.row_stride, 1};
+                for (std::size_t p = 0; p < v_panels; ++p)
+                    gemm::detail::pack_b_panel(v_packed + p * cols * NR, vb, s.dim_v, 0, cols, p * NR);
+                packed_bh = bh;
             }
-            for (std::size_t j0 = 0; j0 < s.keys; j0 += Bk) {
-                const std::size_t cols = s.keys - j0 < Bk ? s.keys - j0 : Bk;
-                if (!one_block || packed_bh != bh) {
-                    gemm::detail::pack_a(k_packed, gemm::Strided<T>{k.row(b, h, j0), k.row_stride, 1}, cols, 0, s.dim);
-                    const gemm::Strided<T> vb{v.row(b, h, j0), v.row_stride, 1};
-                    for (std::size_t p = 0; p < v_panels; ++p)
-                        gemm::detail::pack_b_panel(v_packed + p * cols * NR, vb, s.dim_v, 0, cols, p * NR);
-                    packed_bh = bh;
+            // Sᵀ = K Qᵀ for this key block: MR keys by NR queries per call, whole packets stored
+            for (std::size_t p = 0; p < q_panels; ++p) {
+                const std::size_t pc = rows - p * NR < NR ? gemm::detail::round_up(rows - p * NR, W) : NR;
+                for (std::size_t j = 0; j * MR < cols; ++j) {
+                    const gemm::RowTile tile = gemm::row_tile<T>(j, cols);
+                    gemm::detail::rows_kernel(tile.rows, s.dim, k_packed + j * MR * s.dim, q_packed + p * s.dim * NR,
+                                              st + tile.row * Bq + p * NR, Bq, pc, false, false, none, 0, 0);
                 }
-                // Sᵀ = K Qᵀ for this key block: MR keys by NR queries per call, whole packets stored
-                for (std::size_t p = 0; p < q_panels; ++p) {
-                    const std::size_t pc = rows - p * NR < NR ? gemm::detail::round_up(rows - p * NR, W) : NR;
-                    for (std::size_t j = 0; j * MR < cols; ++j) {
-                        const gemm::RowTile tile = gemm::row_tile<T>(j, cols);
-                        gemm::detail::rows_kernel(tile.rows, s.dim, k_packed + j * MR * s.dim, q_packed + p * s.dim * NR,
-                                                  st + tile.row * Bq + p * NR, Bq, pc, false, false, none, 0, 0);
-                    }
+            }
+            if (mask.keep)
+                for (std::size_t j = 0; j < cols; ++j)
+                    if (!mask.kept(b, j0 + j))
+                        for (std::size_t x = 0; x < nqv; ++x)
+                            simd::store<T>(st + j * Bq + x * W, simd::broadcast<T>(-std::numeric_limits<T>::infinity()));
+            // Online softmax down the keys, a packet of queries at a time: the block's maximum, the
+            // factor for what was summed before it, then Pᵀ = exp((Sᵀ - max) * scale) in place. Where
+            // no key is kept yet the maximum is -inf; `lowest` stands in for it, so P is 0, not NaN.
+            // Whole blocks of queries take a copy of the passes with the packet count a constant, so
+            // that the per-packet maxima and sums stay in registers (with a run-time count g++ keeps
+            // them on the stack: a store and a load per packet and key).
+            const auto softmax_passes = [&](auto packets) EINVIT_ALWAYS_INLINE_LAMBDA {
+                const std::size_t n = packets;
+                P block_max[QV], shift[QV], block_sum[QV], factor[QV];
+                for (std::size_t x = 0; x < n; ++x) block_max[x] = run_max[x];
+                for (std::size_t j = 0; j < cols; ++j)
+                    for (std::size_t x = 0; x < n; ++x) block_max[x] = fn::max{}(block_max[x], simd::load<T>(st + j * Bq + x * W));
+                for (std::size_t x = 0; x < n; ++x) {
+                    shift[x] = fn::max{}(block_max[x], lowest);
+                    factor[x] = detail::exp_shifted(run_max[x], shift[x], vscale, vscale2);
+                    simd::store<T>(alpha + x * W, factor[x]);  // per query, for rescaling acc's rows
+                    run_max[x] = block_max[x];
+                    block_sum[x] = simd::broadcast<T>(T(0));
                 }
-                if (mask.keep)
-                    for (std::size_t j = 0; j < cols; ++j)
-                        if (!mask.kept(b, j0 + j))
-                            for (std::size_t x = 0; x < nqv; ++x)
-                                simd::store<T>(st + j * Bq + x * W, simd::broadcast<T>(-std::numeric_limits<T>::infinity()));
-                // Online softmax down the keys, a packet of queries at a time: the block's maximum, the
-                // factor for what was summed before it, then Pᵀ = exp((Sᵀ - max) * scale) in place. Where
-                // no key is kept yet the maximum is -inf; `lowest` stands in for it, so P is 0, not NaN.
-                // Whole blocks of queries take a copy of the passes with the packet count a constant, so
-                // that the per-packet maxima and sums stay in registers (with a run-time count g++ keeps
-                // them on the stack: a store and a load per packet and key).
-                const auto softmax_passes = [&](auto packets) EINVIT_ALWAYS_INLINE_LAMBDA {
-                    const std::size_t n = packets;
-                    P block_max[QV], shift[QV], block_sum[QV], factor[QV];
-                    for (std::size_t x = 0; x < n; ++x) block_max[x] = run_max[x];
-                    for (std::size_t j = 0; j < cols; ++j)
-                        for (std::size_t x = 0; x < n; ++x) block_max[x] = fn::max{}(block_max[x], simd::load<T>(st + j * Bq + x * W));
+                for (std::size_t j = 0; j < cols; ++j)
                     for (std::size_t x = 0; x < n; ++x) {
-                        shift[x] = fn::max{}(block_max[x], lowest);
-                        factor[x] = detail::exp_shifted(run_max[x], shift[x], vscale, vscale2);
-                        simd::store<T>(alpha + x * W, factor[x]);  // per query, for rescaling acc's rows
-                        run_max[x] = block_max[x];
-                        block_sum[x] = simd::broadcast<T>(T(0));
+                        T* e = st + j * Bq + x * W;
+                        const P p = detail::exp_shifted(simd::load<T>(e), shift[x], vscale, vscale2);
+                        simd::store<T>(e, p);
+                        block_sum[x] = block_sum[x] + p;
                     }
-                    for (std::size_t j = 0; j < cols; ++j)
-                        for (std::size_t x = 0; x < n; ++x) {
-                            T* e = st + j * Bq + x * W;
-                            const P p = detail::exp_shifted(simd::load<T>(e), shift[x], vscale, vscale2);
-                            simd::store<T>(e, p);
-                            block_sum[x] = block_sum[x] + p;
-                        }
-                    for (std::size_t x = 0; x < n; ++x) sum[x] = sum[x] * factor[x] + block_sum[x];
-                };
-                if (nqv == QV) softmax_passes(std::integral_constant<std::size_t, QV>{});
-                else softmax_passes(nqv);
-                // acc = alpha * acc + P V, P read straight from Pᵀ (MR queries of key j at st + j * Bq + i)
-                if (j0 > 0)
-                    for (std::size_t r = 0; r < rows; ++r)
-                        if (alpha[r] != T(1)) detail::scale_row(acc + r * ld_o, s.dim_v, alpha[r]);
-                for (std::size_t p = 0; p < v_panels; ++p) {
-                    const std::size_t pc = s.dim_v - p * NR < NR ? s.dim_v - p * NR : NR;
-                    for (std::size_t i = 0; i * MR < rows; ++i) {
-                        const gemm::RowTile tile = gemm::row_tile<T>(i, rows);
-                        gemm::detail::rows_kernel(tile.rows, cols, st + tile.row, v_packed + p * cols * NR,
-                                                  acc + tile.row * ld_o + p * NR, ld_o, pc, j0 > 0, false, none, 0, 0, nullptr,
-                                                  0, Bq);
-                    }
-                }
-            }
-            for (std::size_t x = 0; x < nqv; ++x) simd::store<T>(run_sum + x * W, sum[x]);
-            for (std::size_t r = 0; r < rows; ++r) {
-                T* o = out.row(b, h, i0 + r);
-                if (mask.keep && mask.mask_queries && !mask.kept(b, i0 + r)) {
-                    if (mean_bh != bh) {
-                        detail::mean_of_values(s, v, b, h, mean_v);
-                        mean_bh = bh;
-                    }
-                    for (std::size_t d = 0; d < s.dim_v; ++d) o[d] = mean_v[d];
-                } else if (run_sum[r] == T(0)) {  // every key masked
-                    for (std::size_t d = 0; d < s.dim_v; ++d) o[d] = T(0);
-                } else {
-                    const T inv = T(1) / run_sum[r];
-                    const T* a = acc + r * ld_o;
-                    std::size_t d = 0;
-                    for (; d + W <= s.dim_v; d += W) simd::store<T>(o + d, simd::load<T>(a + d) * simd::broadcast<T>(inv));
-                    for (; d < s.dim_v; ++d) o[d] = a[d] * inv;
+                for (std::size_t x = 0; x < n; ++x) sum[x] = sum[x] * factor[x] + block_sum[x];
+            };
+            if (nqv == QV) softmax_passes(std::integral_constant<std::size_t, QV>{});
+            else softmax_passes(nqv);
+            // acc = alpha * acc + P V, P read straight from Pᵀ (MR queries of key j at st + j * Bq + i)
+            if (j0 > 0)
+                for (std::size_t r = 0; r < rows; ++r)
+                    if (alpha[r] != T(1)) detail::scale_row(acc + r * ld_o, s.dim_v, alpha[r]);
+            for (std::size_t p = 0; p < v_panels; ++p) {
+                const std::size_t pc = s.dim_v - p * NR < NR ? s.dim_v - p * NR : NR;
+                for (std::size_t i = 0; i * MR < rows; ++i) {
+                    const gemm::RowTile tile = gemm::row_tile<T>(i, rows);
+                    gemm::detail::rows_kernel(tile.rows, cols, st + tile.row, v_packed + p * cols * NR,
+                                              acc + tile.row * ld_o + p * NR, ld_o, pc, j0 > 0, false, none, 0, 0, nullptr,
+                                              0, Bq);
                 }
             }
         }
-    });
+        for (std::size_t x = 0; x < nqv; ++x) simd::store<T>(run_sum + x * W, sum[x]);
+        for (std::size_t r = 0; r < rows; ++r) {
+            T* o = out.row(b, h, i0 + r);
+            if (mask.keep && mask.mask_queries && !mask.kept(b, i0 + r)) {
+                if (mean_bh != bh) {
+                    detail::mean_of_values(s, v, b, h, mean_v);
+                    mean_bh = bh;
+                }
+                for (std::size_t d = 0; d < s.dim_v; ++d) o[d] = mean_v[d];
+            } else if (run_sum[r] == T(0)) {  // every key masked
+                for (std::size_t d = 0; d < s.dim_v; ++d) o[d] = T(0);
+            } else {
+                const T inv = T(1) / run_sum[r];
+                const T* a = acc + r * ld_o;
+                std::size_t d = 0;
+                for (; d + W <= s.dim_v; d += W) simd::store<T>(o + d, simd::load<T>(a + d) * simd::broadcast<T>(inv));
+                for (; d < s.dim_v; ++d) o[d] = a[d] * inv;
+            }
+        }
+    }, prepare);
 }
 
 /// The reference: three passes with the whole score matrix of a head (plain loops, accumulated in double).

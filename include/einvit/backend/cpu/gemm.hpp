@@ -1310,7 +1310,7 @@ const T* one_image_rows(SharePacking& packing, T* out, Strided<T> a, std::size_t
         pack_a_shared(out, a, rows, k, 0, (k + kc - 1) / kc * row_panels, norm);
         packing.state.store(2, std::memory_order_release);
     } else {
-        while (packing.state.load(std::memory_order_acquire) != 2) EINVIT_CPU_RELAX();
+        for (einvit::detail::Backoff wait; packing.state.load(std::memory_order_acquire) != 2;) wait();
     }
     return out;
 }

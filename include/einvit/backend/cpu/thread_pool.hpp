@@ -1,13 +1,16 @@
 // einvit/backend/cpu/thread_pool.hpp — a small built-in thread pool for the CPU kernels.
 //
-// einvit::set_num_threads(n) sets how many threads kernels use (default: the hardware's); nothing else
-// is needed, no OpenMP. Work is split statically (parallel_for: task i of n always covers the same range)
-// or handed out item by item (parallel_items, for items whose results do not depend on the thread), so
-// results do not depend on timing, and each kernel computes every output element with the same operation order
-// whatever the thread count, so results do not depend on the thread count either. Workers spin briefly
-// after a job (kernels come in bursts during a forward pass), then sleep on an atomic wait. A thread
-// claims a task before it runs it, and one done with its own runs those not yet claimed, so a worker
-// that the OS does not run (its core busy with another program) holds no kernel up.
+// einvit::set_num_threads(n) sets how many threads kernels use (default: the CPUs the process may run
+// on); nothing else is needed, no OpenMP. Work is split statically (parallel_for: task i of n always
+// covers the same range) or handed out item by item (parallel_items, for items whose results do not
+// depend on the thread), so results do not depend on timing, and each kernel computes every output
+// element with the same operation order whatever the thread count, so results do not depend on the
+// thread count either. Workers spin briefly after a job (kernels come in bursts during a forward pass),
+// then sleep on an atomic wait. A thread claims a task before it runs it, and one done with its own runs
+// those not yet claimed, so a worker that the OS does not run (its core busy with another program)
+// holds no kernel up. A thread that waits for another (for the next job, or for a job's last task)
+// pauses a few times, then yields its core at every turn (Backoff), so that with more threads than
+// cores the waiters do not take the time of the threads with work.
 #pragma once
 
 #include <atomic>
@@ -24,9 +27,29 @@
 
 #include "einvit/core/config.hpp"
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 namespace einvit {
 
 namespace detail {
+
+// Waiting for another thread: a few pauses, then the core given up at every turn (yield), so that where
+// more threads are runnable than there are cores (another program busy on one, or more einvit threads
+// than cores) the thread waited for, or the one with work, gets the core rather than the waiter
+// spinning through its time slice. In calm moments a yield with nothing else to run returns at once.
+struct Backoff {
+    unsigned spins = 0;
+    void operator()() noexcept {
+        if (spins < 64) {
+            ++spins;
+            EINVIT_CPU_RELAX();
+        } else {
+            std::this_thread::yield();
+        }
+    }
+};
 
 class ThreadPool {
 public:
@@ -85,9 +108,7 @@ public:
         invoke(0);
         run_unclaimed(armed, tasks, 1);
         inside_task() = false;
-        while (done_.load(std::memory_order_acquire) != tasks - 1) {
-            EINVIT_CPU_RELAX();
-        }
+        for (Backoff wait; done_.load(std::memory_order_acquire) != tasks - 1;) wait();
 #if EINVIT_HAS_EXCEPTIONS
         if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
 #endif
@@ -140,10 +161,11 @@ private:
             // kernels).
             std::uint32_t now = generation_.load(std::memory_order_acquire);
             const auto spin_start = std::chrono::steady_clock::now();
+            Backoff wait;
             for (unsigned spin = 1; now == seen; ++spin) {
-                EINVIT_CPU_RELAX();
+                wait();
                 now = generation_.load(std::memory_order_acquire);
-                if (spin % 256 == 0 && std::chrono::steady_clock::now() - spin_start > std::chrono::microseconds(200)) break;
+                if (spin % 16 == 0 && std::chrono::steady_clock::now() - spin_start > std::chrono::microseconds(200)) break;
             }
             if (now == seen) {
                 generation_.wait(seen, std::memory_order_acquire);
@@ -204,7 +226,17 @@ private:
 #endif
 };
 
+// The threads the pool starts with: the CPUs the calling thread may run on (its affinity, as `taskset`
+// or a container's cpuset sets it), where the system says (Linux), else the hardware's threads. On a
+// 2-CPU share of a larger machine, a pool of all its threads would put several on each CPU.
 inline std::size_t default_threads() noexcept {
+#if defined(__linux__)
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+        const int n = CPU_COUNT(&allowed);
+        if (n > 0) return static_cast<std::size_t>(n);
+    }
+#endif
     const unsigned n = std::thread::hardware_concurrency();
     return n == 0 ? 1 : n;
 }
@@ -274,25 +306,45 @@ Slot* call_slots(Slot (&local)[N], std::size_t count) {
 /// `prepare()`, when given, runs at the start of every task, before it takes an item, whether or not
 /// any is left for it: for sizing a task's scratch buffers for any item it may take (see
 /// gemm::detail::scratch_buffers), so that a pass that takes its items differently allocates nothing.
+/// Where it returns something, that is the task's own state: each item the task takes is called as
+/// fn(state, i) with it (attention's packed keys and values, reused by the task's next item of the same
+/// head). A task is one thread's run of items; a thread that goes on to another task starts afresh.
 template <class F, class Prepare = void (*)()>
 void parallel_items(std::size_t count, F&& fn, Prepare&& prepare = [] {}) {
     const std::size_t threads = count < num_threads() ? count : num_threads();
+    // one task's run: prepare, then items from share `first` on, each share taken up to its end
+    const auto task = [&](std::size_t first, std::size_t shares, auto&& take) {
+        const auto items = [&](auto&& call) {
+            for (std::size_t s = 0; s < shares; ++s) {
+                const std::size_t share = first + s < shares ? first + s : first + s - shares;
+                take(share, call);
+            }
+        };
+        if constexpr (std::is_void_v<decltype(prepare())>) {
+            prepare();
+            items([&](std::size_t i) { fn(i); });
+        } else {
+            auto state = prepare();
+            items([&](std::size_t i) { fn(state, i); });
+        }
+    };
     if (threads <= 1 || detail::ThreadPool::inside_task()) {  // nested in a task: inline, in order
-        if (count) prepare();
-        for (std::size_t i = 0; i < count; ++i) fn(i);
+        if (count)
+            task(0, 1, [&](std::size_t, auto&& call) {
+                for (std::size_t i = 0; i < count; ++i) call(i);
+            });
         return;
     }
     detail::ItemCursor local[detail::item_cursors_on_stack];
     detail::ItemCursor* cursor = detail::call_slots(local, threads);
     for (std::size_t t = 0; t < threads; ++t) cursor[t].next.store(count * t / threads, std::memory_order_relaxed);
     detail::pool().run(threads, [&](std::size_t t) {
-        prepare();
-        for (std::size_t s = 0; s < threads; ++s) {
-            const std::size_t share = t + s < threads ? t + s : t + s - threads, end = count * (share + 1) / threads;
+        task(t, threads, [&](std::size_t share, auto&& call) {
+            const std::size_t end = count * (share + 1) / threads;
             for (std::size_t i = cursor[share].next.fetch_add(1, std::memory_order_relaxed); i < end;
                  i = cursor[share].next.fetch_add(1, std::memory_order_relaxed))
-                fn(i);
-        }
+                call(i);
+        });
     });
 }
 
