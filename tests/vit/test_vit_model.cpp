@@ -170,6 +170,38 @@ TEST_CASE("vit forward: forward_into allocates nothing; 1 and 2 threads give ide
     einvit::set_num_threads(einvit::detail::default_threads());
 }
 
+TEST_CASE("vit forward: ViT-Ti at one image and at batch 8 allocates nothing after its first pass, whichever threads take which items") {
+    // ViT-Ti's products take the kernels' shared-out paths (one image's row shares in chunks of panels,
+    // batch 8's row blocks) and attention its items: after the first pass of each size with 2 threads,
+    // passes allocate nothing, and give the logits of one thread
+    using Model = vit::VisionTransformer<vit::presets::vit_tiny_patch16_224>;
+    const auto file = einvit::io::SafeTensors::open(golden("timm_vit_tiny_patch16_224.safetensors"));
+    const Model model = vit::load<vit::presets::vit_tiny_patch16_224>(file, vit::Family::timm);
+    std::vector<float> image(8 * 3 * 224 * 224), workspace(Model::workspace_floats<8>);
+    for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<float>((i * 7919) % 251) / 125.0f - 1.0f;
+    std::vector<float> one[2] = {std::vector<float>(1000), std::vector<float>(8 * 1000)};
+    std::vector<float> two[2] = {std::vector<float>(1000), std::vector<float>(8 * 1000)};
+    einvit::set_num_threads(1);
+    model.forward_into<1>(Model::Input<1>(image.data()), one[0].data(), workspace.data());
+    model.forward_into<8>(Model::Input<8>(image.data()), one[1].data(), workspace.data());
+    einvit::set_num_threads(2);
+    model.forward_into<1>(Model::Input<1>(image.data()), two[0].data(), workspace.data());
+    model.forward_into<8>(Model::Input<8>(image.data()), two[1].data(), workspace.data());
+    std::size_t allocations = 0;
+    for (int pass = 0; pass < 3; ++pass) {
+        einvit_test::AllocationScope scope;
+        model.forward_into<1>(Model::Input<1>(image.data()), two[0].data(), workspace.data());
+        model.forward_into<8>(Model::Input<8>(image.data()), two[1].data(), workspace.data());
+        allocations += scope.count();
+    }
+    einvit::set_num_threads(einvit::detail::default_threads());
+    CHECK(allocations == 0);
+    CHECK(std::memcmp(one[0].data(), two[0].data(), one[0].size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(one[1].data(), two[1].data(), one[1].size() * sizeof(float)) == 0);
+    // the first image of the batch is the one image
+    CHECK(std::memcmp(one[0].data(), one[1].data(), one[0].size() * sizeof(float)) == 0);
+}
+
 TEST_CASE("vit forward: features() is what the head sees; attention maps are distributions over tokens") {
     using Model = vit::VisionTransformer<vit::presets::vit_tiny_patch16_224>;
     const auto file = einvit::io::SafeTensors::open(golden("timm_vit_tiny_patch16_224.safetensors"));
