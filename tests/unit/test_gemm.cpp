@@ -1012,7 +1012,8 @@ TEST_CASE("thread pool: a worker that does not run holds no job up: the other th
 TEST_CASE("thread pool: the default thread count is the CPUs the calling thread may run on (its affinity)") {
     cpu_set_t before;
     REQUIRE(sched_getaffinity(0, sizeof before, &before) == 0);
-    CHECK(einvit::detail::default_threads() == static_cast<std::size_t>(CPU_COUNT(&before)));
+    const std::size_t cpus = static_cast<std::size_t>(CPU_COUNT(&before)), quota = einvit::detail::cpu_limit::cpu_quota();
+    CHECK(einvit::detail::default_threads() == (quota != 0 && quota < cpus ? quota : cpus));  // and the cgroup's quota: test_cpu_limit.cpp
     // restricted to one of them (as `taskset -c N` would start it): one thread, not the machine's count
     int cpu = 0;
     while (!CPU_ISSET(cpu, &before)) ++cpu;

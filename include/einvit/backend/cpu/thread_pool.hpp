@@ -1,16 +1,16 @@
 // einvit/backend/cpu/thread_pool.hpp — a small built-in thread pool for the CPU kernels.
 //
 // einvit::set_num_threads(n) sets how many threads kernels use (default: the CPUs the process may run
-// on); nothing else is needed, no OpenMP. Work is split statically (parallel_for: task i of n always
-// covers the same range) or handed out item by item (parallel_items, for items whose results do not
-// depend on the thread), so results do not depend on timing, and each kernel computes every output
-// element with the same operation order whatever the thread count, so results do not depend on the
-// thread count either. Workers spin briefly after a job (kernels come in bursts during a forward pass),
-// then sleep on an atomic wait. A thread claims a task before it runs it, and one done with its own runs
-// those not yet claimed, so a worker that the OS does not run (its core busy with another program)
-// holds no kernel up. A thread that waits for another (for the next job, or for a job's last task)
-// pauses a few times, then yields its core at every turn (Backoff), so that with more threads than
-// cores the waiters do not take the time of the threads with work.
+// on, and no more than its CPU quota); nothing else is needed, no OpenMP. Work is split statically
+// (parallel_for: task i of n always covers the same range) or handed out item by item (parallel_items,
+// for items whose results do not depend on the thread), so results do not depend on timing, and each
+// kernel computes every output element with the same operation order whatever the thread count, so
+// results do not depend on the thread count either. Workers spin briefly after a job (kernels come in
+// bursts during a forward pass), then sleep on an atomic wait. A thread claims a task before it runs
+// it, and one done with its own runs those not yet claimed, so a worker that the OS does not run (its
+// core busy with another program) holds no kernel up. A thread that waits for another (for the next
+// job, or for a job's last task) pauses a few times, then yields its core at every turn (Backoff), so
+// that with more threads than cores the waiters do not take the time of the threads with work.
 #pragma once
 
 #include <atomic>
@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "einvit/backend/cpu/cpu_limit.hpp"
 #include "einvit/core/config.hpp"
 
 #if defined(__linux__)
@@ -227,18 +228,28 @@ private:
 };
 
 // The threads the pool starts with: the CPUs the calling thread may run on (its affinity, as `taskset`
-// or a container's cpuset sets it), where the system says (Linux), else the hardware's threads. On a
+// or a container's cpuset sets it) where the system says (Linux), else the hardware's threads; and no
+// more than a cgroup's CPU quota allows (cpu_limit.hpp: `docker --cpus`, a Kubernetes CPU limit). On a
 // 2-CPU share of a larger machine, a pool of all its threads would put several on each CPU.
 inline std::size_t default_threads() noexcept {
+    std::size_t n = 0;
 #if defined(__linux__)
     cpu_set_t allowed;
-    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
-        const int n = CPU_COUNT(&allowed);
-        if (n > 0) return static_cast<std::size_t>(n);
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0)
+        n = static_cast<std::size_t>(CPU_COUNT(&allowed));
+#endif
+    if (n == 0) n = std::thread::hardware_concurrency();
+    if (n == 0) n = 1;
+#if EINVIT_HAS_EXCEPTIONS
+    try {
+#endif
+        const std::size_t quota = cpu_limit::cpu_quota();
+        if (quota != 0 && quota < n) n = quota;
+#if EINVIT_HAS_EXCEPTIONS
+    } catch (...) {  // no memory to read the files: the affinity alone
     }
 #endif
-    const unsigned n = std::thread::hardware_concurrency();
-    return n == 0 ? 1 : n;
+    return n;
 }
 
 inline ThreadPool& pool() {
