@@ -3811,7 +3811,8 @@ private:
             // slowest thread and whatever runs between kernels: it spins for up to about 0.2 ms, since
             // waking a sleeping thread costs tens of microseconds (measured: ViT-Ti's forward pass 3%
             // faster than with the earlier 20,000-load spin, after which workers fell asleep between
-            // kernels).
+            // kernels). After 64 pauses the spin yields the core at every turn (Backoff), to a thread
+            // with work where there are more threads than cores.
             std::uint32_t now = generation_.load(std::memory_order_acquire);
             const auto spin_start = std::chrono::steady_clock::now();
             Backoff wait;
