@@ -7419,6 +7419,17 @@ inline std::string read_whole_file(const std::string& path, std::size_t limit, s
     return bad ? "cannot read" : "";
 }
 
+// Where the file name of `path` starts: after its last separator ('/', and on Windows also '\\'),
+// or 0 where it has none. What comes before is its folder, with the separator.
+inline std::size_t file_name_start(std::string_view path) noexcept {
+#if defined(_WIN32)
+    const std::size_t slash = path.find_last_of("/\\");
+#else
+    const std::size_t slash = path.find_last_of('/');
+#endif
+    return slash == std::string_view::npos ? 0 : slash + 1;
+}
+
 }  // namespace detail
 
 /// Validates a whole safetensors file held in memory (pure: no I/O, no exceptions); the result lists
@@ -7872,8 +7883,7 @@ public:
         if (text.size() > limit) raise(errc::format, index_path + ": index larger than 100000000 bytes");
         ShardIndex ix = parse_shard_index(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
         if (ix.fault != IndexFault::none) raise(errc::format, index_path + ": " + describe(ix.fault) + " (" + ix.detail + ")");
-        const std::size_t slash = index_path.find_last_of('/');
-        const std::string folder = slash == std::string::npos ? std::string() : index_path.substr(0, slash + 1);
+        const std::string folder = index_path.substr(0, detail::file_name_start(index_path));
         ShardedCheckpoint c;
         c.index_path_ = index_path;
         for (const std::string& s : ix.shards) c.files_.push_back(SafeTensors::open(folder + s));
@@ -8787,10 +8797,7 @@ private:
         for (std::uint64_t e : shape) s += (i++ ? ", " : "") + std::to_string(e);
         return s + "]";
     }
-    static std::string file_name(const std::string& path) {
-        const std::size_t slash = path.find_last_of('/');
-        return slash == std::string::npos ? path : path.substr(slash + 1);
-    }
+    static std::string file_name(const std::string& path) { return path.substr(io::detail::file_name_start(path)); }
     void add(const io::SafeTensors& f) {
         files_.push_back(&f);
         used_.emplace_back(f.tensors().size(), false);

@@ -216,3 +216,18 @@ TEST_CASE("safetensors, sharded: a checkpoint in two files opens; a tensor in th
     CHECK(raised(dir + "/missing_shard.json").find("s3.safetensors") != std::string::npos);
     CHECK(raised(dir + "/nonexistent.json").find("cannot open") != std::string::npos);
 }
+
+TEST_CASE("safetensors, sharded: a path's folder and file name (the index's folder, where its shards are read)") {
+    using einvit::io::detail::file_name_start;
+    CHECK(file_name_start("model.safetensors.index.json") == 0);
+    CHECK(file_name_start("models/vit/model.safetensors.index.json") == 11);
+    CHECK(file_name_start("/model.safetensors") == 1);
+    CHECK(file_name_start("models/") == 7);
+    CHECK(file_name_start("") == 0);
+#if defined(_WIN32)
+    CHECK(file_name_start("C:\\models\\vit\\model.safetensors") == 14);
+    CHECK(file_name_start("C:\\models/vit\\model.safetensors") == 14);
+#else
+    CHECK(file_name_start("odd\\name.safetensors") == 0);  // a backslash is part of a name here
+#endif
+}

@@ -172,6 +172,17 @@ inline std::string read_whole_file(const std::string& path, std::size_t limit, s
     return bad ? "cannot read" : "";
 }
 
+// Where the file name of `path` starts: after its last separator ('/', and on Windows also '\\'),
+// or 0 where it has none. What comes before is its folder, with the separator.
+inline std::size_t file_name_start(std::string_view path) noexcept {
+#if defined(_WIN32)
+    const std::size_t slash = path.find_last_of("/\\");
+#else
+    const std::size_t slash = path.find_last_of('/');
+#endif
+    return slash == std::string_view::npos ? 0 : slash + 1;
+}
+
 }  // namespace detail
 
 /// Validates a whole safetensors file held in memory (pure: no I/O, no exceptions); the result lists

@@ -102,8 +102,7 @@ public:
         if (text.size() > limit) raise(errc::format, index_path + ": index larger than 100000000 bytes");
         ShardIndex ix = parse_shard_index(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
         if (ix.fault != IndexFault::none) raise(errc::format, index_path + ": " + describe(ix.fault) + " (" + ix.detail + ")");
-        const std::size_t slash = index_path.find_last_of('/');
-        const std::string folder = slash == std::string::npos ? std::string() : index_path.substr(0, slash + 1);
+        const std::string folder = index_path.substr(0, detail::file_name_start(index_path));
         ShardedCheckpoint c;
         c.index_path_ = index_path;
         for (const std::string& s : ix.shards) c.files_.push_back(SafeTensors::open(folder + s));

@@ -146,10 +146,7 @@ private:
         for (std::uint64_t e : shape) s += (i++ ? ", " : "") + std::to_string(e);
         return s + "]";
     }
-    static std::string file_name(const std::string& path) {
-        const std::size_t slash = path.find_last_of('/');
-        return slash == std::string::npos ? path : path.substr(slash + 1);
-    }
+    static std::string file_name(const std::string& path) { return path.substr(io::detail::file_name_start(path)); }
     void add(const io::SafeTensors& f) {
         files_.push_back(&f);
         used_.emplace_back(f.tensors().size(), false);
