@@ -3494,9 +3494,41 @@ void reduce(cpu, T* EINVIT_RESTRICT out, const T* EINVIT_RESTRICT in) noexcept {
 // functions take the files' text, so that the tests can give them any.
 
 #include <cstddef>
-#include <cstdio>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
+
+// ---- begin einvit/core/file.hpp ----
+// einvit/core/file.hpp — reading a whole file: a safetensors checkpoint or a sharded one's index (io/),
+// and the small system files the thread pool's default size comes from (backend/cpu/cpu_limit.hpp).
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace einvit::detail {
+
+// Reads the file at `path` into `out`, stopping once it holds more than `limit` bytes (the caller
+// sees out.size() > limit); "" on success, else the i/o error.
+inline std::string read_whole_file(const std::string& path, std::size_t limit, std::vector<std::uint8_t>& out) {
+    std::FILE* fp = std::fopen(path.c_str(), "rb");
+    if (!fp) return std::string("cannot open: ") + std::strerror(errno);
+    out.clear();
+    std::uint8_t chunk[65536];
+    std::size_t got;
+    while (out.size() <= limit && (got = std::fread(chunk, 1, sizeof chunk, fp)) > 0) out.insert(out.end(), chunk, chunk + got);
+    const bool bad = std::ferror(fp) != 0;
+    std::fclose(fp);
+    return bad ? "cannot read" : "";
+}
+
+}  // namespace einvit::detail
+// ---- end einvit/core/file.hpp ----
 
 namespace einvit::detail::cpu_limit {
 
@@ -3625,15 +3657,13 @@ inline std::string cgroup_directory(const Mount& mount, std::string_view path) {
 
 // A small file's text (at most 64 KiB of it), or empty where it cannot be read.
 inline std::string read_text(const std::string& path) {
-    std::string text;
-    if (std::FILE* f = std::fopen(path.c_str(), "r")) {
-        char buffer[4096];
-        std::size_t got = 0;
-        while (text.size() < 65536 && (got = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, got);
-        std::fclose(f);
-    }
-    return text;
+    std::vector<std::uint8_t> bytes;
+    if (!einvit::detail::read_whole_file(path, 65536, bytes).empty()) return {};
+    return std::string(bytes.begin(), bytes.end());
 }
+
+// The tighter of two quotas in CPUs, 0 standing for none.
+inline std::size_t tighter(std::size_t a, std::size_t b) noexcept { return a == 0 || (b != 0 && b < a) ? b : a; }
 
 // The tightest quota from `dir` up to the mount's point, in CPUs (0: none).
 inline std::size_t quota_from(std::string dir, const std::string& top, bool v2) {
@@ -3648,13 +3678,22 @@ inline std::size_t quota_from(std::string dir, const std::string& top, bool v2) 
             std::string_view qv = q, pv = p;
             if (read_number(qv, quota) && read_number(pv, period)) here = cpus_of_quota(quota, period);
         }
-        if (here != 0 && (cpus == 0 || here < cpus)) cpus = here;
+        cpus = tighter(cpus, here);
         if (dir.size() <= top.size()) break;
         const std::size_t slash = dir.rfind('/');
         if (slash == std::string::npos || slash < top.size()) break;
         dir.resize(slash);
     }
     return cpus;
+}
+
+// The directory of the process's cgroup in the v2 hierarchy (v2) or in v1's with the cpu controller,
+// from the texts of /proc/self/mountinfo and /proc/self/cgroup, with that hierarchy's mount; empty if
+// there is none.
+inline std::string cgroup_of_process(std::string_view mountinfo, std::string_view cgroups, bool v2, Mount& mount) {
+    std::string path;
+    if (!cgroup_mount(mountinfo, v2, mount) || !cgroup_path(cgroups, v2, path)) return {};
+    return cgroup_directory(mount, path);
 }
 
 // The CPUs the process's cgroup quotas allow (the tightest of v2's and v1's), 0 where there is none.
@@ -3664,12 +3703,8 @@ inline std::size_t cpu_quota() {
     std::size_t cpus = 0;
     for (const bool v2 : {true, false}) {
         Mount mount;
-        std::string path;
-        if (!cgroup_mount(mountinfo, v2, mount) || !cgroup_path(cgroups, v2, path)) continue;
-        const std::string dir = cgroup_directory(mount, path);
-        if (dir.empty()) continue;
-        const std::size_t here = quota_from(dir, mount.point, v2);
-        if (here != 0 && (cpus == 0 || here < cpus)) cpus = here;
+        const std::string dir = cgroup_of_process(mountinfo, cgroups, v2, mount);
+        if (!dir.empty()) cpus = tighter(cpus, quota_from(dir, mount.point, v2));
     }
     return cpus;
 #else
@@ -3896,8 +3931,7 @@ inline std::size_t default_threads() noexcept {
 #if EINVIT_HAS_EXCEPTIONS
     try {
 #endif
-        const std::size_t quota = cpu_limit::cpu_quota();
-        if (quota != 0 && quota < n) n = quota;
+        n = cpu_limit::tighter(n, cpu_limit::cpu_quota());
 #if EINVIT_HAS_EXCEPTIONS
     } catch (...) {  // no memory to read the files: the affinity alone
     }
@@ -3976,25 +4010,19 @@ Slot* call_slots(Slot (&local)[N], std::size_t count) {
 template <class F, class Prepare = void (*)()>
 void parallel_items(std::size_t count, F&& fn, Prepare&& prepare = [] {}) {
     const std::size_t threads = count < num_threads() ? count : num_threads();
-    // one task's run: prepare, then items from share `first` on, each share taken up to its end
-    const auto task = [&](std::size_t first, std::size_t shares, auto&& take) {
-        const auto items = [&](auto&& call) {
-            for (std::size_t s = 0; s < shares; ++s) {
-                const std::size_t share = first + s < shares ? first + s : first + s - shares;
-                take(share, call);
-            }
-        };
+    // one task: prepare, then each item that `take` hands it (take(call) calls call(i) for each)
+    const auto task = [&](auto&& take) {
         if constexpr (std::is_void_v<decltype(prepare())>) {
             prepare();
-            items([&](std::size_t i) { fn(i); });
+            take([&](std::size_t i) { fn(i); });
         } else {
             auto state = prepare();
-            items([&](std::size_t i) { fn(state, i); });
+            take([&](std::size_t i) { fn(state, i); });
         }
     };
     if (threads <= 1 || detail::ThreadPool::inside_task()) {  // nested in a task: inline, in order
         if (count)
-            task(0, 1, [&](std::size_t, auto&& call) {
+            task([&](auto&& call) {
                 for (std::size_t i = 0; i < count; ++i) call(i);
             });
         return;
@@ -4003,11 +4031,13 @@ void parallel_items(std::size_t count, F&& fn, Prepare&& prepare = [] {}) {
     detail::ItemCursor* cursor = detail::call_slots(local, threads);
     for (std::size_t t = 0; t < threads; ++t) cursor[t].next.store(count * t / threads, std::memory_order_relaxed);
     detail::pool().run(threads, [&](std::size_t t) {
-        task(t, threads, [&](std::size_t share, auto&& call) {
-            const std::size_t end = count * (share + 1) / threads;
-            for (std::size_t i = cursor[share].next.fetch_add(1, std::memory_order_relaxed); i < end;
-                 i = cursor[share].next.fetch_add(1, std::memory_order_relaxed))
-                call(i);
+        task([&](auto&& call) {
+            for (std::size_t s = 0; s < threads; ++s) {
+                const std::size_t share = t + s < threads ? t + s : t + s - threads, end = count * (share + 1) / threads;
+                for (std::size_t i = cursor[share].next.fetch_add(1, std::memory_order_relaxed); i < end;
+                     i = cursor[share].next.fetch_add(1, std::memory_order_relaxed))
+                    call(i);
+            }
         });
     });
 }
@@ -7405,20 +7435,6 @@ inline Fault fail(Validation& v, Fault f, std::string detail) {
     return f;
 }
 
-// Reads the file at `path` into `out`, stopping once it holds more than `limit` bytes (the caller
-// sees out.size() > limit); "" on success, else the i/o error.
-inline std::string read_whole_file(const std::string& path, std::size_t limit, std::vector<std::uint8_t>& out) {
-    std::FILE* fp = std::fopen(path.c_str(), "rb");
-    if (!fp) return std::string("cannot open: ") + std::strerror(errno);
-    out.clear();
-    std::uint8_t chunk[65536];
-    std::size_t got;
-    while (out.size() <= limit && (got = std::fread(chunk, 1, sizeof chunk, fp)) > 0) out.insert(out.end(), chunk, chunk + got);
-    const bool bad = std::ferror(fp) != 0;
-    std::fclose(fp);
-    return bad ? "cannot read" : "";
-}
-
 // Where the file name of `path` starts: after its last separator ('/', and on Windows also '\\'),
 // or 0 where it has none. What comes before is its folder, with the separator.
 inline std::size_t file_name_start(std::string_view path) noexcept {
@@ -7758,7 +7774,7 @@ private:
         mapped_ = true;
         return {};
 #else
-        if (auto e = detail::read_whole_file(path_, SIZE_MAX, buffer_); !e.empty()) return e;
+        if (auto e = einvit::detail::read_whole_file(path_, SIZE_MAX, buffer_); !e.empty()) return e;
         bytes_ = buffer_.data();
         size_ = buffer_.size();
         return {};
@@ -7879,7 +7895,7 @@ public:
     static ShardedCheckpoint open(const std::string& index_path) {
         std::vector<std::uint8_t> text;
         constexpr std::size_t limit = 100000000;
-        if (auto e = detail::read_whole_file(index_path, limit, text); !e.empty()) raise(errc::io, index_path + ": " + e);
+        if (auto e = einvit::detail::read_whole_file(index_path, limit, text); !e.empty()) raise(errc::io, index_path + ": " + e);
         if (text.size() > limit) raise(errc::format, index_path + ": index larger than 100000000 bytes");
         ShardIndex ix = parse_shard_index(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
         if (ix.fault != IndexFault::none) raise(errc::format, index_path + ": " + describe(ix.fault) + " (" + ix.detail + ")");

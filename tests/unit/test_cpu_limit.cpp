@@ -28,6 +28,10 @@ TEST_CASE("cpu limit: quotas in whole CPUs, rounded up; none where there is no q
     CHECK(cl::cpus_of_cpu_max("250000") == 0);  // no period
     CHECK(cl::cpus_of_cpu_max("99999999999999999999999 100000") == 0);  // does not fit
     CHECK(cl::cpus_of_cpu_max("garbage") == 0);
+    CHECK(cl::tighter(0, 3) == 3);  // 0 is no quota
+    CHECK(cl::tighter(4, 0) == 4);
+    CHECK(cl::tighter(4, 3) == 3);
+    CHECK(cl::tighter(2, 3) == 2);
 }
 
 TEST_CASE("cpu limit: the cgroup mounts of mountinfo, the process's cgroups, and the directory they make") {
@@ -62,6 +66,10 @@ TEST_CASE("cpu limit: the cgroup mounts of mountinfo, the process's cgroups, and
     CHECK(cl::cgroup_directory(v2, "/docker/abc") == "/sys/fs/cgroup/unified");
     CHECK(cl::cgroup_directory(v2, "/docker/abcd") == "");  // not under the root
     CHECK(cl::cgroup_directory(v2, "/other") == "");
+    cl::Mount found;
+    CHECK(cl::cgroup_of_process(mountinfo, cgroups, true, found) == "/sys/fs/cgroup/unified/inner");
+    CHECK(found.point == "/sys/fs/cgroup/unified");
+    CHECK(cl::cgroup_of_process(mountinfo, "3:cpuset:/\n", false, found) == "");  // no cpu controller's cgroup
 }
 
 #if defined(__linux__)
@@ -105,11 +113,10 @@ TEST_CASE("cpu limit: a process in a cgroup with a quota of one CPU starts a poo
     // reports cpu_quota() and the pool's default size; elsewhere the test says so and checks nothing more.
     cl::Mount mount;
     const std::string mountinfo = cl::read_text("/proc/self/mountinfo"), cgroups = cl::read_text("/proc/self/cgroup");
-    std::string path, dir;
+    std::string dir;
     bool v2 = false;
     for (const bool version2 : {false, true}) {
-        if (!cl::cgroup_mount(mountinfo, version2, mount) || !cl::cgroup_path(cgroups, version2, path)) continue;
-        const std::string here = cl::cgroup_directory(mount, path);
+        const std::string here = cl::cgroup_of_process(mountinfo, cgroups, version2, mount);
         if (here.empty()) continue;
         if (version2 && cl::read_text(here + "/cgroup.subtree_control").find("cpu") == std::string::npos) continue;
         dir = here;

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "einvit/core/error.hpp"
+#include "einvit/core/file.hpp"
 #include "einvit/io/json.hpp"
 
 #if __has_include(<sys/mman.h>) && __has_include(<fcntl.h>) && __has_include(<unistd.h>)
@@ -156,20 +157,6 @@ inline Fault fail(Validation& v, Fault f, std::string detail) {
     v.detail = std::move(detail);
     v.tensors.clear();
     return f;
-}
-
-// Reads the file at `path` into `out`, stopping once it holds more than `limit` bytes (the caller
-// sees out.size() > limit); "" on success, else the i/o error.
-inline std::string read_whole_file(const std::string& path, std::size_t limit, std::vector<std::uint8_t>& out) {
-    std::FILE* fp = std::fopen(path.c_str(), "rb");
-    if (!fp) return std::string("cannot open: ") + std::strerror(errno);
-    out.clear();
-    std::uint8_t chunk[65536];
-    std::size_t got;
-    while (out.size() <= limit && (got = std::fread(chunk, 1, sizeof chunk, fp)) > 0) out.insert(out.end(), chunk, chunk + got);
-    const bool bad = std::ferror(fp) != 0;
-    std::fclose(fp);
-    return bad ? "cannot read" : "";
 }
 
 // Where the file name of `path` starts: after its last separator ('/', and on Windows also '\\'),
@@ -511,7 +498,7 @@ private:
         mapped_ = true;
         return {};
 #else
-        if (auto e = detail::read_whole_file(path_, SIZE_MAX, buffer_); !e.empty()) return e;
+        if (auto e = einvit::detail::read_whole_file(path_, SIZE_MAX, buffer_); !e.empty()) return e;
         bytes_ = buffer_.data();
         size_ = buffer_.size();
         return {};

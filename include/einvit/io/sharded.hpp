@@ -98,7 +98,7 @@ public:
     static ShardedCheckpoint open(const std::string& index_path) {
         std::vector<std::uint8_t> text;
         constexpr std::size_t limit = 100000000;
-        if (auto e = detail::read_whole_file(index_path, limit, text); !e.empty()) raise(errc::io, index_path + ": " + e);
+        if (auto e = einvit::detail::read_whole_file(index_path, limit, text); !e.empty()) raise(errc::io, index_path + ": " + e);
         if (text.size() > limit) raise(errc::format, index_path + ": index larger than 100000000 bytes");
         ShardIndex ix = parse_shard_index(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
         if (ix.fault != IndexFault::none) raise(errc::format, index_path + ": " + describe(ix.fault) + " (" + ix.detail + ")");

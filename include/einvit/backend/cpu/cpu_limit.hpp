@@ -13,9 +13,12 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdio>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "einvit/core/file.hpp"
 
 namespace einvit::detail::cpu_limit {
 
@@ -144,15 +147,13 @@ inline std::string cgroup_directory(const Mount& mount, std::string_view path) {
 
 // A small file's text (at most 64 KiB of it), or empty where it cannot be read.
 inline std::string read_text(const std::string& path) {
-    std::string text;
-    if (std::FILE* f = std::fopen(path.c_str(), "r")) {
-        char buffer[4096];
-        std::size_t got = 0;
-        while (text.size() < 65536 && (got = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, got);
-        std::fclose(f);
-    }
-    return text;
+    std::vector<std::uint8_t> bytes;
+    if (!einvit::detail::read_whole_file(path, 65536, bytes).empty()) return {};
+    return std::string(bytes.begin(), bytes.end());
 }
+
+// The tighter of two quotas in CPUs, 0 standing for none.
+inline std::size_t tighter(std::size_t a, std::size_t b) noexcept { return a == 0 || (b != 0 && b < a) ? b : a; }
 
 // The tightest quota from `dir` up to the mount's point, in CPUs (0: none).
 inline std::size_t quota_from(std::string dir, const std::string& top, bool v2) {
@@ -167,13 +168,22 @@ inline std::size_t quota_from(std::string dir, const std::string& top, bool v2) 
             std::string_view qv = q, pv = p;
             if (read_number(qv, quota) && read_number(pv, period)) here = cpus_of_quota(quota, period);
         }
-        if (here != 0 && (cpus == 0 || here < cpus)) cpus = here;
+        cpus = tighter(cpus, here);
         if (dir.size() <= top.size()) break;
         const std::size_t slash = dir.rfind('/');
         if (slash == std::string::npos || slash < top.size()) break;
         dir.resize(slash);
     }
     return cpus;
+}
+
+// The directory of the process's cgroup in the v2 hierarchy (v2) or in v1's with the cpu controller,
+// from the texts of /proc/self/mountinfo and /proc/self/cgroup, with that hierarchy's mount; empty if
+// there is none.
+inline std::string cgroup_of_process(std::string_view mountinfo, std::string_view cgroups, bool v2, Mount& mount) {
+    std::string path;
+    if (!cgroup_mount(mountinfo, v2, mount) || !cgroup_path(cgroups, v2, path)) return {};
+    return cgroup_directory(mount, path);
 }
 
 // The CPUs the process's cgroup quotas allow (the tightest of v2's and v1's), 0 where there is none.
@@ -183,12 +193,8 @@ inline std::size_t cpu_quota() {
     std::size_t cpus = 0;
     for (const bool v2 : {true, false}) {
         Mount mount;
-        std::string path;
-        if (!cgroup_mount(mountinfo, v2, mount) || !cgroup_path(cgroups, v2, path)) continue;
-        const std::string dir = cgroup_directory(mount, path);
-        if (dir.empty()) continue;
-        const std::size_t here = quota_from(dir, mount.point, v2);
-        if (here != 0 && (cpus == 0 || here < cpus)) cpus = here;
+        const std::string dir = cgroup_of_process(mountinfo, cgroups, v2, mount);
+        if (!dir.empty()) cpus = tighter(cpus, quota_from(dir, mount.point, v2));
     }
     return cpus;
 #else

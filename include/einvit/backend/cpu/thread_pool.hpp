@@ -244,8 +244,7 @@ inline std::size_t default_threads() noexcept {
 #if EINVIT_HAS_EXCEPTIONS
     try {
 #endif
-        const std::size_t quota = cpu_limit::cpu_quota();
-        if (quota != 0 && quota < n) n = quota;
+        n = cpu_limit::tighter(n, cpu_limit::cpu_quota());
 #if EINVIT_HAS_EXCEPTIONS
     } catch (...) {  // no memory to read the files: the affinity alone
     }
@@ -324,25 +323,19 @@ Slot* call_slots(Slot (&local)[N], std::size_t count) {
 template <class F, class Prepare = void (*)()>
 void parallel_items(std::size_t count, F&& fn, Prepare&& prepare = [] {}) {
     const std::size_t threads = count < num_threads() ? count : num_threads();
-    // one task's run: prepare, then items from share `first` on, each share taken up to its end
-    const auto task = [&](std::size_t first, std::size_t shares, auto&& take) {
-        const auto items = [&](auto&& call) {
-            for (std::size_t s = 0; s < shares; ++s) {
-                const std::size_t share = first + s < shares ? first + s : first + s - shares;
-                take(share, call);
-            }
-        };
+    // one task: prepare, then each item that `take` hands it (take(call) calls call(i) for each)
+    const auto task = [&](auto&& take) {
         if constexpr (std::is_void_v<decltype(prepare())>) {
             prepare();
-            items([&](std::size_t i) { fn(i); });
+            take([&](std::size_t i) { fn(i); });
         } else {
             auto state = prepare();
-            items([&](std::size_t i) { fn(state, i); });
+            take([&](std::size_t i) { fn(state, i); });
         }
     };
     if (threads <= 1 || detail::ThreadPool::inside_task()) {  // nested in a task: inline, in order
         if (count)
-            task(0, 1, [&](std::size_t, auto&& call) {
+            task([&](auto&& call) {
                 for (std::size_t i = 0; i < count; ++i) call(i);
             });
         return;
@@ -351,11 +344,13 @@ void parallel_items(std::size_t count, F&& fn, Prepare&& prepare = [] {}) {
     detail::ItemCursor* cursor = detail::call_slots(local, threads);
     for (std::size_t t = 0; t < threads; ++t) cursor[t].next.store(count * t / threads, std::memory_order_relaxed);
     detail::pool().run(threads, [&](std::size_t t) {
-        task(t, threads, [&](std::size_t share, auto&& call) {
-            const std::size_t end = count * (share + 1) / threads;
-            for (std::size_t i = cursor[share].next.fetch_add(1, std::memory_order_relaxed); i < end;
-                 i = cursor[share].next.fetch_add(1, std::memory_order_relaxed))
-                call(i);
+        task([&](auto&& call) {
+            for (std::size_t s = 0; s < threads; ++s) {
+                const std::size_t share = t + s < threads ? t + s : t + s - threads, end = count * (share + 1) / threads;
+                for (std::size_t i = cursor[share].next.fetch_add(1, std::memory_order_relaxed); i < end;
+                     i = cursor[share].next.fetch_add(1, std::memory_order_relaxed))
+                    call(i);
+            }
         });
     });
 }
