@@ -6,9 +6,10 @@
 // and their ViT-S and ViT-Ti equivalents. einvit is timed with W pre-packed (as a loaded model holds
 // it) and unpacked. After the runs a table gives GFLOP/s per library, einvit's ratio to the best peer
 // and its fraction of the FMA peak (einvit's packed products take Strassen's algorithm where it fits,
-// 7/8 of the multiply-adds: by default only with AVX-512; EINVIT_BENCH_STRASSEN=0 or 1 turns it off or
-// on). A second table times ViT-B's layers at M = 197 with W coming from memory, as in a model whose
-// weights exceed the caches.
+// 7/8 of the multiply-adds: by default for the shapes where the instruction set measured it faster;
+// EINVIT_BENCH_STRASSEN=0 or 1 turns it off or on everywhere). A second table times ViT-B's layers at
+// M = 197 with W coming from memory, as in a model whose weights exceed the caches; a third, the
+// micro-kernel alone on one thread against one core's peak: the ceiling under the products' figures.
 //
 // OpenBLAS chooses its kernels by the CPU model it recognises or by OPENBLAS_CORETYPE, and Debian
 // 12's 0.3.21 runs its AVX2 (Haswell) kernels on AVX-512 CPUs it does not know (AMD's Zen 4 among
@@ -184,6 +185,52 @@ void bm_fma_peak(benchmark::State& state) {
     einvit_bench::set_rate(state, "GFLOP/s", 2.0 * W * chains * steps * g_threads);
 }
 
+// One core's FMA peak, for the micro-kernel's fraction.
+void bm_fma_peak_one_core(benchmark::State& state) {
+    constexpr std::size_t W = einvit::simd::width<float>;
+    constexpr std::size_t chains = 12, steps = 200000;
+    const auto op = [] {
+        std::size_t n = steps;
+        benchmark::DoNotOptimize(n);  // a count the compiler cannot see: the chains run every time, not once
+        benchmark::DoNotOptimize(einvit_bench::fma_chains(n, std::make_index_sequence<chains>{}));
+    };
+    settle(op);
+    for (auto _ : state) op();
+    einvit_bench::set_rate(state, "GFLOP/s", 2.0 * W * chains * steps);
+}
+
+// The micro-kernel alone on one thread, its operands in the caches: a block of 8 row tiles of A (in L2)
+// against one packed B panel, each tile's product added into one or two destinations in C (rows N =
+// 2304 floats apart, as ViT-B's qkv output; the second destination half a row on and a block down,
+// as Strassen's products add a tile into two quadrants). The ceiling under the products' figures, at
+// the depths their calls have: 768 (the plain product at K = 768 on AVX2), 384 and 192 (Strassen's
+// halves of K = 768 and 384).
+void bm_micro_kernel(benchmark::State& state, std::size_t depth, std::size_t dests) {
+    constexpr std::size_t MR = einvit::gemm::mr<float>, NR = einvit::gemm::nr<float>, tiles = 8, ldc = 2304;
+    const std::vector<float> a = random_vector(tiles * MR * depth, 1), b = random_vector(depth * NR, 2);
+    std::vector<float> c(2 * tiles * MR * ldc, 0.0f);
+    const einvit::gemm::Epilogue<float> ep{};
+    using Dest = einvit::gemm::detail::TileDest<float>;
+    const auto op = [&] {
+        for (std::size_t j = 0; j < tiles; ++j) {
+            const Dest d[2] = {{c.data() + j * MR * ldc, ldc, MR, 0, 0, true, false, false},
+                               {c.data() + (tiles + j) * MR * ldc + ldc / 2, ldc, MR, 0, 0, true, false, false}};
+            einvit::gemm::detail::tile_kernel<float, false>(MR, depth, a.data() + j * MR * depth, b.data(), NR, ep, nullptr, 0, d,
+                                                            dests);
+        }
+    };
+    settle(op);
+    for (auto _ : state) {
+        op();
+        benchmark::ClobberMemory();
+    }
+    einvit_bench::set_rate(state, "GFLOP/s", 2.0 * MR * NR * depth * tiles);
+}
+constexpr std::size_t micro_kernel_depths[] = {192, 384, 768};
+std::string micro_kernel_name(std::size_t depth, std::size_t dests) {
+    return "micro_kernel/depth" + std::to_string(depth) + "/dests" + std::to_string(dests);
+}
+
 std::string name(const char* lib, const GemmShape& s) {
     return std::string(lib) + "/ViT-" + s.model + "/" + s.layer + "/M" + std::to_string(s.m) + "_K" + std::to_string(s.k) +
            "_N" + std::to_string(s.n);
@@ -220,6 +267,12 @@ int main(int argc, char** argv) {
         benchmark::RegisterBenchmark(name("einvit_packed_cold", s).c_str(), bm_einvit_packed, s, cold_copies(s))->Unit(benchmark::kMicrosecond)->UseRealTime();
         benchmark::RegisterBenchmark(name("openblas_cold", s).c_str(), bm_openblas, s, cold_copies(s))->Unit(benchmark::kMicrosecond)->UseRealTime();
     }
+    benchmark::RegisterBenchmark("fma_peak_one_core", bm_fma_peak_one_core)->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (const std::size_t depth : micro_kernel_depths)
+        for (const std::size_t dests : {std::size_t{1}, std::size_t{2}})
+            benchmark::RegisterBenchmark(micro_kernel_name(depth, dests).c_str(), bm_micro_kernel, depth, dests)
+                ->Unit(benchmark::kMicrosecond)
+                ->UseRealTime();
     benchmark::Initialize(&n, args.data());
     einvit_bench::MedianCollector collector{"GFLOP/s"};
     benchmark::RunSpecifiedBenchmarks(&collector);
@@ -258,6 +311,17 @@ int main(int argc, char** argv) {
         if (e == 0.0) continue;
         std::printf("| ViT-%s | %s | %zu | %zu | %zu | %.0f%s | %.0f | %.2fx | %.0f%% |\n", s.model, s.layer, s.m, s.k, s.n, e,
                     strassen_mark(s), o, o > 0 ? e / o : 0.0, peak > 0 ? 100.0 * e / peak : 0.0);
+    }
+    const double core_peak = collector.get("fma_peak_one_core");
+    std::printf("\nThe micro-kernel alone (%zu x %zu tiles), one thread, its operands in the caches; one core's FMA peak "
+                "measured: %.0f GFLOP/s:\n",
+                einvit::gemm::mr<float>, einvit::gemm::nr<float>, core_peak);
+    std::printf("| depth | one destination | of peak | two destinations | of peak |\n|---|---|---|---|---|\n");
+    for (const std::size_t depth : micro_kernel_depths) {
+        const double one = collector.get(micro_kernel_name(depth, 1)), two = collector.get(micro_kernel_name(depth, 2));
+        if (one == 0.0 && two == 0.0) continue;
+        std::printf("| %zu | %.0f | %.0f%% | %.0f | %.0f%% |\n", depth, one, core_peak > 0 ? 100.0 * one / core_peak : 0.0, two,
+                    core_peak > 0 ? 100.0 * two / core_peak : 0.0);
     }
     benchmark::Shutdown();
     return 0;
