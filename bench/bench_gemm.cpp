@@ -205,7 +205,7 @@ void bm_fma_peak_one_core(benchmark::State& state) {
 // against one packed B panel, each tile's product added into one or two destinations in C (rows N =
 // 2304 floats apart, as ViT-B's qkv output; the second destination half a row on and a block down,
 // as Strassen's products add a tile into two quadrants). The ceiling under the products' figures, at
-// the depths their calls have: 768 (the plain product at K = 768 on AVX2), 384 and 192 (Strassen's
+// the depths their calls have: 768 (the plain product at K = 768), 384 and 192 (Strassen's
 // halves of K = 768 and 384).
 void bm_micro_kernel(benchmark::State& state, std::size_t depth, std::size_t dests) {
     constexpr std::size_t MR = einvit::gemm::mr<float>, NR = einvit::gemm::nr<float>, tiles = 8, ldc = 2304;
