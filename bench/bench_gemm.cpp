@@ -173,32 +173,21 @@ void bm_eigen(benchmark::State& state, GemmShape s) {
 }
 
 
-void bm_fma_peak(benchmark::State& state) {
+// The FMA peak of `threads` threads (the run's thread count; one for the micro-kernel's fraction).
+void bm_fma_peak(benchmark::State& state, int threads) {
     constexpr std::size_t W = einvit::simd::width<float>;
     constexpr std::size_t chains = 12, steps = 200000;
-    einvit::set_num_threads(static_cast<std::size_t>(g_threads));
+    einvit::set_num_threads(static_cast<std::size_t>(threads));
     const auto op = [&] {
-        einvit::parallel_for(static_cast<std::size_t>(g_threads), 1, [&](std::size_t, std::size_t) {
-            benchmark::DoNotOptimize(einvit_bench::fma_chains(steps, std::make_index_sequence<chains>{}));
+        einvit::parallel_for(static_cast<std::size_t>(threads), 1, [&](std::size_t, std::size_t) {
+            std::size_t n = steps;
+            benchmark::DoNotOptimize(n);  // a count the compiler cannot see: the chains run every time, not once
+            benchmark::DoNotOptimize(einvit_bench::fma_chains(n, std::make_index_sequence<chains>{}));
         });
     };
     settle(op);
     for (auto _ : state) op();
-    einvit_bench::set_rate(state, "GFLOP/s", 2.0 * W * chains * steps * g_threads);
-}
-
-// One core's FMA peak, for the micro-kernel's fraction.
-void bm_fma_peak_one_core(benchmark::State& state) {
-    constexpr std::size_t W = einvit::simd::width<float>;
-    constexpr std::size_t chains = 12, steps = 200000;
-    const auto op = [] {
-        std::size_t n = steps;
-        benchmark::DoNotOptimize(n);  // a count the compiler cannot see: the chains run every time, not once
-        benchmark::DoNotOptimize(einvit_bench::fma_chains(n, std::make_index_sequence<chains>{}));
-    };
-    settle(op);
-    for (auto _ : state) op();
-    einvit_bench::set_rate(state, "GFLOP/s", 2.0 * W * chains * steps);
+    einvit_bench::set_rate(state, "GFLOP/s", 2.0 * W * chains * steps * threads);
 }
 
 // The micro-kernel alone on one thread, its operands in the caches: a block of 8 row tiles of A (in L2)
@@ -256,7 +245,7 @@ int main(int argc, char** argv) {
     std::vector<char*> args = einvit_bench::take_threads(argc, argv, g_threads);
     if (const char* strassen = std::getenv("EINVIT_BENCH_STRASSEN")) einvit::gemm::set_strassen(std::strcmp(strassen, "0") != 0);
     int n = static_cast<int>(args.size());
-    benchmark::RegisterBenchmark("fma_peak", bm_fma_peak)->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark("fma_peak", bm_fma_peak, g_threads)->Unit(benchmark::kMillisecond)->UseRealTime();
     // Libraries alternate shape by shape, so a noisy stretch of time hurts all of them alike.
     for (const auto& s : shapes()) {
         benchmark::RegisterBenchmark(name("einvit_packed", s).c_str(), bm_einvit_packed, s, std::size_t{1})->Unit(benchmark::kMicrosecond)->UseRealTime();
@@ -269,7 +258,7 @@ int main(int argc, char** argv) {
         benchmark::RegisterBenchmark(name("einvit_packed_cold", s).c_str(), bm_einvit_packed, s, cold_copies(s))->Unit(benchmark::kMicrosecond)->UseRealTime();
         benchmark::RegisterBenchmark(name("openblas_cold", s).c_str(), bm_openblas, s, cold_copies(s))->Unit(benchmark::kMicrosecond)->UseRealTime();
     }
-    benchmark::RegisterBenchmark("fma_peak_one_core", bm_fma_peak_one_core)->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark("fma_peak_one_core", bm_fma_peak, 1)->Unit(benchmark::kMillisecond)->UseRealTime();
     for (const std::size_t depth : micro_kernel_depths)
         for (const std::size_t dests : {std::size_t{1}, std::size_t{2}})
             benchmark::RegisterBenchmark(micro_kernel_name(depth, dests).c_str(), bm_micro_kernel, depth, dests)
