@@ -279,7 +279,9 @@ inline bool decode_bmp(Decoding& d) {
         std::snprintf(d.message, sizeof d.message, "cannot decode BMP: %s", d.size > 0x7fffffff ? "file too large" : stbi_failure_reason());
         return false;
     }
-    if (too_large(d, static_cast<std::size_t>(w), static_cast<std::size_t>(h))) return false;
+    // a top-down BMP's height is negative in its header, and stbi_info passes it on as it is
+    const auto side = [](int s) { return static_cast<std::size_t>(s < 0 ? -static_cast<long long>(s) : s); };
+    if (too_large(d, side(w), side(h))) return false;
     unsigned char* rgb = stbi_load_from_memory(d.data, static_cast<int>(d.size), &w, &h, &n, 3);
     if (!rgb) {
         std::snprintf(d.message, sizeof d.message, "cannot decode BMP: %s", stbi_failure_reason());

@@ -82,16 +82,15 @@ std::vector<unsigned char> gunzip(const std::vector<unsigned char>& gz, const st
     need(8);
     const std::size_t size = gz[gz.size() - 4] | (gz[gz.size() - 3] << 8) | (gz[gz.size() - 2] << 16) |
                              (static_cast<std::size_t>(gz[gz.size() - 1]) << 24);
-    int out_len = 0;
     // the trailer stays in the input: stb's inflater reads a little past the end of the deflate stream
     if (gz.size() - at > 0x7fffffff || size > 0x40000000) fail(path + ": too large");
-    char* out = stbi_zlib_decode_noheader_malloc(reinterpret_cast<const char*>(gz.data() + at), static_cast<int>(gz.size() - at), &out_len);
-    if (!out || static_cast<std::size_t>(out_len) != size) {
-        std::free(out);
-        fail(path + ": corrupt gzip data");
-    }
-    std::vector<unsigned char> data(out, out + out_len);
-    std::free(out);
+    // deflate expands at most 1032 times: a larger size in the trailer is a lie, and nothing is
+    // allocated for it; the inflater writes into exactly `size` bytes and stops with an error past them
+    if (size > (gz.size() - at) * 1032 + 1024) fail(path + ": corrupt gzip data (its trailer claims " + std::to_string(size) + " bytes)");
+    std::vector<unsigned char> data(size);
+    const int out_len = stbi_zlib_decode_noheader_buffer(reinterpret_cast<char*>(data.data()), static_cast<int>(size),
+                                                         reinterpret_cast<const char*>(gz.data() + at), static_cast<int>(gz.size() - at));
+    if (out_len < 0 || static_cast<std::size_t>(out_len) != size) fail(path + ": corrupt gzip data");
     return data;
 }
 
@@ -112,11 +111,14 @@ Idx read_idx(const std::string& path, unsigned expected_magic, std::size_t rank)
     if (idx.data.size() < 4 + 4 * rank || be32(0) != expected_magic)
         fail(path + ": not an IDX file of " + (rank == 3 ? "images (magic 2051)" : "labels (magic 2049)"));
     std::size_t count = 1;
+    bool overflow = false;
     for (std::size_t r = 0; r < rank; ++r) {
         idx.dims.push_back(be32(4 + 4 * r));
+        overflow = overflow || (idx.dims.back() != 0 && count > SIZE_MAX / idx.dims.back());
         count *= idx.dims.back();
     }
     idx.offset = 4 + 4 * rank;
+    if (overflow) fail(path + ": its header's sizes multiply past any file's size");
     if (idx.data.size() != idx.offset + count)
         fail(path + ": holds " + std::to_string(idx.data.size() - idx.offset) + " bytes of values, its header says " + std::to_string(count));
     return idx;
@@ -239,6 +241,7 @@ int evaluate(const Model& model, const Options& opt, const std::vector<std::stri
     if (images.dims[1] != side || images.dims[2] != side)
         fail(opt.eval_images + ": images are " + std::to_string(images.dims[1]) + " x " + std::to_string(images.dims[2]) + ", the model takes 28 x 28");
     const std::size_t n = images.dims[0];
+    if (n == 0) fail(opt.eval_images + ": holds no images");
     if (truth.dims[0] != n) fail(opt.eval_labels + ": " + std::to_string(truth.dims[0]) + " labels for " + std::to_string(n) + " images");
     constexpr std::size_t B = 50;
     std::vector<float> input(B * pixels), workspace(Model::workspace_floats<B>), logits(B * fashion_mnist.num_classes);

@@ -7,6 +7,7 @@
 
 #include <einvit/einvit.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -185,8 +186,14 @@ inline Detected detect(const einvit::io::SafeTensors& f) {
         s.representation = *l.pre_logits && f.find(l.pre_logits);
         // square images: the position table holds the prefix tokens and (side / patch)^2 patches
         const std::size_t tokens = detail::dim_of(f.find(l.pos), 1), prefix = s.distilled ? 2 : 1;
+        // (a table of more than 2^40 rows is no image's: the side stays 0 and no architecture matches)
         std::size_t side = 0;
-        while (tokens > prefix && (side + 1) * (side + 1) <= tokens - prefix) ++side;
+        if (tokens > prefix && tokens - prefix <= (std::size_t{1} << 40)) {
+            const std::size_t patches = tokens - prefix;
+            side = static_cast<std::size_t>(std::sqrt(static_cast<double>(patches)));
+            while (side > 0 && side * side > patches) --side;
+            while ((side + 1) * (side + 1) <= patches) ++side;
+        }
         s.height = s.width = side * s.patch;
         return d;
     }

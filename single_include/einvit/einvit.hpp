@@ -1773,12 +1773,22 @@ void eval_row(reference, T* EINVIT_RESTRICT d, const Row& row, std::size_t n) no
 }
 
 /// Evaluates one row of n elements: SIMD kernel. Every element, tail included, goes through the same
-/// packet arithmetic, so results do not depend on how rows are split.
+/// packet arithmetic, so results do not depend on how rows are split. Integer tails are computed one
+/// element at a time instead (the same values: integer arithmetic is exact): a padding lane holds 1,
+/// and an expression can turn that into a zero divisor, which traps (SIGFPE) where float gives inf.
 template <std::size_t DstStride, class T, class Row>
 void eval_row(cpu, T* EINVIT_RESTRICT d, const Row& row, std::size_t n) noexcept {
     constexpr std::size_t W = simd::width<T>;
     std::size_t j = 0;
-    if constexpr (DstStride == 1) {
+    if constexpr (std::is_integral_v<T> && W > 1) {
+        for (; j + W <= n; j += W) {
+            const auto p = row.packet(j);
+            if constexpr (DstStride == 1) simd::store<T>(d + j, p);
+            else
+                for (std::size_t i = 0; i < W; ++i) d[(j + i) * DstStride] = simd::lane<T>(p, i);
+        }
+        for (; j < n; ++j) d[j * DstStride] = static_cast<T>(row.scalar(j));
+    } else if constexpr (DstStride == 1) {
         for (; j + 2 * W <= n; j += 2 * W) {
             const auto p0 = row.packet(j);
             const auto p1 = row.packet(j + W);
@@ -1975,6 +1985,8 @@ protected:
 
     template <class Op, class X>
     void compound_assign(const X& x) {
+        if constexpr (S::size() != 0)
+            if (!self().data()) raise(errc::invalid_argument, "einvit: compound assignment to a tensor that was moved from (it has no values)");
         assign_from(expr::make_binary<Op>(leaf(), as_operand(x)));
     }
 
@@ -2059,10 +2071,7 @@ public:
 
     Tensor& operator=(const Tensor& other) {
         if (this != &other && other.data_) {
-            if (!data_) {  // moved from: take fresh heap storage
-                data_ = heap_or_raise();
-                owned_ = true;
-            }
+            storage_if_moved_from();
             std::copy_n(other.data_, S::size(), data_);
         }
         return *this;
@@ -2081,11 +2090,13 @@ public:
     template <expr::Operand E>
         requires(!std::is_same_v<std::remove_cvref_t<E>, Tensor>)
     Tensor& operator=(const E& e) {
+        storage_if_moved_from();
         this->assign_from(e);
         return *this;
     }
     /// Sets every element to v.
     Tensor& operator=(T v) {
+        storage_if_moved_from();
         std::fill_n(data_, S::size(), v);
         return *this;
     }
@@ -2149,6 +2160,14 @@ private:
     void release() noexcept {
         if (owned_) detail::heap_free(data_, bytes());
         data_ = nullptr;
+    }
+    // A tensor moved from has no storage; one assigned a whole new value takes fresh heap storage
+    // (a compound assignment, which reads the old values, raises instead: see TensorBase).
+    void storage_if_moved_from() {
+        if (!data_) {
+            data_ = heap_or_raise(false);
+            owned_ = true;
+        }
     }
 
     T* data_;
@@ -2323,7 +2342,10 @@ T reduce_row(cpu, const Row& row, std::size_t n) noexcept {
     simd::store<T>(lanes, acc);
     if (j < n) {  // the tail, with the lanes past the end left out
         alignas(64) T tail[W];
-        simd::store<T>(tail, row.packet_partial(j, n - j));
+        if constexpr (std::is_integral_v<T>)  // one at a time: padding lanes could divide by zero (eval_row)
+            for (std::size_t i = 0; i < n - j; ++i) tail[i] = static_cast<T>(row.scalar(j + i));
+        else
+            simd::store<T>(tail, row.packet_partial(j, n - j));
         for (std::size_t i = 0; i < n - j; ++i) lanes[i] = Op{}(lanes[i], tail[i]);
     }
     T out = lanes[0];
@@ -2342,7 +2364,9 @@ void combine_row(cpu, T* EINVIT_RESTRICT d, const Row& row, std::size_t n) noexc
     constexpr std::size_t W = simd::width<T>;
     std::size_t j = 0;
     for (; j + W <= n; j += W) simd::store<T>(d + j, Op{}(simd::load<T>(d + j), row.packet(j)));
-    if (j < n) {
+    if constexpr (std::is_integral_v<T>) {  // one at a time: padding lanes could divide by zero (eval_row)
+        for (; j < n; ++j) d[j] = Op{}(d[j], static_cast<T>(row.scalar(j)));
+    } else if (j < n) {
         const auto merged = Op{}(simd::load_partial<T>(d + j, 1, n - j), row.packet_partial(j, n - j));
         simd::store_partial<T>(d + j, merged, n - j);
     }
@@ -2402,7 +2426,9 @@ using reduced_shape_t = std::conditional_t<KeepDims, replace_axis_t<S, normalize
                                            remove_axis_t<S, normalize_axis(Axis, S::rank())>>;
 
 /// Reduces e along Axis with Op into dst, whose shape is e's without that axis (or with it as 1 when
-/// keeping dimensions) and whose layout is contiguous. Allocates nothing.
+/// keeping dimensions) and whose layout is contiguous. Allocates nothing, so dst may not overlap what
+/// e reads (an element of dst would be written before all of its inputs are read): raises
+/// errc::invalid_argument if it does.
 template <class Op, int Axis, class Dst, expr::Operand E>
 void reduce_axis_into(Dst&& dst, const E& e) {
     using N = expr::node_t<E>;
@@ -2418,7 +2444,14 @@ void reduce_axis_into(Dst&& dst, const E& e) {
                   "einvit: the destination of reduce_axis_into must have the operand's shape without the reduced axis "
                   "(or with it as 1)");
     diagnostics::check_element_types<typename D::value_type, T>();
-    if constexpr (a < S::rank()) expr::reduce_rows<Op, a, expr::reduction_backend_t<N>>(dst.data(), expr::as_node(e));
+    if constexpr (a < S::rank() && D::shape_type::size() != 0) {
+        using Out = typename D::shape_type;
+        const auto node = expr::as_node(e);
+        const auto span = expr::byte_span<Out, row_major_strides_t<Out>>(dst.data());
+        if (node.template unsafe_alias<Out, row_major_strides_t<Out>>(dst.data(), span[0], span[1]))
+            raise(errc::invalid_argument, "reduce_axis_into: the destination overlaps the operand");
+        expr::reduce_rows<Op, a, expr::reduction_backend_t<N>>(dst.data(), node);
+    }
 }
 
 /// e reduced along Axis with Op, as a new tensor (see reduce_axis_into for a form that allocates nothing).
@@ -2620,7 +2653,13 @@ constexpr std::size_t intern(Expression& e, std::string_view name, bool number) 
     return id;
 }
 
-constexpr void close_group(Side& s) noexcept { s.group_start[++s.group_count] = s.item_count; }
+// Ends the side's current group; false (too_many_axes) past max_items groups, which unit axes ("1",
+// "()") can reach with no items.
+constexpr bool close_group(Expression& e, Side& s) noexcept {
+    if (s.group_count == max_items) return fail(e, Error::too_many_axes);
+    s.group_start[++s.group_count] = s.item_count;
+    return true;
+}
 
 // Parses one term (one operand's side) into `side`.
 constexpr bool parse_term(Expression& e, Side& side, std::string_view t, bool letters, bool allow_duplicates) noexcept {
@@ -2628,8 +2667,7 @@ constexpr bool parse_term(Expression& e, Side& side, std::string_view t, bool le
     auto add_item = [&](std::size_t id) -> bool {
         if (side.item_count == max_items) return fail(e, Error::too_many_axes);
         side.items[side.item_count++] = id;
-        if (!in_group) close_group(side);
-        return true;
+        return in_group || close_group(e, side);
     };
     std::size_t i = 0;
     while (i < t.size()) {
@@ -2643,8 +2681,9 @@ constexpr bool parse_term(Expression& e, Side& side, std::string_view t, bool le
         } else if (c == ')') {
             if (!in_group) return fail(e, Error::brackets_unbalanced);
             in_group = false;
+            if (side.group_count == max_items) return fail(e, Error::too_many_axes);
             side.grouped[side.group_count] = true;
-            close_group(side);
+            if (!close_group(e, side)) return false;
             ++i;
         } else if (c == '.') {
             if (t.substr(i, 3) != "...") return fail(e, Error::bad_dots);
@@ -2665,7 +2704,7 @@ constexpr bool parse_term(Expression& e, Side& side, std::string_view t, bool le
                 for (char d : word)
                     if (!is_digit(d)) return fail(e, Error::unknown_character, word);
                 if (word == "1") {  // a unit axis: contributes nothing inside a group, an empty group outside
-                    if (!in_group) close_group(side);
+                    if (!in_group && !close_group(e, side)) return false;
                     continue;
                 }
                 if (!add_item(intern(e, word, true))) return false;
@@ -3020,6 +3059,7 @@ constexpr EinsumPlan plan_einsum(const Expression& e, const OperandLayout* ops, 
     std::size_t ellipsis_dims = 0;
     for (std::size_t k = 0; k < count; ++k) {
         const Side& s = e.inputs[k];
+        if (ops[k].rank > max_rank) return einsum_error(Error::too_many_axes);
         for (std::size_t g = 0; g < s.group_count; ++g)
             if (s.group_size(g) == 0) return einsum_error(Error::group_in_einsum);
         const std::size_t named = s.group_count - (s.has_ellipsis ? 1 : 0);
@@ -3037,6 +3077,7 @@ constexpr EinsumPlan plan_einsum(const Expression& e, const OperandLayout* ops, 
     p.operand_count = count;
     p.index_count = e.name_count + ellipsis_dims;
     std::size_t extent_seen[max_operands][max_elems]{};
+    bool seen[max_elems]{};  // whether an operand has given index id its length yet (a length may be 0)
     for (std::size_t k = 0; k < count; ++k) {
         const Side& s = e.inputs[k];
         std::size_t dim = 0;
@@ -3048,15 +3089,16 @@ constexpr EinsumPlan plan_einsum(const Expression& e, const OperandLayout* ops, 
                 const std::size_t id = first ? item : e.name_count + (ellipsis_dims - ell[k]) + t;
                 const std::size_t len = ops[k].extent[dim];
                 if (item != ellipsis_item) {
-                    if (p.length[id] != 0 && p.length[id] != len)
-                        return einsum_error(Error::shape_mismatch, len, p.length[id]);
+                    if (seen[id] && p.length[id] != len) return einsum_error(Error::shape_mismatch, len, p.length[id]);
                     p.length[id] = len;
                 } else if (len != 1) {  // "..." dimensions broadcast: a length of 1 repeats
-                    if (p.length[id] > 1 && p.length[id] != len) return einsum_error(Error::shape_mismatch, len, p.length[id]);
+                    if (seen[id] && p.length[id] != 1 && p.length[id] != len)
+                        return einsum_error(Error::shape_mismatch, len, p.length[id]);
                     p.length[id] = len;
-                } else if (p.length[id] == 0) {
+                } else if (!seen[id]) {
                     p.length[id] = 1;
                 }
+                seen[id] = true;
                 extent_seen[k][id] = len;
                 p.stride[k][id] += ops[k].stride[dim];
                 ++p.uses[k][id];
@@ -3068,7 +3110,7 @@ constexpr EinsumPlan plan_einsum(const Expression& e, const OperandLayout* ops, 
         for (std::size_t id = e.name_count; id < p.index_count; ++id)
             if (p.uses[k][id] && extent_seen[k][id] == 1) p.stride[k][id] = 0;
     for (std::size_t id = e.name_count; id < p.index_count; ++id)
-        if (p.length[id] == 0) p.length[id] = 1;
+        if (!seen[id]) p.length[id] = 1;
 
     // The output.
     const Side& out = e.output;
@@ -3511,11 +3553,23 @@ void reduce(cpu, T* EINVIT_RESTRICT out, const T* EINVIT_RESTRICT in) noexcept {
 #include <string>
 #include <vector>
 
+#if __has_include(<sys/stat.h>)
+#include <sys/stat.h>
+#define EINVIT_HAS_STAT 1
+#else
+#define EINVIT_HAS_STAT 0
+#endif
+
 namespace einvit::detail {
 
-// Reads the file at `path` into `out`, stopping once it holds more than `limit` bytes (the caller
-// sees out.size() > limit); "" on success, else the i/o error.
+// Reads the regular file at `path` into `out`, stopping once it holds more than `limit` bytes (the
+// caller sees out.size() > limit); "" on success, else the i/o error.
 inline std::string read_whole_file(const std::string& path, std::size_t limit, std::vector<std::uint8_t>& out) {
+#if EINVIT_HAS_STAT
+    // a FIFO would hold the open up until something writes to it, a directory reads as an error
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return "not a regular file";
+#endif
     std::FILE* fp = std::fopen(path.c_str(), "rb");
     if (!fp) return std::string("cannot open: ") + std::strerror(errno);
     out.clear();
@@ -6314,7 +6368,9 @@ auto reduce(const X& x) {
     }
 }
 
-/// rearrange into caller memory: always copies, allocates nothing. dst's shape must be the output's.
+/// rearrange into caller memory: always copies, allocates nothing. dst's shape must be the output's,
+/// and dst may not overlap x (the copy would read elements it has already overwritten): raises
+/// errc::invalid_argument if it does.
 template <fixed_string Pattern, class... Axes, class Dst, class X>
 void rearrange_into(Dst&& dst, const X& x) {
     using Xr = std::remove_cvref_t<X>;
@@ -6324,6 +6380,16 @@ void rearrange_into(Dst&& dst, const X& x) {
     if constexpr (U::ok) {
         diagnostics::check_assigned_shape<typename D::shape_type, typename U::out_shape>();
         static_assert(D::is_contiguous(), "einvit: rearrange_into needs a contiguous destination");
+        using XS = typename Xr::shape_type;
+        if constexpr (XS::size() != 0) {
+            std::size_t last = 0;  // x's last element, from its first
+            for (std::size_t r = 0; r < XS::rank(); ++r) last += (XS::extents[r] - 1) * Xr::strides_type::values[r];
+            const auto* x_lo = reinterpret_cast<const char*>(x.data());
+            const auto* x_hi = reinterpret_cast<const char*>(x.data() + last + 1);
+            const auto* d_lo = reinterpret_cast<const char*>(dst.data());
+            const auto* d_hi = reinterpret_cast<const char*>(dst.data() + D::shape_type::size());
+            if (x_lo < d_hi && d_lo < x_hi) raise(errc::invalid_argument, "rearrange_into: the destination overlaps the source");
+        }
         strided::copy<U::copy_layout>(detail::host_kernel_backend_t<typename Xr::backend_type>{}, dst.data(), x.data());
     }
 }
@@ -6434,8 +6500,8 @@ struct EinsumPattern {
         pattern::OperandLayout l;
         using S = typename Xi::shape_type;
         using St = typename Xi::strides_type;
-        l.rank = S::rank() < pattern::max_rank ? S::rank() : pattern::max_rank;
-        for (std::size_t r = 0; r < l.rank; ++r) {
+        l.rank = S::rank();  // over max_rank: plan_einsum refuses it (too_many_axes)
+        for (std::size_t r = 0; r < l.rank && r < pattern::max_rank; ++r) {
             l.extent[r] = S::extents[r];
             l.stride[r] = St::values[r];
         }
@@ -6986,7 +7052,9 @@ auto softmax(const X& x, detail::elem_t<X> scale = 1) {
 // It parses a whole document into a tree of values, or reports where and why it is not JSON. It is
 // built for hostile input: nesting depth is capped, strings must be valid UTF-8, numbers keep their
 // text (so integers are read exactly, never through a double), duplicate keys in an object are
-// reported, and nothing is allocated beyond the nodes the text itself describes.
+// reported, and nothing is allocated beyond the nodes the text itself describes, of which there may be
+// at most Parser::max_values (a node takes about a hundred bytes, so a text of "[0,0,0,...]" would
+// otherwise take fifty times its size in memory).
 
 #include <algorithm>
 #include <cstddef>
@@ -7030,7 +7098,7 @@ struct Value {
 };
 
 /// The class of a ParseError.
-enum class Problem { syntax, not_utf8, too_deep, duplicate_key };
+enum class Problem { syntax, not_utf8, too_deep, duplicate_key, too_many_values };
 
 /// Why a text is not acceptable JSON, and where (byte offset).
 struct ParseError {
@@ -7042,6 +7110,9 @@ struct ParseError {
 class Parser {
 public:
     static constexpr std::size_t max_depth = 64;
+    /// At most this many values (every number, string, array and object counts one): a safetensors
+    /// header takes about ten per tensor, an index one per tensor.
+    static constexpr std::size_t max_values = 1000000;
 
     explicit Parser(std::string_view text) : s_(text) {}
 
@@ -7073,6 +7144,7 @@ private:
 
     bool value(Value& v, std::size_t depth) {
         if (depth > max_depth) return fail("JSON nested too deeply", Problem::too_deep);
+        if (++values_ > max_values) return fail("more than 1000000 JSON values", Problem::too_many_values);
         if (i_ >= s_.size()) return fail("unexpected end of JSON");
         switch (s_[i_]) {
             case '{': return object(v, depth);
@@ -7271,7 +7343,7 @@ private:
     }
 
     std::string_view s_;
-    std::size_t i_ = 0;
+    std::size_t i_ = 0, values_ = 0;
     ParseError error_;
 };
 
@@ -7343,7 +7415,7 @@ enum class Fault {
     none,
     not_safetensors,          ///< a pickle or zip (.pth / .bin from torch.save), not safetensors
     too_small,                ///< fewer than 8 bytes
-    header_too_large,         ///< header length over 100,000,000
+    header_too_large,         ///< header over 100,000,000 bytes or 1,000,000 JSON values
     header_past_end,          ///< header length runs past the end of the file
     header_not_json,          ///< not JSON
     header_not_utf8,          ///< a string in the header is not valid UTF-8
@@ -7366,7 +7438,7 @@ constexpr const char* describe(Fault f) noexcept {
         case Fault::none: return "valid";
         case Fault::not_safetensors: return "not a safetensors file (it looks like a PyTorch pickle or zip checkpoint)";
         case Fault::too_small: return "too small to be a safetensors file (under 8 bytes)";
-        case Fault::header_too_large: return "header length over 100000000 bytes";
+        case Fault::header_too_large: return "header too large";
         case Fault::header_past_end: return "header length runs past the end of the file";
         case Fault::header_not_json: return "header is not valid JSON";
         case Fault::header_not_utf8: return "header is not valid UTF-8";
@@ -7414,6 +7486,14 @@ struct Validation {
     std::vector<TensorInfo> tensors;
     std::vector<std::pair<std::string, std::string>> metadata;
     std::uint64_t data_offset = 0;  ///< where the data section starts in the file
+    std::vector<std::size_t> by_name;  ///< tensors' indices in name order, for find()
+
+    /// The tensor named `name`, or null (a binary search: a header may list very many).
+    const TensorInfo* find(std::string_view name) const noexcept {
+        const auto it = std::lower_bound(by_name.begin(), by_name.end(), name,
+                                         [this](std::size_t i, std::string_view n) { return std::string_view(tensors[i].name) < n; });
+        return it != by_name.end() && tensors[*it].name == name ? &tensors[*it] : nullptr;
+    }
 };
 
 namespace detail {
@@ -7451,11 +7531,14 @@ inline std::size_t file_name_start(std::string_view path) noexcept {
 /// the tensors sorted by offset, or the first fault found.
 inline Validation validate(const std::uint8_t* bytes, std::size_t size) {
     Validation v;
-    if (size >= 2 && bytes[0] == 0x80 && bytes[1] <= 5) {  // pickle protocol 2..5
-        detail::fail(v, Fault::not_safetensors, "");
-        return v;
-    }
-    if (size >= 4 && std::memcmp(bytes, "PK\x03\x04", 4) == 0) {  // torch.save's zip
+    std::uint64_t n = 0;
+    for (int i = size >= 8 ? 7 : -1; i >= 0; --i) n = (n << 8) | bytes[i];
+    // A pickle (protocol 2..5) or torch.save's zip, told by their first bytes; those are also a
+    // safetensors file's header length (a header of 128 bytes starts 0x80 0x00), so only a file whose
+    // header does not start at byte 8 within the file counts as one.
+    const bool header_fits = size >= 9 && n <= size - 8 && bytes[8] == '{';
+    if (!header_fits && ((size >= 2 && bytes[0] == 0x80 && bytes[1] >= 2 && bytes[1] <= 5) ||
+                         (size >= 4 && std::memcmp(bytes, "PK\x03\x04", 4) == 0))) {
         detail::fail(v, Fault::not_safetensors, "");
         return v;
     }
@@ -7463,10 +7546,8 @@ inline Validation validate(const std::uint8_t* bytes, std::size_t size) {
         detail::fail(v, Fault::too_small, std::to_string(size) + " bytes");
         return v;
     }
-    std::uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[i];
     if (n > 100000000u) {
-        detail::fail(v, Fault::header_too_large, "header length " + std::to_string(n));
+        detail::fail(v, Fault::header_too_large, "header length " + std::to_string(n) + ", at most 100000000 bytes");
         return v;
     }
     if (n > size - 8) {
@@ -7480,6 +7561,7 @@ inline Validation validate(const std::uint8_t* bytes, std::size_t size) {
         const Fault f = p == json::Problem::not_utf8    ? Fault::header_not_utf8
                         : p == json::Problem::too_deep  ? Fault::header_too_deep
                         : p == json::Problem::duplicate_key ? Fault::duplicate_key
+                        : p == json::Problem::too_many_values ? Fault::header_too_large
                                                             : Fault::header_not_json;
         detail::fail(v, f, parser.error().message + " at header byte " + std::to_string(parser.error().offset));
         return v;
@@ -7581,6 +7663,9 @@ inline Validation validate(const std::uint8_t* bytes, std::size_t size) {
         detail::fail(v, Fault::data_size_mismatch, "tensors end at " + std::to_string(at) + ", data section is " + std::to_string(data_size) + " bytes");
         return v;
     }
+    v.by_name.resize(v.tensors.size());
+    for (std::size_t i = 0; i < v.by_name.size(); ++i) v.by_name[i] = i;
+    std::sort(v.by_name.begin(), v.by_name.end(), [&](std::size_t a, std::size_t b) { return v.tensors[a].name < v.tensors[b].name; });
     return v;
 }
 
@@ -7668,11 +7753,7 @@ public:
     const std::vector<TensorInfo>& tensors() const noexcept { return validation_.tensors; }
     const std::vector<std::pair<std::string, std::string>>& metadata() const noexcept { return validation_.metadata; }
     /// The tensor named `name`, or null.
-    const TensorInfo* find(std::string_view name) const noexcept {
-        for (const auto& t : validation_.tensors)
-            if (t.name == name) return &t;
-        return nullptr;
-    }
+    const TensorInfo* find(std::string_view name) const noexcept { return validation_.find(name); }
     /// The raw bytes of a tensor (end - begin of them; any alignment).
     const std::uint8_t* bytes(const TensorInfo& t) const noexcept { return bytes_ + validation_.data_offset + t.begin; }
 
@@ -7753,7 +7834,8 @@ private:
 
     std::string map() {
 #if EINVIT_HAS_MMAP
-        const int fd = ::open(path_.c_str(), O_RDONLY);
+        // O_NONBLOCK: a FIFO's open would otherwise wait for a writer before fstat could refuse it
+        const int fd = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0) return std::string("cannot open: ") + std::strerror(errno);
         struct stat st {};
         if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -7815,6 +7897,7 @@ private:
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -7874,14 +7957,14 @@ inline ShardIndex parse_shard_index(std::string_view text) {
         return fail(IndexFault::not_json, parser.error().message + " at byte " + std::to_string(parser.error().offset));
     const json::Value* map = root.kind == json::Kind::object ? root.find("weight_map") : nullptr;
     if (!map || map->kind != json::Kind::object) return fail(IndexFault::not_object, "no \"weight_map\" object");
+    std::unordered_map<std::string_view, std::size_t> shard_of;  // shard name -> its index in ix.shards
     for (std::size_t i = 0; i < map->keys.size(); ++i) {
         const json::Value& v = map->values[i];
         if (v.kind != json::Kind::string) return fail(IndexFault::not_object, "tensor '" + map->keys[i] + "': its shard is not a string");
         if (!plain_file_name(v.text)) return fail(IndexFault::shard_name_invalid, "tensor '" + map->keys[i] + "': shard '" + v.text + "'");
-        std::size_t s = 0;
-        while (s < ix.shards.size() && ix.shards[s] != v.text) ++s;
-        if (s == ix.shards.size()) ix.shards.push_back(v.text);
-        ix.tensors.emplace_back(map->keys[i], s);
+        const auto [at, added] = shard_of.try_emplace(v.text, ix.shards.size());
+        if (added) ix.shards.push_back(v.text);
+        ix.tensors.emplace_back(map->keys[i], at->second);
     }
     return ix;
 }
@@ -8028,8 +8111,9 @@ constexpr ConfigProblem config_problem(const Config& c) noexcept {
     if (c.distillation_token && !c.class_token) return ConfigProblem::distillation_token_needs_class_token;
     if (c.distillation_token && c.pooling != Pooling::cls) return ConfigProblem::distilled_model_pools_cls;
     if (c.position == PositionEmbedding::sincos_2d && c.dim % 4 != 0) return ConfigProblem::sincos_needs_dim_divisible_by_4;
-    if (!(c.layer_norm_eps > 0)) return ConfigProblem::layer_norm_eps_must_be_positive;
-    if (c.attention_scale < 0) return ConfigProblem::attention_scale_negative;
+    // written so that NaN and infinity fail too: either would make every output NaN
+    if (!(c.layer_norm_eps > 0 && c.layer_norm_eps <= 3.4028234663852886e38f)) return ConfigProblem::layer_norm_eps_must_be_positive;
+    if (!(c.attention_scale >= 0 && c.attention_scale <= 3.4028234663852886e38f)) return ConfigProblem::attention_scale_negative;
     return ConfigProblem::none;
 }
 
@@ -8048,8 +8132,8 @@ constexpr const char* describe(ConfigProblem p) noexcept {
         case ConfigProblem::distillation_token_needs_class_token: return "a distillation token needs the class token";
         case ConfigProblem::distilled_model_pools_cls: return "a distilled model pools the class and distillation tokens";
         case ConfigProblem::sincos_needs_dim_divisible_by_4: return "2-D sine-cosine position embedding needs dim divisible by 4";
-        case ConfigProblem::layer_norm_eps_must_be_positive: return "layer_norm_eps must be positive";
-        case ConfigProblem::attention_scale_negative: return "attention_scale must be positive (or 0 for dim_head^-0.5)";
+        case ConfigProblem::layer_norm_eps_must_be_positive: return "layer_norm_eps must be positive and finite";
+        case ConfigProblem::attention_scale_negative: return "attention_scale must be positive and finite (or 0 for dim_head^-0.5)";
     }
     return "invalid";
 }

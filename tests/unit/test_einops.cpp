@@ -206,3 +206,46 @@ TEST_CASE("rearrange returns views where the layout allows and copies otherwise"
     static_assert(decltype(tokens)::stride(0) == 0);
     CHECK(tokens.data() == cls.data());
 }
+
+namespace {
+template <einvit::fixed_string P, class... S>
+constexpr einvit::pattern::Error einsum_verdict() {
+    return einvit::detail::EinsumPattern<P, einvit::Tensor<float, S>...>::plan.error;
+}
+}  // namespace
+
+TEST_CASE("einsum: an index of length 0 is a length like any other; operands of too high a rank are refused") {
+    using einvit::Shape;
+    using einvit::pattern::Error;
+    // 0 against 5 is a mismatch whichever operand comes first (numpy: "could not be broadcast")
+    static_assert(einsum_verdict<"ij,jk->ik", Shape<2, 0>, Shape<5, 3>>() == Error::shape_mismatch);
+    static_assert(einsum_verdict<"ij,jk->ik", Shape<2, 5>, Shape<0, 3>>() == Error::shape_mismatch);
+    static_assert(einsum_verdict<"...i,...i->...", Shape<0, 2>, Shape<5, 2>>() == Error::shape_mismatch);
+    static_assert(einsum_verdict<"...i,...i->...", Shape<5, 2>, Shape<0, 2>>() == Error::shape_mismatch);
+    // 0 against 1 under "..." broadcasts to 0, as numpy's does
+    static_assert(einsum_verdict<"...i,...i->...", Shape<0, 2>, Shape<1, 2>>() == Error::none);
+    // rank 14: more dimensions than einsum handles (12), refused rather than cut short
+    static_assert(einsum_verdict<"...ij->...", Shape<1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 3>>() == Error::too_many_axes);
+    static_assert(einsum_verdict<"...ij->...", Shape<1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 3>>() == Error::none);
+    // a contraction over a length of 0 sums nothing: zeros, of the output's length-0-free shape
+    einvit::Tensor<float, Shape<2, 0>> a;
+    einvit::Tensor<float, Shape<0, 3>> b;
+    auto c = einvit::einsum<"ij,jk->ik">(a, b);
+    static_assert(std::is_same_v<decltype(c)::shape_type, Shape<2, 3>>);
+    for (float v : c) CHECK(v == 0.0f);
+    auto d = einvit::einsum<"...i,...i->...">(einvit::Tensor<float, Shape<0, 2>>{}, einvit::Tensor<float, Shape<1, 2>>{});
+    static_assert(std::is_same_v<decltype(d)::shape_type, Shape<0>>);
+}
+
+TEST_CASE("patterns: more unit groups than a side holds are refused by name") {
+    using einvit::pattern::Dialect;
+    using einvit::pattern::Error;
+    constexpr auto ones = [](std::size_t n) {
+        return einvit::pattern::parse(std::string_view("a -> a 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1").substr(0, 6 + 2 * n), Dialect::einops).error;
+    };
+    static_assert(ones(23) == Error::none);
+    static_assert(ones(24) == Error::too_many_axes);
+    static_assert(ones(25) == Error::too_many_axes);
+    static_assert(einvit::pattern::parse("a -> a () () () () () () () () () () () () () () () () () () () () () () () () ()", Dialect::einops).error ==
+                  Error::too_many_axes);
+}

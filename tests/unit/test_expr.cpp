@@ -184,6 +184,34 @@ TEST_CASE_TEMPLATE("integer tensors", T, std::int32_t, std::int64_t) {
     for (std::size_t i = 0; i < a.size(); ++i) CHECK(f.data()[i] == static_cast<float>(a.data()[i]) * 0.5f);
 }
 
+TEST_CASE_TEMPLATE("integer division whose divisor is 0 only in the SIMD tail's padding lanes", T, std::int32_t, std::int64_t) {
+    // a tail packet's unused lanes hold 1: `b - 1` is 0 there, and an integer division by 0 traps
+    Tensor<T, Shape<19>> a, b;
+    Tensor<T, Shape<3, 19>> a2;
+    for (std::size_t i = 0; i < 19; ++i) {
+        a(i) = static_cast<T>(100 + i);
+        b(i) = 3;
+        for (std::size_t r = 0; r < 3; ++r) a2(r, i) = static_cast<T>(100 * r + i);
+    }
+    Tensor<T, Shape<19>> c = a / (b - 1);
+    for (std::size_t i = 0; i < 19; ++i) CHECK(c(i) == static_cast<T>((100 + i) / 2));
+    // strided destination, broadcasting, reductions over the same kind of tail
+    Tensor<T, Shape<19, 3>> t;
+    einvit::TensorView<T, Shape<3, 19>, einvit::cpu, einvit::Strides<1, 3>> tt(t.data());
+    tt = a2 / (b - 1);
+    auto row_sums = einvit::sum<1>(a2 / (b - 1));
+    auto col_sums = einvit::sum<0>(a2 / (b - 1));
+    for (std::size_t r = 0; r < 3; ++r) {
+        T want = 0;
+        for (std::size_t i = 0; i < 19; ++i) {
+            CHECK(t(i, r) == static_cast<T>((100 * r + i) / 2));
+            want += static_cast<T>((100 * r + i) / 2);
+        }
+        CHECK(row_sums(r) == want);
+    }
+    for (std::size_t i = 0; i < 19; ++i) CHECK(col_sums(i) == static_cast<T>(i / 2 + (100 + i) / 2 + (200 + i) / 2));
+}
+
 TEST_CASE("casts between floating-point types") {
     Tensor<double, Shape<3, 11>> d;
     fill_uniform(d, 71);

@@ -119,6 +119,33 @@ TEST_CASE("a reduction reads an expression on the fly and reduce_axis_into alloc
     }
 }
 
+TEST_CASE("reduce_axis_into and rearrange_into refuse a destination that overlaps their operand") {
+    Tensor<float, Shape<3, 4>> x;
+    std::iota(x.begin(), x.end(), 0.0f);
+    einvit::TensorView<float, Shape<4>> row0(x.data());
+    CHECK_THROWS_WITH_AS((einvit::reduce_axis_into<einvit::op::sum, 0>(row0, x)), doctest::Contains("overlaps"), einvit::error);
+    CHECK_THROWS_WITH_AS((einvit::reduce_axis_into<einvit::op::max, 1>(einvit::TensorView<float, Shape<3>>(x.data() + 9), x * 2.0f)),
+                         doctest::Contains("overlaps"), einvit::error);
+    CHECK(x(0, 1) == 1.0f);  // nothing written
+    Tensor<float, Shape<3, 3>> m;
+    std::iota(m.begin(), m.end(), 0.0f);
+    CHECK_THROWS_WITH_AS((einvit::rearrange_into<"a b -> b a">(m, m)), doctest::Contains("overlaps"), einvit::error);
+    CHECK(m(0, 1) == 1.0f);
+    // beside each other, not overlapping: fine
+    Tensor<float, Shape<5, 4>> both;
+    std::iota(both.begin(), both.begin() + 12, 0.0f);
+    einvit::TensorView<float, Shape<3, 4>> src(both.data());
+    einvit::TensorView<float, Shape<4>> sums(both.data() + 12), last(both.data() + 16);
+    einvit::reduce_axis_into<einvit::op::sum, 0>(sums, src);
+    CHECK(sums(3) == 3.0f + 7.0f + 11.0f);
+    // one axis of extent 1 kept: each element reads only the one it writes, in the same place
+    Tensor<float, Shape<4, 1>> col;
+    std::iota(col.begin(), col.end(), 1.0f);
+    einvit::reduce_axis_into<einvit::op::sum, 1>(col, col);
+    CHECK(col(3, 0) == 4.0f);
+    (void)last;
+}
+
 TEST_CASE("integer and rank-1 reductions") {
     Tensor<std::int32_t, Shape<4, 9>> a;
     std::iota(a.begin(), a.end(), -10);

@@ -110,6 +110,17 @@ TEST_CASE("tensors copy deeply and move their buffer") {
     CHECK(a.data() != nullptr);
     CHECK(a(2, 1) == 10.0f);
 
+    // a moved-from tensor takes fresh storage when assigned an expression or a value too, and refuses
+    // a compound assignment, which would read the values it no longer has
+    Tensor<float, Shape<4, 4>> e = std::move(a), f = std::move(b);
+    a = e + e;
+    CHECK(a(2, 1) == 20.0f);
+    b = 2.5f;
+    CHECK(b(3, 3) == 2.5f);
+    Tensor<float, Shape<4, 4>> g = std::move(a);
+    CHECK_THROWS_WITH_AS(a += g, doctest::Contains("moved from"), einvit::error);
+    (void)f;
+
     Tensor<float, Shape<4, 4>> d;
     d = std::move(c);
     CHECK(d.data() == storage);

@@ -72,6 +72,19 @@ TEST_CASE("safetensors: each class of fault is its own error") {
     CHECK(fault_of({0x80, 0x02, 0x7d}) == Fault::not_safetensors);                       // a pickle
     CHECK(fault_of({'P', 'K', 3, 4, 0, 0, 0, 0, 0, 0}) == Fault::not_safetensors);       // a zip
     CHECK(fault_of({1, 2, 3}) == Fault::too_small);
+    // a header of 128 or 384 bytes starts the file with 0x80 and 0x00 or 0x01, as a pickle starts: still
+    // a safetensors file
+    for (std::size_t length : {128u, 384u, 1408u}) {
+        std::string header = "{" + ok_entry + "}";
+        header.resize(length, ' ');
+        const auto f = file_image(header, 8);
+        REQUIRE(f[0] == 0x80);
+        CHECK(fault_of(f) == Fault::none);
+    }
+    // a legacy torch.save file (a pickle of protocol 2, then its magic number) of some size
+    std::vector<std::uint8_t> legacy{0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8};
+    legacy.resize(4096, 0x2e);
+    CHECK(fault_of(legacy) == Fault::not_safetensors);
     CHECK(fault_of(file_image("{}", 0, 200000000)) == Fault::header_too_large);
     CHECK(fault_of(file_image("{}", 0, 3)) == Fault::header_past_end);
     CHECK(fault_of(file_image("{\"w\": [1, 2", 0)) == Fault::header_not_json);
@@ -101,6 +114,39 @@ TEST_CASE("safetensors: each class of fault is its own error") {
           Fault::offsets_not_contiguous);  // an overlap
     CHECK(fault_of(file_image("{" + ok_entry + "}", 9)) == Fault::data_size_mismatch);  // a trailing byte
     CHECK(fault_of(file_image("{" + ok_entry + "}", 7)) == Fault::data_size_mismatch);  // a missing byte
+}
+
+TEST_CASE("safetensors: a header of very many tensors, found by name whatever their order in the file") {
+    // 3000 tensors whose names run backwards against their offsets (find() searches by name)
+    constexpr std::size_t n = 3000;
+    std::string header = "{";
+    const auto name_of = [](std::size_t k) { return std::string("t").append(std::to_string(k)); };  // g++ 12: -Wrestrict on "t" + ...
+    for (std::size_t i = 0; i < n; ++i) header.append(i ? "," : "").append(entry(name_of(n - 1 - i).c_str(), "F32", "[1]", 4 * i, 4 * i + 4));
+    header += "}";
+    const auto f = file_image(header, 4 * n);
+    const auto r = einvit::io::SafeTensors::try_from_memory(f.data(), f.size(), "many.safetensors");
+    REQUIRE(r.has_value());
+    for (std::size_t k = 0; k < n; ++k) {
+        const auto* t = r.value().find(name_of(k));
+        REQUIRE(t);
+        CHECK(t->begin == 4 * (n - 1 - k));
+    }
+    CHECK(r.value().find("t") == nullptr);
+    CHECK(r.value().find("t3000") == nullptr);
+    CHECK(r.value().find("") == nullptr);
+}
+
+TEST_CASE("safetensors: a header of more than a million JSON values is refused before it takes memory fifty times its size") {
+    std::string values = "[0";
+    for (std::size_t i = 0; i < 1000000; ++i) values += ",0";
+    values += "]";
+    const auto v = einvit::io::validate(file_image(values, 0).data(), values.size() + 8);
+    CHECK(v.fault == Fault::header_too_large);
+    CHECK(v.detail.find("more than 1000000 JSON values") != std::string::npos);
+    // an index likewise (parsed by the same reader)
+    const auto index = einvit::io::parse_shard_index(R"({"weight_map": )" + values + "}");
+    CHECK(index.fault == einvit::io::IndexFault::not_json);
+    CHECK(index.detail.find("more than 1000000 JSON values") != std::string::npos);
 }
 
 TEST_CASE("safetensors: zero-copy views of aligned F32 tensors, copies otherwise") {
@@ -188,6 +234,18 @@ TEST_CASE("safetensors, sharded: each class of index fault; shard names cannot l
     CHECK(index_fault(R"({"metadata": {}})") == IndexFault::not_object);
     CHECK(index_fault(R"({"weight_map": ["s1.safetensors"]})") == IndexFault::not_object);
     CHECK(index_fault(R"({"weight_map": {"a": 1}})") == IndexFault::not_object);
+    // many distinct shard names: each found in a hash table, in the order of first use
+    std::string many = R"({"weight_map": {)";
+    for (std::size_t i = 0; i < 100000; ++i) {  // appended piece by piece: g++ 12 warns wrongly (-Wrestrict) on a + chain here
+        many.append(i ? ",\"w" : "\"w").append(std::to_string(i)).append("\": \"s");
+        many.append(std::to_string(i % 50000)).append(".safetensors\"");
+    }
+    const auto big = einvit::io::parse_shard_index(many + "}}");
+    REQUIRE(big.fault == IndexFault::none);
+    CHECK(big.shards.size() == 50000);
+    CHECK(big.shards[49999] == "s49999.safetensors");
+    CHECK(big.tensors[99999].second == 49999);
+    CHECK(big.tensors[50001].second == 1);
     for (const char* bad : {"/etc/passwd", "../model.safetensors", "..", ".", "", "sub/model.safetensors",
                             "..\\\\model.safetensors", "C:model.safetensors", "/abs.safetensors"}) {
         INFO(bad);

@@ -73,6 +73,11 @@ static_assert(vit::VisionTransformer<vit::presets::vit_base_patch16_224>::worksp
 static_assert(vit::config_problem(vit::Config{.image_height = 30, .patch = 7}) == vit::ConfigProblem::image_height_not_divisible_by_patch);
 static_assert(vit::config_problem(vit::Config{.dim = 100, .heads = 12}) == vit::ConfigProblem::dim_not_divisible_by_heads);
 static_assert(vit::config_problem(vit::presets::mnist) == vit::ConfigProblem::none);
+static_assert(vit::config_problem(vit::Config{.layer_norm_eps = __builtin_huge_valf()}) == vit::ConfigProblem::layer_norm_eps_must_be_positive);
+static_assert(vit::config_problem(vit::Config{.layer_norm_eps = 0}) == vit::ConfigProblem::layer_norm_eps_must_be_positive);
+static_assert(vit::config_problem(vit::Config{.attention_scale = __builtin_nanf("")}) == vit::ConfigProblem::attention_scale_negative);
+static_assert(vit::config_problem(vit::Config{.attention_scale = -__builtin_huge_valf()}) == vit::ConfigProblem::attention_scale_negative);
+static_assert(vit::config_problem(vit::Config{.attention_scale = 0.125f}) == vit::ConfigProblem::none);
 
 TEST_CASE("vit load: a checkpoint of another config or family is refused with the tensor named") {
     const auto file = einvit::io::SafeTensors::open(golden("timm_vit_tiny_patch16_224.safetensors"));

@@ -10,11 +10,23 @@
 #include <string>
 #include <vector>
 
+#if __has_include(<sys/stat.h>)
+#include <sys/stat.h>
+#define EINVIT_HAS_STAT 1
+#else
+#define EINVIT_HAS_STAT 0
+#endif
+
 namespace einvit::detail {
 
-// Reads the file at `path` into `out`, stopping once it holds more than `limit` bytes (the caller
-// sees out.size() > limit); "" on success, else the i/o error.
+// Reads the regular file at `path` into `out`, stopping once it holds more than `limit` bytes (the
+// caller sees out.size() > limit); "" on success, else the i/o error.
 inline std::string read_whole_file(const std::string& path, std::size_t limit, std::vector<std::uint8_t>& out) {
+#if EINVIT_HAS_STAT
+    // a FIFO would hold the open up until something writes to it, a directory reads as an error
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return "not a regular file";
+#endif
     std::FILE* fp = std::fopen(path.c_str(), "rb");
     if (!fp) return std::string("cannot open: ") + std::strerror(errno);
     out.clear();

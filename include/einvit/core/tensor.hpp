@@ -128,6 +128,8 @@ protected:
 
     template <class Op, class X>
     void compound_assign(const X& x) {
+        if constexpr (S::size() != 0)
+            if (!self().data()) raise(errc::invalid_argument, "einvit: compound assignment to a tensor that was moved from (it has no values)");
         assign_from(expr::make_binary<Op>(leaf(), as_operand(x)));
     }
 
@@ -212,10 +214,7 @@ public:
 
     Tensor& operator=(const Tensor& other) {
         if (this != &other && other.data_) {
-            if (!data_) {  // moved from: take fresh heap storage
-                data_ = heap_or_raise();
-                owned_ = true;
-            }
+            storage_if_moved_from();
             std::copy_n(other.data_, S::size(), data_);
         }
         return *this;
@@ -234,11 +233,13 @@ public:
     template <expr::Operand E>
         requires(!std::is_same_v<std::remove_cvref_t<E>, Tensor>)
     Tensor& operator=(const E& e) {
+        storage_if_moved_from();
         this->assign_from(e);
         return *this;
     }
     /// Sets every element to v.
     Tensor& operator=(T v) {
+        storage_if_moved_from();
         std::fill_n(data_, S::size(), v);
         return *this;
     }
@@ -302,6 +303,14 @@ private:
     void release() noexcept {
         if (owned_) detail::heap_free(data_, bytes());
         data_ = nullptr;
+    }
+    // A tensor moved from has no storage; one assigned a whole new value takes fresh heap storage
+    // (a compound assignment, which reads the old values, raises instead: see TensorBase).
+    void storage_if_moved_from() {
+        if (!data_) {
+            data_ = heap_or_raise(false);
+            owned_ = true;
+        }
     }
 
     T* data_;

@@ -27,12 +27,22 @@ void eval_row(reference, T* EINVIT_RESTRICT d, const Row& row, std::size_t n) no
 }
 
 /// Evaluates one row of n elements: SIMD kernel. Every element, tail included, goes through the same
-/// packet arithmetic, so results do not depend on how rows are split.
+/// packet arithmetic, so results do not depend on how rows are split. Integer tails are computed one
+/// element at a time instead (the same values: integer arithmetic is exact): a padding lane holds 1,
+/// and an expression can turn that into a zero divisor, which traps (SIGFPE) where float gives inf.
 template <std::size_t DstStride, class T, class Row>
 void eval_row(cpu, T* EINVIT_RESTRICT d, const Row& row, std::size_t n) noexcept {
     constexpr std::size_t W = simd::width<T>;
     std::size_t j = 0;
-    if constexpr (DstStride == 1) {
+    if constexpr (std::is_integral_v<T> && W > 1) {
+        for (; j + W <= n; j += W) {
+            const auto p = row.packet(j);
+            if constexpr (DstStride == 1) simd::store<T>(d + j, p);
+            else
+                for (std::size_t i = 0; i < W; ++i) d[(j + i) * DstStride] = simd::lane<T>(p, i);
+        }
+        for (; j < n; ++j) d[j * DstStride] = static_cast<T>(row.scalar(j));
+    } else if constexpr (DstStride == 1) {
         for (; j + 2 * W <= n; j += 2 * W) {
             const auto p0 = row.packet(j);
             const auto p1 = row.packet(j + W);

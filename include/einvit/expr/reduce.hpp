@@ -18,8 +18,10 @@
 #include "einvit/backend/cpu/simd.hpp"
 #include "einvit/backend/tags.hpp"
 #include "einvit/core/diagnostics.hpp"
+#include "einvit/core/error.hpp"
 #include "einvit/core/shape.hpp"
 #include "einvit/core/tensor.hpp"
+#include "einvit/expr/evaluate.hpp"
 #include "einvit/expr/functors.hpp"
 #include "einvit/expr/nodes.hpp"
 #include "einvit/expr/operators.hpp"
@@ -96,7 +98,10 @@ T reduce_row(cpu, const Row& row, std::size_t n) noexcept {
     simd::store<T>(lanes, acc);
     if (j < n) {  // the tail, with the lanes past the end left out
         alignas(64) T tail[W];
-        simd::store<T>(tail, row.packet_partial(j, n - j));
+        if constexpr (std::is_integral_v<T>)  // one at a time: padding lanes could divide by zero (eval_row)
+            for (std::size_t i = 0; i < n - j; ++i) tail[i] = static_cast<T>(row.scalar(j + i));
+        else
+            simd::store<T>(tail, row.packet_partial(j, n - j));
         for (std::size_t i = 0; i < n - j; ++i) lanes[i] = Op{}(lanes[i], tail[i]);
     }
     T out = lanes[0];
@@ -115,7 +120,9 @@ void combine_row(cpu, T* EINVIT_RESTRICT d, const Row& row, std::size_t n) noexc
     constexpr std::size_t W = simd::width<T>;
     std::size_t j = 0;
     for (; j + W <= n; j += W) simd::store<T>(d + j, Op{}(simd::load<T>(d + j), row.packet(j)));
-    if (j < n) {
+    if constexpr (std::is_integral_v<T>) {  // one at a time: padding lanes could divide by zero (eval_row)
+        for (; j < n; ++j) d[j] = Op{}(d[j], static_cast<T>(row.scalar(j)));
+    } else if (j < n) {
         const auto merged = Op{}(simd::load_partial<T>(d + j, 1, n - j), row.packet_partial(j, n - j));
         simd::store_partial<T>(d + j, merged, n - j);
     }
@@ -175,7 +182,9 @@ using reduced_shape_t = std::conditional_t<KeepDims, replace_axis_t<S, normalize
                                            remove_axis_t<S, normalize_axis(Axis, S::rank())>>;
 
 /// Reduces e along Axis with Op into dst, whose shape is e's without that axis (or with it as 1 when
-/// keeping dimensions) and whose layout is contiguous. Allocates nothing.
+/// keeping dimensions) and whose layout is contiguous. Allocates nothing, so dst may not overlap what
+/// e reads (an element of dst would be written before all of its inputs are read): raises
+/// errc::invalid_argument if it does.
 template <class Op, int Axis, class Dst, expr::Operand E>
 void reduce_axis_into(Dst&& dst, const E& e) {
     using N = expr::node_t<E>;
@@ -191,7 +200,14 @@ void reduce_axis_into(Dst&& dst, const E& e) {
                   "einvit: the destination of reduce_axis_into must have the operand's shape without the reduced axis "
                   "(or with it as 1)");
     diagnostics::check_element_types<typename D::value_type, T>();
-    if constexpr (a < S::rank()) expr::reduce_rows<Op, a, expr::reduction_backend_t<N>>(dst.data(), expr::as_node(e));
+    if constexpr (a < S::rank() && D::shape_type::size() != 0) {
+        using Out = typename D::shape_type;
+        const auto node = expr::as_node(e);
+        const auto span = expr::byte_span<Out, row_major_strides_t<Out>>(dst.data());
+        if (node.template unsafe_alias<Out, row_major_strides_t<Out>>(dst.data(), span[0], span[1]))
+            raise(errc::invalid_argument, "reduce_axis_into: the destination overlaps the operand");
+        expr::reduce_rows<Op, a, expr::reduction_backend_t<N>>(dst.data(), node);
+    }
 }
 
 /// e reduced along Axis with Op, as a new tensor (see reduce_axis_into for a form that allocates nothing).

@@ -3,7 +3,9 @@
 // It parses a whole document into a tree of values, or reports where and why it is not JSON. It is
 // built for hostile input: nesting depth is capped, strings must be valid UTF-8, numbers keep their
 // text (so integers are read exactly, never through a double), duplicate keys in an object are
-// reported, and nothing is allocated beyond the nodes the text itself describes.
+// reported, and nothing is allocated beyond the nodes the text itself describes, of which there may be
+// at most Parser::max_values (a node takes about a hundred bytes, so a text of "[0,0,0,...]" would
+// otherwise take fifty times its size in memory).
 #pragma once
 
 #include <algorithm>
@@ -48,7 +50,7 @@ struct Value {
 };
 
 /// The class of a ParseError.
-enum class Problem { syntax, not_utf8, too_deep, duplicate_key };
+enum class Problem { syntax, not_utf8, too_deep, duplicate_key, too_many_values };
 
 /// Why a text is not acceptable JSON, and where (byte offset).
 struct ParseError {
@@ -60,6 +62,9 @@ struct ParseError {
 class Parser {
 public:
     static constexpr std::size_t max_depth = 64;
+    /// At most this many values (every number, string, array and object counts one): a safetensors
+    /// header takes about ten per tensor, an index one per tensor.
+    static constexpr std::size_t max_values = 1000000;
 
     explicit Parser(std::string_view text) : s_(text) {}
 
@@ -91,6 +96,7 @@ private:
 
     bool value(Value& v, std::size_t depth) {
         if (depth > max_depth) return fail("JSON nested too deeply", Problem::too_deep);
+        if (++values_ > max_values) return fail("more than 1000000 JSON values", Problem::too_many_values);
         if (i_ >= s_.size()) return fail("unexpected end of JSON");
         switch (s_[i_]) {
             case '{': return object(v, depth);
@@ -289,7 +295,7 @@ private:
     }
 
     std::string_view s_;
-    std::size_t i_ = 0;
+    std::size_t i_ = 0, values_ = 0;
     ParseError error_;
 };
 

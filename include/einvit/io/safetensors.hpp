@@ -67,7 +67,7 @@ enum class Fault {
     none,
     not_safetensors,          ///< a pickle or zip (.pth / .bin from torch.save), not safetensors
     too_small,                ///< fewer than 8 bytes
-    header_too_large,         ///< header length over 100,000,000
+    header_too_large,         ///< header over 100,000,000 bytes or 1,000,000 JSON values
     header_past_end,          ///< header length runs past the end of the file
     header_not_json,          ///< not JSON
     header_not_utf8,          ///< a string in the header is not valid UTF-8
@@ -90,7 +90,7 @@ constexpr const char* describe(Fault f) noexcept {
         case Fault::none: return "valid";
         case Fault::not_safetensors: return "not a safetensors file (it looks like a PyTorch pickle or zip checkpoint)";
         case Fault::too_small: return "too small to be a safetensors file (under 8 bytes)";
-        case Fault::header_too_large: return "header length over 100000000 bytes";
+        case Fault::header_too_large: return "header too large";
         case Fault::header_past_end: return "header length runs past the end of the file";
         case Fault::header_not_json: return "header is not valid JSON";
         case Fault::header_not_utf8: return "header is not valid UTF-8";
@@ -138,6 +138,14 @@ struct Validation {
     std::vector<TensorInfo> tensors;
     std::vector<std::pair<std::string, std::string>> metadata;
     std::uint64_t data_offset = 0;  ///< where the data section starts in the file
+    std::vector<std::size_t> by_name;  ///< tensors' indices in name order, for find()
+
+    /// The tensor named `name`, or null (a binary search: a header may list very many).
+    const TensorInfo* find(std::string_view name) const noexcept {
+        const auto it = std::lower_bound(by_name.begin(), by_name.end(), name,
+                                         [this](std::size_t i, std::string_view n) { return std::string_view(tensors[i].name) < n; });
+        return it != by_name.end() && tensors[*it].name == name ? &tensors[*it] : nullptr;
+    }
 };
 
 namespace detail {
@@ -175,11 +183,14 @@ inline std::size_t file_name_start(std::string_view path) noexcept {
 /// the tensors sorted by offset, or the first fault found.
 inline Validation validate(const std::uint8_t* bytes, std::size_t size) {
     Validation v;
-    if (size >= 2 && bytes[0] == 0x80 && bytes[1] <= 5) {  // pickle protocol 2..5
-        detail::fail(v, Fault::not_safetensors, "");
-        return v;
-    }
-    if (size >= 4 && std::memcmp(bytes, "PK\x03\x04", 4) == 0) {  // torch.save's zip
+    std::uint64_t n = 0;
+    for (int i = size >= 8 ? 7 : -1; i >= 0; --i) n = (n << 8) | bytes[i];
+    // A pickle (protocol 2..5) or torch.save's zip, told by their first bytes; those are also a
+    // safetensors file's header length (a header of 128 bytes starts 0x80 0x00), so only a file whose
+    // header does not start at byte 8 within the file counts as one.
+    const bool header_fits = size >= 9 && n <= size - 8 && bytes[8] == '{';
+    if (!header_fits && ((size >= 2 && bytes[0] == 0x80 && bytes[1] >= 2 && bytes[1] <= 5) ||
+                         (size >= 4 && std::memcmp(bytes, "PK\x03\x04", 4) == 0))) {
         detail::fail(v, Fault::not_safetensors, "");
         return v;
     }
@@ -187,10 +198,8 @@ inline Validation validate(const std::uint8_t* bytes, std::size_t size) {
         detail::fail(v, Fault::too_small, std::to_string(size) + " bytes");
         return v;
     }
-    std::uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[i];
     if (n > 100000000u) {
-        detail::fail(v, Fault::header_too_large, "header length " + std::to_string(n));
+        detail::fail(v, Fault::header_too_large, "header length " + std::to_string(n) + ", at most 100000000 bytes");
         return v;
     }
     if (n > size - 8) {
@@ -204,6 +213,7 @@ inline Validation validate(const std::uint8_t* bytes, std::size_t size) {
         const Fault f = p == json::Problem::not_utf8    ? Fault::header_not_utf8
                         : p == json::Problem::too_deep  ? Fault::header_too_deep
                         : p == json::Problem::duplicate_key ? Fault::duplicate_key
+                        : p == json::Problem::too_many_values ? Fault::header_too_large
                                                             : Fault::header_not_json;
         detail::fail(v, f, parser.error().message + " at header byte " + std::to_string(parser.error().offset));
         return v;
@@ -305,6 +315,9 @@ inline Validation validate(const std::uint8_t* bytes, std::size_t size) {
         detail::fail(v, Fault::data_size_mismatch, "tensors end at " + std::to_string(at) + ", data section is " + std::to_string(data_size) + " bytes");
         return v;
     }
+    v.by_name.resize(v.tensors.size());
+    for (std::size_t i = 0; i < v.by_name.size(); ++i) v.by_name[i] = i;
+    std::sort(v.by_name.begin(), v.by_name.end(), [&](std::size_t a, std::size_t b) { return v.tensors[a].name < v.tensors[b].name; });
     return v;
 }
 
@@ -392,11 +405,7 @@ public:
     const std::vector<TensorInfo>& tensors() const noexcept { return validation_.tensors; }
     const std::vector<std::pair<std::string, std::string>>& metadata() const noexcept { return validation_.metadata; }
     /// The tensor named `name`, or null.
-    const TensorInfo* find(std::string_view name) const noexcept {
-        for (const auto& t : validation_.tensors)
-            if (t.name == name) return &t;
-        return nullptr;
-    }
+    const TensorInfo* find(std::string_view name) const noexcept { return validation_.find(name); }
     /// The raw bytes of a tensor (end - begin of them; any alignment).
     const std::uint8_t* bytes(const TensorInfo& t) const noexcept { return bytes_ + validation_.data_offset + t.begin; }
 
@@ -477,7 +486,8 @@ private:
 
     std::string map() {
 #if EINVIT_HAS_MMAP
-        const int fd = ::open(path_.c_str(), O_RDONLY);
+        // O_NONBLOCK: a FIFO's open would otherwise wait for a writer before fstat could refuse it
+        const int fd = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0) return std::string("cannot open: ") + std::strerror(errno);
         struct stat st {};
         if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -78,14 +79,14 @@ inline ShardIndex parse_shard_index(std::string_view text) {
         return fail(IndexFault::not_json, parser.error().message + " at byte " + std::to_string(parser.error().offset));
     const json::Value* map = root.kind == json::Kind::object ? root.find("weight_map") : nullptr;
     if (!map || map->kind != json::Kind::object) return fail(IndexFault::not_object, "no \"weight_map\" object");
+    std::unordered_map<std::string_view, std::size_t> shard_of;  // shard name -> its index in ix.shards
     for (std::size_t i = 0; i < map->keys.size(); ++i) {
         const json::Value& v = map->values[i];
         if (v.kind != json::Kind::string) return fail(IndexFault::not_object, "tensor '" + map->keys[i] + "': its shard is not a string");
         if (!plain_file_name(v.text)) return fail(IndexFault::shard_name_invalid, "tensor '" + map->keys[i] + "': shard '" + v.text + "'");
-        std::size_t s = 0;
-        while (s < ix.shards.size() && ix.shards[s] != v.text) ++s;
-        if (s == ix.shards.size()) ix.shards.push_back(v.text);
-        ix.tensors.emplace_back(map->keys[i], s);
+        const auto [at, added] = shard_of.try_emplace(v.text, ix.shards.size());
+        if (added) ix.shards.push_back(v.text);
+        ix.tensors.emplace_back(map->keys[i], at->second);
     }
     return ix;
 }

@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "einvit/backend/cpu/strided.hpp"
+#include "einvit/core/error.hpp"
 #include "einvit/core/fixed_string.hpp"
 #include "einvit/core/shape.hpp"
 #include "einvit/core/tensor.hpp"
@@ -153,7 +154,9 @@ auto reduce(const X& x) {
     }
 }
 
-/// rearrange into caller memory: always copies, allocates nothing. dst's shape must be the output's.
+/// rearrange into caller memory: always copies, allocates nothing. dst's shape must be the output's,
+/// and dst may not overlap x (the copy would read elements it has already overwritten): raises
+/// errc::invalid_argument if it does.
 template <fixed_string Pattern, class... Axes, class Dst, class X>
 void rearrange_into(Dst&& dst, const X& x) {
     using Xr = std::remove_cvref_t<X>;
@@ -163,6 +166,16 @@ void rearrange_into(Dst&& dst, const X& x) {
     if constexpr (U::ok) {
         diagnostics::check_assigned_shape<typename D::shape_type, typename U::out_shape>();
         static_assert(D::is_contiguous(), "einvit: rearrange_into needs a contiguous destination");
+        using XS = typename Xr::shape_type;
+        if constexpr (XS::size() != 0) {
+            std::size_t last = 0;  // x's last element, from its first
+            for (std::size_t r = 0; r < XS::rank(); ++r) last += (XS::extents[r] - 1) * Xr::strides_type::values[r];
+            const auto* x_lo = reinterpret_cast<const char*>(x.data());
+            const auto* x_hi = reinterpret_cast<const char*>(x.data() + last + 1);
+            const auto* d_lo = reinterpret_cast<const char*>(dst.data());
+            const auto* d_hi = reinterpret_cast<const char*>(dst.data() + D::shape_type::size());
+            if (x_lo < d_hi && d_lo < x_hi) raise(errc::invalid_argument, "rearrange_into: the destination overlaps the source");
+        }
         strided::copy<U::copy_layout>(detail::host_kernel_backend_t<typename Xr::backend_type>{}, dst.data(), x.data());
     }
 }

@@ -112,8 +112,8 @@ struct EinsumPattern {
         pattern::OperandLayout l;
         using S = typename Xi::shape_type;
         using St = typename Xi::strides_type;
-        l.rank = S::rank() < pattern::max_rank ? S::rank() : pattern::max_rank;
-        for (std::size_t r = 0; r < l.rank; ++r) {
+        l.rank = S::rank();  // over max_rank: plan_einsum refuses it (too_many_axes)
+        for (std::size_t r = 0; r < l.rank && r < pattern::max_rank; ++r) {
             l.extent[r] = S::extents[r];
             l.stride[r] = St::values[r];
         }

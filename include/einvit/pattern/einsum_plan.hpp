@@ -50,6 +50,7 @@ constexpr EinsumPlan plan_einsum(const Expression& e, const OperandLayout* ops, 
     std::size_t ellipsis_dims = 0;
     for (std::size_t k = 0; k < count; ++k) {
         const Side& s = e.inputs[k];
+        if (ops[k].rank > max_rank) return einsum_error(Error::too_many_axes);
         for (std::size_t g = 0; g < s.group_count; ++g)
             if (s.group_size(g) == 0) return einsum_error(Error::group_in_einsum);
         const std::size_t named = s.group_count - (s.has_ellipsis ? 1 : 0);
@@ -67,6 +68,7 @@ constexpr EinsumPlan plan_einsum(const Expression& e, const OperandLayout* ops, 
     p.operand_count = count;
     p.index_count = e.name_count + ellipsis_dims;
     std::size_t extent_seen[max_operands][max_elems]{};
+    bool seen[max_elems]{};  // whether an operand has given index id its length yet (a length may be 0)
     for (std::size_t k = 0; k < count; ++k) {
         const Side& s = e.inputs[k];
         std::size_t dim = 0;
@@ -78,15 +80,16 @@ constexpr EinsumPlan plan_einsum(const Expression& e, const OperandLayout* ops, 
                 const std::size_t id = first ? item : e.name_count + (ellipsis_dims - ell[k]) + t;
                 const std::size_t len = ops[k].extent[dim];
                 if (item != ellipsis_item) {
-                    if (p.length[id] != 0 && p.length[id] != len)
-                        return einsum_error(Error::shape_mismatch, len, p.length[id]);
+                    if (seen[id] && p.length[id] != len) return einsum_error(Error::shape_mismatch, len, p.length[id]);
                     p.length[id] = len;
                 } else if (len != 1) {  // "..." dimensions broadcast: a length of 1 repeats
-                    if (p.length[id] > 1 && p.length[id] != len) return einsum_error(Error::shape_mismatch, len, p.length[id]);
+                    if (seen[id] && p.length[id] != 1 && p.length[id] != len)
+                        return einsum_error(Error::shape_mismatch, len, p.length[id]);
                     p.length[id] = len;
-                } else if (p.length[id] == 0) {
+                } else if (!seen[id]) {
                     p.length[id] = 1;
                 }
+                seen[id] = true;
                 extent_seen[k][id] = len;
                 p.stride[k][id] += ops[k].stride[dim];
                 ++p.uses[k][id];
@@ -98,7 +101,7 @@ constexpr EinsumPlan plan_einsum(const Expression& e, const OperandLayout* ops, 
         for (std::size_t id = e.name_count; id < p.index_count; ++id)
             if (p.uses[k][id] && extent_seen[k][id] == 1) p.stride[k][id] = 0;
     for (std::size_t id = e.name_count; id < p.index_count; ++id)
-        if (p.length[id] == 0) p.length[id] = 1;
+        if (!seen[id]) p.length[id] = 1;
 
     // The output.
     const Side& out = e.output;

@@ -158,7 +158,13 @@ constexpr std::size_t intern(Expression& e, std::string_view name, bool number) 
     return id;
 }
 
-constexpr void close_group(Side& s) noexcept { s.group_start[++s.group_count] = s.item_count; }
+// Ends the side's current group; false (too_many_axes) past max_items groups, which unit axes ("1",
+// "()") can reach with no items.
+constexpr bool close_group(Expression& e, Side& s) noexcept {
+    if (s.group_count == max_items) return fail(e, Error::too_many_axes);
+    s.group_start[++s.group_count] = s.item_count;
+    return true;
+}
 
 // Parses one term (one operand's side) into `side`.
 constexpr bool parse_term(Expression& e, Side& side, std::string_view t, bool letters, bool allow_duplicates) noexcept {
@@ -166,8 +172,7 @@ constexpr bool parse_term(Expression& e, Side& side, std::string_view t, bool le
     auto add_item = [&](std::size_t id) -> bool {
         if (side.item_count == max_items) return fail(e, Error::too_many_axes);
         side.items[side.item_count++] = id;
-        if (!in_group) close_group(side);
-        return true;
+        return in_group || close_group(e, side);
     };
     std::size_t i = 0;
     while (i < t.size()) {
@@ -181,8 +186,9 @@ constexpr bool parse_term(Expression& e, Side& side, std::string_view t, bool le
         } else if (c == ')') {
             if (!in_group) return fail(e, Error::brackets_unbalanced);
             in_group = false;
+            if (side.group_count == max_items) return fail(e, Error::too_many_axes);
             side.grouped[side.group_count] = true;
-            close_group(side);
+            if (!close_group(e, side)) return false;
             ++i;
         } else if (c == '.') {
             if (t.substr(i, 3) != "...") return fail(e, Error::bad_dots);
@@ -203,7 +209,7 @@ constexpr bool parse_term(Expression& e, Side& side, std::string_view t, bool le
                 for (char d : word)
                     if (!is_digit(d)) return fail(e, Error::unknown_character, word);
                 if (word == "1") {  // a unit axis: contributes nothing inside a group, an empty group outside
-                    if (!in_group) close_group(side);
+                    if (!in_group && !close_group(e, side)) return false;
                     continue;
                 }
                 if (!add_item(intern(e, word, true))) return false;

@@ -90,8 +90,9 @@ constexpr ConfigProblem config_problem(const Config& c) noexcept {
     if (c.distillation_token && !c.class_token) return ConfigProblem::distillation_token_needs_class_token;
     if (c.distillation_token && c.pooling != Pooling::cls) return ConfigProblem::distilled_model_pools_cls;
     if (c.position == PositionEmbedding::sincos_2d && c.dim % 4 != 0) return ConfigProblem::sincos_needs_dim_divisible_by_4;
-    if (!(c.layer_norm_eps > 0)) return ConfigProblem::layer_norm_eps_must_be_positive;
-    if (c.attention_scale < 0) return ConfigProblem::attention_scale_negative;
+    // written so that NaN and infinity fail too: either would make every output NaN
+    if (!(c.layer_norm_eps > 0 && c.layer_norm_eps <= 3.4028234663852886e38f)) return ConfigProblem::layer_norm_eps_must_be_positive;
+    if (!(c.attention_scale >= 0 && c.attention_scale <= 3.4028234663852886e38f)) return ConfigProblem::attention_scale_negative;
     return ConfigProblem::none;
 }
 
@@ -110,8 +111,8 @@ constexpr const char* describe(ConfigProblem p) noexcept {
         case ConfigProblem::distillation_token_needs_class_token: return "a distillation token needs the class token";
         case ConfigProblem::distilled_model_pools_cls: return "a distilled model pools the class and distillation tokens";
         case ConfigProblem::sincos_needs_dim_divisible_by_4: return "2-D sine-cosine position embedding needs dim divisible by 4";
-        case ConfigProblem::layer_norm_eps_must_be_positive: return "layer_norm_eps must be positive";
-        case ConfigProblem::attention_scale_negative: return "attention_scale must be positive (or 0 for dim_head^-0.5)";
+        case ConfigProblem::layer_norm_eps_must_be_positive: return "layer_norm_eps must be positive and finite";
+        case ConfigProblem::attention_scale_negative: return "attention_scale must be positive and finite (or 0 for dim_head^-0.5)";
     }
     return "invalid";
 }

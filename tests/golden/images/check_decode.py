@@ -5,7 +5,7 @@
 
 Writes PNG, JPEG and BMP files of the kinds found in the wild -- JPEG baseline with 4:2:0, 4:2:2 and
 4:4:4 chroma, progressive, grey; PNG RGB, RGBA, grey, grey + alpha, palette with transparency, 1-bit,
-16-bit grey and RGB, Adam7-interlaced; BMP 24- and 32-bit, 8-bit grey and palette, 1-bit -- at an odd
+16-bit grey and RGB, Adam7-interlaced; BMP 24- and 32-bit (bottom-up and top-down), 8-bit grey and palette, 1-bit -- at an odd
 size (61 x 47, not a multiple of any block), decodes each with einvit to grey and to RGB, and requires
 the bytes to equal Pillow's Image.open(f).convert("L" / "RGB") exactly (the same libjpeg-turbo decodes
 both sides' JPEGs; 16-bit samples are compared with their high byte, which einvit keeps). Then the
@@ -91,6 +91,16 @@ def main():
     pil_save("bmp_grey.bmp", Image.fromarray(grey))
     pil_save("bmp_palette.bmp", palette)
     pil_save("bmp_1bit.bmp", Image.fromarray(grey > 128))
+    # by hand: a top-down BMP (negative height, rows stored first to last), as some writers make them
+    with open(os.path.join(work, "bmp_rgb.bmp"), "rb") as f:
+        bottom_up = f.read()
+    pixels, row = struct.unpack_from("<I", bottom_up, 10)[0], (W * 3 + 3) // 4 * 4
+    rows = [bottom_up[pixels + r * row: pixels + (r + 1) * row] for r in range(H)]
+    top_down = bytearray(bottom_up[:pixels] + b"".join(reversed(rows)))
+    struct.pack_into("<i", top_down, 22, -H)
+    with open(os.path.join(work, "bmp_rgb_top_down.bmp"), "wb") as f:
+        f.write(top_down)
+    cases["bmp_rgb_top_down.bmp"] = None
     # by hand: 16-bit samples (einvit keeps the high byte), Adam7
     wide = (photo(3).astype(np.uint16) * 257 + np.arange(W, dtype=np.uint16)[None, :, None]).astype(np.uint16)
     write_png(os.path.join(work, "png_rgb16.png"), wide)
