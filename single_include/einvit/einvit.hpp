@@ -2566,6 +2566,7 @@ enum class Error {
     cannot_divide,            ///< a group's length is not a multiple of its known part
     cannot_infer,             ///< more than one unknown length in a group
     axis_not_used,            ///< a length given for an axis the pattern does not have
+    axis_given_twice,         ///< two lengths given for one axis (axis<"a", 2>, axis<"a", 3>)
     operand_count,            ///< einsum called with a number of tensors its pattern does not have
 };
 
@@ -2889,6 +2890,7 @@ constexpr UnaryPlan plan_unary(const Expression& e, Kind kind, const std::size_t
         for (std::size_t j = 0; j < e.name_count; ++j)
             if (!e.anonymous[j] && e.names[j].equals(given[k].name.view())) id = j;
         if (id == e.name_count) return plan_error(Error::axis_not_used, 0, 0, given[k].name);
+        if (known[id]) return plan_error(Error::axis_given_twice, 0, 0, given[k].name);
         p.elem_length[id] = given[k].length;
         known[id] = true;
     }
@@ -3173,6 +3175,8 @@ inline constexpr bool single_unknown_per_group = false;
 template <Name Axis>
 inline constexpr bool axis_used_in_pattern = false;
 template <Name Axis>
+inline constexpr bool axis_length_given_once = false;
+template <Name Axis>
 inline constexpr bool anonymous_axis_allowed = false;
 template <Error E>
 inline constexpr bool pattern_is_valid = E == Error::none;
@@ -3214,6 +3218,8 @@ constexpr void report() {
         static_assert(single_unknown_per_group<N>, "einvit: Could not infer sizes: give the length of all but one axis of a group");
     } else if constexpr (E == Error::axis_not_used) {
         static_assert(axis_used_in_pattern<N>, "einvit: a length was given for an axis that is not in the pattern");
+    } else if constexpr (E == Error::axis_given_twice) {
+        static_assert(axis_length_given_once<N>, "einvit: a length was given twice for one axis");
     } else if constexpr (E == Error::anonymous_axis) {
         static_assert(anonymous_axis_allowed<N>,
                       "einvit: Non-unitary anonymous axes are not supported here (only as new axes of repeat)");

@@ -249,3 +249,17 @@ TEST_CASE("patterns: more unit groups than a side holds are refused by name") {
     static_assert(einvit::pattern::parse("a -> a () () () () () () () () () () () () () () () () () () () () () () () () ()", Dialect::einops).error ==
                   Error::too_many_axes);
 }
+
+TEST_CASE("patterns: a length given twice for one axis is refused, not settled by the last one") {
+    using einvit::Shape;
+    using einvit::axis;
+    using einvit::pattern::Error;
+    using einvit::pattern::Kind;
+    using X = einvit::Tensor<float, Shape<6>>;
+    static_assert(einvit::detail::UnaryPattern<"(a b) -> a b", Kind::rearrange, X, axis<"a", 2>, axis<"a", 3>>::plan.error ==
+                  Error::axis_given_twice);
+    static_assert(einvit::detail::UnaryPattern<"(a b) -> a b", Kind::rearrange, X, axis<"a", 2>, axis<"a", 2>>::plan.error ==
+                  Error::axis_given_twice);
+    static_assert(einvit::detail::UnaryPattern<"(a b) -> a b", Kind::rearrange, X, axis<"a", 2>, axis<"b", 3>>::plan.error == Error::none);
+    static_assert(einvit::detail::UnaryPattern<"a -> a c", Kind::repeat, X, axis<"c", 2>, axis<"c", 4>>::plan.error == Error::axis_given_twice);
+}

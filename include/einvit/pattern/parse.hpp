@@ -71,6 +71,7 @@ enum class Error {
     cannot_divide,            ///< a group's length is not a multiple of its known part
     cannot_infer,             ///< more than one unknown length in a group
     axis_not_used,            ///< a length given for an axis the pattern does not have
+    axis_given_twice,         ///< two lengths given for one axis (axis<"a", 2>, axis<"a", 3>)
     operand_count,            ///< einsum called with a number of tensors its pattern does not have
 };
 

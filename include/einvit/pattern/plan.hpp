@@ -111,6 +111,7 @@ constexpr UnaryPlan plan_unary(const Expression& e, Kind kind, const std::size_t
         for (std::size_t j = 0; j < e.name_count; ++j)
             if (!e.anonymous[j] && e.names[j].equals(given[k].name.view())) id = j;
         if (id == e.name_count) return plan_error(Error::axis_not_used, 0, 0, given[k].name);
+        if (known[id]) return plan_error(Error::axis_given_twice, 0, 0, given[k].name);
         p.elem_length[id] = given[k].length;
         known[id] = true;
     }

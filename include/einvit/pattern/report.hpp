@@ -34,6 +34,8 @@ inline constexpr bool single_unknown_per_group = false;
 template <Name Axis>
 inline constexpr bool axis_used_in_pattern = false;
 template <Name Axis>
+inline constexpr bool axis_length_given_once = false;
+template <Name Axis>
 inline constexpr bool anonymous_axis_allowed = false;
 template <Error E>
 inline constexpr bool pattern_is_valid = E == Error::none;
@@ -75,6 +77,8 @@ constexpr void report() {
         static_assert(single_unknown_per_group<N>, "einvit: Could not infer sizes: give the length of all but one axis of a group");
     } else if constexpr (E == Error::axis_not_used) {
         static_assert(axis_used_in_pattern<N>, "einvit: a length was given for an axis that is not in the pattern");
+    } else if constexpr (E == Error::axis_given_twice) {
+        static_assert(axis_length_given_once<N>, "einvit: a length was given twice for one axis");
     } else if constexpr (E == Error::anonymous_axis) {
         static_assert(anonymous_axis_allowed<N>,
                       "einvit: Non-unitary anonymous axes are not supported here (only as new axes of repeat)");
