@@ -665,9 +665,12 @@ namespace einvit {
 /// Rounds n up to a multiple of einvit::alignment.
 constexpr std::size_t align_up(std::size_t n) noexcept { return (n + alignment - 1) / alignment * alignment; }
 
-/// Bytes an arena spends on a tensor of `count` elements of T: its data rounded up to the alignment.
+/// Bytes an arena spends on a tensor of `count` elements of T: its data rounded up to the alignment;
+/// SIZE_MAX (which no arena holds) when that does not fit in a size_t.
 template <class T>
 constexpr std::size_t arena_bytes_for(std::size_t count) noexcept {
+    constexpr std::size_t max = static_cast<std::size_t>(-1);
+    if (count > (max - (alignment - 1)) / sizeof(T)) return max;
     return align_up(count * sizeof(T));
 }
 
@@ -744,7 +747,8 @@ public:
     [[nodiscard]] result<void*> try_allocate(std::size_t bytes) {
         const auto base = reinterpret_cast<std::uintptr_t>(base_);
         const std::size_t start = static_cast<std::size_t>(align_up(base + used_) - base);
-        const std::size_t need = align_up(bytes);
+        // a request within alignment - 1 of SIZE_MAX would round up to 0: refused as larger than any arena
+        const std::size_t need = bytes > static_cast<std::size_t>(-1) - (alignment - 1) ? static_cast<std::size_t>(-1) : align_up(bytes);
         if (start > capacity_ || need > capacity_ - start) {
             return error(errc::out_of_memory, "arena exhausted: " + std::to_string(need) + " bytes requested, " +
                                                   std::to_string(start > capacity_ ? 0 : capacity_ - start) +
@@ -3522,6 +3526,7 @@ void reduce(cpu, T* EINVIT_RESTRICT out, const T* EINVIT_RESTRICT in) noexcept {
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -3778,6 +3783,12 @@ inline std::size_t cpu_quota() {
 #if defined(__linux__)
 #include <sched.h>
 #endif
+#if __has_include(<pthread.h>) && (defined(__unix__) || defined(__APPLE__))
+#include <pthread.h>
+#define EINVIT_HAS_PTHREAD_ATFORK 1
+#else
+#define EINVIT_HAS_PTHREAD_ATFORK 0
+#endif
 
 namespace einvit {
 
@@ -3806,14 +3817,18 @@ public:
     ThreadPool(const ThreadPool&) = delete;
     ThreadPool& operator=(const ThreadPool&) = delete;
 
-    std::size_t size() const noexcept { return workers_.size() + 1; }
+    std::size_t size() const noexcept { return size_.load(std::memory_order_acquire); }
 
     /// Makes the pool `threads` threads (the caller's and threads - 1 workers). The same count as now
     /// keeps the workers: a new thread starts wherever the OS puts it, on a 2-vCPU VM at times on the
     /// caller's core for tens of milliseconds (ViT-B's qkv product at one image, 3.8 ms, took 6.7-10.5
     /// ms a call for the first 5-7 calls after its worker was re-created, in some of the tries), and a
     /// program that sets the count before every call should not pay for that each time.
+    /// Called from another thread while a kernel runs, it waits for the kernel's job to end (a job in
+    /// progress keeps the threads it started with); called from inside a kernel's task (which holds the
+    /// pool) it raises invalid_argument rather than wait for itself.
     void resize(std::size_t threads) {
+        if (inside_task()) raise(errc::invalid_argument, "einvit::set_num_threads: called from inside a parallel kernel's task");
         std::lock_guard<std::mutex> lock(run_mutex_);
         if (threads == 0) threads = 1;
         if (threads == size()) return;
@@ -3824,6 +3839,7 @@ public:
         // still seen as new by it.
         const std::uint32_t start = generation_.load(std::memory_order_acquire);
         for (std::size_t i = 1; i < threads; ++i) workers_.emplace_back([this, i, start] { work(i, start); });
+        size_.store(threads, std::memory_order_release);
     }
 
     /// Calls fn(i) for i in [0, tasks) across the pool (tasks <= size()) and returns when all are done.
@@ -3836,12 +3852,21 @@ public:
     /// exception thrown is rethrown here, on the calling thread.
     template <class F>
     void run(std::size_t tasks, F&& fn) {
-        if (tasks <= 1 || workers_.empty() || inside_task()) {  // nested calls run on the calling thread
+        if (tasks <= 1 || size() == 1 || inside_task()) {  // nested calls run on the calling thread
             for (std::size_t i = 0; i < tasks; ++i) fn(i);
             return;
         }
-        std::lock_guard<std::mutex> lock(run_mutex_);
-        if (tasks > size()) tasks = size();
+        std::unique_lock<std::mutex> lock(run_mutex_);
+        // More tasks than threads (the count was read before another thread's set_num_threads made the
+        // pool smaller): the job takes as many as there are threads and the caller runs the rest after
+        // its own, so that none is dropped.
+        const std::size_t all = tasks;
+        tasks = tasks < size() ? tasks : size();
+        if (tasks <= 1) {
+            lock.unlock();
+            for (std::size_t i = 0; i < all; ++i) fn(i);
+            return;
+        }
         job_ = [](void* ctx, std::size_t i) { (*static_cast<std::remove_reference_t<F>*>(ctx))(i); };
         ctx_ = &fn;
         tasks_ = tasks;
@@ -3855,11 +3880,37 @@ public:
         inside_task() = true;
         invoke(0);
         run_unclaimed(armed, tasks, 1);
+        for (std::size_t i = tasks; i < all; ++i) invoke(i);
         inside_task() = false;
         for (Backoff wait; done_.load(std::memory_order_acquire) != tasks - 1;) wait();
 #if EINVIT_HAS_EXCEPTIONS
         if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
 #endif
+    }
+
+    // fork() (pthread_atfork, registered with the pool): the parent holds the pool still across the
+    // fork, so that no job is half done in the child's copy, and the child, which has the forking
+    // thread alone, starts with a pool of one thread (set_num_threads starts workers again). Before,
+    // a fork while another thread ran a kernel left the child's pool locked for good, and its first
+    // parallel kernel waited forever. A fork from inside a kernel's task is not covered.
+    void before_fork() noexcept {
+        held_for_fork_ = !inside_task();
+        if (held_for_fork_) run_mutex_.lock();
+    }
+    void after_fork_in_parent() noexcept {
+        if (held_for_fork_) run_mutex_.unlock();
+    }
+    void after_fork_in_child() noexcept {
+        // the workers' threads do not exist here: their handles are let go unjoined (a leak of a few
+        // bytes each), since joining or destroying them would wait or terminate
+        if (!workers_.empty()) {
+            static std::vector<std::thread>* parents_workers = nullptr;
+            parents_workers = new (std::nothrow) std::vector<std::thread>(std::move(workers_));
+            (void)parents_workers;
+            workers_ = std::vector<std::thread>();
+        }
+        size_.store(1, std::memory_order_release);
+        if (held_for_fork_) run_mutex_.unlock();
     }
 
     static bool& inside_task() noexcept {
@@ -3957,15 +4008,18 @@ private:
         generation_.notify_all();
         for (auto& t : workers_) t.join();
         workers_.clear();
+        size_.store(1, std::memory_order_release);
     }
 
     std::vector<std::thread> workers_;
+    std::atomic<std::size_t> size_{1};  // the caller and the workers: read without the lock by size()
     std::vector<Claim> claims_;
     std::mutex run_mutex_;
     std::atomic<std::uint32_t> generation_{0};
     std::atomic<std::size_t> done_{0};
     std::atomic<bool> quit_{false};
     std::uint64_t job_id_ = 0;
+    bool held_for_fork_ = false;
     void (*job_)(void*, std::size_t) = nullptr;
     void* ctx_ = nullptr;
     std::size_t tasks_ = 0;
@@ -4001,12 +4055,20 @@ inline std::size_t default_threads() noexcept {
 
 inline ThreadPool& pool() {
     static ThreadPool instance(default_threads());
+#if EINVIT_HAS_PTHREAD_ATFORK
+    static const bool fork_handlers = [] {
+        pthread_atfork([] { pool().before_fork(); }, [] { pool().after_fork_in_parent(); }, [] { pool().after_fork_in_child(); });
+        return true;
+    }();
+    (void)fork_handlers;
+#endif
     return instance;
 }
 
 }  // namespace detail
 
-/// Sets the number of threads einvit's CPU kernels use (at least 1). Not to be called while kernels run.
+/// Sets the number of threads einvit's CPU kernels use (at least 1). From another thread while a kernel
+/// runs, it waits for that kernel's job; from inside a kernel's task it raises invalid_argument.
 inline void set_num_threads(std::size_t threads) { detail::pool().resize(threads); }
 
 /// The number of threads einvit's CPU kernels use.
@@ -4044,9 +4106,25 @@ inline constexpr std::size_t item_cursors_on_stack = 8;
 template <class Slot, std::size_t N>
 Slot* call_slots(Slot (&local)[N], std::size_t count) {
     if (count <= N) return local;
-    static thread_local std::vector<Slot> more;
-    if (more.size() < count) more = std::vector<Slot>(count);
-    return more.data();
+    // emptied, not left dangling, when the thread's storage goes (see ScratchBuffer): a kernel run from
+    // a static object's destructor then allocates afresh
+    struct Store {
+        Slot* data = nullptr;
+        std::size_t size = 0;
+        ~Store() {
+            delete[] data;
+            data = nullptr;
+            size = 0;
+        }
+    };
+    static thread_local Store more;
+    if (more.size < count) {
+        Slot* grown = new Slot[count]();
+        delete[] more.data;
+        more.data = grown;
+        more.size = count;
+    }
+    return more.data;
 }
 
 }  // namespace detail
@@ -4131,6 +4209,7 @@ void parallel_items(std::size_t count, F&& fn, Prepare&& prepare = [] {}) {
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -4282,13 +4361,24 @@ EINVIT_ALWAYS_INLINE void scale_row(T* x, std::size_t n, T s) noexcept {
     for (; i < n; ++i) x[i] *= s;
 }
 
+// out = softmax of a row whose maximum is -inf: zeros where every element is -inf, NaN where one is NaN.
+template <class T>
+void fill_masked_row(const T* x, T* out, std::size_t n) noexcept {
+    bool nan = false;
+    for (std::size_t i = 0; i < n; ++i) nan = nan || x[i] != x[i];
+    const T v = nan ? std::numeric_limits<T>::quiet_NaN() : T(0);
+    for (std::size_t i = 0; i < n; ++i) out[i] = v;
+}
+
 // The shift is the element whose scale * x is largest (the maximum, or with a negative scale the
 // minimum), so that every exponent is at most 0 and none overflows, whatever the row's spread.
 template <class T>
 EINVIT_ALWAYS_INLINE void softmax_row(const T* x, T* out, std::size_t n, T scale) noexcept {
     const T m = scale < T(0) ? row_extreme<false>(x, n) : row_extreme<true>(x, n);
-    if (m == -std::numeric_limits<T>::infinity() && !(scale < T(0))) {  // every element masked: zeros, not NaN
-        for (std::size_t i = 0; i < n; ++i) out[i] = T(0);
+    if (m == -std::numeric_limits<T>::infinity() && !(scale < T(0))) {
+        // every element masked (-inf): zeros, not NaN; but the maximum passes NaNs over, and a row of
+        // NaNs and -infs is NaN, as PyTorch gives
+        fill_masked_row(x, out, n);
         return;
     }
     const T sum = exp_and_sum(x, out, n, m, scale);
@@ -4390,8 +4480,8 @@ void softmax_rows(reference, const T* in, std::size_t in_ld, T* out, std::size_t
         const bool flip = scale < T(0);  // subtract the smallest element instead of the largest
         T m = flip ? std::numeric_limits<T>::infinity() : -std::numeric_limits<T>::infinity();
         for (std::size_t i = 0; i < cols; ++i) m = (flip ? x[i] < m : x[i] > m) ? x[i] : m;
-        if (m == -std::numeric_limits<T>::infinity() && !flip) {
-            for (std::size_t i = 0; i < cols; ++i) y[i] = T(0);
+        if (m == -std::numeric_limits<T>::infinity() && !flip) {  // masked: zeros; NaN if one is NaN
+            detail::fill_masked_row(x, y, cols);
             continue;
         }
         T sum = T(0);
@@ -4572,7 +4662,14 @@ struct ScratchBuffer {
     ScratchBuffer() = default;
     ScratchBuffer(const ScratchBuffer&) = delete;
     ScratchBuffer& operator=(const ScratchBuffer&) = delete;
-    ~ScratchBuffer() { einvit::detail::heap_free(data, size * sizeof(T)); }
+    // Left empty rather than dangling: a product run from a static object's destructor, after this
+    // one's (the thread's buffers go first at exit), then allocates afresh instead of writing to freed
+    // memory (it leaks that one allocation at exit).
+    ~ScratchBuffer() {
+        einvit::detail::heap_free(data, size * sizeof(T));
+        data = nullptr;
+        size = 0;
+    }
 };
 
 inline constexpr std::size_t scratch_slots = 9;
@@ -5723,6 +5820,19 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     if (m == 0 || first >= end) return;
     if (norm && (a.col_stride != 1 || k == 0))
         raise(errc::invalid_argument, "gemm: a LayerNorm of A's rows needs a row-major A with at least one column");
+    // C may not overlap A or B: the threads and the depth blocks read A (and an unpacked B) after C's
+    // first stores, so an in-place x = x · W gave results that depended on the thread count
+    if (k != 0) {
+        const T* c_lo = c + first * nr<T>;
+        const T* c_hi = c + (m - 1) * ldc + (end * nr<T> < n ? end * nr<T> : n);
+        const auto overlaps = [&](Strided<T> x, std::size_t rows, std::size_t cols) {
+            if (!x.data || rows == 0 || cols == 0) return false;
+            const T* x_hi = x.data + (rows - 1) * x.row_stride + (cols - 1) * x.col_stride + 1;
+            return std::less<const T*>{}(x.data, c_hi) && std::less<const T*>{}(c_lo, x_hi);
+        };
+        if (overlaps(a, m, k) || (!packed && overlaps(b, k, n)))
+            raise(errc::invalid_argument, "gemm: the output overlaps an operand (an in-place x = x · W needs an output of its own)");
+    }
     // A residual that is C itself with no activation (x = x + A·B + bias: a transformer block's
     // projection and fc2) is read as C's starting value instead: C = C + A·B + bias, stored from the
     // registers with no pass through store_tile, and the same sum whatever the number of k blocks (C holds
@@ -5987,6 +6097,7 @@ void multiply(reference, std::size_t m, std::size_t n, std::size_t k, Strided<T>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -6018,9 +6129,14 @@ struct AttentionMask {
 
 namespace detail {
 
-inline void check_attention(const AttentionSize& s, double scale) {
+inline void check_attention(const AttentionSize& s, double scale, const AttentionMask& mask) {
     if (!(scale > 0.0) || !std::isfinite(scale)) raise(errc::invalid_argument, "attention: the scale must be positive and finite");
     if (s.keys == 0 && s.queries != 0) raise(errc::invalid_argument, "attention: there are queries but no keys");
+    // the keep mask is per key token; masking the queries with it reads query i's entry as token i's
+    // (the first tokens' queries alone, as a ViT's last block computes them, are fine)
+    if (mask.keep && mask.mask_queries && s.queries > s.keys)
+        raise(errc::invalid_argument, "attention: masking the queries with the keep mask needs no more queries than keys (query i is token i); got " +
+                                          std::to_string(s.queries) + " queries and " + std::to_string(s.keys) + " keys");
 }
 
 // Mean of V over all keys, for masked query rows.
@@ -6040,7 +6156,7 @@ void mean_of_values(const AttentionSize& s, HeadTensor<const T> v, std::size_t b
 template <class T>
 void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<const T> k, HeadTensor<const T> v,
                HeadTensor<T> out, T scale, AttentionMask mask = {}) {
-    detail::check_attention(s, static_cast<double>(scale));
+    detail::check_attention(s, static_cast<double>(scale), mask);
     constexpr std::size_t MR = gemm::mr<T>, NR = gemm::nr<T>, W = simd::width<T>;
     using P = simd::packet<T>;
     // queries per task: 64 where a panel has 16 or 32 of them (four B panels of Qᵀ on AVX2, measured 4-6%
@@ -6194,7 +6310,7 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
 template <class T>
 void attention(reference, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<const T> k, HeadTensor<const T> v,
                HeadTensor<T> out, T scale, AttentionMask mask = {}) {
-    detail::check_attention(s, static_cast<double>(scale));
+    detail::check_attention(s, static_cast<double>(scale), mask);
     std::vector<double> scores(s.queries * s.keys);
     for (std::size_t b = 0; b < s.batch; ++b)
         for (std::size_t h = 0; h < s.heads; ++h) {
@@ -6215,11 +6331,14 @@ void attention(reference, const AttentionSize& s, HeadTensor<const T> q, HeadTen
                     any = any || mask.kept(b, j);
                 }
                 for (std::size_t j = 0; j < s.keys; ++j) sum += (row[j] = std::exp(row[j] - m));
+                // a masked query's scores are all -max: the mean of v, whatever the keys (as PyTorch gives);
+                // a kept query with no kept key: zeros
+                const bool query_masked = mask.mask_queries && !mask.kept(b, i);
                 T* o = out.row(b, h, i);
                 for (std::size_t d = 0; d < s.dim_v; ++d) {
                     double acc = 0;
                     for (std::size_t j = 0; j < s.keys; ++j) acc += row[j] / sum * double(v.row(b, h, j)[d]);
-                    o[d] = any ? static_cast<T>(acc) : T(0);
+                    o[d] = any || query_masked ? static_cast<T>(acc) : T(0);
                 }
             }
         }
@@ -6623,7 +6742,7 @@ auto einsum(const X&... x) {
 //
 //   auto y = einvit::linear(x, w, b);                 // x (..., in), w (out, in) as PyTorch stores it
 //   auto h = einvit::linear(x, w, b, einvit::gemm::Activation::gelu_erf);   // bias and GELU fused
-//   einvit::linear_into(x, h, w2, b2, {}, einvit::accumulate);             // x += h w2ᵀ + b2, fused
+//   einvit::linear_into(x, h, w2, b2.data(), einvit::accumulate);          // x += h w2ᵀ + b2, fused
 //   auto p = einvit::softmax(scores);                 // along the last axis
 //   auto n = einvit::layer_norm(x, gamma, beta, 1e-6f);
 //   auto o = einvit::attention(q, k, v);              // (b, h, n, d) each; scale 1/sqrt(d)
@@ -7628,7 +7747,7 @@ inline Validation validate(const std::uint8_t* bytes, std::size_t size) {
         bool overflow = false;
         for (std::size_t r = 0; r < t.rank; ++r) {
             if (!sh->items[r].as_size(t.shape[r])) {
-                detail::fail(v, Fault::invalid_shape, where + ": dimension " + std::to_string(r) + " is not a non-negative integer");
+                detail::fail(v, Fault::invalid_shape, where + ": dimension " + std::to_string(r) + " is not an integer from 0 to 2^64 - 1");
                 return v;
             }
             if (t.shape[r] != 0 && bytes_needed > UINT64_MAX / t.shape[r]) overflow = true;
@@ -8229,8 +8348,8 @@ inline constexpr Config mnist = [] {
 // ---- begin einvit/vit/model.hpp ----
 // einvit/vit/model.hpp — the Vision Transformer forward pass.
 //
-//   using Model = einvit::vit::VisionTransformer<einvit::vit::presets::vit_base_patch16_224>;
-//   Model model = Model::load(einvit::io::SafeTensors::open("vit.safetensors"), einvit::vit::Family::timm);
+//   auto model = einvit::vit::load<einvit::vit::presets::vit_base_patch16_224>(
+//       einvit::io::SafeTensors::open("vit.safetensors"), einvit::vit::Family::timm);   // (vit/load.hpp)
 //   auto logits = model.forward(image);            // image: (B, 3, 224, 224) -> (B, 1000)
 //
 // Every shape is a compile-time constant of the Config. The weights live in the model (linear layers
@@ -8526,7 +8645,7 @@ private:
             block<B>(w_.blocks[l], x, qkv, att, mlp, attention_maps ? attention_maps + l * B * map_rows * T : nullptr,
                      map_rows, mask, l + 1 == C.depth ? kept_rows : T);
         // after the last block, x holds kept_rows tokens per image
-        if (C.final_norm && C.norm == NormPlacement::pre) layer_norm(w_.norm, x, x, B * kept_rows);
+        if (C.final_norm) layer_norm(w_.norm, x, x, B * kept_rows);  // pre- or post-norm blocks alike
         EINVIT_PROFILE_SCOPE(profile::Op::head);
         head<B>(x, pooled, feats, out, features_only);
     }
@@ -8747,10 +8866,51 @@ private:
         }
     }
 
+    // Every parameter the config uses has the size it reads (the loader's weights always do; weights
+    // put together by hand are checked here, so that a short table is an error rather than a read
+    // past its end, and a missing norm is not taken for one without scale).
     void check_weights() const {
+        const auto fail = [](const std::string& what) { raise(errc::invalid_argument, "einvit::vit: " + what); };
         if (w_.blocks.size() != C.depth)
-            raise(errc::invalid_argument, "einvit::vit: the weights have " + std::to_string(w_.blocks.size()) +
-                                              " blocks, the config " + std::to_string(C.depth));
+            fail("the weights have " + std::to_string(w_.blocks.size()) + " blocks, the config " + std::to_string(C.depth));
+        const auto vector = [&](const std::vector<float>& v, const std::string& name, std::size_t size) {
+            if (v.size() != size) fail(name + " has " + std::to_string(v.size()) + " values, the config needs " + std::to_string(size));
+        };
+        const auto norm = [&](const NormWeights& n, const std::string& name, std::size_t size) {
+            vector(n.gamma, name + ".gamma", size);
+            vector(n.beta, name + ".beta", size);
+        };
+        const auto linear = [&](const LinearWeights& l, const std::string& name, std::size_t in, std::size_t out) {
+            if (l.in != in || l.out != out || l.weight.k() != in || l.weight.n() != out)
+                fail(name + " is " + std::to_string(l.weight.n()) + " x " + std::to_string(l.weight.k()) + ", the config needs " +
+                     std::to_string(out) + " x " + std::to_string(in));
+            if (!l.bias.empty()) vector(l.bias, name + ".bias", out);  // empty: no bias
+        };
+        linear(w_.patch, "patch", PD, D);
+        if constexpr (C.patch_norm) {
+            norm(w_.patch_norm_in, "patch_norm_in", PD);
+            norm(w_.patch_norm_out, "patch_norm_out", D);
+        }
+        if constexpr (C.class_token) vector(w_.cls, "cls", D);
+        if constexpr (C.distillation_token) vector(w_.dist, "dist", D);
+        vector(w_.pos, "pos", (C.position == PositionEmbedding::learned ? T : NP) * D);
+        for (std::size_t l = 0; l < C.depth; ++l) {
+            const std::string b = "blocks[" + std::to_string(l) + "].";
+            const BlockWeights& bw = w_.blocks[l];
+            norm(bw.norm1, b + "norm1", D);
+            norm(bw.norm2, b + "norm2", D);
+            linear(bw.qkv, b + "qkv", D, 3 * I);
+            if constexpr (C.proj_out) linear(bw.proj, b + "proj", I, D);
+            linear(bw.fc1, b + "fc1", D, MLP);
+            linear(bw.fc2, b + "fc2", MLP, D);
+        }
+        if constexpr (C.final_norm) norm(w_.norm, "norm", D);
+        if constexpr (C.head_norm) norm(w_.head_norm, "head_norm", D);
+        if constexpr (C.representation_size != 0) linear(w_.pre_logits, "pre_logits", D, F);
+        if constexpr (C.num_classes != 0) {
+            linear(w_.head, "head", F, C.num_classes);
+            if constexpr (C.distillation_token) linear(w_.head_dist, "head_dist", D, C.num_classes);
+        }
     }
 
     Weights w_;

@@ -20,6 +20,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #endif
 
 #include "alloc_counter.hpp"
@@ -192,6 +194,33 @@ TEST_CASE("gemm: a residual that is C itself (x = x + A·B + bias), over one and
     ep.residual = c.data();
     ep.residual_ld = 4;
     CHECK_THROWS_AS(einvit::gemm::multiply(einvit::cpu{}, 4, 4, p.k, o.sa, o.sb, c.data(), 4, ep), einvit::error);
+}
+
+TEST_CASE("gemm: an output that overlaps A or B is refused, on every path; one beside them is fine") {
+    // x = x · W in place: the threads and depth blocks read A after C's first stores (the result
+    // depended on the thread count)
+    constexpr std::size_t m = 96, k = 64;
+    std::vector<float> x(m * k + 2 * k * k), w(k * k);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 13) * 0.25f - 1.0f;
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 11) * 0.125f - 0.5f;
+    const Strided<float> a{x.data(), k, 1}, b{w.data(), k, 1};
+    const einvit::gemm::PackedB<float> packed(b, k, k);
+    for (std::size_t threads : {std::size_t{1}, std::size_t{2}}) {
+        einvit::set_num_threads(threads);
+        CHECK_THROWS_WITH_AS(einvit::gemm::multiply(einvit::cpu{}, m, k, k, a, b, x.data(), k), doctest::Contains("overlaps"), einvit::error);
+        CHECK_THROWS_WITH_AS(einvit::gemm::multiply(einvit::cpu{}, m, a, packed, x.data() + 5 * k, k), doctest::Contains("overlaps"),
+                             einvit::error);
+        // B's rows inside C (an unpacked B)
+        const Strided<float> b_in_x{x.data() + m * k, k, 1};
+        CHECK_THROWS_AS(einvit::gemm::multiply(einvit::cpu{}, k, k, k, Strided<float>{w.data(), k, 1}, b_in_x, x.data() + m * k + 10, k),
+                        einvit::error);
+        // C right after A, not overlapping: fine, and the same as a separate buffer
+        std::vector<float> separate(m * k);
+        einvit::gemm::multiply(einvit::cpu{}, m, a, packed, separate.data(), k);
+        einvit::gemm::multiply(einvit::cpu{}, m, a, packed, x.data() + m * k, k);
+        CHECK(std::memcmp(separate.data(), x.data() + m * k, m * k * sizeof(float)) == 0);
+    }
+    einvit::set_num_threads(einvit::detail::default_threads());
 }
 
 TEST_CASE("gemm: an empty depth gives the epilogue of zero; empty M or N writes nothing") {
@@ -741,6 +770,88 @@ TEST_CASE("thread pool: parallel_for covers every index exactly once, in grain-a
             }
         }
     }
+    einvit::set_num_threads(einvit::detail::default_threads());
+}
+
+TEST_CASE("thread pool: set_num_threads from another thread while kernels run drops no work; from inside a task it raises") {
+    // one thread runs parallel_for over and over while another changes the pool between 4 and 2
+    // threads: a job whose task count was read before the pool shrank used to drop the extra tasks
+    einvit::set_num_threads(4);
+    std::atomic<bool> stop{false};
+    std::atomic<long> incomplete{0}, calls{0};
+    std::thread runner([&] {
+        std::vector<std::atomic<int>> hits(1000);
+        while (!stop.load()) {
+            for (auto& h : hits) h.store(0, std::memory_order_relaxed);
+            einvit::parallel_for(1000, 1, [&](std::size_t b, std::size_t e) {
+                for (std::size_t i = b; i < e; ++i) hits[i].fetch_add(1, std::memory_order_relaxed);
+            });
+            long wrong = 0;
+            for (auto& h : hits) wrong += h.load() != 1;
+            incomplete += wrong != 0;
+            ++calls;
+        }
+    });
+    for (int i = 0; i < 200 || (calls.load() < 1000 && i < 20000); ++i) einvit::set_num_threads(i % 2 ? 2 : 4);
+    stop = true;
+    runner.join();
+    CHECK(incomplete.load() == 0);
+    MESSAGE(calls.load() << " parallel_for calls beside 200 or more changes of the thread count");
+    // from inside a task (which holds the pool): an error, not a wait for itself
+    einvit::set_num_threads(2);
+    std::atomic<int> raised{0};
+    einvit::parallel_for(2, 1, [&](std::size_t b, std::size_t) {
+        if (b != 0) return;
+        try {
+            einvit::set_num_threads(1);
+        } catch (const einvit::error&) {
+            ++raised;
+        }
+    });
+    CHECK(raised.load() == 1);
+    CHECK(einvit::num_threads() == 2);
+    einvit::set_num_threads(einvit::detail::default_threads());
+}
+
+TEST_CASE("thread pool: a child forked while another thread runs kernels has a working pool of its own") {
+    // before, the child inherited the pool's lock held by the parent's job, and its first parallel
+    // kernel waited forever; now the fork waits for the job, and the child starts with one thread
+    einvit::set_num_threads(2);
+    std::atomic<bool> stop{false};
+    std::thread busy([&] {
+        std::vector<float> sink(4096);
+        while (!stop.load())
+            einvit::parallel_for(sink.size(), 1, [&](std::size_t b, std::size_t e) {
+                for (std::size_t i = b; i < e; ++i) sink[i] += 1.0f;
+            });
+    });
+    int hung = 0, wrong = 0;
+    for (int round = 0; round < 10; ++round) {
+        const pid_t child = fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            alarm(20);  // a child that hangs is killed, and the parent sees the signal
+            std::vector<std::atomic<int>> hits(1000);
+            einvit::parallel_for(1000, 1, [&](std::size_t b, std::size_t e) {
+                for (std::size_t i = b; i < e; ++i) ++hits[i];
+            });
+            einvit::set_num_threads(2);  // workers again, in the child
+            einvit::parallel_for(1000, 1, [&](std::size_t b, std::size_t e) {
+                for (std::size_t i = b; i < e; ++i) ++hits[i];
+            });
+            int bad = 0;
+            for (auto& h : hits) bad += h.load() != 2;
+            _exit(bad == 0 && einvit::num_threads() == 2 ? 0 : 3);
+        }
+        int status = 0;
+        REQUIRE(waitpid(child, &status, 0) == child);
+        hung += WIFSIGNALED(status);
+        wrong += WIFEXITED(status) && WEXITSTATUS(status) != 0;
+    }
+    stop = true;
+    busy.join();
+    CHECK(hung == 0);
+    CHECK(wrong == 0);
     einvit::set_num_threads(einvit::detail::default_threads());
 }
 

@@ -166,6 +166,21 @@ TEST_CASE("softmax: rows sum to 1, large offsets change nothing, -inf entries an
     CHECK(sum0 == doctest::Approx(1.0).epsilon(1e-6));
     auto pr = einvit::softmax(on<einvit::reference>(masked));
     for (std::size_t i = 0; i < 74; ++i) CHECK(pr.data()[i] == doctest::Approx(pm.data()[i]).epsilon(1e-6));
+    // a NaN makes its row NaN, as in PyTorch, also where every other element is -inf (the maximum
+    // passes NaNs over, and such a row must not pass for a masked one)
+    Tensor<float, Shape<3, 21>> nans;
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (std::size_t j = 0; j < 21; ++j) {
+        nans(0, j) = nan;
+        nans(1, j) = j == 17 ? nan : -inf;
+        nans(2, j) = j == 4 ? nan : float(j);
+    }
+    auto pn = einvit::softmax(nans);
+    auto pnr = einvit::softmax(on<einvit::reference>(nans));
+    for (std::size_t i = 0; i < nans.size(); ++i) {
+        CHECK(std::isnan(pn.data()[i]));
+        CHECK(std::isnan(pnr.data()[i]));
+    }
     // scale: softmax(0.125 x)
     auto ps = einvit::softmax(x, 0.125f);
     auto px = einvit::softmax(Tensor<float, Shape<12, 197>>(x * 0.125f));
@@ -306,7 +321,8 @@ double attention_error(const Q& q, const K& k, const V& v, const O& out, const s
                 for (std::size_t e = 0; e < E; ++e) {
                     double acc = 0;
                     for (std::size_t j = 0; j < M; ++j) acc += s[j] / sum * double(v(b, h, j, e));
-                    if (!any) acc = 0;
+                    const bool query_masked = keep && mask_queries && !keep[b * M + i];  // its scores all -max: the mean of v
+                    if (!any && !query_masked) acc = 0;
                     const double d = std::fabs(acc - double(out(b, h, i, e)));
                     worst = (d > worst || std::isnan(d)) ? d : worst;
                 }
@@ -361,6 +377,31 @@ TEST_CASE("attention: vit-pytorch's padding mask (class token kept), masked quer
     Tensor<std::uint8_t, Shape<2, 50>> none;  // nothing kept: zeros, not NaN
     auto z = einvit::attention(q, k, v, none, false);
     for (float e : z) REQUIRE(e == 0.0f);
+    // ... unless the queries are masked too: every score of a row is then -max, and PyTorch gives the
+    // mean of v (the cpu kernel and the reference alike)
+    auto zq = einvit::attention(q, k, v, none);
+    CHECK(attention_error(q, k, v, zq, none.data(), true) < 2e-6);
+    CHECK(zq(1, 2, 7, 3) != 0.0f);
+    auto zr = einvit::attention(on<einvit::reference>(q), on<einvit::reference>(k), on<einvit::reference>(v), none);
+    CHECK(attention_error(q, k, v, zr, none.data(), true) < 2e-6);
+    auto o_ref = einvit::attention(on<einvit::reference>(q), on<einvit::reference>(k), on<einvit::reference>(v), keep);
+    CHECK(attention_error(q, k, v, o_ref, keep.data(), true) < 2e-6);
+}
+
+TEST_CASE("attention: a keep mask masks the queries only where each query has a token's entry") {
+    Tensor<float, Shape<2, 1, 8, 4>> q;
+    Tensor<float, Shape<2, 1, 3, 4>> k, v;
+    fill_uniform(q, 31, -2, 2);
+    fill_uniform(k, 32, -2, 2);
+    fill_uniform(v, 33, -1, 1);
+    Tensor<std::uint8_t, Shape<2, 3>> keep;
+    keep(0, 0) = keep(1, 0) = keep(1, 2) = 1;
+    // query 5 has no entry in a mask of 3 tokens: refused, not read from the next image's mask
+    CHECK_THROWS_WITH_AS(einvit::attention(q, k, v, keep), doctest::Contains("no more queries than keys"), einvit::error);
+    CHECK_THROWS_WITH_AS(einvit::attention(on<einvit::reference>(q), on<einvit::reference>(k), on<einvit::reference>(v), keep),
+                         doctest::Contains("no more queries than keys"), einvit::error);
+    auto o = einvit::attention(q, k, v, keep, false);  // keys only: fine
+    CHECK(attention_error(q, k, v, o, keep.data(), false) < 2e-5);
 }
 
 TEST_CASE("attention: a first key block with every key masked, then kept keys (online softmax from -inf)") {

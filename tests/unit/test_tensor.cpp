@@ -167,6 +167,16 @@ TEST_CASE("an arena that is full reports how much was asked and how much is left
     CHECK(arena.used() == 0);
     CHECK(Tensor<float, Shape<200>>::try_create(arena).has_value());
     static_assert(einvit::arena_bytes<float, Shape<200>> == 832);
+    // a request that would round up past SIZE_MAX (to 0) is refused, not taken as nothing
+    const std::size_t used = arena.used();
+    for (std::size_t huge : {std::size_t(-1), std::size_t(-1) - 10, std::size_t(-1) - 63}) {
+        auto r = arena.try_allocate(huge);
+        REQUIRE_FALSE(r.has_value());
+        CHECK(r.failure().kind() == einvit::errc::out_of_memory);
+    }
+    CHECK(arena.used() == used);
+    static_assert(einvit::arena_bytes_for<float>(std::size_t(-1) / 4 + 1) == std::size_t(-1));
+    static_assert(einvit::arena_bytes_for<float>(16) == 64);
 }
 
 TEST_CASE("views read and write someone else's memory, with any static strides") {

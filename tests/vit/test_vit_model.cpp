@@ -155,6 +155,29 @@ TEST_CASE("vit try_load: a fault comes back as the error load raises; a good che
     CHECK(std::memcmp(logits[0], logits[1], sizeof logits[0]) == 0);
 }
 
+TEST_CASE("vit: weights put together by hand are checked against the config, every table and layer") {
+    using Model = vit::VisionTransformer<vit::presets::mnist>;
+    const auto mnist = einvit::io::SafeTensors::open(golden("vit_pytorch_mnist.safetensors"));
+    const auto weights = [&] {
+        auto tried = vit::try_load_weights<vit::presets::mnist>(mnist, vit::Family::vit_pytorch);
+        REQUIRE(tried.has_value());
+        return std::move(tried.value());
+    };
+    CHECK_NOTHROW(static_cast<void>(Model(weights())));
+    const auto refused = [&](auto corrupt, const char* named) {
+        vit::Weights w = weights();
+        corrupt(w);
+        CHECK_THROWS_WITH_AS(Model(std::move(w)), doctest::Contains(named), einvit::error);
+    };
+    // a short position table was read past its end; a missing norm scale was taken for none
+    refused([](vit::Weights& w) { w.pos.resize(10); }, "pos has 10 values, the config needs");
+    refused([](vit::Weights& w) { w.blocks[0].norm1.gamma.clear(); }, "blocks[0].norm1.gamma has 0 values");
+    refused([](vit::Weights& w) { w.blocks[1].fc1.bias.resize(3); }, "blocks[1].fc1.bias has 3 values");
+    refused([](vit::Weights& w) { std::swap(w.head, w.blocks[0].fc2); }, "blocks[0].fc2 is");
+    refused([](vit::Weights& w) { w.cls.clear(); }, "cls has 0 values");
+    refused([](vit::Weights& w) { w.norm.beta.push_back(1.0f); }, "norm.beta has");
+}
+
 TEST_CASE("vit forward: forward_into allocates nothing; 1 and 2 threads give identical logits") {
     using Model = vit::VisionTransformer<vit::presets::mnist>;
     const auto file = einvit::io::SafeTensors::open(golden("vit_pytorch_mnist.safetensors"));

@@ -118,6 +118,12 @@ constexpr vit::Config post_norm = [] {
     return c;
 }();
 
+constexpr vit::Config post_norm_final = [] {  // nn.TransformerEncoder(..., norm=LayerNorm): a norm after the blocks
+    vit::Config c = post_norm;
+    c.final_norm = true;
+    return c;
+}();
+
 constexpr vit::Config timm_avg = [] {
     vit::Config c = vit::presets::vit(64, 2, 4, 8, 32, 5);
     c.mlp_dim = 128;
@@ -197,4 +203,5 @@ TEST_CASE("parity: vit-pytorch MNIST-size model (28 x 28, 1 channel, 7 x 7 patch
 }
 TEST_CASE("parity: post-norm encoder on nn.TransformerEncoderLayer") {
     check_parity<post_norm>("torch_encoder_postnorm", vit::Family::torch_encoder);
+    check_parity<post_norm_final>("torch_encoder_postnorm_final_norm", vit::Family::torch_encoder);
 }

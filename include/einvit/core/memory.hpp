@@ -26,9 +26,12 @@ namespace einvit {
 /// Rounds n up to a multiple of einvit::alignment.
 constexpr std::size_t align_up(std::size_t n) noexcept { return (n + alignment - 1) / alignment * alignment; }
 
-/// Bytes an arena spends on a tensor of `count` elements of T: its data rounded up to the alignment.
+/// Bytes an arena spends on a tensor of `count` elements of T: its data rounded up to the alignment;
+/// SIZE_MAX (which no arena holds) when that does not fit in a size_t.
 template <class T>
 constexpr std::size_t arena_bytes_for(std::size_t count) noexcept {
+    constexpr std::size_t max = static_cast<std::size_t>(-1);
+    if (count > (max - (alignment - 1)) / sizeof(T)) return max;
     return align_up(count * sizeof(T));
 }
 
@@ -105,7 +108,8 @@ public:
     [[nodiscard]] result<void*> try_allocate(std::size_t bytes) {
         const auto base = reinterpret_cast<std::uintptr_t>(base_);
         const std::size_t start = static_cast<std::size_t>(align_up(base + used_) - base);
-        const std::size_t need = align_up(bytes);
+        // a request within alignment - 1 of SIZE_MAX would round up to 0: refused as larger than any arena
+        const std::size_t need = bytes > static_cast<std::size_t>(-1) - (alignment - 1) ? static_cast<std::size_t>(-1) : align_up(bytes);
         if (start > capacity_ || need > capacity_ - start) {
             return error(errc::out_of_memory, "arena exhausted: " + std::to_string(need) + " bytes requested, " +
                                                   std::to_string(start > capacity_ ? 0 : capacity_ - start) +

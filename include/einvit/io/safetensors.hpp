@@ -274,7 +274,7 @@ inline Validation validate(const std::uint8_t* bytes, std::size_t size) {
         bool overflow = false;
         for (std::size_t r = 0; r < t.rank; ++r) {
             if (!sh->items[r].as_size(t.shape[r])) {
-                detail::fail(v, Fault::invalid_shape, where + ": dimension " + std::to_string(r) + " is not a non-negative integer");
+                detail::fail(v, Fault::invalid_shape, where + ": dimension " + std::to_string(r) + " is not an integer from 0 to 2^64 - 1");
                 return v;
             }
             if (t.shape[r] != 0 && bytes_needed > UINT64_MAX / t.shape[r]) overflow = true;

@@ -3,7 +3,7 @@
 //
 //   auto y = einvit::linear(x, w, b);                 // x (..., in), w (out, in) as PyTorch stores it
 //   auto h = einvit::linear(x, w, b, einvit::gemm::Activation::gelu_erf);   // bias and GELU fused
-//   einvit::linear_into(x, h, w2, b2, {}, einvit::accumulate);             // x += h w2ᵀ + b2, fused
+//   einvit::linear_into(x, h, w2, b2.data(), einvit::accumulate);          // x += h w2ᵀ + b2, fused
 //   auto p = einvit::softmax(scores);                 // along the last axis
 //   auto n = einvit::layer_norm(x, gamma, beta, 1e-6f);
 //   auto o = einvit::attention(q, k, v);              // (b, h, n, d) each; scale 1/sqrt(d)

@@ -1,7 +1,7 @@
 // einvit/vit/model.hpp — the Vision Transformer forward pass.
 //
-//   using Model = einvit::vit::VisionTransformer<einvit::vit::presets::vit_base_patch16_224>;
-//   Model model = Model::load(einvit::io::SafeTensors::open("vit.safetensors"), einvit::vit::Family::timm);
+//   auto model = einvit::vit::load<einvit::vit::presets::vit_base_patch16_224>(
+//       einvit::io::SafeTensors::open("vit.safetensors"), einvit::vit::Family::timm);   // (vit/load.hpp)
 //   auto logits = model.forward(image);            // image: (B, 3, 224, 224) -> (B, 1000)
 //
 // Every shape is a compile-time constant of the Config. The weights live in the model (linear layers
@@ -217,7 +217,7 @@ private:
             block<B>(w_.blocks[l], x, qkv, att, mlp, attention_maps ? attention_maps + l * B * map_rows * T : nullptr,
                      map_rows, mask, l + 1 == C.depth ? kept_rows : T);
         // after the last block, x holds kept_rows tokens per image
-        if (C.final_norm && C.norm == NormPlacement::pre) layer_norm(w_.norm, x, x, B * kept_rows);
+        if (C.final_norm) layer_norm(w_.norm, x, x, B * kept_rows);  // pre- or post-norm blocks alike
         EINVIT_PROFILE_SCOPE(profile::Op::head);
         head<B>(x, pooled, feats, out, features_only);
     }
@@ -438,10 +438,51 @@ private:
         }
     }
 
+    // Every parameter the config uses has the size it reads (the loader's weights always do; weights
+    // put together by hand are checked here, so that a short table is an error rather than a read
+    // past its end, and a missing norm is not taken for one without scale).
     void check_weights() const {
+        const auto fail = [](const std::string& what) { raise(errc::invalid_argument, "einvit::vit: " + what); };
         if (w_.blocks.size() != C.depth)
-            raise(errc::invalid_argument, "einvit::vit: the weights have " + std::to_string(w_.blocks.size()) +
-                                              " blocks, the config " + std::to_string(C.depth));
+            fail("the weights have " + std::to_string(w_.blocks.size()) + " blocks, the config " + std::to_string(C.depth));
+        const auto vector = [&](const std::vector<float>& v, const std::string& name, std::size_t size) {
+            if (v.size() != size) fail(name + " has " + std::to_string(v.size()) + " values, the config needs " + std::to_string(size));
+        };
+        const auto norm = [&](const NormWeights& n, const std::string& name, std::size_t size) {
+            vector(n.gamma, name + ".gamma", size);
+            vector(n.beta, name + ".beta", size);
+        };
+        const auto linear = [&](const LinearWeights& l, const std::string& name, std::size_t in, std::size_t out) {
+            if (l.in != in || l.out != out || l.weight.k() != in || l.weight.n() != out)
+                fail(name + " is " + std::to_string(l.weight.n()) + " x " + std::to_string(l.weight.k()) + ", the config needs " +
+                     std::to_string(out) + " x " + std::to_string(in));
+            if (!l.bias.empty()) vector(l.bias, name + ".bias", out);  // empty: no bias
+        };
+        linear(w_.patch, "patch", PD, D);
+        if constexpr (C.patch_norm) {
+            norm(w_.patch_norm_in, "patch_norm_in", PD);
+            norm(w_.patch_norm_out, "patch_norm_out", D);
+        }
+        if constexpr (C.class_token) vector(w_.cls, "cls", D);
+        if constexpr (C.distillation_token) vector(w_.dist, "dist", D);
+        vector(w_.pos, "pos", (C.position == PositionEmbedding::learned ? T : NP) * D);
+        for (std::size_t l = 0; l < C.depth; ++l) {
+            const std::string b = "blocks[" + std::to_string(l) + "].";
+            const BlockWeights& bw = w_.blocks[l];
+            norm(bw.norm1, b + "norm1", D);
+            norm(bw.norm2, b + "norm2", D);
+            linear(bw.qkv, b + "qkv", D, 3 * I);
+            if constexpr (C.proj_out) linear(bw.proj, b + "proj", I, D);
+            linear(bw.fc1, b + "fc1", D, MLP);
+            linear(bw.fc2, b + "fc2", MLP, D);
+        }
+        if constexpr (C.final_norm) norm(w_.norm, "norm", D);
+        if constexpr (C.head_norm) norm(w_.head_norm, "head_norm", D);
+        if constexpr (C.representation_size != 0) linear(w_.pre_logits, "pre_logits", D, F);
+        if constexpr (C.num_classes != 0) {
+            linear(w_.head, "head", F, C.num_classes);
+            if constexpr (C.distillation_token) linear(w_.head_dist, "head_dist", D, C.num_classes);
+        }
     }
 
     Weights w_;

@@ -42,7 +42,7 @@ class TorchEncoderViT(nn.Module):
     """A ViT on nn.TransformerEncoderLayer in the original post-norm order (norm_first=False), with a
     Linear patch embedding over (c p1 p2) patches, a class token and a learned 1-D position table."""
 
-    def __init__(self, image=32, patch=8, channels=3, dim=64, depth=3, heads=4, mlp=128, classes=10):
+    def __init__(self, image=32, patch=8, channels=3, dim=64, depth=3, heads=4, mlp=128, classes=10, final_norm=False):
         super().__init__()
         self.patch = patch
         n = (image // patch) ** 2
@@ -51,7 +51,8 @@ class TorchEncoderViT(nn.Module):
         self.pos_embedding = nn.Parameter(torch.randn(1, n + 1, dim))
         layer = nn.TransformerEncoderLayer(dim, heads, mlp, dropout=0.0, activation="gelu", batch_first=True,
                                            norm_first=False, layer_norm_eps=1e-5)
-        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.encoder = nn.TransformerEncoder(layer, depth, norm=nn.LayerNorm(dim, eps=1e-5) if final_norm else None,
+                                             enable_nested_tensor=False)
         self.head = nn.Linear(dim, classes)
 
     def forward(self, img):
@@ -211,6 +212,8 @@ def build(case):
         return HfLogits(ViTForImageClassification(config)), (3, 32, 32)
     if case == "torch_encoder_postnorm":
         return TorchEncoderViT(), (3, 32, 32)
+    if case == "torch_encoder_postnorm_final_norm":  # nn.TransformerEncoder(..., norm=LayerNorm)
+        return TorchEncoderViT(final_norm=True), (3, 32, 32)
     if case == "vit_pytorch_seed_mask":
         return SeedViT(), (1, 28, 28)
     raise SystemExit(f"unknown case {case}")
@@ -218,7 +221,8 @@ def build(case):
 
 CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_small_160x224", "timm_deit_tiny_distilled",
          "torchvision_vit_32", "vit_pytorch_mean", "vit_pytorch_mnist", "torch_encoder_postnorm", "timm_avg_pool_fc_norm",
-         "hf_vit", "vit_pytorch_simple_sincos", "vit_pytorch_seed_mask", "torchvision_pre_logits"]
+         "hf_vit", "vit_pytorch_simple_sincos", "vit_pytorch_seed_mask", "torchvision_pre_logits",
+         "torch_encoder_postnorm_final_norm"]
 
 
 def main():

@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -62,9 +63,14 @@ struct AttentionMask {
 
 namespace detail {
 
-inline void check_attention(const AttentionSize& s, double scale) {
+inline void check_attention(const AttentionSize& s, double scale, const AttentionMask& mask) {
     if (!(scale > 0.0) || !std::isfinite(scale)) raise(errc::invalid_argument, "attention: the scale must be positive and finite");
     if (s.keys == 0 && s.queries != 0) raise(errc::invalid_argument, "attention: there are queries but no keys");
+    // the keep mask is per key token; masking the queries with it reads query i's entry as token i's
+    // (the first tokens' queries alone, as a ViT's last block computes them, are fine)
+    if (mask.keep && mask.mask_queries && s.queries > s.keys)
+        raise(errc::invalid_argument, "attention: masking the queries with the keep mask needs no more queries than keys (query i is token i); got " +
+                                          std::to_string(s.queries) + " queries and " + std::to_string(s.keys) + " keys");
 }
 
 // Mean of V over all keys, for masked query rows.
@@ -84,7 +90,7 @@ void mean_of_values(const AttentionSize& s, HeadTensor<const T> v, std::size_t b
 template <class T>
 void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<const T> k, HeadTensor<const T> v,
                HeadTensor<T> out, T scale, AttentionMask mask = {}) {
-    detail::check_attention(s, static_cast<double>(scale));
+    detail::check_attention(s, static_cast<double>(scale), mask);
     constexpr std::size_t MR = gemm::mr<T>, NR = gemm::nr<T>, W = simd::width<T>;
     using P = simd::packet<T>;
     // queries per task: 64 where a panel has 16 or 32 of them (four B panels of Qᵀ on AVX2, measured 4-6%
@@ -238,7 +244,7 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
 template <class T>
 void attention(reference, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<const T> k, HeadTensor<const T> v,
                HeadTensor<T> out, T scale, AttentionMask mask = {}) {
-    detail::check_attention(s, static_cast<double>(scale));
+    detail::check_attention(s, static_cast<double>(scale), mask);
     std::vector<double> scores(s.queries * s.keys);
     for (std::size_t b = 0; b < s.batch; ++b)
         for (std::size_t h = 0; h < s.heads; ++h) {
@@ -259,11 +265,14 @@ void attention(reference, const AttentionSize& s, HeadTensor<const T> q, HeadTen
                     any = any || mask.kept(b, j);
                 }
                 for (std::size_t j = 0; j < s.keys; ++j) sum += (row[j] = std::exp(row[j] - m));
+                // a masked query's scores are all -max: the mean of v, whatever the keys (as PyTorch gives);
+                // a kept query with no kept key: zeros
+                const bool query_masked = mask.mask_queries && !mask.kept(b, i);
                 T* o = out.row(b, h, i);
                 for (std::size_t d = 0; d < s.dim_v; ++d) {
                     double acc = 0;
                     for (std::size_t j = 0; j < s.keys; ++j) acc += row[j] / sum * double(v.row(b, h, j)[d]);
-                    o[d] = any ? static_cast<T>(acc) : T(0);
+                    o[d] = any || query_masked ? static_cast<T>(acc) : T(0);
                 }
             }
         }

@@ -25,6 +25,7 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -175,7 +176,14 @@ struct ScratchBuffer {
     ScratchBuffer() = default;
     ScratchBuffer(const ScratchBuffer&) = delete;
     ScratchBuffer& operator=(const ScratchBuffer&) = delete;
-    ~ScratchBuffer() { einvit::detail::heap_free(data, size * sizeof(T)); }
+    // Left empty rather than dangling: a product run from a static object's destructor, after this
+    // one's (the thread's buffers go first at exit), then allocates afresh instead of writing to freed
+    // memory (it leaks that one allocation at exit).
+    ~ScratchBuffer() {
+        einvit::detail::heap_free(data, size * sizeof(T));
+        data = nullptr;
+        size = 0;
+    }
 };
 
 inline constexpr std::size_t scratch_slots = 9;
@@ -1326,6 +1334,19 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     if (m == 0 || first >= end) return;
     if (norm && (a.col_stride != 1 || k == 0))
         raise(errc::invalid_argument, "gemm: a LayerNorm of A's rows needs a row-major A with at least one column");
+    // C may not overlap A or B: the threads and the depth blocks read A (and an unpacked B) after C's
+    // first stores, so an in-place x = x · W gave results that depended on the thread count
+    if (k != 0) {
+        const T* c_lo = c + first * nr<T>;
+        const T* c_hi = c + (m - 1) * ldc + (end * nr<T> < n ? end * nr<T> : n);
+        const auto overlaps = [&](Strided<T> x, std::size_t rows, std::size_t cols) {
+            if (!x.data || rows == 0 || cols == 0) return false;
+            const T* x_hi = x.data + (rows - 1) * x.row_stride + (cols - 1) * x.col_stride + 1;
+            return std::less<const T*>{}(x.data, c_hi) && std::less<const T*>{}(c_lo, x_hi);
+        };
+        if (overlaps(a, m, k) || (!packed && overlaps(b, k, n)))
+            raise(errc::invalid_argument, "gemm: the output overlaps an operand (an in-place x = x · W needs an output of its own)");
+    }
     // A residual that is C itself with no activation (x = x + A·B + bias: a transformer block's
     // projection and fc2) is read as C's starting value instead: C = C + A·B + bias, stored from the
     // registers with no pass through store_tile, and the same sum whatever the number of k blocks (C holds

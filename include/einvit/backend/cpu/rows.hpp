@@ -147,13 +147,24 @@ EINVIT_ALWAYS_INLINE void scale_row(T* x, std::size_t n, T s) noexcept {
     for (; i < n; ++i) x[i] *= s;
 }
 
+// out = softmax of a row whose maximum is -inf: zeros where every element is -inf, NaN where one is NaN.
+template <class T>
+void fill_masked_row(const T* x, T* out, std::size_t n) noexcept {
+    bool nan = false;
+    for (std::size_t i = 0; i < n; ++i) nan = nan || x[i] != x[i];
+    const T v = nan ? std::numeric_limits<T>::quiet_NaN() : T(0);
+    for (std::size_t i = 0; i < n; ++i) out[i] = v;
+}
+
 // The shift is the element whose scale * x is largest (the maximum, or with a negative scale the
 // minimum), so that every exponent is at most 0 and none overflows, whatever the row's spread.
 template <class T>
 EINVIT_ALWAYS_INLINE void softmax_row(const T* x, T* out, std::size_t n, T scale) noexcept {
     const T m = scale < T(0) ? row_extreme<false>(x, n) : row_extreme<true>(x, n);
-    if (m == -std::numeric_limits<T>::infinity() && !(scale < T(0))) {  // every element masked: zeros, not NaN
-        for (std::size_t i = 0; i < n; ++i) out[i] = T(0);
+    if (m == -std::numeric_limits<T>::infinity() && !(scale < T(0))) {
+        // every element masked (-inf): zeros, not NaN; but the maximum passes NaNs over, and a row of
+        // NaNs and -infs is NaN, as PyTorch gives
+        fill_masked_row(x, out, n);
         return;
     }
     const T sum = exp_and_sum(x, out, n, m, scale);
@@ -255,8 +266,8 @@ void softmax_rows(reference, const T* in, std::size_t in_ld, T* out, std::size_t
         const bool flip = scale < T(0);  // subtract the smallest element instead of the largest
         T m = flip ? std::numeric_limits<T>::infinity() : -std::numeric_limits<T>::infinity();
         for (std::size_t i = 0; i < cols; ++i) m = (flip ? x[i] < m : x[i] > m) ? x[i] : m;
-        if (m == -std::numeric_limits<T>::infinity() && !flip) {
-            for (std::size_t i = 0; i < cols; ++i) y[i] = T(0);
+        if (m == -std::numeric_limits<T>::infinity() && !flip) {  // masked: zeros; NaN if one is NaN
+            detail::fill_masked_row(x, y, cols);
             continue;
         }
         T sum = T(0);

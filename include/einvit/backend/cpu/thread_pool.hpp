@@ -20,6 +20,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -27,9 +28,16 @@
 
 #include "einvit/backend/cpu/cpu_limit.hpp"
 #include "einvit/core/config.hpp"
+#include "einvit/core/error.hpp"
 
 #if defined(__linux__)
 #include <sched.h>
+#endif
+#if __has_include(<pthread.h>) && (defined(__unix__) || defined(__APPLE__))
+#include <pthread.h>
+#define EINVIT_HAS_PTHREAD_ATFORK 1
+#else
+#define EINVIT_HAS_PTHREAD_ATFORK 0
 #endif
 
 namespace einvit {
@@ -59,14 +67,18 @@ public:
     ThreadPool(const ThreadPool&) = delete;
     ThreadPool& operator=(const ThreadPool&) = delete;
 
-    std::size_t size() const noexcept { return workers_.size() + 1; }
+    std::size_t size() const noexcept { return size_.load(std::memory_order_acquire); }
 
     /// Makes the pool `threads` threads (the caller's and threads - 1 workers). The same count as now
     /// keeps the workers: a new thread starts wherever the OS puts it, on a 2-vCPU VM at times on the
     /// caller's core for tens of milliseconds (ViT-B's qkv product at one image, 3.8 ms, took 6.7-10.5
     /// ms a call for the first 5-7 calls after its worker was re-created, in some of the tries), and a
     /// program that sets the count before every call should not pay for that each time.
+    /// Called from another thread while a kernel runs, it waits for the kernel's job to end (a job in
+    /// progress keeps the threads it started with); called from inside a kernel's task (which holds the
+    /// pool) it raises invalid_argument rather than wait for itself.
     void resize(std::size_t threads) {
+        if (inside_task()) raise(errc::invalid_argument, "einvit::set_num_threads: called from inside a parallel kernel's task");
         std::lock_guard<std::mutex> lock(run_mutex_);
         if (threads == 0) threads = 1;
         if (threads == size()) return;
@@ -77,6 +89,7 @@ public:
         // still seen as new by it.
         const std::uint32_t start = generation_.load(std::memory_order_acquire);
         for (std::size_t i = 1; i < threads; ++i) workers_.emplace_back([this, i, start] { work(i, start); });
+        size_.store(threads, std::memory_order_release);
     }
 
     /// Calls fn(i) for i in [0, tasks) across the pool (tasks <= size()) and returns when all are done.
@@ -89,12 +102,21 @@ public:
     /// exception thrown is rethrown here, on the calling thread.
     template <class F>
     void run(std::size_t tasks, F&& fn) {
-        if (tasks <= 1 || workers_.empty() || inside_task()) {  // nested calls run on the calling thread
+        if (tasks <= 1 || size() == 1 || inside_task()) {  // nested calls run on the calling thread
             for (std::size_t i = 0; i < tasks; ++i) fn(i);
             return;
         }
-        std::lock_guard<std::mutex> lock(run_mutex_);
-        if (tasks > size()) tasks = size();
+        std::unique_lock<std::mutex> lock(run_mutex_);
+        // More tasks than threads (the count was read before another thread's set_num_threads made the
+        // pool smaller): the job takes as many as there are threads and the caller runs the rest after
+        // its own, so that none is dropped.
+        const std::size_t all = tasks;
+        tasks = tasks < size() ? tasks : size();
+        if (tasks <= 1) {
+            lock.unlock();
+            for (std::size_t i = 0; i < all; ++i) fn(i);
+            return;
+        }
         job_ = [](void* ctx, std::size_t i) { (*static_cast<std::remove_reference_t<F>*>(ctx))(i); };
         ctx_ = &fn;
         tasks_ = tasks;
@@ -108,11 +130,37 @@ public:
         inside_task() = true;
         invoke(0);
         run_unclaimed(armed, tasks, 1);
+        for (std::size_t i = tasks; i < all; ++i) invoke(i);
         inside_task() = false;
         for (Backoff wait; done_.load(std::memory_order_acquire) != tasks - 1;) wait();
 #if EINVIT_HAS_EXCEPTIONS
         if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
 #endif
+    }
+
+    // fork() (pthread_atfork, registered with the pool): the parent holds the pool still across the
+    // fork, so that no job is half done in the child's copy, and the child, which has the forking
+    // thread alone, starts with a pool of one thread (set_num_threads starts workers again). Before,
+    // a fork while another thread ran a kernel left the child's pool locked for good, and its first
+    // parallel kernel waited forever. A fork from inside a kernel's task is not covered.
+    void before_fork() noexcept {
+        held_for_fork_ = !inside_task();
+        if (held_for_fork_) run_mutex_.lock();
+    }
+    void after_fork_in_parent() noexcept {
+        if (held_for_fork_) run_mutex_.unlock();
+    }
+    void after_fork_in_child() noexcept {
+        // the workers' threads do not exist here: their handles are let go unjoined (a leak of a few
+        // bytes each), since joining or destroying them would wait or terminate
+        if (!workers_.empty()) {
+            static std::vector<std::thread>* parents_workers = nullptr;
+            parents_workers = new (std::nothrow) std::vector<std::thread>(std::move(workers_));
+            (void)parents_workers;
+            workers_ = std::vector<std::thread>();
+        }
+        size_.store(1, std::memory_order_release);
+        if (held_for_fork_) run_mutex_.unlock();
     }
 
     static bool& inside_task() noexcept {
@@ -210,15 +258,18 @@ private:
         generation_.notify_all();
         for (auto& t : workers_) t.join();
         workers_.clear();
+        size_.store(1, std::memory_order_release);
     }
 
     std::vector<std::thread> workers_;
+    std::atomic<std::size_t> size_{1};  // the caller and the workers: read without the lock by size()
     std::vector<Claim> claims_;
     std::mutex run_mutex_;
     std::atomic<std::uint32_t> generation_{0};
     std::atomic<std::size_t> done_{0};
     std::atomic<bool> quit_{false};
     std::uint64_t job_id_ = 0;
+    bool held_for_fork_ = false;
     void (*job_)(void*, std::size_t) = nullptr;
     void* ctx_ = nullptr;
     std::size_t tasks_ = 0;
@@ -254,12 +305,20 @@ inline std::size_t default_threads() noexcept {
 
 inline ThreadPool& pool() {
     static ThreadPool instance(default_threads());
+#if EINVIT_HAS_PTHREAD_ATFORK
+    static const bool fork_handlers = [] {
+        pthread_atfork([] { pool().before_fork(); }, [] { pool().after_fork_in_parent(); }, [] { pool().after_fork_in_child(); });
+        return true;
+    }();
+    (void)fork_handlers;
+#endif
     return instance;
 }
 
 }  // namespace detail
 
-/// Sets the number of threads einvit's CPU kernels use (at least 1). Not to be called while kernels run.
+/// Sets the number of threads einvit's CPU kernels use (at least 1). From another thread while a kernel
+/// runs, it waits for that kernel's job; from inside a kernel's task it raises invalid_argument.
 inline void set_num_threads(std::size_t threads) { detail::pool().resize(threads); }
 
 /// The number of threads einvit's CPU kernels use.
@@ -297,9 +356,25 @@ inline constexpr std::size_t item_cursors_on_stack = 8;
 template <class Slot, std::size_t N>
 Slot* call_slots(Slot (&local)[N], std::size_t count) {
     if (count <= N) return local;
-    static thread_local std::vector<Slot> more;
-    if (more.size() < count) more = std::vector<Slot>(count);
-    return more.data();
+    // emptied, not left dangling, when the thread's storage goes (see ScratchBuffer): a kernel run from
+    // a static object's destructor then allocates afresh
+    struct Store {
+        Slot* data = nullptr;
+        std::size_t size = 0;
+        ~Store() {
+            delete[] data;
+            data = nullptr;
+            size = 0;
+        }
+    };
+    static thread_local Store more;
+    if (more.size < count) {
+        Slot* grown = new Slot[count]();
+        delete[] more.data;
+        more.data = grown;
+        more.size = count;
+    }
+    return more.data;
 }
 
 }  // namespace detail
