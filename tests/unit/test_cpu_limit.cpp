@@ -47,6 +47,14 @@ TEST_CASE("cpu limit: the cgroup mounts of mountinfo, the process's cgroups, and
     REQUIRE(cl::cgroup_mount(mountinfo, true, v2));
     CHECK(v2.root == "/docker/abc");
     CHECK(v2.point == "/sys/fs/cgroup/unified");
+    // paths with a space or a backslash come octal-escaped; the cgroup mount after 64 KiB of others
+    std::string many;
+    for (int i = 0; many.size() < 200000; ++i) many += std::to_string(100 + i) + " 23 0:99 / /mnt/volume" + std::to_string(i) + " rw - ext4 /dev/sda rw\n";
+    cl::Mount spaced;
+    REQUIRE(cl::cgroup_mount(many + "42 31 0:38 /my\\040pod /sys/fs/cgroup/my\\134unified rw - cgroup2 cgroup2 rw\n", true, spaced));
+    CHECK(spaced.root == "/my pod");
+    CHECK(spaced.point == "/sys/fs/cgroup/my\\unified");
+    CHECK(cl::unescape_octal("a\\04b\\0401\\") == "a\\04b 1\\");  // incomplete escapes stay as they are
     cl::Mount none;
     CHECK_FALSE(cl::cgroup_mount("31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\nnot a mount line\n", false, none));
     CHECK_FALSE(cl::cgroup_mount("", true, none));
@@ -101,6 +109,11 @@ TEST_CASE("cpu limit: the quotas of the directories from the process's cgroup up
     REQUIRE(write_file(mid + "/cpu.max", "max 100000\n"));
     CHECK(cl::quota_from(leaf, top, true) == 2);
     CHECK(cl::quota_from(mid, top, true) == 0);
+    // a long file is read whole up to its limit, and past the limit not at all (not a cut-off prefix)
+    REQUIRE(write_file(top + "/long", std::string(100000, 'x')));
+    CHECK(cl::read_text(top + "/long", std::size_t{16} << 20).size() == 100000);
+    CHECK(cl::read_text(top + "/long").empty());
+    std::remove((top + "/long").c_str());
     for (const std::string& dir : {leaf, mid, top}) {
         for (const char* file : {"/cpu.cfs_quota_us", "/cpu.cfs_period_us", "/cpu.max"}) std::remove((dir + file).c_str());
         rmdir(dir.c_str());

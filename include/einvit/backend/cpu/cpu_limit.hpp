@@ -92,6 +92,23 @@ struct Mount {
     std::string root, point;
 };
 
+// A path field of mountinfo, its octal escapes decoded (the kernel writes a space as \040, a tab as
+// \011, a newline as \012, a backslash as \134).
+inline std::string unescape_octal(std::string_view field) {
+    std::string out;
+    out.reserve(field.size());
+    for (std::size_t i = 0; i < field.size(); ++i) {
+        const auto octal = [&](std::size_t at) { return at < field.size() && field[at] >= '0' && field[at] <= '7'; };
+        if (field[i] == '\\' && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
+            out.push_back(static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
+            i += 3;
+        } else {
+            out.push_back(field[i]);
+        }
+    }
+    return out;
+}
+
 // From /proc/self/mountinfo's text, the mount of the cgroup v2 hierarchy (v2) or of the v1 hierarchy
 // with the cpu controller; false if there is none. A line is "ID PARENT MAJ:MIN ROOT POINT OPTIONS
 // [OPTIONAL...] - TYPE SOURCE SUPER_OPTIONS".
@@ -106,8 +123,8 @@ inline bool cgroup_mount(std::string_view mountinfo, bool v2, Mount& out) {
         if (!match) return;
         const std::string_view root = field(line, 3), point = field(line, 4);
         if (root.empty() || point.empty()) return;
-        out.root.assign(root);
-        out.point.assign(point);
+        out.root = unescape_octal(root);
+        out.point = unescape_octal(point);
         found = true;
     });
     return found;
@@ -145,10 +162,12 @@ inline std::string cgroup_directory(const Mount& mount, std::string_view path) {
     return dir;
 }
 
-// A small file's text (at most 64 KiB of it), or empty where it cannot be read.
-inline std::string read_text(const std::string& path) {
+// A small file's text, or empty where it cannot be read or is longer than `limit` bytes (a quota
+// file's few bytes; mountinfo, which on a host with thousands of mounts passes 64 KiB, up to 16 MiB:
+// cut short, the cgroup mount could be missed and its quota taken for none).
+inline std::string read_text(const std::string& path, std::size_t limit = 65536) {
     std::vector<std::uint8_t> bytes;
-    if (!einvit::detail::read_whole_file(path, 65536, bytes).empty()) return {};
+    if (!einvit::detail::read_whole_file(path, limit, bytes).empty() || bytes.size() > limit) return {};
     return std::string(bytes.begin(), bytes.end());
 }
 
@@ -189,7 +208,7 @@ inline std::string cgroup_of_process(std::string_view mountinfo, std::string_vie
 // The CPUs the process's cgroup quotas allow (the tightest of v2's and v1's), 0 where there is none.
 inline std::size_t cpu_quota() {
 #if defined(__linux__)
-    const std::string mountinfo = read_text("/proc/self/mountinfo"), cgroups = read_text("/proc/self/cgroup");
+    const std::string mountinfo = read_text("/proc/self/mountinfo", std::size_t{16} << 20), cgroups = read_text("/proc/self/cgroup", 1 << 20);
     std::size_t cpus = 0;
     for (const bool v2 : {true, false}) {
         Mount mount;
