@@ -104,7 +104,11 @@ inline constexpr std::size_t alignment = 64;
 //
 // Shapes and patterns are checked at compile time; what can only be known at run time (a file, an
 // image, an index, the room left in an arena) is reported as an einvit::error. With exceptions it is
-// thrown; every throwing operation also has a try_ twin that returns einvit::result<T>.
+// thrown. The operations that meet bad data at run time have a try_ twin that returns
+// einvit::result<T> instead (SafeTensors::try_open and try_from_memory, vit::try_load and
+// try_load_weights, Tensor::try_create, Arena::try_allocate); the others (ShardedCheckpoint::open,
+// at(), the _into forms' overlap checks, set_num_threads from a task) raise, which without exceptions
+// prints the error and aborts.
 
 #include <cstdio>
 #include <cstdlib>
@@ -457,8 +461,9 @@ struct fixed_string {
 // g++ and clang print the failed predicate with its template arguments filled in, e.g.
 //     note: 'einvit::diagnostics::operand_shapes_broadcast<einvit::Shape<2, 3>, einvit::Shape<3, 2> >'
 //           evaluates to false
-// so the message names the shapes involved without any formatting at compile time. Each diagnostic
-// has a compile-fail test (tests/compile_fail/) that matches its text.
+// so the message names the shapes involved without any formatting at compile time. The diagnostics
+// users meet have compile-fail tests (tests/compile_fail/) that match their text; check_arithmetic
+// (a tensor of a non-arithmetic element type) has none.
 
 #include <cstddef>
 #include <type_traits>
@@ -8172,7 +8177,7 @@ private:
 //   einvit::vit::VisionTransformer<mine> model;
 //
 // A Config is a template argument, so every shape in the model is known at compile time, and a
-// config that cannot work is a compile error that says why (see check()).
+// config that cannot work is a compile error that says why (see check_config).
 
 #include <cstddef>
 
@@ -8616,6 +8621,10 @@ public:
         Tensor<float, Shape<B, F>, Backend> out(uninitialized);
         run<B>(image, out.data(), workspace_.data(), nullptr, 1, nullptr, true);
         return out;
+    }
+    template <std::size_t B>
+    Tensor<float, Shape<B, F>, Backend> features(const Tensor<float, Shape<B, C.channels, C.image_height, C.image_width>, Backend>& image) {
+        return features<B>(Input<B>(image.data()));
     }
 
     /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B> floats,

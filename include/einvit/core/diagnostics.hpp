@@ -5,8 +5,9 @@
 // g++ and clang print the failed predicate with its template arguments filled in, e.g.
 //     note: 'einvit::diagnostics::operand_shapes_broadcast<einvit::Shape<2, 3>, einvit::Shape<3, 2> >'
 //           evaluates to false
-// so the message names the shapes involved without any formatting at compile time. Each diagnostic
-// has a compile-fail test (tests/compile_fail/) that matches its text.
+// so the message names the shapes involved without any formatting at compile time. The diagnostics
+// users meet have compile-fail tests (tests/compile_fail/) that match their text; check_arithmetic
+// (a tensor of a non-arithmetic element type) has none.
 #pragma once
 
 #include <cstddef>

@@ -6,7 +6,7 @@
 //   einvit::vit::VisionTransformer<mine> model;
 //
 // A Config is a template argument, so every shape in the model is known at compile time, and a
-// config that cannot work is a compile error that says why (see check()).
+// config that cannot work is a compile error that says why (see check_config).
 #pragma once
 
 #include <cstddef>

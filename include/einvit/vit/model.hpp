@@ -170,6 +170,10 @@ public:
         run<B>(image, out.data(), workspace_.data(), nullptr, 1, nullptr, true);
         return out;
     }
+    template <std::size_t B>
+    Tensor<float, Shape<B, F>, Backend> features(const Tensor<float, Shape<B, C.channels, C.image_height, C.image_width>, Backend>& image) {
+        return features<B>(Input<B>(image.data()));
+    }
 
     /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B> floats,
     /// 64-byte aligned is best); allocates nothing once the GEMM's per-thread packing buffers exist.
