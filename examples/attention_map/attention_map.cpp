@@ -7,10 +7,12 @@
 #include <einvit/einvit.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,25 +50,46 @@ int main(int argc, char** argv) {
     std::string model_path = std::string(EINVIT_DATA_DIR) + "/fashion_mnist_vit.safetensors", out_dir = ".";
     int scale = 8;
     std::vector<std::string> images;
+    const char* usage = "usage: einvit-attention-map [--model FILE] [--out DIR] [--scale 1..32] IMAGE...\n";
+    const auto refuse = [](const std::string& problem) {
+        std::fprintf(stderr, "einvit-attention-map: %s\n", problem.c_str());
+        return 2;
+    };
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--model" && i + 1 < argc) {
+        const bool takes_value = a == "--model" || a == "--out" || a == "--scale";
+        if (takes_value && i + 1 >= argc) return refuse(a + " needs a value");
+        if (a == "--model") {
             model_path = argv[++i];
-        } else if (a == "--out" && i + 1 < argc) {
+        } else if (a == "--out") {
             out_dir = argv[++i];
-        } else if (a == "--scale" && i + 1 < argc) {
-            scale = std::clamp(std::atoi(argv[++i]), 1, 32);
+            if (out_dir.empty()) return refuse("--out: expected a folder, got ''");
+        } else if (a == "--scale") {
+            const std::string v = argv[++i];
+            char* end = nullptr;
+            const long x = std::strtol(v.c_str(), &end, 10);
+            if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0])) || *end || x < 1 || x > 32)
+                return refuse("--scale: expected a number from 1 to 32, got '" + v + "'");
+            scale = static_cast<int>(x);
+        } else if (a == "-h" || a == "--help") {
+            std::fputs(usage, stdout);
+            return 0;
         } else if (!a.empty() && a[0] == '-') {
-            std::fprintf(stderr, "usage: einvit-attention-map [--model FILE] [--out DIR] [--scale N] IMAGE...\n");
-            return 2;
+            return refuse("unknown option " + a);
         } else {
             images.push_back(a);
         }
     }
     if (images.empty()) {
-        std::fprintf(stderr, "usage: einvit-attention-map [--model FILE] [--out DIR] [--scale N] IMAGE...\n");
+        std::fputs(usage, stderr);
         return 2;
     }
+    // two images of one name (from two folders) would write one output, the second over the first
+    std::set<std::string> outputs;
+    for (const auto& path : images)
+        if (!outputs.insert(std::filesystem::path(path).stem().string()).second)
+            return refuse(path + ": another image of the same name would write the same output, " +
+                          std::filesystem::path(path).stem().string() + "_attention.png");
     try {
         const auto file = einvit::io::SafeTensors::open(model_path);
         const Model model = einvit::vit::load<einvit_examples::fashion_mnist>(file, einvit::vit::Family::vit_pytorch);
@@ -102,8 +125,15 @@ int main(int argc, char** argv) {
             }
             std::printf("%s\n", out.c_str());
         }
+    } catch (const einvit_examples::Failure& f) {  // an image that cannot be read or decoded
+        std::fprintf(stderr, "einvit-attention-map: %s\n", f.message.c_str());
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "einvit-attention-map: %s\n", e.what());
+        return 1;
+    }
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        std::fprintf(stderr, "einvit-attention-map: cannot write the list of outputs\n");
         return 1;
     }
     return 0;

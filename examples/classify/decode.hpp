@@ -22,6 +22,7 @@
 #include <fstream>
 #include <iterator>
 #include <new>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,19 @@ struct Failure {
 };
 [[noreturn]] inline void fail(const std::string& message) { throw Failure{message}; }
 
+/// Refuses what is not a regular file (a FIFO would block the open, a device such as /dev/zero read
+/// without end, a directory fail with the library's words), and one over `limit` bytes.
+inline void require_regular_file(const std::string& path, std::uintmax_t limit = std::uintmax_t{1} << 30) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec || !std::filesystem::exists(status)) fail(path + ": cannot open");
+    if (!std::filesystem::is_regular_file(status)) fail(path + ": not a regular file");
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    if (!ec && size > limit) fail(path + ": larger than " + std::to_string(limit >> 20) + " MiB");
+}
+
 inline std::vector<unsigned char> read_file(const std::string& path) {
+    require_regular_file(path);
     std::ifstream f(path, std::ios::binary);
     if (!f) fail(path + ": cannot open");
     std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

@@ -16,6 +16,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -132,26 +134,54 @@ std::vector<std::string> read_labels(const std::string& path, std::size_t classe
         for (std::size_t c = 0; c < classes; ++c) labels.push_back("class " + std::to_string(c));
         return labels;
     }
+    einvit_examples::require_regular_file(path, std::uintmax_t{64} << 20);
     std::ifstream f(path);
     if (!f) fail(path + ": cannot open labels");
-    for (std::string line; std::getline(f, line);)
+    for (std::string line; std::getline(f, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();  // a file written on Windows
         if (!line.empty()) labels.push_back(line);
+    }
     if (labels.size() != classes)
         fail(path + ": " + std::to_string(labels.size()) + " labels, the model has " + std::to_string(classes) + " classes");
     return labels;
 }
 
+// The length of the valid UTF-8 sequence at s[i], or 0 where none starts there (RFC 3629: no
+// overlong forms, no surrogates, nothing past U+10FFFF).
+std::size_t utf8_length(const std::string& s, std::size_t i) {
+    const auto byte = [&](std::size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0u; };
+    const unsigned c = byte(i);
+    const auto cont = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) { return byte(k) >= lo && byte(k) <= hi; };
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF)
+        return cont(i + 1, c == 0xE0 ? 0xA0 : 0x80, c == 0xED ? 0x9F : 0xBF) && cont(i + 2) ? 3 : 0;
+    if (c >= 0xF0 && c <= 0xF4)
+        return cont(i + 1, c == 0xF0 ? 0x90 : 0x80, c == 0xF4 ? 0x8F : 0xBF) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    return 0;
+}
+
+// A JSON string's contents: quotes, backslashes and control characters escaped, and each byte that is
+// not part of valid UTF-8 (a file name in another encoding) as U+FFFD, so that the output stays JSON.
 std::string json_escape(const std::string& s) {
     std::string o;
-    for (char c : s) {
-        if (c == '"' || c == '\\') o += '\\';
-        if (static_cast<unsigned char>(c) < 0x20) {
+    for (std::size_t i = 0; i < s.size();) {
+        const char c = s[i];
+        const std::size_t n = utf8_length(s, i);
+        if (n == 0) {
+            o += "\\ufffd";
+            ++i;
+            continue;
+        }
+        if (n == 1 && (c == '"' || c == '\\')) o += '\\';
+        if (n == 1 && static_cast<unsigned char>(c) < 0x20) {
             char buf[8];
             std::snprintf(buf, sizeof buf, "\\u%04x", c);
             o += buf;
-            continue;
+        } else {
+            o.append(s, i, n);
         }
-        o += c;
+        i += n;
     }
     return o;
 }
@@ -202,7 +232,9 @@ int classify(const Classifier& model, const Arch& arch, const Options& opt, cons
         saved.open(opt.save_inputs, std::ios::binary);
         if (!saved) fail(opt.save_inputs + ": cannot write");
     }
-    if (opt.json) std::printf("[\n");
+    // --json: the whole array is printed at the end, so that a file that fails half way leaves no
+    // half-written JSON on stdout (only the error on stderr)
+    std::string json = "[\n";
     for (std::size_t i = 0; i < files.size(); ++i) {
         if (fashion)
             einvit_examples::load_grey_28(files[i], input.data());
@@ -219,18 +251,21 @@ int classify(const Classifier& model, const Arch& arch, const Options& opt, cons
         std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return logits[a] > logits[b]; });
         const std::size_t k = std::min(opt.top_k, order.size());
         if (opt.json) {
-            std::printf("  {\"file\": \"%s\", \"top\": [", json_escape(files[i]).c_str());
-            for (std::size_t j = 0; j < k; ++j)
-                std::printf("%s{\"label\": \"%s\", \"class\": %zu, \"probability\": %.8g}", j ? ", " : "",
-                            json_escape(labels[order[j]]).c_str(), order[j], logits[order[j]]);
-            std::printf("]}%s\n", i + 1 < files.size() ? "," : "");
+            json += "  {\"file\": \"" + json_escape(files[i]) + "\", \"top\": [";
+            for (std::size_t j = 0; j < k; ++j) {
+                char probability[32];
+                std::snprintf(probability, sizeof probability, "%.8g", static_cast<double>(logits[order[j]]));
+                json += std::string(j ? ", " : "") + "{\"label\": \"" + json_escape(labels[order[j]]) + "\", \"class\": " +
+                        std::to_string(order[j]) + ", \"probability\": " + probability + "}";
+            }
+            json += std::string("]}") + (i + 1 < files.size() ? "," : "") + "\n";
         } else {
             std::printf("%s:", files[i].c_str());
             for (std::size_t j = 0; j < k; ++j) std::printf("%s %s %.1f%%", j ? "," : "", labels[order[j]].c_str(), 100.0 * logits[order[j]]);
             std::printf("\n");
         }
     }
-    if (opt.json) std::printf("]\n");
+    if (opt.json) std::fputs((json + "]\n").c_str(), stdout);
     return 0;
 }
 
@@ -279,6 +314,7 @@ int evaluate(const Model& model, const Options& opt, const std::vector<std::stri
     if (!opt.predictions.empty()) {
         std::ofstream out(opt.predictions, std::ios::binary);
         out.write(reinterpret_cast<const char*>(predictions.data()), static_cast<std::streamsize>(predictions.size()));
+        out.close();  // the bytes reach the file (or fail to: a full disk) here, not at the write
         if (!out) fail(opt.predictions + ": cannot write");
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -339,7 +375,8 @@ int main(int argc, char** argv) {
                 const std::string v = value();
                 char* end = nullptr;
                 const unsigned long x = std::strtoul(v.c_str(), &end, 10);
-                if (v.empty() || *end || x == 0 || x > 4096) fail(a + ": expected a positive number, got '" + v + "'");
+                if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0])) || *end || x == 0 || x > 4096)
+                    fail(a + ": expected a number from 1 to 4096, got '" + v + "'");
                 return x;
             };
             if (a == "--model") opt.model = value(), model_given = true;
@@ -355,7 +392,12 @@ int main(int argc, char** argv) {
                 opt.filter = f == "bilinear" ? Filter::bilinear : Filter::bicubic;
             } else if (a == "--mean" || a == "--std") {
                 const auto v = three_floats(a, value());
-                if (a == "--std" && std::min({v[0], v[1], v[2]}) <= 0) fail("--std: expected positive numbers");
+                // inputs are pixels in [0, 1]: a deviation below 1e-6 or a mean beyond 1e6 would make
+                // them huge or infinite, and the logits NaN
+                if (a == "--std" && (std::min({v[0], v[1], v[2]}) < 1e-6f || std::max({v[0], v[1], v[2]}) > 1e6f))
+                    fail("--std: expected numbers from 1e-6 to 1e6");
+                if (a == "--mean" && std::max({std::fabs(v[0]), std::fabs(v[1]), std::fabs(v[2])}) > 1e6f)
+                    fail("--mean: expected numbers from -1e6 to 1e6");
                 (a == "--mean" ? opt.mean : opt.std) = std::array<float, 3>{v[0], v[1], v[2]};
             } else if (a == "--save-predictions") opt.predictions = value();
             else if (a == "--save-inputs") opt.save_inputs = value();
@@ -380,6 +422,10 @@ int main(int argc, char** argv) {
             usage();
             return 2;
         }
+        // options of one mode given to the other would be silently ignored
+        if (!opt.eval_images.empty() && (!opt.inputs.empty() || opt.json || opt.top_k != 3 || !opt.save_inputs.empty()))
+            fail("--eval-idx evaluates an IDX test set: it takes no images, --json, --top-k or --save-inputs");
+        if (opt.eval_images.empty() && !opt.predictions.empty()) fail("--save-predictions goes with --eval-idx");
         if (!model_given) {
             opt.model = std::string(EINVIT_DATA_DIR) + "/fashion_mnist_vit.safetensors";
             if (!opt.labels_given) opt.labels = std::string(EINVIT_DATA_DIR) + "/fashion_mnist_labels.txt";
@@ -395,7 +441,9 @@ int main(int argc, char** argv) {
         if (!opt.eval_images.empty()) {
             if (!fashion) fail("--eval-idx runs the 28 x 28 Fashion-MNIST model; " + opt.model + " is a " + arch.name);
             const Model model = vit::load<fashion_mnist>(file, vit::Family::vit_pytorch);
-            return evaluate(model, opt, labels);
+            const int status = evaluate(model, opt, labels);
+            if (std::fflush(stdout) != 0 || std::ferror(stdout)) fail(std::string("cannot write the results: ") + std::strerror(errno));
+            return status;
         }
         if (fashion && opt.changes_preprocessing())
             fail("--resize, --filter, --mean and --std are for ImageNet-size models; the Fashion-MNIST model's preprocessing is fixed");
@@ -408,7 +456,9 @@ int main(int argc, char** argv) {
         const std::unique_ptr<Classifier> model = arch.open(file, arch.family);
         if (model_given)
             std::fprintf(stderr, "model: %s (%s), preprocessing: %s\n", arch.name, vit::to_string(arch.family), pre.description);
-        return classify(*model, arch, opt, labels);
+        const int status = classify(*model, arch, opt, labels);
+        if (std::fflush(stdout) != 0 || std::ferror(stdout)) fail(std::string("cannot write the results: ") + std::strerror(errno));
+        return status;
     } catch (const Failure& f) {
         std::fprintf(stderr, "einvit-classify: %s\n", f.message.c_str());
     } catch (const einvit::error& e) {

@@ -239,6 +239,8 @@ TEST_CASE("vit forward: features() is what the head sees; attention maps are dis
     const auto logits = model.forward(image);
     const auto feats = model.features(Model::Input<2>(image.data()));
     static_assert(std::is_same_v<std::remove_const_t<decltype(feats)>, einvit::Tensor<float, einvit::Shape<2, 192>>>);
+    const auto from_tensor = model.features(image);  // as forward takes it (docs/models.md)
+    CHECK(std::memcmp(from_tensor.data(), feats.data(), feats.bytes()) == 0);
     einvit::Tensor<float, einvit::Shape<1000, 192>> head_w;
     einvit::Tensor<float, einvit::Shape<1000>> head_b;
     file.read_as_float(*file.find("head.weight"), head_w.data());

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """einvit-classify against inputs made to hang it or to make it allocate without bound.
 
-    check_hostile.py EINVIT_CLASSIFY WORKDIR IMAGE
+    check_hostile.py EINVIT_CLASSIFY WORKDIR IMAGE [EINVIT_ATTENTION_MAP]
 
 Each case must end within a time limit with a non-zero status, exactly one line on stderr matching
 the case's pattern, and no signal:
@@ -11,7 +11,13 @@ the case's pattern, and no signal:
 - an IDX file of no images, and one whose header's sizes multiply past 64 bits;
 - a timm-style checkpoint whose position table claims 2^64 - 1 tokens (zero-sized tensors, so it is
   a valid safetensors file): no architecture has it;
-- a FIFO given as the checkpoint (nothing ever writes to it).
+- a FIFO given as the checkpoint (nothing ever writes to it), as an image and as the labels, and a
+  device (/dev/zero) or a folder where a file belongs;
+- results that cannot be written (stdout or --save-predictions on /dev/full), options of one mode
+  given to the other;
+and --json stays valid JSON: a file name that is not UTF-8 is escaped, and a file that fails half way
+leaves nothing on stdout. With EINVIT_ATTENTION_MAP, that program's bad inputs too (it aborted on an
+image it could not read).
 """
 import gzip
 import json
@@ -65,13 +71,14 @@ def main():
     labels = put("labels.idx", idx(2049, [1], b"\x00"))
     failures = []
 
-    def expect(name, args, pattern, timeout=60, max_rss_mib=None):
+    def expect(name, args, pattern, timeout=60, max_rss_mib=None, program=None, stdout=subprocess.PIPE):
         try:
-            r = subprocess.run([binary] + args, capture_output=True, text=True, timeout=timeout)
+            r = subprocess.run([program or binary] + args, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=timeout,
+                               errors="replace")
         except subprocess.TimeoutExpired:
             failures.append(f"{name}: still running after {timeout} s")
             return
-        lines = r.stderr.splitlines()
+        lines = [l for l in r.stderr.splitlines() if not re.fullmatch(r"\d+/\d+ images", l)]  # --eval-idx's progress
         if r.returncode <= 0:
             failures.append(f"{name}: status {r.returncode}, expected a failure; stderr: {r.stderr!r}")
         elif len(lines) != 1 or not re.search(pattern, lines[0]):
@@ -108,6 +115,54 @@ def main():
         os.remove(fifo)
     os.mkfifo(fifo)
     expect("fifo_checkpoint", ["--model", fifo, image], r"fifo\.safetensors: .*not a regular file", timeout=30)
+
+    expect("fifo_image", [fifo], r"fifo\.safetensors: not a regular file", timeout=30)
+    expect("fifo_labels", ["--labels", fifo, image], r"fifo\.safetensors: not a regular file", timeout=30)
+    expect("device_image", ["/dev/zero"], r"/dev/zero: not a regular file", timeout=30)
+    expect("folder_labels", ["--labels", work, image], r"hostile: not a regular file")
+    expect("folder_idx", ["--eval-idx", work, labels], r"hostile: not a regular file")
+    with open("/dev/full", "w") as full:
+        expect("stdout_full", [image], r"cannot write the results", stdout=full)
+    expect("predictions_full", ["--save-predictions", "/dev/full", "--eval-idx", put("one.idx", idx(2051, [1, 28, 28], bytes(784))), labels],
+           r"/dev/full: cannot write")
+    expect("eval_with_images", ["--eval-idx", bomb, labels, image], r"--eval-idx evaluates an IDX test set: it takes no images")
+    expect("predictions_without_eval", ["--save-predictions", os.path.join(work, "p.bin"), image], r"--save-predictions goes with --eval-idx")
+    expect("tiny_std", ["--model", huge, "--std", "1e-40,1,1", image], r"--std: expected numbers from 1e-6 to 1e6")
+
+    # --json: valid for a file name that is not UTF-8, and nothing on stdout when a file fails
+    odd = os.path.join(os.fsencode(work), b"caf\xe9-\xff.png")
+    with open(image, "rb") as src, open(odd, "wb") as dst:
+        dst.write(src.read())
+    r = subprocess.run([os.fsencode(binary), b"--json", odd], capture_output=True, timeout=60)
+    try:
+        names = [entry["file"] for entry in json.loads(r.stdout)]
+        if r.returncode != 0 or not names[0].endswith("caf\ufffd-\ufffd.png"):
+            failures.append(f"json_not_utf8: status {r.returncode}, names {names}")
+    except ValueError as e:
+        failures.append(f"json_not_utf8: not JSON ({e}): {r.stdout[:200]!r}")
+    not_image = put("not_an_image.png", b"GIF89a" + bytes(64))
+    r = subprocess.run([binary, "--json", image, not_image], capture_output=True, text=True, timeout=60)
+    if r.returncode == 0 or r.stdout:
+        failures.append(f"json_half_way: status {r.returncode}, stdout {r.stdout[:200]!r}")
+    print("json: a name that is not UTF-8 escaped; nothing on stdout when a file fails half way")
+
+    if len(sys.argv) > 4:
+        attention_map = sys.argv[4]
+        out = os.path.join(work, "maps")
+        os.makedirs(out, exist_ok=True)
+        amap = lambda name, args, pattern, **kw: expect(name, ["--out", out] + args, pattern, program=attention_map, **kw)
+        amap("map_missing_image", ["/nonexistent.png"], r"^einvit-attention-map: /nonexistent\.png: cannot open$")
+        amap("map_not_an_image", [not_image], r"not_an_image\.png: not a PNG, JPEG or BMP image")
+        amap("map_fifo", [fifo], r"fifo\.safetensors: not a regular file", timeout=30)
+        amap("map_bad_scale", ["--scale", "abc", image], r"--scale: expected a number from 1 to 32, got 'abc'")
+        amap("map_scale_too_large", ["--scale", "99999999999", image], r"--scale: expected a number from 1 to 32")
+        twin = os.path.join(work, "twin")
+        os.makedirs(twin, exist_ok=True)
+        copy = os.path.join(twin, os.path.basename(image))
+        with open(image, "rb") as src, open(copy, "wb") as dst:
+            dst.write(src.read())
+        amap("map_same_name_twice", [image, copy], r"another image of the same name would write the same output")
+        expect("map_empty_out", ["--out", "", image], r"--out: expected a folder", program=attention_map)
 
     if failures:
         print("\n".join(["FAILED:"] + failures))
