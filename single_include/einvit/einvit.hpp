@@ -2307,25 +2307,43 @@ struct prod {
     template <class T>
     static constexpr T finish(T acc, std::size_t) noexcept { return acc; }
 };
-/// Largest element.
+namespace detail {
+// m, unless a or b is NaN: then that NaN. The reductions max and min propagate NaN, as numpy, PyTorch
+// and einops do (the SIMD max alone returns one operand or the other, so a NaN's fate would depend on
+// its position in the row).
+template <class V>
+EINVIT_ALWAYS_INLINE V nan_or(const V& a, const V& b, const V& m) noexcept {
+    if constexpr (std::is_arithmetic_v<V>) {
+        if constexpr (std::is_floating_point_v<V>) return a != a ? a : (b != b ? b : m);
+        else return m;
+    } else if constexpr (std::is_floating_point_v<typename V::value_type>) {
+        // xsimd's isnan and select, by argument-dependent lookup (its != compares ordered: false for NaN)
+        return select(isnan(a), a, select(isnan(b), b, m));
+    } else {
+        return m;
+    }
+}
+}  // namespace detail
+
+/// Largest element (NaN if any element is NaN).
 struct max {
     template <class T>
     static constexpr T identity() noexcept {
         return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
     }
     template <class V>
-    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return fn::max{}(a, b); }
+    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return detail::nan_or(a, b, fn::max{}(a, b)); }
     template <class T>
     static constexpr T finish(T acc, std::size_t) noexcept { return acc; }
 };
-/// Smallest element.
+/// Smallest element (NaN if any element is NaN).
 struct min {
     template <class T>
     static constexpr T identity() noexcept {
         return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
     }
     template <class V>
-    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return fn::min{}(a, b); }
+    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return detail::nan_or(a, b, fn::min{}(a, b)); }
     template <class T>
     static constexpr T finish(T acc, std::size_t) noexcept { return acc; }
 };

@@ -146,6 +146,29 @@ TEST_CASE("reduce_axis_into and rearrange_into refuse a destination that overlap
     (void)last;
 }
 
+TEST_CASE_TEMPLATE("max and min propagate NaN wherever it sits in a row, as numpy and PyTorch do", B, einvit::cpu, einvit::reference) {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    // rows of 37: a NaN first, in the SIMD body, in the tail, last; and a row without one
+    for (std::size_t at : {std::size_t{0}, std::size_t{5}, std::size_t{17}, std::size_t{33}, std::size_t{36}}) {
+        Tensor<float, Shape<3, 37>, B> x;
+        for (std::size_t r = 0; r < 3; ++r)
+            for (std::size_t j = 0; j < 37; ++j) x(r, j) = static_cast<float>((r * 37 + j) % 11) - 5.0f;
+        x(1, at) = nan;
+        const auto mx = einvit::max<1>(x);
+        const auto mn = einvit::min<1>(x);
+        CHECK(std::isnan(mx(1)));
+        CHECK(std::isnan(mn(1)));
+        CHECK(mx(0) == 5.0f);
+        CHECK(mn(2) == -5.0f);
+        // along the other axis (the rows combined element by element), and through einops' reduce
+        const auto cols = einvit::max<0>(x);
+        for (std::size_t j = 0; j < 37; ++j) CHECK(std::isnan(cols(j)) == (j == at));
+        const auto r = einvit::reduce<"a b -> a", einvit::op::max>(x);
+        CHECK(std::isnan(r(1)));
+        CHECK(!std::isnan(r(0)));
+    }
+}
+
 TEST_CASE("integer and rank-1 reductions") {
     Tensor<std::int32_t, Shape<4, 9>> a;
     std::iota(a.begin(), a.end(), -10);
