@@ -105,9 +105,9 @@ inline constexpr std::size_t alignment = 64;
 // Shapes and patterns are checked at compile time; what can only be known at run time (a file, an
 // image, an index, the room left in an arena) is reported as an einvit::error. With exceptions it is
 // thrown. The operations that meet bad data at run time have a try_ twin that returns
-// einvit::result<T> instead (SafeTensors::try_open and try_from_memory, vit::try_load and
-// try_load_weights, Tensor::try_create, Arena::try_allocate); the others (ShardedCheckpoint::open,
-// at(), the _into forms' overlap checks, set_num_threads from a task) raise, which without exceptions
+// einvit::result<T> instead (SafeTensors::try_open and try_from_memory, ShardedCheckpoint::try_open,
+// vit::try_load and try_load_weights, Tensor::try_create, Arena::try_allocate); the others (at(),
+// the _into forms' overlap checks, set_num_threads from a task) raise, which without exceptions
 // prints the error and aborts.
 
 #include <cstdio>
@@ -8142,29 +8142,40 @@ public:
     /// Opens the index at `index_path` and the shards beside it; raises errc::format (or errc::io)
     /// naming the index, the shard or the tensor, and the fault.
     static ShardedCheckpoint open(const std::string& index_path) {
+        auto r = try_open(index_path);
+        if (!r) raise(r.failure().kind(), r.failure().what());
+        return std::move(r.value());
+    }
+
+    /// The same, returning the error instead of raising it (for builds without exceptions).
+    static result<ShardedCheckpoint> try_open(const std::string& index_path) {
         std::vector<std::uint8_t> text;
         constexpr std::size_t limit = 100000000;
-        if (auto e = einvit::detail::read_whole_file(index_path, limit, text); !e.empty()) raise(errc::io, index_path + ": " + e);
-        if (text.size() > limit) raise(errc::format, index_path + ": index larger than 100000000 bytes");
+        if (auto e = einvit::detail::read_whole_file(index_path, limit, text); !e.empty()) return error(errc::io, index_path + ": " + e);
+        if (text.size() > limit) return error(errc::format, index_path + ": index larger than 100000000 bytes");
         ShardIndex ix = parse_shard_index(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
-        if (ix.fault != IndexFault::none) raise(errc::format, index_path + ": " + describe(ix.fault) + " (" + ix.detail + ")");
+        if (ix.fault != IndexFault::none) return error(errc::format, index_path + ": " + describe(ix.fault) + " (" + ix.detail + ")");
         const std::string folder = index_path.substr(0, detail::file_name_start(index_path));
         ShardedCheckpoint c;
         c.index_path_ = index_path;
-        for (const std::string& s : ix.shards) c.files_.push_back(SafeTensors::open(folder + s));
+        for (const std::string& s : ix.shards) {
+            auto shard = SafeTensors::try_open(folder + s);
+            if (!shard) return shard.failure();
+            c.files_.push_back(std::move(shard.value()));
+        }
         // every tensor of the index in its shard, every tensor of a shard in the index for that shard
         std::vector<std::size_t> named(ix.shards.size(), 0);
         for (const auto& [name, shard] : ix.tensors) {
             if (!c.files_[shard].find(name))
-                raise(errc::format, index_path + ": " + describe(IndexFault::tensor_mismatch) + ": tensor '" + name + "' is not in " +
-                                        ix.shards[shard]);
+                return error(errc::format, index_path + ": " + describe(IndexFault::tensor_mismatch) + ": tensor '" + name + "' is not in " +
+                                               ix.shards[shard]);
             ++named[shard];
         }
         for (std::size_t s = 0; s < ix.shards.size(); ++s)
             if (c.files_[s].tensors().size() != named[s])
-                raise(errc::format, index_path + ": " + describe(IndexFault::tensor_mismatch) + ": " + ix.shards[s] + " holds " +
-                                        std::to_string(c.files_[s].tensors().size()) + " tensors, the index names " +
-                                        std::to_string(named[s]) + " in it");
+                return error(errc::format, index_path + ": " + describe(IndexFault::tensor_mismatch) + ": " + ix.shards[s] + " holds " +
+                                               std::to_string(c.files_[s].tensors().size()) + " tensors, the index names " +
+                                               std::to_string(named[s]) + " in it");
         return c;
     }
 

@@ -55,6 +55,10 @@ int main(int argc, char** argv) {
     expect(!room.has_value(), "1024 bytes do not fit a 256-byte arena");
     if (!room) std::printf("try_allocate: %s\n", room.failure().what());
     expect(arena.used() == 0, "a failed allocation uses nothing");
+    // a sharded checkpoint whose index is missing: an error value, not an abort
+    auto sharded = einvit::io::ShardedCheckpoint::try_open("/nonexistent/model.safetensors.index.json");
+    expect(!sharded.has_value(), "a missing index is an error");
+    if (!sharded) std::printf("ShardedCheckpoint::try_open: %s\n", sharded.failure().what());
     // a model: loaded as its family, and refused as another with the missing tensor named
     if (argc > 1) {
         auto model_file = einvit::io::SafeTensors::try_open(argv[1]);

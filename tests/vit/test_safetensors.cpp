@@ -273,6 +273,17 @@ TEST_CASE("safetensors, sharded: a checkpoint in two files opens; a tensor in th
     write(dir + "/missing_shard.json", R"({"weight_map": {"a": "s3.safetensors"}})");
     CHECK(raised(dir + "/missing_shard.json").find("s3.safetensors") != std::string::npos);
     CHECK(raised(dir + "/nonexistent.json").find("cannot open") != std::string::npos);
+    // try_open: the same errors as values (for builds without exceptions), the same checkpoint when good
+    for (const char* name : {"/wrong.json", "/unnamed.json", "/escape.json", "/missing_shard.json", "/nonexistent.json"}) {
+        INFO(name);
+        const auto tried = einvit::io::ShardedCheckpoint::try_open(dir + name);
+        REQUIRE_FALSE(tried.has_value());
+        CHECK(std::string(tried.failure().what()) == raised(dir + name));
+    }
+    const auto tried = einvit::io::ShardedCheckpoint::try_open(dir + "/index.json");
+    REQUIRE(tried.has_value());
+    CHECK(tried.value().files().size() == 2);
+    CHECK(tried.value().find("b").second == &tried.value().files()[1]);
 }
 
 TEST_CASE("safetensors, sharded: a path's folder and file name (the index's folder, where its shards are read)") {

@@ -4,9 +4,9 @@
 // Shapes and patterns are checked at compile time; what can only be known at run time (a file, an
 // image, an index, the room left in an arena) is reported as an einvit::error. With exceptions it is
 // thrown. The operations that meet bad data at run time have a try_ twin that returns
-// einvit::result<T> instead (SafeTensors::try_open and try_from_memory, vit::try_load and
-// try_load_weights, Tensor::try_create, Arena::try_allocate); the others (ShardedCheckpoint::open,
-// at(), the _into forms' overlap checks, set_num_threads from a task) raise, which without exceptions
+// einvit::result<T> instead (SafeTensors::try_open and try_from_memory, ShardedCheckpoint::try_open,
+// vit::try_load and try_load_weights, Tensor::try_create, Arena::try_allocate); the others (at(),
+// the _into forms' overlap checks, set_num_threads from a task) raise, which without exceptions
 // prints the error and aborts.
 #pragma once
 

@@ -97,29 +97,40 @@ public:
     /// Opens the index at `index_path` and the shards beside it; raises errc::format (or errc::io)
     /// naming the index, the shard or the tensor, and the fault.
     static ShardedCheckpoint open(const std::string& index_path) {
+        auto r = try_open(index_path);
+        if (!r) raise(r.failure().kind(), r.failure().what());
+        return std::move(r.value());
+    }
+
+    /// The same, returning the error instead of raising it (for builds without exceptions).
+    static result<ShardedCheckpoint> try_open(const std::string& index_path) {
         std::vector<std::uint8_t> text;
         constexpr std::size_t limit = 100000000;
-        if (auto e = einvit::detail::read_whole_file(index_path, limit, text); !e.empty()) raise(errc::io, index_path + ": " + e);
-        if (text.size() > limit) raise(errc::format, index_path + ": index larger than 100000000 bytes");
+        if (auto e = einvit::detail::read_whole_file(index_path, limit, text); !e.empty()) return error(errc::io, index_path + ": " + e);
+        if (text.size() > limit) return error(errc::format, index_path + ": index larger than 100000000 bytes");
         ShardIndex ix = parse_shard_index(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
-        if (ix.fault != IndexFault::none) raise(errc::format, index_path + ": " + describe(ix.fault) + " (" + ix.detail + ")");
+        if (ix.fault != IndexFault::none) return error(errc::format, index_path + ": " + describe(ix.fault) + " (" + ix.detail + ")");
         const std::string folder = index_path.substr(0, detail::file_name_start(index_path));
         ShardedCheckpoint c;
         c.index_path_ = index_path;
-        for (const std::string& s : ix.shards) c.files_.push_back(SafeTensors::open(folder + s));
+        for (const std::string& s : ix.shards) {
+            auto shard = SafeTensors::try_open(folder + s);
+            if (!shard) return shard.failure();
+            c.files_.push_back(std::move(shard.value()));
+        }
         // every tensor of the index in its shard, every tensor of a shard in the index for that shard
         std::vector<std::size_t> named(ix.shards.size(), 0);
         for (const auto& [name, shard] : ix.tensors) {
             if (!c.files_[shard].find(name))
-                raise(errc::format, index_path + ": " + describe(IndexFault::tensor_mismatch) + ": tensor '" + name + "' is not in " +
-                                        ix.shards[shard]);
+                return error(errc::format, index_path + ": " + describe(IndexFault::tensor_mismatch) + ": tensor '" + name + "' is not in " +
+                                               ix.shards[shard]);
             ++named[shard];
         }
         for (std::size_t s = 0; s < ix.shards.size(); ++s)
             if (c.files_[s].tensors().size() != named[s])
-                raise(errc::format, index_path + ": " + describe(IndexFault::tensor_mismatch) + ": " + ix.shards[s] + " holds " +
-                                        std::to_string(c.files_[s].tensors().size()) + " tensors, the index names " +
-                                        std::to_string(named[s]) + " in it");
+                return error(errc::format, index_path + ": " + describe(IndexFault::tensor_mismatch) + ": " + ix.shards[s] + " holds " +
+                                               std::to_string(c.files_[s].tensors().size()) + " tensors, the index names " +
+                                               std::to_string(named[s]) + " in it");
         return c;
     }
 
