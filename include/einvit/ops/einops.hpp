@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <type_traits>
 
 #include "einvit/backend/cpu/strided.hpp"
@@ -20,6 +21,7 @@
 #include "einvit/core/fixed_string.hpp"
 #include "einvit/core/shape.hpp"
 #include "einvit/core/tensor.hpp"
+#include "einvit/expr/evaluate.hpp"
 #include "einvit/expr/reduce.hpp"
 #include "einvit/pattern/parse.hpp"
 #include "einvit/pattern/plan.hpp"
@@ -166,15 +168,11 @@ void rearrange_into(Dst&& dst, const X& x) {
     if constexpr (U::ok) {
         diagnostics::check_assigned_shape<typename D::shape_type, typename U::out_shape>();
         static_assert(D::is_contiguous(), "einvit: rearrange_into needs a contiguous destination");
-        using XS = typename Xr::shape_type;
-        if constexpr (XS::size() != 0) {
-            std::size_t last = 0;  // x's last element, from its first
-            for (std::size_t r = 0; r < XS::rank(); ++r) last += (XS::extents[r] - 1) * Xr::strides_type::values[r];
-            const auto* x_lo = reinterpret_cast<const char*>(x.data());
-            const auto* x_hi = reinterpret_cast<const char*>(x.data() + last + 1);
-            const auto* d_lo = reinterpret_cast<const char*>(dst.data());
-            const auto* d_hi = reinterpret_cast<const char*>(dst.data() + D::shape_type::size());
-            if (x_lo < d_hi && d_lo < x_hi) raise(errc::invalid_argument, "rearrange_into: the destination overlaps the source");
+        if constexpr (Xr::shape_type::size() != 0) {
+            const auto xs = expr::byte_span<typename Xr::shape_type, typename Xr::strides_type>(x.data());
+            const auto ds = expr::byte_span<typename D::shape_type, typename D::strides_type>(dst.data());
+            if (std::less<const void*>{}(xs[0], ds[1]) && std::less<const void*>{}(ds[0], xs[1]))
+                raise(errc::invalid_argument, "rearrange_into: the destination overlaps the source");
         }
         strided::copy<U::copy_layout>(detail::host_kernel_backend_t<typename Xr::backend_type>{}, dst.data(), x.data());
     }

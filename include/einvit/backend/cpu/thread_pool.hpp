@@ -154,10 +154,8 @@ public:
         // the workers' threads do not exist here: their handles are let go unjoined (a leak of a few
         // bytes each), since joining or destroying them would wait or terminate
         if (!workers_.empty()) {
-            static std::vector<std::thread>* parents_workers = nullptr;
-            parents_workers = new (std::nothrow) std::vector<std::thread>(std::move(workers_));
-            (void)parents_workers;
-            workers_ = std::vector<std::thread>();
+            static_cast<void>(new (std::nothrow) std::vector<std::thread>(std::move(workers_)));
+            workers_.clear();
         }
         size_.store(1, std::memory_order_release);
         if (held_for_fork_) run_mutex_.unlock();
