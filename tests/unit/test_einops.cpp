@@ -263,3 +263,43 @@ TEST_CASE("patterns: a length given twice for one axis is refused, not settled b
     static_assert(einvit::detail::UnaryPattern<"(a b) -> a b", Kind::rearrange, X, axis<"a", 2>, axis<"b", 3>>::plan.error == Error::none);
     static_assert(einvit::detail::UnaryPattern<"a -> a c", Kind::repeat, X, axis<"c", 2>, axis<"c", 4>>::plan.error == Error::axis_given_twice);
 }
+
+TEST_CASE("patterns: what einops refuses as an axis is refused, with einops' reason") {
+    using einvit::pattern::Dialect;
+    using einvit::pattern::Error;
+    constexpr auto err = [](std::string_view p, Dialect d = Dialect::einops) { return einvit::pattern::parse(p, d).error; };
+    // names that start or end with "_" (einops: "axis name should not start or end with underscore")
+    static_assert(err("a _b c -> a _b c") == Error::underscore_name);
+    static_assert(err("a b_ c -> a b_ c") == Error::underscore_name);
+    static_assert(err("_ b -> _ b") == Error::underscore_name);
+    static_assert(err("a b -> a b_") == Error::underscore_name);
+    static_assert(err("a_b c -> c a_b") == Error::none);  // inside a name it is fine
+    static_assert(err("i_,j->i", Dialect::einsum) == Error::underscore_name);
+    // "..." glued to a name where names are separated by spaces ("a...b" is not an identifier)
+    static_assert(err("a...b -> a b ...") == Error::ellipsis_joined);
+    static_assert(err("... a -> a...") == Error::ellipsis_joined);
+    static_assert(err("a (b...) -> a b ...") == Error::ellipsis_joined);
+    static_assert(err("a (b ...) -> a b ...") == Error::none);
+    static_assert(err("(...) a -> a ...") == Error::none);
+    static_assert(err("b ...i, b ...i -> b ...", Dialect::einsum) == Error::ellipsis_joined);
+    static_assert(err("...ij,...jk->...ik", Dialect::einsum) == Error::none);  // a letter at a time: torch's form
+    // the number 0 is no length; "01" is 1, a unit axis, as einops reads it
+    static_assert(err("a -> a 0") == Error::anonymous_zero);
+    static_assert(err("a -> a 000") == Error::anonymous_zero);
+    static_assert(err("a 01 -> a") == Error::none);
+    // einsum has no anonymous axes at all: numbers, or units
+    static_assert(err("a 2, 2 b -> a b", Dialect::einsum) == Error::anonymous_axis);
+    static_assert(err("a2,2b->ab", Dialect::einsum) == Error::anonymous_axis);
+    static_assert(err("a 1, 1 b -> a b", Dialect::einsum) == Error::anonymous_axis);
+    static_assert(err("a b, b c -> a c 1", Dialect::einsum) == Error::anonymous_axis);
+    static_assert(err("a1 b1, b1 c1 -> a1 c1", Dialect::einsum) == Error::none);  // digits inside names are fine
+    // the same patterns without the fault go through, as einops computes them
+    einvit::Tensor<float, einvit::Shape<2, 3>> x;
+    for (std::size_t i = 0; i < 6; ++i) x.data()[i] = static_cast<float>(i);
+    auto y = einvit::rearrange<"a_b c -> c a_b">(x);
+    CHECK(y(2, 1) == x(1, 2));
+    auto z = einvit::repeat<"a 01 -> a 01 3">(einvit::Tensor<float, einvit::Shape<2, 1>>{});
+    static_assert(std::is_same_v<decltype(z)::shape_type, einvit::Shape<2, 1, 3>>);
+    auto w = einvit::einsum<"a1 b1, b1 c1 -> a1 c1">(x, einvit::Tensor<float, einvit::Shape<3, 2>>{});
+    static_assert(std::is_same_v<decltype(w)::shape_type, einvit::Shape<2, 2>>);
+}

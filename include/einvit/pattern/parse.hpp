@@ -49,6 +49,9 @@ enum class Error {
     brackets_unbalanced,      ///< "(" without ")" or the reverse
     nested_brackets,          ///< "((" : axis composition is one level deep
     bad_dots,                 ///< dots that are not exactly "..."
+    ellipsis_joined,          ///< "..." written against a name ("a...b"), where names are separated by spaces
+    underscore_name,          ///< a name that starts or ends with "_" (einops reserves them)
+    anonymous_zero,           ///< the number 0 as an axis
     two_ellipses,             ///< more than one "..." on one side
     duplicate_axis,           ///< the same name twice on one side
     too_many_operands,        ///< "," in a pattern that takes one input, or more than max_operands
@@ -59,7 +62,7 @@ enum class Error {
     ellipsis_right_only,      ///< "..." on the right but not on the left
     ellipsis_left_only,       ///< "..." on the left but not on the right (rearrange, repeat, einsum)
     ellipsis_in_group_left,   ///< "(...)" on the left side
-    anonymous_axis,           ///< a number other than 1 where it is not allowed
+    anonymous_axis,           ///< a number where it is not allowed (other than 1; in einsum, any)
     repeat_size_missing,      ///< repeat: a new axis without a length
     repeat_left_only,         ///< repeat: a name on the left only
     reduce_right_only,        ///< reduce: a name on the right only
@@ -194,6 +197,11 @@ constexpr bool parse_term(Expression& e, Side& side, std::string_view t, bool le
         } else if (c == '.') {
             if (t.substr(i, 3) != "...") return fail(e, Error::bad_dots);
             if (i + 3 < t.size() && t[i + 3] == '.') return fail(e, Error::bad_dots);
+            // where names are separated by spaces, "a...b" is neither a name nor an ellipsis (einops:
+            // "not a valid python identifier"); read a letter at a time (torch's einsum), "ab..." is fine
+            if (!letters && ((i > 0 && (is_letter(t[i - 1]) || is_digit(t[i - 1]))) ||
+                             (i + 3 < t.size() && (is_letter(t[i + 3]) || is_digit(t[i + 3])))))
+                return fail(e, Error::ellipsis_joined);
             if (side.has_ellipsis) return fail(e, Error::two_ellipses);
             side.has_ellipsis = true;
             side.ellipsis_group = side.group_count;
@@ -207,14 +215,19 @@ constexpr bool parse_term(Expression& e, Side& side, std::string_view t, bool le
             i = j;
             if (word.size() > max_name_length) return fail(e, Error::name_too_long, word.substr(0, max_name_length));
             if (is_digit(word[0])) {
-                for (char d : word)
+                std::size_t value = 0;  // at most 15 digits: no overflow
+                for (char d : word) {
                     if (!is_digit(d)) return fail(e, Error::unknown_character, word);
-                if (word == "1") {  // a unit axis: contributes nothing inside a group, an empty group outside
+                    value = value * 10 + static_cast<std::size_t>(d - '0');
+                }
+                if (value == 0) return fail(e, Error::anonymous_zero, word);
+                if (value == 1) {  // a unit axis ("1", "01"): nothing inside a group, an empty group outside
                     if (!in_group && !close_group(e, side)) return false;
                     continue;
                 }
                 if (!add_item(intern(e, word, true))) return false;
             } else {
+                if (word.front() == '_' || word.back() == '_') return fail(e, Error::underscore_name, word);
                 const std::size_t id = intern(e, word, false);
                 if (e.error != Error::none) return false;
                 if (!allow_duplicates && side.contains(id)) return fail(e, Error::duplicate_axis, word);
@@ -266,17 +279,21 @@ constexpr Expression parse(std::string_view text, Dialect dialect) noexcept {
     const bool letters = einsum && !detail::has_space(right);
     if (!detail::parse_term(e, e.output, right, letters, false)) return e;
     if (einsum) {
-        for (std::size_t k = 0; k < e.input_count; ++k)
-            for (std::size_t g = 0; g < e.inputs[k].group_count; ++g)
-                if (e.inputs[k].grouped[g]) {
-                    detail::fail(e, Error::group_in_einsum);
-                    return e;
-                }
-        for (std::size_t g = 0; g < e.output.group_count; ++g)
-            if (e.output.grouped[g]) {
-                detail::fail(e, Error::group_in_einsum);
-                return e;
+        // no parentheses, and no anonymous axes: neither numbers nor units (torch's einsum takes letters
+        // only; einops' refuses both)
+        const auto check = [&](const Side& side) {
+            for (std::size_t g = 0; g < side.group_count; ++g) {
+                if (side.grouped[g]) return detail::fail(e, Error::group_in_einsum);
+                if (side.group_size(g) == 0) return detail::fail(e, Error::anonymous_axis, "1");
             }
+            for (std::size_t i = 0; i < side.item_count; ++i)
+                if (side.items[i] != ellipsis_item && e.anonymous[side.items[i]])
+                    return detail::fail(e, Error::anonymous_axis, e.names[side.items[i]].view());
+            return true;
+        };
+        for (std::size_t k = 0; k < e.input_count; ++k)
+            if (!check(e.inputs[k])) return e;
+        check(e.output);
     }
     return e;
 }

@@ -37,6 +37,10 @@ template <Name Axis>
 inline constexpr bool axis_length_given_once = false;
 template <Name Axis>
 inline constexpr bool anonymous_axis_allowed = false;
+template <Name Axis>
+inline constexpr bool valid_axis_name = false;
+template <Name Axis>
+inline constexpr bool positive_anonymous_length = false;
 template <Error E>
 inline constexpr bool pattern_is_valid = E == Error::none;
 
@@ -81,7 +85,15 @@ constexpr void report() {
         static_assert(axis_length_given_once<N>, "einvit: a length was given twice for one axis");
     } else if constexpr (E == Error::anonymous_axis) {
         static_assert(anonymous_axis_allowed<N>,
-                      "einvit: Non-unitary anonymous axes are not supported here (only as new axes of repeat)");
+                      "einvit: Anonymous axes are not supported here: a number other than 1 only as a new axis of repeat, "
+                      "and in einsum neither numbers nor units");
+    } else if constexpr (E == Error::anonymous_zero) {
+        static_assert(positive_anonymous_length<N>, "einvit: Anonymous axis should have positive length, not 0");
+    } else if constexpr (E == Error::underscore_name) {
+        static_assert(valid_axis_name<N>, "einvit: Invalid axis identifier: axis name should not start or end with underscore");
+    } else if constexpr (E == Error::ellipsis_joined) {
+        static_assert(pattern_is_valid<E>,
+                      "einvit: Invalid axis identifier: '...' written against a name; separate them with a space");
     } else if constexpr (E == Error::repeat_left_only) {
         static_assert(identifier_on_both_sides<N>, "einvit: Unexpected identifiers on the left side of repeat");
     } else if constexpr (E == Error::reduce_right_only) {
