@@ -1265,8 +1265,10 @@ struct relu {
     }
 };
 
-// max and min: the larger (smaller) operand; when exactly one operand is NaN the other is returned for
-// scalars, as the x86 SIMD instructions do for their second operand; do not rely on NaN ordering.
+// max and min: the kernels' own, the larger (smaller) operand; when exactly one operand is NaN the
+// other is returned for scalars, as the x86 SIMD instructions do for their second operand, so a NaN's
+// fate depends on where it sits. einvit::max / einvit::min and the max / min reductions use maximum and
+// minimum below instead.
 struct max {
     template <class V>
     EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept {
@@ -1280,6 +1282,30 @@ struct min {
         using std::min;
         return min(a, b);
     }
+};
+namespace detail {
+// m, unless a or b is NaN: then that NaN.
+template <class V>
+EINVIT_ALWAYS_INLINE V nan_or(const V& a, const V& b, const V& m) noexcept {
+    if constexpr (std::is_arithmetic_v<V>) {
+        if constexpr (std::is_floating_point_v<V>) return a != a ? a : (b != b ? b : m);
+        else return m;
+    } else if constexpr (std::is_floating_point_v<typename V::value_type>) {
+        // xsimd's isnan and select, by argument-dependent lookup (its != compares ordered: false for NaN)
+        return select(isnan(a), a, select(isnan(b), b, m));
+    } else {
+        return m;
+    }
+}
+}  // namespace detail
+// maximum and minimum: NaN where either operand is NaN, wherever it sits (torch.maximum, numpy.maximum).
+struct maximum {
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return detail::nan_or(a, b, max{}(a, b)); }
+};
+struct minimum {
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return detail::nan_or(a, b, min{}(a, b)); }
 };
 struct pow {
     static constexpr bool floating_only = true;
@@ -1708,24 +1734,24 @@ EINVIT_DEFINE_UNARY_FUNCTION(gelu_tanh)
 EINVIT_DEFINE_UNARY_FUNCTION(relu)
 #undef EINVIT_DEFINE_UNARY_FUNCTION
 
-#define EINVIT_DEFINE_BINARY_FUNCTION(NAME)                                                  \
+#define EINVIT_DEFINE_BINARY_FUNCTION(NAME, FN)                                              \
     template <expr::Operand A, expr::Operand B>                                              \
     auto NAME(const A& a, const B& b) {                                                      \
-        return expr::make_binary<fn::NAME>(a, b);                                            \
+        return expr::make_binary<fn::FN>(a, b);                                              \
     }                                                                                        \
     template <expr::Operand A, expr::ScalarValue S>                                          \
     auto NAME(const A& a, S s) {                                                             \
-        return expr::make_binary_scalar_right<fn::NAME>(a, s);                               \
+        return expr::make_binary_scalar_right<fn::FN>(a, s);                                 \
     }                                                                                        \
     template <expr::ScalarValue S, expr::Operand B>                                          \
     auto NAME(S s, const B& b) {                                                             \
-        return expr::make_binary_scalar_left<fn::NAME>(s, b);                                \
+        return expr::make_binary_scalar_left<fn::FN>(s, b);                                  \
     }
 
-/// The larger of a and b, elementwise (broadcast).
-EINVIT_DEFINE_BINARY_FUNCTION(max)
-/// The smaller of a and b, elementwise (broadcast).
-EINVIT_DEFINE_BINARY_FUNCTION(min)
+/// The larger of a and b, elementwise (broadcast); NaN where either is NaN, as torch.maximum.
+EINVIT_DEFINE_BINARY_FUNCTION(max, maximum)
+/// The smaller of a and b, elementwise (broadcast); NaN where either is NaN, as torch.minimum.
+EINVIT_DEFINE_BINARY_FUNCTION(min, minimum)
 #undef EINVIT_DEFINE_BINARY_FUNCTION
 
 /// a raised to the power b, elementwise (broadcast; floating-point elements).
@@ -2307,23 +2333,6 @@ struct prod {
     template <class T>
     static constexpr T finish(T acc, std::size_t) noexcept { return acc; }
 };
-namespace detail {
-// m, unless a or b is NaN: then that NaN. The reductions max and min propagate NaN, as numpy, PyTorch
-// and einops do (the SIMD max alone returns one operand or the other, so a NaN's fate would depend on
-// its position in the row).
-template <class V>
-EINVIT_ALWAYS_INLINE V nan_or(const V& a, const V& b, const V& m) noexcept {
-    if constexpr (std::is_arithmetic_v<V>) {
-        if constexpr (std::is_floating_point_v<V>) return a != a ? a : (b != b ? b : m);
-        else return m;
-    } else if constexpr (std::is_floating_point_v<typename V::value_type>) {
-        // xsimd's isnan and select, by argument-dependent lookup (its != compares ordered: false for NaN)
-        return select(isnan(a), a, select(isnan(b), b, m));
-    } else {
-        return m;
-    }
-}
-}  // namespace detail
 
 /// Largest element (NaN if any element is NaN).
 struct max {
@@ -2332,7 +2341,7 @@ struct max {
         return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
     }
     template <class V>
-    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return detail::nan_or(a, b, fn::max{}(a, b)); }
+    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return fn::maximum{}(a, b); }
     template <class T>
     static constexpr T finish(T acc, std::size_t) noexcept { return acc; }
 };
@@ -2343,7 +2352,7 @@ struct min {
         return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
     }
     template <class V>
-    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return detail::nan_or(a, b, fn::min{}(a, b)); }
+    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return fn::minimum{}(a, b); }
     template <class T>
     static constexpr T finish(T acc, std::size_t) noexcept { return acc; }
 };

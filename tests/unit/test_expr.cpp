@@ -290,3 +290,35 @@ TEST_CASE("rank-0 tensors and zero-size tensors") {
     Tensor<float, Shape<0, 3>> still_empty = empty + 1.0f;
     CHECK(still_empty.size() == 0);
 }
+
+TEST_CASE_TEMPLATE("elementwise max and min give NaN where either operand is NaN, wherever it sits", T, float, double) {
+    // torch.maximum / numpy.maximum: a NaN in either operand gives NaN. Every position of a 37-long
+    // row (SIMD packets and the scalar tail), the NaN in a, in b, and in both; tensors and scalars.
+    constexpr std::size_t n = 37;
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    for (std::size_t at = 0; at < n; ++at)
+        for (int which = 0; which < 3; ++which) {
+            Tensor<T, Shape<n>> a, b;
+            for (std::size_t i = 0; i < n; ++i) {
+                a(i) = static_cast<T>(i % 5) - T(2);
+                b(i) = T(2) - static_cast<T>(i % 7);
+            }
+            if (which != 1) a(at) = nan;
+            if (which != 0) b(at) = nan;
+            Tensor<T, Shape<n>> hi = einvit::max(a, b), lo = einvit::min(a, b), hs = einvit::max(a, T(0)),
+                                ls = einvit::min(T(0), a);
+            for (std::size_t i = 0; i < n; ++i) {
+                if (i == at) {
+                    CHECK(std::isnan(hi(i)));
+                    CHECK(std::isnan(lo(i)));
+                    CHECK(std::isnan(hs(i)) == (which != 1));
+                    CHECK(std::isnan(ls(i)) == (which != 1));
+                } else {
+                    CHECK(hi(i) == std::max(a(i), b(i)));
+                    CHECK(lo(i) == std::min(a(i), b(i)));
+                    CHECK(hs(i) == std::max(a(i), T(0)));
+                    CHECK(ls(i) == std::min(a(i), T(0)));
+                }
+            }
+        }
+}

@@ -227,8 +227,10 @@ struct relu {
     }
 };
 
-// max and min: the larger (smaller) operand; when exactly one operand is NaN the other is returned for
-// scalars, as the x86 SIMD instructions do for their second operand; do not rely on NaN ordering.
+// max and min: the kernels' own, the larger (smaller) operand; when exactly one operand is NaN the
+// other is returned for scalars, as the x86 SIMD instructions do for their second operand, so a NaN's
+// fate depends on where it sits. einvit::max / einvit::min and the max / min reductions use maximum and
+// minimum below instead.
 struct max {
     template <class V>
     EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept {
@@ -242,6 +244,30 @@ struct min {
         using std::min;
         return min(a, b);
     }
+};
+namespace detail {
+// m, unless a or b is NaN: then that NaN.
+template <class V>
+EINVIT_ALWAYS_INLINE V nan_or(const V& a, const V& b, const V& m) noexcept {
+    if constexpr (std::is_arithmetic_v<V>) {
+        if constexpr (std::is_floating_point_v<V>) return a != a ? a : (b != b ? b : m);
+        else return m;
+    } else if constexpr (std::is_floating_point_v<typename V::value_type>) {
+        // xsimd's isnan and select, by argument-dependent lookup (its != compares ordered: false for NaN)
+        return select(isnan(a), a, select(isnan(b), b, m));
+    } else {
+        return m;
+    }
+}
+}  // namespace detail
+// maximum and minimum: NaN where either operand is NaN, wherever it sits (torch.maximum, numpy.maximum).
+struct maximum {
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return detail::nan_or(a, b, max{}(a, b)); }
+};
+struct minimum {
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return detail::nan_or(a, b, min{}(a, b)); }
 };
 struct pow {
     static constexpr bool floating_only = true;

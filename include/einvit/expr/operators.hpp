@@ -145,24 +145,24 @@ EINVIT_DEFINE_UNARY_FUNCTION(gelu_tanh)
 EINVIT_DEFINE_UNARY_FUNCTION(relu)
 #undef EINVIT_DEFINE_UNARY_FUNCTION
 
-#define EINVIT_DEFINE_BINARY_FUNCTION(NAME)                                                  \
+#define EINVIT_DEFINE_BINARY_FUNCTION(NAME, FN)                                              \
     template <expr::Operand A, expr::Operand B>                                              \
     auto NAME(const A& a, const B& b) {                                                      \
-        return expr::make_binary<fn::NAME>(a, b);                                            \
+        return expr::make_binary<fn::FN>(a, b);                                              \
     }                                                                                        \
     template <expr::Operand A, expr::ScalarValue S>                                          \
     auto NAME(const A& a, S s) {                                                             \
-        return expr::make_binary_scalar_right<fn::NAME>(a, s);                               \
+        return expr::make_binary_scalar_right<fn::FN>(a, s);                                 \
     }                                                                                        \
     template <expr::ScalarValue S, expr::Operand B>                                          \
     auto NAME(S s, const B& b) {                                                             \
-        return expr::make_binary_scalar_left<fn::NAME>(s, b);                                \
+        return expr::make_binary_scalar_left<fn::FN>(s, b);                                  \
     }
 
-/// The larger of a and b, elementwise (broadcast).
-EINVIT_DEFINE_BINARY_FUNCTION(max)
-/// The smaller of a and b, elementwise (broadcast).
-EINVIT_DEFINE_BINARY_FUNCTION(min)
+/// The larger of a and b, elementwise (broadcast); NaN where either is NaN, as torch.maximum.
+EINVIT_DEFINE_BINARY_FUNCTION(max, maximum)
+/// The smaller of a and b, elementwise (broadcast); NaN where either is NaN, as torch.minimum.
+EINVIT_DEFINE_BINARY_FUNCTION(min, minimum)
 #undef EINVIT_DEFINE_BINARY_FUNCTION
 
 /// a raised to the power b, elementwise (broadcast; floating-point elements).

@@ -54,23 +54,6 @@ struct prod {
     template <class T>
     static constexpr T finish(T acc, std::size_t) noexcept { return acc; }
 };
-namespace detail {
-// m, unless a or b is NaN: then that NaN. The reductions max and min propagate NaN, as numpy, PyTorch
-// and einops do (the SIMD max alone returns one operand or the other, so a NaN's fate would depend on
-// its position in the row).
-template <class V>
-EINVIT_ALWAYS_INLINE V nan_or(const V& a, const V& b, const V& m) noexcept {
-    if constexpr (std::is_arithmetic_v<V>) {
-        if constexpr (std::is_floating_point_v<V>) return a != a ? a : (b != b ? b : m);
-        else return m;
-    } else if constexpr (std::is_floating_point_v<typename V::value_type>) {
-        // xsimd's isnan and select, by argument-dependent lookup (its != compares ordered: false for NaN)
-        return select(isnan(a), a, select(isnan(b), b, m));
-    } else {
-        return m;
-    }
-}
-}  // namespace detail
 
 /// Largest element (NaN if any element is NaN).
 struct max {
@@ -79,7 +62,7 @@ struct max {
         return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
     }
     template <class V>
-    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return detail::nan_or(a, b, fn::max{}(a, b)); }
+    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return fn::maximum{}(a, b); }
     template <class T>
     static constexpr T finish(T acc, std::size_t) noexcept { return acc; }
 };
@@ -90,7 +73,7 @@ struct min {
         return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
     }
     template <class V>
-    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return detail::nan_or(a, b, fn::min{}(a, b)); }
+    EINVIT_ALWAYS_INLINE V operator()(const V& a, const V& b) const noexcept { return fn::minimum{}(a, b); }
     template <class T>
     static constexpr T finish(T acc, std::size_t) noexcept { return acc; }
 };
