@@ -380,7 +380,10 @@ int main(int argc, char** argv) {
                 return x;
             };
             if (a == "--model") opt.model = value(), model_given = true;
-            else if (a == "--arch") opt.arch = value();
+            else if (a == "--arch") {
+                opt.arch = value();  // empty would read as "detect it": refuse it rather than guess
+                if (opt.arch.empty()) fail("--arch: expected an architecture name; known: " + einvit_examples::known_names());
+            }
             else if (a == "--labels") opt.labels = value(), opt.labels_given = true;
             else if (a == "--top-k") opt.top_k = number();
             else if (a == "--threads") einvit::set_num_threads(number());

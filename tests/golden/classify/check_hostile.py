@@ -127,6 +127,7 @@ def main():
            r"/dev/full: cannot write")
     expect("eval_with_images", ["--eval-idx", bomb, labels, image], r"--eval-idx evaluates an IDX test set: it takes no images")
     expect("predictions_without_eval", ["--save-predictions", os.path.join(work, "p.bin"), image], r"--save-predictions goes with --eval-idx")
+    expect("empty_arch", ["--arch", "", image], r"--arch: expected an architecture name; known: ")
     expect("tiny_std", ["--model", huge, "--std", "1e-40,1,1", image], r"--std: expected numbers from 1e-6 to 1e6")
 
     # --json: valid for a file name that is not UTF-8, and nothing on stdout when a file fails
