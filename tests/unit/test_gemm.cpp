@@ -194,6 +194,42 @@ TEST_CASE("gemm: a residual that is C itself (x = x + A·B + bias), over one and
     ep.residual = c.data();
     ep.residual_ld = 4;
     CHECK_THROWS_AS(einvit::gemm::multiply(einvit::cpu{}, 4, 4, p.k, o.sa, o.sb, c.data(), 4, ep), einvit::error);
+    // nor when accumulating into C (C holds partial sums between the depth blocks), with no activation
+    ep.activation = Activation::none;
+    CHECK_THROWS_WITH_AS(einvit::gemm::multiply(einvit::cpu{}, 4, 4, p.k, o.sa, o.sb, c.data(), 4, ep, true),
+                         doctest::Contains("no accumulation"), einvit::error);
+}
+
+TEST_CASE("gemm: a residual that overlaps C without being C itself is refused") {
+    // rows of C at another stride, or C shifted: read after some tiles are stored, so the answer would
+    // depend on the order of the tiles and the threads
+    const Problem p{30, 50, 40, false, true};
+    const Operands o = make(p, 3);
+    std::vector<float> c(4 * p.m * p.n, 1.0f);
+    for (std::size_t threads : {std::size_t{1}, std::size_t{2}}) {
+        einvit::set_num_threads(threads);
+        for (const std::size_t ld : {p.n / 2, 2 * p.n})
+            for (const std::size_t shift : {std::size_t{0}, std::size_t{1}, p.n}) {
+                if (ld == p.n && shift == 0) continue;
+                Epilogue<float> ep;
+                ep.residual = c.data() + shift;
+                ep.residual_ld = ld;
+                CHECK_THROWS_WITH_AS(einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, c.data(), p.n, ep),
+                                     doctest::Contains("residual overlaps the output"), einvit::error);
+            }
+        Epilogue<float> shifted;
+        shifted.residual = c.data() + 1;
+        shifted.residual_ld = p.n;
+        CHECK_THROWS_AS(einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, c.data(), p.n, shifted), einvit::error);
+        // a residual just past C's last element, or before its first, is fine
+        std::vector<float> before(c.size(), 0.5f);
+        Epilogue<float> beside;
+        beside.residual = c.data() + p.m * p.n;
+        beside.residual_ld = p.n;
+        einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, c.data(), p.n, beside);
+        check_against_double(p, o, beside, c.data(), p.n);
+    }
+    einvit::set_num_threads(einvit::detail::default_threads());
 }
 
 TEST_CASE("gemm: an output that overlaps A or B is refused, on every path; one beside them is fine") {

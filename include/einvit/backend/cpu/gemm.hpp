@@ -1346,6 +1346,12 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         };
         if (overlaps(a, m, k) || (!packed && overlaps(b, k, n)))
             raise(errc::invalid_argument, "gemm: the output overlaps an operand (an in-place x = x · W needs an output of its own)");
+        // a residual may be C itself (each element read before it is written), but not other elements
+        // of C: rows at another stride, or shifted, would be read after some tiles have been stored
+        if (ep.residual && !(ep.residual == c && ep.residual_ld == ldc) &&
+            overlaps(Strided<T>{ep.residual + first * nr<T>, ep.residual_ld, 1}, m, (end * nr<T> < n ? end * nr<T> : n) - first * nr<T>))
+            raise(errc::invalid_argument, "gemm: the residual overlaps the output without being the output itself (the same "
+                                          "first element and row stride)");
     }
     // A residual that is C itself with no activation (x = x + A·B + bias: a transformer block's
     // projection and fc2) is read as C's starting value instead: C = C + A·B + bias, stored from the
@@ -1359,7 +1365,11 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         e.residual = nullptr;
         accumulate = true;
     } else if (e.residual == c && k > depth_block<T>(k)) {
-        raise(errc::invalid_argument, "gemm: a residual that aliases C needs no activation and the same row stride");
+        // C holds partial sums between the depth blocks, so the residual read by the last one would not
+        // be C's starting value
+        raise(errc::invalid_argument, "gemm: a residual that is the output itself goes with no activation and no accumulation "
+                                      "into the output, unless the depth is at most " + std::to_string(depth_block<T>(k)) +
+                                      " (got " + std::to_string(k) + ")");
     }
     const std::size_t panels = end - first, cols = (end * nr<T> < n ? end * nr<T> : n) - first * nr<T>;
     // Threads only when each gets a worthwhile share of the work: the multiply-adds, and with a
