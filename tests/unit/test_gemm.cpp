@@ -210,7 +210,6 @@ TEST_CASE("gemm: a residual that overlaps C without being C itself is refused") 
         einvit::set_num_threads(threads);
         for (const std::size_t ld : {p.n / 2, 2 * p.n})
             for (const std::size_t shift : {std::size_t{0}, std::size_t{1}, p.n}) {
-                if (ld == p.n && shift == 0) continue;
                 Epilogue<float> ep;
                 ep.residual = c.data() + shift;
                 ep.residual_ld = ld;
@@ -221,13 +220,18 @@ TEST_CASE("gemm: a residual that overlaps C without being C itself is refused") 
         shifted.residual = c.data() + 1;
         shifted.residual_ld = p.n;
         CHECK_THROWS_AS(einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, c.data(), p.n, shifted), einvit::error);
-        // a residual just past C's last element, or before its first, is fine
-        std::vector<float> before(c.size(), 0.5f);
+        // a residual just past C's last element, or ending just before its first, is fine
         Epilogue<float> beside;
         beside.residual = c.data() + p.m * p.n;
         beside.residual_ld = p.n;
         einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, c.data(), p.n, beside);
         check_against_double(p, o, beside, c.data(), p.n);
+        Epilogue<float> before;
+        before.residual = c.data() + p.m * p.n;
+        before.residual_ld = p.n;
+        float* const c_after = c.data() + 2 * p.m * p.n;
+        einvit::gemm::multiply(einvit::cpu{}, p.m, p.n, p.k, o.sa, o.sb, c_after, p.n, before);
+        check_against_double(p, o, before, c_after, p.n);
     }
     einvit::set_num_threads(einvit::detail::default_threads());
 }

@@ -125,10 +125,45 @@ TEST_CASE("matmul: matrix, batched with a shared right operand, batched with bat
             }
     CHECK(max_abs_diff(c, want) < 1e-5);
     CHECK(max_abs_diff(cb, want_b) < 1e-5);
-    // a transposed view as the right operand: (17, 33) read as (33, 17)
-    auto bt = einvit::rearrange<"k n -> n k">(b);          // a view with strides
-    auto back = einvit::rearrange<"n k -> k n">(bt);      // the same matrix through two strided views
-    CHECK(max_abs_diff(einvit::matmul(a, back), want) < 1e-5);
+    // strided views as operands, each against the product in double of what the view reads:
+    // a transposed right operand (a (17, 33) matrix read as (33, 17)), a left one whose rows are
+    // columns of its tensor, one whose batch axis is not outermost, and a batched transposed right one
+    Tensor<float, Shape<17, 33>> b_rows;
+    Tensor<float, Shape<3, 33, 5>> a_cols;
+    Tensor<float, Shape<5, 3, 33>> a_inner;
+    Tensor<float, Shape<3, 17, 33>> bb_rows;
+    fill_uniform(b_rows, 13, -1, 1);
+    fill_uniform(a_cols, 14, -1, 1);
+    fill_uniform(a_inner, 15, -1, 1);
+    fill_uniform(bb_rows, 16, -1, 1);
+    auto bt = einvit::rearrange<"n k -> k n">(b_rows);     // (33, 17), strides (1, 33)
+    auto at = einvit::rearrange<"z k i -> z i k">(a_cols);  // (3, 5, 33), strides (165, 1, 5)
+    auto ai = einvit::rearrange<"i z k -> z i k">(a_inner); // (3, 5, 33), strides (33, 99, 1)
+    auto bbt = einvit::rearrange<"z n k -> z k n">(bb_rows);  // (3, 33, 17), strides (561, 1, 33)
+    static_assert(!decltype(bt)::is_contiguous() && !decltype(at)::is_contiguous() && !decltype(ai)::is_contiguous() &&
+                  !decltype(bbt)::is_contiguous());
+    const auto product = [](const auto& l, const auto& r) {
+        std::vector<double> w(3 * 5 * 17);
+        for (std::size_t z = 0; z < 3; ++z)
+            for (std::size_t i = 0; i < 5; ++i)
+                for (std::size_t j = 0; j < 17; ++j) {
+                    double sum = 0;
+                    for (std::size_t k = 0; k < 33; ++k) {
+                        if constexpr (std::remove_cvref_t<decltype(r)>::rank() == 3)
+                            sum += double(l(z, i, k)) * double(r(z, k, j));
+                        else
+                            sum += double(l(z, i, k)) * double(r(k, j));
+                    }
+                    w[(z * 5 + i) * 17 + j] = sum;
+                }
+        return w;
+    };
+    CHECK(max_abs_diff(einvit::matmul(a, bt), product(a, bt)) < 1e-5);
+    CHECK(max_abs_diff(einvit::matmul(at, b), product(at, b)) < 1e-5);
+    CHECK(max_abs_diff(einvit::matmul(at, bt), product(at, bt)) < 1e-5);
+    CHECK(max_abs_diff(einvit::matmul(ai, bt), product(ai, bt)) < 1e-5);
+    CHECK(max_abs_diff(einvit::matmul(ai, bbt), product(ai, bbt)) < 1e-5);
+    CHECK(max_abs_diff(einvit::matmul(at, bbt), product(at, bbt)) < 1e-5);
 }
 
 TEST_CASE("softmax: rows sum to 1, large offsets change nothing, -inf entries and fully masked rows") {

@@ -15,7 +15,9 @@ crop, of which einvit computes only the crop):
    bilinear, 1.25 for bicubic with its negative lobes; 0.4 on average, no bias beyond 0.1), for every
    image (einvit decodes JPEG with the libjpeg-turbo that Pillow uses, with the same settings);
 3. the probabilities einvit prints (--json --top-k 1000) equal PyTorch's softmax of the same model on
-   einvit's own inputs (argmax equal, |delta| <= 1e-6), for every image.
+   einvit's own inputs (argmax equal, |delta| <= 1e-6), for every image. The parameters each library
+   initialises to zero (torchvision's head, the LayerNorm biases) are given random values first, and
+   PyTorch's logits must vary across the classes and the images, so that the comparison can fail.
 """
 import json
 import os
@@ -52,19 +54,31 @@ def images(work):
     return out
 
 
+def perturbed(model):
+    """The model with every parameter its library initialises to zero (torchvision's head, LayerNorm
+    biases, ...) given small random values, so that no output is constant whatever the input: a
+    zero head makes every probability 1/1000 for any backbone."""
+    with torch.no_grad():
+        for p in model.parameters():
+            if not p.any():
+                p.add_(torch.randn_like(p) * 0.02)
+    return model
+
+
 def family_models():
     torch.manual_seed(0)
-    m = timm.create_model("vit_tiny_patch16_224", pretrained=False).eval()
+    m = perturbed(timm.create_model("vit_tiny_patch16_224", pretrained=False).eval())
     cfg = timm.data.resolve_data_config({}, model=m)
     yield "timm_vit_tiny", "vit_tiny_patch16_224", m, m.state_dict(), timm.data.create_transform(**cfg), cfg["std"]
-    m = timm.create_model("deit_tiny_distilled_patch16_224", pretrained=False).eval()
+    m = perturbed(timm.create_model("deit_tiny_distilled_patch16_224", pretrained=False).eval())
     cfg = timm.data.resolve_data_config({}, model=m)
     yield "timm_deit_tiny_distilled", "deit_tiny_distilled_patch16_224", m, m.state_dict(), timm.data.create_transform(**cfg), cfg["std"]
-    m = torchvision.models.vit_b_32().eval()
+    m = perturbed(torchvision.models.vit_b_32().eval())
     t = torchvision.models.ViT_B_32_Weights.IMAGENET1K_V1.transforms()
     yield "torchvision_vit_b_32", "vit_b_32", m, m.state_dict(), t, t.std
     hf = ViTForImageClassification(ViTConfig(hidden_size=192, num_hidden_layers=12, num_attention_heads=3,
                                              intermediate_size=768, num_labels=1000)).eval()
+    perturbed(hf)
     processor = ViTImageProcessor()
 
     def hf_transform(img):
@@ -102,7 +116,13 @@ def main():
             failures.append(f"{case}: expected architecture {arch}, einvit-classify said: {run.stderr.strip()}")
         ours = torch.from_numpy(np.fromfile(inputs_path, dtype=np.float32).reshape(len(files), 3, 224, 224))
         with torch.no_grad():
-            reference = torch.softmax(model(ours).double(), -1).numpy()
+            logits = model(ours).double()
+            reference = torch.softmax(logits, -1).numpy()
+        # the check means something only where the logits differ between classes and between images
+        spread = float(logits.std(-1).min())
+        if spread < 0.05 or float((logits[0] - logits[-1]).abs().max()) < 0.05:
+            failures.append(f"{case}: PyTorch's logits are nearly constant (std across classes {spread:.3g}): the model's "
+                            "outputs would match whatever the backbone computed")
         # 2. preprocessing against the family's own pipeline
         for i, path in enumerate(files):
             theirs = transform(Image.open(path).convert("RGB"))
