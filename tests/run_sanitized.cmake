@@ -1,13 +1,13 @@
-# Runs the sanitizer build's tests (DIR: its tests/ folder): the unit tests, the safetensors reader's
+# Runs the sanitizer build's tests (DIR: its tests/ folder; SEEDS: the fuzz seeds): the unit tests, the safetensors reader's
 # tests and the fuzz replays of the reader and of the image path (the seeds and every input that once
 # crashed them). A sanitizer report makes the program exit non-zero.
 set(ENV{ASAN_OPTIONS} "detect_leaks=1:abort_on_error=0")
 set(ENV{UBSAN_OPTIONS} "print_stacktrace=1:halt_on_error=1")
 # one program per entry, its arguments after "|"
 set(programs "einvit_unit" "einvit_safetensors_tests"
-             "einvit_fuzz_safetensors_replay|${GOLDEN}/../fuzz_seeds/safetensors|${REGRESSIONS}/safetensors")
+             "einvit_fuzz_safetensors_replay|${SEEDS}/safetensors|${REGRESSIONS}/safetensors")
 if(EXISTS ${DIR}/einvit_fuzz_image_replay)
-  list(APPEND programs "einvit_fuzz_image_replay|${GOLDEN}/../fuzz_seeds/image|${REGRESSIONS}/image")
+  list(APPEND programs "einvit_fuzz_image_replay|${SEEDS}/image|${REGRESSIONS}/image")
 endif()
 foreach(entry IN LISTS programs)
   string(REPLACE "|" ";" cmd "${entry}")

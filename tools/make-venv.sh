@@ -4,14 +4,21 @@
 # --system-site-packages, plus the pure-Python model libraries from PyPI at pinned versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# a venv that does not see the system's packages (made by hand without --system-site-packages) has no
+# torch: made again
+if [ -f .venv/pyvenv.cfg ] && ! grep -q '^include-system-site-packages = true' .venv/pyvenv.cfg; then
+  echo "make-venv: .venv does not see Debian's torch (no --system-site-packages): making it again"
+  rm -rf .venv
+fi
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-stamp=.venv/einvit-requirements-2
+stamp=.venv/einvit-requirements-3
 if [ ! -f "$stamp" ]; then
-  # --no-deps: timm and vit-pytorch would otherwise pull PyPI's torch (gigabytes of CUDA libraries)
-  .venv/bin/pip install -q --no-deps timm==0.9.16 vit-pytorch==1.7.0
-  .venv/bin/pip install -q einops==0.8.2 safetensors==0.4.5 pyyaml transformers==4.44.2
+  # --no-deps: timm and vit-pytorch would otherwise pull PyPI's torch (gigabytes of CUDA libraries);
+  # every PyPI package at the version tools/venv-constraints.txt gives
+  .venv/bin/pip install -q -c tools/venv-constraints.txt --no-deps timm vit-pytorch
+  .venv/bin/pip install -q -c tools/venv-constraints.txt einops safetensors pyyaml transformers
   touch "$stamp"
 fi
 .venv/bin/python -c "import torch, torchvision, timm, vit_pytorch, safetensors, transformers"

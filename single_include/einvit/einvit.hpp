@@ -832,6 +832,22 @@ private:
 
 namespace einvit::simd {
 
+#if EINVIT_USE_XSIMD
+// The instruction set the packets use: xsimd's best for the target, except in an unoptimised build for
+// AVX-512BW with xsimd 8, whose byte and word select (reached from its float log) does not compile
+// there (g++'s intrinsics are macros without optimisation, and their casts refuse xsimd's batches);
+// einvit needs nothing of BW, so such a build takes AVX-512DQ (or F), the same registers.
+#if defined(__AVX512BW__) && !defined(__OPTIMIZE__) && defined(XSIMD_VERSION_MAJOR) && XSIMD_VERSION_MAJOR < 9
+#if defined(__AVX512DQ__)
+using arch = xsimd::avx512dq;
+#else
+using arch = xsimd::avx512f;
+#endif
+#else
+using arch = xsimd::default_arch;
+#endif
+#endif
+
 namespace detail {
 template <class T>
 inline constexpr bool has_register =
@@ -850,8 +866,8 @@ struct packet_of {
 #if EINVIT_USE_XSIMD
 template <class T>
 struct packet_of<T, true> {
-    using type = xsimd::batch<T>;
-    static constexpr std::size_t width = xsimd::batch<T>::size;
+    using type = xsimd::batch<T, arch>;
+    static constexpr std::size_t width = type::size;
 };
 #endif
 }  // namespace detail
@@ -867,7 +883,7 @@ inline constexpr std::size_t width = detail::packet_of<T>::width;
 /// Name of the instruction set in use, for benchmark labels and logs.
 inline const char* instruction_set() noexcept {
 #if EINVIT_USE_XSIMD
-    return xsimd::default_arch::name();
+    return arch::name();
 #else
     return "scalar";
 #endif

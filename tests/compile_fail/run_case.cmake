@@ -1,4 +1,4 @@
-# Runs one compile-fail case: cmake -DCXX=... -DSOURCE=... -DMODE=ko|ok -DFLAGS=... -P run_case.cmake
+# Runs one compile-fail case: cmake -DCXX=... -DSOURCE=... -DMODE=ko|ok "-DFLAGS=a;b" -P run_case.cmake
 #   MODE=ok: the file, compiled as is, must compile (the case's passing twin).
 #   MODE=ko: compiled with -DEINVIT_COMPILE_FAIL it must fail, and the compiler's output must match
 #            every "// expect: REGEX" line of the file.
@@ -7,7 +7,7 @@ foreach(var CXX SOURCE MODE)
     message(FATAL_ERROR "run_case.cmake: ${var} is not set")
   endif()
 endforeach()
-separate_arguments(flag_list UNIX_COMMAND "${FLAGS}")
+set(flag_list ${FLAGS})  # a list, not a command line: paths may hold spaces
 set(command ${CXX} -std=c++20 -fsyntax-only ${flag_list})
 if(MODE STREQUAL "ko")
   list(APPEND command -DEINVIT_COMPILE_FAIL)
@@ -26,12 +26,16 @@ endif()
 if(rc EQUAL 0)
   message(FATAL_ERROR "${SOURCE} compiled with -DEINVIT_COMPILE_FAIL, but it must not")
 endif()
-file(STRINGS ${SOURCE} expect_lines REGEX "^// expect: ")
+# (read whole, ";" held aside: a CMake list would cut a regex such as "X = ...; W = ..." in two)
+file(READ ${SOURCE} text)
+string(REPLACE ";" "<semicolon>" text "${text}")
+string(REGEX MATCHALL "(^|\n)// expect: [^\n]*" expect_lines "${text}")
 if(NOT expect_lines)
   message(FATAL_ERROR "${SOURCE} has no '// expect: REGEX' line")
 endif()
 foreach(line IN LISTS expect_lines)
-  string(REGEX REPLACE "^// expect: " "" regex "${line}")
+  string(REGEX REPLACE "^\n?// expect: " "" regex "${line}")
+  string(REPLACE "<semicolon>" ";" regex "${regex}")
   if(NOT out MATCHES "${regex}")
     message(FATAL_ERROR "the compiler's output for ${SOURCE} does not match '${regex}':\n${out}")
   endif()

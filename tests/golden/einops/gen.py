@@ -3,7 +3,7 @@
 
 How to run (from the repository root)::
 
-    /usr/bin/python3 -m venv .venv && .venv/bin/pip install einops numpy   # once
+    tools/make-venv.sh   # once: .venv with einops (and numpy, torch from Debian)
     .venv/bin/python tests/golden/einops/gen.py
 
 Optional flag: ``--show-errors`` also prints the exact messages einops gives
@@ -58,7 +58,7 @@ try:
 except ImportError as exc:  # pragma: no cover - environment problem
     sys.exit(
         f"gen.py: {exc}. Create the venv first:\n"
-        "  /usr/bin/python3 -m venv .venv && .venv/bin/pip install einops numpy\n"
+        "  tools/make-venv.sh\n"
         "and run: .venv/bin/python tests/golden/einops/gen.py"
     )
 
