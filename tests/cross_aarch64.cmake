@@ -3,6 +3,7 @@
 # -DINCLUDE=<einvit's include/> -DXSIMD=<dir holding xsimd/> -DDOCTEST=<dir holding doctest/>
 # -DGOLDEN=<tests/golden> -DWORK=<scratch dir> [-DEXCLUDE=<doctest test-case patterns, comma-separated>]
 # -P cross_aarch64.cmake
+# (and the no-heap example built for aarch64 without NEON: see the end)
 #
 # xsimd and doctest are header-only, so the host's copies serve; they are linked into a directory of
 # their own, since the host's whole include directory would hide the cross C library's headers.
@@ -48,3 +49,20 @@ execute_process(COMMAND ${run} RESULT_VARIABLE status)
 if(NOT status EQUAL 0)
   message(FATAL_ERROR "the aarch64 unit tests failed under qemu (exit ${status})")
 endif()
+
+# An aarch64 target without NEON (-march=armv8-a+nosimd, as a core without Advanced SIMD): xsimd is
+# there but has no instruction set for it, so einvit takes its scalar kernels by itself, and the
+# no-heap example builds warning-free without exceptions and runs.
+get_filename_component(root ${INCLUDE} DIRECTORY)
+execute_process(COMMAND ${CXX} -std=c++20 -O2 -march=armv8-a+nosimd -fno-exceptions -fno-rtti -Wall -Wextra -Wpedantic -Werror
+                        -I${INCLUDE} -isystem ${WORK}/include ${root}/examples/no_heap.cpp ${root}/examples/count_heap.cpp
+                        -o ${WORK}/no_heap_nosimd -lpthread
+                RESULT_VARIABLE status ERROR_VARIABLE err)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "the no-heap example does not build for aarch64 without NEON:\n${err}")
+endif()
+execute_process(COMMAND ${QEMU} -L ${sysroot} ${WORK}/no_heap_nosimd RESULT_VARIABLE status OUTPUT_VARIABLE out)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "the no-heap example failed for aarch64 without NEON (exit ${status}):\n${out}")
+endif()
+message(STATUS "aarch64 without NEON: the no-heap example built (scalar kernels) and ran")

@@ -64,13 +64,22 @@
 #endif
 #endif
 
-// EINVIT_USE_XSIMD is 1 when <xsimd/xsimd.hpp> can be included and the user did not define
-// EINVIT_NO_XSIMD. Without it every kernel runs its scalar path (same results, same API).
+// EINVIT_USE_XSIMD is 1 when <xsimd/xsimd.hpp> can be included, xsimd has an instruction set for the
+// target (not, e.g., aarch64 with +nosimd or a Cortex-M), and the user did not define EINVIT_NO_XSIMD.
+// Without it every kernel runs its scalar path (the same API; results within the stated tolerances of
+// the SIMD ones, the sums taken in another order).
 #if !defined(EINVIT_USE_XSIMD)
 #if defined(EINVIT_NO_XSIMD)
 #define EINVIT_USE_XSIMD 0
 #elif defined(__has_include)
-#if __has_include(<xsimd/xsimd.hpp>)
+#if __has_include(<xsimd/xsimd.hpp>) && __has_include(<xsimd/config/xsimd_config.hpp>)
+#include <xsimd/config/xsimd_config.hpp>
+#if defined(XSIMD_NO_SUPPORTED_ARCHITECTURE)
+#define EINVIT_USE_XSIMD 0
+#else
+#define EINVIT_USE_XSIMD 1
+#endif
+#elif __has_include(<xsimd/xsimd.hpp>)
 #define EINVIT_USE_XSIMD 1
 #else
 #define EINVIT_USE_XSIMD 0
@@ -3674,17 +3683,29 @@ namespace einvit::detail {
 // Reads the regular file at `path` into `out`, stopping once it holds more than `limit` bytes (the
 // caller sees out.size() > limit); "" on success, else the i/o error.
 inline std::string read_whole_file(const std::string& path, std::size_t limit, std::vector<std::uint8_t>& out) {
+    constexpr std::size_t block = 65536;
+    std::size_t expected = 0;  // the size the file has now, when known: the room reserved up front
 #if EINVIT_HAS_STAT
     // a FIFO would hold the open up until something writes to it, a directory reads as an error
     struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return "not a regular file";
+    if (::stat(path.c_str(), &st) == 0) {
+        if (!S_ISREG(st.st_mode)) return "not a regular file";
+        expected = static_cast<std::size_t>(st.st_size) < limit ? static_cast<std::size_t>(st.st_size) : limit;
+    }
 #endif
     std::FILE* fp = std::fopen(path.c_str(), "rb");
     if (!fp) return std::string("cannot open: ") + std::strerror(errno);
+    // straight into `out`, a block at a time (no buffer on the stack: threads with small stacks call
+    // this), into room for the whole file (a checkpoint read so is not held twice while it grows)
     out.clear();
-    std::uint8_t chunk[65536];
-    std::size_t got;
-    while (out.size() <= limit && (got = std::fread(chunk, 1, sizeof chunk, fp)) > 0) out.insert(out.end(), chunk, chunk + got);
+    out.reserve(expected + block);
+    std::size_t got = 0;
+    do {
+        const std::size_t at = out.size();
+        out.resize(at + block);
+        got = std::fread(out.data() + at, 1, block, fp);
+        out.resize(at + got);
+    } while (got == block && out.size() <= limit);
     const bool bad = std::ferror(fp) != 0;
     std::fclose(fp);
     return bad ? "cannot read" : "";
@@ -6894,7 +6915,7 @@ auto einsum(const X&... x) {
 
 namespace einvit {
 
-/// Passed to linear_into / matmul_into: add the product to what the output holds (a fused residual).
+/// Passed to linear_into: add the product to what the output holds (a fused residual).
 struct accumulate_t {
     explicit constexpr accumulate_t() = default;
 };
@@ -8704,7 +8725,20 @@ public:
     static constexpr std::size_t workspace_bytes = workspace_floats<B> * sizeof(float);
 
     VisionTransformer() = default;
-    explicit VisionTransformer(Weights w) : w_(std::move(w)) { check_weights(); }
+    /// A model with these weights; raises if they do not fit the config (weights_fault says how).
+    explicit VisionTransformer(Weights w) : w_(std::move(w)) {
+        if (std::string fault = weights_fault(w_); !fault.empty()) raise(errc::invalid_argument, std::move(fault));
+    }
+
+    /// The same, returning the fault as an error instead of raising it (builds without exceptions).
+    static result<VisionTransformer> try_create(Weights w) {
+        if (std::string fault = weights_fault(w); !fault.empty()) return error(errc::invalid_argument, std::move(fault));
+        return VisionTransformer(std::move(w), checked{});
+    }
+
+    /// What is wrong with `w` for this config: its first table whose size the config does not give
+    /// ("einvit::vit: blocks[3].fc1 is ..."), or "" when nothing is.
+    static std::string weights_fault(const Weights& w);
 
     const Weights& weights() const noexcept { return w_; }
 
@@ -9006,53 +9040,62 @@ private:
     // Every parameter the config uses has the size it reads (the loader's weights always do; weights
     // put together by hand are checked here, so that a short table is an error rather than a read
     // past its end, and a missing norm is not taken for one without scale).
-    void check_weights() const {
-        const auto fail = [](const std::string& what) { raise(errc::invalid_argument, "einvit::vit: " + what); };
-        if (w_.blocks.size() != C.depth)
-            fail("the weights have " + std::to_string(w_.blocks.size()) + " blocks, the config " + std::to_string(C.depth));
-        const auto vector = [&](const std::vector<float>& v, const std::string& name, std::size_t size) {
-            if (v.size() != size) fail(name + " has " + std::to_string(v.size()) + " values, the config needs " + std::to_string(size));
-        };
-        const auto norm = [&](const NormWeights& n, const std::string& name, std::size_t size) {
-            vector(n.gamma, name + ".gamma", size);
-            vector(n.beta, name + ".beta", size);
-        };
-        const auto linear = [&](const LinearWeights& l, const std::string& name, std::size_t in, std::size_t out) {
-            if (l.in != in || l.out != out || l.weight.k() != in || l.weight.n() != out)
-                fail(name + " is " + std::to_string(l.weight.n()) + " x " + std::to_string(l.weight.k()) + ", the config needs " +
-                     std::to_string(out) + " x " + std::to_string(in));
-            if (!l.bias.empty()) vector(l.bias, name + ".bias", out);  // empty: no bias
-        };
-        linear(w_.patch, "patch", PD, D);
-        if constexpr (C.patch_norm) {
-            norm(w_.patch_norm_in, "patch_norm_in", PD);
-            norm(w_.patch_norm_out, "patch_norm_out", D);
-        }
-        if constexpr (C.class_token) vector(w_.cls, "cls", D);
-        if constexpr (C.distillation_token) vector(w_.dist, "dist", D);
-        vector(w_.pos, "pos", (C.position == PositionEmbedding::learned ? T : NP) * D);
-        for (std::size_t l = 0; l < C.depth; ++l) {
-            const std::string b = "blocks[" + std::to_string(l) + "].";
-            const BlockWeights& bw = w_.blocks[l];
-            norm(bw.norm1, b + "norm1", D);
-            norm(bw.norm2, b + "norm2", D);
-            linear(bw.qkv, b + "qkv", D, 3 * I);
-            if constexpr (C.proj_out) linear(bw.proj, b + "proj", I, D);
-            linear(bw.fc1, b + "fc1", D, MLP);
-            linear(bw.fc2, b + "fc2", MLP, D);
-        }
-        if constexpr (C.final_norm) norm(w_.norm, "norm", D);
-        if constexpr (C.head_norm) norm(w_.head_norm, "head_norm", D);
-        if constexpr (C.representation_size != 0) linear(w_.pre_logits, "pre_logits", D, F);
-        if constexpr (C.num_classes != 0) {
-            linear(w_.head, "head", F, C.num_classes);
-            if constexpr (C.distillation_token) linear(w_.head_dist, "head_dist", D, C.num_classes);
-        }
-    }
+    struct checked {};
+    VisionTransformer(Weights w, checked) : w_(std::move(w)) {}
 
     Weights w_;
     std::vector<float> workspace_;
 };
+
+
+template <Config C, class Backend>
+std::string VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
+    if (w.blocks.size() != C.depth)
+        return "einvit::vit: the weights have " + std::to_string(w.blocks.size()) + " blocks, the config " + std::to_string(C.depth);
+    std::string fault;  // the first one
+    const auto fail = [&](const std::string& what) {
+        if (fault.empty()) fault = "einvit::vit: " + what;
+    };
+    const auto vector = [&](const std::vector<float>& v, const std::string& name, std::size_t size) {
+        if (v.size() != size) fail(name + " has " + std::to_string(v.size()) + " values, the config needs " + std::to_string(size));
+    };
+    const auto norm = [&](const NormWeights& n, const std::string& name, std::size_t size) {
+        vector(n.gamma, name + ".gamma", size);
+        vector(n.beta, name + ".beta", size);
+    };
+    const auto linear = [&](const LinearWeights& l, const std::string& name, std::size_t in, std::size_t out) {
+        if (l.in != in || l.out != out || l.weight.k() != in || l.weight.n() != out)
+            fail(name + " is " + std::to_string(l.weight.n()) + " x " + std::to_string(l.weight.k()) + ", the config needs " +
+                 std::to_string(out) + " x " + std::to_string(in));
+        if (!l.bias.empty()) vector(l.bias, name + ".bias", out);  // empty: no bias
+    };
+    linear(w.patch, "patch", PD, D);
+    if constexpr (C.patch_norm) {
+        norm(w.patch_norm_in, "patch_norm_in", PD);
+        norm(w.patch_norm_out, "patch_norm_out", D);
+    }
+    if constexpr (C.class_token) vector(w.cls, "cls", D);
+    if constexpr (C.distillation_token) vector(w.dist, "dist", D);
+    vector(w.pos, "pos", (C.position == PositionEmbedding::learned ? T : NP) * D);
+    for (std::size_t l = 0; l < C.depth; ++l) {
+        const std::string b = "blocks[" + std::to_string(l) + "].";
+        const BlockWeights& bw = w.blocks[l];
+        norm(bw.norm1, b + "norm1", D);
+        norm(bw.norm2, b + "norm2", D);
+        linear(bw.qkv, b + "qkv", D, 3 * I);
+        if constexpr (C.proj_out) linear(bw.proj, b + "proj", I, D);
+        linear(bw.fc1, b + "fc1", D, MLP);
+        linear(bw.fc2, b + "fc2", MLP, D);
+    }
+    if constexpr (C.final_norm) norm(w.norm, "norm", D);
+    if constexpr (C.head_norm) norm(w.head_norm, "head_norm", D);
+    if constexpr (C.representation_size != 0) linear(w.pre_logits, "pre_logits", D, F);
+    if constexpr (C.num_classes != 0) {
+        linear(w.head, "head", F, C.num_classes);
+        if constexpr (C.distillation_token) linear(w.head_dist, "head_dist", D, C.num_classes);
+    }
+    return fault;
+}
 
 }  // namespace einvit::vit
 // ---- end einvit/vit/model.hpp ----
@@ -9284,6 +9327,9 @@ Weights read_weights(CheckpointReader& r, Family family) {
         w.patch = linear(n.patch, D, M::PD, true);
         if (C.patch_norm) w.patch_norm_out = norm(n.patch_norm_out, D);
     } else {
+        if (C.patch_norm)
+            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) +
+                                               " models have no patch norm (patch_norm = false in the config)");
         if (C.patch_order != PatchOrder::c_p1_p2)
             r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
@@ -9419,7 +9465,7 @@ template <Config C, class Backend = cpu, class Checkpoint>
 result<VisionTransformer<C, Backend>> try_load(const Checkpoint& file, Family family) {
     auto w = try_load_weights<C>(file, family);
     if (!w) return w.failure();
-    return VisionTransformer<C, Backend>(std::move(w.value()));
+    return VisionTransformer<C, Backend>::try_create(std::move(w.value()));
 }
 
 }  // namespace einvit::vit

@@ -72,6 +72,20 @@ int main(int argc, char** argv) {
                 std::printf("try_load as vit-pytorch-simple: %s\n", message.c_str());
                 expect(message.find("vit-pytorch-simple models have no class token") != std::string::npos, "the error says why");
             }
+            // a patch norm asked of a family that has none: the first fault, as a value
+            constexpr einvit::vit::Config with_norm = [] {
+                einvit::vit::Config c = einvit_examples::fashion_mnist;
+                c.patch_norm = true;
+                return c;
+            }();
+            auto no_norm = einvit::vit::try_load<with_norm>(model_file.value(), einvit::vit::Family::timm);
+            expect(!no_norm.has_value() && std::string(no_norm.failure().what()).find("timm models have no patch norm") != std::string::npos,
+                   "a patch norm for a timm model is an error that says so");
+            // weights that do not fit the config: an error from try_create, not an abort in the constructor
+            auto unfit = Model::try_create(einvit::vit::Weights{});
+            expect(!unfit.has_value() && std::string(unfit.failure().what()).find("the weights have 0 blocks") != std::string::npos,
+                   "weights that do not fit are an error from try_create");
+            if (!unfit) std::printf("try_create with no weights: %s\n", unfit.failure().what());
             auto model = einvit::vit::try_load<einvit_examples::fashion_mnist>(model_file.value(), einvit::vit::Family::vit_pytorch);
             expect(model.has_value(), "the model loads as vit-pytorch");
             if (model) {

@@ -177,3 +177,42 @@ TEST_CASE("cpu limit: a process in a cgroup with a quota of one CPU starts a poo
     CHECK(einvit::detail::default_threads() == (quota != 0 && quota < cpus ? quota : cpus));
 }
 #endif
+
+TEST_CASE("reading a whole file needs little stack: a thread of 32 KiB reads the cgroup files and a 300 KB file") {
+    // the pool's first use reads the cgroup files on whatever thread makes it, and ShardedCheckpoint
+    // reads its index the same way; a 64 KiB buffer on the stack overflowed a small thread's stack
+    const std::string path = "einvit_small_stack_" + std::to_string(getpid());
+    std::string text(300000, 'x');
+    for (std::size_t i = 0; i < text.size(); i += 997) text[i] = static_cast<char>('a' + i % 26);
+    REQUIRE(write_file(path, text));
+    struct Job {
+        std::string path, read, error;
+        std::size_t cgroup_quota = 0;
+    } job{path, {}, {}, 0};
+    pthread_attr_t attr;
+    REQUIRE(pthread_attr_init(&attr) == 0);
+    REQUIRE(pthread_attr_setstacksize(&attr, 32768) == 0);
+    pthread_t thread;
+    const auto body = [](void* p) -> void* {
+        auto& j = *static_cast<Job*>(p);
+        std::vector<std::uint8_t> bytes;
+        j.error = einvit::detail::read_whole_file(j.path, std::size_t{1} << 20, bytes);
+        j.read.assign(bytes.begin(), bytes.end());
+        j.cgroup_quota = cl::cpu_quota() + 1;
+        return nullptr;
+    };
+    REQUIRE(pthread_create(&thread, &attr, body, &job) == 0);
+    pthread_join(thread, nullptr);
+    pthread_attr_destroy(&attr);
+    std::remove(path.c_str());
+    CHECK(job.error.empty());
+    CHECK(job.read == text);
+    CHECK(job.cgroup_quota >= 1);
+    // past the limit: more than the limit read, then no more (the caller sees size() > limit)
+    std::vector<std::uint8_t> bytes;
+    REQUIRE(write_file(path, text));
+    CHECK(einvit::detail::read_whole_file(path, 1000, bytes).empty());
+    CHECK(bytes.size() > 1000);
+    CHECK(bytes.size() < text.size());
+    std::remove(path.c_str());
+}

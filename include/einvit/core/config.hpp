@@ -53,13 +53,22 @@
 #endif
 #endif
 
-// EINVIT_USE_XSIMD is 1 when <xsimd/xsimd.hpp> can be included and the user did not define
-// EINVIT_NO_XSIMD. Without it every kernel runs its scalar path (same results, same API).
+// EINVIT_USE_XSIMD is 1 when <xsimd/xsimd.hpp> can be included, xsimd has an instruction set for the
+// target (not, e.g., aarch64 with +nosimd or a Cortex-M), and the user did not define EINVIT_NO_XSIMD.
+// Without it every kernel runs its scalar path (the same API; results within the stated tolerances of
+// the SIMD ones, the sums taken in another order).
 #if !defined(EINVIT_USE_XSIMD)
 #if defined(EINVIT_NO_XSIMD)
 #define EINVIT_USE_XSIMD 0
 #elif defined(__has_include)
-#if __has_include(<xsimd/xsimd.hpp>)
+#if __has_include(<xsimd/xsimd.hpp>) && __has_include(<xsimd/config/xsimd_config.hpp>)
+#include <xsimd/config/xsimd_config.hpp>
+#if defined(XSIMD_NO_SUPPORTED_ARCHITECTURE)
+#define EINVIT_USE_XSIMD 0
+#else
+#define EINVIT_USE_XSIMD 1
+#endif
+#elif __has_include(<xsimd/xsimd.hpp>)
 #define EINVIT_USE_XSIMD 1
 #else
 #define EINVIT_USE_XSIMD 0

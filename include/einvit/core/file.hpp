@@ -22,17 +22,29 @@ namespace einvit::detail {
 // Reads the regular file at `path` into `out`, stopping once it holds more than `limit` bytes (the
 // caller sees out.size() > limit); "" on success, else the i/o error.
 inline std::string read_whole_file(const std::string& path, std::size_t limit, std::vector<std::uint8_t>& out) {
+    constexpr std::size_t block = 65536;
+    std::size_t expected = 0;  // the size the file has now, when known: the room reserved up front
 #if EINVIT_HAS_STAT
     // a FIFO would hold the open up until something writes to it, a directory reads as an error
     struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return "not a regular file";
+    if (::stat(path.c_str(), &st) == 0) {
+        if (!S_ISREG(st.st_mode)) return "not a regular file";
+        expected = static_cast<std::size_t>(st.st_size) < limit ? static_cast<std::size_t>(st.st_size) : limit;
+    }
 #endif
     std::FILE* fp = std::fopen(path.c_str(), "rb");
     if (!fp) return std::string("cannot open: ") + std::strerror(errno);
+    // straight into `out`, a block at a time (no buffer on the stack: threads with small stacks call
+    // this), into room for the whole file (a checkpoint read so is not held twice while it grows)
     out.clear();
-    std::uint8_t chunk[65536];
-    std::size_t got;
-    while (out.size() <= limit && (got = std::fread(chunk, 1, sizeof chunk, fp)) > 0) out.insert(out.end(), chunk, chunk + got);
+    out.reserve(expected + block);
+    std::size_t got = 0;
+    do {
+        const std::size_t at = out.size();
+        out.resize(at + block);
+        got = std::fread(out.data() + at, 1, block, fp);
+        out.resize(at + got);
+    } while (got == block && out.size() <= limit);
     const bool bad = std::ferror(fp) != 0;
     std::fclose(fp);
     return bad ? "cannot read" : "";

@@ -20,7 +20,7 @@
 
 namespace einvit {
 
-/// Passed to linear_into / matmul_into: add the product to what the output holds (a fused residual).
+/// Passed to linear_into: add the product to what the output holds (a fused residual).
 struct accumulate_t {
     explicit constexpr accumulate_t() = default;
 };

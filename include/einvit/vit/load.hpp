@@ -231,6 +231,9 @@ Weights read_weights(CheckpointReader& r, Family family) {
         w.patch = linear(n.patch, D, M::PD, true);
         if (C.patch_norm) w.patch_norm_out = norm(n.patch_norm_out, D);
     } else {
+        if (C.patch_norm)
+            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) +
+                                               " models have no patch norm (patch_norm = false in the config)");
         if (C.patch_order != PatchOrder::c_p1_p2)
             r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
@@ -366,7 +369,7 @@ template <Config C, class Backend = cpu, class Checkpoint>
 result<VisionTransformer<C, Backend>> try_load(const Checkpoint& file, Family family) {
     auto w = try_load_weights<C>(file, family);
     if (!w) return w.failure();
-    return VisionTransformer<C, Backend>(std::move(w.value()));
+    return VisionTransformer<C, Backend>::try_create(std::move(w.value()));
 }
 
 }  // namespace einvit::vit

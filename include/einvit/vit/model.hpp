@@ -143,7 +143,20 @@ public:
     static constexpr std::size_t workspace_bytes = workspace_floats<B> * sizeof(float);
 
     VisionTransformer() = default;
-    explicit VisionTransformer(Weights w) : w_(std::move(w)) { check_weights(); }
+    /// A model with these weights; raises if they do not fit the config (weights_fault says how).
+    explicit VisionTransformer(Weights w) : w_(std::move(w)) {
+        if (std::string fault = weights_fault(w_); !fault.empty()) raise(errc::invalid_argument, std::move(fault));
+    }
+
+    /// The same, returning the fault as an error instead of raising it (builds without exceptions).
+    static result<VisionTransformer> try_create(Weights w) {
+        if (std::string fault = weights_fault(w); !fault.empty()) return error(errc::invalid_argument, std::move(fault));
+        return VisionTransformer(std::move(w), checked{});
+    }
+
+    /// What is wrong with `w` for this config: its first table whose size the config does not give
+    /// ("einvit::vit: blocks[3].fc1 is ..."), or "" when nothing is.
+    static std::string weights_fault(const Weights& w);
 
     const Weights& weights() const noexcept { return w_; }
 
@@ -445,52 +458,61 @@ private:
     // Every parameter the config uses has the size it reads (the loader's weights always do; weights
     // put together by hand are checked here, so that a short table is an error rather than a read
     // past its end, and a missing norm is not taken for one without scale).
-    void check_weights() const {
-        const auto fail = [](const std::string& what) { raise(errc::invalid_argument, "einvit::vit: " + what); };
-        if (w_.blocks.size() != C.depth)
-            fail("the weights have " + std::to_string(w_.blocks.size()) + " blocks, the config " + std::to_string(C.depth));
-        const auto vector = [&](const std::vector<float>& v, const std::string& name, std::size_t size) {
-            if (v.size() != size) fail(name + " has " + std::to_string(v.size()) + " values, the config needs " + std::to_string(size));
-        };
-        const auto norm = [&](const NormWeights& n, const std::string& name, std::size_t size) {
-            vector(n.gamma, name + ".gamma", size);
-            vector(n.beta, name + ".beta", size);
-        };
-        const auto linear = [&](const LinearWeights& l, const std::string& name, std::size_t in, std::size_t out) {
-            if (l.in != in || l.out != out || l.weight.k() != in || l.weight.n() != out)
-                fail(name + " is " + std::to_string(l.weight.n()) + " x " + std::to_string(l.weight.k()) + ", the config needs " +
-                     std::to_string(out) + " x " + std::to_string(in));
-            if (!l.bias.empty()) vector(l.bias, name + ".bias", out);  // empty: no bias
-        };
-        linear(w_.patch, "patch", PD, D);
-        if constexpr (C.patch_norm) {
-            norm(w_.patch_norm_in, "patch_norm_in", PD);
-            norm(w_.patch_norm_out, "patch_norm_out", D);
-        }
-        if constexpr (C.class_token) vector(w_.cls, "cls", D);
-        if constexpr (C.distillation_token) vector(w_.dist, "dist", D);
-        vector(w_.pos, "pos", (C.position == PositionEmbedding::learned ? T : NP) * D);
-        for (std::size_t l = 0; l < C.depth; ++l) {
-            const std::string b = "blocks[" + std::to_string(l) + "].";
-            const BlockWeights& bw = w_.blocks[l];
-            norm(bw.norm1, b + "norm1", D);
-            norm(bw.norm2, b + "norm2", D);
-            linear(bw.qkv, b + "qkv", D, 3 * I);
-            if constexpr (C.proj_out) linear(bw.proj, b + "proj", I, D);
-            linear(bw.fc1, b + "fc1", D, MLP);
-            linear(bw.fc2, b + "fc2", MLP, D);
-        }
-        if constexpr (C.final_norm) norm(w_.norm, "norm", D);
-        if constexpr (C.head_norm) norm(w_.head_norm, "head_norm", D);
-        if constexpr (C.representation_size != 0) linear(w_.pre_logits, "pre_logits", D, F);
-        if constexpr (C.num_classes != 0) {
-            linear(w_.head, "head", F, C.num_classes);
-            if constexpr (C.distillation_token) linear(w_.head_dist, "head_dist", D, C.num_classes);
-        }
-    }
+    struct checked {};
+    VisionTransformer(Weights w, checked) : w_(std::move(w)) {}
 
     Weights w_;
     std::vector<float> workspace_;
 };
+
+
+template <Config C, class Backend>
+std::string VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
+    if (w.blocks.size() != C.depth)
+        return "einvit::vit: the weights have " + std::to_string(w.blocks.size()) + " blocks, the config " + std::to_string(C.depth);
+    std::string fault;  // the first one
+    const auto fail = [&](const std::string& what) {
+        if (fault.empty()) fault = "einvit::vit: " + what;
+    };
+    const auto vector = [&](const std::vector<float>& v, const std::string& name, std::size_t size) {
+        if (v.size() != size) fail(name + " has " + std::to_string(v.size()) + " values, the config needs " + std::to_string(size));
+    };
+    const auto norm = [&](const NormWeights& n, const std::string& name, std::size_t size) {
+        vector(n.gamma, name + ".gamma", size);
+        vector(n.beta, name + ".beta", size);
+    };
+    const auto linear = [&](const LinearWeights& l, const std::string& name, std::size_t in, std::size_t out) {
+        if (l.in != in || l.out != out || l.weight.k() != in || l.weight.n() != out)
+            fail(name + " is " + std::to_string(l.weight.n()) + " x " + std::to_string(l.weight.k()) + ", the config needs " +
+                 std::to_string(out) + " x " + std::to_string(in));
+        if (!l.bias.empty()) vector(l.bias, name + ".bias", out);  // empty: no bias
+    };
+    linear(w.patch, "patch", PD, D);
+    if constexpr (C.patch_norm) {
+        norm(w.patch_norm_in, "patch_norm_in", PD);
+        norm(w.patch_norm_out, "patch_norm_out", D);
+    }
+    if constexpr (C.class_token) vector(w.cls, "cls", D);
+    if constexpr (C.distillation_token) vector(w.dist, "dist", D);
+    vector(w.pos, "pos", (C.position == PositionEmbedding::learned ? T : NP) * D);
+    for (std::size_t l = 0; l < C.depth; ++l) {
+        const std::string b = "blocks[" + std::to_string(l) + "].";
+        const BlockWeights& bw = w.blocks[l];
+        norm(bw.norm1, b + "norm1", D);
+        norm(bw.norm2, b + "norm2", D);
+        linear(bw.qkv, b + "qkv", D, 3 * I);
+        if constexpr (C.proj_out) linear(bw.proj, b + "proj", I, D);
+        linear(bw.fc1, b + "fc1", D, MLP);
+        linear(bw.fc2, b + "fc2", MLP, D);
+    }
+    if constexpr (C.final_norm) norm(w.norm, "norm", D);
+    if constexpr (C.head_norm) norm(w.head_norm, "head_norm", D);
+    if constexpr (C.representation_size != 0) linear(w.pre_logits, "pre_logits", D, F);
+    if constexpr (C.num_classes != 0) {
+        linear(w.head, "head", F, C.num_classes);
+        if constexpr (C.distillation_token) linear(w.head_dist, "head_dist", D, C.num_classes);
+    }
+    return fault;
+}
 
 }  // namespace einvit::vit
