@@ -64,6 +64,28 @@
 #endif
 #endif
 
+// EINVIT_THREADS is 1 when the standard library has threads and the user did not define
+// EINVIT_NO_THREADS. Without it (a bare-metal toolchain, whose libstdc++ is built without gthreads) the
+// kernels run on the calling thread: no <thread>, <mutex> or thread-local storage, and
+// set_num_threads is accepted and keeps one thread. Results are the same for any thread count.
+// EINVIT_THREAD_LOCAL is thread_local with threads and nothing without (no TLS needed).
+#if !defined(EINVIT_THREADS)
+#if defined(EINVIT_NO_THREADS)
+#define EINVIT_THREADS 0
+#elif defined(__GLIBCXX__) && !defined(_GLIBCXX_HAS_GTHREADS)
+#define EINVIT_THREADS 0
+#elif defined(_LIBCPP_HAS_NO_THREADS)
+#define EINVIT_THREADS 0
+#else
+#define EINVIT_THREADS 1
+#endif
+#endif
+#if EINVIT_THREADS
+#define EINVIT_THREAD_LOCAL thread_local
+#else
+#define EINVIT_THREAD_LOCAL
+#endif
+
 // EINVIT_USE_XSIMD is 1 when <xsimd/xsimd.hpp> can be included, xsimd has an instruction set for the
 // target (not, e.g., aarch64 with +nosimd or a Cortex-M), and the user did not define EINVIT_NO_XSIMD.
 // Without it every kernel runs its scalar path (the same API; results within the stated tolerances of
@@ -3627,14 +3649,11 @@ void reduce(cpu, T* EINVIT_RESTRICT out, const T* EINVIT_RESTRICT in) noexcept {
 // that with more threads than cores the waiters do not take the time of the threads with work.
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <new>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -3918,6 +3937,11 @@ inline std::size_t cpu_quota() {
 }  // namespace einvit::detail::cpu_limit
 // ---- end einvit/backend/cpu/cpu_limit.hpp ----
 
+#if EINVIT_THREADS
+#include <chrono>
+#include <mutex>
+#include <thread>
+
 #if defined(__linux__)
 #include <sched.h>
 #endif
@@ -3927,11 +3951,15 @@ inline std::size_t cpu_quota() {
 #else
 #define EINVIT_HAS_PTHREAD_ATFORK 0
 #endif
+#else
+#define EINVIT_HAS_PTHREAD_ATFORK 0
+#endif
 
 namespace einvit {
 
 namespace detail {
 
+#if EINVIT_THREADS
 // Waiting for another thread: a few pauses, then the core given up at every turn (yield), so that where
 // more threads are runnable than there are cores (another program busy on one, or more einvit threads
 // than cores) the thread waited for, or the one with work, gets the core rather than the waiter
@@ -4050,7 +4078,7 @@ public:
     }
 
     static bool& inside_task() noexcept {
-        static thread_local bool flag = false;
+        static EINVIT_THREAD_LOCAL bool flag = false;
         return flag;
     }
 
@@ -4058,7 +4086,7 @@ public:
     /// own), i while it runs task i >= 1, whichever thread it is (the GEMM's scratch buffers are per
     /// task, see gemm::detail::scratch_buffers).
     static std::size_t& current_task() noexcept {
-        static thread_local std::size_t task = 0;
+        static EINVIT_THREAD_LOCAL std::size_t task = 0;
         return task;
     }
 
@@ -4164,12 +4192,40 @@ private:
     std::exception_ptr failure_;
 #endif
 };
+#else
+// Without threads (EINVIT_THREADS 0): every kernel runs on the calling thread, its tasks in order.
+struct Backoff {
+    void operator()() noexcept { EINVIT_CPU_RELAX(); }
+};
+
+class ThreadPool {
+public:
+    explicit ThreadPool(std::size_t) noexcept {}
+    std::size_t size() const noexcept { return 1; }
+    void resize(std::size_t) noexcept {}  // one thread, whatever the count asked
+    template <class F>
+    void run(std::size_t tasks, F&& fn) {  // as a pool of one thread runs a job: in order, as task 0
+        for (std::size_t i = 0; i < tasks; ++i) fn(i);
+    }
+    static bool& inside_task() noexcept {
+        static bool flag = false;
+        return flag;
+    }
+    static std::size_t& current_task() noexcept {
+        static std::size_t task = 0;
+        return task;
+    }
+};
+#endif
 
 // The threads the pool starts with: the CPUs the calling thread may run on (its affinity, as `taskset`
 // or a container's cpuset sets it) where the system says (Linux), else the hardware's threads; and no
 // more than a cgroup's CPU quota allows (cpu_limit.hpp: `docker --cpus`, a Kubernetes CPU limit). On a
 // 2-CPU share of a larger machine, a pool of all its threads would put several on each CPU.
 inline std::size_t default_threads() noexcept {
+#if !EINVIT_THREADS
+    return 1;
+#else
     std::size_t n = 0;
 #if defined(__linux__)
     cpu_set_t allowed;
@@ -4187,6 +4243,7 @@ inline std::size_t default_threads() noexcept {
     }
 #endif
     return n;
+#endif
 }
 
 inline ThreadPool& pool() {
@@ -4253,7 +4310,7 @@ Slot* call_slots(Slot (&local)[N], std::size_t count) {
             size = 0;
         }
     };
-    static thread_local Store more;
+    static EINVIT_THREAD_LOCAL Store more;
     if (more.size < count) {
         Slot* grown = new Slot[count]();
         delete[] more.data;
@@ -4820,7 +4877,7 @@ inline constexpr std::size_t scratch_task_sets = 63;
 // fall). One job runs at a time, each task on one thread, so a task's buffers have one user at a time.
 template <class T>
 ScratchBuffer<T>* scratch_buffers() noexcept {
-    static thread_local ScratchBuffer<T> own[scratch_slots];
+    static EINVIT_THREAD_LOCAL ScratchBuffer<T> own[scratch_slots];
     const std::size_t task = einvit::detail::ThreadPool::current_task();
     if (task == 0 || task > scratch_task_sets) return own;
     static ScratchBuffer<T> tasks[scratch_task_sets][scratch_slots];

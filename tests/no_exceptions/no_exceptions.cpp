@@ -17,6 +17,9 @@
 #error "build this file with -fno-exceptions"
 #endif
 static_assert(!EINVIT_HAS_EXCEPTIONS);
+#if defined(EINVIT_EXPECT_NO_THREADS)  // tests/no_threads.cmake: a standard library without threads
+static_assert(!EINVIT_THREADS, "a standard library without gthreads must give EINVIT_THREADS 0");
+#endif
 
 namespace {
 int failures = 0;

@@ -53,6 +53,28 @@
 #endif
 #endif
 
+// EINVIT_THREADS is 1 when the standard library has threads and the user did not define
+// EINVIT_NO_THREADS. Without it (a bare-metal toolchain, whose libstdc++ is built without gthreads) the
+// kernels run on the calling thread: no <thread>, <mutex> or thread-local storage, and
+// set_num_threads is accepted and keeps one thread. Results are the same for any thread count.
+// EINVIT_THREAD_LOCAL is thread_local with threads and nothing without (no TLS needed).
+#if !defined(EINVIT_THREADS)
+#if defined(EINVIT_NO_THREADS)
+#define EINVIT_THREADS 0
+#elif defined(__GLIBCXX__) && !defined(_GLIBCXX_HAS_GTHREADS)
+#define EINVIT_THREADS 0
+#elif defined(_LIBCPP_HAS_NO_THREADS)
+#define EINVIT_THREADS 0
+#else
+#define EINVIT_THREADS 1
+#endif
+#endif
+#if EINVIT_THREADS
+#define EINVIT_THREAD_LOCAL thread_local
+#else
+#define EINVIT_THREAD_LOCAL
+#endif
+
 // EINVIT_USE_XSIMD is 1 when <xsimd/xsimd.hpp> can be included, xsimd has an instruction set for the
 // target (not, e.g., aarch64 with +nosimd or a Cortex-M), and the user did not define EINVIT_NO_XSIMD.
 // Without it every kernel runs its scalar path (the same API; results within the stated tolerances of

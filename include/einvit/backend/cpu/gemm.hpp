@@ -198,7 +198,7 @@ inline constexpr std::size_t scratch_task_sets = 63;
 // fall). One job runs at a time, each task on one thread, so a task's buffers have one user at a time.
 template <class T>
 ScratchBuffer<T>* scratch_buffers() noexcept {
-    static thread_local ScratchBuffer<T> own[scratch_slots];
+    static EINVIT_THREAD_LOCAL ScratchBuffer<T> own[scratch_slots];
     const std::size_t task = einvit::detail::ThreadPool::current_task();
     if (task == 0 || task > scratch_task_sets) return own;
     static ScratchBuffer<T> tasks[scratch_task_sets][scratch_slots];

@@ -14,14 +14,11 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <new>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -29,6 +26,11 @@
 #include "einvit/backend/cpu/cpu_limit.hpp"
 #include "einvit/core/config.hpp"
 #include "einvit/core/error.hpp"
+
+#if EINVIT_THREADS
+#include <chrono>
+#include <mutex>
+#include <thread>
 
 #if defined(__linux__)
 #include <sched.h>
@@ -39,11 +41,15 @@
 #else
 #define EINVIT_HAS_PTHREAD_ATFORK 0
 #endif
+#else
+#define EINVIT_HAS_PTHREAD_ATFORK 0
+#endif
 
 namespace einvit {
 
 namespace detail {
 
+#if EINVIT_THREADS
 // Waiting for another thread: a few pauses, then the core given up at every turn (yield), so that where
 // more threads are runnable than there are cores (another program busy on one, or more einvit threads
 // than cores) the thread waited for, or the one with work, gets the core rather than the waiter
@@ -162,7 +168,7 @@ public:
     }
 
     static bool& inside_task() noexcept {
-        static thread_local bool flag = false;
+        static EINVIT_THREAD_LOCAL bool flag = false;
         return flag;
     }
 
@@ -170,7 +176,7 @@ public:
     /// own), i while it runs task i >= 1, whichever thread it is (the GEMM's scratch buffers are per
     /// task, see gemm::detail::scratch_buffers).
     static std::size_t& current_task() noexcept {
-        static thread_local std::size_t task = 0;
+        static EINVIT_THREAD_LOCAL std::size_t task = 0;
         return task;
     }
 
@@ -276,12 +282,40 @@ private:
     std::exception_ptr failure_;
 #endif
 };
+#else
+// Without threads (EINVIT_THREADS 0): every kernel runs on the calling thread, its tasks in order.
+struct Backoff {
+    void operator()() noexcept { EINVIT_CPU_RELAX(); }
+};
+
+class ThreadPool {
+public:
+    explicit ThreadPool(std::size_t) noexcept {}
+    std::size_t size() const noexcept { return 1; }
+    void resize(std::size_t) noexcept {}  // one thread, whatever the count asked
+    template <class F>
+    void run(std::size_t tasks, F&& fn) {  // as a pool of one thread runs a job: in order, as task 0
+        for (std::size_t i = 0; i < tasks; ++i) fn(i);
+    }
+    static bool& inside_task() noexcept {
+        static bool flag = false;
+        return flag;
+    }
+    static std::size_t& current_task() noexcept {
+        static std::size_t task = 0;
+        return task;
+    }
+};
+#endif
 
 // The threads the pool starts with: the CPUs the calling thread may run on (its affinity, as `taskset`
 // or a container's cpuset sets it) where the system says (Linux), else the hardware's threads; and no
 // more than a cgroup's CPU quota allows (cpu_limit.hpp: `docker --cpus`, a Kubernetes CPU limit). On a
 // 2-CPU share of a larger machine, a pool of all its threads would put several on each CPU.
 inline std::size_t default_threads() noexcept {
+#if !EINVIT_THREADS
+    return 1;
+#else
     std::size_t n = 0;
 #if defined(__linux__)
     cpu_set_t allowed;
@@ -299,6 +333,7 @@ inline std::size_t default_threads() noexcept {
     }
 #endif
     return n;
+#endif
 }
 
 inline ThreadPool& pool() {
@@ -365,7 +400,7 @@ Slot* call_slots(Slot (&local)[N], std::size_t count) {
             size = 0;
         }
     };
-    static thread_local Store more;
+    static EINVIT_THREAD_LOCAL Store more;
     if (more.size < count) {
         Slot* grown = new Slot[count]();
         delete[] more.data;
