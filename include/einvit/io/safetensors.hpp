@@ -30,14 +30,20 @@
 #include "einvit/core/file.hpp"
 #include "einvit/io/json.hpp"
 
+// EINVIT_HAS_MMAP: files are mapped where the system can (POSIX), else read whole into memory;
+// -DEINVIT_HAS_MMAP=0 asks for the reading path anywhere (the tests build it so).
+#if !defined(EINVIT_HAS_MMAP)
 #if __has_include(<sys/mman.h>) && __has_include(<fcntl.h>) && __has_include(<unistd.h>)
+#define EINVIT_HAS_MMAP 1
+#else
+#define EINVIT_HAS_MMAP 0
+#endif
+#endif
+#if EINVIT_HAS_MMAP
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#define EINVIT_HAS_MMAP 1
-#else
-#define EINVIT_HAS_MMAP 0
 #endif
 
 namespace einvit::io {
