@@ -7695,6 +7695,7 @@ private:
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -8120,7 +8121,13 @@ public:
                 for (std::uint64_t i = 0; i < n; ++i) {
                     double d;
                     std::memcpy(&d, src + i * 8, 8);
-                    dst[i] = static_cast<float>(d);
+                    // rounded to nearest, as PyTorch's .float() does: beyond float's range (from the
+                    // midpoint between FLT_MAX and the next power of two) +-inf; a plain cast of such a
+                    // value is undefined behaviour
+                    constexpr double overflow = 3.4028235677973366e+38;  // FLT_MAX + half its ulp
+                    dst[i] = d >= overflow    ? std::numeric_limits<float>::infinity()
+                             : d <= -overflow ? -std::numeric_limits<float>::infinity()
+                                              : static_cast<float>(d);
                 }
                 break;
             case DType::f16:

@@ -2,12 +2,14 @@
 // fault, each giving its own Fault and a message naming the file and the tensor.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <einvit/io/safetensors.hpp>
 #include <einvit/io/sharded.hpp>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -64,6 +66,33 @@ TEST_CASE("safetensors: a valid file with metadata, f32, f16 and bf16 tensors, a
     CHECK(out[0] == 1.0f);
     CHECK(out[1] == 3.140625f);
     CHECK(st.find("missing") == nullptr);
+}
+
+TEST_CASE("safetensors: F64 tensors rounded to float as PyTorch's .float() does, also beyond float's range") {
+    // numpy's float64 -> float32: nearest; from FLT_MAX + half its ulp on, inf (a plain cast is
+    // undefined behaviour there, which UBSan's float-cast-overflow reports)
+    const double values[] = {1.0 / 3.0, -2.5, 1e300, -1e300, 3.4028235677973366e+38, 3.4028235677973362e+38,
+                             -3.4028235677973362e+38, 1e-50, std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::quiet_NaN()};
+    constexpr std::size_t n = sizeof values / sizeof values[0];
+    std::string header = "{" + entry("d", "F64", "[10]", 0, 8 * n) + "}";
+    auto f = file_image(header, 8 * n);
+    std::memcpy(f.data() + 8 + header.size(), values, sizeof values);
+    auto r = einvit::io::SafeTensors::try_from_memory(f.data(), f.size(), "f64.safetensors");
+    REQUIRE(r.has_value());
+    float out[n];
+    r.value().read_as_float(*r.value().find("d"), out);
+    const float inf = std::numeric_limits<float>::infinity(), max = std::numeric_limits<float>::max();
+    CHECK(out[0] == 1.0f / 3.0f);
+    CHECK(out[1] == -2.5f);
+    CHECK(out[2] == inf);
+    CHECK(out[3] == -inf);
+    CHECK(out[4] == inf);   // the midpoint rounds to even: inf
+    CHECK(out[5] == max);   // just below it: FLT_MAX
+    CHECK(out[6] == -max);
+    CHECK(out[7] == 0.0f);
+    CHECK(out[8] == inf);
+    CHECK(std::isnan(out[9]));
 }
 
 TEST_CASE("safetensors: each class of fault is its own error") {
