@@ -7,11 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/install-deps.sh
-# build/ configured as this script needs it, whatever an earlier configure left in its cache (another
-# compiler makes CMake drop the cache: --fresh then, so that no setting is lost on the way)
-fresh=()
-if [ -f build/CMakeCache.txt ] && ! grep -qE '^CMAKE_CXX_COMPILER:[A-Z]+=(.*/)?g\+\+$' build/CMakeCache.txt; then fresh=(--fresh); fi
-cmake -S . -B build "${fresh[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DEINVIT_BUILD_EXAMPLES=ON > /dev/null
+tools/configure-build.sh -DEINVIT_BUILD_EXAMPLES=ON > /dev/null
 cmake --build build --target einvit_classify --parallel "$(nproc)"
 echo "== the shipped samples"
 build/examples/einvit-classify examples/data/samples

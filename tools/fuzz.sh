@@ -14,13 +14,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(safetensors image)
 
-tools/install-deps.sh  # clang 14, the image libraries, xsimd, python3 (the seeds)
-if ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "install ok installed"; then
-  echo "fuzz: installing libclang-rt-14-dev (libFuzzer and the sanitizers' runtimes)"
-  sudo=(); [ "$(id -u)" -ne 0 ] && sudo=(sudo)
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libclang-rt-14-dev
-fi
+tools/install-deps.sh --fuzz  # clang 14 and libFuzzer's runtime, the image libraries, xsimd, python3 (the seeds)
 python=python3
 [ -x .venv/bin/python ] && python=.venv/bin/python
 

@@ -16,8 +16,11 @@ packages=(
 )
 # With --tests (tools/run-tests.sh): also the kernels' unit tests for aarch64 (NEON), cross-built and
 # run under qemu (unit_isa.aarch64_neon), which the demo does not need.
+# With --fuzz (tools/fuzz.sh): libFuzzer and the sanitizers' runtimes for clang 14.
 if [ "${1:-}" = "--tests" ]; then
   packages+=(g++-aarch64-linux-gnu qemu-user)
+elif [ "${1:-}" = "--fuzz" ]; then
+  packages+=(libclang-rt-14-dev)
 fi
 
 missing=()

@@ -14,12 +14,7 @@ cd "$(dirname "$0")/.."
 tools/install-deps.sh --tests
 tools/make-venv.sh
 jobs=$(nproc)
-# build/ configured as this script needs it, whatever an earlier configure left in its cache (another
-# compiler makes CMake drop the cache: --fresh then, so that no setting is lost on the way)
-fresh=()
-if [ -f build/CMakeCache.txt ] && ! grep -qE '^CMAKE_CXX_COMPILER:[A-Z]+=(.*/)?g\+\+$' build/CMakeCache.txt; then fresh=(--fresh); fi
-cmake -S . -B build "${fresh[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
-  -DEINVIT_BUILD_TESTS=ON -DEINVIT_BUILD_BENCH=ON -DEINVIT_BUILD_EXAMPLES=ON
+tools/configure-build.sh -DEINVIT_BUILD_TESTS=ON -DEINVIT_BUILD_BENCH=ON -DEINVIT_BUILD_EXAMPLES=ON
 cmake --build build --parallel "$jobs"
 export CMAKE_BUILD_PARALLEL_LEVEL="$jobs"
 ctest --test-dir build --output-on-failure --no-tests=error --parallel "$jobs" "$@"

@@ -1336,12 +1336,14 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         raise(errc::invalid_argument, "gemm: a LayerNorm of A's rows needs a row-major A with at least one column");
     // C may not overlap A or B: the threads and the depth blocks read A (and an unpacked B) after C's
     // first stores, so an in-place x = x · W gave results that depended on the thread count
+    // C's columns here: [first * nr, first * nr + cols)
+    const std::size_t panels = end - first, cols = (end * nr<T> < n ? end * nr<T> : n) - first * nr<T>;
     if (k != 0) {
         const T* c_lo = c + first * nr<T>;
-        const T* c_hi = c + (m - 1) * ldc + (end * nr<T> < n ? end * nr<T> : n);
-        const auto overlaps = [&](Strided<T> x, std::size_t rows, std::size_t cols) {
-            if (!x.data || rows == 0 || cols == 0) return false;
-            const T* x_hi = x.data + (rows - 1) * x.row_stride + (cols - 1) * x.col_stride + 1;
+        const T* c_hi = c_lo + (m - 1) * ldc + cols;
+        const auto overlaps = [&](Strided<T> x, std::size_t rows, std::size_t width) {
+            if (!x.data || rows == 0 || width == 0) return false;
+            const T* x_hi = x.data + (rows - 1) * x.row_stride + (width - 1) * x.col_stride + 1;
             return std::less<const T*>{}(x.data, c_hi) && std::less<const T*>{}(c_lo, x_hi);
         };
         if (overlaps(a, m, k) || (!packed && overlaps(b, k, n)))
@@ -1349,7 +1351,7 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         // a residual may be C itself (each element read before it is written), but not other elements
         // of C: rows at another stride, or shifted, would be read after some tiles have been stored
         if (ep.residual && !(ep.residual == c && ep.residual_ld == ldc) &&
-            overlaps(Strided<T>{ep.residual + first * nr<T>, ep.residual_ld, 1}, m, (end * nr<T> < n ? end * nr<T> : n) - first * nr<T>))
+            overlaps(Strided<T>{ep.residual + first * nr<T>, ep.residual_ld, 1}, m, cols))
             raise(errc::invalid_argument, "gemm: the residual overlaps the output without being the output itself (the same "
                                           "first element and row stride)");
     }
@@ -1371,7 +1373,6 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
                                       "into the output, unless the depth is at most " + std::to_string(depth_block<T>(k)) +
                                       " (got " + std::to_string(k) + ")");
     }
-    const std::size_t panels = end - first, cols = (end * nr<T> < n ? end * nr<T> : n) - first * nr<T>;
     // Threads only when each gets a worthwhile share of the work: the multiply-adds, and with a
     // pre-packed B (a weight, which comes from memory) its bytes, since with few rows (the class token
     // of a ViT's last block) the product waits on memory, and two threads draw more of it than one.
