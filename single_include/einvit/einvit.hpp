@@ -121,6 +121,97 @@
 #endif
 #endif
 
+// EINVIT_HAS_MMAP: files are mapped where the system can (POSIX), else read whole into memory;
+// -DEINVIT_HAS_MMAP=0 asks for the reading path anywhere (the tests build it so).
+#if !defined(EINVIT_HAS_MMAP)
+#if defined(__has_include)
+#if __has_include(<sys/mman.h>) && __has_include(<fcntl.h>) && __has_include(<unistd.h>)
+#define EINVIT_HAS_MMAP 1
+#else
+#define EINVIT_HAS_MMAP 0
+#endif
+#else
+#define EINVIT_HAS_MMAP 0
+#endif
+#endif
+
+// EINVIT_ABI names the inline namespace that holds every einvit entity whose code depends on how its
+// translation unit was built: the instruction set the kernels take (the packets' width, the GEMM's
+// micro-tile, the layout of its packed panels), exceptions, threads, bounds checks, profiling, mmap,
+// and einvit's version. Two files of one program built differently (one with -march=x86-64-v3 for a
+// fast path chosen at run time, the rest for any x86-64; one without exceptions) then hold two
+// distinct sets of functions instead of one set of identically named inline functions of which the
+// linker keeps one (which would run one file's code on the other's data: wrong numbers, or an
+// instruction the CPU lacks). The compile-time-only types (Shape, the backend tags, is_element,
+// patterns, the diagnostics) are the same for every build and stay in einvit itself, so that compile
+// errors name them plainly. User code names everything as einvit::X, never with this namespace.
+#if !EINVIT_USE_XSIMD
+#define EINVIT_ABI_ISA scalar
+#elif defined(__AVX512F__) && defined(__AVX512BW__)
+#define EINVIT_ABI_ISA avx512bw
+#elif defined(__AVX512F__) && defined(__AVX512DQ__)
+#define EINVIT_ABI_ISA avx512dq
+#elif defined(__AVX512F__)
+#define EINVIT_ABI_ISA avx512f
+#elif defined(__AVX2__) && defined(__FMA__)
+#define EINVIT_ABI_ISA avx2fma
+#elif defined(__AVX2__)
+#define EINVIT_ABI_ISA avx2
+#elif defined(__AVX__) && defined(__FMA__)
+#define EINVIT_ABI_ISA avxfma
+#elif defined(__AVX__)
+#define EINVIT_ABI_ISA avx
+#elif defined(__SSE4_2__)
+#define EINVIT_ABI_ISA sse4_2
+#elif defined(__SSE4_1__)
+#define EINVIT_ABI_ISA sse4_1
+#elif defined(__SSSE3__)
+#define EINVIT_ABI_ISA ssse3
+#elif defined(__SSE3__)
+#define EINVIT_ABI_ISA sse3
+#elif defined(__SSE2__)
+#define EINVIT_ABI_ISA sse2
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define EINVIT_ABI_ISA neon64
+#elif defined(__ARM_NEON) && (defined(__ARM_FEATURE_FMA) || defined(__ARM_FEATURE_FUSED_MAC))
+#define EINVIT_ABI_ISA neonfma
+#elif defined(__ARM_NEON)
+#define EINVIT_ABI_ISA neon
+#else
+#define EINVIT_ABI_ISA simd
+#endif
+#if EINVIT_HAS_EXCEPTIONS
+#define EINVIT_ABI_X x1
+#else
+#define EINVIT_ABI_X x0
+#endif
+#if EINVIT_THREADS
+#define EINVIT_ABI_T t1
+#else
+#define EINVIT_ABI_T t0
+#endif
+#if EINVIT_CHECK_BOUNDS
+#define EINVIT_ABI_B b1
+#else
+#define EINVIT_ABI_B b0
+#endif
+#if defined(EINVIT_PROFILE)
+#define EINVIT_ABI_P p1
+#else
+#define EINVIT_ABI_P p0
+#endif
+#if EINVIT_HAS_MMAP
+#define EINVIT_ABI_M m1
+#else
+#define EINVIT_ABI_M m0
+#endif
+#define EINVIT_ABI_JOIN_(major, minor, isa, x, t, b, p, m) v##major##_##minor##_##isa##_##x##t##b##p##m
+#define EINVIT_ABI_JOIN(major, minor, isa, x, t, b, p, m) EINVIT_ABI_JOIN_(major, minor, isa, x, t, b, p, m)
+/// The inline namespace of this build's einvit, e.g. v0_1_avx2fma_x1t1b0p0m1 (see above).
+#define EINVIT_ABI                                                                                          \
+    EINVIT_ABI_JOIN(EINVIT_VERSION_MAJOR, EINVIT_VERSION_MINOR, EINVIT_ABI_ISA, EINVIT_ABI_X, EINVIT_ABI_T, \
+                    EINVIT_ABI_B, EINVIT_ABI_P, EINVIT_ABI_M)
+
 namespace einvit {
 
 /// Alignment, in bytes, of every buffer einvit allocates or carves from an arena: one cache line,
@@ -154,7 +245,7 @@ inline constexpr std::size_t alignment = 64;
 #include <stdexcept>
 #endif
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// What went wrong, coarsely; the message says exactly what.
 enum class errc {
@@ -302,7 +393,7 @@ struct Strides {
     static constexpr std::array<std::size_t, sizeof...(S)> values{S...};
 };
 
-namespace detail {
+namespace shape_detail {
 
 template <class T>
 struct is_shape : std::false_type {};
@@ -328,24 +419,24 @@ struct strides_from_array_impl<Array, std::index_sequence<I...>> {
     using type = Strides<Array[I]...>;
 };
 
-}  // namespace detail
+}  // namespace shape_detail
 
 /// True for Shape<...> types.
 template <class T>
-inline constexpr bool is_shape_v = detail::is_shape<T>::value;
+inline constexpr bool is_shape_v = shape_detail::is_shape<T>::value;
 
 /// True for Strides<...> types.
 template <class T>
-inline constexpr bool is_strides_v = detail::is_strides<T>::value;
+inline constexpr bool is_strides_v = shape_detail::is_strides<T>::value;
 
 /// Shape whose extents are the elements of a constexpr std::array.
 template <auto Array>
-using shape_from_array_t = typename detail::shape_from_array_impl<Array, std::make_index_sequence<Array.size()>>::type;
+using shape_from_array_t = typename shape_detail::shape_from_array_impl<Array, std::make_index_sequence<Array.size()>>::type;
 
 /// Strides whose values are the elements of a constexpr std::array.
 template <auto Array>
 using strides_from_array_t =
-    typename detail::strides_from_array_impl<Array, std::make_index_sequence<Array.size()>>::type;
+    typename shape_detail::strides_from_array_impl<Array, std::make_index_sequence<Array.size()>>::type;
 
 /// The row-major (contiguous) strides of a shape.
 template <class S>
@@ -355,7 +446,7 @@ using row_major_strides_t = strides_from_array_t<S::strides>;
 template <class A, class B>
 inline constexpr bool same_shape_v = std::is_same_v<A, B>;
 
-namespace detail {
+namespace shape_detail {
 
 // Broadcasting follows numpy: align the shapes on the right; each pair of extents must be equal or
 // contain a 1, and the result takes the larger extent.
@@ -397,15 +488,15 @@ constexpr auto replace_axis_extents() {
     return out;
 }
 
-}  // namespace detail
+}  // namespace shape_detail
 
 /// True when shapes A and B broadcast together under numpy's rules.
 template <class A, class B>
-inline constexpr bool broadcastable_v = detail::broadcastable_impl<A, B>();
+inline constexpr bool broadcastable_v = shape_detail::broadcastable_impl<A, B>();
 
 /// The shape of broadcasting A with B (only valid when broadcastable_v<A, B>).
 template <class A, class B>
-using broadcast_shape_t = shape_from_array_t<detail::broadcast_extents<A, B>()>;
+using broadcast_shape_t = shape_from_array_t<shape_detail::broadcast_extents<A, B>()>;
 
 /// True when a value of shape From can be broadcast to exactly shape To.
 template <class From, class To>
@@ -414,11 +505,11 @@ inline constexpr bool broadcasts_to_v =
 
 /// The shape S without dimension Axis.
 template <class S, std::size_t Axis>
-using remove_axis_t = shape_from_array_t<detail::remove_axis_extents<S, Axis>()>;
+using remove_axis_t = shape_from_array_t<shape_detail::remove_axis_extents<S, Axis>()>;
 
 /// The shape S with dimension Axis set to Value.
 template <class S, std::size_t Axis, std::size_t Value>
-using replace_axis_t = shape_from_array_t<detail::replace_axis_extents<S, Axis, Value>()>;
+using replace_axis_t = shape_from_array_t<shape_detail::replace_axis_extents<S, Axis, Value>()>;
 
 /// Resolves a possibly negative axis (-1 is the last) against a rank; returns rank when out of range.
 constexpr std::size_t normalize_axis(int axis, std::size_t rank) noexcept {
@@ -696,7 +787,7 @@ constexpr void check_arithmetic() {
 #define EINVIT_HAS_MADVISE_HUGEPAGE 0
 #endif
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// Rounds n up to a multiple of einvit::alignment.
 constexpr std::size_t align_up(std::size_t n) noexcept { return (n + alignment - 1) / alignment * alignment; }
@@ -861,7 +952,7 @@ private:
 #endif
 #endif
 
-namespace einvit::simd {
+namespace einvit::inline EINVIT_ABI::simd {
 
 #if EINVIT_USE_XSIMD
 // The instruction set the packets use: xsimd's best for the target, except in an unoptimised build for
@@ -1099,7 +1190,7 @@ EINVIT_ALWAYS_INLINE T lane(const packet<T>& v, std::size_t i) noexcept {
 #include <immintrin.h>
 #endif
 
-namespace einvit::fn {
+namespace einvit::inline EINVIT_ABI::fn {
 
 #define EINVIT_DEFINE_BINARY_OPERATOR(NAME, SYMBOL)                                   \
     struct NAME {                                                                     \
@@ -1404,7 +1495,7 @@ struct pow {
 #include <type_traits>
 
 
-namespace einvit::expr {
+namespace einvit::inline EINVIT_ABI::expr {
 
 /// Marker: a type with this member alias is an einvit expression node.
 template <class E>
@@ -1667,7 +1758,7 @@ struct BroadcastTo {
 #include <utility>
 
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 namespace expr {
 
@@ -1867,7 +1958,7 @@ auto broadcast_to(const A& a) {
 #include <type_traits>
 
 
-namespace einvit::expr {
+namespace einvit::inline EINVIT_ABI::expr {
 
 /// Evaluates one row of n elements into d, d + DstStride, ...: scalar reference kernel.
 template <std::size_t DstStride, class T, class Row>
@@ -1986,7 +2077,7 @@ void assign(T* dst, const E& e) {
 #include <utility>
 
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 template <class T, class S, class B, class St>
 class TensorView;
@@ -2116,7 +2207,7 @@ private:
             std::string idx = "(";
             std::size_t k = 0;
             ((idx += (k++ ? ", " : "") + std::to_string(index)), ...);
-            raise(errc::out_of_range, "index " + idx + ") is out of range for a tensor of shape " + to_string<S>());
+            raise(errc::out_of_range, "index " + idx + ") is out of range for a tensor of shape " + einvit::to_string<S>());
         }
     }
 };
@@ -2156,7 +2247,7 @@ public:
     /// A tensor on the heap, or an out_of_memory error.
     [[nodiscard]] static result<Tensor> try_create() {
         T* p = static_cast<T*>(detail::heap_allocate(bytes()));
-        if (!p && bytes() != 0) return error(errc::out_of_memory, "no memory for a tensor of shape " + to_string<S>());
+        if (!p && bytes() != 0) return error(errc::out_of_memory, "no memory for a tensor of shape " + einvit::to_string<S>());
         return Tensor(p, true);
     }
 
@@ -2257,7 +2348,7 @@ private:
 
     static T* heap_or_raise(bool zero = true) {
         void* p = detail::heap_allocate(bytes(), zero);
-        if (!p && bytes() != 0) raise(errc::out_of_memory, "no memory for a tensor of shape " + to_string<S>());
+        if (!p && bytes() != 0) raise(errc::out_of_memory, "no memory for a tensor of shape " + einvit::to_string<S>());
         return static_cast<T*>(p);
     }
     void release() noexcept {
@@ -2373,7 +2464,7 @@ private:
 #include <type_traits>
 
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// Reduction operations, for reduce_axis (one axis) and einops-style reduce patterns.
 namespace op {
@@ -3410,7 +3501,7 @@ constexpr void report() {
 #include <cstddef>
 
 
-namespace einvit::strided {
+namespace einvit::inline EINVIT_ABI::strided {
 
 /// Dimensions of a strided layout (N at most), simplified.
 template <std::size_t N>
@@ -3692,12 +3783,13 @@ void reduce(cpu, T* EINVIT_RESTRICT out, const T* EINVIT_RESTRICT in) noexcept {
 
 #if __has_include(<sys/stat.h>)
 #include <sys/stat.h>
+
 #define EINVIT_HAS_STAT 1
 #else
 #define EINVIT_HAS_STAT 0
 #endif
 
-namespace einvit::detail {
+namespace einvit::inline EINVIT_ABI::detail {
 
 // Reads the regular file at `path` into `out`, stopping once it holds more than `limit` bytes (the
 // caller sees out.size() > limit); "" on success, else the i/o error.
@@ -3733,7 +3825,7 @@ inline std::string read_whole_file(const std::string& path, std::size_t limit, s
 }  // namespace einvit::detail
 // ---- end einvit/core/file.hpp ----
 
-namespace einvit::detail::cpu_limit {
+namespace einvit::inline EINVIT_ABI::detail::cpu_limit {
 
 // CPUs a quota of `quota` microseconds per `period` allows, rounded up (1.5 CPUs: 2); 0 for none.
 inline std::size_t cpus_of_quota(long long quota, long long period) noexcept {
@@ -3955,7 +4047,7 @@ inline std::size_t cpu_quota() {
 #define EINVIT_HAS_PTHREAD_ATFORK 0
 #endif
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 namespace detail {
 
@@ -4426,7 +4518,7 @@ void parallel_items(std::size_t count, F&& fn, Prepare&& prepare = [] {}) {
 #include <immintrin.h>
 #endif
 
-namespace einvit::kernels {
+namespace einvit::inline EINVIT_ABI::kernels {
 
 namespace detail {
 
@@ -4722,7 +4814,7 @@ void layer_norm_rows(reference, const T* in, std::size_t in_ld, T* out, std::siz
 #include <immintrin.h>
 #endif
 
-namespace einvit::gemm {
+namespace einvit::inline EINVIT_ABI::gemm {
 
 /// A strided matrix operand: element (r, c) is at data[r * row_stride + c * col_stride].
 template <class T>
@@ -6306,7 +6398,7 @@ void multiply(reference, std::size_t m, std::size_t n, std::size_t k, Strided<T>
 #include <vector>
 
 
-namespace einvit::kernels {
+namespace einvit::inline EINVIT_ABI::kernels {
 
 /// One operand of attention: element (b, h, i, d) at data[b*batch_stride + h*head_stride + i*row_stride + d].
 template <class T>
@@ -6569,7 +6661,7 @@ void attention(reference, const AttentionSize& s, HeadTensor<const T> q, HeadTen
 #include <type_traits>
 
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// The length of a named axis in a pattern: `einvit::axis<"p1", 16>`.
 template <fixed_string Name, std::size_t Length>
@@ -6738,7 +6830,7 @@ void rearrange_into(Dst&& dst, const X& x) {
 #include <type_traits>
 
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 namespace detail {
 
@@ -6971,7 +7063,7 @@ auto einsum(const X&... x) {
 #include <vector>
 
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// Passed to linear_into: add the product to what the output holds (a fused residual).
 struct accumulate_t {
@@ -7047,7 +7139,7 @@ struct RowPair {
 }  // namespace einvit
 // ---- end einvit/nn/common.hpp ----
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 // ---- attention ---------------------------------------------------------------------------------
 
@@ -7139,7 +7231,7 @@ auto attention(const Q& q, const K& k, const V& v, const Mask& keep, bool mask_q
 // Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
 
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// LayerNorm over the last axis into y: (x - mean) / sqrt(var + eps) * gamma + beta. gamma and beta
 /// point to D values each, or are null (no scale, no shift).
@@ -7172,7 +7264,7 @@ auto layer_norm(const X& x, const G& gamma, const Bt& beta, detail::elem_t<X> ep
 // Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
 
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 // ---- linear ------------------------------------------------------------------------------------
 
@@ -7289,7 +7381,7 @@ void linear_into(Y&& y, const X& x, const W& w, const detail::elem_t<X>* bias, a
 // Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
 
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 // ---- matmul ------------------------------------------------------------------------------------
 
@@ -7350,7 +7442,7 @@ auto matmul(const A& a, const B& b) {
 // Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
 
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// softmax(scale * x) along the last axis into y (same shape; may be x itself), for a scale of either
 /// sign. With scale >= 0, -inf entries are masked out; a row that is all -inf gives zeros.
@@ -7389,7 +7481,8 @@ auto softmax(const X& x, detail::elem_t<X> scale = 1) {
 #include <string_view>
 #include <vector>
 
-namespace einvit::json {
+
+namespace einvit::inline EINVIT_ABI::json {
 
 enum class Kind { null, boolean, number, string, array, object };
 
@@ -7705,15 +7798,6 @@ private:
 #include <vector>
 
 
-// EINVIT_HAS_MMAP: files are mapped where the system can (POSIX), else read whole into memory;
-// -DEINVIT_HAS_MMAP=0 asks for the reading path anywhere (the tests build it so).
-#if !defined(EINVIT_HAS_MMAP)
-#if __has_include(<sys/mman.h>) && __has_include(<fcntl.h>) && __has_include(<unistd.h>)
-#define EINVIT_HAS_MMAP 1
-#else
-#define EINVIT_HAS_MMAP 0
-#endif
-#endif
 #if EINVIT_HAS_MMAP
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -7721,7 +7805,7 @@ private:
 #include <unistd.h>
 #endif
 
-namespace einvit::io {
+namespace einvit::inline EINVIT_ABI::io {
 
 /// Element types a safetensors file can hold.
 enum class DType { f64, f32, f16, bf16, i64, i32, i16, i8, u64, u32, u16, u8, boolean, f8_e4m3, f8_e5m2 };
@@ -8241,7 +8325,7 @@ private:
 #include <vector>
 
 
-namespace einvit::io {
+namespace einvit::inline EINVIT_ABI::io {
 
 /// Why an index is not acceptable: one value per class of fault.
 enum class IndexFault {
@@ -8382,7 +8466,8 @@ private:
 
 #include <cstddef>
 
-namespace einvit::vit {
+
+namespace einvit::inline EINVIT_ABI::vit {
 
 enum class Pooling { cls, mean_all, mean_patches };       ///< class token; mean of all tokens (vit-pytorch); of patch tokens (timm "avg")
 enum class NormPlacement { pre, post };                    ///< ViT's pre-norm blocks, or the original Transformer's post-norm
@@ -8602,8 +8687,8 @@ inline constexpr Config mnist = [] {
 // ---- begin einvit/core/profile.hpp ----
 // einvit/core/profile.hpp — opt-in timing of the ViT forward pass by operation.
 //
-// Off unless EINVIT_PROFILE is defined, for the whole program (every translation unit that includes
-// einvit must agree, as with any macro that changes inline code); off, EINVIT_PROFILE_SCOPE expands to
+// Off unless EINVIT_PROFILE is defined (files built with it hold their own einvit, in another inline
+// namespace than those built without: see EINVIT_ABI); off, EINVIT_PROFILE_SCOPE expands to
 // nothing and no clock is read. On, each operation of VisionTransformer's forward pass adds its
 // wall time and a call to a process-wide total (atomics: forward passes may run on several threads,
 // but their times then overlap):
@@ -8621,9 +8706,10 @@ inline constexpr Config mnist = [] {
 #ifdef EINVIT_PROFILE
 #include <atomic>
 #include <chrono>
+
 #endif
 
-namespace einvit::profile {
+namespace einvit::inline EINVIT_ABI::profile {
 
 /// The operations timed, in forward order; each covers its fused epilogue.
 enum class Op : unsigned { patch_embed, layer_norm, qkv, attention, proj, fc1, fc2, head };
@@ -8691,7 +8777,7 @@ inline std::uint64_t calls(std::size_t) noexcept { return 0; }
 }  // namespace einvit::profile
 // ---- end einvit/core/profile.hpp ----
 
-namespace einvit::vit {
+namespace einvit::inline EINVIT_ABI::vit {
 
 /// A linear layer's parameters: weight packed for the GEMM (from PyTorch's (out, in)), optional bias.
 struct LinearWeights {
@@ -9212,7 +9298,7 @@ std::string VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
 #include <vector>
 
 
-namespace einvit::vit {
+namespace einvit::inline EINVIT_ABI::vit {
 
 /// The code base a checkpoint comes from, which fixes its tensor names.
 enum class Family { timm, torchvision, hf, vit_pytorch, vit_pytorch_simple, vit_pytorch_seed, torch_encoder };

@@ -15,8 +15,9 @@
 
 #include "einvit/backend/cpu/gemm.hpp"
 #include "einvit/backend/tags.hpp"
+#include "einvit/core/config.hpp"
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// The Eigen backend: GEMM by Eigen (its own threads when built with OpenMP), the rest as einvit::cpu.
 struct eigen : cpu {

@@ -110,6 +110,97 @@
 #endif
 #endif
 
+// EINVIT_HAS_MMAP: files are mapped where the system can (POSIX), else read whole into memory;
+// -DEINVIT_HAS_MMAP=0 asks for the reading path anywhere (the tests build it so).
+#if !defined(EINVIT_HAS_MMAP)
+#if defined(__has_include)
+#if __has_include(<sys/mman.h>) && __has_include(<fcntl.h>) && __has_include(<unistd.h>)
+#define EINVIT_HAS_MMAP 1
+#else
+#define EINVIT_HAS_MMAP 0
+#endif
+#else
+#define EINVIT_HAS_MMAP 0
+#endif
+#endif
+
+// EINVIT_ABI names the inline namespace that holds every einvit entity whose code depends on how its
+// translation unit was built: the instruction set the kernels take (the packets' width, the GEMM's
+// micro-tile, the layout of its packed panels), exceptions, threads, bounds checks, profiling, mmap,
+// and einvit's version. Two files of one program built differently (one with -march=x86-64-v3 for a
+// fast path chosen at run time, the rest for any x86-64; one without exceptions) then hold two
+// distinct sets of functions instead of one set of identically named inline functions of which the
+// linker keeps one (which would run one file's code on the other's data: wrong numbers, or an
+// instruction the CPU lacks). The compile-time-only types (Shape, the backend tags, is_element,
+// patterns, the diagnostics) are the same for every build and stay in einvit itself, so that compile
+// errors name them plainly. User code names everything as einvit::X, never with this namespace.
+#if !EINVIT_USE_XSIMD
+#define EINVIT_ABI_ISA scalar
+#elif defined(__AVX512F__) && defined(__AVX512BW__)
+#define EINVIT_ABI_ISA avx512bw
+#elif defined(__AVX512F__) && defined(__AVX512DQ__)
+#define EINVIT_ABI_ISA avx512dq
+#elif defined(__AVX512F__)
+#define EINVIT_ABI_ISA avx512f
+#elif defined(__AVX2__) && defined(__FMA__)
+#define EINVIT_ABI_ISA avx2fma
+#elif defined(__AVX2__)
+#define EINVIT_ABI_ISA avx2
+#elif defined(__AVX__) && defined(__FMA__)
+#define EINVIT_ABI_ISA avxfma
+#elif defined(__AVX__)
+#define EINVIT_ABI_ISA avx
+#elif defined(__SSE4_2__)
+#define EINVIT_ABI_ISA sse4_2
+#elif defined(__SSE4_1__)
+#define EINVIT_ABI_ISA sse4_1
+#elif defined(__SSSE3__)
+#define EINVIT_ABI_ISA ssse3
+#elif defined(__SSE3__)
+#define EINVIT_ABI_ISA sse3
+#elif defined(__SSE2__)
+#define EINVIT_ABI_ISA sse2
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define EINVIT_ABI_ISA neon64
+#elif defined(__ARM_NEON) && (defined(__ARM_FEATURE_FMA) || defined(__ARM_FEATURE_FUSED_MAC))
+#define EINVIT_ABI_ISA neonfma
+#elif defined(__ARM_NEON)
+#define EINVIT_ABI_ISA neon
+#else
+#define EINVIT_ABI_ISA simd
+#endif
+#if EINVIT_HAS_EXCEPTIONS
+#define EINVIT_ABI_X x1
+#else
+#define EINVIT_ABI_X x0
+#endif
+#if EINVIT_THREADS
+#define EINVIT_ABI_T t1
+#else
+#define EINVIT_ABI_T t0
+#endif
+#if EINVIT_CHECK_BOUNDS
+#define EINVIT_ABI_B b1
+#else
+#define EINVIT_ABI_B b0
+#endif
+#if defined(EINVIT_PROFILE)
+#define EINVIT_ABI_P p1
+#else
+#define EINVIT_ABI_P p0
+#endif
+#if EINVIT_HAS_MMAP
+#define EINVIT_ABI_M m1
+#else
+#define EINVIT_ABI_M m0
+#endif
+#define EINVIT_ABI_JOIN_(major, minor, isa, x, t, b, p, m) v##major##_##minor##_##isa##_##x##t##b##p##m
+#define EINVIT_ABI_JOIN(major, minor, isa, x, t, b, p, m) EINVIT_ABI_JOIN_(major, minor, isa, x, t, b, p, m)
+/// The inline namespace of this build's einvit, e.g. v0_1_avx2fma_x1t1b0p0m1 (see above).
+#define EINVIT_ABI                                                                                          \
+    EINVIT_ABI_JOIN(EINVIT_VERSION_MAJOR, EINVIT_VERSION_MINOR, EINVIT_ABI_ISA, EINVIT_ABI_X, EINVIT_ABI_T, \
+                    EINVIT_ABI_B, EINVIT_ABI_P, EINVIT_ABI_M)
+
 namespace einvit {
 
 /// Alignment, in bytes, of every buffer einvit allocates or carves from an arena: one cache line,

@@ -24,7 +24,7 @@
 #include <stdexcept>
 #endif
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// What went wrong, coarsely; the message says exactly what.
 enum class errc {

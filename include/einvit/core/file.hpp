@@ -12,12 +12,14 @@
 
 #if __has_include(<sys/stat.h>)
 #include <sys/stat.h>
+
+#include "einvit/core/config.hpp"
 #define EINVIT_HAS_STAT 1
 #else
 #define EINVIT_HAS_STAT 0
 #endif
 
-namespace einvit::detail {
+namespace einvit::inline EINVIT_ABI::detail {
 
 // Reads the regular file at `path` into `out`, stopping once it holds more than `limit` bytes (the
 // caller sees out.size() > limit); "" on success, else the i/o error.

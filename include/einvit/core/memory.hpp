@@ -21,7 +21,7 @@
 #define EINVIT_HAS_MADVISE_HUGEPAGE 0
 #endif
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// Rounds n up to a multiple of einvit::alignment.
 constexpr std::size_t align_up(std::size_t n) noexcept { return (n + alignment - 1) / alignment * alignment; }

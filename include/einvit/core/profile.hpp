@@ -1,7 +1,7 @@
 // einvit/core/profile.hpp — opt-in timing of the ViT forward pass by operation.
 //
-// Off unless EINVIT_PROFILE is defined, for the whole program (every translation unit that includes
-// einvit must agree, as with any macro that changes inline code); off, EINVIT_PROFILE_SCOPE expands to
+// Off unless EINVIT_PROFILE is defined (files built with it hold their own einvit, in another inline
+// namespace than those built without: see EINVIT_ABI); off, EINVIT_PROFILE_SCOPE expands to
 // nothing and no clock is read. On, each operation of VisionTransformer's forward pass adds its
 // wall time and a call to a process-wide total (atomics: forward passes may run on several threads,
 // but their times then overlap):
@@ -20,9 +20,11 @@
 #ifdef EINVIT_PROFILE
 #include <atomic>
 #include <chrono>
+
+#include "einvit/core/config.hpp"
 #endif
 
-namespace einvit::profile {
+namespace einvit::inline EINVIT_ABI::profile {
 
 /// The operations timed, in forward order; each covers its fused epilogue.
 enum class Op : unsigned { patch_embed, layer_norm, qkv, attention, proj, fc1, fc2, head };

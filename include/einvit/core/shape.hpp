@@ -48,7 +48,7 @@ struct Strides {
     static constexpr std::array<std::size_t, sizeof...(S)> values{S...};
 };
 
-namespace detail {
+namespace shape_detail {
 
 template <class T>
 struct is_shape : std::false_type {};
@@ -74,24 +74,24 @@ struct strides_from_array_impl<Array, std::index_sequence<I...>> {
     using type = Strides<Array[I]...>;
 };
 
-}  // namespace detail
+}  // namespace shape_detail
 
 /// True for Shape<...> types.
 template <class T>
-inline constexpr bool is_shape_v = detail::is_shape<T>::value;
+inline constexpr bool is_shape_v = shape_detail::is_shape<T>::value;
 
 /// True for Strides<...> types.
 template <class T>
-inline constexpr bool is_strides_v = detail::is_strides<T>::value;
+inline constexpr bool is_strides_v = shape_detail::is_strides<T>::value;
 
 /// Shape whose extents are the elements of a constexpr std::array.
 template <auto Array>
-using shape_from_array_t = typename detail::shape_from_array_impl<Array, std::make_index_sequence<Array.size()>>::type;
+using shape_from_array_t = typename shape_detail::shape_from_array_impl<Array, std::make_index_sequence<Array.size()>>::type;
 
 /// Strides whose values are the elements of a constexpr std::array.
 template <auto Array>
 using strides_from_array_t =
-    typename detail::strides_from_array_impl<Array, std::make_index_sequence<Array.size()>>::type;
+    typename shape_detail::strides_from_array_impl<Array, std::make_index_sequence<Array.size()>>::type;
 
 /// The row-major (contiguous) strides of a shape.
 template <class S>
@@ -101,7 +101,7 @@ using row_major_strides_t = strides_from_array_t<S::strides>;
 template <class A, class B>
 inline constexpr bool same_shape_v = std::is_same_v<A, B>;
 
-namespace detail {
+namespace shape_detail {
 
 // Broadcasting follows numpy: align the shapes on the right; each pair of extents must be equal or
 // contain a 1, and the result takes the larger extent.
@@ -143,15 +143,15 @@ constexpr auto replace_axis_extents() {
     return out;
 }
 
-}  // namespace detail
+}  // namespace shape_detail
 
 /// True when shapes A and B broadcast together under numpy's rules.
 template <class A, class B>
-inline constexpr bool broadcastable_v = detail::broadcastable_impl<A, B>();
+inline constexpr bool broadcastable_v = shape_detail::broadcastable_impl<A, B>();
 
 /// The shape of broadcasting A with B (only valid when broadcastable_v<A, B>).
 template <class A, class B>
-using broadcast_shape_t = shape_from_array_t<detail::broadcast_extents<A, B>()>;
+using broadcast_shape_t = shape_from_array_t<shape_detail::broadcast_extents<A, B>()>;
 
 /// True when a value of shape From can be broadcast to exactly shape To.
 template <class From, class To>
@@ -160,11 +160,11 @@ inline constexpr bool broadcasts_to_v =
 
 /// The shape S without dimension Axis.
 template <class S, std::size_t Axis>
-using remove_axis_t = shape_from_array_t<detail::remove_axis_extents<S, Axis>()>;
+using remove_axis_t = shape_from_array_t<shape_detail::remove_axis_extents<S, Axis>()>;
 
 /// The shape S with dimension Axis set to Value.
 template <class S, std::size_t Axis, std::size_t Value>
-using replace_axis_t = shape_from_array_t<detail::replace_axis_extents<S, Axis, Value>()>;
+using replace_axis_t = shape_from_array_t<shape_detail::replace_axis_extents<S, Axis, Value>()>;
 
 /// Resolves a possibly negative axis (-1 is the last) against a rank; returns rank when out of range.
 constexpr std::size_t normalize_axis(int axis, std::size_t rank) noexcept {

@@ -26,7 +26,7 @@
 #include "einvit/expr/nodes.hpp"
 #include "einvit/expr/operators.hpp"
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 template <class T, class S, class B, class St>
 class TensorView;
@@ -156,7 +156,7 @@ private:
             std::string idx = "(";
             std::size_t k = 0;
             ((idx += (k++ ? ", " : "") + std::to_string(index)), ...);
-            raise(errc::out_of_range, "index " + idx + ") is out of range for a tensor of shape " + to_string<S>());
+            raise(errc::out_of_range, "index " + idx + ") is out of range for a tensor of shape " + einvit::to_string<S>());
         }
     }
 };
@@ -196,7 +196,7 @@ public:
     /// A tensor on the heap, or an out_of_memory error.
     [[nodiscard]] static result<Tensor> try_create() {
         T* p = static_cast<T*>(detail::heap_allocate(bytes()));
-        if (!p && bytes() != 0) return error(errc::out_of_memory, "no memory for a tensor of shape " + to_string<S>());
+        if (!p && bytes() != 0) return error(errc::out_of_memory, "no memory for a tensor of shape " + einvit::to_string<S>());
         return Tensor(p, true);
     }
 
@@ -297,7 +297,7 @@ private:
 
     static T* heap_or_raise(bool zero = true) {
         void* p = detail::heap_allocate(bytes(), zero);
-        if (!p && bytes() != 0) raise(errc::out_of_memory, "no memory for a tensor of shape " + to_string<S>());
+        if (!p && bytes() != 0) raise(errc::out_of_memory, "no memory for a tensor of shape " + einvit::to_string<S>());
         return static_cast<T*>(p);
     }
     void release() noexcept {

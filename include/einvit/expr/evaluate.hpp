@@ -13,12 +13,13 @@
 
 #include "einvit/backend/cpu/simd.hpp"
 #include "einvit/backend/tags.hpp"
+#include "einvit/core/config.hpp"
 #include "einvit/core/diagnostics.hpp"
 #include "einvit/core/memory.hpp"
 #include "einvit/core/shape.hpp"
 #include "einvit/expr/nodes.hpp"
 
-namespace einvit::expr {
+namespace einvit::inline EINVIT_ABI::expr {
 
 /// Evaluates one row of n elements into d, d + DstStride, ...: scalar reference kernel.
 template <std::size_t DstStride, class T, class Row>

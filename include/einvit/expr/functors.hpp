@@ -14,7 +14,7 @@
 #include <immintrin.h>
 #endif
 
-namespace einvit::fn {
+namespace einvit::inline EINVIT_ABI::fn {
 
 #define EINVIT_DEFINE_BINARY_OPERATOR(NAME, SYMBOL)                                   \
     struct NAME {                                                                     \

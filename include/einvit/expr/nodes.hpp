@@ -16,10 +16,11 @@
 #include <type_traits>
 
 #include "einvit/backend/cpu/simd.hpp"
+#include "einvit/core/config.hpp"
 #include "einvit/core/diagnostics.hpp"
 #include "einvit/core/shape.hpp"
 
-namespace einvit::expr {
+namespace einvit::inline EINVIT_ABI::expr {
 
 /// Marker: a type with this member alias is an einvit expression node.
 template <class E>

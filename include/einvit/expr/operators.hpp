@@ -6,11 +6,12 @@
 #include <type_traits>
 #include <utility>
 
+#include "einvit/core/config.hpp"
 #include "einvit/core/diagnostics.hpp"
 #include "einvit/expr/functors.hpp"
 #include "einvit/expr/nodes.hpp"
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 namespace expr {
 

@@ -17,6 +17,7 @@
 
 #include "einvit/backend/cpu/simd.hpp"
 #include "einvit/backend/tags.hpp"
+#include "einvit/core/config.hpp"
 #include "einvit/core/diagnostics.hpp"
 #include "einvit/core/error.hpp"
 #include "einvit/core/shape.hpp"
@@ -26,7 +27,7 @@
 #include "einvit/expr/nodes.hpp"
 #include "einvit/expr/operators.hpp"
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// Reduction operations, for reduce_axis (one axis) and einops-style reduce patterns.
 namespace op {

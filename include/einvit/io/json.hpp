@@ -15,7 +15,9 @@
 #include <string_view>
 #include <vector>
 
-namespace einvit::json {
+#include "einvit/core/config.hpp"
+
+namespace einvit::inline EINVIT_ABI::json {
 
 enum class Kind { null, boolean, number, string, array, object };
 

@@ -27,19 +27,11 @@
 #include <utility>
 #include <vector>
 
+#include "einvit/core/config.hpp"
 #include "einvit/core/error.hpp"
 #include "einvit/core/file.hpp"
 #include "einvit/io/json.hpp"
 
-// EINVIT_HAS_MMAP: files are mapped where the system can (POSIX), else read whole into memory;
-// -DEINVIT_HAS_MMAP=0 asks for the reading path anywhere (the tests build it so).
-#if !defined(EINVIT_HAS_MMAP)
-#if __has_include(<sys/mman.h>) && __has_include(<fcntl.h>) && __has_include(<unistd.h>)
-#define EINVIT_HAS_MMAP 1
-#else
-#define EINVIT_HAS_MMAP 0
-#endif
-#endif
 #if EINVIT_HAS_MMAP
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -47,7 +39,7 @@
 #include <unistd.h>
 #endif
 
-namespace einvit::io {
+namespace einvit::inline EINVIT_ABI::io {
 
 /// Element types a safetensors file can hold.
 enum class DType { f64, f32, f16, bf16, i64, i32, i16, i8, u64, u32, u16, u8, boolean, f8_e4m3, f8_e5m2 };

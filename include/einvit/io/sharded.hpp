@@ -20,11 +20,12 @@
 #include <utility>
 #include <vector>
 
+#include "einvit/core/config.hpp"
 #include "einvit/core/error.hpp"
 #include "einvit/io/json.hpp"
 #include "einvit/io/safetensors.hpp"
 
-namespace einvit::io {
+namespace einvit::inline EINVIT_ABI::io {
 
 /// Why an index is not acceptable: one value per class of fault.
 enum class IndexFault {

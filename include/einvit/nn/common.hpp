@@ -14,11 +14,12 @@
 #include "einvit/backend/cpu/gemm.hpp"
 #include "einvit/backend/cpu/rows.hpp"
 #include "einvit/backend/tags.hpp"
+#include "einvit/core/config.hpp"
 #include "einvit/core/diagnostics.hpp"
 #include "einvit/core/shape.hpp"
 #include "einvit/core/tensor.hpp"
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// Passed to linear_into: add the product to what the output holds (a fused residual).
 struct accumulate_t {

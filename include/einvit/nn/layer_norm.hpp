@@ -2,9 +2,10 @@
 // Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
 #pragma once
 
+#include "einvit/core/config.hpp"
 #include "einvit/nn/common.hpp"
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// LayerNorm over the last axis into y: (x - mean) / sqrt(var + eps) * gamma + beta. gamma and beta
 /// point to D values each, or are null (no scale, no shift).

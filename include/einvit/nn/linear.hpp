@@ -3,9 +3,10 @@
 // Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
 #pragma once
 
+#include "einvit/core/config.hpp"
 #include "einvit/nn/common.hpp"
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 // ---- linear ------------------------------------------------------------------------------------
 

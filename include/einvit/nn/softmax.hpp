@@ -2,9 +2,10 @@
 // Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
 #pragma once
 
+#include "einvit/core/config.hpp"
 #include "einvit/nn/common.hpp"
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// softmax(scale * x) along the last axis into y (same shape; may be x itself), for a scale of either
 /// sign. With scale >= 0, -inf entries are masked out; a row that is all -inf gives zeros.

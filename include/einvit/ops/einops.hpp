@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "einvit/backend/cpu/strided.hpp"
+#include "einvit/core/config.hpp"
 #include "einvit/core/error.hpp"
 #include "einvit/core/fixed_string.hpp"
 #include "einvit/core/shape.hpp"
@@ -27,7 +28,7 @@
 #include "einvit/pattern/plan.hpp"
 #include "einvit/pattern/report.hpp"
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 /// The length of a named axis in a pattern: `einvit::axis<"p1", 16>`.
 template <fixed_string Name, std::size_t Length>

@@ -15,6 +15,7 @@
 
 #include "einvit/backend/cpu/gemm.hpp"
 #include "einvit/backend/tags.hpp"
+#include "einvit/core/config.hpp"
 #include "einvit/core/diagnostics.hpp"
 #include "einvit/core/fixed_string.hpp"
 #include "einvit/core/memory.hpp"
@@ -24,7 +25,7 @@
 #include "einvit/pattern/parse.hpp"
 #include "einvit/pattern/report.hpp"
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 namespace detail {
 

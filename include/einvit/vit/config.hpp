@@ -11,7 +11,9 @@
 
 #include <cstddef>
 
-namespace einvit::vit {
+#include "einvit/core/config.hpp"
+
+namespace einvit::inline EINVIT_ABI::vit {
 
 enum class Pooling { cls, mean_all, mean_patches };       ///< class token; mean of all tokens (vit-pytorch); of patch tokens (timm "avg")
 enum class NormPlacement { pre, post };                    ///< ViT's pre-norm blocks, or the original Transformer's post-norm

@@ -39,13 +39,14 @@
 #include <utility>
 #include <vector>
 
+#include "einvit/core/config.hpp"
 #include "einvit/core/error.hpp"
 #include "einvit/io/safetensors.hpp"
 #include "einvit/io/sharded.hpp"
 #include "einvit/vit/config.hpp"
 #include "einvit/vit/model.hpp"
 
-namespace einvit::vit {
+namespace einvit::inline EINVIT_ABI::vit {
 
 /// The code base a checkpoint comes from, which fixes its tensor names.
 enum class Family { timm, torchvision, hf, vit_pytorch, vit_pytorch_simple, vit_pytorch_seed, torch_encoder };

@@ -31,6 +31,7 @@
 #include "einvit/backend/cpu/gemm.hpp"
 #include "einvit/backend/cpu/rows.hpp"
 #include "einvit/backend/tags.hpp"
+#include "einvit/core/config.hpp"
 #include "einvit/core/error.hpp"
 #include "einvit/core/memory.hpp"
 #include "einvit/core/profile.hpp"
@@ -38,7 +39,7 @@
 #include "einvit/core/tensor.hpp"
 #include "einvit/vit/config.hpp"
 
-namespace einvit::vit {
+namespace einvit::inline EINVIT_ABI::vit {
 
 /// A linear layer's parameters: weight packed for the GEMM (from PyTorch's (out, in)), optional bias.
 struct LinearWeights {

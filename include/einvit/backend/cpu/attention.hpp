@@ -33,10 +33,11 @@
 #include "einvit/backend/cpu/simd.hpp"
 #include "einvit/backend/cpu/thread_pool.hpp"
 #include "einvit/backend/tags.hpp"
+#include "einvit/core/config.hpp"
 #include "einvit/core/error.hpp"
 #include "einvit/expr/functors.hpp"
 
-namespace einvit::kernels {
+namespace einvit::inline EINVIT_ABI::kernels {
 
 /// One operand of attention: element (b, h, i, d) at data[b*batch_stride + h*head_stride + i*row_stride + d].
 template <class T>

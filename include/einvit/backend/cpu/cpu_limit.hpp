@@ -18,9 +18,10 @@
 #include <string_view>
 #include <vector>
 
+#include "einvit/core/config.hpp"
 #include "einvit/core/file.hpp"
 
-namespace einvit::detail::cpu_limit {
+namespace einvit::inline EINVIT_ABI::detail::cpu_limit {
 
 // CPUs a quota of `quota` microseconds per `period` allows, rounded up (1.5 CPUs: 2); 0 for none.
 inline std::size_t cpus_of_quota(long long quota, long long period) noexcept {

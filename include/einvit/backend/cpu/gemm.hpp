@@ -39,11 +39,12 @@
 #endif
 #include "einvit/backend/cpu/thread_pool.hpp"
 #include "einvit/backend/tags.hpp"
+#include "einvit/core/config.hpp"
 #include "einvit/core/error.hpp"
 #include "einvit/core/memory.hpp"
 #include "einvit/expr/functors.hpp"
 
-namespace einvit::gemm {
+namespace einvit::inline EINVIT_ABI::gemm {
 
 /// A strided matrix operand: element (r, c) is at data[r * row_stride + c * col_stride].
 template <class T>

@@ -17,9 +17,10 @@
 #endif
 #include "einvit/backend/cpu/thread_pool.hpp"
 #include "einvit/backend/tags.hpp"
+#include "einvit/core/config.hpp"
 #include "einvit/expr/functors.hpp"
 
-namespace einvit::kernels {
+namespace einvit::inline EINVIT_ABI::kernels {
 
 namespace detail {
 

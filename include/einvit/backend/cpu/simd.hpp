@@ -31,7 +31,7 @@
 #endif
 #endif
 
-namespace einvit::simd {
+namespace einvit::inline EINVIT_ABI::simd {
 
 #if EINVIT_USE_XSIMD
 // The instruction set the packets use: xsimd's best for the target, except in an unoptimised build for

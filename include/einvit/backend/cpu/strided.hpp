@@ -16,8 +16,9 @@
 
 #include "einvit/backend/cpu/simd.hpp"
 #include "einvit/backend/tags.hpp"
+#include "einvit/core/config.hpp"
 
-namespace einvit::strided {
+namespace einvit::inline EINVIT_ABI::strided {
 
 /// Dimensions of a strided layout (N at most), simplified.
 template <std::size_t N>

@@ -45,7 +45,7 @@
 #define EINVIT_HAS_PTHREAD_ATFORK 0
 #endif
 
-namespace einvit {
+namespace einvit::inline EINVIT_ABI {
 
 namespace detail {
 
