@@ -279,7 +279,9 @@ int evaluate(const Model& model, const Options& opt, const std::vector<std::stri
     if (n == 0) fail(opt.eval_images + ": holds no images");
     if (truth.dims[0] != n) fail(opt.eval_labels + ": " + std::to_string(truth.dims[0]) + " labels for " + std::to_string(n) + " images");
     constexpr std::size_t B = 50;
-    std::vector<float> input(B * pixels), workspace(Model::workspace_floats<B>), logits(B * fashion_mnist.num_classes);
+    std::vector<float> input(B * pixels);
+    Model::Output<B> logits;        // B x 10
+    Model::Workspace<B> workspace;  // sizes checked at compile time by forward_into
     std::vector<std::size_t> confusion(fashion_mnist.num_classes * fashion_mnist.num_classes, 0);
     std::size_t correct = 0;
     std::vector<unsigned char> predictions;
@@ -292,7 +294,7 @@ int evaluate(const Model& model, const Options& opt, const std::vector<std::stri
             const std::size_t img = i0 + std::min(i / pixels, count - 1);  // a short last batch repeats its last image
             input[i] = (static_cast<float>(images.data[images.offset + img * pixels + i % pixels]) / 255.0f - mean) / stdev;
         }
-        model.forward_into<B>(Model::Input<B>(input.data()), logits.data(), workspace.data());
+        model.forward_into<B>(Model::Input<B>(input.data()), logits, workspace);
         for (std::size_t b = 0; b < count; ++b) {
             const float* z = logits.data() + b * fashion_mnist.num_classes;
             const std::size_t predicted = static_cast<std::size_t>(std::max_element(z, z + fashion_mnist.num_classes) - z);

@@ -198,6 +198,29 @@ TEST_CASE("vit forward: forward_into allocates nothing; 1 and 2 threads give ide
     einvit::set_num_threads(einvit::detail::default_threads());
 }
 
+TEST_CASE("vit forward: the checked forward_into takes tensors sized at compile time, in an arena or on the heap") {
+    using Model = vit::VisionTransformer<vit::presets::mnist>;
+    const auto file = einvit::io::SafeTensors::open(golden("vit_pytorch_mnist.safetensors"));
+    Model model = vit::load<vit::presets::mnist>(file, vit::Family::vit_pytorch);
+    einvit::Tensor<float, einvit::Shape<2, 1, 28, 28>> image;
+    for (std::size_t i = 0; i < image.size(); ++i) image.data()[i] = static_cast<float>(i % 31) / 31.0f - 0.5f;
+    const Model::Output<2> want = model.forward<2>(image);
+    // out and the workspace in one arena sized by the compile-time plan
+    constexpr std::size_t plan = einvit::arena_bytes<float, einvit::Shape<2, Model::out_dim>> +
+                                 einvit::arena_bytes<float, einvit::Shape<Model::workspace_floats<2>>>;
+    static einvit::StaticArena<plan> arena;
+    Model::Output<2> out(arena);
+    Model::Workspace<2> workspace(arena);
+    CHECK(arena.used() == plan);
+    model.forward_into<2>(Model::Input<2>(image.data()), out, workspace);
+    CHECK(std::memcmp(out.data(), want.data(), sizeof(float) * out.size()) == 0);
+    // views do as well; a workspace for a larger batch serves a smaller one
+    Model::Output<1> one;
+    Model::Workspace<8> larger;
+    model.forward_into<1>(Model::Input<1>(image.data()), one.view(), larger.view());
+    CHECK(std::memcmp(one.data(), want.data(), sizeof(float) * one.size()) == 0);
+}
+
 TEST_CASE("vit forward: ViT-Ti at one image and at batch 8 allocates nothing after its first pass, whichever threads take which items") {
     // ViT-Ti's products take the kernels' shared-out paths (one image's row shares in chunks of panels,
     // batch 8's row blocks) and attention its items: after the first pass of each size with 2 threads,

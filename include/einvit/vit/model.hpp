@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "einvit/backend/cpu/attention.hpp"
@@ -83,6 +84,15 @@ struct Weights {
 namespace detail {
 
 constexpr std::size_t pad16(std::size_t n) noexcept { return (n + 15) / 16 * 16; }
+
+// An einvit tensor or view (what the checked forward_into takes), by value or by reference.
+template <class X>
+concept tensor_like = requires {
+    typename std::remove_cvref_t<X>::shape_type;
+    typename std::remove_cvref_t<X>::value_type;
+    typename std::remove_cvref_t<X>::backend_type;
+    std::remove_cvref_t<X>::is_contiguous();
+};
 
 // 2-D sine-cosine position embedding (vit-pytorch's posemb_sincos_2d, temperature 10000): for each
 // patch (y, x), [sin(x ω), cos(x ω), sin(y ω), cos(y ω)] with ω_i = 1 / 10000^(i / (dim/4 - 1)).
@@ -199,6 +209,33 @@ public:
     void forward_into(const Input<B>& image, float* out, float* workspace, float* attention_maps = nullptr,
                       const std::uint8_t* keep_patches = nullptr) const {
         run<B>(image, out, workspace, attention_maps, 1, keep_patches, false);
+    }
+
+    /// A tensor holding the workspace of a forward pass of batch B, on the heap or in an arena
+    /// (`typename Model::template Workspace<1> workspace(arena);`), for the checked forward_into below.
+    template <std::size_t B>
+    using Workspace = Tensor<float, Shape<workspace_floats<B>>, Backend>;
+
+    /// forward_into with `out` and `workspace` as einvit tensors or views (Output<B> and Workspace<B>, or
+    /// views of them), whose sizes are checked at compile time: `out` must have shape (B, out_dim), the
+    /// workspace at least workspace_floats<B> floats (one for a larger batch will do), both contiguous
+    /// floats on this model's backend. A buffer that does not fit is a compile error saying which.
+    template <std::size_t B, class Out, class Work>
+        requires detail::tensor_like<Out> && detail::tensor_like<Work>
+    void forward_into(const Input<B>& image, Out&& out, Work&& workspace, float* attention_maps = nullptr,
+                      const std::uint8_t* keep_patches = nullptr) const {
+        using O = std::remove_cvref_t<Out>;
+        using W = std::remove_cvref_t<Work>;
+        static_assert(std::is_same_v<typename O::value_type, float> && std::is_same_v<typename W::value_type, float>,
+                      "einvit::vit: forward_into writes floats: out and the workspace must hold (non-const) float");
+        static_assert(std::is_same_v<typename O::backend_type, Backend> && std::is_same_v<typename W::backend_type, Backend>,
+                      "einvit::vit: out and the workspace must be on the model's backend");
+        static_assert(std::is_same_v<typename O::shape_type, Shape<B, out_dim>>,
+                      "einvit::vit: forward_into's out must have shape (B, out_dim): Output<B>");
+        static_assert(W::size() >= workspace_floats<B>,
+                      "einvit::vit: the workspace is smaller than workspace_floats<B>: use Workspace<B>");
+        static_assert(O::is_contiguous() && W::is_contiguous(), "einvit::vit: out and the workspace must be contiguous");
+        run<B>(image, out.data(), workspace.data(), attention_maps, 1, keep_patches, false);
     }
 
     /// The forward pass, also writing every layer's full attention matrix averaged over heads into
