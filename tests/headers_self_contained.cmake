@@ -4,6 +4,18 @@ file(GLOB_RECURSE headers RELATIVE ${INCLUDE} ${INCLUDE}/einvit/*.hpp)
 list(SORT headers)
 set(failed "")
 foreach(h IN LISTS headers)
+  # A header that declares into einvit's build namespace (`namespace einvit::inline EINVIT_ABI`)
+  # includes config.hpp, which defines EINVIT_ABI, unconditionally and before any #if: a header that
+  # did not would silently declare into a namespace literally named EINVIT_ABI.
+  file(READ ${INCLUDE}/${h} text)
+  if(text MATCHES "inline EINVIT_ABI")
+    string(FIND "${text}" "#include \"einvit/core/config.hpp\"" config_at)
+    string(FIND "${text}" "\n#if" if_at)
+    if(config_at EQUAL -1 OR (NOT if_at EQUAL -1 AND if_at LESS config_at))
+      list(APPEND failed ${h})
+      message("${h} opens the EINVIT_ABI namespace without including einvit/core/config.hpp before its first #if")
+    endif()
+  endif()
   if(h MATCHES "/eigen\\.hpp$" AND NOT EIGEN)
     continue()  # the Eigen backend, where Eigen is not installed
   endif()

@@ -290,11 +290,11 @@ int evaluate(const Model& model, const Options& opt, const std::vector<std::stri
     const auto start = std::chrono::steady_clock::now();
     for (std::size_t i0 = 0; i0 < n; i0 += B) {
         const std::size_t count = std::min(B, n - i0);
-        for (std::size_t i = 0; i < B * pixels; ++i) {
-            const std::size_t img = i0 + std::min(i / pixels, count - 1);  // a short last batch repeats its last image
+        for (std::size_t i = 0; i < count * pixels; ++i) {
+            const std::size_t img = i0 + i / pixels;
             input[i] = (static_cast<float>(images.data[images.offset + img * pixels + i % pixels]) / 255.0f - mean) / stdev;
         }
-        model.forward_into<B>(Model::Input<B>(input.data()), logits, workspace);
+        model.forward_into_first<B>(count, Model::Input<B>(input.data()), logits, workspace);  // a short last batch costs its images
         for (std::size_t b = 0; b < count; ++b) {
             const float* z = logits.data() + b * fashion_mnist.num_classes;
             const std::size_t predicted = static_cast<std::size_t>(std::max_element(z, z + fashion_mnist.num_classes) - z);

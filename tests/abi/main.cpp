@@ -1,11 +1,15 @@
-// abi.mixed_builds: one program whose files include einvit built three ways, as a program that picks a
-// fast path at run time is built: with -march=native (variant_native.cpp), for a portable instruction
-// set (variant_portable.cpp: x86-64-v2, or no SIMD where native is no better), and without exceptions
-// and with bounds checks (variant_bare.cpp). einvit's inline functions would have the same names in
-// all three; the linker would keep one of each, and a product packed by one variant's code would be
-// multiplied by another's (wrong numbers, or an instruction the CPU lacks). Each variant's einvit is
-// in its own inline namespace (EINVIT_ABI), so each runs its own code: every variant's product,
-// expression and model output must be right, and the variants' namespaces must differ.
+// abi.mixed_builds: one program whose files include einvit built four ways, as a program that picks a
+// fast path at run time is built (flags in tests/CMakeLists.txt):
+//   native          -march=native
+//   portable        a portable instruction set (x86-64-v2; no SIMD, or no threads, where native is no better)
+//   bare            no exceptions, bounds checks, einvit's scalar kernels (-DEINVIT_NO_XSIMD)
+//   bare_portable   the same for the portable instruction set
+// einvit's inline functions would have the same names in all of them; the linker would keep one of
+// each, and a product packed by one variant's code would be multiplied by another's (wrong numbers,
+// or an instruction the CPU lacks). Each variant's einvit is in its own inline namespace (EINVIT_ABI),
+// so each runs its own code: every variant's product, expression and model output must be right, and
+// the variants' namespaces must differ (bare and bare_portable differ only in the instruction set
+// their scalar code is compiled for).
 //
 //     einvit_abi_mix MODEL    (MODEL: the shipped examples/data/fashion_mnist_vit.safetensors)
 #include <cmath>
@@ -19,8 +23,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s MODEL.safetensors\n", argv[0]);
         return 2;
     }
-    const einvit_abi_test::Report reports[3] = {einvit_abi_native(argv[1]), einvit_abi_portable(argv[1]), einvit_abi_bare(argv[1])};
-    const char* names[3] = {"native", "portable", "bare"};
+    constexpr int variants = 4;
+    const einvit_abi_test::Report reports[variants] = {einvit_abi_native(argv[1]), einvit_abi_portable(argv[1]),
+                                                       einvit_abi_bare(argv[1]), einvit_abi_bare_portable(argv[1])};
+    const char* names[variants] = {"native", "portable", "bare", "bare_portable"};
     int failures = 0;
     const auto expect = [&](bool ok, const char* variant, const char* what) {
         if (!ok) {
@@ -28,9 +34,9 @@ int main(int argc, char** argv) {
             ++failures;
         }
     };
-    for (int v = 0; v < 3; ++v) {
+    for (int v = 0; v < variants; ++v) {
         const einvit_abi_test::Report& r = reports[v];
-        std::printf("%-8s %-28s %2zu-float packets, exceptions %s: gemm error %.3g, expression error %.3g, logits", names[v],
+        std::printf("%-13s %-32s %2zu-float packets, exceptions %s: gemm error %.3g, expression error %.3g, logits", names[v],
                     r.abi, r.packet_width, r.exceptions ? "on " : "off", r.gemm_error, r.expression_error);
         for (float l : r.logits) std::printf(" %.4f", static_cast<double>(l));
         std::printf("\n");
@@ -44,7 +50,9 @@ int main(int argc, char** argv) {
             expect(worst < 1e-4f, names[v], "the model's logits agree with the other variants'");
         }
     }
-    expect(!reports[2].exceptions && reports[0].exceptions, "bare", "the bare variant is built without exceptions");
+    expect(reports[0].exceptions && reports[1].exceptions, "native", "the native and portable variants have exceptions");
+    expect(!reports[2].exceptions && !reports[3].exceptions, "bare", "the bare variants are built without exceptions");
+    expect(reports[2].packet_width == 1 && reports[3].packet_width == 1, "bare", "the bare variants take the scalar kernels");
     std::printf("%s\n", failures ? "abi.mixed_builds: FAILED" : "abi.mixed_builds: ok");
     return failures ? 1 : 0;
 }

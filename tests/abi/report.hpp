@@ -18,3 +18,4 @@ struct Report {
 einvit_abi_test::Report einvit_abi_native(const char* model_path);
 einvit_abi_test::Report einvit_abi_portable(const char* model_path);
 einvit_abi_test::Report einvit_abi_bare(const char* model_path);
+einvit_abi_test::Report einvit_abi_bare_portable(const char* model_path);

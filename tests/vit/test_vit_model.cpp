@@ -221,6 +221,34 @@ TEST_CASE("vit forward: the checked forward_into takes tensors sized at compile 
     CHECK(std::memcmp(one.data(), want.data(), sizeof(float) * one.size()) == 0);
 }
 
+TEST_CASE("vit forward: forward_into_first runs the first images of a batch, each as the whole batch's pass gives it") {
+    using Model = vit::VisionTransformer<vit::presets::mnist>;
+    const auto file = einvit::io::SafeTensors::open(golden("vit_pytorch_mnist.safetensors"));
+    const Model model = vit::load<vit::presets::mnist>(file, vit::Family::vit_pytorch);
+    std::vector<float> image(8 * 28 * 28);
+    for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<float>((i * 13) % 37) / 37.0f - 0.5f;
+    Model::Workspace<8> workspace;
+    Model::Output<8> full, part;
+    model.forward_into<8>(Model::Input<8>(image.data()), full, workspace);
+    for (const std::size_t count : {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{8}}) {
+        CAPTURE(count);
+        for (std::size_t i = 0; i < part.size(); ++i) part.data()[i] = -12345.0f;  // rows past count stay so
+        model.forward_into_first<8>(count, Model::Input<8>(image.data()), part, workspace);
+        CHECK(std::memcmp(part.data(), full.data(), sizeof(float) * 10 * count) == 0);
+        bool untouched = true;
+        for (std::size_t i = 10 * count; i < part.size(); ++i) untouched = untouched && part.data()[i] == -12345.0f;
+        CHECK(untouched);
+    }
+    // the first image alone, through the pointer form, is forward<1>'s
+    float one[10];
+    model.forward_into_first<8>(1, Model::Input<8>(image.data()), one, workspace.data());
+    Model::Output<1> alone;
+    model.forward_into<1>(Model::Input<1>(image.data()), alone, workspace);
+    CHECK(std::memcmp(one, alone.data(), sizeof one) == 0);
+    const std::string error = load_error([&] { model.forward_into_first<8>(9, Model::Input<8>(image.data()), part, workspace); });
+    CHECK(error == "einvit::vit: forward_into_first: 9 images asked of a batch of 8");
+}
+
 TEST_CASE("vit forward: ViT-Ti at one image and at batch 8 allocates nothing after its first pass, whichever threads take which items") {
     // ViT-Ti's products take the kernels' shared-out paths (one image's row shares in chunks of panels,
     // batch 8's row blocks) and attention its items: after the first pass of each size with 2 threads,

@@ -134,9 +134,9 @@
 // instruction the CPU lacks). The compile-time-only types (Shape, the backend tags, is_element,
 // patterns, the diagnostics) are the same for every build and stay in einvit itself, so that compile
 // errors name them plainly. User code names everything as einvit::X, never with this namespace.
-#if !EINVIT_USE_XSIMD
-#define EINVIT_ABI_ISA scalar
-#elif defined(__AVX512F__) && defined(__AVX512BW__)
+// The instruction set the compiler may use (with or without xsimd: the scalar kernels are compiled,
+// and vectorised, for it too), from the compiler's own macros.
+#if defined(__AVX512F__) && defined(__AVX512BW__)
 #define EINVIT_ABI_ISA avx512bw
 #elif defined(__AVX512F__) && defined(__AVX512DQ__)
 #define EINVIT_ABI_ISA avx512dq
@@ -160,14 +160,36 @@
 #define EINVIT_ABI_ISA sse3
 #elif defined(__SSE2__)
 #define EINVIT_ABI_ISA sse2
+#elif defined(__ARM_FEATURE_SVE)
+#define EINVIT_ABI_ISA sve  // the vector length, when fixed, is the V part below
 #elif defined(__aarch64__) && defined(__ARM_NEON)
 #define EINVIT_ABI_ISA neon64
 #elif defined(__ARM_NEON) && (defined(__ARM_FEATURE_FMA) || defined(__ARM_FEATURE_FUSED_MAC))
 #define EINVIT_ABI_ISA neonfma
 #elif defined(__ARM_NEON)
 #define EINVIT_ABI_ISA neon
+#elif defined(__riscv_v)
+#define EINVIT_ABI_ISA rvv
+#elif defined(__wasm_simd128__)
+#define EINVIT_ABI_ISA wasm
+#elif defined(__ARM_FEATURE_FMA) || defined(__FMA__) || defined(__FP_FAST_FMAF)
+#define EINVIT_ABI_ISA fma
 #else
-#define EINVIT_ABI_ISA simd
+#define EINVIT_ABI_ISA base
+#endif
+// V: a fixed vector length in bits (SVE's -msve-vector-bits, RVV's -mrvv-vector-bits=zvl), else 0
+#if defined(__ARM_FEATURE_SVE_BITS)
+#define EINVIT_ABI_V __ARM_FEATURE_SVE_BITS
+#elif defined(__riscv_v_fixed_vlen)
+#define EINVIT_ABI_V __riscv_v_fixed_vlen
+#else
+#define EINVIT_ABI_V 0
+#endif
+// S: whether the kernels take xsimd's packets (1) or their scalar paths (0)
+#if EINVIT_USE_XSIMD
+#define EINVIT_ABI_S s1
+#else
+#define EINVIT_ABI_S s0
 #endif
 #if EINVIT_HAS_EXCEPTIONS
 #define EINVIT_ABI_X x1
@@ -194,12 +216,15 @@
 #else
 #define EINVIT_ABI_M m0
 #endif
-#define EINVIT_ABI_JOIN_(major, minor, isa, x, t, b, p, m) v##major##_##minor##_##isa##_##x##t##b##p##m
-#define EINVIT_ABI_JOIN(major, minor, isa, x, t, b, p, m) EINVIT_ABI_JOIN_(major, minor, isa, x, t, b, p, m)
-/// The inline namespace of this build's einvit, e.g. v0_1_avx2fma_x1t1b0p0m1 (see above).
-#define EINVIT_ABI                                                                                          \
-    EINVIT_ABI_JOIN(EINVIT_VERSION_MAJOR, EINVIT_VERSION_MINOR, EINVIT_ABI_ISA, EINVIT_ABI_X, EINVIT_ABI_T, \
-                    EINVIT_ABI_B, EINVIT_ABI_P, EINVIT_ABI_M)
+#define EINVIT_ABI_JOIN_(major, minor, patch, isa, vl, s, x, t, b, p, m) \
+    v##major##_##minor##_##patch##_##isa##_##vl##_##s##x##t##b##p##m
+#define EINVIT_ABI_JOIN(major, minor, patch, isa, vl, s, x, t, b, p, m) \
+    EINVIT_ABI_JOIN_(major, minor, patch, isa, vl, s, x, t, b, p, m)
+/// The inline namespace of this build's einvit, e.g. v0_1_0_avx2fma_0_s1x1t1b0p0m1: version, instruction
+/// set, fixed vector length, then xsimd, exceptions, threads, bounds checks, profiling, mmap (1 on).
+#define EINVIT_ABI                                                                                                 \
+    EINVIT_ABI_JOIN(EINVIT_VERSION_MAJOR, EINVIT_VERSION_MINOR, EINVIT_VERSION_PATCH, EINVIT_ABI_ISA, EINVIT_ABI_V, \
+                    EINVIT_ABI_S, EINVIT_ABI_X, EINVIT_ABI_T, EINVIT_ABI_B, EINVIT_ABI_P, EINVIT_ABI_M)
 
 namespace einvit {
 

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "einvit/core/config.hpp"
+
 #if __has_include(<sys/stat.h>)
 #include <sys/stat.h>
-
-#include "einvit/core/config.hpp"
 #define EINVIT_HAS_STAT 1
 #else
 #define EINVIT_HAS_STAT 0

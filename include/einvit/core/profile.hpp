@@ -17,11 +17,12 @@
 
 #include <cstddef>
 #include <cstdint>
+
+#include "einvit/core/config.hpp"
+
 #ifdef EINVIT_PROFILE
 #include <atomic>
 #include <chrono>
-
-#include "einvit/core/config.hpp"
 #endif
 
 namespace einvit::inline EINVIT_ABI::profile {

@@ -12,6 +12,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "einvit/core/config.hpp"
+
 namespace einvit {
 
 /// A compile-time list of extents, outermost first (row-major).
@@ -191,6 +193,11 @@ constexpr bool is_contiguous_layout() noexcept {
     return true;
 }
 
+}  // namespace einvit
+
+// Run-time code, compiled for each build of einvit (see EINVIT_ABI in config.hpp).
+namespace einvit::inline EINVIT_ABI {
+
 /// "(2, 3, 4)": a shape as people write it.
 template <class S>
 std::string to_string() {
@@ -202,4 +209,4 @@ std::string to_string() {
     return out + (S::rank() == 1 ? ",)" : ")");
 }
 
-}  // namespace einvit
+}  // namespace einvit::inline EINVIT_ABI

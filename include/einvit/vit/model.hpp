@@ -93,6 +93,10 @@ concept tensor_like = requires {
     typename std::remove_cvref_t<X>::backend_type;
     std::remove_cvref_t<X>::is_contiguous();
 };
+template <class X>
+struct is_owning_tensor : std::false_type {};
+template <class T, class S, class B>
+struct is_owning_tensor<Tensor<T, S, B>> : std::true_type {};
 
 // 2-D sine-cosine position embedding (vit-pytorch's posemb_sincos_2d, temperature 10000): for each
 // patch (y, x), [sin(x ω), cos(x ω), sin(y ω), cos(y ω)] with ω_i = 1 / 10000^(i / (dim/4 - 1)).
@@ -191,7 +195,7 @@ public:
     Tensor<float, Shape<B, F>, Backend> features(const Input<B>& image) {
         if (workspace_.size() < workspace_floats<B>) workspace_.assign(workspace_floats<B>, 0.0f);
         Tensor<float, Shape<B, F>, Backend> out(uninitialized);
-        run<B>(image, out.data(), workspace_.data(), nullptr, 1, nullptr, true);
+        run<B>(B, image, out.data(), workspace_.data(), nullptr, 1, nullptr, true);
         return out;
     }
     template <std::size_t B>
@@ -208,7 +212,7 @@ public:
     template <std::size_t B>
     void forward_into(const Input<B>& image, float* out, float* workspace, float* attention_maps = nullptr,
                       const std::uint8_t* keep_patches = nullptr) const {
-        run<B>(image, out, workspace, attention_maps, 1, keep_patches, false);
+        run<B>(B, image, out, workspace, attention_maps, 1, keep_patches, false);
     }
 
     /// A tensor holding the workspace of a forward pass of batch B, on the heap or in an arena
@@ -224,18 +228,29 @@ public:
         requires detail::tensor_like<Out> && detail::tensor_like<Work>
     void forward_into(const Input<B>& image, Out&& out, Work&& workspace, float* attention_maps = nullptr,
                       const std::uint8_t* keep_patches = nullptr) const {
-        using O = std::remove_cvref_t<Out>;
-        using W = std::remove_cvref_t<Work>;
-        static_assert(std::is_same_v<typename O::value_type, float> && std::is_same_v<typename W::value_type, float>,
-                      "einvit::vit: forward_into writes floats: out and the workspace must hold (non-const) float");
-        static_assert(std::is_same_v<typename O::backend_type, Backend> && std::is_same_v<typename W::backend_type, Backend>,
-                      "einvit::vit: out and the workspace must be on the model's backend");
-        static_assert(std::is_same_v<typename O::shape_type, Shape<B, out_dim>>,
-                      "einvit::vit: forward_into's out must have shape (B, out_dim): Output<B>");
-        static_assert(W::size() >= workspace_floats<B>,
-                      "einvit::vit: the workspace is smaller than workspace_floats<B>: use Workspace<B>");
-        static_assert(O::is_contiguous() && W::is_contiguous(), "einvit::vit: out and the workspace must be contiguous");
-        run<B>(image, out.data(), workspace.data(), attention_maps, 1, keep_patches, false);
+        if constexpr (buffers_fit<B, Out, Work>()) run<B>(B, image, out.data(), workspace.data(), attention_maps, 1, keep_patches, false);
+    }
+
+    /// The forward pass of the first `count` images of a batch of capacity B (count <= B; 0 does
+    /// nothing), for a server that builds for its largest batch and runs whatever has arrived: `image`
+    /// and `workspace` are batch B's, `out` receives count x out_dim floats (its first count rows, for an
+    /// Output<B>), `keep_patches` count x patches bytes, and the pass costs what `count` images do (its
+    /// products take count x tokens rows). Each image's output is what a pass of the count images
+    /// gives it. A count above B raises invalid_argument. `out` and `workspace` are pointers, or
+    /// tensors or views checked as forward_into's.
+    template <std::size_t B>
+    void forward_into_first(std::size_t count, const Input<B>& image, float* out, float* workspace,
+                            const std::uint8_t* keep_patches = nullptr) const {
+        if (count > B)
+            raise(errc::invalid_argument, "einvit::vit: forward_into_first: " + std::to_string(count) +
+                                              " images asked of a batch of " + std::to_string(B));
+        if (count != 0) run<B>(count, image, out, workspace, nullptr, 1, keep_patches, false);
+    }
+    template <std::size_t B, class Out, class Work>
+        requires detail::tensor_like<Out> && detail::tensor_like<Work>
+    void forward_into_first(std::size_t count, const Input<B>& image, Out&& out, Work&& workspace,
+                            const std::uint8_t* keep_patches = nullptr) const {
+        if constexpr (buffers_fit<B, Out, Work>()) forward_into_first<B>(count, image, out.data(), workspace.data(), keep_patches);
     }
 
     /// The forward pass, also writing every layer's full attention matrix averaged over heads into
@@ -243,13 +258,39 @@ public:
     /// attention rollout.
     template <std::size_t B>
     void forward_with_attention(const Input<B>& image, float* out, float* workspace, float* attention) const {
-        run<B>(image, out, workspace, attention, T, nullptr, false);
+        run<B>(B, image, out, workspace, attention, T, nullptr, false);
     }
 
 private:
+    // The checked forms' buffers (Out and Work as forwarded): out (B, out_dim) floats, the workspace
+    // workspace_floats<B> or more, both writable, contiguous and on this backend; out not a temporary
+    // tensor of its own (the logits would be lost with it). False, after the failed assertion, when not.
+    template <std::size_t B, class Out, class Work>
+    static constexpr bool buffers_fit() {
+        using O = std::remove_cvref_t<Out>;
+        using W = std::remove_cvref_t<Work>;
+        constexpr bool floats = std::is_same_v<typename O::value_type, float> && std::is_same_v<typename W::value_type, float>;
+        static_assert(floats, "einvit::vit: forward_into writes floats: out and the workspace must hold float");
+        constexpr bool writable = !std::is_const_v<std::remove_pointer_t<decltype(std::declval<Out&>().data())>> &&
+                                  !std::is_const_v<std::remove_pointer_t<decltype(std::declval<Work&>().data())>>;
+        static_assert(writable, "einvit::vit: forward_into writes into out and the workspace: neither may be const");
+        constexpr bool backend = std::is_same_v<typename O::backend_type, Backend> && std::is_same_v<typename W::backend_type, Backend>;
+        static_assert(backend, "einvit::vit: out and the workspace must be on the model's backend");
+        constexpr bool shape = std::is_same_v<typename O::shape_type, Shape<B, out_dim>>;
+        static_assert(shape, "einvit::vit: forward_into's out must have shape (B, out_dim): Output<B>");
+        constexpr bool room = W::size() >= workspace_floats<B>;
+        static_assert(room, "einvit::vit: the workspace is smaller than workspace_floats<B>: use Workspace<B>");
+        constexpr bool contiguous = O::is_contiguous() && W::is_contiguous();
+        static_assert(contiguous, "einvit::vit: out and the workspace must be contiguous");
+        constexpr bool kept = !(detail::is_owning_tensor<O>::value && !std::is_lvalue_reference_v<Out>);
+        static_assert(kept, "einvit::vit: forward_into's out is a temporary tensor, whose logits would be lost: pass a named Output<B>");
+        return floats && writable && backend && shape && room && contiguous && kept;
+    }
+
     template <std::size_t B>
-    void run(const Input<B>& image, float* out, float* workspace, float* attention_maps, std::size_t map_rows,
+    void run(std::size_t n, const Input<B>& image, float* out, float* workspace, float* attention_maps, std::size_t map_rows,
              const std::uint8_t* keep_patches, bool features_only) const {
+        // the workspace is laid out for B images; the first n of them are computed
         float* x = workspace;
         float* patches = x + detail::pad16(B * T * D);
         float* qkv = patches + detail::pad16(B * NP * PD);
@@ -260,21 +301,21 @@ private:
         kernels::AttentionMask mask;
         if (keep_patches) {
             auto* keep = reinterpret_cast<std::uint8_t*>(feats + detail::pad16(B * F) + detail::pad16(B * out_dim));
-            for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t b = 0; b < n; ++b)
                 for (std::size_t t = 0; t < T; ++t) keep[b * T + t] = t < P ? 1 : keep_patches[b * NP + t - P] != 0;
             mask = kernels::AttentionMask{keep, T, true};
         }
         {
             EINVIT_PROFILE_SCOPE(profile::Op::patch_embed);
-            embed<B>(image.data(), x, patches);
+            embed(n, image.data(), x, patches);
         }
         for (std::size_t l = 0; l < C.depth; ++l)
-            block<B>(w_.blocks[l], x, qkv, att, mlp, attention_maps ? attention_maps + l * B * map_rows * T : nullptr,
-                     map_rows, mask, l + 1 == C.depth ? kept_rows : T);
+            block(n, w_.blocks[l], x, qkv, att, mlp, attention_maps ? attention_maps + l * n * map_rows * T : nullptr,
+                  map_rows, mask, l + 1 == C.depth ? kept_rows : T);
         // after the last block, x holds kept_rows tokens per image
-        if (C.final_norm) layer_norm(w_.norm, x, x, B * kept_rows);  // pre- or post-norm blocks alike
+        if (C.final_norm) layer_norm(w_.norm, x, x, n * kept_rows);  // pre- or post-norm blocks alike
         EINVIT_PROFILE_SCOPE(profile::Op::head);
-        head<B>(x, pooled, feats, out, features_only);
+        head(n, x, pooled, feats, out, features_only);
     }
 
     // With class-token pooling the head reads only the prefix tokens (class, distillation), and every
@@ -288,10 +329,9 @@ private:
     static constexpr float attention_scale = C.attention_scale;
 
     // Packs tokens [0, rows) of each image to the front of x: image b's token i to row b * rows + i.
-    template <std::size_t B>
-    static void keep_prefix(float* x, std::size_t rows) noexcept {
+    static void keep_prefix(std::size_t n, float* x, std::size_t rows) noexcept {
         if (rows == T) return;
-        for (std::size_t b = 1; b < B; ++b)  // destination rows lie before the source rows still to read
+        for (std::size_t b = 1; b < n; ++b)  // destination rows lie before the source rows still to read
             std::memmove(x + b * rows * D, x + b * T * D, rows * D * sizeof(float));
     }
 
@@ -331,10 +371,9 @@ private:
     }
 
     // Patches -> tokens: x[b, P + n] = patch_n · Wᵀ + bias + pos; prefix tokens; position embedding.
-    template <std::size_t B>
-    void embed(const float* img, float* x, float* patches) const {
+    void embed(std::size_t n, const float* img, float* x, float* patches) const {
         constexpr std::size_t p = C.patch, gw = C.grid_w(), Hh = C.image_height, Ww = C.image_width, Ch = C.channels;
-        for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t b = 0; b < n; ++b)
             for (std::size_t gy = 0; gy < C.grid_h(); ++gy)
                 for (std::size_t gx = 0; gx < gw; ++gx) {
                     float* dst = patches + (b * NP + gy * gw + gx) * PD;
@@ -350,14 +389,14 @@ private:
                         }
                 }
         if constexpr (C.patch_norm)
-            kernels::layer_norm_rows(Backend{}, patches, PD, patches, PD, B * NP, PD, w_.patch_norm_in.gamma.data(),
+            kernels::layer_norm_rows(Backend{}, patches, PD, patches, PD, n * NP, PD, w_.patch_norm_in.gamma.data(),
                                      w_.patch_norm_in.beta.data(), layer_norm_eps);
-        for (std::size_t b = 0; b < B; ++b) linear(w_.patch, patches + b * NP * PD, PD, x + (b * T + P) * D, D, NP);
+        for (std::size_t b = 0; b < n; ++b) linear(w_.patch, patches + b * NP * PD, PD, x + (b * T + P) * D, D, NP);
         if constexpr (C.patch_norm)
-            for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t b = 0; b < n; ++b)
                 kernels::layer_norm_rows(Backend{}, x + (b * T + P) * D, D, x + (b * T + P) * D, D, NP, D,
                                          w_.patch_norm_out.gamma.data(), w_.patch_norm_out.beta.data(), layer_norm_eps);
-        for (std::size_t b = 0; b < B; ++b) {
+        for (std::size_t b = 0; b < n; ++b) {
             float* xb = x + b * T * D;
             if constexpr (C.class_token) std::memcpy(xb, w_.cls.data(), D * sizeof(float));
             if constexpr (C.distillation_token) std::memcpy(xb + D, w_.dist.data(), D * sizeof(float));
@@ -372,8 +411,7 @@ private:
     // Attention of the first `rows` tokens of each image (T, or kept_rows in the last block) to every
     // token; x_out then holds `rows` tokens per image. `norm`, when given, is applied to `in` on its way
     // into the qkv projection.
-    template <std::size_t B>
-    void attention(const BlockWeights& bw, const float* in, float* x_out, float* qkv, float* att, bool accumulate,
+    void attention(std::size_t n, const BlockWeights& bw, const float* in, float* x_out, float* qkv, float* att, bool accumulate,
                    float* map, std::size_t map_rows, float* scratch, const kernels::AttentionMask& mask,
                    std::size_t rows, const NormWeights* norm = nullptr) const {
         {
@@ -382,37 +420,36 @@ private:
             // maps asked for need them)
             const gemm::Activation none = gemm::Activation::none;
             if (rows < T && I % gemm::nr<float> == 0 && !(map && map_rows > rows)) {
-                linear_columns(bw.qkv, in, D, qkv, 3 * I, B * T, I, 3 * I, none, false, norm);
-                for (std::size_t b = 0; b < B; ++b)
+                linear_columns(bw.qkv, in, D, qkv, 3 * I, n * T, I, 3 * I, none, false, norm);
+                for (std::size_t b = 0; b < n; ++b)
                     linear_columns(bw.qkv, in + b * T * D, D, qkv + b * T * 3 * I, 3 * I, rows, 0, I, none, false, norm);
             } else {
-                linear(bw.qkv, in, D, qkv, 3 * I, B * T, none, false, norm);
+                linear(bw.qkv, in, D, qkv, 3 * I, n * T, none, false, norm);
             }
         }
         const float scale = attention_scale > 0 ? attention_scale : 1.0f / std::sqrt(static_cast<float>(HD));
         using HTc = kernels::HeadTensor<const float>;
-        const kernels::AttentionSize size{B, C.heads, rows, T, HD, HD};
+        const kernels::AttentionSize size{n, C.heads, rows, T, HD, HD};
         {
             EINVIT_PROFILE_SCOPE(profile::Op::attention);
             kernels::attention(Backend{}, size, HTc{qkv, T * 3 * I, HD, 3 * I}, HTc{qkv + I, T * 3 * I, HD, 3 * I},
                                HTc{qkv + 2 * I, T * 3 * I, HD, 3 * I}, kernels::HeadTensor<float>{att, rows * I, HD, I},
                                scale, mask);
-            if (map) attention_rows<B>(qkv, scale, map, map_rows, scratch);
+            if (map) attention_rows(n, qkv, scale, map, map_rows, scratch);
         }
-        keep_prefix<B>(x_out, rows);
+        keep_prefix(n, x_out, rows);
         EINVIT_PROFILE_SCOPE(profile::Op::proj);
         if constexpr (C.proj_out) {
-            linear(bw.proj, att, I, x_out, D, B * rows, gemm::Activation::none, accumulate);
+            linear(bw.proj, att, I, x_out, D, n * rows, gemm::Activation::none, accumulate);
         } else {
-            for (std::size_t i = 0; i < B * rows * D; ++i) x_out[i] = accumulate ? x_out[i] + att[i] : att[i];
+            for (std::size_t i = 0; i < n * rows * D; ++i) x_out[i] = accumulate ? x_out[i] + att[i] : att[i];
         }
     }
 
     // The attention of tokens [0, rows) to every token, averaged over heads (for attention maps and
     // rollout; recomputed from q and k in plain loops, without the padding mask).
-    template <std::size_t B>
-    void attention_rows(const float* qkv, float scale, float* map, std::size_t rows, float* row) const {
-        for (std::size_t b = 0; b < B; ++b)
+    void attention_rows(std::size_t n, const float* qkv, float scale, float* map, std::size_t rows, float* row) const {
+        for (std::size_t b = 0; b < n; ++b)
             for (std::size_t i = 0; i < rows; ++i) {
                 float* m = map + (b * rows + i) * T;
                 for (std::size_t j = 0; j < T; ++j) m[j] = 0;
@@ -431,7 +468,6 @@ private:
     }
 
     // x += fc2(act(fc1(norm(in)))), norm when given
-    template <std::size_t B>
     static void mlp_layers(const BlockWeights& bw, const float* in, float* x, float* mlp, std::size_t rows,
                            const NormWeights* norm = nullptr) {
         {
@@ -443,25 +479,23 @@ private:
     }
 
     // One transformer block; its output keeps `rows` tokens per image (see kept_rows).
-    template <std::size_t B>
-    void block(const BlockWeights& bw, float* x, float* qkv, float* att, float* mlp, float* map,
+    void block(std::size_t n, const BlockWeights& bw, float* x, float* qkv, float* att, float* mlp, float* map,
                std::size_t map_rows, const kernels::AttentionMask& mask, std::size_t rows) const {
         if constexpr (C.norm == NormPlacement::pre) {
             // LN1 and LN2 applied by the GEMMs as they pack x for qkv and fc1: no normalised copy of x
-            attention<B>(bw, x, x, qkv, att, true, map, map_rows, mlp, mask, rows, &bw.norm1);
-            mlp_layers<B>(bw, x, x, mlp, B * rows, &bw.norm2);
+            attention(n, bw, x, x, qkv, att, true, map, map_rows, mlp, mask, rows, &bw.norm1);
+            mlp_layers(bw, x, x, mlp, n * rows, &bw.norm2);
         } else {
-            attention<B>(bw, x, x, qkv, att, true, map, map_rows, mlp, mask, rows);
-            layer_norm(bw.norm1, x, x, B * rows);
-            mlp_layers<B>(bw, x, x, mlp, B * rows);
-            layer_norm(bw.norm2, x, x, B * rows);
+            attention(n, bw, x, x, qkv, att, true, map, map_rows, mlp, mask, rows);
+            layer_norm(bw.norm1, x, x, n * rows);
+            mlp_layers(bw, x, x, mlp, n * rows);
+            layer_norm(bw.norm2, x, x, n * rows);
         }
     }
 
     // Pools each image's tokens (kept_rows of them per image in x) and applies the head.
-    template <std::size_t B>
-    void head(const float* x, float* pooled, float* feats, float* out, bool features_only) const {
-        for (std::size_t b = 0; b < B; ++b) {
+    void head(std::size_t n, const float* x, float* pooled, float* feats, float* out, bool features_only) const {
+        for (std::size_t b = 0; b < n; ++b) {
             const float* xb = x + b * kept_rows * D;
             float* pb = pooled + b * D;
             if constexpr (C.pooling == Pooling::cls) {
@@ -474,22 +508,22 @@ private:
                 for (std::size_t d = 0; d < D; ++d) pb[d] /= static_cast<float>(T - first);
             }
         }
-        if constexpr (C.head_norm) norm_rows(w_.head_norm, pooled, pooled, B);
+        if constexpr (C.head_norm) norm_rows(w_.head_norm, pooled, pooled, n);
         const float* f = pooled;
         if constexpr (C.representation_size != 0) {
-            linear(w_.pre_logits, pooled, D, feats, F, B, gemm::Activation::tanh);
+            linear(w_.pre_logits, pooled, D, feats, F, n, gemm::Activation::tanh);
             f = feats;
         }
         if (C.num_classes == 0 || features_only) {
-            std::memcpy(out, f, B * F * sizeof(float));
+            std::memcpy(out, f, n * F * sizeof(float));
         } else if constexpr (C.distillation_token) {
             // (head(x[:, 0]) + head_dist(x[:, 1])) / 2, as DeiT infers
-            linear(w_.head, f, F, out, out_dim, B);
+            linear(w_.head, f, F, out, out_dim, n);
             // the distillation token of each image, read in place: rows of x with stride T * D
-            linear(w_.head_dist, x + D, kept_rows * D, out, out_dim, B, gemm::Activation::none, true);
-            for (std::size_t i = 0; i < B * out_dim; ++i) out[i] *= 0.5f;
+            linear(w_.head_dist, x + D, kept_rows * D, out, out_dim, n, gemm::Activation::none, true);
+            for (std::size_t i = 0; i < n * out_dim; ++i) out[i] *= 0.5f;
         } else {
-            linear(w_.head, f, F, out, out_dim, B);
+            linear(w_.head, f, F, out, out_dim, n);
         }
     }
 

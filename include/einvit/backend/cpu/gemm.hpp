@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "einvit/core/config.hpp"
 #include "einvit/backend/cpu/rows.hpp"
 #include "einvit/backend/cpu/simd.hpp"
 #if EINVIT_USE_XSIMD && (defined(__AVX512F__) || defined(__AVX2__))
@@ -39,7 +40,6 @@
 #endif
 #include "einvit/backend/cpu/thread_pool.hpp"
 #include "einvit/backend/tags.hpp"
-#include "einvit/core/config.hpp"
 #include "einvit/core/error.hpp"
 #include "einvit/core/memory.hpp"
 #include "einvit/expr/functors.hpp"

@@ -11,13 +11,13 @@
 #include <limits>
 #include <type_traits>
 
+#include "einvit/core/config.hpp"
 #include "einvit/backend/cpu/simd.hpp"
 #if EINVIT_USE_XSIMD && (defined(__AVX512F__) || defined(__AVX2__))
 #include <immintrin.h>
 #endif
 #include "einvit/backend/cpu/thread_pool.hpp"
 #include "einvit/backend/tags.hpp"
-#include "einvit/core/config.hpp"
 #include "einvit/expr/functors.hpp"
 
 namespace einvit::inline EINVIT_ABI::kernels {
