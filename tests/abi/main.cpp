@@ -15,6 +15,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "report.hpp"
 
@@ -51,6 +53,18 @@ int main(int argc, char** argv) {
         }
     }
     expect(reports[0].exceptions && reports[1].exceptions, "native", "the native and portable variants have exceptions");
+    // an error raised by one build's einvit is caught, outside every build, as std::runtime_error
+    for (int v = 0; v < 2; ++v) {
+        std::string message;
+        try {
+            if (reports[v].raise_error) reports[v].raise_error();
+        } catch (const std::runtime_error& e) {
+            message = e.what();
+        }
+        std::printf("%s raised: %s\n", names[v], message.c_str());
+        expect(message.find("is out of range for a tensor of shape (2, 3)") != std::string::npos, names[v],
+               "its error is caught as std::runtime_error");
+    }
     expect(!reports[2].exceptions && !reports[3].exceptions, "bare", "the bare variants are built without exceptions");
     expect(reports[2].packet_width == 1 && reports[3].packet_width == 1, "bare", "the bare variants take the scalar kernels");
     std::printf("%s\n", failures ? "abi.mixed_builds: FAILED" : "abi.mixed_builds: ok");

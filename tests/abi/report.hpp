@@ -12,6 +12,7 @@ struct Report {
     double expression_error = 1e30; // (until measured) an expression's largest error against doubles
     bool model_ran = false;
     float logits[10] = {};          // the shipped model's logits for one image
+    void (*raise_error)() = nullptr; // raises an einvit error (variants with exceptions)
 };
 }  // namespace einvit_abi_test
 

@@ -29,6 +29,12 @@ einvit_abi_test::Report EINVIT_ABI_TEST_VARIANT(const char* model_path) {
 #endif
     r.packet_width = einvit::simd::width<float>;
     r.exceptions = EINVIT_HAS_EXCEPTIONS != 0;
+#if EINVIT_HAS_EXCEPTIONS
+    r.raise_error = [] {
+        einvit::Tensor<float, einvit::Shape<2, 3>> t;
+        (void)t.at(2, 0);  // past the end: raises this variant's einvit::error
+    };
+#endif
     // C = A B with B packed once, as a weight: the packed layout (the panels' width) is the instruction
     // set's, so a product packed by one variant's code and multiplied by another's comes out wrong.
     // Depth 300 spans more than one depth block, 71 columns end in a partial panel.
