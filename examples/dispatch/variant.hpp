@@ -1,0 +1,29 @@
+// One build of einvit-dispatch's model (see variants.hpp); DISPATCH_CLASSIFY and DISPATCH_ABI name its
+// functions. Nothing here may run on a CPU without this build's instruction set: the dispatcher only
+// calls it where the CPU has it.
+#pragma once
+
+#include <einvit/einvit.hpp>
+#include <einvit/vit/load.hpp>
+
+#include <string>
+
+#include "../classify/fashion_mnist_config.hpp"
+#include "variants.hpp"
+
+#define DISPATCH_STRING_(x) #x
+#define DISPATCH_STRING(x) DISPATCH_STRING_(x)
+
+const char* dispatch::DISPATCH_ABI() { return DISPATCH_STRING(EINVIT_ABI); }
+
+const char* dispatch::DISPATCH_CLASSIFY(const char* model_path, const float* input, float* logits) {
+    using Model = einvit::vit::VisionTransformer<einvit_examples::fashion_mnist>;
+    static std::string error;  // the last error's message, for the caller to print
+    auto file = einvit::io::SafeTensors::try_open(model_path);
+    if (!file) return (error = file.failure().what()).c_str();
+    auto model = einvit::vit::try_load<einvit_examples::fashion_mnist>(file.value(), einvit::vit::Family::vit_pytorch);
+    if (!model) return (error = model.failure().what()).c_str();
+    Model::Workspace<1> workspace;
+    model.value().forward_into<1>(Model::Input<1>(input), logits, workspace.data());
+    return nullptr;
+}
