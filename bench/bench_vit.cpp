@@ -11,55 +11,19 @@
 #include <random>
 #include <vector>
 
+#include "../tests/vit/random_weights.hpp"
 #include "bench_common.hpp"
 
 namespace {
 
 int g_threads = 0;
 
-template <einvit::vit::Config C>
-einvit::vit::Weights random_weights() {
-    using Model = einvit::vit::VisionTransformer<C>;
-    constexpr std::size_t D = Model::D, I = Model::I, MLP = Model::MLP;
-    std::mt19937 rng(7);
-    std::normal_distribution<float> normal(0.0f, 0.02f);
-    const auto values = [&](std::size_t n) {
-        std::vector<float> v(n);
-        for (float& x : v) x = normal(rng);
-        return v;
-    };
-    const auto linear = [&](einvit::vit::LinearWeights& l, std::size_t in, std::size_t out) {
-        const std::vector<float> w = values(in * out), b = values(out);
-        l.set(w.data(), b.data(), out, in);
-    };
-    const auto norm = [&](einvit::vit::NormWeights& n) {
-        n.gamma.assign(D, 1.0f);
-        n.beta = values(D);
-    };
-    einvit::vit::Weights w;
-    linear(w.patch, Model::PD, D);
-    w.cls = values(D);
-    w.pos = values(Model::T * D);
-    w.blocks.resize(C.depth);
-    for (auto& b : w.blocks) {
-        norm(b.norm1);
-        norm(b.norm2);
-        linear(b.qkv, D, 3 * I);
-        linear(b.proj, I, D);
-        linear(b.fc1, D, MLP);
-        linear(b.fc2, MLP, D);
-    }
-    norm(w.norm);
-    linear(w.head, Model::F, C.num_classes);
-    return w;
-}
-
 // `count` images of a batch built for B: forward_into<B> when count == B, forward_into_first otherwise
 template <einvit::vit::Config C, std::size_t B>
 void BM_vit(benchmark::State& state) {
     using Model = einvit::vit::VisionTransformer<C>;
     static const Model model = [] {
-        auto m = Model::try_create(random_weights<C>());
+        auto m = Model::try_create(einvit_test::random_weights<C>());
         if (!m) {
             std::fprintf(stderr, "%s\n", m.failure().what());
             std::exit(1);

@@ -6,7 +6,11 @@
 // This is how to ship one binary that takes AVX-512 where there is AVX-512: one file of your model code
 // per instruction set, compiled with that -march, and a dispatcher that asks the CPU. einvit's build
 // namespaces (EINVIT_ABI) keep the builds' inline functions apart; without them the linker would keep
-// one copy of each, and the baseline path could run AVX-512 instructions.
+// one copy of each, and the baseline path could run AVX-512 instructions. The standard library's
+// inline functions (std::string's, std::vector's) have no such namespace: link the baseline's objects
+// first (examples/CMakeLists.txt does), so that the copies the linker keeps are the baseline's.
+#include <cpuid.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -26,11 +30,20 @@ struct Build {
     bool runs;  // this CPU has its instructions
 };
 
+// What x86-64-v3 adds that __builtin_cpu_supports cannot be asked about with every compiler: F16C and
+// MOVBE (CPUID leaf 1, ECX bits 29 and 22) and LZCNT (leaf 0x80000001, ECX bit 5; without it lzcnt runs
+// as bsr and gives other numbers instead of trapping).
+bool has_f16c_movbe_lzcnt() {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 29)) || !(c & (1u << 22))) return false;
+    return __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 5));
+}
+
 std::vector<Build> builds() {
     __builtin_cpu_init();
     const bool v2 = __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt");
     const bool v3 = v2 && __builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                    __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+                    __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") && has_f16c_movbe_lzcnt();
     const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                     __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd");
     return {{"x86-64-v4", dispatch::classify_x86_64_v4, dispatch::abi_x86_64_v4, v4},

@@ -11,6 +11,7 @@
 
 #include "../unit/alloc_counter.hpp"
 #include "configs.hpp"
+#include "random_weights.hpp"
 
 namespace vit = einvit::vit;
 
@@ -221,7 +222,7 @@ TEST_CASE("vit forward: the checked forward_into takes tensors sized at compile 
     CHECK(std::memcmp(one.data(), want.data(), sizeof(float) * one.size()) == 0);
 }
 
-TEST_CASE("vit forward: forward_into_first runs the first images of a batch, each as the whole batch's pass gives it") {
+TEST_CASE("vit forward: forward_into_first runs the first images of a batch; without Strassen's products each as the whole batch gives it") {
     using Model = vit::VisionTransformer<vit::presets::mnist>;
     const auto file = einvit::io::SafeTensors::open(golden("vit_pytorch_mnist.safetensors"));
     const Model model = vit::load<vit::presets::mnist>(file, vit::Family::vit_pytorch);
@@ -247,6 +248,48 @@ TEST_CASE("vit forward: forward_into_first runs the first images of a batch, eac
     CHECK(std::memcmp(one, alone.data(), sizeof one) == 0);
     const std::string error = load_error([&] { model.forward_into_first<8>(9, Model::Input<8>(image.data()), part, workspace); });
     CHECK(error == "einvit::vit: forward_into_first: 9 images asked of a batch of 8");
+}
+
+namespace {
+// forward_into_first<8>(3, ...) against forward_into<3> on the same three images, with a padding mask
+template <vit::Config C>
+void first_three_of_eight() {
+    using Model = vit::VisionTransformer<C>;
+    const Model model = Model::try_create(einvit_test::random_weights<C>()).value();
+    constexpr std::size_t pixels = C.channels * C.image_height * C.image_width;
+    std::vector<float> image(8 * pixels);
+    for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<float>((i * 29) % 41) / 41.0f - 0.5f;
+    std::vector<std::uint8_t> keep(8 * Model::NP);
+    for (std::size_t i = 0; i < keep.size(); ++i) keep[i] = (i * 7) % 5 != 0;  // a fifth of the patches masked
+    typename Model::template Workspace<8> workspace8;
+    typename Model::template Workspace<3> workspace3;
+    typename Model::template Output<8> first;
+    typename Model::template Output<3> alone;
+    for (std::size_t i = 0; i < first.size(); ++i) first.data()[i] = -777.0f;
+    model.template forward_into_first<8>(3, typename Model::template Input<8>(image.data()), first, workspace8, keep.data());
+    model.template forward_into<3>(typename Model::template Input<3>(image.data()), alone, workspace3, nullptr, keep.data());
+    CHECK(std::memcmp(first.data(), alone.data(), sizeof(float) * alone.size()) == 0);
+    bool untouched = true;
+    for (std::size_t i = alone.size(); i < first.size(); ++i) untouched = untouched && first.data()[i] == -777.0f;
+    CHECK(untouched);
+}
+
+// DeiT's distillation token and head, post-norm blocks, vit-pytorch's patch norms and head norm
+constexpr vit::Config distilled_post_norm{.image_height = 32, .image_width = 24, .patch = 8, .channels = 3, .dim = 32, .depth = 2,
+                                          .heads = 2, .dim_head = 16, .mlp_dim = 64, .num_classes = 5, .pooling = vit::Pooling::cls,
+                                          .class_token = true, .distillation_token = true, .norm = vit::NormPlacement::post,
+                                          .patch_norm = true, .head_norm = true};
+// mean pooling of the patch tokens without a class token, sine-cosine positions, timm's pre_logits
+constexpr vit::Config mean_pooled_sincos{.image_height = 32, .image_width = 32, .patch = 8, .channels = 1, .dim = 32, .depth = 2,
+                                         .heads = 4, .dim_head = 8, .mlp_dim = 48, .num_classes = 7,
+                                         .pooling = vit::Pooling::mean_patches, .class_token = false,
+                                         .representation_size = 24, .position = vit::PositionEmbedding::sincos_2d,
+                                         .activation = vit::Activation::gelu_tanh};
+}  // namespace
+
+TEST_CASE("vit forward: forward_into_first with a padding mask, distillation, post-norm, mean pooling and pre_logits") {
+    first_three_of_eight<distilled_post_norm>();
+    first_three_of_eight<mean_pooled_sincos>();
 }
 
 TEST_CASE("vit forward: ViT-Ti at one image and at batch 8 allocates nothing after its first pass, whichever threads take which items") {

@@ -236,8 +236,10 @@ public:
     /// and `workspace` are batch B's, `out` receives count x out_dim floats (its first count rows, for an
     /// Output<B>), `keep_patches` count x patches bytes, and the pass costs what `count` images do (its
     /// products take count x tokens rows). Each image's output is what a pass of the count images
-    /// gives it. A count above B raises invalid_argument. `out` and `workspace` are pointers, or
-    /// tensors or views checked as forward_into's.
+    /// gives it: bit for bit the full batch's, except where a product takes Strassen's algorithm (whose
+    /// sums mix rows of the batch's upper and lower halves, so the rounding depends on the batch). A
+    /// count above B raises invalid_argument. `out` and `workspace` are pointers, or tensors or views
+    /// checked as forward_into's.
     template <std::size_t B>
     void forward_into_first(std::size_t count, const Input<B>& image, float* out, float* workspace,
                             const std::uint8_t* keep_patches = nullptr) const {
@@ -269,7 +271,8 @@ private:
     static constexpr bool buffers_fit() {
         using O = std::remove_cvref_t<Out>;
         using W = std::remove_cvref_t<Work>;
-        constexpr bool floats = std::is_same_v<typename O::value_type, float> && std::is_same_v<typename W::value_type, float>;
+        constexpr bool floats = std::is_same_v<std::remove_const_t<typename O::value_type>, float> &&
+                                std::is_same_v<std::remove_const_t<typename W::value_type>, float>;
         static_assert(floats, "einvit::vit: forward_into writes floats: out and the workspace must hold float");
         constexpr bool writable = !std::is_const_v<std::remove_pointer_t<decltype(std::declval<Out&>().data())>> &&
                                   !std::is_const_v<std::remove_pointer_t<decltype(std::declval<Work&>().data())>>;
