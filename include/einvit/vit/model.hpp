@@ -228,7 +228,7 @@ public:
         requires detail::tensor_like<Out> && detail::tensor_like<Work>
     void forward_into(const Input<B>& image, Out&& out, Work&& workspace, float* attention_maps = nullptr,
                       const std::uint8_t* keep_patches = nullptr) const {
-        if constexpr (buffers_fit<B, Out, Work>()) run<B>(B, image, out.data(), workspace.data(), attention_maps, 1, keep_patches, false);
+        if constexpr (buffers_fit<B, Out, Work>()) forward_into<B>(image, out.data(), workspace.data(), attention_maps, keep_patches);
     }
 
     /// The forward pass of the first `count` images of a batch of capacity B (count <= B; 0 does
