@@ -5014,8 +5014,29 @@ std::size_t scratch_capacity(std::size_t slot) noexcept {
     return scratch_buffers<T>()[slot].size;
 }
 
+// A caller's memory lent to the scratch slots of one task of the calling thread (einvit::ScratchScope):
+// slot s is `size[s]` elements at base[s] (none where size[s] is 0). `outer` is the lending it hides.
+template <class T>
+struct LentScratch {
+    T* base[scratch_slots] = {};
+    std::size_t size[scratch_slots] = {};
+    std::size_t task = 0;  ///< ThreadPool::current_task() of the thread that lent it, when it lent it
+    const LentScratch* outer = nullptr;
+};
+template <class T>
+const LentScratch<T>*& lent_scratch() noexcept {
+    static EINVIT_THREAD_LOCAL const LentScratch<T>* lent = nullptr;
+    return lent;
+}
+
+// `count` elements of scratch slot `slot` for what the calling thread runs now: the memory a
+// ScratchScope of this thread and task lent to the slot where it has room, else the slot's own
+// growable buffer (allocated on first use, and when a larger request comes).
 template <class T>
 T* scratch(std::size_t slot, std::size_t count) {
+    if (const LentScratch<T>* lent = lent_scratch<T>();
+        lent && lent->size[slot] != 0 && count <= lent->size[slot] && lent->task == einvit::detail::ThreadPool::current_task())
+        return lent->base[slot];
     ScratchBuffer<T>& b = scratch_buffers<T>()[slot];
     if (b.size < count) {
         einvit::detail::heap_free(b.data, b.size * sizeof(T));
@@ -6397,6 +6418,97 @@ void multiply(reference, std::size_t m, std::size_t n, std::size_t k, Strided<T>
 }
 
 }  // namespace einvit::gemm
+
+namespace einvit::inline EINVIT_ABI {
+
+/// The scratch memory the CPU kernels take, slot by slot, in elements of T: what a ScratchScope lends
+/// them so that they allocate nothing. A plan for a run of kernels is the largest need of each slot
+/// over them (`need`); gemm::scratch_plan and kernels::attention_scratch_plan give the kernels' own,
+/// and a model's is VisionTransformer::scratch_plan<B>. A compile-time value.
+template <class T>
+struct ScratchPlan {
+    std::size_t slots[gemm::detail::scratch_slots] = {};
+
+    /// Slot `slot` holds at least `elements`.
+    constexpr ScratchPlan& need(std::size_t slot, std::size_t elements) noexcept {
+        if (elements > slots[slot]) slots[slot] = elements;
+        return *this;
+    }
+    /// Every slot holds at least what `other`'s does.
+    constexpr ScratchPlan& need(const ScratchPlan& other) noexcept {
+        for (std::size_t s = 0; s < gemm::detail::scratch_slots; ++s) need(s, other.slots[s]);
+        return *this;
+    }
+    /// Elements of memory the plan lays out in: each slot 64-byte aligned, with room to align the first
+    /// wherever the memory starts (on an element boundary).
+    constexpr std::size_t elements() const noexcept {
+        constexpr std::size_t line = 64 / sizeof(T) ? 64 / sizeof(T) : 1;
+        std::size_t n = 0;
+        for (std::size_t s = 0; s < gemm::detail::scratch_slots; ++s) n += (slots[s] + line - 1) / line * line;
+        return n ? n + line - 1 : 0;
+    }
+    friend constexpr bool operator==(const ScratchPlan&, const ScratchPlan&) = default;
+};
+
+/// Lends the CPU kernels that the calling thread runs, for the scope's life, `plan.elements()` elements
+/// at `memory` as their scratch, laid out by `plan`: within it (a run of the kernels the plan was made
+/// for, on one thread) they allocate nothing, from their very first call. A request beyond the plan's
+/// slot (another kernel, or more threads than one: a pool task's share, the A that threads share) takes
+/// the slot's own growable buffer as before, so a plan too small costs an allocation, never a wrong
+/// answer. Lends to the calling thread only (and only its current task, when it runs one): with more
+/// threads, the pool's other tasks keep their own buffers. Scopes nest; the memory must outlive the
+/// scope, and a scope must end on the thread that made it.
+template <class T>
+class ScratchScope {
+public:
+    ScratchScope(const ScratchPlan<T>& plan, T* memory) noexcept {
+        constexpr std::size_t line = 64 / sizeof(T) ? 64 / sizeof(T) : 1;
+        const auto address = reinterpret_cast<std::uintptr_t>(memory);
+        T* p = memory + ((64 - address % 64) % 64) / sizeof(T);  // the first 64-byte boundary
+        for (std::size_t s = 0; s < gemm::detail::scratch_slots; ++s) {
+            lent_.size[s] = plan.slots[s];
+            lent_.base[s] = plan.slots[s] ? p : nullptr;
+            p += (plan.slots[s] + line - 1) / line * line;
+        }
+        lent_.task = einvit::detail::ThreadPool::current_task();
+        lent_.outer = gemm::detail::lent_scratch<T>();
+        gemm::detail::lent_scratch<T>() = &lent_;
+    }
+    ScratchScope(const ScratchScope&) = delete;
+    ScratchScope& operator=(const ScratchScope&) = delete;
+    ~ScratchScope() { gemm::detail::lent_scratch<T>() = lent_.outer; }
+
+private:
+    gemm::detail::LentScratch<T> lent_;
+};
+
+namespace gemm {
+
+/// The scratch a product with a pre-packed k x n B (or a range of its columns) of up to `max_rows`
+/// rows takes on one thread, with Strassen's algorithm where `use` (by default the default setting)
+/// may give it: the packed A's block (slot 0), and Strassen's operands and sums (slots 0 and 1).
+template <class T>
+constexpr ScratchPlan<T> scratch_plan(std::size_t max_rows, std::size_t k, std::size_t n,
+                                      StrassenUse use = detail::strassen_by_default) noexcept {
+    ScratchPlan<T> plan;
+    if (max_rows == 0) return plan;
+    const std::size_t kc = depth_block<T>(k), MC = row_block<T>(kc);
+    // a_block_elements over m <= max_rows: m rows up to MC + MC / 2 (one block), else MC
+    const std::size_t rows = max_rows < MC + MC / 2 ? max_rows : MC + MC / 2;
+    plan.need(0, detail::round_up(rows, mr<T>) * kc);
+    const std::size_t cols = detail::round_up(n, nr<T>);  // strassen_fits counts whole panels
+    const bool fits = max_rows >= detail::strassen_min_rows && k >= detail::strassen_min_depth &&
+                      cols >= detail::strassen_min_cols && k % 2 == 0;
+    if (fits && use != StrassenUse::never &&
+        (use == StrassenUse::wherever_it_fits || detail::strassen_pays<T>(max_rows, cols, k))) {
+        plan.need(0, detail::strassen_scratch_elements<T>(0));
+        plan.need(1, detail::strassen_scratch_elements<T>(1));
+    }
+    return plan;
+}
+
+}  // namespace gemm
+}  // namespace einvit::inline EINVIT_ABI
 // ---- end einvit/backend/cpu/gemm.hpp ----
 // ---- begin einvit/backend/cpu/attention.hpp ----
 // einvit/backend/cpu/attention.hpp — multi-head scaled dot-product attention, fused.
@@ -6477,7 +6589,33 @@ void mean_of_values(const AttentionSize& s, HeadTensor<const T> v, std::size_t b
     for (std::size_t d = 0; d < s.dim_v; ++d) out[d] /= static_cast<T>(s.keys);
 }
 
+// queries per task: 64 where a panel has 16 or 32 of them (four B panels of Qᵀ on AVX2, measured 4-6%
+// faster on a Zen 3 host than two, bench/bench_kernels alternating runs; two on AVX-512), else two panels
+template <class T>
+inline constexpr std::size_t attention_queries = gemm::nr<T> >= 16 ? 64 : 2 * gemm::nr<T>;
+inline constexpr std::size_t attention_keys = 256;  // keys per block
+
 }  // namespace detail
+
+/// The scratch each task of the CPU attention kernel takes for heads of dimension `dim` (queries and
+/// keys) and `dim_v` (values), with up to `queries` queries and `keys` keys a sequence, whatever the batch
+/// and heads: Qᵀ packed as B panels (slot 2), a key block as A panels (3), its values as B panels (4),
+/// Sᵀ then Pᵀ (5), and the output accumulator with its running sums, rescale factors and mean of V (7).
+template <class T>
+constexpr ScratchPlan<T> attention_scratch_plan(std::size_t dim, std::size_t dim_v, std::size_t queries,
+                                                std::size_t keys) noexcept {
+    constexpr std::size_t NR = gemm::nr<T>, Bq = detail::attention_queries<T>, Bk = detail::attention_keys;
+    using gemm::detail::round_up;
+    const std::size_t d = dim ? dim : 1, ld_o = round_up(dim_v, NR);
+    const std::size_t q_block = queries < Bq ? queries : Bq, k_block = keys < Bk ? keys : Bk;
+    ScratchPlan<T> plan;
+    plan.need(2, round_up(q_block, NR) * d);              // Qᵀ: whole B panels of NR queries
+    plan.need(3, round_up(k_block, gemm::mr<T>) * d);     // the key block as A panels
+    plan.need(4, ld_o * k_block);                         // its values as B panels
+    plan.need(5, k_block * Bq);                           // Sᵀ, then Pᵀ: key j at st + j * Bq
+    plan.need(7, Bq * ld_o + 2 * Bq + dim_v);             // then run_sum, alpha, mean_v
+    return plan;
+}
 
 /// Fused attention on the CPU (see the header comment).
 template <class T>
@@ -6486,15 +6624,12 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
     detail::check_attention(s, static_cast<double>(scale), mask);
     constexpr std::size_t MR = gemm::mr<T>, NR = gemm::nr<T>, W = simd::width<T>;
     using P = simd::packet<T>;
-    // queries per task: 64 where a panel has 16 or 32 of them (four B panels of Qᵀ on AVX2, measured 4-6%
-    // faster on a Zen 3 host than two, bench/bench_kernels alternating runs; two on AVX-512), else two panels
-    constexpr std::size_t Bq = NR >= 16 ? 64 : 2 * NR;
+    constexpr std::size_t Bq = detail::attention_queries<T>;
     constexpr std::size_t QV = Bq / W;  // packets of queries
-    constexpr std::size_t Bk = 256;     // keys per block
+    constexpr std::size_t Bk = detail::attention_keys;
     const std::size_t q_blocks = (s.queries + Bq - 1) / Bq;
     const std::size_t tasks = s.batch * s.heads * q_blocks;
     const std::size_t v_panels = (s.dim_v + NR - 1) / NR, ld_o = v_panels * NR;
-    const std::size_t dim = s.dim ? s.dim : 1;
     const bool one_block = s.keys <= Bk;
     using gemm::detail::scratch;
 
@@ -6506,11 +6641,12 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
     };
     const auto prepare = [&] {
         Work w;
-        w.q_packed = scratch<T>(2, Bq * dim);                              // Qᵀ: Bq / NR B panels
-        w.k_packed = scratch<T>(3, gemm::detail::round_up(Bk, MR) * dim);  // the key block as A panels
-        w.v_packed = scratch<T>(4, v_panels * NR * Bk);                    // its values as B panels
-        w.st = scratch<T>(5, Bk * Bq);                                     // Sᵀ, then Pᵀ: key j at st + j * Bq
-        w.acc = scratch<T>(7, Bq * ld_o + 2 * Bq + s.dim_v);               // then run_sum, alpha, mean_v
+        const ScratchPlan<T> plan = attention_scratch_plan<T>(s.dim, s.dim_v, s.queries, s.keys);
+        w.q_packed = scratch<T>(2, plan.slots[2]);
+        w.k_packed = scratch<T>(3, plan.slots[3]);
+        w.v_packed = scratch<T>(4, plan.slots[4]);
+        w.st = scratch<T>(5, plan.slots[5]);
+        w.acc = scratch<T>(7, plan.slots[7]);
         w.packed_bh = w.mean_bh = static_cast<std::size_t>(-1);
         return w;
     };
@@ -8904,15 +9040,39 @@ public:
     template <std::size_t B>
     using Output = Tensor<float, Shape<B, out_dim>, Backend>;
 
-    /// Floats of workspace a forward pass of batch B needs, each buffer padded to 64 bytes.
+    /// Floats of a forward pass's activations at batch B, each buffer padded to 64 bytes.
     template <std::size_t B>
-    static constexpr std::size_t workspace_floats = detail::pad16(B * T * D)               // x, the residual stream
-                                                    + detail::pad16(B * NP * PD)           // patches
-                                                    + detail::pad16(B * T * 3 * I)         // qkv
-                                                    + detail::pad16(B * T * I)             // attention output
-                                                    + detail::pad16(B * T * MLP)           // MLP hidden
-                                                    + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
-                                                    + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
+    static constexpr std::size_t activation_floats = detail::pad16(B * T * D)        // x, the residual stream
+                                                     + detail::pad16(B * NP * PD)    // patches
+                                                     + detail::pad16(B * T * 3 * I)  // qkv
+                                                     + detail::pad16(B * T * I)      // attention output
+                                                     + detail::pad16(B * T * MLP)    // MLP hidden
+                                                     + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
+                                                     + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
+    /// The scratch the kernels of a forward pass of up to B images take on one thread, slot by slot
+    /// (see ScratchPlan): the packed A blocks of its products (and Strassen's operands where the default
+    /// setting gives its products that algorithm) and the attention kernel's buffers.
+    template <std::size_t B>
+    static constexpr ScratchPlan<float> scratch_plan = [] {
+        constexpr std::size_t M = B * T;  // the most rows a product takes
+        ScratchPlan<float> plan = kernels::attention_scratch_plan<float>(HD, HD, T, T);
+        plan.need(gemm::scratch_plan<float>(NP, PD, D));  // the patch embedding, an image at a time
+        plan.need(gemm::scratch_plan<float>(M, D, 3 * I));
+        if (C.proj_out) plan.need(gemm::scratch_plan<float>(M, I, D));
+        plan.need(gemm::scratch_plan<float>(M, D, MLP));
+        plan.need(gemm::scratch_plan<float>(M, MLP, D));
+        if (C.representation_size) plan.need(gemm::scratch_plan<float>(B, D, C.representation_size));
+        if (C.num_classes) plan.need(gemm::scratch_plan<float>(B, F, C.num_classes));
+        if (C.num_classes && C.distillation_token) plan.need(gemm::scratch_plan<float>(B, D, C.num_classes));
+        return plan;
+    }();
+
+    /// Floats of workspace a forward pass of batch B needs: its activations (activation_floats<B>), then
+    /// the kernels' scratch (scratch_plan<B>), which the pass lends them (ScratchScope), so that on one
+    /// thread it allocates nothing, from its first call.
+    template <std::size_t B>
+    static constexpr std::size_t workspace_floats = activation_floats<B> + scratch_plan<B>.elements();
+
     /// Floats of all the packed weights (the linear layers', each as much as PackedStore::room gives it):
     /// the size of the block load_weights places them in (a compile-time constant).
     static constexpr std::size_t packed_weight_floats = [] {
@@ -8974,7 +9134,9 @@ public:
     }
 
     /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B> floats,
-    /// 64-byte aligned is best); allocates nothing once the GEMM's per-thread packing buffers exist.
+    /// 64-byte aligned is best), which also holds the kernels' scratch: with one thread
+    /// (set_num_threads(1), or a build without threads) it allocates nothing, from its first call; with
+    /// more, the pool's other threads grow buffers of their own on their first pass, then reuse them.
     /// `attention_maps`, when given, receives each layer's attention of the class token (or of token 0)
     /// to every token, averaged over heads (computed without the padding mask): depth x B x T floats. `keep_patches`, when given, is the
     /// seeds' padding mask: B x patches bytes, nonzero keeps a patch; prefix tokens are always kept,
@@ -9063,7 +9225,8 @@ private:
     template <std::size_t B>
     void run(std::size_t n, const Input<B>& image, float* out, float* workspace, float* attention_maps, std::size_t map_rows,
              const std::uint8_t* keep_patches, bool features_only) const {
-        // the workspace is laid out for B images; the first n of them are computed
+        // the workspace is laid out for B images (the first n of them are computed), then the scratch
+        const ScratchScope<float> lend(scratch_plan<B>, workspace + activation_floats<B>);
         float* x = workspace;
         float* patches = x + detail::pad16(B * T * D);
         float* qkv = patches + detail::pad16(B * NP * PD);

@@ -1267,3 +1267,167 @@ TEST_CASE("thread pool: an exception in a task, the caller's or a worker's, reac
     check_against_double(p, o, {}, c.data(), p.n);
     einvit::set_num_threads(einvit::detail::default_threads());
 }
+
+namespace {
+
+// Sets gemm's Strassen setting for a scope (StrassenSetting's three-way form).
+struct StrassenUseScope {
+    einvit::gemm::StrassenUse was = einvit::gemm::strassen_use();
+    explicit StrassenUseScope(einvit::gemm::StrassenUse use) { einvit::gemm::set_strassen(use); }
+    StrassenUseScope(const StrassenUseScope&) = delete;
+    StrassenUseScope& operator=(const StrassenUseScope&) = delete;
+    ~StrassenUseScope() { einvit::gemm::set_strassen(was); }
+};
+
+constexpr std::size_t slots = einvit::gemm::detail::scratch_slots;
+
+// Runs `kernel` on a thread of its own, whose scratch buffers start empty, twice: once with `plan`'s
+// memory lent (returns the allocations it made) and once without (`taken` receives what each slot's
+// own buffer grew to). One kernel thread.
+template <class F>
+std::size_t run_cold(const einvit::ScratchPlan<float>& plan, F&& kernel, std::size_t (&taken)[slots]) {
+    std::vector<float> memory(plan.elements() + 1);
+    std::size_t allocations = 0;
+    std::thread([&] {
+        const einvit::ScratchScope<float> lend(plan, memory.data() + 1);  // not 64-byte aligned: the scope aligns
+        einvit_test::AllocationScope scope;
+        kernel(true);
+        allocations = scope.count();
+    }).join();
+    std::thread([&] {
+        kernel(false);
+        for (std::size_t s = 0; s < slots; ++s) taken[s] = einvit::gemm::detail::scratch_capacity<float>(s);
+    }).join();
+    return allocations;
+}
+
+}  // namespace
+
+TEST_CASE("scratch plans: a product with a pre-packed B, lent its plan, allocates nothing from a cold start; same bits") {
+    using einvit::gemm::StrassenUse;
+    struct Case {
+        Problem p;
+        StrassenUse use;
+    };
+    // one image's and batch 8's rows of ViT-B's products (Strassen's by default at batch 8 on AVX2 and
+    // AVX-512, at one image too on AVX-512), the row block's bound (1576 rows), several depth blocks,
+    // Strassen's wherever it fits, a product of a few rows
+    const Case cases[] = {{{197, 2304, 768, false, true}, StrassenUse::where_it_pays},
+                          {{1576, 2304, 768, false, true}, StrassenUse::where_it_pays},
+                          {{1576, 768, 3072, false, true}, StrassenUse::where_it_pays},
+                          {{300, 130, 3 * KC + 1, false, true}, StrassenUse::never},
+                          {{197, 768, 768, false, true}, StrassenUse::wherever_it_fits},
+                          {{5, 10, 64, true, true}, StrassenUse::where_it_pays}};
+    einvit::set_num_threads(1);
+    for (const Case& c : cases) {
+        CAPTURE(c.p.m);
+        CAPTURE(c.p.n);
+        CAPTURE(c.p.k);
+        const StrassenUseScope use(c.use);
+        const Operands o = make(c.p, 61);
+        const einvit::gemm::PackedB<float> packed(o.sb, c.p.k, c.p.n);
+        Epilogue<float> ep;
+        ep.bias = o.bias.data();
+        ep.activation = Activation::gelu_erf;
+        std::vector<float> lent(c.p.m * c.p.n), own(c.p.m * c.p.n);
+        const einvit::ScratchPlan<float> plan = einvit::gemm::scratch_plan<float>(c.p.m, c.p.k, c.p.n, c.use);
+        std::size_t taken[slots];
+        const std::size_t allocations = run_cold(plan, [&](bool lending) {
+            einvit::gemm::multiply(einvit::cpu{}, c.p.m, o.sa, packed, (lending ? lent : own).data(), c.p.n, ep);
+        }, taken);
+        CHECK(allocations == 0);
+        for (std::size_t s = 0; s < slots; ++s) CHECK_MESSAGE(taken[s] <= plan.slots[s], "slot " << s);
+        CHECK(taken[0] > 0);
+        CHECK(std::memcmp(lent.data(), own.data(), lent.size() * sizeof(float)) == 0);
+        if (c.p.m * c.p.n * c.p.k < 400'000'000) check_against_double(c.p, o, ep, lent.data(), c.p.n);
+    }
+    // A plan that is too small (Strassen's slots left out) costs allocations, not a wrong answer.
+    {
+        const Problem p{197, 768, 768, false, true};
+        const StrassenUseScope use(StrassenUse::wherever_it_fits);
+        const Operands o = make(p, 62);
+        const einvit::gemm::PackedB<float> packed(o.sb, p.k, p.n);
+        std::vector<float> lent(p.m * p.n), own(p.m * p.n);
+        const einvit::ScratchPlan<float> plan = einvit::gemm::scratch_plan<float>(p.m, p.k, p.n, StrassenUse::never);
+        std::size_t taken[slots];
+        const std::size_t allocations = run_cold(plan, [&](bool lending) {
+            einvit::gemm::multiply(einvit::cpu{}, p.m, o.sa, packed, (lending ? lent : own).data(), p.n);
+        }, taken);
+        CHECK(allocations > 0);
+        CHECK(taken[1] > plan.slots[1]);
+        CHECK(std::memcmp(lent.data(), own.data(), lent.size() * sizeof(float)) == 0);
+    }
+    einvit::set_num_threads(einvit::detail::default_threads());
+}
+
+TEST_CASE("scratch plans: attention, lent its plan, allocates nothing from a cold start; same bits") {
+    using einvit::kernels::AttentionSize;
+    using einvit::kernels::HeadTensor;
+    // ViT-B's heads at one image, several key blocks with unequal head sizes, odd little heads
+    const AttentionSize sizes[] = {{2, 12, 197, 197, 64, 64}, {1, 2, 50, 600, 32, 48}, {3, 1, 7, 9, 5, 3}};
+    einvit::set_num_threads(1);
+    for (const AttentionSize& s : sizes) {
+        CAPTURE(s.keys);
+        CAPTURE(s.dim);
+        einvit_test::Rng rng(63);
+        const auto values = [&](std::size_t n) {
+            std::vector<float> v(n);
+            for (float& x : v) x = static_cast<float>(rng.uniform(-1.0, 1.0));
+            return v;
+        };
+        const std::size_t heads = s.batch * s.heads;
+        const std::vector<float> q = values(heads * s.queries * s.dim), k = values(heads * s.keys * s.dim),
+                                 v = values(heads * s.keys * s.dim_v);
+        const auto in = [&](const std::vector<float>& x, std::size_t rows, std::size_t width) {
+            return HeadTensor<const float>{x.data(), s.heads * rows * width, rows * width, width};
+        };
+        std::vector<float> lent(heads * s.queries * s.dim_v), own(lent.size()), want(lent.size());
+        const auto out = [&](std::vector<float>& x) {
+            return HeadTensor<float>{x.data(), s.heads * s.queries * s.dim_v, s.queries * s.dim_v, s.dim_v};
+        };
+        const einvit::ScratchPlan<float> plan = einvit::kernels::attention_scratch_plan<float>(s.dim, s.dim_v, s.queries, s.keys);
+        std::size_t taken[slots];
+        const std::size_t allocations = run_cold(plan, [&](bool lending) {
+            einvit::kernels::attention(einvit::cpu{}, s, in(q, s.queries, s.dim), in(k, s.keys, s.dim), in(v, s.keys, s.dim_v),
+                                       out(lending ? lent : own), 0.125f);
+        }, taken);
+        CHECK(allocations == 0);
+        for (std::size_t slot = 0; slot < slots; ++slot) CHECK_MESSAGE(taken[slot] <= plan.slots[slot], "slot " << slot);
+        CHECK(std::memcmp(lent.data(), own.data(), lent.size() * sizeof(float)) == 0);
+        einvit::kernels::attention(einvit::reference{}, s, in(q, s.queries, s.dim), in(k, s.keys, s.dim), in(v, s.keys, s.dim_v),
+                                   out(want), 0.125f);
+        float worst = 0;
+        for (std::size_t i = 0; i < want.size(); ++i) worst = std::max(worst, std::fabs(lent[i] - want[i]));
+        CHECK(worst < 1e-5f);
+    }
+    einvit::set_num_threads(einvit::detail::default_threads());
+}
+
+TEST_CASE("scratch plans: the layout's size, and scopes that nest") {
+    einvit::ScratchPlan<float> a;
+    CHECK(a.elements() == 0);
+    a.need(0, 1).need(7, 17);
+    CHECK(a.elements() == 16 + 32 + 15);  // each slot a whole number of 64-byte lines, and room to align
+    einvit::ScratchPlan<float> b;
+    b.need(0, 40).need(a);
+    CHECK(b.slots[0] == 40);
+    CHECK(b.slots[7] == 17);
+    std::vector<float> outer_memory(a.elements()), inner_memory(b.elements());
+    {
+        const einvit::ScratchScope<float> outer(a, outer_memory.data());
+        float* const from_outer = einvit::gemm::detail::scratch<float>(7, 17);
+        CHECK(from_outer >= outer_memory.data());
+        CHECK(from_outer < outer_memory.data() + outer_memory.size());
+        CHECK(reinterpret_cast<std::uintptr_t>(from_outer) % 64 == 0);
+        {
+            const einvit::ScratchScope<float> inner(b, inner_memory.data());
+            float* const from_inner = einvit::gemm::detail::scratch<float>(0, 40);
+            CHECK(from_inner >= inner_memory.data());
+            CHECK(from_inner + 40 <= inner_memory.data() + inner_memory.size());
+        }
+        CHECK(einvit::gemm::detail::scratch<float>(7, 17) == from_outer);
+        // beyond the plan's slot: the thread's own buffer
+        float* const own = einvit::gemm::detail::scratch<float>(7, 18);
+        CHECK((own < outer_memory.data() || own >= outer_memory.data() + outer_memory.size()));
+    }
+}

@@ -7,6 +7,7 @@
 #include <einvit/einvit.hpp>
 #include <einvit/vit/load.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../unit/alloc_counter.hpp"
@@ -68,9 +69,11 @@ static_assert(vit::VisionTransformer<vit::presets::vit_base_patch16_224>::T == 1
 static_assert(vit::VisionTransformer<vit::presets::deit_base_distilled_patch16_224>::T == 198);
 static_assert(vit::VisionTransformer<vit::presets::mnist>::T == 17);
 static_assert(vit::VisionTransformer<vit::presets::vit_huge_patch14_224>::T == 257);
-// the workspace of a ViT-B/16 forward at batch 1: a compile-time constant (about 7 MiB)
-static_assert(vit::VisionTransformer<vit::presets::vit_base_patch16_224>::workspace_bytes<1> ==
-              4 * (197 * 768 + 196 * 768 + 197 * 2304 + 197 * 768 + 197 * 3072 + 768 + 768 + 1008 + 64));
+// the workspace of a ViT-B/16 forward at batch 1: a compile-time constant (about 7 MiB of activations,
+// then the kernels' scratch)
+using ViTB16 = vit::VisionTransformer<vit::presets::vit_base_patch16_224>;
+static_assert(ViTB16::activation_floats<1> == 197 * 768 + 196 * 768 + 197 * 2304 + 197 * 768 + 197 * 3072 + 768 + 768 + 1008 + 64);
+static_assert(ViTB16::workspace_bytes<1> == 4 * (ViTB16::activation_floats<1> + ViTB16::scratch_plan<1>.elements()));
 static_assert(vit::config_problem(vit::Config{.image_height = 30, .patch = 7}) == vit::ConfigProblem::image_height_not_divisible_by_patch);
 static_assert(vit::config_problem(vit::Config{.dim = 100, .heads = 12}) == vit::ConfigProblem::dim_not_divisible_by_heads);
 static_assert(vit::config_problem(vit::presets::mnist) == vit::ConfigProblem::none);
@@ -197,6 +200,61 @@ TEST_CASE("vit forward: forward_into allocates nothing; 1 and 2 threads give ide
     CHECK(scope.count() == 0);
     CHECK(std::memcmp(logits[0], logits[1], sizeof logits[0]) == 0);
     einvit::set_num_threads(einvit::detail::default_threads());
+}
+
+namespace {
+
+// DeiT-B/16 distilled with one block: at batch 8 its products have 1584 rows, where ViT-B's K = 768
+// products take Strassen's algorithm by default on AVX2 and AVX-512 (slots 0 and 1 of the scratch).
+constexpr vit::Config deit_base_one_block = [] {
+    vit::Config c = vit::presets::deit_base_distilled_patch16_224;
+    c.depth = 1;
+    return c;
+}();
+
+// The first `count` images of a batch of B on a thread of its own (whose kernel scratch buffers start
+// empty) with one kernel thread: returns the allocations the pass made, and checks its logits against
+// the same pass on this thread with the default threads.
+template <class Model, std::size_t B>
+std::size_t cold_pass_allocations(const Model& model, std::size_t count) {
+    using Input = typename Model::template Input<B>;
+    std::vector<float> image(Input::size());
+    for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<float>((i * 7919) % 253) / 126.0f - 1.0f;
+    std::vector<float> workspace(Model::template workspace_floats<B> + 1), cold(B * Model::out_dim), warm(cold.size());
+    std::size_t allocations = 0;
+    einvit::set_num_threads(1);
+    std::thread([&] {
+        einvit_test::AllocationScope scope;  // the workspace off a 64-byte boundary: the scratch aligns itself
+        model.template forward_into_first<B>(count, Input(image.data()), cold.data(), workspace.data() + 1);
+        allocations = scope.count();
+    }).join();
+    einvit::set_num_threads(einvit::detail::default_threads());
+    model.template forward_into_first<B>(count, Input(image.data()), warm.data(), workspace.data());
+    CHECK(std::memcmp(cold.data(), warm.data(), count * Model::out_dim * sizeof(float)) == 0);
+    return allocations;
+}
+
+}  // namespace
+
+TEST_CASE("vit forward: on one kernel thread, the first pass allocates nothing (the workspace holds the kernels' scratch)") {
+    {
+        using Model = vit::VisionTransformer<vit::presets::mnist>;
+        const auto file = einvit::io::SafeTensors::open(golden("vit_pytorch_mnist.safetensors"));
+        const Model model = vit::load<vit::presets::mnist>(file, vit::Family::vit_pytorch);
+        CHECK(cold_pass_allocations<Model, 8>(model, 8) == 0);
+        CHECK(cold_pass_allocations<Model, 8>(model, 3) == 0);
+        CHECK(cold_pass_allocations<Model, 1>(model, 1) == 0);
+    }
+    using Model = vit::VisionTransformer<deit_base_one_block>;
+    const Model model = Model::try_create(einvit_test::random_weights<deit_base_one_block>()).value();
+    // the plan holds Strassen's operands where the default setting gives a product that algorithm
+    constexpr einvit::ScratchPlan<float> plan = Model::scratch_plan<8>;
+    constexpr bool strassen_at_8 = einvit::gemm::detail::strassen_pays<float>(8 * Model::T, 3 * Model::I, Model::D);
+    CHECK((plan.slots[1] != 0) == strassen_at_8);
+    CHECK(Model::workspace_floats<8> == Model::activation_floats<8> + plan.elements());
+    CHECK(cold_pass_allocations<Model, 8>(model, 8) == 0);
+    CHECK(cold_pass_allocations<Model, 8>(model, 2) == 0);
+    CHECK(cold_pass_allocations<Model, 1>(model, 1) == 0);
 }
 
 TEST_CASE("vit forward: the checked forward_into takes tensors sized at compile time, in an arena or on the heap") {

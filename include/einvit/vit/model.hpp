@@ -134,15 +134,39 @@ public:
     template <std::size_t B>
     using Output = Tensor<float, Shape<B, out_dim>, Backend>;
 
-    /// Floats of workspace a forward pass of batch B needs, each buffer padded to 64 bytes.
+    /// Floats of a forward pass's activations at batch B, each buffer padded to 64 bytes.
     template <std::size_t B>
-    static constexpr std::size_t workspace_floats = detail::pad16(B * T * D)               // x, the residual stream
-                                                    + detail::pad16(B * NP * PD)           // patches
-                                                    + detail::pad16(B * T * 3 * I)         // qkv
-                                                    + detail::pad16(B * T * I)             // attention output
-                                                    + detail::pad16(B * T * MLP)           // MLP hidden
-                                                    + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
-                                                    + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
+    static constexpr std::size_t activation_floats = detail::pad16(B * T * D)        // x, the residual stream
+                                                     + detail::pad16(B * NP * PD)    // patches
+                                                     + detail::pad16(B * T * 3 * I)  // qkv
+                                                     + detail::pad16(B * T * I)      // attention output
+                                                     + detail::pad16(B * T * MLP)    // MLP hidden
+                                                     + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
+                                                     + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
+    /// The scratch the kernels of a forward pass of up to B images take on one thread, slot by slot
+    /// (see ScratchPlan): the packed A blocks of its products (and Strassen's operands where the default
+    /// setting gives its products that algorithm) and the attention kernel's buffers.
+    template <std::size_t B>
+    static constexpr ScratchPlan<float> scratch_plan = [] {
+        constexpr std::size_t M = B * T;  // the most rows a product takes
+        ScratchPlan<float> plan = kernels::attention_scratch_plan<float>(HD, HD, T, T);
+        plan.need(gemm::scratch_plan<float>(NP, PD, D));  // the patch embedding, an image at a time
+        plan.need(gemm::scratch_plan<float>(M, D, 3 * I));
+        if (C.proj_out) plan.need(gemm::scratch_plan<float>(M, I, D));
+        plan.need(gemm::scratch_plan<float>(M, D, MLP));
+        plan.need(gemm::scratch_plan<float>(M, MLP, D));
+        if (C.representation_size) plan.need(gemm::scratch_plan<float>(B, D, C.representation_size));
+        if (C.num_classes) plan.need(gemm::scratch_plan<float>(B, F, C.num_classes));
+        if (C.num_classes && C.distillation_token) plan.need(gemm::scratch_plan<float>(B, D, C.num_classes));
+        return plan;
+    }();
+
+    /// Floats of workspace a forward pass of batch B needs: its activations (activation_floats<B>), then
+    /// the kernels' scratch (scratch_plan<B>), which the pass lends them (ScratchScope), so that on one
+    /// thread it allocates nothing, from its first call.
+    template <std::size_t B>
+    static constexpr std::size_t workspace_floats = activation_floats<B> + scratch_plan<B>.elements();
+
     /// Floats of all the packed weights (the linear layers', each as much as PackedStore::room gives it):
     /// the size of the block load_weights places them in (a compile-time constant).
     static constexpr std::size_t packed_weight_floats = [] {
@@ -204,7 +228,9 @@ public:
     }
 
     /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B> floats,
-    /// 64-byte aligned is best); allocates nothing once the GEMM's per-thread packing buffers exist.
+    /// 64-byte aligned is best), which also holds the kernels' scratch: with one thread
+    /// (set_num_threads(1), or a build without threads) it allocates nothing, from its first call; with
+    /// more, the pool's other threads grow buffers of their own on their first pass, then reuse them.
     /// `attention_maps`, when given, receives each layer's attention of the class token (or of token 0)
     /// to every token, averaged over heads (computed without the padding mask): depth x B x T floats. `keep_patches`, when given, is the
     /// seeds' padding mask: B x patches bytes, nonzero keeps a patch; prefix tokens are always kept,
@@ -293,7 +319,8 @@ private:
     template <std::size_t B>
     void run(std::size_t n, const Input<B>& image, float* out, float* workspace, float* attention_maps, std::size_t map_rows,
              const std::uint8_t* keep_patches, bool features_only) const {
-        // the workspace is laid out for B images; the first n of them are computed
+        // the workspace is laid out for B images (the first n of them are computed), then the scratch
+        const ScratchScope<float> lend(scratch_plan<B>, workspace + activation_floats<B>);
         float* x = workspace;
         float* patches = x + detail::pad16(B * T * D);
         float* qkv = patches + detail::pad16(B * NP * PD);

@@ -85,7 +85,33 @@ void mean_of_values(const AttentionSize& s, HeadTensor<const T> v, std::size_t b
     for (std::size_t d = 0; d < s.dim_v; ++d) out[d] /= static_cast<T>(s.keys);
 }
 
+// queries per task: 64 where a panel has 16 or 32 of them (four B panels of Qᵀ on AVX2, measured 4-6%
+// faster on a Zen 3 host than two, bench/bench_kernels alternating runs; two on AVX-512), else two panels
+template <class T>
+inline constexpr std::size_t attention_queries = gemm::nr<T> >= 16 ? 64 : 2 * gemm::nr<T>;
+inline constexpr std::size_t attention_keys = 256;  // keys per block
+
 }  // namespace detail
+
+/// The scratch each task of the CPU attention kernel takes for heads of dimension `dim` (queries and
+/// keys) and `dim_v` (values), with up to `queries` queries and `keys` keys a sequence, whatever the batch
+/// and heads: Qᵀ packed as B panels (slot 2), a key block as A panels (3), its values as B panels (4),
+/// Sᵀ then Pᵀ (5), and the output accumulator with its running sums, rescale factors and mean of V (7).
+template <class T>
+constexpr ScratchPlan<T> attention_scratch_plan(std::size_t dim, std::size_t dim_v, std::size_t queries,
+                                                std::size_t keys) noexcept {
+    constexpr std::size_t NR = gemm::nr<T>, Bq = detail::attention_queries<T>, Bk = detail::attention_keys;
+    using gemm::detail::round_up;
+    const std::size_t d = dim ? dim : 1, ld_o = round_up(dim_v, NR);
+    const std::size_t q_block = queries < Bq ? queries : Bq, k_block = keys < Bk ? keys : Bk;
+    ScratchPlan<T> plan;
+    plan.need(2, round_up(q_block, NR) * d);              // Qᵀ: whole B panels of NR queries
+    plan.need(3, round_up(k_block, gemm::mr<T>) * d);     // the key block as A panels
+    plan.need(4, ld_o * k_block);                         // its values as B panels
+    plan.need(5, k_block * Bq);                           // Sᵀ, then Pᵀ: key j at st + j * Bq
+    plan.need(7, Bq * ld_o + 2 * Bq + dim_v);             // then run_sum, alpha, mean_v
+    return plan;
+}
 
 /// Fused attention on the CPU (see the header comment).
 template <class T>
@@ -94,15 +120,12 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
     detail::check_attention(s, static_cast<double>(scale), mask);
     constexpr std::size_t MR = gemm::mr<T>, NR = gemm::nr<T>, W = simd::width<T>;
     using P = simd::packet<T>;
-    // queries per task: 64 where a panel has 16 or 32 of them (four B panels of Qᵀ on AVX2, measured 4-6%
-    // faster on a Zen 3 host than two, bench/bench_kernels alternating runs; two on AVX-512), else two panels
-    constexpr std::size_t Bq = NR >= 16 ? 64 : 2 * NR;
+    constexpr std::size_t Bq = detail::attention_queries<T>;
     constexpr std::size_t QV = Bq / W;  // packets of queries
-    constexpr std::size_t Bk = 256;     // keys per block
+    constexpr std::size_t Bk = detail::attention_keys;
     const std::size_t q_blocks = (s.queries + Bq - 1) / Bq;
     const std::size_t tasks = s.batch * s.heads * q_blocks;
     const std::size_t v_panels = (s.dim_v + NR - 1) / NR, ld_o = v_panels * NR;
-    const std::size_t dim = s.dim ? s.dim : 1;
     const bool one_block = s.keys <= Bk;
     using gemm::detail::scratch;
 
@@ -114,11 +137,12 @@ void attention(cpu, const AttentionSize& s, HeadTensor<const T> q, HeadTensor<co
     };
     const auto prepare = [&] {
         Work w;
-        w.q_packed = scratch<T>(2, Bq * dim);                              // Qᵀ: Bq / NR B panels
-        w.k_packed = scratch<T>(3, gemm::detail::round_up(Bk, MR) * dim);  // the key block as A panels
-        w.v_packed = scratch<T>(4, v_panels * NR * Bk);                    // its values as B panels
-        w.st = scratch<T>(5, Bk * Bq);                                     // Sᵀ, then Pᵀ: key j at st + j * Bq
-        w.acc = scratch<T>(7, Bq * ld_o + 2 * Bq + s.dim_v);               // then run_sum, alpha, mean_v
+        const ScratchPlan<T> plan = attention_scratch_plan<T>(s.dim, s.dim_v, s.queries, s.keys);
+        w.q_packed = scratch<T>(2, plan.slots[2]);
+        w.k_packed = scratch<T>(3, plan.slots[3]);
+        w.v_packed = scratch<T>(4, plan.slots[4]);
+        w.st = scratch<T>(5, plan.slots[5]);
+        w.acc = scratch<T>(7, plan.slots[7]);
         w.packed_bh = w.mean_bh = static_cast<std::size_t>(-1);
         return w;
     };

@@ -213,8 +213,29 @@ std::size_t scratch_capacity(std::size_t slot) noexcept {
     return scratch_buffers<T>()[slot].size;
 }
 
+// A caller's memory lent to the scratch slots of one task of the calling thread (einvit::ScratchScope):
+// slot s is `size[s]` elements at base[s] (none where size[s] is 0). `outer` is the lending it hides.
+template <class T>
+struct LentScratch {
+    T* base[scratch_slots] = {};
+    std::size_t size[scratch_slots] = {};
+    std::size_t task = 0;  ///< ThreadPool::current_task() of the thread that lent it, when it lent it
+    const LentScratch* outer = nullptr;
+};
+template <class T>
+const LentScratch<T>*& lent_scratch() noexcept {
+    static EINVIT_THREAD_LOCAL const LentScratch<T>* lent = nullptr;
+    return lent;
+}
+
+// `count` elements of scratch slot `slot` for what the calling thread runs now: the memory a
+// ScratchScope of this thread and task lent to the slot where it has room, else the slot's own
+// growable buffer (allocated on first use, and when a larger request comes).
 template <class T>
 T* scratch(std::size_t slot, std::size_t count) {
+    if (const LentScratch<T>* lent = lent_scratch<T>();
+        lent && lent->size[slot] != 0 && count <= lent->size[slot] && lent->task == einvit::detail::ThreadPool::current_task())
+        return lent->base[slot];
     ScratchBuffer<T>& b = scratch_buffers<T>()[slot];
     if (b.size < count) {
         einvit::detail::heap_free(b.data, b.size * sizeof(T));
@@ -1596,3 +1617,94 @@ void multiply(reference, std::size_t m, std::size_t n, std::size_t k, Strided<T>
 }
 
 }  // namespace einvit::gemm
+
+namespace einvit::inline EINVIT_ABI {
+
+/// The scratch memory the CPU kernels take, slot by slot, in elements of T: what a ScratchScope lends
+/// them so that they allocate nothing. A plan for a run of kernels is the largest need of each slot
+/// over them (`need`); gemm::scratch_plan and kernels::attention_scratch_plan give the kernels' own,
+/// and a model's is VisionTransformer::scratch_plan<B>. A compile-time value.
+template <class T>
+struct ScratchPlan {
+    std::size_t slots[gemm::detail::scratch_slots] = {};
+
+    /// Slot `slot` holds at least `elements`.
+    constexpr ScratchPlan& need(std::size_t slot, std::size_t elements) noexcept {
+        if (elements > slots[slot]) slots[slot] = elements;
+        return *this;
+    }
+    /// Every slot holds at least what `other`'s does.
+    constexpr ScratchPlan& need(const ScratchPlan& other) noexcept {
+        for (std::size_t s = 0; s < gemm::detail::scratch_slots; ++s) need(s, other.slots[s]);
+        return *this;
+    }
+    /// Elements of memory the plan lays out in: each slot 64-byte aligned, with room to align the first
+    /// wherever the memory starts (on an element boundary).
+    constexpr std::size_t elements() const noexcept {
+        constexpr std::size_t line = 64 / sizeof(T) ? 64 / sizeof(T) : 1;
+        std::size_t n = 0;
+        for (std::size_t s = 0; s < gemm::detail::scratch_slots; ++s) n += (slots[s] + line - 1) / line * line;
+        return n ? n + line - 1 : 0;
+    }
+    friend constexpr bool operator==(const ScratchPlan&, const ScratchPlan&) = default;
+};
+
+/// Lends the CPU kernels that the calling thread runs, for the scope's life, `plan.elements()` elements
+/// at `memory` as their scratch, laid out by `plan`: within it (a run of the kernels the plan was made
+/// for, on one thread) they allocate nothing, from their very first call. A request beyond the plan's
+/// slot (another kernel, or more threads than one: a pool task's share, the A that threads share) takes
+/// the slot's own growable buffer as before, so a plan too small costs an allocation, never a wrong
+/// answer. Lends to the calling thread only (and only its current task, when it runs one): with more
+/// threads, the pool's other tasks keep their own buffers. Scopes nest; the memory must outlive the
+/// scope, and a scope must end on the thread that made it.
+template <class T>
+class ScratchScope {
+public:
+    ScratchScope(const ScratchPlan<T>& plan, T* memory) noexcept {
+        constexpr std::size_t line = 64 / sizeof(T) ? 64 / sizeof(T) : 1;
+        const auto address = reinterpret_cast<std::uintptr_t>(memory);
+        T* p = memory + ((64 - address % 64) % 64) / sizeof(T);  // the first 64-byte boundary
+        for (std::size_t s = 0; s < gemm::detail::scratch_slots; ++s) {
+            lent_.size[s] = plan.slots[s];
+            lent_.base[s] = plan.slots[s] ? p : nullptr;
+            p += (plan.slots[s] + line - 1) / line * line;
+        }
+        lent_.task = einvit::detail::ThreadPool::current_task();
+        lent_.outer = gemm::detail::lent_scratch<T>();
+        gemm::detail::lent_scratch<T>() = &lent_;
+    }
+    ScratchScope(const ScratchScope&) = delete;
+    ScratchScope& operator=(const ScratchScope&) = delete;
+    ~ScratchScope() { gemm::detail::lent_scratch<T>() = lent_.outer; }
+
+private:
+    gemm::detail::LentScratch<T> lent_;
+};
+
+namespace gemm {
+
+/// The scratch a product with a pre-packed k x n B (or a range of its columns) of up to `max_rows`
+/// rows takes on one thread, with Strassen's algorithm where `use` (by default the default setting)
+/// may give it: the packed A's block (slot 0), and Strassen's operands and sums (slots 0 and 1).
+template <class T>
+constexpr ScratchPlan<T> scratch_plan(std::size_t max_rows, std::size_t k, std::size_t n,
+                                      StrassenUse use = detail::strassen_by_default) noexcept {
+    ScratchPlan<T> plan;
+    if (max_rows == 0) return plan;
+    const std::size_t kc = depth_block<T>(k), MC = row_block<T>(kc);
+    // a_block_elements over m <= max_rows: m rows up to MC + MC / 2 (one block), else MC
+    const std::size_t rows = max_rows < MC + MC / 2 ? max_rows : MC + MC / 2;
+    plan.need(0, detail::round_up(rows, mr<T>) * kc);
+    const std::size_t cols = detail::round_up(n, nr<T>);  // strassen_fits counts whole panels
+    const bool fits = max_rows >= detail::strassen_min_rows && k >= detail::strassen_min_depth &&
+                      cols >= detail::strassen_min_cols && k % 2 == 0;
+    if (fits && use != StrassenUse::never &&
+        (use == StrassenUse::wherever_it_fits || detail::strassen_pays<T>(max_rows, cols, k))) {
+        plan.need(0, detail::strassen_scratch_elements<T>(0));
+        plan.need(1, detail::strassen_scratch_elements<T>(1));
+    }
+    return plan;
+}
+
+}  // namespace gemm
+}  // namespace einvit::inline EINVIT_ABI
