@@ -26,7 +26,7 @@ file(WRITE ${WORK}/bits/c++config.h "${without}")
 
 set(flags -std=c++20 -O2 -Wall -Wextra -Wpedantic -Werror -fno-exceptions -fno-rtti -I${WORK} -DEINVIT_EXPECT_NO_THREADS)
 # name | the headers (include/, or the single header) | sources | arguments | what it must print
-foreach(program "no_exceptions|${ROOT}/include|${ROOT}/tests/no_exceptions/no_exceptions.cpp|${MODEL}|no_exceptions: ok"
+foreach(program "no_exceptions|${ROOT}/include|${ROOT}/tests/no_exceptions/no_exceptions.cpp,${ROOT}/examples/count_heap.cpp|${MODEL}|no_exceptions: ok"
                 "no_heap|${ROOT}/include|${ROOT}/examples/no_heap.cpp,${ROOT}/examples/count_heap.cpp||"
                 "no_heap_single_header|${ROOT}/single_include|${ROOT}/examples/no_heap.cpp,${ROOT}/examples/count_heap.cpp||")
   string(REPLACE "|" ";" parts "${program}")

@@ -21,6 +21,9 @@ static_assert(!EINVIT_HAS_EXCEPTIONS);
 static_assert(!EINVIT_THREADS, "a standard library without gthreads must give EINVIT_THREADS 0");
 #endif
 
+// Defined in examples/count_heap.cpp, which replaces the global operator new with a counting one.
+std::size_t heap_allocations() noexcept;
+
 namespace {
 int failures = 0;
 void expect(bool ok, const char* what) {
@@ -94,7 +97,13 @@ int main(int argc, char** argv) {
             if (model) {
                 static float image[28 * 28], logits[10], workspace[Model::workspace_floats<1>];
                 for (std::size_t i = 0; i < 28 * 28; ++i) image[i] = static_cast<float>(i % 28) / 28.0f;
+                // on one thread the first pass allocates nothing: the workspace holds the kernels' scratch
+                einvit::set_num_threads(1);
+                const std::size_t before = heap_allocations();
                 model.value().forward_into<1>(Model::Input<1>(image), logits, workspace);
+                const std::size_t allocations = heap_allocations() - before;
+                std::printf("the first forward pass on one thread: %zu heap allocations\n", allocations);
+                expect(allocations == 0, "the first forward pass on one thread allocates nothing");
                 bool finite = true;
                 for (float l : logits) finite = finite && std::isfinite(l);
                 expect(finite, "the logits are finite");
