@@ -1,8 +1,8 @@
 # einvit with a standard library built without threads, as bare-metal toolchains build libstdc++
 # (no gthreads: no std::thread, std::mutex): the host compiler given a copy of its own bits/c++config.h
 # with _GLIBCXX_HAS_GTHREADS taken out. The no-exceptions program (arena, loaders, kernels, the shipped
-# model) and the no-heap example (also from the single header) must build warning-free without threads
-# and exceptions, and run.
+# model), the no-heap example (also from the single header) and the weight image example (the shipped
+# model with no heap) must build warning-free without threads and exceptions, and run.
 #   cmake -DCXX=g++ -DROOT=<source tree> -DMODEL=<shipped model> -DWORK=<scratch dir> -P no_threads.cmake
 cmake_minimum_required(VERSION 3.21)  # (list() keeps empty elements)
 foreach(var CXX ROOT MODEL WORK)
@@ -28,7 +28,8 @@ set(flags -std=c++20 -O2 -Wall -Wextra -Wpedantic -Werror -fno-exceptions -fno-r
 # name | the headers (include/, or the single header) | sources | arguments | what it must print
 foreach(program "no_exceptions|${ROOT}/include|${ROOT}/tests/no_exceptions/no_exceptions.cpp,${ROOT}/examples/count_heap.cpp|${MODEL}|no_exceptions: ok"
                 "no_heap|${ROOT}/include|${ROOT}/examples/no_heap.cpp,${ROOT}/examples/count_heap.cpp||"
-                "no_heap_single_header|${ROOT}/single_include|${ROOT}/examples/no_heap.cpp,${ROOT}/examples/count_heap.cpp||")
+                "no_heap_single_header|${ROOT}/single_include|${ROOT}/examples/no_heap.cpp,${ROOT}/examples/count_heap.cpp||"
+                "weight_image|${ROOT}/include|${ROOT}/examples/weight_image.cpp,${ROOT}/examples/count_heap.cpp|${MODEL},${WORK}/model.einvit|heap allocations: 0\n")
   string(REPLACE "|" ";" parts "${program}")
   list(POP_FRONT parts name headers sources)
   string(REPLACE "," ";" sources "${sources}")
@@ -37,6 +38,7 @@ foreach(program "no_exceptions|${ROOT}/include|${ROOT}/tests/no_exceptions/no_ex
     message(FATAL_ERROR "${name} does not build without threads:\n${err}")
   endif()
   list(GET parts 0 args)
+  string(REPLACE "," ";" args "${args}")
   list(GET parts 1 expect)
   execute_process(COMMAND ${WORK}/${name} ${args} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT status EQUAL 0 OR NOT out MATCHES "${expect}")

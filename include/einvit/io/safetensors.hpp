@@ -365,7 +365,9 @@ public:
     static result<SafeTensors> try_open(const std::string& path) {
         SafeTensors f;
         f.path_ = path;
-        if (auto e = f.map(); !e.empty()) return error(errc::io, path + ": " + e);
+        if (auto e = f.file_.open(path); !e.empty()) return error(errc::io, path + ": " + e);
+        f.bytes_ = f.file_.data();
+        f.size_ = f.file_.size();
         f.validation_ = validate(f.bytes_, f.size_);
         if (f.validation_.fault != Fault::none) return f.format_error();
         return f;
@@ -385,19 +387,17 @@ public:
     SafeTensors(SafeTensors&& o) noexcept { *this = std::move(o); }
     SafeTensors& operator=(SafeTensors&& o) noexcept {
         if (this != &o) {
-            unmap();
             path_ = std::move(o.path_);
             validation_ = std::move(o.validation_);
             bytes_ = std::exchange(o.bytes_, nullptr);
             size_ = std::exchange(o.size_, 0);
-            mapped_ = std::exchange(o.mapped_, false);
-            buffer_ = std::move(o.buffer_);
+            file_ = std::move(o.file_);  // a mapping stays where it is: bytes_ still points into it
         }
         return *this;
     }
     SafeTensors(const SafeTensors&) = delete;
     SafeTensors& operator=(const SafeTensors&) = delete;
-    ~SafeTensors() { unmap(); }
+    ~SafeTensors() = default;
 
     const std::string& path() const noexcept { return path_; }
     /// Every tensor, sorted by offset.
@@ -467,7 +467,7 @@ public:
     /// this way never holds the whole checkpoint and the converted weights at once.
     void release(const TensorInfo& t) const noexcept {
 #if EINVIT_HAS_MMAP
-        if (!mapped_ || t.end == t.begin) return;
+        if (!file_.mapped() || t.end == t.begin) return;
         const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
         const auto first = reinterpret_cast<std::uintptr_t>(bytes(t));
         const std::uintptr_t begin = first / page * page, end = (first + (t.end - t.begin) + page - 1) / page * page;
@@ -489,49 +489,11 @@ private:
         return error(errc::format, msg);
     }
 
-    std::string map() {
-#if EINVIT_HAS_MMAP
-        // O_NONBLOCK: a FIFO's open would otherwise wait for a writer before fstat could refuse it
-        const int fd = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0) return std::string("cannot open: ") + std::strerror(errno);
-        struct stat st {};
-        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            ::close(fd);
-            return "not a regular file";
-        }
-        size_ = static_cast<std::size_t>(st.st_size);
-        if (size_ == 0) {
-            ::close(fd);
-            bytes_ = nullptr;
-            return {};
-        }
-        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-        ::close(fd);
-        if (p == MAP_FAILED) return std::string("cannot map: ") + std::strerror(errno);
-        bytes_ = static_cast<const std::uint8_t*>(p);
-        mapped_ = true;
-        return {};
-#else
-        if (auto e = einvit::detail::read_whole_file(path_, SIZE_MAX, buffer_); !e.empty()) return e;
-        bytes_ = buffer_.data();
-        size_ = buffer_.size();
-        return {};
-#endif
-    }
-    void unmap() noexcept {
-#if EINVIT_HAS_MMAP
-        if (mapped_ && bytes_) ::munmap(const_cast<std::uint8_t*>(bytes_), size_);
-#endif
-        mapped_ = false;
-        bytes_ = nullptr;
-    }
-
     std::string path_;
     Validation validation_;
-    const std::uint8_t* bytes_ = nullptr;
+    const std::uint8_t* bytes_ = nullptr;  // the file's (file_'s) or, from try_from_memory, the caller's
     std::size_t size_ = 0;
-    bool mapped_ = false;
-    std::vector<std::uint8_t> buffer_;
+    einvit::detail::MappedFile file_;
 };
 
 }  // namespace einvit::io

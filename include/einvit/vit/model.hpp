@@ -5,9 +5,11 @@
 //   auto logits = model.forward(image);            // image: (B, 3, 224, 224) -> (B, 1000)
 //
 // Every shape is a compile-time constant of the Config. The weights live in the model (linear layers
-// pre-packed for the GEMM once, at load). A forward pass works in a workspace whose size,
-// workspace_bytes<B>, is a compile-time constant: forward() keeps one inside the model (allocated on the
-// first call for that batch size), forward_into() takes the caller's and allocates nothing.
+// pre-packed for the GEMM once, at load), or in a weight image the model reads in place
+// (weight_image(), from_weight_image(): a mapped file, or a program's read-only data). A forward pass
+// works in a workspace whose size, workspace_bytes<B>, is a compile-time constant, the kernels' scratch
+// included: forward() keeps one inside the model (allocated on the first call for that batch size),
+// forward_into() takes the caller's and, on one thread, allocates nothing.
 //
 // The transformer block, pre-norm (ViT) order:
 //   qkv = LN1(x) Wqkvᵀ + b       (LN1 applied as the GEMM packs x: no normalised copy of x)
@@ -20,9 +22,13 @@
 // token, the rows the head reads: the same logits for about 7% less work on ViT-B/16.
 #pragma once
 
+#include <array>
+#include <bit>
+#include <cerrno>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -34,6 +40,7 @@
 #include "einvit/backend/tags.hpp"
 #include "einvit/core/config.hpp"
 #include "einvit/core/error.hpp"
+#include "einvit/core/file.hpp"
 #include "einvit/core/memory.hpp"
 #include "einvit/core/profile.hpp"
 #include "einvit/core/shape.hpp"
@@ -84,6 +91,49 @@ struct Weights {
 namespace detail {
 
 constexpr std::size_t pad16(std::size_t n) noexcept { return (n + 15) / 16 * 16; }
+
+// A weight image (VisionTransformer::weight_image): a header of 64 bytes (the magic "EINVITWI", then
+// seven 64-bit words: format version, the build's panel width nr and deepest depth block max_kc, the
+// config's fingerprint, the number of tables, the image's bytes, 0), a table of contents (each table's
+// byte offset and float count, 64-bit words), then the tables, each at a 64-byte boundary.
+inline constexpr char image_magic[8] = {'E', 'I', 'N', 'V', 'I', 'T', 'W', 'I'};
+inline constexpr std::uint64_t image_version = 1;
+inline constexpr std::size_t image_header_bytes = 64, image_entry_bytes = 16;
+constexpr std::size_t image_align(std::size_t bytes) noexcept { return (bytes + 63) / 64 * 64; }
+
+}  // namespace detail
+
+/// A weight image file (VisionTransformer::weight_image, written by `write`), memory-mapped (read into
+/// an aligned block where there is no mmap), for VisionTransformer::from_weight_image: keep it for the
+/// life of the models made over it. Move-only.
+class WeightImageFile {
+public:
+    /// Maps `path`; raises errc::io naming the file and what went wrong.
+    static WeightImageFile open(const std::string& path) { return try_open(path).value(); }
+    /// The same, returning the error.
+    static result<WeightImageFile> try_open(const std::string& path) {
+        WeightImageFile f;
+        f.path_ = path;
+        if (std::string e = f.file_.open(path); !e.empty()) return error(errc::io, path + ": " + e);
+        return f;
+    }
+    /// Writes `image` to `path`, replacing what is there; raises errc::io naming the file and the fault.
+    static void write(const std::string& path, const std::vector<std::byte>& image) {
+        std::FILE* fp = std::fopen(path.c_str(), "wb");
+        if (!fp) raise(errc::io, path + ": cannot create: " + std::strerror(errno));
+        const bool written = std::fwrite(image.data(), 1, image.size(), fp) == image.size();
+        if (std::fclose(fp) != 0 || !written) raise(errc::io, path + ": cannot write the weight image");
+    }
+    const void* data() const noexcept { return file_.data(); }
+    std::size_t size() const noexcept { return file_.size(); }
+    const std::string& path() const noexcept { return path_; }
+
+private:
+    std::string path_;
+    einvit::detail::MappedFile file_;
+};
+
+namespace detail {
 
 // An einvit tensor or view (what the checked forward_into takes), by value or by reference.
 template <class X>
@@ -185,6 +235,7 @@ public:
     /// A model with these weights; raises if they do not fit the config (weights_fault says how).
     explicit VisionTransformer(Weights w) : w_(std::move(w)) {
         if (std::string fault = weights_fault(w_); !fault.empty()) raise(errc::invalid_argument, std::move(fault));
+        v_ = views_of(w_);
     }
 
     /// The same, returning the fault as an error instead of raising it (builds without exceptions).
@@ -197,7 +248,33 @@ public:
     /// ("einvit::vit: blocks[3].fc1 is ..."), or "" when nothing is.
     static std::string weights_fault(const Weights& w);
 
+    /// The weights the model owns (empty for a model over a weight image, whose weights are the image's).
     const Weights& weights() const noexcept { return w_; }
+
+    /// The model's weights as a weight image: its packed weights, biases, norms and embeddings as this
+    /// build lays them out, behind a header naming the build's packing (panel width, depth blocks) and
+    /// a fingerprint of the config, every table 64-byte aligned. from_weight_image takes it back without
+    /// a copy: written to a file and memory-mapped, or linked into a program's read-only data.
+    std::vector<std::byte> weight_image() const;
+
+    /// A model over a weight image that weight_image() of a build that packs as this one made (the same
+    /// instruction set's panel width and depth blocks: the header says which), at a 64-byte boundary,
+    /// which the caller keeps, unchanged, for the model's life: the model's weights are views into it,
+    /// so making it copies nothing and allocates nothing. Every field and table is checked against the
+    /// config and the image's `bytes` before anything is read through it; what does not fit is an
+    /// error naming it (errc::format; a misaligned start, errc::invalid_argument).
+    static result<VisionTransformer> try_from_weight_image(const void* image, std::size_t bytes);
+    /// The same, raising the error.
+    static VisionTransformer from_weight_image(const void* image, std::size_t bytes) {
+        return try_from_weight_image(image, bytes).value();
+    }
+    /// A model over a mapped weight image file (kept for the model's life); errors name the file.
+    static result<VisionTransformer> try_from_weight_image(const WeightImageFile& file) {
+        auto model = try_from_weight_image(file.data(), file.size());
+        if (!model) return error(model.failure().kind(), file.path() + ": " + model.failure().what());
+        return model;
+    }
+    static VisionTransformer from_weight_image(const WeightImageFile& file) { return try_from_weight_image(file).value(); }
 
     /// Logits (B, num_classes), or the features when num_classes is 0. Allocates its workspace on the
     /// first call for a batch size, and the returned tensor.
@@ -290,6 +367,27 @@ public:
     }
 
 private:
+    // What a forward pass reads: views of the weights, which the model owns (w_) or a weight image holds.
+    struct LinearView {
+        gemm::PackedB<float> weight;  // a view (PackedB::view)
+        const float* bias = nullptr;  // null: none
+    };
+    struct NormView {
+        const float* gamma = nullptr;
+        const float* beta = nullptr;
+    };
+    struct BlockView {
+        NormView norm1, norm2;
+        LinearView qkv, proj, fc1, fc2;
+    };
+    struct Views {
+        LinearView patch;
+        NormView patch_norm_in, patch_norm_out;
+        const float *cls = nullptr, *dist = nullptr, *pos = nullptr;
+        std::array<BlockView, C.depth> blocks;
+        NormView norm, head_norm;
+        LinearView pre_logits, head, head_dist;
+    };
     // The checked forms' buffers (Out and Work as forwarded): out (B, out_dim) floats, the workspace
     // workspace_floats<B> or more, both writable, contiguous and on this backend; out not a temporary
     // tensor of its own (the logits would be lost with it). False, after the failed assertion, when not.
@@ -340,10 +438,10 @@ private:
             embed(n, image.data(), x, patches);
         }
         for (std::size_t l = 0; l < C.depth; ++l)
-            block(n, w_.blocks[l], x, qkv, att, mlp, attention_maps ? attention_maps + l * n * map_rows * T : nullptr,
+            block(n, v_.blocks[l], x, qkv, att, mlp, attention_maps ? attention_maps + l * n * map_rows * T : nullptr,
                   map_rows, mask, l + 1 == C.depth ? kept_rows : T);
         // after the last block, x holds kept_rows tokens per image
-        if (C.final_norm) layer_norm(w_.norm, x, x, n * kept_rows);  // pre- or post-norm blocks alike
+        if (C.final_norm) layer_norm(v_.norm, x, x, n * kept_rows);  // pre- or post-norm blocks alike
         EINVIT_PROFILE_SCOPE(profile::Op::head);
         head(n, x, pooled, feats, out, features_only);
     }
@@ -365,29 +463,28 @@ private:
             std::memmove(x + b * rows * D, x + b * T * D, rows * D * sizeof(float));
     }
 
-    static void layer_norm(const NormWeights& n, const float* in, float* out, std::size_t rows) {
+    static void layer_norm(const NormView& n, const float* in, float* out, std::size_t rows) {
         EINVIT_PROFILE_SCOPE(profile::Op::layer_norm);
         norm_rows(n, in, out, rows);
     }
-    static void norm_rows(const NormWeights& n, const float* in, float* out, std::size_t rows) {  // untimed: the head's own
-        kernels::layer_norm_rows(Backend{}, in, D, out, D, rows, D, n.gamma.data(), n.beta.data(), layer_norm_eps);
+    static void norm_rows(const NormView& n, const float* in, float* out, std::size_t rows) {  // untimed: the head's own
+        kernels::layer_norm_rows(Backend{}, in, D, out, D, rows, D, n.gamma, n.beta, layer_norm_eps);
     }
-    static void linear(const LinearWeights& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
+    static void linear(const LinearView& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
                        std::size_t rows, gemm::Activation act = gemm::Activation::none, bool accumulate = false,
-                       const NormWeights* norm = nullptr) {
-        linear_columns(l, in, ld_in, out, ld_out, rows, 0, l.out, act, accumulate, norm);
+                       const NormView* norm = nullptr) {
+        linear_columns(l, in, ld_in, out, ld_out, rows, 0, l.weight.n(), act, accumulate, norm);
     }
     // The output features [c0, c1) only (panel-aligned, see gemm::multiply_columns), written in place.
     // With `norm`, the input rows go through that LayerNorm as the GEMM packs them (gemm::RowNorm).
-    static void linear_columns(const LinearWeights& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
+    static void linear_columns(const LinearView& l, const float* in, std::size_t ld_in, float* out, std::size_t ld_out,
                                std::size_t rows, std::size_t c0, std::size_t c1,
                                gemm::Activation act = gemm::Activation::none, bool accumulate = false,
-                               const NormWeights* norm = nullptr) {
+                               const NormView* norm = nullptr) {
         gemm::Epilogue<float> ep;
-        ep.bias = l.bias_or_null();
+        ep.bias = l.bias;
         ep.activation = act;
-        const gemm::RowNorm<float> row_norm{norm ? norm->gamma.data() : nullptr, norm ? norm->beta.data() : nullptr,
-                                            layer_norm_eps};
+        const gemm::RowNorm<float> row_norm{norm ? norm->gamma : nullptr, norm ? norm->beta : nullptr, layer_norm_eps};
         gemm::multiply_columns(Backend{}, rows, gemm::Strided<float>{in, ld_in, 1}, l.weight, c0, c1, out, ld_out, ep,
                                accumulate, norm ? &row_norm : nullptr);
     }
@@ -419,21 +516,21 @@ private:
                         }
                 }
         if constexpr (C.patch_norm)
-            kernels::layer_norm_rows(Backend{}, patches, PD, patches, PD, n * NP, PD, w_.patch_norm_in.gamma.data(),
-                                     w_.patch_norm_in.beta.data(), layer_norm_eps);
-        for (std::size_t b = 0; b < n; ++b) linear(w_.patch, patches + b * NP * PD, PD, x + (b * T + P) * D, D, NP);
+            kernels::layer_norm_rows(Backend{}, patches, PD, patches, PD, n * NP, PD, v_.patch_norm_in.gamma,
+                                     v_.patch_norm_in.beta, layer_norm_eps);
+        for (std::size_t b = 0; b < n; ++b) linear(v_.patch, patches + b * NP * PD, PD, x + (b * T + P) * D, D, NP);
         if constexpr (C.patch_norm)
             for (std::size_t b = 0; b < n; ++b)
                 kernels::layer_norm_rows(Backend{}, x + (b * T + P) * D, D, x + (b * T + P) * D, D, NP, D,
-                                         w_.patch_norm_out.gamma.data(), w_.patch_norm_out.beta.data(), layer_norm_eps);
+                                         v_.patch_norm_out.gamma, v_.patch_norm_out.beta, layer_norm_eps);
         for (std::size_t b = 0; b < n; ++b) {
             float* xb = x + b * T * D;
-            if constexpr (C.class_token) std::memcpy(xb, w_.cls.data(), D * sizeof(float));
-            if constexpr (C.distillation_token) std::memcpy(xb + D, w_.dist.data(), D * sizeof(float));
+            if constexpr (C.class_token) std::memcpy(xb, v_.cls, D * sizeof(float));
+            if constexpr (C.distillation_token) std::memcpy(xb + D, v_.dist, D * sizeof(float));
             if constexpr (C.position == PositionEmbedding::learned) {
-                for (std::size_t i = 0; i < T * D; ++i) xb[i] += w_.pos[i];
+                for (std::size_t i = 0; i < T * D; ++i) xb[i] += v_.pos[i];
             } else {
-                for (std::size_t i = 0; i < NP * D; ++i) xb[P * D + i] += w_.pos[i];
+                for (std::size_t i = 0; i < NP * D; ++i) xb[P * D + i] += v_.pos[i];
             }
         }
     }
@@ -441,9 +538,9 @@ private:
     // Attention of the first `rows` tokens of each image (T, or kept_rows in the last block) to every
     // token; x_out then holds `rows` tokens per image. `norm`, when given, is applied to `in` on its way
     // into the qkv projection.
-    void attention(std::size_t n, const BlockWeights& bw, const float* in, float* x_out, float* qkv, float* att, bool accumulate,
+    void attention(std::size_t n, const BlockView& bw, const float* in, float* x_out, float* qkv, float* att, bool accumulate,
                    float* map, std::size_t map_rows, float* scratch, const kernels::AttentionMask& mask,
-                   std::size_t rows, const NormWeights* norm = nullptr) const {
+                   std::size_t rows, const NormView* norm = nullptr) const {
         {
             EINVIT_PROFILE_SCOPE(profile::Op::qkv);
             // keys and values of every token, queries of `rows` (of every token when the attention
@@ -498,8 +595,8 @@ private:
     }
 
     // x += fc2(act(fc1(norm(in)))), norm when given
-    static void mlp_layers(const BlockWeights& bw, const float* in, float* x, float* mlp, std::size_t rows,
-                           const NormWeights* norm = nullptr) {
+    static void mlp_layers(const BlockView& bw, const float* in, float* x, float* mlp, std::size_t rows,
+                           const NormView* norm = nullptr) {
         {
             EINVIT_PROFILE_SCOPE(profile::Op::fc1);
             linear(bw.fc1, in, D, mlp, MLP, rows, mlp_activation(), false, norm);
@@ -509,7 +606,7 @@ private:
     }
 
     // One transformer block; its output keeps `rows` tokens per image (see kept_rows).
-    void block(std::size_t n, const BlockWeights& bw, float* x, float* qkv, float* att, float* mlp, float* map,
+    void block(std::size_t n, const BlockView& bw, float* x, float* qkv, float* att, float* mlp, float* map,
                std::size_t map_rows, const kernels::AttentionMask& mask, std::size_t rows) const {
         if constexpr (C.norm == NormPlacement::pre) {
             // LN1 and LN2 applied by the GEMMs as they pack x for qkv and fc1: no normalised copy of x
@@ -538,22 +635,22 @@ private:
                 for (std::size_t d = 0; d < D; ++d) pb[d] /= static_cast<float>(T - first);
             }
         }
-        if constexpr (C.head_norm) norm_rows(w_.head_norm, pooled, pooled, n);
+        if constexpr (C.head_norm) norm_rows(v_.head_norm, pooled, pooled, n);
         const float* f = pooled;
         if constexpr (C.representation_size != 0) {
-            linear(w_.pre_logits, pooled, D, feats, F, n, gemm::Activation::tanh);
+            linear(v_.pre_logits, pooled, D, feats, F, n, gemm::Activation::tanh);
             f = feats;
         }
         if (C.num_classes == 0 || features_only) {
             std::memcpy(out, f, n * F * sizeof(float));
         } else if constexpr (C.distillation_token) {
             // (head(x[:, 0]) + head_dist(x[:, 1])) / 2, as DeiT infers
-            linear(w_.head, f, F, out, out_dim, n);
+            linear(v_.head, f, F, out, out_dim, n);
             // the distillation token of each image, read in place: rows of x with stride T * D
-            linear(w_.head_dist, x + D, kept_rows * D, out, out_dim, n, gemm::Activation::none, true);
+            linear(v_.head_dist, x + D, kept_rows * D, out, out_dim, n, gemm::Activation::none, true);
             for (std::size_t i = 0; i < n * out_dim; ++i) out[i] *= 0.5f;
         } else {
-            linear(w_.head, f, F, out, out_dim, n);
+            linear(v_.head, f, F, out, out_dim, n);
         }
     }
 
@@ -561,9 +658,146 @@ private:
     // put together by hand are checked here, so that a short table is an error rather than a read
     // past its end, and a missing norm is not taken for one without scale).
     struct checked {};
-    VisionTransformer(Weights w, checked) : w_(std::move(w)) {}
+    VisionTransformer(Weights w, checked) : w_(std::move(w)), v_(views_of(w_)) {}
 
+    static LinearView view_of(const LinearWeights& l) noexcept {
+        return {gemm::PackedB<float>::view(l.weight), l.bias_or_null()};
+    }
+    static NormView view_of(const NormWeights& n) noexcept { return {n.gamma.data(), n.beta.data()}; }
+    static Views views_of(const Weights& w) noexcept {
+        Views v;
+        v.patch = view_of(w.patch);
+        v.patch_norm_in = view_of(w.patch_norm_in);
+        v.patch_norm_out = view_of(w.patch_norm_out);
+        v.cls = w.cls.data();
+        v.dist = w.dist.data();
+        v.pos = w.pos.data();
+        for (std::size_t l = 0; l < C.depth; ++l) {
+            const BlockWeights& b = w.blocks[l];
+            v.blocks[l] = {view_of(b.norm1), view_of(b.norm2), view_of(b.qkv), view_of(b.proj), view_of(b.fc1), view_of(b.fc2)};
+        }
+        v.norm = view_of(w.norm);
+        v.head_norm = view_of(w.head_norm);
+        v.pre_logits = view_of(w.pre_logits);
+        v.head = view_of(w.head);
+        v.head_dist = view_of(w.head_dist);
+        return v;
+    }
+
+    // ---- weight images (weight_image, try_from_weight_image) ----
+    // Each table a model of this config reads, in a weight image's order: `name` (in block `block`, or
+    // outside the blocks at no_block) and its kind: a packed k x n weight (PackedB::elements(k, n)
+    // floats; k = n = 0 where the config has no such layer), a bias of n floats (or none), or n values
+    // (0 where the config has none).
+    enum class ParamKind { packed, bias, values };
+    struct Param {
+        const char* name;
+        std::size_t block;
+        ParamKind kind;
+        std::size_t k, n;
+    };
+    static constexpr std::size_t no_block = static_cast<std::size_t>(-1);
+    // Calls f(param, values, packed) for each table of `v` (Views or const Views): `values` the table's
+    // pointer (a bias or values), `packed` the layer's weight (a packed param; null otherwise).
+    template <class V, class Fn>
+    static constexpr void each_param(V& v, Fn&& f) {
+        constexpr std::size_t R = C.representation_size, NC = C.num_classes;
+        const auto linear = [&](auto& l, const char* name, std::size_t block, std::size_t in, std::size_t out, bool used) {
+            f(Param{name, block, ParamKind::packed, used ? in : 0, used ? out : 0}, l.bias, &l.weight);
+            f(Param{name, block, ParamKind::bias, 0, used ? out : 0}, l.bias, nullptr);
+        };
+        const auto norm = [&](auto& n, const char* name, std::size_t block, std::size_t size, bool used) {
+            f(Param{name, block, ParamKind::values, 0, used ? size : 0}, n.gamma, nullptr);
+            f(Param{name, block, ParamKind::values, 0, used ? size : 0}, n.beta, nullptr);
+        };
+        const auto values = [&](auto& p, const char* name, std::size_t size) {
+            f(Param{name, no_block, ParamKind::values, 0, size}, p, nullptr);
+        };
+        linear(v.patch, "patch", no_block, PD, D, true);
+        norm(v.patch_norm_in, "patch_norm_in", no_block, PD, C.patch_norm);
+        norm(v.patch_norm_out, "patch_norm_out", no_block, D, C.patch_norm);
+        values(v.cls, "cls", C.class_token ? D : 0);
+        values(v.dist, "dist", C.distillation_token ? D : 0);
+        values(v.pos, "pos", (C.position == PositionEmbedding::learned ? T : NP) * D);
+        for (std::size_t l = 0; l < C.depth; ++l) {
+            auto& b = v.blocks[l];
+            norm(b.norm1, "norm1", l, D, true);
+            norm(b.norm2, "norm2", l, D, true);
+            linear(b.qkv, "qkv", l, D, 3 * I, true);
+            linear(b.proj, "proj", l, I, D, C.proj_out);
+            linear(b.fc1, "fc1", l, D, MLP, true);
+            linear(b.fc2, "fc2", l, MLP, D, true);
+        }
+        norm(v.norm, "norm", no_block, D, C.final_norm);
+        norm(v.head_norm, "head_norm", no_block, D, C.head_norm);
+        linear(v.pre_logits, "pre_logits", no_block, D, R, R != 0);
+        linear(v.head, "head", no_block, F, NC, NC != 0);
+        linear(v.head_dist, "head_dist", no_block, D, NC, NC != 0 && C.distillation_token);
+    }
+    // The most floats each table may hold (a bias: its n), for weight_image_max_bytes.
+    template <class Fn>
+    static constexpr void each_param_size(Fn&& f) {
+        struct L {
+            int bias = 0, weight = 0;
+        };
+        struct N {
+            int gamma = 0, beta = 0;
+        };
+        struct B {
+            N norm1, norm2;
+            L qkv, proj, fc1, fc2;
+        };
+        struct Vs {
+            L patch;
+            N patch_norm_in, patch_norm_out;
+            int cls = 0, dist = 0, pos = 0;
+            std::array<B, C.depth> blocks{};
+            N norm, head_norm;
+            L pre_logits, head, head_dist;
+        } v;
+        each_param(v, [&](const Param& p, int&, int*) {
+            f(p.kind == ParamKind::packed ? gemm::PackedB<float>::elements(p.k, p.n) : p.n);
+        });
+    }
+    static constexpr std::size_t param_count = [] {
+        std::size_t n = 0;
+        each_param_size([&](std::size_t) { ++n; });
+        return n;
+    }();
+    // The config's fingerprint in a weight image's header: FNV-1a over its fields.
+    static constexpr std::uint64_t config_fingerprint = [] {
+        std::uint64_t h = 0xcbf29ce484222325ull;
+        const auto mix = [&](std::uint64_t x) {
+            for (int i = 0; i < 8; ++i) {
+                h ^= (x >> (8 * i)) & 0xff;
+                h *= 0x100000001b3ull;
+            }
+        };
+        for (std::size_t x : {C.image_height, C.image_width, C.patch, C.channels, C.dim, C.depth, C.heads, C.dim_head, C.mlp_dim,
+                              C.num_classes, C.representation_size})
+            mix(x);
+        for (bool x : {C.class_token, C.distillation_token, C.qkv_bias, C.proj_out, C.proj_bias, C.final_norm, C.patch_norm, C.head_norm})
+            mix(x);
+        for (int x : {static_cast<int>(C.pooling), static_cast<int>(C.norm), static_cast<int>(C.position), static_cast<int>(C.activation),
+                      static_cast<int>(C.patch_order)})
+            mix(static_cast<std::uint64_t>(x));
+        mix(std::bit_cast<std::uint32_t>(layer_norm_eps));
+        mix(std::bit_cast<std::uint32_t>(attention_scale));
+        return h;
+    }();
+
+public:
+    /// Bytes of the largest weight image of this config (every linear layer with a bias): a buffer of
+    /// this size holds any (a compile-time constant, for a static buffer on a board without a heap).
+    static constexpr std::size_t weight_image_max_bytes = [] {
+        std::size_t bytes = detail::image_align(detail::image_header_bytes + detail::image_entry_bytes * param_count);
+        each_param_size([&](std::size_t floats) { bytes += detail::image_align(floats * sizeof(float)); });
+        return bytes;
+    }();
+
+private:
     Weights w_;
+    Views v_;
     std::vector<float> workspace_;
 };
 
@@ -615,6 +849,102 @@ std::string VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
         if constexpr (C.distillation_token) linear(w.head_dist, "head_dist", D, C.num_classes);
     }
     return fault;
+}
+
+template <Config C, class Backend>
+std::vector<std::byte> VisionTransformer<C, Backend>::weight_image() const {
+    // the table of contents first (offsets and counts), then the tables at them
+    std::vector<std::uint64_t> toc;
+    toc.reserve(2 * param_count);
+    std::size_t at = detail::image_align(detail::image_header_bytes + detail::image_entry_bytes * param_count);
+    each_param(v_, [&](const Param& p, const float* values, const gemm::PackedB<float>* packed) {
+        std::size_t floats = 0;
+        if (p.kind == ParamKind::packed) floats = packed->data() ? gemm::PackedB<float>::elements(packed->k(), packed->n()) : 0;
+        else floats = values ? p.n : 0;
+        toc.push_back(at);
+        toc.push_back(floats);
+        at += detail::image_align(floats * sizeof(float));
+    });
+    std::vector<std::byte> image(at);
+    const std::uint64_t header[7] = {detail::image_version, gemm::nr<float>, gemm::max_kc<float>, config_fingerprint,
+                                     param_count, at, 0};
+    std::memcpy(image.data(), detail::image_magic, sizeof detail::image_magic);
+    std::memcpy(image.data() + sizeof detail::image_magic, header, sizeof header);
+    std::memcpy(image.data() + detail::image_header_bytes, toc.data(), toc.size() * sizeof(std::uint64_t));
+    std::size_t i = 0;
+    each_param(v_, [&](const Param& p, const float* values, const gemm::PackedB<float>* packed) {
+        const float* from = p.kind == ParamKind::packed ? packed->data() : values;
+        if (toc[2 * i + 1]) std::memcpy(image.data() + toc[2 * i], from, toc[2 * i + 1] * sizeof(float));
+        ++i;
+    });
+    return image;
+}
+
+template <Config C, class Backend>
+result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_weight_image(const void* image, std::size_t bytes) {
+    const auto fail = [](errc kind, const std::string& what) { return error(kind, "einvit::vit: weight image: " + what); };
+    const auto* base = static_cast<const std::byte*>(image);
+    if (!image || bytes < detail::image_header_bytes)
+        return fail(errc::format, std::to_string(bytes) + " bytes, shorter than its " + std::to_string(detail::image_header_bytes) +
+                                      "-byte header");
+    if (const std::size_t off = reinterpret_cast<std::uintptr_t>(image) % 64; off != 0)
+        return fail(errc::invalid_argument, "it must start at a 64-byte boundary (it starts " + std::to_string(off) +
+                                                " bytes past one); a memory-mapped file or an aligned buffer does");
+    if (std::memcmp(base, detail::image_magic, sizeof detail::image_magic) != 0)
+        return fail(errc::format, "not an einvit weight image (it does not start with \"EINVITWI\")");
+    std::uint64_t header[7];
+    std::memcpy(header, base + sizeof detail::image_magic, sizeof header);
+    const std::uint64_t version = header[0], nr = header[1], max_kc = header[2], fingerprint = header[3], entries = header[4],
+                        total = header[5];
+    if (version != detail::image_version)
+        return fail(errc::format, "format version " + std::to_string(version) + ", this build reads version " +
+                                      std::to_string(detail::image_version));
+    if (nr != gemm::nr<float> || max_kc != gemm::max_kc<float>)
+        return fail(errc::format, "packed for panels of " + std::to_string(nr) + " floats and depth blocks of up to " +
+                                      std::to_string(max_kc) + "; this build packs " + std::to_string(gemm::nr<float>) + " and " +
+                                      std::to_string(gemm::max_kc<float>) + " (make the image with a build for the same instruction set)");
+    if (fingerprint != config_fingerprint) return fail(errc::format, "made for another model config than this one");
+    if (entries != param_count)
+        return fail(errc::format, std::to_string(entries) + " tables, the config has " + std::to_string(param_count));
+    if (total > bytes)
+        return fail(errc::format, "truncated: " + std::to_string(bytes) + " bytes of the " + std::to_string(total) + " its header gives");
+    const std::size_t tables_start = detail::image_header_bytes + detail::image_entry_bytes * param_count;
+    if (total < tables_start)
+        return fail(errc::format, "its header gives " + std::to_string(total) + " bytes, fewer than its table of contents takes");
+    // each table where the contents say, inside the image, aligned, of the size the config gives it
+    Views v;
+    std::size_t i = 0;
+    std::string fault;
+    each_param(v, [&](const Param& p, const float*& values, gemm::PackedB<float>* packed) {
+        const std::size_t entry = i++;
+        if (!fault.empty()) return;
+        std::uint64_t at[2];
+        std::memcpy(at, base + detail::image_header_bytes + entry * detail::image_entry_bytes, sizeof at);
+        const std::uint64_t offset = at[0], floats = at[1];
+        const auto name = [&p] {  // made only for an error: a good image costs no allocation
+            return p.block == no_block ? std::string(p.name) : "blocks[" + std::to_string(p.block) + "]." + p.name;
+        };
+        const std::size_t want = p.kind == ParamKind::packed ? gemm::PackedB<float>::elements(p.k, p.n) : p.n;
+        const bool fits = floats == want || (p.kind == ParamKind::bias && floats == 0);
+        if (!fits) {
+            const char* what = p.kind == ParamKind::packed ? " weight" : p.kind == ParamKind::bias ? " bias" : "";
+            fault = name() + what + " has " + std::to_string(floats) + " floats, the config needs " +
+                    (p.kind == ParamKind::bias && want ? "0 or " : "") + std::to_string(want);
+            return;
+        }
+        if (offset < tables_start || offset > total || offset % 64 != 0 || floats > (total - offset) / sizeof(float)) {
+            fault = name() + "'s " + std::to_string(floats) + " floats at offset " + std::to_string(offset) +
+                    " are not a 64-byte aligned table after the contents and inside the image's " + std::to_string(total) + " bytes";
+            return;
+        }
+        const auto* data = reinterpret_cast<const float*>(base + offset);
+        if (p.kind == ParamKind::packed) *packed = gemm::PackedB<float>::view(floats ? data : nullptr, p.k, p.n);
+        else values = floats ? data : nullptr;
+    });
+    if (!fault.empty()) return fail(errc::format, fault);
+    VisionTransformer model;
+    model.v_ = std::move(v);
+    return model;
 }
 
 }  // namespace einvit::vit

@@ -839,8 +839,26 @@ public:
             for (std::size_t p = 0; p < panels_; ++p) detail::pack_b_panel(panel(k0, p), b, n, k0, kb, p * nr<T>);
         }
     }
+    /// A view of a K x N operand packed as this build packs it (elements(k, n) elements at `packed`,
+    /// 64-byte aligned: another PackedB's data(), or a weight image made by this build), which the
+    /// caller keeps alive; a view frees nothing and is never written.
+    static PackedB view(const T* packed, std::size_t k, std::size_t n) noexcept {
+        PackedB b;
+        b.k_ = k;
+        b.n_ = n;
+        b.kc_ = depth_block<T>(k);
+        b.panels_ = (n + nr<T> - 1) / nr<T>;
+        // never written through: a view's panels are only read (the non-const panel() is the packing
+        // constructor's)
+        b.data_ = Owned(const_cast<T*>(packed), einvit::detail::HeapFree{0});
+        return b;
+    }
+    /// A view of `other`'s packed elements (which must outlive it).
+    static PackedB view(const PackedB& other) noexcept { return view(other.data(), other.k_, other.n_); }
     /// Elements of a packed K x N operand: N rounded up to whole panels.
     static constexpr std::size_t elements(std::size_t k, std::size_t n) noexcept { return k * ((n + nr<T> - 1) / nr<T>) * nr<T>; }
+    /// The packed elements, elements(k(), n()) of them (null when empty).
+    const T* data() const noexcept { return data_.get(); }
     std::size_t k() const noexcept { return k_; }
     std::size_t n() const noexcept { return n_; }
     /// The depth of its blocks (depth_block<T>(k)).
