@@ -3802,8 +3802,7 @@ void reduce(cpu, T* EINVIT_RESTRICT out, const T* EINVIT_RESTRICT in) noexcept {
 
 // ---- begin einvit/core/file.hpp ----
 // einvit/core/file.hpp — reading a whole file: a safetensors checkpoint or a sharded one's index (io/),
-// and the small system files the thread pool's default size comes from (backend/cpu/cpu_limit.hpp);
-// mapping one (MappedFile: a checkpoint, a model's weight image).
+// and the small system files the thread pool's default size comes from (backend/cpu/cpu_limit.hpp).
 
 #include <cerrno>
 #include <cstddef>
@@ -3811,16 +3810,8 @@ void reduce(cpu, T* EINVIT_RESTRICT out, const T* EINVIT_RESTRICT in) noexcept {
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <utility>
 #include <vector>
 
-
-#if EINVIT_HAS_MMAP
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#endif
 
 #if __has_include(<sys/stat.h>)
 #include <sys/stat.h>
@@ -3861,84 +3852,6 @@ inline std::string read_whole_file(const std::string& path, std::size_t limit, s
     std::fclose(fp);
     return bad ? "cannot read" : "";
 }
-
-// A regular file's bytes, read-only, at a page boundary: memory-mapped where the system can
-// (EINVIT_HAS_MMAP), else read whole into a 64-byte aligned heap block. Move-only; empty after a failed
-// open and for an empty file.
-class MappedFile {
-public:
-    MappedFile() = default;
-    MappedFile(MappedFile&& o) noexcept { *this = std::move(o); }
-    MappedFile& operator=(MappedFile&& o) noexcept {
-        if (this != &o) {
-            close();
-            bytes_ = std::exchange(o.bytes_, nullptr);
-            size_ = std::exchange(o.size_, 0);
-            mapped_ = std::exchange(o.mapped_, false);
-        }
-        return *this;
-    }
-    MappedFile(const MappedFile&) = delete;
-    MappedFile& operator=(const MappedFile&) = delete;
-    ~MappedFile() { close(); }
-
-    /// Maps (or reads) the regular file at `path`: "" on success, else what went wrong ("cannot open:
-    /// No such file or directory", "not a regular file", ...).
-    std::string open(const std::string& path) {
-        close();
-#if EINVIT_HAS_MMAP
-        // O_NONBLOCK: a FIFO's open would otherwise wait for a writer before fstat could refuse it
-        const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0) return std::string("cannot open: ") + std::strerror(errno);
-        struct stat st {};
-        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            ::close(fd);
-            return "not a regular file";
-        }
-        const auto size = static_cast<std::size_t>(st.st_size);
-        if (size == 0) {
-            ::close(fd);
-            return {};
-        }
-        void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        ::close(fd);
-        if (p == MAP_FAILED) return std::string("cannot map: ") + std::strerror(errno);
-        bytes_ = static_cast<const std::uint8_t*>(p);
-        size_ = size;
-        mapped_ = true;
-        return {};
-#else
-        std::vector<std::uint8_t> read;
-        if (auto e = read_whole_file(path, SIZE_MAX, read); !e.empty()) return e;
-        if (read.empty()) return {};
-        auto* block = static_cast<std::uint8_t*>(heap_allocate(read.size(), false));
-        if (!block) return "no memory to read it into";
-        std::memcpy(block, read.data(), read.size());
-        bytes_ = block;
-        size_ = read.size();
-        return {};
-#endif
-    }
-    const std::uint8_t* data() const noexcept { return bytes_; }
-    std::size_t size() const noexcept { return size_; }
-    /// Whether the bytes are a mapping of the file (whose pages can be released: see SafeTensors).
-    bool mapped() const noexcept { return mapped_; }
-
-private:
-    void close() noexcept {
-#if EINVIT_HAS_MMAP
-        if (mapped_ && bytes_) ::munmap(const_cast<std::uint8_t*>(bytes_), size_);
-#else
-        heap_free(const_cast<std::uint8_t*>(bytes_), size_);
-#endif
-        bytes_ = nullptr;
-        size_ = 0;
-        mapped_ = false;
-    }
-    const std::uint8_t* bytes_ = nullptr;
-    std::size_t size_ = 0;
-    bool mapped_ = false;
-};
 
 }  // namespace einvit::detail
 // ---- end einvit/core/file.hpp ----
@@ -8069,6 +7982,131 @@ private:
 #include <utility>
 #include <vector>
 
+// ---- begin einvit/core/mapped_file.hpp ----
+// einvit/core/mapped_file.hpp — a whole file's bytes, read-only: memory-mapped where the system can,
+// else read into an aligned heap block (a safetensors checkpoint, a model's weight image).
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <utility>
+
+
+#if EINVIT_HAS_MMAP
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#elif __has_include(<sys/stat.h>)
+#include <sys/stat.h>
+#define EINVIT_MAPPED_FILE_STAT 1
+#endif
+
+namespace einvit::inline EINVIT_ABI::detail {
+
+// A regular file's bytes, read-only, at a page boundary: memory-mapped where the system can
+// (EINVIT_HAS_MMAP), else read whole into a 64-byte aligned heap block. Move-only; empty after a failed
+// open and for an empty file.
+class MappedFile {
+public:
+    MappedFile() = default;
+    MappedFile(MappedFile&& o) noexcept { *this = std::move(o); }
+    MappedFile& operator=(MappedFile&& o) noexcept {
+        if (this != &o) {
+            close();
+            bytes_ = std::exchange(o.bytes_, nullptr);
+            size_ = std::exchange(o.size_, 0);
+            mapped_ = std::exchange(o.mapped_, false);
+        }
+        return *this;
+    }
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+    ~MappedFile() { close(); }
+
+    /// Maps (or reads) the regular file at `path`: "" on success, else what went wrong ("cannot open:
+    /// No such file or directory", "not a regular file", ...).
+    std::string open(const std::string& path) {
+        close();
+#if EINVIT_HAS_MMAP
+        // O_NONBLOCK: a FIFO's open would otherwise wait for a writer before fstat could refuse it
+        const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) return std::string("cannot open: ") + std::strerror(errno);
+        struct stat st {};
+        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            ::close(fd);
+            return "not a regular file";
+        }
+        const auto size = static_cast<std::size_t>(st.st_size);
+        if (size == 0) {
+            ::close(fd);
+            return {};
+        }
+        void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        ::close(fd);
+        if (p == MAP_FAILED) return std::string("cannot map: ") + std::strerror(errno);
+        bytes_ = static_cast<const std::uint8_t*>(p);
+        size_ = size;
+        mapped_ = true;
+        return {};
+#else
+        // read straight into one aligned block of the file's size (a FIFO or a directory refused first)
+#if defined(EINVIT_MAPPED_FILE_STAT)
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) return std::string("cannot open: ") + std::strerror(errno);
+        if (!S_ISREG(st.st_mode)) return "not a regular file";
+#endif
+        std::FILE* fp = std::fopen(path.c_str(), "rb");
+        if (!fp) return std::string("cannot open: ") + std::strerror(errno);
+        long end = -1;
+        if (std::fseek(fp, 0, SEEK_END) == 0) end = std::ftell(fp);
+        if (end < 0 || std::fseek(fp, 0, SEEK_SET) != 0) {
+            std::fclose(fp);
+            return "cannot read";
+        }
+        const auto size = static_cast<std::size_t>(end);
+        auto* block = static_cast<std::uint8_t*>(heap_allocate(size, false));
+        if (size && !block) {
+            std::fclose(fp);
+            return "no memory to read it into";
+        }
+        const bool read = std::fread(block, 1, size, fp) == size && std::fgetc(fp) == EOF;  // all of it, no more
+        std::fclose(fp);
+        if (!read) {
+            heap_free(block, size);
+            return "cannot read (it changed while being read?)";
+        }
+        bytes_ = block;
+        size_ = size;
+        return {};
+#endif
+    }
+    const std::uint8_t* data() const noexcept { return bytes_; }
+    std::size_t size() const noexcept { return size_; }
+    /// Whether the bytes are a mapping of the file (whose pages can be released: see SafeTensors).
+    bool mapped() const noexcept { return mapped_; }
+
+private:
+    void close() noexcept {
+#if EINVIT_HAS_MMAP
+        if (mapped_ && bytes_) ::munmap(const_cast<std::uint8_t*>(bytes_), size_);
+#else
+        heap_free(const_cast<std::uint8_t*>(bytes_), size_);
+#endif
+        bytes_ = nullptr;
+        size_ = 0;
+        mapped_ = false;
+    }
+    const std::uint8_t* bytes_ = nullptr;
+    std::size_t size_ = 0;
+    bool mapped_ = false;
+};
+
+}  // namespace einvit::detail
+// ---- end einvit/core/mapped_file.hpp ----
 
 #if EINVIT_HAS_MMAP
 #include <fcntl.h>
@@ -8923,6 +8961,7 @@ inline constexpr Config mnist = [] {
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 // ---- begin einvit/core/profile.hpp ----
@@ -9185,7 +9224,8 @@ public:
 
     /// Floats of workspace a forward pass of batch B needs: its activations (activation_floats<B>), then
     /// the kernels' scratch (scratch_plan<B>), which the pass lends them (ScratchScope), so that on one
-    /// thread it allocates nothing, from its first call.
+    /// thread it allocates nothing, from its first call (with the default Strassen setting: another one
+    /// may give a product Strassen's algorithm where the plan did not, whose scratch then comes from the heap).
     template <std::size_t B>
     static constexpr std::size_t workspace_floats = activation_floats<B> + scratch_plan<B>.elements();
 
@@ -9204,6 +9244,17 @@ public:
     static constexpr std::size_t workspace_bytes = workspace_floats<B> * sizeof(float);
 
     VisionTransformer() = default;
+    /// Moving leaves the source with no weights (as a default-constructed model): its views go with them.
+    VisionTransformer(VisionTransformer&& o) noexcept
+        : w_(std::move(o.w_)), v_(std::exchange(o.v_, Views{})), workspace_(std::move(o.workspace_)) {}
+    VisionTransformer& operator=(VisionTransformer&& o) noexcept {
+        if (this != &o) {
+            w_ = std::move(o.w_);
+            v_ = std::exchange(o.v_, Views{});
+            workspace_ = std::move(o.workspace_);
+        }
+        return *this;
+    }
     /// A model with these weights; raises if they do not fit the config (weights_fault says how).
     explicit VisionTransformer(Weights w) : w_(std::move(w)) {
         if (std::string fault = weights_fault(w_); !fault.empty()) raise(errc::invalid_argument, std::move(fault));
@@ -9247,6 +9298,9 @@ public:
         return model;
     }
     static VisionTransformer from_weight_image(const WeightImageFile& file) { return try_from_weight_image(file).value(); }
+    // a temporary file would be unmapped before the model's first use: keep the WeightImageFile
+    static result<VisionTransformer> try_from_weight_image(WeightImageFile&&) = delete;
+    static VisionTransformer from_weight_image(WeightImageFile&&) = delete;
 
     /// Logits (B, num_classes), or the features when num_classes is 0. Allocates its workspace on the
     /// first call for a batch size, and the returned tensor.
@@ -9278,8 +9332,9 @@ public:
 
     /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B> floats,
     /// 64-byte aligned is best), which also holds the kernels' scratch: with one thread
-    /// (set_num_threads(1), or a build without threads) it allocates nothing, from its first call; with
-    /// more, the pool's other threads grow buffers of their own on their first pass, then reuse them.
+    /// (set_num_threads(1), or a build without threads) it allocates nothing, from its first call (with
+    /// the default gemm::set_strassen setting, which the plan is made for); with more, the pool's other
+    /// threads grow buffers of their own on their first pass, then reuse them.
     /// `attention_maps`, when given, receives each layer's attention of the class token (or of token 0)
     /// to every token, averaged over heads (computed without the padding mask): depth x B x T floats. `keep_patches`, when given, is the
     /// seeds' padding mask: B x patches bytes, nonzero keeps a patch; prefix tokens are always kept,
@@ -9667,6 +9722,7 @@ private:
         std::size_t block;
         ParamKind kind;
         std::size_t k, n;
+        const char* part = "";  // a norm's ".gamma" or ".beta"
     };
     static constexpr std::size_t no_block = static_cast<std::size_t>(-1);
     // Calls f(param, values, packed) for each table of `v` (Views or const Views): `values` the table's
@@ -9679,8 +9735,8 @@ private:
             f(Param{name, block, ParamKind::bias, 0, used ? out : 0}, l.bias, nullptr);
         };
         const auto norm = [&](auto& n, const char* name, std::size_t block, std::size_t size, bool used) {
-            f(Param{name, block, ParamKind::values, 0, used ? size : 0}, n.gamma, nullptr);
-            f(Param{name, block, ParamKind::values, 0, used ? size : 0}, n.beta, nullptr);
+            f(Param{name, block, ParamKind::values, 0, used ? size : 0, ".gamma"}, n.gamma, nullptr);
+            f(Param{name, block, ParamKind::values, 0, used ? size : 0, ".beta"}, n.beta, nullptr);
         };
         const auto values = [&](auto& p, const char* name, std::size_t size) {
             f(Param{name, no_block, ParamKind::values, 0, size}, p, nullptr);
@@ -9826,6 +9882,8 @@ std::string VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
 template <Config C, class Backend>
 std::vector<std::byte> VisionTransformer<C, Backend>::weight_image() const {
     // the table of contents first (offsets and counts), then the tables at them
+    if (!v_.patch.weight.data())
+        raise(errc::invalid_argument, "einvit::vit: weight_image: the model has no weights (default-constructed, or moved from)");
     std::vector<std::uint64_t> toc;
     toc.reserve(2 * param_count);
     std::size_t at = detail::image_align(detail::image_header_bytes + detail::image_entry_bytes * param_count);
@@ -9868,6 +9926,7 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
     std::memcpy(header, base + sizeof detail::image_magic, sizeof header);
     const std::uint64_t version = header[0], nr = header[1], max_kc = header[2], fingerprint = header[3], entries = header[4],
                         total = header[5];
+    if (header[6] != 0) return fail(errc::format, "its reserved header word is " + std::to_string(header[6]) + ", not 0");
     if (version != detail::image_version)
         return fail(errc::format, "format version " + std::to_string(version) + ", this build reads version " +
                                       std::to_string(detail::image_version));
@@ -9894,7 +9953,7 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
         std::memcpy(at, base + detail::image_header_bytes + entry * detail::image_entry_bytes, sizeof at);
         const std::uint64_t offset = at[0], floats = at[1];
         const auto name = [&p] {  // made only for an error: a good image costs no allocation
-            return p.block == no_block ? std::string(p.name) : "blocks[" + std::to_string(p.block) + "]." + p.name;
+            return (p.block == no_block ? std::string(p.name) : "blocks[" + std::to_string(p.block) + "]." + p.name) + p.part;
         };
         const std::size_t want = p.kind == ParamKind::packed ? gemm::PackedB<float>::elements(p.k, p.n) : p.n;
         const bool fits = floats == want || (p.kind == ParamKind::bias && floats == 0);

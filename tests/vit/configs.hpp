@@ -13,4 +13,23 @@ inline constexpr einvit::vit::Config hf_small = [] {
     return c;
 }();
 
+// the Fashion-MNIST-size model of tests/golden/vit/gen.py with a distillation token (which its checkpoint lacks)
+inline constexpr einvit::vit::Config mnist_distilled = [] {
+    einvit::vit::Config c = einvit::vit::presets::mnist;
+    c.distillation_token = true;
+    return c;
+}();
+
+// DeiT's distillation token and head, post-norm blocks, vit-pytorch's patch norms and head norm
+inline constexpr einvit::vit::Config distilled_post_norm{
+    .image_height = 32, .image_width = 24, .patch = 8, .channels = 3, .dim = 32, .depth = 2, .heads = 2, .dim_head = 16,
+    .mlp_dim = 64, .num_classes = 5, .pooling = einvit::vit::Pooling::cls, .class_token = true, .distillation_token = true,
+    .norm = einvit::vit::NormPlacement::post, .patch_norm = true, .head_norm = true};
+// mean pooling of the patch tokens without a class token, sine-cosine positions, timm's pre_logits
+inline constexpr einvit::vit::Config mean_pooled_sincos{
+    .image_height = 32, .image_width = 32, .patch = 8, .channels = 1, .dim = 32, .depth = 2, .heads = 4, .dim_head = 8,
+    .mlp_dim = 48, .num_classes = 7, .pooling = einvit::vit::Pooling::mean_patches, .class_token = false,
+    .representation_size = 24, .position = einvit::vit::PositionEmbedding::sincos_2d,
+    .activation = einvit::vit::Activation::gelu_tanh};
+
 }  // namespace einvit_test

@@ -14,12 +14,13 @@
 #include <vector>
 
 #include "configs.hpp"
+#include "helpers.hpp"
 
 namespace vit = einvit::vit;
 
 namespace {
 
-std::string golden(const std::string& name) { return std::string(EINVIT_VIT_GOLDEN_DIR) + "/" + name; }
+using einvit_test::golden;
 
 std::vector<float> read_floats(const std::string& path, std::size_t count) {
     std::vector<float> v(count);

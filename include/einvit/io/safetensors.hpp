@@ -30,6 +30,7 @@
 #include "einvit/core/config.hpp"
 #include "einvit/core/error.hpp"
 #include "einvit/core/file.hpp"
+#include "einvit/core/mapped_file.hpp"
 #include "einvit/io/json.hpp"
 
 #if EINVIT_HAS_MMAP

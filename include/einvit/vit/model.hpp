@@ -32,6 +32,7 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "einvit/backend/cpu/attention.hpp"
@@ -40,7 +41,7 @@
 #include "einvit/backend/tags.hpp"
 #include "einvit/core/config.hpp"
 #include "einvit/core/error.hpp"
-#include "einvit/core/file.hpp"
+#include "einvit/core/mapped_file.hpp"
 #include "einvit/core/memory.hpp"
 #include "einvit/core/profile.hpp"
 #include "einvit/core/shape.hpp"
@@ -213,7 +214,8 @@ public:
 
     /// Floats of workspace a forward pass of batch B needs: its activations (activation_floats<B>), then
     /// the kernels' scratch (scratch_plan<B>), which the pass lends them (ScratchScope), so that on one
-    /// thread it allocates nothing, from its first call.
+    /// thread it allocates nothing, from its first call (with the default Strassen setting: another one
+    /// may give a product Strassen's algorithm where the plan did not, whose scratch then comes from the heap).
     template <std::size_t B>
     static constexpr std::size_t workspace_floats = activation_floats<B> + scratch_plan<B>.elements();
 
@@ -232,6 +234,17 @@ public:
     static constexpr std::size_t workspace_bytes = workspace_floats<B> * sizeof(float);
 
     VisionTransformer() = default;
+    /// Moving leaves the source with no weights (as a default-constructed model): its views go with them.
+    VisionTransformer(VisionTransformer&& o) noexcept
+        : w_(std::move(o.w_)), v_(std::exchange(o.v_, Views{})), workspace_(std::move(o.workspace_)) {}
+    VisionTransformer& operator=(VisionTransformer&& o) noexcept {
+        if (this != &o) {
+            w_ = std::move(o.w_);
+            v_ = std::exchange(o.v_, Views{});
+            workspace_ = std::move(o.workspace_);
+        }
+        return *this;
+    }
     /// A model with these weights; raises if they do not fit the config (weights_fault says how).
     explicit VisionTransformer(Weights w) : w_(std::move(w)) {
         if (std::string fault = weights_fault(w_); !fault.empty()) raise(errc::invalid_argument, std::move(fault));
@@ -275,6 +288,9 @@ public:
         return model;
     }
     static VisionTransformer from_weight_image(const WeightImageFile& file) { return try_from_weight_image(file).value(); }
+    // a temporary file would be unmapped before the model's first use: keep the WeightImageFile
+    static result<VisionTransformer> try_from_weight_image(WeightImageFile&&) = delete;
+    static VisionTransformer from_weight_image(WeightImageFile&&) = delete;
 
     /// Logits (B, num_classes), or the features when num_classes is 0. Allocates its workspace on the
     /// first call for a batch size, and the returned tensor.
@@ -306,8 +322,9 @@ public:
 
     /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B> floats,
     /// 64-byte aligned is best), which also holds the kernels' scratch: with one thread
-    /// (set_num_threads(1), or a build without threads) it allocates nothing, from its first call; with
-    /// more, the pool's other threads grow buffers of their own on their first pass, then reuse them.
+    /// (set_num_threads(1), or a build without threads) it allocates nothing, from its first call (with
+    /// the default gemm::set_strassen setting, which the plan is made for); with more, the pool's other
+    /// threads grow buffers of their own on their first pass, then reuse them.
     /// `attention_maps`, when given, receives each layer's attention of the class token (or of token 0)
     /// to every token, averaged over heads (computed without the padding mask): depth x B x T floats. `keep_patches`, when given, is the
     /// seeds' padding mask: B x patches bytes, nonzero keeps a patch; prefix tokens are always kept,
@@ -695,6 +712,7 @@ private:
         std::size_t block;
         ParamKind kind;
         std::size_t k, n;
+        const char* part = "";  // a norm's ".gamma" or ".beta"
     };
     static constexpr std::size_t no_block = static_cast<std::size_t>(-1);
     // Calls f(param, values, packed) for each table of `v` (Views or const Views): `values` the table's
@@ -707,8 +725,8 @@ private:
             f(Param{name, block, ParamKind::bias, 0, used ? out : 0}, l.bias, nullptr);
         };
         const auto norm = [&](auto& n, const char* name, std::size_t block, std::size_t size, bool used) {
-            f(Param{name, block, ParamKind::values, 0, used ? size : 0}, n.gamma, nullptr);
-            f(Param{name, block, ParamKind::values, 0, used ? size : 0}, n.beta, nullptr);
+            f(Param{name, block, ParamKind::values, 0, used ? size : 0, ".gamma"}, n.gamma, nullptr);
+            f(Param{name, block, ParamKind::values, 0, used ? size : 0, ".beta"}, n.beta, nullptr);
         };
         const auto values = [&](auto& p, const char* name, std::size_t size) {
             f(Param{name, no_block, ParamKind::values, 0, size}, p, nullptr);
@@ -854,6 +872,8 @@ std::string VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
 template <Config C, class Backend>
 std::vector<std::byte> VisionTransformer<C, Backend>::weight_image() const {
     // the table of contents first (offsets and counts), then the tables at them
+    if (!v_.patch.weight.data())
+        raise(errc::invalid_argument, "einvit::vit: weight_image: the model has no weights (default-constructed, or moved from)");
     std::vector<std::uint64_t> toc;
     toc.reserve(2 * param_count);
     std::size_t at = detail::image_align(detail::image_header_bytes + detail::image_entry_bytes * param_count);
@@ -896,6 +916,7 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
     std::memcpy(header, base + sizeof detail::image_magic, sizeof header);
     const std::uint64_t version = header[0], nr = header[1], max_kc = header[2], fingerprint = header[3], entries = header[4],
                         total = header[5];
+    if (header[6] != 0) return fail(errc::format, "its reserved header word is " + std::to_string(header[6]) + ", not 0");
     if (version != detail::image_version)
         return fail(errc::format, "format version " + std::to_string(version) + ", this build reads version " +
                                       std::to_string(detail::image_version));
@@ -922,7 +943,7 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
         std::memcpy(at, base + detail::image_header_bytes + entry * detail::image_entry_bytes, sizeof at);
         const std::uint64_t offset = at[0], floats = at[1];
         const auto name = [&p] {  // made only for an error: a good image costs no allocation
-            return p.block == no_block ? std::string(p.name) : "blocks[" + std::to_string(p.block) + "]." + p.name;
+            return (p.block == no_block ? std::string(p.name) : "blocks[" + std::to_string(p.block) + "]." + p.name) + p.part;
         };
         const std::size_t want = p.kind == ParamKind::packed ? gemm::PackedB<float>::elements(p.k, p.n) : p.n;
         const bool fits = floats == want || (p.kind == ParamKind::bias && floats == 0);
