@@ -6,6 +6,10 @@
 //   einvit-classify [--model FILE] [--arch NAME] [--labels FILE] [--top-k N] [--threads N] [--json]
 //                   [--resize N] [--filter bilinear|bicubic] [--mean R,G,B] [--std R,G,B] IMAGE|DIR...
 //   einvit-classify [--save-predictions FILE] --eval-idx IMAGES.idx[.gz] LABELS.idx[.gz]
+//   einvit-classify [--model FILE] --save-weight-image OUT      (then --weight-image OUT instead of --model)
+//
+// --weight-image FILE runs the model of a weight image (VisionTransformer::weight_image, written by
+// --save-weight-image), memory-mapped and read in place: no parsing, converting or packing at start-up.
 //
 // Images: PNG, JPEG or BMP (decoded as Pillow decodes them, after their signature and size are checked). The
 // Fashion-MNIST model takes them grey, resized to 28 x 28 (area average) and normalised as it was
@@ -20,6 +24,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +34,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unistd.h>
 #include <vector>
 
@@ -190,6 +196,7 @@ void softmax(float* z, std::size_t n) { einvit::kernels::softmax_rows(einvit::re
 
 struct Options {
     std::string model, labels, arch;
+    std::string weight_image, save_weight_image;  // --weight-image: the model from one; --save-weight-image: write one
     bool labels_given = false;
     // --resize, --filter, --mean, --std: changes to the architecture's preprocessing
     std::optional<std::size_t> resize;
@@ -338,6 +345,7 @@ void usage() {
                  "usage: einvit-classify [--model FILE] [--arch NAME] [--labels FILE] [--top-k N] [--threads N] [--json]\n"
                  "                       [--resize N] [--filter bilinear|bicubic] [--mean R,G,B] [--std R,G,B] IMAGE|DIR...\n"
                  "       einvit-classify [--model FILE] [--labels FILE] [--threads N] [--save-predictions FILE] --eval-idx IMAGES LABELS\n"
+                 "       einvit-classify [--model FILE] --save-weight-image OUT   (then: --weight-image OUT in place of --model)\n"
                  "       einvit-classify --list-archs\n"
                  "--save-inputs FILE writes each image's preprocessed input (float32, channels x height x width) to FILE.\n"
                  "Without --model: the Fashion-MNIST ViT in %s. With --model: a timm, torchvision or HF transformers\n"
@@ -382,6 +390,8 @@ int main(int argc, char** argv) {
                 return x;
             };
             if (a == "--model") opt.model = value(), model_given = true;
+            else if (a == "--weight-image") opt.weight_image = value();
+            else if (a == "--save-weight-image") opt.save_weight_image = value();
             else if (a == "--arch") {
                 opt.arch = value();  // empty would read as "detect it": refuse it rather than guess
                 if (opt.arch.empty()) fail("--arch: expected an architecture name; known: " + einvit_examples::known_names());
@@ -423,10 +433,11 @@ int main(int argc, char** argv) {
                 opt.inputs.push_back(a);
             }
         }
-        if (opt.inputs.empty() && opt.eval_images.empty()) {
+        if (opt.inputs.empty() && opt.eval_images.empty() && opt.save_weight_image.empty()) {
             usage();
             return 2;
         }
+        if (model_given && !opt.weight_image.empty()) fail("--model and --weight-image: give one of them");
         // options of one mode given to the other would be silently ignored
         if (!opt.eval_images.empty() && (!opt.inputs.empty() || opt.json || opt.top_k != 3 || !opt.save_inputs.empty()))
             fail("--eval-idx evaluates an IDX test set: it takes no images, --json, --top-k or --save-inputs");
@@ -435,8 +446,28 @@ int main(int argc, char** argv) {
             opt.model = std::string(EINVIT_DATA_DIR) + "/fashion_mnist_vit.safetensors";
             if (!opt.labels_given) opt.labels = std::string(EINVIT_DATA_DIR) + "/fashion_mnist_labels.txt";
         }
-        const auto file = einvit::io::SafeTensors::open(opt.model);
-        const Arch& arch = choose(file, opt.arch);
+        // the model: from its weight image, or from its checkpoint
+        std::optional<einvit::io::SafeTensors> checkpoint;
+        std::optional<vit::WeightImageFile> image;
+        std::unique_ptr<Classifier> model;
+        const Arch* chosen = nullptr;
+        if (!opt.weight_image.empty()) {
+            model_given = true;
+            image.emplace(vit::WeightImageFile::open(opt.weight_image));
+            std::tie(chosen, model) = einvit_examples::choose_image(*image, opt.arch);
+            opt.model = opt.weight_image;
+        } else {
+            checkpoint.emplace(einvit::io::SafeTensors::open(opt.model));
+            chosen = &choose(*checkpoint, opt.arch);
+        }
+        const Arch& arch = *chosen;
+        if (!opt.save_weight_image.empty()) {
+            if (!model) model = arch.open(*checkpoint, arch.family);
+            const std::vector<std::byte> bytes = model->weight_image();
+            vit::WeightImageFile::write(opt.save_weight_image, bytes);
+            std::printf("wrote %s: the weight image of %s (%zu bytes)\n", opt.save_weight_image.c_str(), arch.name, bytes.size());
+            if (opt.inputs.empty() && opt.eval_images.empty()) return 0;
+        }
         const bool fashion = einvit_examples::is_fashion(arch);
         if (!opt.labels_given && model_given)
             opt.labels = fashion ? std::string(EINVIT_DATA_DIR) + "/fashion_mnist_labels.txt"
@@ -445,8 +476,8 @@ int main(int argc, char** argv) {
         const auto labels = read_labels(opt.labels, arch.signature.classes);
         if (!opt.eval_images.empty()) {
             if (!fashion) fail("--eval-idx runs the 28 x 28 Fashion-MNIST model; " + opt.model + " is a " + arch.name);
-            const Model model = vit::load<fashion_mnist>(file, vit::Family::vit_pytorch);
-            const int status = evaluate(model, opt, labels);
+            const Model fashion_model = image ? Model::from_weight_image(*image) : vit::load<fashion_mnist>(*checkpoint, vit::Family::vit_pytorch);
+            const int status = evaluate(fashion_model, opt, labels);
             if (std::fflush(stdout) != 0 || std::ferror(stdout)) fail(std::string("cannot write the results: ") + std::strerror(errno));
             return status;
         }
@@ -458,7 +489,7 @@ int main(int argc, char** argv) {
         if (opt.mean) std::copy(opt.mean->begin(), opt.mean->end(), pre.mean);
         if (opt.std) std::copy(opt.std->begin(), opt.std->end(), pre.std);
         if (opt.changes_preprocessing()) pre.description = "the architecture's, changed by --resize, --filter, --mean or --std";
-        const std::unique_ptr<Classifier> model = arch.open(file, arch.family);
+        if (!model) model = arch.open(*checkpoint, arch.family);
         if (model_given)
             std::fprintf(stderr, "model: %s (%s), preprocessing: %s\n", arch.name, vit::to_string(arch.family), pre.description);
         const int status = classify(*model, arch, opt, labels);

@@ -8,9 +8,11 @@
 #include <einvit/einvit.hpp>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fashion_mnist.hpp"
@@ -26,6 +28,8 @@ public:
     virtual ~Classifier() = default;
     /// `input`: channels x height x width floats, preprocessed; `logits`: num_classes floats.
     virtual void logits(const float* input, float* logits) const = 0;
+    /// The model's weight image (VisionTransformer::weight_image).
+    virtual std::vector<std::byte> weight_image() const = 0;
 };
 
 template <vit::Config C>
@@ -37,6 +41,7 @@ public:
     void logits(const float* input, float* out) const override {
         model_.template forward_into<1>(typename Model::template Input<1>(input), out, workspace_.data());
     }
+    std::vector<std::byte> weight_image() const override { return model_.weight_image(); }
 
 private:
     Model model_;
@@ -62,6 +67,8 @@ struct Arch {
     Signature signature;
     Preprocessing preprocessing;
     std::unique_ptr<Classifier> (*open)(const einvit::io::SafeTensors&, vit::Family);
+    /// The model over a weight image file (kept by the caller), or null with `error` saying why not.
+    std::unique_ptr<Classifier> (*open_image)(const vit::WeightImageFile&, std::string& error);
 };
 
 template <vit::Config C>
@@ -72,8 +79,17 @@ Signature signature_of() {
 
 template <vit::Config C>
 Arch arch(const char* name, vit::Family family, Preprocessing p) {
-    return {name, family, signature_of<C>(), p, [](const einvit::io::SafeTensors& f, vit::Family fam) -> std::unique_ptr<Classifier> {
+    return {name, family, signature_of<C>(), p,
+            [](const einvit::io::SafeTensors& f, vit::Family fam) -> std::unique_ptr<Classifier> {
                 return std::make_unique<ClassifierOf<C>>(vit::load<C>(f, fam));
+            },
+            [](const vit::WeightImageFile& f, std::string& error) -> std::unique_ptr<Classifier> {
+                auto model = vit::VisionTransformer<C>::try_from_weight_image(f);
+                if (!model) {
+                    error = model.failure().what();
+                    return nullptr;
+                }
+                return std::make_unique<ClassifierOf<C>>(std::move(model).value());
             }};
 }
 
@@ -224,6 +240,23 @@ inline const Arch& choose(const einvit::io::SafeTensors& f, const std::string& n
         if (a.family == d.family && a.signature == d.signature) return a;
     fail(f.path() + ": a " + vit::to_string(d.family) + " ViT with " + d.signature.text() +
          ", which einvit-classify has no architecture for (known: " + known_names() + ")");
+}
+
+/// The architecture named `name` ("" when unnamed: the first whose config the image was made for) and
+/// the model over the weight image `f`.
+inline std::pair<const Arch*, std::unique_ptr<Classifier>> choose_image(const vit::WeightImageFile& f, const std::string& name) {
+    std::string first_error;
+    for (const Arch& a : architectures()) {
+        if (!name.empty() && name != a.name) continue;
+        std::string error;
+        if (auto model = a.open_image(f, error)) return {&a, std::move(model)};
+        if (!name.empty()) fail(error + " (--arch " + name + ")");
+        if (first_error.empty()) first_error = error;
+    }
+    if (!name.empty()) fail("--arch " + name + ": unknown architecture; known: " + known_names());
+    // another config's image gives every architecture the same fault; anything else is the image's own
+    if (first_error.find("made for another model config") == std::string::npos) fail(first_error);
+    fail(f.path() + ": a weight image of none of the architectures einvit-classify knows (" + known_names() + ")");
 }
 
 }  // namespace einvit_examples
