@@ -465,8 +465,12 @@ int main(int argc, char** argv) {
             if (!model) model = arch.open(*checkpoint, arch.family);
             const std::vector<std::byte> bytes = model->weight_image();
             vit::WeightImageFile::write(opt.save_weight_image, bytes);
-            std::printf("wrote %s: the weight image of %s (%zu bytes)\n", opt.save_weight_image.c_str(), arch.name, bytes.size());
-            if (opt.inputs.empty() && opt.eval_images.empty()) return 0;
+            // on standard output when it is all the run does; else beside the other notes, so that the
+            // results (--json's) stay alone on standard output
+            const bool only = opt.inputs.empty() && opt.eval_images.empty();
+            std::fprintf(only ? stdout : stderr, "wrote %s: the weight image of %s (%zu bytes)\n", opt.save_weight_image.c_str(),
+                         arch.name, bytes.size());
+            if (only) return std::fflush(stdout) == 0 && !std::ferror(stdout) ? 0 : 1;
         }
         const bool fashion = einvit_examples::is_fashion(arch);
         if (!opt.labels_given && model_given)
