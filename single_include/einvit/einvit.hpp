@@ -8073,7 +8073,8 @@ public:
             std::fclose(fp);
             return "no memory to read it into";
         }
-        const bool read = std::fread(block, 1, size, fp) == size && std::fgetc(fp) == EOF;  // all of it, no more
+        // all of it, no more (an empty file: no block, nothing to read into)
+        const bool read = (size == 0 || std::fread(block, 1, size, fp) == size) && std::fgetc(fp) == EOF;
         std::fclose(fp);
         if (!read) {
             heap_free(block, size);
