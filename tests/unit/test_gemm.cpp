@@ -1270,15 +1270,6 @@ TEST_CASE("thread pool: an exception in a task, the caller's or a worker's, reac
 
 namespace {
 
-// Sets gemm's Strassen setting for a scope (StrassenSetting's three-way form).
-struct StrassenUseScope {
-    einvit::gemm::StrassenUse was = einvit::gemm::strassen_use();
-    explicit StrassenUseScope(einvit::gemm::StrassenUse use) { einvit::gemm::set_strassen(use); }
-    StrassenUseScope(const StrassenUseScope&) = delete;
-    StrassenUseScope& operator=(const StrassenUseScope&) = delete;
-    ~StrassenUseScope() { einvit::gemm::set_strassen(was); }
-};
-
 constexpr std::size_t slots = einvit::gemm::detail::scratch_slots;
 
 // Runs `kernel` on a thread of its own, whose scratch buffers start empty, twice: once with `plan`'s
@@ -1323,7 +1314,7 @@ TEST_CASE("scratch plans: a product with a pre-packed B, lent its plan, allocate
         CAPTURE(c.p.m);
         CAPTURE(c.p.n);
         CAPTURE(c.p.k);
-        const StrassenUseScope use(c.use);
+        const einvit_test::StrassenSetting use(c.use);
         const Operands o = make(c.p, 61);
         const einvit::gemm::PackedB<float> packed(o.sb, c.p.k, c.p.n);
         Epilogue<float> ep;
@@ -1344,7 +1335,7 @@ TEST_CASE("scratch plans: a product with a pre-packed B, lent its plan, allocate
     // A plan that is too small (Strassen's slots left out) costs allocations, not a wrong answer.
     {
         const Problem p{197, 768, 768, false, true};
-        const StrassenUseScope use(StrassenUse::wherever_it_fits);
+        const einvit_test::StrassenSetting use(StrassenUse::wherever_it_fits);
         const Operands o = make(p, 62);
         const einvit::gemm::PackedB<float> packed(o.sb, p.k, p.n);
         std::vector<float> lent(p.m * p.n), own(p.m * p.n);

@@ -11,11 +11,13 @@
 
 namespace einvit_test {
 
-// Strassen's products for pre-packed weights on wherever they fit or off (gemm::set_strassen) for a
-// scope, then as before (by default where the instruction set measured them faster: gemm::StrassenUse).
+// Strassen's products for pre-packed weights on wherever they fit or off, or any gemm::StrassenUse
+// (gemm::set_strassen) for a scope, then as before (by default where the instruction set measured them
+// faster).
 struct StrassenSetting {
     einvit::gemm::StrassenUse was = einvit::gemm::strassen_use();
     explicit StrassenSetting(bool on) { einvit::gemm::set_strassen(on); }
+    explicit StrassenSetting(einvit::gemm::StrassenUse use) { einvit::gemm::set_strassen(use); }
     StrassenSetting(const StrassenSetting&) = delete;
     StrassenSetting& operator=(const StrassenSetting&) = delete;
     ~StrassenSetting() { einvit::gemm::set_strassen(was); }
