@@ -832,7 +832,11 @@ TEST_CASE("thread pool: set_num_threads from another thread while kernels run dr
             ++calls;
         }
     });
-    for (int i = 0; i < 200 || (calls.load() < 1000 && i < 20000); ++i) einvit::set_num_threads(i % 2 ? 2 : 4);
+    // 200 changes at least, then on until 1000 calls, 20000 changes or 3 seconds (under an emulator, such
+    // as the aarch64 tests' qemu, each change of the pool's threads is slow: 20000 of them took 108 s)
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 200 || (calls.load() < 1000 && i < 20000 && std::chrono::steady_clock::now() - start < std::chrono::seconds(3)); ++i)
+        einvit::set_num_threads(i % 2 ? 2 : 4);
     stop = true;
     runner.join();
     CHECK(incomplete.load() == 0);
