@@ -176,6 +176,10 @@ TEST_CASE("vit: weights put together by hand are checked against the config, eve
     refused([](vit::Weights& w) { std::swap(w.head, w.blocks[0].fc2); }, "blocks[0].fc2 is");
     refused([](vit::Weights& w) { w.cls.clear(); }, "cls has 0 values");
     refused([](vit::Weights& w) { w.norm.beta.push_back(1.0f); }, "norm.beta has");
+    // a table or layer the config does not use (weights made for another variant) is refused too
+    refused([](vit::Weights& w) { w.pre_logits = std::move(w.head); }, "the config has no pre_logits, the weights have one (10 x ");
+    refused([](vit::Weights& w) { w.head_norm.gamma.assign(5, 1.0f); }, "the config has no head_norm.gamma, the weights have 5 values");
+    refused([](vit::Weights& w) { w.dist.assign(64, 0.0f); }, "the config has no dist");
 }
 
 TEST_CASE("vit forward: forward_into allocates nothing; 1 and 2 threads give identical logits") {

@@ -715,8 +715,10 @@ private:
         const char* part = "";  // a norm's ".gamma" or ".beta"
     };
     static constexpr std::size_t no_block = static_cast<std::size_t>(-1);
-    // Calls f(param, values, packed) for each table of `v` (Views or const Views): `values` the table's
-    // pointer (a bias or values), `packed` the layer's weight (a packed param; null otherwise).
+    // Calls f(param, values, packed) for each table of `v` (Views, const Views or const Weights, the
+    // owning form): `values` the table (a bias or values: a pointer, or the owning vector), `packed` the
+    // layer's weight (a packed param; null otherwise). The one list of a model's tables: the weight image's
+    // layout, its check, and weights_fault's check of weights put together by hand.
     template <class V, class Fn>
     static constexpr void each_param(V& v, Fn&& f) {
         constexpr std::size_t R = C.representation_size, NC = C.num_classes;
@@ -824,49 +826,25 @@ template <Config C, class Backend>
 std::string VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
     if (w.blocks.size() != C.depth)
         return "einvit::vit: the weights have " + std::to_string(w.blocks.size()) + " blocks, the config " + std::to_string(C.depth);
+    // each table as each_param gives it (the weight image's list): a layer or table the config does not
+    // use must be empty, so that weights made for another variant are refused, not half read
     std::string fault;  // the first one
-    const auto fail = [&](const std::string& what) {
-        if (fault.empty()) fault = "einvit::vit: " + what;
-    };
-    const auto vector = [&](const std::vector<float>& v, const std::string& name, std::size_t size) {
-        if (v.size() != size) fail(name + " has " + std::to_string(v.size()) + " values, the config needs " + std::to_string(size));
-    };
-    const auto norm = [&](const NormWeights& n, const std::string& name, std::size_t size) {
-        vector(n.gamma, name + ".gamma", size);
-        vector(n.beta, name + ".beta", size);
-    };
-    const auto linear = [&](const LinearWeights& l, const std::string& name, std::size_t in, std::size_t out) {
-        if (l.in != in || l.out != out || l.weight.k() != in || l.weight.n() != out)
-            fail(name + " is " + std::to_string(l.weight.n()) + " x " + std::to_string(l.weight.k()) + ", the config needs " +
-                 std::to_string(out) + " x " + std::to_string(in));
-        if (!l.bias.empty()) vector(l.bias, name + ".bias", out);  // empty: no bias
-    };
-    linear(w.patch, "patch", PD, D);
-    if constexpr (C.patch_norm) {
-        norm(w.patch_norm_in, "patch_norm_in", PD);
-        norm(w.patch_norm_out, "patch_norm_out", D);
-    }
-    if constexpr (C.class_token) vector(w.cls, "cls", D);
-    if constexpr (C.distillation_token) vector(w.dist, "dist", D);
-    vector(w.pos, "pos", (C.position == PositionEmbedding::learned ? T : NP) * D);
-    for (std::size_t l = 0; l < C.depth; ++l) {
-        const std::string b = "blocks[" + std::to_string(l) + "].";
-        const BlockWeights& bw = w.blocks[l];
-        norm(bw.norm1, b + "norm1", D);
-        norm(bw.norm2, b + "norm2", D);
-        linear(bw.qkv, b + "qkv", D, 3 * I);
-        if constexpr (C.proj_out) linear(bw.proj, b + "proj", I, D);
-        linear(bw.fc1, b + "fc1", D, MLP);
-        linear(bw.fc2, b + "fc2", MLP, D);
-    }
-    if constexpr (C.final_norm) norm(w.norm, "norm", D);
-    if constexpr (C.head_norm) norm(w.head_norm, "head_norm", D);
-    if constexpr (C.representation_size != 0) linear(w.pre_logits, "pre_logits", D, F);
-    if constexpr (C.num_classes != 0) {
-        linear(w.head, "head", F, C.num_classes);
-        if constexpr (C.distillation_token) linear(w.head_dist, "head_dist", D, C.num_classes);
-    }
-    return fault;
+    each_param(w, [&](const Param& p, const std::vector<float>& values, const gemm::PackedB<float>* packed) {
+        if (!fault.empty()) return;
+        const std::string name = (p.block == no_block ? std::string(p.name) : "blocks[" + std::to_string(p.block) + "]." + p.name) + p.part;
+        if (p.kind == ParamKind::packed) {
+            if (packed->k() == p.k && packed->n() == p.n) return;
+            fault = p.n == 0 ? "the config has no " + name + ", the weights have one (" + std::to_string(packed->n()) + " x " +
+                                   std::to_string(packed->k()) + ")"
+                             : name + " is " + std::to_string(packed->n()) + " x " + std::to_string(packed->k()) +
+                                   ", the config needs " + std::to_string(p.n) + " x " + std::to_string(p.k);
+        } else if (values.size() != p.n && !(p.kind == ParamKind::bias && values.empty())) {  // an empty bias: none
+            const std::string table = name + (p.kind == ParamKind::bias ? ".bias" : "");
+            fault = p.n == 0 ? "the config has no " + table + ", the weights have " + std::to_string(values.size()) + " values"
+                             : table + " has " + std::to_string(values.size()) + " values, the config needs " + std::to_string(p.n);
+        }
+    });
+    return fault.empty() ? fault : "einvit::vit: " + fault;
 }
 
 template <Config C, class Backend>

@@ -1645,6 +1645,7 @@ namespace einvit::inline EINVIT_ABI {
 template <class T>
 struct ScratchPlan {
     std::size_t slots[gemm::detail::scratch_slots] = {};
+    static constexpr std::size_t line = 64 / sizeof(T) ? 64 / sizeof(T) : 1;  ///< elements in 64 bytes
 
     /// Slot `slot` holds at least `elements`.
     constexpr ScratchPlan& need(std::size_t slot, std::size_t elements) noexcept {
@@ -1656,12 +1657,17 @@ struct ScratchPlan {
         for (std::size_t s = 0; s < gemm::detail::scratch_slots; ++s) need(s, other.slots[s]);
         return *this;
     }
+    /// Where slot `slot` starts, in elements past the memory's first 64-byte boundary: the slots before
+    /// it, each rounded up to whole 64-byte lines (`slot` = scratch_slots: where the last one ends).
+    constexpr std::size_t offset(std::size_t slot) const noexcept {
+        std::size_t n = 0;
+        for (std::size_t s = 0; s < slot; ++s) n += (slots[s] + line - 1) / line * line;
+        return n;
+    }
     /// Elements of memory the plan lays out in: each slot 64-byte aligned, with room to align the first
     /// wherever the memory starts (on an element boundary).
     constexpr std::size_t elements() const noexcept {
-        constexpr std::size_t line = 64 / sizeof(T) ? 64 / sizeof(T) : 1;
-        std::size_t n = 0;
-        for (std::size_t s = 0; s < gemm::detail::scratch_slots; ++s) n += (slots[s] + line - 1) / line * line;
+        const std::size_t n = offset(gemm::detail::scratch_slots);
         return n ? n + line - 1 : 0;
     }
     friend constexpr bool operator==(const ScratchPlan&, const ScratchPlan&) = default;
@@ -1679,13 +1685,11 @@ template <class T>
 class ScratchScope {
 public:
     ScratchScope(const ScratchPlan<T>& plan, T* memory) noexcept {
-        constexpr std::size_t line = 64 / sizeof(T) ? 64 / sizeof(T) : 1;
         const auto address = reinterpret_cast<std::uintptr_t>(memory);
-        T* p = memory + ((64 - address % 64) % 64) / sizeof(T);  // the first 64-byte boundary
+        T* first = memory + ((64 - address % 64) % 64) / sizeof(T);  // the first 64-byte boundary
         for (std::size_t s = 0; s < gemm::detail::scratch_slots; ++s) {
             lent_.size[s] = plan.slots[s];
-            lent_.base[s] = plan.slots[s] ? p : nullptr;
-            p += (plan.slots[s] + line - 1) / line * line;
+            lent_.base[s] = plan.slots[s] ? first + plan.offset(s) : nullptr;
         }
         lent_.task = einvit::detail::ThreadPool::current_task();
         lent_.outer = gemm::detail::lent_scratch<T>();
