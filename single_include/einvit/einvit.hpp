@@ -9846,15 +9846,17 @@ std::string VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
     std::string fault;  // the first one
     each_param(w, [&](const Param& p, const std::vector<float>& values, const gemm::PackedB<float>* packed) {
         if (!fault.empty()) return;
-        const std::string name = (p.block == no_block ? std::string(p.name) : "blocks[" + std::to_string(p.block) + "]." + p.name) + p.part;
+        const auto name = [&p] {  // made only for a fault
+            return (p.block == no_block ? std::string(p.name) : "blocks[" + std::to_string(p.block) + "]." + p.name) + p.part;
+        };
         if (p.kind == ParamKind::packed) {
             if (packed->k() == p.k && packed->n() == p.n) return;
-            fault = p.n == 0 ? "the config has no " + name + ", the weights have one (" + std::to_string(packed->n()) + " x " +
+            fault = p.n == 0 ? "the config has no " + name() + ", the weights have one (" + std::to_string(packed->n()) + " x " +
                                    std::to_string(packed->k()) + ")"
-                             : name + " is " + std::to_string(packed->n()) + " x " + std::to_string(packed->k()) +
+                             : name() + " is " + std::to_string(packed->n()) + " x " + std::to_string(packed->k()) +
                                    ", the config needs " + std::to_string(p.n) + " x " + std::to_string(p.k);
         } else if (values.size() != p.n && !(p.kind == ParamKind::bias && values.empty())) {  // an empty bias: none
-            const std::string table = name + (p.kind == ParamKind::bias ? ".bias" : "");
+            const std::string table = name() + (p.kind == ParamKind::bias ? ".bias" : "");
             fault = p.n == 0 ? "the config has no " + table + ", the weights have " + std::to_string(values.size()) + " values"
                              : table + " has " + std::to_string(values.size()) + " values, the config needs " + std::to_string(p.n);
         }
