@@ -715,6 +715,11 @@ private:
         const char* part = "";  // a norm's ".gamma" or ".beta"
     };
     static constexpr std::size_t no_block = static_cast<std::size_t>(-1);
+    // The table's name in errors ("blocks[2].norm2.beta"); made only for an error, so that good weights
+    // and images cost no allocation.
+    static std::string param_name(const Param& p) {
+        return (p.block == no_block ? std::string(p.name) : "blocks[" + std::to_string(p.block) + "]." + p.name) + p.part;
+    }
     // Calls f(param, values, packed) for each table of `v` (Views, const Views or const Weights, the
     // owning form): `values` the table (a bias or values: a pointer, or the owning vector), `packed` the
     // layer's weight (a packed param; null otherwise). The one list of a model's tables: the weight image's
@@ -831,17 +836,14 @@ std::string VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
     std::string fault;  // the first one
     each_param(w, [&](const Param& p, const std::vector<float>& values, const gemm::PackedB<float>* packed) {
         if (!fault.empty()) return;
-        const auto name = [&p] {  // made only for a fault
-            return (p.block == no_block ? std::string(p.name) : "blocks[" + std::to_string(p.block) + "]." + p.name) + p.part;
-        };
         if (p.kind == ParamKind::packed) {
             if (packed->k() == p.k && packed->n() == p.n) return;
-            fault = p.n == 0 ? "the config has no " + name() + ", the weights have one (" + std::to_string(packed->n()) + " x " +
+            fault = p.n == 0 ? "the config has no " + param_name(p) + ", the weights have one (" + std::to_string(packed->n()) + " x " +
                                    std::to_string(packed->k()) + ")"
-                             : name() + " is " + std::to_string(packed->n()) + " x " + std::to_string(packed->k()) +
+                             : param_name(p) + " is " + std::to_string(packed->n()) + " x " + std::to_string(packed->k()) +
                                    ", the config needs " + std::to_string(p.n) + " x " + std::to_string(p.k);
         } else if (values.size() != p.n && !(p.kind == ParamKind::bias && values.empty())) {  // an empty bias: none
-            const std::string table = name() + (p.kind == ParamKind::bias ? ".bias" : "");
+            const std::string table = param_name(p) + (p.kind == ParamKind::bias ? ".bias" : "");
             fault = p.n == 0 ? "the config has no " + table + ", the weights have " + std::to_string(values.size()) + " values"
                              : table + " has " + std::to_string(values.size()) + " values, the config needs " + std::to_string(p.n);
         }
@@ -922,19 +924,16 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
         std::uint64_t at[2];
         std::memcpy(at, base + detail::image_header_bytes + entry * detail::image_entry_bytes, sizeof at);
         const std::uint64_t offset = at[0], floats = at[1];
-        const auto name = [&p] {  // made only for an error: a good image costs no allocation
-            return (p.block == no_block ? std::string(p.name) : "blocks[" + std::to_string(p.block) + "]." + p.name) + p.part;
-        };
         const std::size_t want = p.kind == ParamKind::packed ? gemm::PackedB<float>::elements(p.k, p.n) : p.n;
         const bool fits = floats == want || (p.kind == ParamKind::bias && floats == 0);
         if (!fits) {
             const char* what = p.kind == ParamKind::packed ? " weight" : p.kind == ParamKind::bias ? " bias" : "";
-            fault = name() + what + " has " + std::to_string(floats) + " floats, the config needs " +
+            fault = param_name(p) + what + " has " + std::to_string(floats) + " floats, the config needs " +
                     (p.kind == ParamKind::bias && want ? "0 or " : "") + std::to_string(want);
             return;
         }
         if (offset < tables_start || offset > total || offset % 64 != 0 || floats > (total - offset) / sizeof(float)) {
-            fault = name() + "'s " + std::to_string(floats) + " floats at offset " + std::to_string(offset) +
+            fault = param_name(p) + "'s " + std::to_string(floats) + " floats at offset " + std::to_string(offset) +
                     " are not a 64-byte aligned table after the contents and inside the image's " + std::to_string(total) + " bytes";
             return;
         }
