@@ -15,10 +15,13 @@ packages=(
   dataset-fashion-mnist             # the Fashion-MNIST test set
 )
 # With --tests (tools/run-tests.sh): also the kernels' unit tests for aarch64 (NEON), cross-built and
-# run under qemu (unit_isa.aarch64_neon), which the demo does not need.
+# run under qemu (unit_isa.aarch64_neon), and the shipped model on a bare-metal Cortex-M7, built with
+# arm-none-eabi-g++ and its newlib and run on QEMU's mps2-an500 board (example.cortex_m7), which the
+# demo does not need.
 # With --fuzz (tools/fuzz.sh): libFuzzer and the sanitizers' runtimes for clang 14.
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(g++-aarch64-linux-gnu qemu-user)
+  packages+=(g++-aarch64-linux-gnu qemu-user
+             gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm)
 elif [ "${1:-}" = "--fuzz" ]; then
   packages+=(libclang-rt-14-dev)
 fi

@@ -37,4 +37,6 @@
 #include "einvit/io/sharded.hpp"
 #include "einvit/vit/config.hpp"
 #include "einvit/vit/model.hpp"
+#if EINVIT_HEAP  // loading a checkpoint allocates: without a heap, a model reads a weight image
 #include "einvit/vit/load.hpp"
+#endif

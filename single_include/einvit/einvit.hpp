@@ -34,6 +34,7 @@
 #define EINVIT_ALWAYS_INLINE inline __attribute__((always_inline))
 #define EINVIT_ALWAYS_INLINE_LAMBDA __attribute__((always_inline))
 #define EINVIT_NOINLINE __attribute__((noinline))
+#define EINVIT_COLD __attribute__((noinline, cold))
 #define EINVIT_RESTRICT __restrict__
 // A hint that the cache line at p will be read soon (into L2 and the levels below it); never faults.
 #define EINVIT_PREFETCH_L2(p) __builtin_prefetch((p), 0, 2)
@@ -49,6 +50,7 @@
 #define EINVIT_ALWAYS_INLINE inline
 #define EINVIT_ALWAYS_INLINE_LAMBDA
 #define EINVIT_NOINLINE
+#define EINVIT_COLD
 #define EINVIT_RESTRICT
 #define EINVIT_PREFETCH_L2(p) ((void)(p))
 #endif
@@ -80,6 +82,19 @@
 #define EINVIT_THREADS 1
 #endif
 #endif
+// EINVIT_HEAP is 1 unless the user defines EINVIT_NO_HEAP, for a target with no heap (a bare-metal
+// board): then einvit never calls operator new or malloc, and a program that uses none of the heap's
+// forms links no allocator. A tensor on the heap, or a product with no scratch lent to it (a
+// ScratchScope, a model's workspace), is then an out_of_memory error that says so; arenas, views,
+// weight images and forward_into's workspace are what such a program uses.
+#if !defined(EINVIT_HEAP)
+#if defined(EINVIT_NO_HEAP)
+#define EINVIT_HEAP 0
+#else
+#define EINVIT_HEAP 1
+#endif
+#endif
+
 #if EINVIT_THREADS
 #define EINVIT_THREAD_LOCAL thread_local
 #else
@@ -138,7 +153,7 @@
 // EINVIT_ABI names the inline namespace that holds every einvit entity whose code depends on how its
 // translation unit was built: the instruction set the kernels take (the packets' width, the GEMM's
 // micro-tile, the layout of its packed panels), exceptions, threads, bounds checks, profiling, mmap,
-// and einvit's version. Two files of one program built differently (one with -march=x86-64-v3 for a
+// the heap, and einvit's version. Two files of one program built differently (one with -march=x86-64-v3 for a
 // fast path chosen at run time, the rest for any x86-64; one without exceptions) then hold two
 // distinct sets of functions instead of one set of identically named inline functions of which the
 // linker keeps one (which would run one file's code on the other's data: wrong numbers, or an
@@ -227,15 +242,20 @@
 #else
 #define EINVIT_ABI_M m0
 #endif
-#define EINVIT_ABI_JOIN_(major, minor, patch, isa, vl, s, x, t, b, p, m) \
-    v##major##_##minor##_##patch##_##isa##_##vl##_##s##x##t##b##p##m
-#define EINVIT_ABI_JOIN(major, minor, patch, isa, vl, s, x, t, b, p, m) \
-    EINVIT_ABI_JOIN_(major, minor, patch, isa, vl, s, x, t, b, p, m)
-/// The inline namespace of this build's einvit, e.g. v0_1_0_avx2fma_0_s1x1t1b0p0m1: version, instruction
-/// set, fixed vector length, then xsimd, exceptions, threads, bounds checks, profiling, mmap (1 on).
+#if EINVIT_HEAP
+#define EINVIT_ABI_H h1
+#else
+#define EINVIT_ABI_H h0
+#endif
+#define EINVIT_ABI_JOIN_(major, minor, patch, isa, vl, s, x, t, b, p, m, h) \
+    v##major##_##minor##_##patch##_##isa##_##vl##_##s##x##t##b##p##m##h
+#define EINVIT_ABI_JOIN(major, minor, patch, isa, vl, s, x, t, b, p, m, h) \
+    EINVIT_ABI_JOIN_(major, minor, patch, isa, vl, s, x, t, b, p, m, h)
+/// The inline namespace of this build's einvit, e.g. v0_1_0_avx2fma_0_s1x1t1b0p0m1h1: version, instruction
+/// set, fixed vector length, then xsimd, exceptions, threads, bounds checks, profiling, mmap, heap (1 on).
 #define EINVIT_ABI                                                                                                 \
     EINVIT_ABI_JOIN(EINVIT_VERSION_MAJOR, EINVIT_VERSION_MINOR, EINVIT_VERSION_PATCH, EINVIT_ABI_ISA, EINVIT_ABI_V, \
-                    EINVIT_ABI_S, EINVIT_ABI_X, EINVIT_ABI_T, EINVIT_ABI_B, EINVIT_ABI_P, EINVIT_ABI_M)
+                    EINVIT_ABI_S, EINVIT_ABI_X, EINVIT_ABI_T, EINVIT_ABI_B, EINVIT_ABI_P, EINVIT_ABI_M, EINVIT_ABI_H)
 
 namespace einvit {
 
@@ -256,11 +276,17 @@ inline constexpr std::size_t alignment = 64;
 // vit::try_load and try_load_weights, Tensor::try_create, Arena::try_allocate); the others (at(),
 // the _into forms' overlap checks, set_num_threads from a task) raise, which without exceptions
 // prints the error and aborts.
+//
+// A message is built in an einvit::message, a fixed buffer, so that a target with no heap (a Cortex-M
+// board) can still say what went wrong: without exceptions an error carries one, and what the
+// kernels, the model and the arena report is built without std::string.
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -268,6 +294,9 @@ inline constexpr std::size_t alignment = 64;
 
 #if EINVIT_HAS_EXCEPTIONS
 #include <stdexcept>
+#elif defined(EINVIT_FATAL_ERROR_HANDLER)
+/// The program's handler of an error raised without exceptions (see einvit::raise); it must not return.
+[[noreturn]] void EINVIT_FATAL_ERROR_HANDLER(const char* kind, const char* what) noexcept;
 #endif
 
 namespace einvit::inline EINVIT_ABI {
@@ -293,39 +322,145 @@ enum class errc {
     return "error";
 }
 
+/// Text for an error, built without the heap: at most `capacity` characters (longer text ends in
+/// "..."), made of parts (text, and integers in decimal) and appended to with +=.
+///     raise(errc::out_of_range, message("index ", i, " is past ", n));
+/// (One object for the whole text: a chain of + would copy it at each step, which costs a board's stack.)
+class message {
+public:
+    static constexpr std::size_t capacity = 320;
+
+    message() noexcept = default;
+    message(const char* text) noexcept { put(text ? std::string_view(text) : std::string_view()); }  // NOLINT: implicit by design
+    message(std::string_view text) noexcept { put(text); }                                                 // NOLINT
+    message(const std::string& text) noexcept { put(text); }                                               // NOLINT
+    template <class First, class Second, class... More>
+    message(const First& first, const Second& second, const More&... more) noexcept {
+        append(first, second, more...);
+    }
+
+    /// Appends each part in turn.
+    template <class... Parts>
+    message& append(const Parts&... parts) noexcept {
+        ((*this += parts), ...);
+        return *this;
+    }
+
+    [[nodiscard]] const char* c_str() const noexcept { return text_; }
+    [[nodiscard]] std::string_view view() const noexcept { return {text_, size_}; }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+
+    message& operator+=(std::string_view text) noexcept { return put(text); }
+    message& operator+=(const char* text) noexcept { return put(text ? std::string_view(text) : std::string_view()); }
+    message& operator+=(const std::string& text) noexcept { return put(text); }
+    message& operator+=(const message& text) noexcept { return put(text.view()); }
+    template <class I>
+        requires(std::is_integral_v<I> && !std::is_same_v<I, bool> && !std::is_same_v<I, char>)
+    message& operator+=(I value) noexcept {
+        char digits[24];
+        std::size_t n = 0;
+        // the magnitude as unsigned, so that the most negative value has one too
+        auto magnitude = static_cast<unsigned long long>(value);
+        if constexpr (std::is_signed_v<I>)
+            if (value < 0) magnitude = 0ull - magnitude;
+        do {
+            digits[sizeof digits - 1 - n++] = static_cast<char>('0' + magnitude % 10);
+            magnitude /= 10;
+        } while (magnitude);
+        if constexpr (std::is_signed_v<I>)
+            if (value < 0) digits[sizeof digits - 1 - n++] = '-';
+        return put(std::string_view(digits + sizeof digits - n, n));
+    }
+
+private:
+    message& put(std::string_view text) noexcept {
+        if (cut_) return *this;
+        const std::size_t room = capacity - size_;
+        if (text.size() <= room) {
+            if (!text.empty()) std::memcpy(text_ + size_, text.data(), text.size());
+            size_ += text.size();
+        } else {
+            const std::size_t keep = room >= 3 ? room - 3 : 0;
+            if (keep) std::memcpy(text_ + size_, text.data(), keep);
+            size_ += keep;
+            for (; size_ < capacity; ++size_) text_[size_] = '.';
+            cut_ = true;
+        }
+        text_[size_] = '\0';
+        return *this;
+    }
+
+    char text_[capacity + 1] = {};
+    std::size_t size_ = 0;
+    bool cut_ = false;
+};
+
 #if EINVIT_HAS_EXCEPTIONS
 /// The exception einvit throws: `kind()` for code, `what()` for people.
 class error : public std::runtime_error {
 public:
-    error(errc kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+    error(errc kind, const std::string& text) : std::runtime_error(text), kind_(kind) {}
+    error(errc kind, const char* text) : std::runtime_error(text), kind_(kind) {}
+    error(errc kind, const message& text) : std::runtime_error(std::string(text.view())), kind_(kind) {}
     [[nodiscard]] errc kind() const noexcept { return kind_; }
 
 private:
     errc kind_;
 };
 #else
-/// Without exceptions an error is a plain value carried by einvit::result.
+/// Without exceptions an error is a plain value carried by einvit::result; its text is a message
+/// (no heap), cut at message::capacity characters.
 class error {
 public:
-    error(errc kind, std::string message) : kind_(kind), message_(std::move(message)) {}
+    error(errc kind, const std::string& text) noexcept : kind_(kind), text_(text) {}
+    error(errc kind, const char* text) noexcept : kind_(kind), text_(text) {}
+    error(errc kind, const message& text) noexcept : kind_(kind), text_(text) {}
     [[nodiscard]] errc kind() const noexcept { return kind_; }
-    [[nodiscard]] const char* what() const noexcept { return message_.c_str(); }
+    [[nodiscard]] const char* what() const noexcept { return text_.c_str(); }
 
 private:
     errc kind_;
-    std::string message_;
+    message text_;
 };
 #endif
 
-/// Reports an error: throws it, or, in a build without exceptions, prints it and aborts.
-/// Code that must not abort calls the try_ form of an operation instead.
-[[noreturn]] inline void raise(errc kind, const std::string& message) {
+/// Reports an error: throws it, or, in a build without exceptions, prints it and aborts: to standard
+/// error with std::abort, or, where the program names its own handler, through it (a board with no
+/// standard error, whose program need not link printf and its buffers):
+///     -DEINVIT_FATAL_ERROR_HANDLER=on_fatal_error, and in the program, at global scope:
+///     [[noreturn]] void on_fatal_error(const char* kind, const char* what) noexcept { ... }
+/// Code that must not abort calls the try_ form of an operation instead. (Out of line and cold: the
+/// error, a message's worth of bytes without exceptions, is not in the frame of every caller.)
+[[noreturn]] EINVIT_COLD inline void raise(const error& e) {
 #if EINVIT_HAS_EXCEPTIONS
-    throw error(kind, message);
+    throw e;
+#elif defined(EINVIT_FATAL_ERROR_HANDLER)
+    ::EINVIT_FATAL_ERROR_HANDLER(to_string(e.kind()), e.what());
 #else
-    std::fprintf(stderr, "einvit: %s: %s\n", to_string(kind), message.c_str());
+    std::fprintf(stderr, "einvit: %s: %s\n", to_string(e.kind()), e.what());
     std::abort();
 #endif
+}
+[[noreturn]] EINVIT_COLD inline void raise(errc kind, const std::string& text) { raise(error(kind, text)); }
+[[noreturn]] EINVIT_COLD inline void raise(errc kind, const char* text) { raise(error(kind, text)); }
+[[noreturn]] EINVIT_COLD inline void raise(errc kind, const message& text) { raise(error(kind, text)); }
+/// The same with the message made of parts, message(parts...), out of line: not in the caller's frame.
+template <class... Parts>
+    requires(sizeof...(Parts) >= 2)
+[[noreturn]] EINVIT_COLD void raise(errc kind, const Parts&... parts) {
+    raise(error(kind, message(parts...)));
+}
+
+template <class T>
+class result;
+
+/// A result<T> holding an error whose message is made of parts, made out of line and returned in the
+/// caller's place (a message's worth of bytes stays out of the frame of a check that passes):
+///     if (bytes > room) return failure<void*>(errc::out_of_memory, bytes, " bytes requested, ", room, " left");
+template <class T, class... Parts>
+EINVIT_COLD result<T> failure(errc kind, const Parts&... parts) {
+    return error(kind, message(parts...));
 }
 
 /// Either a value or the error that prevented it (a small std::expected for C++20).
@@ -361,7 +496,7 @@ public:
 
 private:
     void check() const {
-        if (const error* e = std::get_if<1>(&state_)) raise(e->kind(), e->what());
+        if (const error* e = std::get_if<1>(&state_)) raise(*e);
     }
     std::variant<T, error> state_;
 };
@@ -864,19 +999,30 @@ inline void advise_huge_pages([[maybe_unused]] void* p, [[maybe_unused]] std::si
 }
 
 // Aligned heap storage, zeroed unless asked not to. Returns nullptr when the heap is exhausted
-// (callers report it). Free it with heap_free and the same byte count.
-inline void* heap_allocate(std::size_t bytes, bool zero = true) noexcept {
+// (callers report it), and always in a build without one (EINVIT_NO_HEAP: nothing is called, so
+// nothing of an allocator is linked). Free it with heap_free and the same byte count.
+inline void* heap_allocate([[maybe_unused]] std::size_t bytes, [[maybe_unused]] bool zero = true) noexcept {
+#if !EINVIT_HEAP
+    return nullptr;
+#else
     if (bytes == 0) return nullptr;
     const std::size_t align = heap_alignment(bytes);
     void* p = ::operator new(bytes, std::align_val_t{align}, std::nothrow);
     if (p && align == huge_page_bytes) advise_huge_pages(p, bytes);
     if (p && zero) std::memset(p, 0, bytes);
     return p;
+#endif
 }
 
-inline void heap_free(void* p, std::size_t bytes) noexcept {
+inline void heap_free([[maybe_unused]] void* p, [[maybe_unused]] std::size_t bytes) noexcept {
+#if EINVIT_HEAP
     if (p) ::operator delete(p, std::align_val_t{heap_alignment(bytes)});
+#endif
 }
+
+// What an out_of_memory error adds in a build without a heap.
+inline constexpr const char* no_heap_note =
+    EINVIT_HEAP ? "" : " (this build has no heap, EINVIT_NO_HEAP: use an arena, memory you own, or a lent workspace)";
 
 // A unique_ptr deleter for a heap_allocate block of `bytes` bytes. With 0 bytes (never a heap block:
 // heap_allocate(0) gives null) it frees nothing, for a pointer into memory someone else owns.
@@ -908,9 +1054,8 @@ public:
         // a request within alignment - 1 of SIZE_MAX would round up to 0: refused as larger than any arena
         const std::size_t need = bytes > static_cast<std::size_t>(-1) - (alignment - 1) ? static_cast<std::size_t>(-1) : align_up(bytes);
         if (start > capacity_ || need > capacity_ - start) {
-            return error(errc::out_of_memory, "arena exhausted: " + std::to_string(need) + " bytes requested, " +
-                                                  std::to_string(start > capacity_ ? 0 : capacity_ - start) +
-                                                  " of " + std::to_string(capacity_) + " left");
+            return failure<void*>(errc::out_of_memory, "arena exhausted: ", need, " bytes requested, ",
+                                  start > capacity_ ? 0 : capacity_ - start, " of ", capacity_, " left");
         }
         void* p = base_ + start;
         std::memset(p, 0, need);
@@ -2121,6 +2266,17 @@ inline constexpr uninitialized_t uninitialized{};
 
 namespace detail {
 
+/// text + "(2, 3, 4)": a shape as einvit::to_string<S>() writes it, in a message (no heap).
+template <class S>
+message with_shape(message text) noexcept {  // by value: a copy of the start
+    text += "(";
+    for (std::size_t r = 0; r < S::rank(); ++r) {
+        if (r) text += ", ";
+        text += S::extents[r];
+    }
+    return text += S::rank() == 1 ? ",)" : ")";
+}
+
 // What Tensor and TensorView share: static shape information, element access and the leaf an
 // expression reads. Derived provides data().
 template <class Derived, class T, class S, class St, class B>
@@ -2235,10 +2391,11 @@ private:
         bool ok = true;
         ((ok = ok && static_cast<std::size_t>(index) < S::extents[r] && !(std::is_signed_v<I> && index < 0), ++r), ...);
         if (!ok) {
-            std::string idx = "(";
+            message text("index (");
             std::size_t k = 0;
-            ((idx += (k++ ? ", " : "") + std::to_string(index)), ...);
-            raise(errc::out_of_range, "index " + idx + ") is out of range for a tensor of shape " + einvit::to_string<S>());
+            ((text += k++ ? ", " : "", text += index), ...);
+            text += ") is out of range for a tensor of shape ";
+            raise(errc::out_of_range, detail::with_shape<S>(text));
         }
     }
 };
@@ -2278,7 +2435,7 @@ public:
     /// A tensor on the heap, or an out_of_memory error.
     [[nodiscard]] static result<Tensor> try_create() {
         T* p = static_cast<T*>(detail::heap_allocate(bytes()));
-        if (!p && bytes() != 0) return error(errc::out_of_memory, "no memory for a tensor of shape " + einvit::to_string<S>());
+        if (!p && bytes() != 0) return error(errc::out_of_memory, detail::with_shape<S>("no memory for a tensor of shape ") += detail::no_heap_note);
         return Tensor(p, true);
     }
 
@@ -2379,7 +2536,7 @@ private:
 
     static T* heap_or_raise(bool zero = true) {
         void* p = detail::heap_allocate(bytes(), zero);
-        if (!p && bytes() != 0) raise(errc::out_of_memory, "no memory for a tensor of shape " + einvit::to_string<S>());
+        if (!p && bytes() != 0) raise(errc::out_of_memory, detail::with_shape<S>("no memory for a tensor of shape ") += detail::no_heap_note);
         return static_cast<T*>(p);
     }
     void release() noexcept {
@@ -4323,7 +4480,7 @@ struct Backoff {
 
 class ThreadPool {
 public:
-    explicit ThreadPool(std::size_t) noexcept {}
+    explicit constexpr ThreadPool(std::size_t) noexcept {}  // constexpr: pool()'s static needs no guard
     std::size_t size() const noexcept { return 1; }
     void resize(std::size_t) noexcept {}  // one thread, whatever the count asked
     template <class F>
@@ -4370,7 +4527,11 @@ inline std::size_t default_threads() noexcept {
 }
 
 inline ThreadPool& pool() {
+#if EINVIT_THREADS
     static ThreadPool instance(default_threads());
+#else
+    static constinit ThreadPool instance(1);  // constant: no guard (a bare-metal target's run time has none to spare)
+#endif
 #if EINVIT_HAS_PTHREAD_ATFORK
     static const bool fork_handlers = [] {
         pthread_atfork([] { pool().before_fork(); }, [] { pool().after_fork_in_parent(); }, [] { pool().after_fork_in_child(); });
@@ -4422,6 +4583,11 @@ inline constexpr std::size_t item_cursors_on_stack = 8;
 template <class Slot, std::size_t N>
 Slot* call_slots(Slot (&local)[N], std::size_t count) {
     if (count <= N) return local;
+#if !EINVIT_THREADS || !EINVIT_HEAP
+    // one thread never has more than one share; threads without a heap share at most N
+    raise(errc::out_of_memory, count, " threads share a call, more than the ", N,
+          " whose state fits the stack, and this build has no heap for the rest (EINVIT_NO_HEAP)");
+#else
     // emptied, not left dangling, when the thread's storage goes (see ScratchBuffer): a kernel run from
     // a static object's destructor then allocates afresh
     struct Store {
@@ -4441,6 +4607,7 @@ Slot* call_slots(Slot (&local)[N], std::size_t count) {
         more.size = count;
     }
     return more.data;
+#endif
 }
 
 }  // namespace detail
@@ -4980,12 +5147,15 @@ struct ScratchBuffer {
     ScratchBuffer& operator=(const ScratchBuffer&) = delete;
     // Left empty rather than dangling: a product run from a static object's destructor, after this
     // one's (the thread's buffers go first at exit), then allocates afresh instead of writing to freed
-    // memory (it leaks that one allocation at exit).
+    // memory (it leaks that one allocation at exit). Without a heap it never holds any, and has no
+    // destructor: its statics then need no guard and no registration at exit.
+#if EINVIT_HEAP
     ~ScratchBuffer() {
         einvit::detail::heap_free(data, size * sizeof(T));
         data = nullptr;
         size = 0;
     }
+#endif
 };
 
 inline constexpr std::size_t scratch_slots = 9;
@@ -5001,10 +5171,14 @@ inline constexpr std::size_t scratch_task_sets = 63;
 template <class T>
 ScratchBuffer<T>* scratch_buffers() noexcept {
     static EINVIT_THREAD_LOCAL ScratchBuffer<T> own[scratch_slots];
+#if EINVIT_THREADS
     const std::size_t task = einvit::detail::ThreadPool::current_task();
     if (task == 0 || task > scratch_task_sets) return own;
     static ScratchBuffer<T> tasks[scratch_task_sets][scratch_slots];
     return tasks[task - 1];
+#else
+    return own;  // one thread, task 0 only
+#endif
 }
 
 // How many elements buffer `slot` of what the calling thread runs now (scratch_buffers) holds: its
@@ -5042,7 +5216,9 @@ T* scratch(std::size_t slot, std::size_t count) {
         einvit::detail::heap_free(b.data, b.size * sizeof(T));
         b.data = static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false));
         b.size = b.data ? count : 0;
-        if (!b.data) raise(errc::out_of_memory, "no memory for a GEMM packing buffer");
+        if (!b.data)
+            raise(errc::out_of_memory, "no memory for a GEMM packing buffer",
+                  EINVIT_HEAP ? "" : " (this build has no heap, EINVIT_NO_HEAP: lend the product scratch with a ScratchScope, as a model's forward_into does)");
     }
     return b.data;
 }
@@ -5594,8 +5770,7 @@ public:
     explicit PackedStore(std::size_t count)
         : data_(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)), einvit::detail::HeapFree{count * sizeof(T)}),
           capacity_(count) {
-        if (count && !data_) raise(errc::out_of_memory, "no memory for the " + std::to_string(count * sizeof(T)) +
-                                                            " bytes of a model's packed weights");
+        if (count && !data_) raise(errc::out_of_memory, "no memory for the ", count * sizeof(T), " bytes of a model's packed weights");
     }
     /// Elements an operand of `count` elements takes: rounded up so that the next starts 64-byte aligned.
     static constexpr std::size_t room(std::size_t count) noexcept { return align_up(count * sizeof(T)) / sizeof(T); }
@@ -6210,9 +6385,10 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     } else if (e.residual == c && k > depth_block<T>(k)) {
         // C holds partial sums between the depth blocks, so the residual read by the last one would not
         // be C's starting value
-        raise(errc::invalid_argument, "gemm: a residual that is the output itself goes with no activation and no accumulation "
-                                      "into the output, unless the depth is at most " + std::to_string(depth_block<T>(k)) +
-                                      " (got " + std::to_string(k) + ")");
+        raise(errc::invalid_argument,
+              "gemm: a residual that is the output itself goes with no activation and no accumulation into the output, "
+              "unless the depth is at most ",
+              depth_block<T>(k), " (got ", k, ")");
     }
     // Threads only when each gets a worthwhile share of the work: the multiply-adds, and with a
     // pre-packed B (a weight, which comes from memory) its bytes, since with few rows (the class token
@@ -6405,8 +6581,7 @@ void multiply_columns(cpu, std::size_t m, Strided<T> a, const PackedB<T>& b, std
                       T* c, std::size_t ldc, const Epilogue<T>& ep = {}, bool accumulate = false,
                       const RowNorm<T>* norm = nullptr) {
     if (col_begin % nr<T> != 0 || (col_end % nr<T> != 0 && col_end < b.n()))
-        raise(errc::invalid_argument, "gemm: a column range of a packed B must start and end on a panel of " +
-                                          std::to_string(nr<T>) + " columns");
+        raise(errc::invalid_argument, "gemm: a column range of a packed B must start and end on a panel of ", nr<T>, " columns");
     detail::multiply_threaded<T>(m, b.n(), b.k(), a, Strided<T>{nullptr, 0, 0}, &b, c, ldc, ep, accumulate,
                                  col_begin / nr<T>, (col_end + nr<T> - 1) / nr<T>, norm);
 }
@@ -6596,8 +6771,8 @@ inline void check_attention(const AttentionSize& s, double scale, const Attentio
     // the keep mask is per key token; masking the queries with it reads query i's entry as token i's
     // (the first tokens' queries alone, as a ViT's last block computes them, are fine)
     if (mask.keep && mask.mask_queries && s.queries > s.keys)
-        raise(errc::invalid_argument, "attention: masking the queries with the keep mask needs no more queries than keys (query i is token i); got " +
-                                          std::to_string(s.queries) + " queries and " + std::to_string(s.keys) + " keys");
+        raise(errc::invalid_argument, "attention: masking the queries with the keep mask needs no more queries than keys (query i is token i); got ",
+              s.queries, " queries and ", s.keys, " keys");
 }
 
 // Mean of V over all keys, for masked query rows.
@@ -9250,34 +9425,42 @@ public:
 
     VisionTransformer() = default;
     /// Moving leaves the source with no weights (as a default-constructed model): its views go with them.
-    VisionTransformer(VisionTransformer&& o) noexcept
-        : w_(std::move(o.w_)), v_(std::exchange(o.v_, Views{})), workspace_(std::move(o.workspace_)) {}
+    VisionTransformer(VisionTransformer&& o) noexcept : v_(std::exchange(o.v_, Views{})) {
+#if EINVIT_HEAP  // the views stay valid: the vectors' buffers move with them
+        w_ = std::move(o.w_);
+        workspace_ = std::move(o.workspace_);
+#endif
+    }
     VisionTransformer& operator=(VisionTransformer&& o) noexcept {
         if (this != &o) {
+#if EINVIT_HEAP
             w_ = std::move(o.w_);
-            v_ = std::exchange(o.v_, Views{});
             workspace_ = std::move(o.workspace_);
+#endif
+            v_ = std::exchange(o.v_, Views{});
         }
         return *this;
     }
+#if EINVIT_HEAP  // a model that owns its weights, and the forms that allocate (forward, features): not without a heap
     /// A model with these weights; raises if they do not fit the config (weights_fault says how).
     explicit VisionTransformer(Weights w) : w_(std::move(w)) {
-        if (std::string fault = weights_fault(w_); !fault.empty()) raise(errc::invalid_argument, std::move(fault));
+        if (const message fault = weights_fault(w_); !fault.empty()) raise(errc::invalid_argument, fault);
         v_ = views_of(w_);
     }
 
     /// The same, returning the fault as an error instead of raising it (builds without exceptions).
     static result<VisionTransformer> try_create(Weights w) {
-        if (std::string fault = weights_fault(w); !fault.empty()) return error(errc::invalid_argument, std::move(fault));
+        if (const message fault = weights_fault(w); !fault.empty()) return error(errc::invalid_argument, fault);
         return VisionTransformer(std::move(w), checked{});
     }
 
     /// What is wrong with `w` for this config: its first table whose size the config does not give
     /// ("einvit::vit: blocks[3].fc1 is ..."), or "" when nothing is.
-    static std::string weights_fault(const Weights& w);
+    static message weights_fault(const Weights& w);
 
     /// The weights the model owns (empty for a model over a weight image, whose weights are the image's).
     const Weights& weights() const noexcept { return w_; }
+#endif
 
     /// The model's weights as a weight image: its packed weights, biases, norms and embeddings as this
     /// build lays them out, behind a header naming the build's packing (panel width, depth blocks) and
@@ -9307,6 +9490,7 @@ public:
     static result<VisionTransformer> try_from_weight_image(WeightImageFile&&) = delete;
     static VisionTransformer from_weight_image(WeightImageFile&&) = delete;
 
+#if EINVIT_HEAP
     /// Logits (B, num_classes), or the features when num_classes is 0. Allocates its workspace on the
     /// first call for a batch size, and the returned tensor.
     template <std::size_t B>
@@ -9334,6 +9518,7 @@ public:
     Tensor<float, Shape<B, F>, Backend> features(const Tensor<float, Shape<B, C.channels, C.image_height, C.image_width>, Backend>& image) {
         return features<B>(Input<B>(image.data()));
     }
+#endif
 
     /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B> floats,
     /// 64-byte aligned is best), which also holds the kernels' scratch: with one thread
@@ -9379,8 +9564,7 @@ public:
     void forward_into_first(std::size_t count, const Input<B>& image, float* out, float* workspace,
                             const std::uint8_t* keep_patches = nullptr) const {
         if (count > B)
-            raise(errc::invalid_argument, "einvit::vit: forward_into_first: " + std::to_string(count) +
-                                              " images asked of a batch of " + std::to_string(B));
+            raise(errc::invalid_argument, "einvit::vit: forward_into_first: ", count, " images asked of a batch of ", B);
         if (count != 0) run<B>(count, image, out, workspace, nullptr, 1, keep_patches, false);
     }
     template <std::size_t B, class Out, class Work>
@@ -9689,8 +9873,10 @@ private:
     // Every parameter the config uses has the size it reads (the loader's weights always do; weights
     // put together by hand are checked here, so that a short table is an error rather than a read
     // past its end, and a missing norm is not taken for one without scale).
+#if EINVIT_HEAP
     struct checked {};
     VisionTransformer(Weights w, checked) : w_(std::move(w)), v_(views_of(w_)) {}
+#endif
 
     static LinearView view_of(const LinearWeights& l) noexcept {
         return {gemm::PackedB<float>::view(l.weight), l.bias_or_null()};
@@ -9730,10 +9916,15 @@ private:
         const char* part = "";  // a norm's ".gamma" or ".beta"
     };
     static constexpr std::size_t no_block = static_cast<std::size_t>(-1);
-    // The table's name in errors ("blocks[2].norm2.beta"); made only for an error, so that good weights
-    // and images cost no allocation.
-    static std::string param_name(const Param& p) {
-        return (p.block == no_block ? std::string(p.name) : "blocks[" + std::to_string(p.block) + "]." + p.name) + p.part;
+    // The table's name in errors ("blocks[2].norm2.beta"), appended to `text`; made only for an error.
+    static message& append_name(message& text, const Param& p) {
+        if (p.block != no_block) text.append("blocks[", p.block, "].");
+        return text.append(p.name, p.part);
+    }
+    // A failure of the weight image's check (einvit::failure: made out of line, in the caller's place)
+    template <class... Parts>
+    static result<VisionTransformer> image_fault(errc kind, const Parts&... parts) {
+        return failure<VisionTransformer>(kind, "einvit::vit: weight image: ", parts...);
     }
     // Calls f(param, values, packed) for each table of `v` (Views, const Views or const Weights, the
     // owning form): `values` the table (a bias or values: a pointer, or the owning vector), `packed` the
@@ -9836,35 +10027,45 @@ public:
     }();
 
 private:
-    Weights w_;
+#if EINVIT_HEAP
+    Weights w_;  // the weights, when the model owns them
     Views v_;
-    std::vector<float> workspace_;
+    std::vector<float> workspace_;  // forward()'s and features()'
+#else
+    Views v_;  // over a weight image: without a heap a model owns nothing
+#endif
 };
 
 
+#if EINVIT_HEAP
 template <Config C, class Backend>
-std::string VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
+message VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
     if (w.blocks.size() != C.depth)
-        return "einvit::vit: the weights have " + std::to_string(w.blocks.size()) + " blocks, the config " + std::to_string(C.depth);
+        return message("einvit::vit: the weights have ", w.blocks.size(), " blocks, the config ", C.depth);
     // each table as each_param gives it (the weight image's list): a layer or table the config does not
     // use must be empty, so that weights made for another variant are refused, not half read
-    std::string fault;  // the first one
+    message fault;  // the first one
     each_param(w, [&](const Param& p, const std::vector<float>& values, const gemm::PackedB<float>* packed) {
         if (!fault.empty()) return;
         if (p.kind == ParamKind::packed) {
             if (packed->k() == p.k && packed->n() == p.n) return;
-            fault = p.n == 0 ? "the config has no " + param_name(p) + ", the weights have one (" + std::to_string(packed->n()) + " x " +
-                                   std::to_string(packed->k()) + ")"
-                             : param_name(p) + " is " + std::to_string(packed->n()) + " x " + std::to_string(packed->k()) +
-                                   ", the config needs " + std::to_string(p.n) + " x " + std::to_string(p.k);
+            fault += "einvit::vit: ";
+            if (p.n == 0)
+                append_name(fault += "the config has no ", p).append(", the weights have one (", packed->n(), " x ", packed->k(), ")");
+            else
+                append_name(fault, p).append(" is ", packed->n(), " x ", packed->k(), ", the config needs ", p.n, " x ", p.k);
         } else if (values.size() != p.n && !(p.kind == ParamKind::bias && values.empty())) {  // an empty bias: none
-            const std::string table = param_name(p) + (p.kind == ParamKind::bias ? ".bias" : "");
-            fault = p.n == 0 ? "the config has no " + table + ", the weights have " + std::to_string(values.size()) + " values"
-                             : table + " has " + std::to_string(values.size()) + " values, the config needs " + std::to_string(p.n);
+            const char* bias = p.kind == ParamKind::bias ? ".bias" : "";
+            fault += "einvit::vit: ";
+            if (p.n == 0)
+                append_name(fault += "the config has no ", p).append(bias, ", the weights have ", values.size(), " values");
+            else
+                append_name(fault, p).append(bias, " has ", values.size(), " values, the config needs ", p.n);
         }
     });
-    return fault.empty() ? fault : "einvit::vit: " + fault;
+    return fault;
 }
+#endif
 
 template <Config C, class Backend>
 std::vector<std::byte> VisionTransformer<C, Backend>::weight_image() const {
@@ -9899,40 +10100,34 @@ std::vector<std::byte> VisionTransformer<C, Backend>::weight_image() const {
 
 template <Config C, class Backend>
 result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_weight_image(const void* image, std::size_t bytes) {
-    const auto fail = [](errc kind, const std::string& what) { return error(kind, "einvit::vit: weight image: " + what); };
     const auto* base = static_cast<const std::byte*>(image);
     if (!image || bytes < detail::image_header_bytes)
-        return fail(errc::format, std::to_string(bytes) + " bytes, shorter than its " + std::to_string(detail::image_header_bytes) +
-                                      "-byte header");
+        return image_fault(errc::format, bytes, " bytes, shorter than its ", detail::image_header_bytes, "-byte header");
     if (const std::size_t off = reinterpret_cast<std::uintptr_t>(image) % 64; off != 0)
-        return fail(errc::invalid_argument, "it must start at a 64-byte boundary (it starts " + std::to_string(off) +
-                                                " bytes past one); a memory-mapped file or an aligned buffer does");
+        return image_fault(errc::invalid_argument, "it must start at a 64-byte boundary (it starts ", off,
+                           " bytes past one); a memory-mapped file or an aligned buffer does");
     if (std::memcmp(base, detail::image_magic, sizeof detail::image_magic) != 0)
-        return fail(errc::format, "not an einvit weight image (it does not start with \"EINVITWI\")");
+        return image_fault(errc::format, "not an einvit weight image (it does not start with \"EINVITWI\")");
     std::uint64_t header[7];
     std::memcpy(header, base + sizeof detail::image_magic, sizeof header);
     const std::uint64_t version = header[0], nr = header[1], max_kc = header[2], fingerprint = header[3], entries = header[4],
                         total = header[5];
-    if (header[6] != 0) return fail(errc::format, "its reserved header word is " + std::to_string(header[6]) + ", not 0");
+    if (header[6] != 0) return image_fault(errc::format, "its reserved header word is ", header[6], ", not 0");
     if (version != detail::image_version)
-        return fail(errc::format, "format version " + std::to_string(version) + ", this build reads version " +
-                                      std::to_string(detail::image_version));
+        return image_fault(errc::format, "format version ", version, ", this build reads version ", detail::image_version);
     if (nr != gemm::nr<float> || max_kc != gemm::max_kc<float>)
-        return fail(errc::format, "packed for panels of " + std::to_string(nr) + " floats and depth blocks of up to " +
-                                      std::to_string(max_kc) + "; this build packs " + std::to_string(gemm::nr<float>) + " and " +
-                                      std::to_string(gemm::max_kc<float>) + " (make the image with a build for the same instruction set)");
-    if (fingerprint != config_fingerprint) return fail(errc::format, "made for another model config than this one");
-    if (entries != param_count)
-        return fail(errc::format, std::to_string(entries) + " tables, the config has " + std::to_string(param_count));
-    if (total > bytes)
-        return fail(errc::format, "truncated: " + std::to_string(bytes) + " bytes of the " + std::to_string(total) + " its header gives");
+        return image_fault(errc::format, "packed for panels of ", nr, " floats and depth blocks of up to ", max_kc, "; this build packs ",
+                           gemm::nr<float>, " and ", gemm::max_kc<float>, " (make the image with a build for the same instruction set)");
+    if (fingerprint != config_fingerprint) return image_fault(errc::format, "made for another model config than this one");
+    if (entries != param_count) return image_fault(errc::format, entries, " tables, the config has ", param_count);
+    if (total > bytes) return image_fault(errc::format, "truncated: ", bytes, " bytes of the ", total, " its header gives");
     const std::size_t tables_start = detail::image_header_bytes + detail::image_entry_bytes * param_count;
     if (total < tables_start)
-        return fail(errc::format, "its header gives " + std::to_string(total) + " bytes, fewer than its table of contents takes");
+        return image_fault(errc::format, "its header gives ", total, " bytes, fewer than its table of contents takes");
     // each table where the contents say, inside the image, aligned, of the size the config gives it
     Views v;
     std::size_t i = 0;
-    std::string fault;
+    message fault;
     each_param(v, [&](const Param& p, const float*& values, gemm::PackedB<float>* packed) {
         const std::size_t entry = i++;
         if (!fault.empty()) return;
@@ -9943,20 +10138,20 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
         const bool fits = floats == want || (p.kind == ParamKind::bias && floats == 0);
         if (!fits) {
             const char* what = p.kind == ParamKind::packed ? " weight" : p.kind == ParamKind::bias ? " bias" : "";
-            fault = param_name(p) + what + " has " + std::to_string(floats) + " floats, the config needs " +
-                    (p.kind == ParamKind::bias && want ? "0 or " : "") + std::to_string(want);
+            append_name(fault, p).append(what, " has ", floats, " floats, the config needs ",
+                                         p.kind == ParamKind::bias && want ? "0 or " : "", want);
             return;
         }
         if (offset < tables_start || offset > total || offset % 64 != 0 || floats > (total - offset) / sizeof(float)) {
-            fault = param_name(p) + "'s " + std::to_string(floats) + " floats at offset " + std::to_string(offset) +
-                    " are not a 64-byte aligned table after the contents and inside the image's " + std::to_string(total) + " bytes";
+            append_name(fault, p).append("'s ", floats, " floats at offset ", offset,
+                                         " are not a 64-byte aligned table after the contents and inside the image's ", total, " bytes");
             return;
         }
         const auto* data = reinterpret_cast<const float*>(base + offset);
         if (p.kind == ParamKind::packed) *packed = gemm::PackedB<float>::view(floats ? data : nullptr, p.k, p.n);
         else values = floats ? data : nullptr;
     });
-    if (!fault.empty()) return fail(errc::format, fault);
+    if (!fault.empty()) return image_fault(errc::format, fault);
     VisionTransformer model;
     model.v_ = std::move(v);
     return model;
@@ -9964,6 +10159,7 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 
 }  // namespace einvit::vit
 // ---- end einvit/vit/model.hpp ----
+#if EINVIT_HEAP  // loading a checkpoint allocates: without a heap, a model reads a weight image
 // ---- begin einvit/vit/load.hpp ----
 // einvit/vit/load.hpp — building a VisionTransformer from a checkpoint of one of the model families.
 //
@@ -10005,6 +10201,10 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 #include <utility>
 #include <vector>
 
+
+#if !EINVIT_HEAP
+#error "einvit/vit/load.hpp loads a checkpoint into memory it allocates, and this build has no heap (EINVIT_NO_HEAP): make a weight image on a host (einvit::vit::VisionTransformer::weight_image) and read it with try_from_weight_image"
+#endif
 
 namespace einvit::inline EINVIT_ABI::vit {
 
@@ -10335,4 +10535,5 @@ result<VisionTransformer<C, Backend>> try_load(const Checkpoint& file, Family fa
 
 }  // namespace einvit::vit
 // ---- end einvit/vit/load.hpp ----
+#endif
 // ---- end einvit/einvit.hpp ----

@@ -3,10 +3,12 @@
 
 #include <cstdint>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -91,6 +93,51 @@ TEST_CASE("at() checks every index and names it with the shape") {
         CHECK(e.kind() == einvit::errc::out_of_range);
         CHECK(std::string(e.what()) == "index (1, 3) is out of range for a tensor of shape (2, 3)");
     }
+}
+
+TEST_CASE("an error's message is built without the heap: parts, integers in decimal, long text cut with ...") {
+    using einvit::message;
+    einvit_test::AllocationScope scope;
+    message m("index (", 1, ", ", std::size_t{3}, ") of ", -42, ": ", std::numeric_limits<long long>::min(), " ",
+              std::numeric_limits<unsigned long long>::max(), " ", std::int8_t{-128}, " ", std::uint16_t{65535}, " ", 0);
+    CHECK(scope.count() == 0);
+    CHECK(std::string(m.c_str()) ==
+          "index (1, 3) of -42: -9223372036854775808 18446744073709551615 -128 65535 0");
+    CHECK(m.size() == m.view().size());
+    m += std::string_view("; more");
+    m.append(" and ", 7u);
+    CHECK(std::string(m.c_str()).ends_with("; more and 7"));
+    CHECK(message().empty());
+    CHECK(message(static_cast<const char*>(nullptr)).empty());
+
+    // at capacity the text ends in "...", and nothing more is taken
+    const std::string long_text(message::capacity + 50, 'x');
+    message cut("abc", long_text);
+    CHECK(cut.size() == message::capacity);
+    CHECK(cut.view().substr(0, 3) == "abc");
+    CHECK(cut.view().substr(message::capacity - 3) == "...");
+    CHECK(cut.c_str()[message::capacity] == '\0');
+    cut += "tail";
+    CHECK(cut.size() == message::capacity);
+    CHECK(cut.view().substr(message::capacity - 3) == "...");
+    // text that fills it exactly is not cut
+    const std::string exact(message::capacity, 'y');
+    CHECK(message(exact).view() == exact);
+
+    // an error carries it; raise with parts makes the same text
+    const einvit::error e(einvit::errc::invalid_argument, m);
+    CHECK(std::string(e.what()) == m.c_str());
+    try {
+        einvit::raise(einvit::errc::format, "table ", 3, " of ", 7);
+        FAIL("raise did not raise");
+    } catch (const einvit::error& raised) {
+        CHECK(raised.kind() == einvit::errc::format);
+        CHECK(std::string(raised.what()) == "table 3 of 7");
+    }
+    const auto r = einvit::failure<int>(einvit::errc::io, "read ", 10, " of ", 20, " bytes");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.failure().kind() == einvit::errc::io);
+    CHECK(std::string(r.failure().what()) == "read 10 of 20 bytes");
 }
 
 TEST_CASE("tensors copy deeply and move their buffer") {

@@ -23,6 +23,7 @@
 #define EINVIT_ALWAYS_INLINE inline __attribute__((always_inline))
 #define EINVIT_ALWAYS_INLINE_LAMBDA __attribute__((always_inline))
 #define EINVIT_NOINLINE __attribute__((noinline))
+#define EINVIT_COLD __attribute__((noinline, cold))
 #define EINVIT_RESTRICT __restrict__
 // A hint that the cache line at p will be read soon (into L2 and the levels below it); never faults.
 #define EINVIT_PREFETCH_L2(p) __builtin_prefetch((p), 0, 2)
@@ -38,6 +39,7 @@
 #define EINVIT_ALWAYS_INLINE inline
 #define EINVIT_ALWAYS_INLINE_LAMBDA
 #define EINVIT_NOINLINE
+#define EINVIT_COLD
 #define EINVIT_RESTRICT
 #define EINVIT_PREFETCH_L2(p) ((void)(p))
 #endif
@@ -69,6 +71,19 @@
 #define EINVIT_THREADS 1
 #endif
 #endif
+// EINVIT_HEAP is 1 unless the user defines EINVIT_NO_HEAP, for a target with no heap (a bare-metal
+// board): then einvit never calls operator new or malloc, and a program that uses none of the heap's
+// forms links no allocator. A tensor on the heap, or a product with no scratch lent to it (a
+// ScratchScope, a model's workspace), is then an out_of_memory error that says so; arenas, views,
+// weight images and forward_into's workspace are what such a program uses.
+#if !defined(EINVIT_HEAP)
+#if defined(EINVIT_NO_HEAP)
+#define EINVIT_HEAP 0
+#else
+#define EINVIT_HEAP 1
+#endif
+#endif
+
 #if EINVIT_THREADS
 #define EINVIT_THREAD_LOCAL thread_local
 #else
@@ -127,7 +142,7 @@
 // EINVIT_ABI names the inline namespace that holds every einvit entity whose code depends on how its
 // translation unit was built: the instruction set the kernels take (the packets' width, the GEMM's
 // micro-tile, the layout of its packed panels), exceptions, threads, bounds checks, profiling, mmap,
-// and einvit's version. Two files of one program built differently (one with -march=x86-64-v3 for a
+// the heap, and einvit's version. Two files of one program built differently (one with -march=x86-64-v3 for a
 // fast path chosen at run time, the rest for any x86-64; one without exceptions) then hold two
 // distinct sets of functions instead of one set of identically named inline functions of which the
 // linker keeps one (which would run one file's code on the other's data: wrong numbers, or an
@@ -216,15 +231,20 @@
 #else
 #define EINVIT_ABI_M m0
 #endif
-#define EINVIT_ABI_JOIN_(major, minor, patch, isa, vl, s, x, t, b, p, m) \
-    v##major##_##minor##_##patch##_##isa##_##vl##_##s##x##t##b##p##m
-#define EINVIT_ABI_JOIN(major, minor, patch, isa, vl, s, x, t, b, p, m) \
-    EINVIT_ABI_JOIN_(major, minor, patch, isa, vl, s, x, t, b, p, m)
-/// The inline namespace of this build's einvit, e.g. v0_1_0_avx2fma_0_s1x1t1b0p0m1: version, instruction
-/// set, fixed vector length, then xsimd, exceptions, threads, bounds checks, profiling, mmap (1 on).
+#if EINVIT_HEAP
+#define EINVIT_ABI_H h1
+#else
+#define EINVIT_ABI_H h0
+#endif
+#define EINVIT_ABI_JOIN_(major, minor, patch, isa, vl, s, x, t, b, p, m, h) \
+    v##major##_##minor##_##patch##_##isa##_##vl##_##s##x##t##b##p##m##h
+#define EINVIT_ABI_JOIN(major, minor, patch, isa, vl, s, x, t, b, p, m, h) \
+    EINVIT_ABI_JOIN_(major, minor, patch, isa, vl, s, x, t, b, p, m, h)
+/// The inline namespace of this build's einvit, e.g. v0_1_0_avx2fma_0_s1x1t1b0p0m1h1: version, instruction
+/// set, fixed vector length, then xsimd, exceptions, threads, bounds checks, profiling, mmap, heap (1 on).
 #define EINVIT_ABI                                                                                                 \
     EINVIT_ABI_JOIN(EINVIT_VERSION_MAJOR, EINVIT_VERSION_MINOR, EINVIT_VERSION_PATCH, EINVIT_ABI_ISA, EINVIT_ABI_V, \
-                    EINVIT_ABI_S, EINVIT_ABI_X, EINVIT_ABI_T, EINVIT_ABI_B, EINVIT_ABI_P, EINVIT_ABI_M)
+                    EINVIT_ABI_S, EINVIT_ABI_X, EINVIT_ABI_T, EINVIT_ABI_B, EINVIT_ABI_P, EINVIT_ABI_M, EINVIT_ABI_H)
 
 namespace einvit {
 

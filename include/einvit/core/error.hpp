@@ -8,12 +8,18 @@
 // vit::try_load and try_load_weights, Tensor::try_create, Arena::try_allocate); the others (at(),
 // the _into forms' overlap checks, set_num_threads from a task) raise, which without exceptions
 // prints the error and aborts.
+//
+// A message is built in an einvit::message, a fixed buffer, so that a target with no heap (a Cortex-M
+// board) can still say what went wrong: without exceptions an error carries one, and what the
+// kernels, the model and the arena report is built without std::string.
 #pragma once
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -22,6 +28,9 @@
 
 #if EINVIT_HAS_EXCEPTIONS
 #include <stdexcept>
+#elif defined(EINVIT_FATAL_ERROR_HANDLER)
+/// The program's handler of an error raised without exceptions (see einvit::raise); it must not return.
+[[noreturn]] void EINVIT_FATAL_ERROR_HANDLER(const char* kind, const char* what) noexcept;
 #endif
 
 namespace einvit::inline EINVIT_ABI {
@@ -47,39 +56,145 @@ enum class errc {
     return "error";
 }
 
+/// Text for an error, built without the heap: at most `capacity` characters (longer text ends in
+/// "..."), made of parts (text, and integers in decimal) and appended to with +=.
+///     raise(errc::out_of_range, message("index ", i, " is past ", n));
+/// (One object for the whole text: a chain of + would copy it at each step, which costs a board's stack.)
+class message {
+public:
+    static constexpr std::size_t capacity = 320;
+
+    message() noexcept = default;
+    message(const char* text) noexcept { put(text ? std::string_view(text) : std::string_view()); }  // NOLINT: implicit by design
+    message(std::string_view text) noexcept { put(text); }                                                 // NOLINT
+    message(const std::string& text) noexcept { put(text); }                                               // NOLINT
+    template <class First, class Second, class... More>
+    message(const First& first, const Second& second, const More&... more) noexcept {
+        append(first, second, more...);
+    }
+
+    /// Appends each part in turn.
+    template <class... Parts>
+    message& append(const Parts&... parts) noexcept {
+        ((*this += parts), ...);
+        return *this;
+    }
+
+    [[nodiscard]] const char* c_str() const noexcept { return text_; }
+    [[nodiscard]] std::string_view view() const noexcept { return {text_, size_}; }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+
+    message& operator+=(std::string_view text) noexcept { return put(text); }
+    message& operator+=(const char* text) noexcept { return put(text ? std::string_view(text) : std::string_view()); }
+    message& operator+=(const std::string& text) noexcept { return put(text); }
+    message& operator+=(const message& text) noexcept { return put(text.view()); }
+    template <class I>
+        requires(std::is_integral_v<I> && !std::is_same_v<I, bool> && !std::is_same_v<I, char>)
+    message& operator+=(I value) noexcept {
+        char digits[24];
+        std::size_t n = 0;
+        // the magnitude as unsigned, so that the most negative value has one too
+        auto magnitude = static_cast<unsigned long long>(value);
+        if constexpr (std::is_signed_v<I>)
+            if (value < 0) magnitude = 0ull - magnitude;
+        do {
+            digits[sizeof digits - 1 - n++] = static_cast<char>('0' + magnitude % 10);
+            magnitude /= 10;
+        } while (magnitude);
+        if constexpr (std::is_signed_v<I>)
+            if (value < 0) digits[sizeof digits - 1 - n++] = '-';
+        return put(std::string_view(digits + sizeof digits - n, n));
+    }
+
+private:
+    message& put(std::string_view text) noexcept {
+        if (cut_) return *this;
+        const std::size_t room = capacity - size_;
+        if (text.size() <= room) {
+            if (!text.empty()) std::memcpy(text_ + size_, text.data(), text.size());
+            size_ += text.size();
+        } else {
+            const std::size_t keep = room >= 3 ? room - 3 : 0;
+            if (keep) std::memcpy(text_ + size_, text.data(), keep);
+            size_ += keep;
+            for (; size_ < capacity; ++size_) text_[size_] = '.';
+            cut_ = true;
+        }
+        text_[size_] = '\0';
+        return *this;
+    }
+
+    char text_[capacity + 1] = {};
+    std::size_t size_ = 0;
+    bool cut_ = false;
+};
+
 #if EINVIT_HAS_EXCEPTIONS
 /// The exception einvit throws: `kind()` for code, `what()` for people.
 class error : public std::runtime_error {
 public:
-    error(errc kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+    error(errc kind, const std::string& text) : std::runtime_error(text), kind_(kind) {}
+    error(errc kind, const char* text) : std::runtime_error(text), kind_(kind) {}
+    error(errc kind, const message& text) : std::runtime_error(std::string(text.view())), kind_(kind) {}
     [[nodiscard]] errc kind() const noexcept { return kind_; }
 
 private:
     errc kind_;
 };
 #else
-/// Without exceptions an error is a plain value carried by einvit::result.
+/// Without exceptions an error is a plain value carried by einvit::result; its text is a message
+/// (no heap), cut at message::capacity characters.
 class error {
 public:
-    error(errc kind, std::string message) : kind_(kind), message_(std::move(message)) {}
+    error(errc kind, const std::string& text) noexcept : kind_(kind), text_(text) {}
+    error(errc kind, const char* text) noexcept : kind_(kind), text_(text) {}
+    error(errc kind, const message& text) noexcept : kind_(kind), text_(text) {}
     [[nodiscard]] errc kind() const noexcept { return kind_; }
-    [[nodiscard]] const char* what() const noexcept { return message_.c_str(); }
+    [[nodiscard]] const char* what() const noexcept { return text_.c_str(); }
 
 private:
     errc kind_;
-    std::string message_;
+    message text_;
 };
 #endif
 
-/// Reports an error: throws it, or, in a build without exceptions, prints it and aborts.
-/// Code that must not abort calls the try_ form of an operation instead.
-[[noreturn]] inline void raise(errc kind, const std::string& message) {
+/// Reports an error: throws it, or, in a build without exceptions, prints it and aborts: to standard
+/// error with std::abort, or, where the program names its own handler, through it (a board with no
+/// standard error, whose program need not link printf and its buffers):
+///     -DEINVIT_FATAL_ERROR_HANDLER=on_fatal_error, and in the program, at global scope:
+///     [[noreturn]] void on_fatal_error(const char* kind, const char* what) noexcept { ... }
+/// Code that must not abort calls the try_ form of an operation instead. (Out of line and cold: the
+/// error, a message's worth of bytes without exceptions, is not in the frame of every caller.)
+[[noreturn]] EINVIT_COLD inline void raise(const error& e) {
 #if EINVIT_HAS_EXCEPTIONS
-    throw error(kind, message);
+    throw e;
+#elif defined(EINVIT_FATAL_ERROR_HANDLER)
+    ::EINVIT_FATAL_ERROR_HANDLER(to_string(e.kind()), e.what());
 #else
-    std::fprintf(stderr, "einvit: %s: %s\n", to_string(kind), message.c_str());
+    std::fprintf(stderr, "einvit: %s: %s\n", to_string(e.kind()), e.what());
     std::abort();
 #endif
+}
+[[noreturn]] EINVIT_COLD inline void raise(errc kind, const std::string& text) { raise(error(kind, text)); }
+[[noreturn]] EINVIT_COLD inline void raise(errc kind, const char* text) { raise(error(kind, text)); }
+[[noreturn]] EINVIT_COLD inline void raise(errc kind, const message& text) { raise(error(kind, text)); }
+/// The same with the message made of parts, message(parts...), out of line: not in the caller's frame.
+template <class... Parts>
+    requires(sizeof...(Parts) >= 2)
+[[noreturn]] EINVIT_COLD void raise(errc kind, const Parts&... parts) {
+    raise(error(kind, message(parts...)));
+}
+
+template <class T>
+class result;
+
+/// A result<T> holding an error whose message is made of parts, made out of line and returned in the
+/// caller's place (a message's worth of bytes stays out of the frame of a check that passes):
+///     if (bytes > room) return failure<void*>(errc::out_of_memory, bytes, " bytes requested, ", room, " left");
+template <class T, class... Parts>
+EINVIT_COLD result<T> failure(errc kind, const Parts&... parts) {
+    return error(kind, message(parts...));
 }
 
 /// Either a value or the error that prevented it (a small std::expected for C++20).
@@ -115,7 +230,7 @@ public:
 
 private:
     void check() const {
-        if (const error* e = std::get_if<1>(&state_)) raise(e->kind(), e->what());
+        if (const error* e = std::get_if<1>(&state_)) raise(*e);
     }
     std::variant<T, error> state_;
 };

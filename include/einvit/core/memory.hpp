@@ -67,19 +67,30 @@ inline void advise_huge_pages([[maybe_unused]] void* p, [[maybe_unused]] std::si
 }
 
 // Aligned heap storage, zeroed unless asked not to. Returns nullptr when the heap is exhausted
-// (callers report it). Free it with heap_free and the same byte count.
-inline void* heap_allocate(std::size_t bytes, bool zero = true) noexcept {
+// (callers report it), and always in a build without one (EINVIT_NO_HEAP: nothing is called, so
+// nothing of an allocator is linked). Free it with heap_free and the same byte count.
+inline void* heap_allocate([[maybe_unused]] std::size_t bytes, [[maybe_unused]] bool zero = true) noexcept {
+#if !EINVIT_HEAP
+    return nullptr;
+#else
     if (bytes == 0) return nullptr;
     const std::size_t align = heap_alignment(bytes);
     void* p = ::operator new(bytes, std::align_val_t{align}, std::nothrow);
     if (p && align == huge_page_bytes) advise_huge_pages(p, bytes);
     if (p && zero) std::memset(p, 0, bytes);
     return p;
+#endif
 }
 
-inline void heap_free(void* p, std::size_t bytes) noexcept {
+inline void heap_free([[maybe_unused]] void* p, [[maybe_unused]] std::size_t bytes) noexcept {
+#if EINVIT_HEAP
     if (p) ::operator delete(p, std::align_val_t{heap_alignment(bytes)});
+#endif
 }
+
+// What an out_of_memory error adds in a build without a heap.
+inline constexpr const char* no_heap_note =
+    EINVIT_HEAP ? "" : " (this build has no heap, EINVIT_NO_HEAP: use an arena, memory you own, or a lent workspace)";
 
 // A unique_ptr deleter for a heap_allocate block of `bytes` bytes. With 0 bytes (never a heap block:
 // heap_allocate(0) gives null) it frees nothing, for a pointer into memory someone else owns.
@@ -111,9 +122,8 @@ public:
         // a request within alignment - 1 of SIZE_MAX would round up to 0: refused as larger than any arena
         const std::size_t need = bytes > static_cast<std::size_t>(-1) - (alignment - 1) ? static_cast<std::size_t>(-1) : align_up(bytes);
         if (start > capacity_ || need > capacity_ - start) {
-            return error(errc::out_of_memory, "arena exhausted: " + std::to_string(need) + " bytes requested, " +
-                                                  std::to_string(start > capacity_ ? 0 : capacity_ - start) +
-                                                  " of " + std::to_string(capacity_) + " left");
+            return failure<void*>(errc::out_of_memory, "arena exhausted: ", need, " bytes requested, ",
+                                  start > capacity_ ? 0 : capacity_ - start, " of ", capacity_, " left");
         }
         void* p = base_ + start;
         std::memset(p, 0, need);

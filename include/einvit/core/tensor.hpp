@@ -39,6 +39,17 @@ inline constexpr uninitialized_t uninitialized{};
 
 namespace detail {
 
+/// text + "(2, 3, 4)": a shape as einvit::to_string<S>() writes it, in a message (no heap).
+template <class S>
+message with_shape(message text) noexcept {  // by value: a copy of the start
+    text += "(";
+    for (std::size_t r = 0; r < S::rank(); ++r) {
+        if (r) text += ", ";
+        text += S::extents[r];
+    }
+    return text += S::rank() == 1 ? ",)" : ")";
+}
+
 // What Tensor and TensorView share: static shape information, element access and the leaf an
 // expression reads. Derived provides data().
 template <class Derived, class T, class S, class St, class B>
@@ -153,10 +164,11 @@ private:
         bool ok = true;
         ((ok = ok && static_cast<std::size_t>(index) < S::extents[r] && !(std::is_signed_v<I> && index < 0), ++r), ...);
         if (!ok) {
-            std::string idx = "(";
+            message text("index (");
             std::size_t k = 0;
-            ((idx += (k++ ? ", " : "") + std::to_string(index)), ...);
-            raise(errc::out_of_range, "index " + idx + ") is out of range for a tensor of shape " + einvit::to_string<S>());
+            ((text += k++ ? ", " : "", text += index), ...);
+            text += ") is out of range for a tensor of shape ";
+            raise(errc::out_of_range, detail::with_shape<S>(text));
         }
     }
 };
@@ -196,7 +208,7 @@ public:
     /// A tensor on the heap, or an out_of_memory error.
     [[nodiscard]] static result<Tensor> try_create() {
         T* p = static_cast<T*>(detail::heap_allocate(bytes()));
-        if (!p && bytes() != 0) return error(errc::out_of_memory, "no memory for a tensor of shape " + einvit::to_string<S>());
+        if (!p && bytes() != 0) return error(errc::out_of_memory, detail::with_shape<S>("no memory for a tensor of shape ") += detail::no_heap_note);
         return Tensor(p, true);
     }
 
@@ -297,7 +309,7 @@ private:
 
     static T* heap_or_raise(bool zero = true) {
         void* p = detail::heap_allocate(bytes(), zero);
-        if (!p && bytes() != 0) raise(errc::out_of_memory, "no memory for a tensor of shape " + einvit::to_string<S>());
+        if (!p && bytes() != 0) raise(errc::out_of_memory, detail::with_shape<S>("no memory for a tensor of shape ") += detail::no_heap_note);
         return static_cast<T*>(p);
     }
     void release() noexcept {

@@ -40,6 +40,10 @@
 #include <vector>
 
 #include "einvit/core/config.hpp"
+
+#if !EINVIT_HEAP
+#error "einvit/vit/load.hpp loads a checkpoint into memory it allocates, and this build has no heap (EINVIT_NO_HEAP): make a weight image on a host (einvit::vit::VisionTransformer::weight_image) and read it with try_from_weight_image"
+#endif
 #include "einvit/core/error.hpp"
 #include "einvit/io/safetensors.hpp"
 #include "einvit/io/sharded.hpp"

@@ -235,34 +235,42 @@ public:
 
     VisionTransformer() = default;
     /// Moving leaves the source with no weights (as a default-constructed model): its views go with them.
-    VisionTransformer(VisionTransformer&& o) noexcept
-        : w_(std::move(o.w_)), v_(std::exchange(o.v_, Views{})), workspace_(std::move(o.workspace_)) {}
+    VisionTransformer(VisionTransformer&& o) noexcept : v_(std::exchange(o.v_, Views{})) {
+#if EINVIT_HEAP  // the views stay valid: the vectors' buffers move with them
+        w_ = std::move(o.w_);
+        workspace_ = std::move(o.workspace_);
+#endif
+    }
     VisionTransformer& operator=(VisionTransformer&& o) noexcept {
         if (this != &o) {
+#if EINVIT_HEAP
             w_ = std::move(o.w_);
-            v_ = std::exchange(o.v_, Views{});
             workspace_ = std::move(o.workspace_);
+#endif
+            v_ = std::exchange(o.v_, Views{});
         }
         return *this;
     }
+#if EINVIT_HEAP  // a model that owns its weights, and the forms that allocate (forward, features): not without a heap
     /// A model with these weights; raises if they do not fit the config (weights_fault says how).
     explicit VisionTransformer(Weights w) : w_(std::move(w)) {
-        if (std::string fault = weights_fault(w_); !fault.empty()) raise(errc::invalid_argument, std::move(fault));
+        if (const message fault = weights_fault(w_); !fault.empty()) raise(errc::invalid_argument, fault);
         v_ = views_of(w_);
     }
 
     /// The same, returning the fault as an error instead of raising it (builds without exceptions).
     static result<VisionTransformer> try_create(Weights w) {
-        if (std::string fault = weights_fault(w); !fault.empty()) return error(errc::invalid_argument, std::move(fault));
+        if (const message fault = weights_fault(w); !fault.empty()) return error(errc::invalid_argument, fault);
         return VisionTransformer(std::move(w), checked{});
     }
 
     /// What is wrong with `w` for this config: its first table whose size the config does not give
     /// ("einvit::vit: blocks[3].fc1 is ..."), or "" when nothing is.
-    static std::string weights_fault(const Weights& w);
+    static message weights_fault(const Weights& w);
 
     /// The weights the model owns (empty for a model over a weight image, whose weights are the image's).
     const Weights& weights() const noexcept { return w_; }
+#endif
 
     /// The model's weights as a weight image: its packed weights, biases, norms and embeddings as this
     /// build lays them out, behind a header naming the build's packing (panel width, depth blocks) and
@@ -292,6 +300,7 @@ public:
     static result<VisionTransformer> try_from_weight_image(WeightImageFile&&) = delete;
     static VisionTransformer from_weight_image(WeightImageFile&&) = delete;
 
+#if EINVIT_HEAP
     /// Logits (B, num_classes), or the features when num_classes is 0. Allocates its workspace on the
     /// first call for a batch size, and the returned tensor.
     template <std::size_t B>
@@ -319,6 +328,7 @@ public:
     Tensor<float, Shape<B, F>, Backend> features(const Tensor<float, Shape<B, C.channels, C.image_height, C.image_width>, Backend>& image) {
         return features<B>(Input<B>(image.data()));
     }
+#endif
 
     /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B> floats,
     /// 64-byte aligned is best), which also holds the kernels' scratch: with one thread
@@ -364,8 +374,7 @@ public:
     void forward_into_first(std::size_t count, const Input<B>& image, float* out, float* workspace,
                             const std::uint8_t* keep_patches = nullptr) const {
         if (count > B)
-            raise(errc::invalid_argument, "einvit::vit: forward_into_first: " + std::to_string(count) +
-                                              " images asked of a batch of " + std::to_string(B));
+            raise(errc::invalid_argument, "einvit::vit: forward_into_first: ", count, " images asked of a batch of ", B);
         if (count != 0) run<B>(count, image, out, workspace, nullptr, 1, keep_patches, false);
     }
     template <std::size_t B, class Out, class Work>
@@ -674,8 +683,10 @@ private:
     // Every parameter the config uses has the size it reads (the loader's weights always do; weights
     // put together by hand are checked here, so that a short table is an error rather than a read
     // past its end, and a missing norm is not taken for one without scale).
+#if EINVIT_HEAP
     struct checked {};
     VisionTransformer(Weights w, checked) : w_(std::move(w)), v_(views_of(w_)) {}
+#endif
 
     static LinearView view_of(const LinearWeights& l) noexcept {
         return {gemm::PackedB<float>::view(l.weight), l.bias_or_null()};
@@ -715,10 +726,15 @@ private:
         const char* part = "";  // a norm's ".gamma" or ".beta"
     };
     static constexpr std::size_t no_block = static_cast<std::size_t>(-1);
-    // The table's name in errors ("blocks[2].norm2.beta"); made only for an error, so that good weights
-    // and images cost no allocation.
-    static std::string param_name(const Param& p) {
-        return (p.block == no_block ? std::string(p.name) : "blocks[" + std::to_string(p.block) + "]." + p.name) + p.part;
+    // The table's name in errors ("blocks[2].norm2.beta"), appended to `text`; made only for an error.
+    static message& append_name(message& text, const Param& p) {
+        if (p.block != no_block) text.append("blocks[", p.block, "].");
+        return text.append(p.name, p.part);
+    }
+    // A failure of the weight image's check (einvit::failure: made out of line, in the caller's place)
+    template <class... Parts>
+    static result<VisionTransformer> image_fault(errc kind, const Parts&... parts) {
+        return failure<VisionTransformer>(kind, "einvit::vit: weight image: ", parts...);
     }
     // Calls f(param, values, packed) for each table of `v` (Views, const Views or const Weights, the
     // owning form): `values` the table (a bias or values: a pointer, or the owning vector), `packed` the
@@ -821,35 +837,45 @@ public:
     }();
 
 private:
-    Weights w_;
+#if EINVIT_HEAP
+    Weights w_;  // the weights, when the model owns them
     Views v_;
-    std::vector<float> workspace_;
+    std::vector<float> workspace_;  // forward()'s and features()'
+#else
+    Views v_;  // over a weight image: without a heap a model owns nothing
+#endif
 };
 
 
+#if EINVIT_HEAP
 template <Config C, class Backend>
-std::string VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
+message VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
     if (w.blocks.size() != C.depth)
-        return "einvit::vit: the weights have " + std::to_string(w.blocks.size()) + " blocks, the config " + std::to_string(C.depth);
+        return message("einvit::vit: the weights have ", w.blocks.size(), " blocks, the config ", C.depth);
     // each table as each_param gives it (the weight image's list): a layer or table the config does not
     // use must be empty, so that weights made for another variant are refused, not half read
-    std::string fault;  // the first one
+    message fault;  // the first one
     each_param(w, [&](const Param& p, const std::vector<float>& values, const gemm::PackedB<float>* packed) {
         if (!fault.empty()) return;
         if (p.kind == ParamKind::packed) {
             if (packed->k() == p.k && packed->n() == p.n) return;
-            fault = p.n == 0 ? "the config has no " + param_name(p) + ", the weights have one (" + std::to_string(packed->n()) + " x " +
-                                   std::to_string(packed->k()) + ")"
-                             : param_name(p) + " is " + std::to_string(packed->n()) + " x " + std::to_string(packed->k()) +
-                                   ", the config needs " + std::to_string(p.n) + " x " + std::to_string(p.k);
+            fault += "einvit::vit: ";
+            if (p.n == 0)
+                append_name(fault += "the config has no ", p).append(", the weights have one (", packed->n(), " x ", packed->k(), ")");
+            else
+                append_name(fault, p).append(" is ", packed->n(), " x ", packed->k(), ", the config needs ", p.n, " x ", p.k);
         } else if (values.size() != p.n && !(p.kind == ParamKind::bias && values.empty())) {  // an empty bias: none
-            const std::string table = param_name(p) + (p.kind == ParamKind::bias ? ".bias" : "");
-            fault = p.n == 0 ? "the config has no " + table + ", the weights have " + std::to_string(values.size()) + " values"
-                             : table + " has " + std::to_string(values.size()) + " values, the config needs " + std::to_string(p.n);
+            const char* bias = p.kind == ParamKind::bias ? ".bias" : "";
+            fault += "einvit::vit: ";
+            if (p.n == 0)
+                append_name(fault += "the config has no ", p).append(bias, ", the weights have ", values.size(), " values");
+            else
+                append_name(fault, p).append(bias, " has ", values.size(), " values, the config needs ", p.n);
         }
     });
-    return fault.empty() ? fault : "einvit::vit: " + fault;
+    return fault;
 }
+#endif
 
 template <Config C, class Backend>
 std::vector<std::byte> VisionTransformer<C, Backend>::weight_image() const {
@@ -884,40 +910,34 @@ std::vector<std::byte> VisionTransformer<C, Backend>::weight_image() const {
 
 template <Config C, class Backend>
 result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_weight_image(const void* image, std::size_t bytes) {
-    const auto fail = [](errc kind, const std::string& what) { return error(kind, "einvit::vit: weight image: " + what); };
     const auto* base = static_cast<const std::byte*>(image);
     if (!image || bytes < detail::image_header_bytes)
-        return fail(errc::format, std::to_string(bytes) + " bytes, shorter than its " + std::to_string(detail::image_header_bytes) +
-                                      "-byte header");
+        return image_fault(errc::format, bytes, " bytes, shorter than its ", detail::image_header_bytes, "-byte header");
     if (const std::size_t off = reinterpret_cast<std::uintptr_t>(image) % 64; off != 0)
-        return fail(errc::invalid_argument, "it must start at a 64-byte boundary (it starts " + std::to_string(off) +
-                                                " bytes past one); a memory-mapped file or an aligned buffer does");
+        return image_fault(errc::invalid_argument, "it must start at a 64-byte boundary (it starts ", off,
+                           " bytes past one); a memory-mapped file or an aligned buffer does");
     if (std::memcmp(base, detail::image_magic, sizeof detail::image_magic) != 0)
-        return fail(errc::format, "not an einvit weight image (it does not start with \"EINVITWI\")");
+        return image_fault(errc::format, "not an einvit weight image (it does not start with \"EINVITWI\")");
     std::uint64_t header[7];
     std::memcpy(header, base + sizeof detail::image_magic, sizeof header);
     const std::uint64_t version = header[0], nr = header[1], max_kc = header[2], fingerprint = header[3], entries = header[4],
                         total = header[5];
-    if (header[6] != 0) return fail(errc::format, "its reserved header word is " + std::to_string(header[6]) + ", not 0");
+    if (header[6] != 0) return image_fault(errc::format, "its reserved header word is ", header[6], ", not 0");
     if (version != detail::image_version)
-        return fail(errc::format, "format version " + std::to_string(version) + ", this build reads version " +
-                                      std::to_string(detail::image_version));
+        return image_fault(errc::format, "format version ", version, ", this build reads version ", detail::image_version);
     if (nr != gemm::nr<float> || max_kc != gemm::max_kc<float>)
-        return fail(errc::format, "packed for panels of " + std::to_string(nr) + " floats and depth blocks of up to " +
-                                      std::to_string(max_kc) + "; this build packs " + std::to_string(gemm::nr<float>) + " and " +
-                                      std::to_string(gemm::max_kc<float>) + " (make the image with a build for the same instruction set)");
-    if (fingerprint != config_fingerprint) return fail(errc::format, "made for another model config than this one");
-    if (entries != param_count)
-        return fail(errc::format, std::to_string(entries) + " tables, the config has " + std::to_string(param_count));
-    if (total > bytes)
-        return fail(errc::format, "truncated: " + std::to_string(bytes) + " bytes of the " + std::to_string(total) + " its header gives");
+        return image_fault(errc::format, "packed for panels of ", nr, " floats and depth blocks of up to ", max_kc, "; this build packs ",
+                           gemm::nr<float>, " and ", gemm::max_kc<float>, " (make the image with a build for the same instruction set)");
+    if (fingerprint != config_fingerprint) return image_fault(errc::format, "made for another model config than this one");
+    if (entries != param_count) return image_fault(errc::format, entries, " tables, the config has ", param_count);
+    if (total > bytes) return image_fault(errc::format, "truncated: ", bytes, " bytes of the ", total, " its header gives");
     const std::size_t tables_start = detail::image_header_bytes + detail::image_entry_bytes * param_count;
     if (total < tables_start)
-        return fail(errc::format, "its header gives " + std::to_string(total) + " bytes, fewer than its table of contents takes");
+        return image_fault(errc::format, "its header gives ", total, " bytes, fewer than its table of contents takes");
     // each table where the contents say, inside the image, aligned, of the size the config gives it
     Views v;
     std::size_t i = 0;
-    std::string fault;
+    message fault;
     each_param(v, [&](const Param& p, const float*& values, gemm::PackedB<float>* packed) {
         const std::size_t entry = i++;
         if (!fault.empty()) return;
@@ -928,20 +948,20 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
         const bool fits = floats == want || (p.kind == ParamKind::bias && floats == 0);
         if (!fits) {
             const char* what = p.kind == ParamKind::packed ? " weight" : p.kind == ParamKind::bias ? " bias" : "";
-            fault = param_name(p) + what + " has " + std::to_string(floats) + " floats, the config needs " +
-                    (p.kind == ParamKind::bias && want ? "0 or " : "") + std::to_string(want);
+            append_name(fault, p).append(what, " has ", floats, " floats, the config needs ",
+                                         p.kind == ParamKind::bias && want ? "0 or " : "", want);
             return;
         }
         if (offset < tables_start || offset > total || offset % 64 != 0 || floats > (total - offset) / sizeof(float)) {
-            fault = param_name(p) + "'s " + std::to_string(floats) + " floats at offset " + std::to_string(offset) +
-                    " are not a 64-byte aligned table after the contents and inside the image's " + std::to_string(total) + " bytes";
+            append_name(fault, p).append("'s ", floats, " floats at offset ", offset,
+                                         " are not a 64-byte aligned table after the contents and inside the image's ", total, " bytes");
             return;
         }
         const auto* data = reinterpret_cast<const float*>(base + offset);
         if (p.kind == ParamKind::packed) *packed = gemm::PackedB<float>::view(floats ? data : nullptr, p.k, p.n);
         else values = floats ? data : nullptr;
     });
-    if (!fault.empty()) return fail(errc::format, fault);
+    if (!fault.empty()) return image_fault(errc::format, fault);
     VisionTransformer model;
     model.v_ = std::move(v);
     return model;

@@ -70,8 +70,8 @@ inline void check_attention(const AttentionSize& s, double scale, const Attentio
     // the keep mask is per key token; masking the queries with it reads query i's entry as token i's
     // (the first tokens' queries alone, as a ViT's last block computes them, are fine)
     if (mask.keep && mask.mask_queries && s.queries > s.keys)
-        raise(errc::invalid_argument, "attention: masking the queries with the keep mask needs no more queries than keys (query i is token i); got " +
-                                          std::to_string(s.queries) + " queries and " + std::to_string(s.keys) + " keys");
+        raise(errc::invalid_argument, "attention: masking the queries with the keep mask needs no more queries than keys (query i is token i); got ",
+              s.queries, " queries and ", s.keys, " keys");
 }
 
 // Mean of V over all keys, for masked query rows.

@@ -179,12 +179,15 @@ struct ScratchBuffer {
     ScratchBuffer& operator=(const ScratchBuffer&) = delete;
     // Left empty rather than dangling: a product run from a static object's destructor, after this
     // one's (the thread's buffers go first at exit), then allocates afresh instead of writing to freed
-    // memory (it leaks that one allocation at exit).
+    // memory (it leaks that one allocation at exit). Without a heap it never holds any, and has no
+    // destructor: its statics then need no guard and no registration at exit.
+#if EINVIT_HEAP
     ~ScratchBuffer() {
         einvit::detail::heap_free(data, size * sizeof(T));
         data = nullptr;
         size = 0;
     }
+#endif
 };
 
 inline constexpr std::size_t scratch_slots = 9;
@@ -200,10 +203,14 @@ inline constexpr std::size_t scratch_task_sets = 63;
 template <class T>
 ScratchBuffer<T>* scratch_buffers() noexcept {
     static EINVIT_THREAD_LOCAL ScratchBuffer<T> own[scratch_slots];
+#if EINVIT_THREADS
     const std::size_t task = einvit::detail::ThreadPool::current_task();
     if (task == 0 || task > scratch_task_sets) return own;
     static ScratchBuffer<T> tasks[scratch_task_sets][scratch_slots];
     return tasks[task - 1];
+#else
+    return own;  // one thread, task 0 only
+#endif
 }
 
 // How many elements buffer `slot` of what the calling thread runs now (scratch_buffers) holds: its
@@ -241,7 +248,9 @@ T* scratch(std::size_t slot, std::size_t count) {
         einvit::detail::heap_free(b.data, b.size * sizeof(T));
         b.data = static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false));
         b.size = b.data ? count : 0;
-        if (!b.data) raise(errc::out_of_memory, "no memory for a GEMM packing buffer");
+        if (!b.data)
+            raise(errc::out_of_memory, "no memory for a GEMM packing buffer",
+                  EINVIT_HEAP ? "" : " (this build has no heap, EINVIT_NO_HEAP: lend the product scratch with a ScratchScope, as a model's forward_into does)");
     }
     return b.data;
 }
@@ -793,8 +802,7 @@ public:
     explicit PackedStore(std::size_t count)
         : data_(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)), einvit::detail::HeapFree{count * sizeof(T)}),
           capacity_(count) {
-        if (count && !data_) raise(errc::out_of_memory, "no memory for the " + std::to_string(count * sizeof(T)) +
-                                                            " bytes of a model's packed weights");
+        if (count && !data_) raise(errc::out_of_memory, "no memory for the ", count * sizeof(T), " bytes of a model's packed weights");
     }
     /// Elements an operand of `count` elements takes: rounded up so that the next starts 64-byte aligned.
     static constexpr std::size_t room(std::size_t count) noexcept { return align_up(count * sizeof(T)) / sizeof(T); }
@@ -1409,9 +1417,10 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
     } else if (e.residual == c && k > depth_block<T>(k)) {
         // C holds partial sums between the depth blocks, so the residual read by the last one would not
         // be C's starting value
-        raise(errc::invalid_argument, "gemm: a residual that is the output itself goes with no activation and no accumulation "
-                                      "into the output, unless the depth is at most " + std::to_string(depth_block<T>(k)) +
-                                      " (got " + std::to_string(k) + ")");
+        raise(errc::invalid_argument,
+              "gemm: a residual that is the output itself goes with no activation and no accumulation into the output, "
+              "unless the depth is at most ",
+              depth_block<T>(k), " (got ", k, ")");
     }
     // Threads only when each gets a worthwhile share of the work: the multiply-adds, and with a
     // pre-packed B (a weight, which comes from memory) its bytes, since with few rows (the class token
@@ -1604,8 +1613,7 @@ void multiply_columns(cpu, std::size_t m, Strided<T> a, const PackedB<T>& b, std
                       T* c, std::size_t ldc, const Epilogue<T>& ep = {}, bool accumulate = false,
                       const RowNorm<T>* norm = nullptr) {
     if (col_begin % nr<T> != 0 || (col_end % nr<T> != 0 && col_end < b.n()))
-        raise(errc::invalid_argument, "gemm: a column range of a packed B must start and end on a panel of " +
-                                          std::to_string(nr<T>) + " columns");
+        raise(errc::invalid_argument, "gemm: a column range of a packed B must start and end on a panel of ", nr<T>, " columns");
     detail::multiply_threaded<T>(m, b.n(), b.k(), a, Strided<T>{nullptr, 0, 0}, &b, c, ldc, ep, accumulate,
                                  col_begin / nr<T>, (col_end + nr<T> - 1) / nr<T>, norm);
 }

@@ -290,7 +290,7 @@ struct Backoff {
 
 class ThreadPool {
 public:
-    explicit ThreadPool(std::size_t) noexcept {}
+    explicit constexpr ThreadPool(std::size_t) noexcept {}  // constexpr: pool()'s static needs no guard
     std::size_t size() const noexcept { return 1; }
     void resize(std::size_t) noexcept {}  // one thread, whatever the count asked
     template <class F>
@@ -337,7 +337,11 @@ inline std::size_t default_threads() noexcept {
 }
 
 inline ThreadPool& pool() {
+#if EINVIT_THREADS
     static ThreadPool instance(default_threads());
+#else
+    static constinit ThreadPool instance(1);  // constant: no guard (a bare-metal target's run time has none to spare)
+#endif
 #if EINVIT_HAS_PTHREAD_ATFORK
     static const bool fork_handlers = [] {
         pthread_atfork([] { pool().before_fork(); }, [] { pool().after_fork_in_parent(); }, [] { pool().after_fork_in_child(); });
@@ -389,6 +393,11 @@ inline constexpr std::size_t item_cursors_on_stack = 8;
 template <class Slot, std::size_t N>
 Slot* call_slots(Slot (&local)[N], std::size_t count) {
     if (count <= N) return local;
+#if !EINVIT_THREADS || !EINVIT_HEAP
+    // one thread never has more than one share; threads without a heap share at most N
+    raise(errc::out_of_memory, count, " threads share a call, more than the ", N,
+          " whose state fits the stack, and this build has no heap for the rest (EINVIT_NO_HEAP)");
+#else
     // emptied, not left dangling, when the thread's storage goes (see ScratchBuffer): a kernel run from
     // a static object's destructor then allocates afresh
     struct Store {
@@ -408,6 +417,7 @@ Slot* call_slots(Slot (&local)[N], std::size_t count) {
         more.size = count;
     }
     return more.data;
+#endif
 }
 
 }  // namespace detail

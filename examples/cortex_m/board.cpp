@@ -1,0 +1,80 @@
+// The shipped Fashion-MNIST ViT on a bare-metal Cortex-M7: no operating system, no heap, no
+// exceptions, no threads. Its weight image and a few test images are linked into flash (made on the
+// host by einvit_cortex_m_pack, a build that packs as this one: einvit's scalar kernels); the model
+// reads the image where it lies, and every forward pass runs in a static workspace whose size is a
+// compile-time constant. Each image's class and logits go to the host through semihosting, then what
+// the program used: flash for the weights, RAM, the deepest stack, and the heap requests (none).
+// Built with EINVIT_NO_HEAP, einvit calls no allocator, so none is linked (the test checks the
+// program's symbols), and with EINVIT_FATAL_ERROR_HANDLER an error raised without exceptions ends the
+// program through startup.cpp's handler rather than printf and abort. (docs/design.md, "Embedded
+// targets".)
+//
+//   arm-none-eabi-g++ -mcpu=cortex-m7 -mfpu=fpv5-sp-d16 -mfloat-abi=hard -std=c++20 -O2 -DNDEBUG
+//     -DEINVIT_NO_HEAP -DEINVIT_FATAL_ERROR_HANDLER=board_fatal_error -fno-exceptions -fno-rtti
+//     -I include -I examples -DBOARD_DATA='"DIR"' board.cpp board_data.cpp startup.cpp -T board.ld
+//     -nostartfiles --specs=nosys.specs -o board.elf
+//   qemu-system-arm -M mps2-an500 -nographic -semihosting -kernel board.elf
+// (tests/cortex_m.cmake does all of it: `ctest -R cortex_m`.)
+#include <einvit/einvit.hpp>
+
+#include <cstddef>
+#include <cstring>
+
+#include "board.hpp"
+#include "classify/fashion_mnist_config.hpp"
+#include "report.hpp"
+
+// The weight image and the images, in flash as they are (board_data.cpp).
+extern "C" const unsigned char board_weights[], board_weights_end[], board_images[], board_images_end[];
+
+namespace {
+using Model = einvit::vit::VisionTransformer<einvit_examples::fashion_mnist>;
+constexpr std::size_t image_floats = 28 * 28;
+
+alignas(64) float workspace[Model::workspace_floats<1>];
+alignas(64) float pixels[image_floats];  // an image, copied from flash (the images need not be aligned)
+
+void print_number(const char* label, std::size_t value, const char* unit) {
+    char line[96];
+    std::size_t at = board::append(line, sizeof line, 0, label);
+    at = board::append(line, sizeof line, at, value);
+    board::append(line, sizeof line, at, unit);
+    board::print(line);
+}
+}  // namespace
+
+int board::program() {
+    static_assert(!EINVIT_HAS_EXCEPTIONS && !EINVIT_THREADS && !EINVIT_HEAP, "the board has no exceptions, threads or heap");
+    const auto bytes = static_cast<std::size_t>(board_weights_end - board_weights);
+    auto model = Model::try_from_weight_image(board_weights, bytes);
+    if (!model) {
+        board::print("weight image: ");
+        board::print(model.failure().what());
+        board::print("\n");
+        // the raising form of the same call ends the program through the fatal-error handler
+        (void)Model::from_weight_image(board_weights, bytes);
+        board::print("from_weight_image returned\n");  // never
+        return 2;
+    }
+    const auto images = static_cast<std::size_t>(board_images_end - board_images) / sizeof pixels;
+    for (std::size_t i = 0; i < images; ++i) {
+        std::memcpy(pixels, board_images + i * sizeof pixels, sizeof pixels);
+        float logits[Model::out_dim];
+        model.value().forward_into<1>(Model::Input<1>(pixels), logits, workspace);
+        char line[256];
+        board::result_line(line, sizeof line, i, logits, Model::out_dim);
+        board::print(line);
+    }
+    print_number("weight image in flash: ", bytes, " bytes\n");
+    print_number("workspace: ", sizeof workspace, " bytes\n");
+    print_number("static RAM (.data and .bss, the workspace included): ", board::static_ram(), " bytes\n");
+    char line[96];
+    std::size_t at = board::append(line, sizeof line, 0, "stack: ");
+    at = board::append(line, sizeof line, at, board::stack_used());
+    at = board::append(line, sizeof line, at, " of ");
+    at = board::append(line, sizeof line, at, board::stack_size());
+    board::append(line, sizeof line, at, " bytes used\n");
+    board::print(line);
+    print_number("heap requests: ", board::heap_requests(), "\n");
+    return images > 0 && board::heap_requests() == 0 ? 0 : 1;
+}
