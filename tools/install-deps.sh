@@ -15,9 +15,9 @@ packages=(
   dataset-fashion-mnist             # the Fashion-MNIST test set
 )
 # With --tests (tools/run-tests.sh): also the kernels' unit tests for aarch64 (NEON), cross-built and
-# run under qemu (unit_isa.aarch64_neon), and the shipped model on a bare-metal Cortex-M7, built with
-# arm-none-eabi-g++ and its newlib and run on QEMU's mps2-an500 board (example.cortex_m7), which the
-# demo does not need.
+# run under qemu (unit_isa.aarch64_neon), and the shipped model on bare-metal Cortex-M7 and M4 cores,
+# built with arm-none-eabi-g++ and its newlib and run on QEMU's mps2 boards (example.cortex_m), which
+# the demo does not need.
 # With --fuzz (tools/fuzz.sh): libFuzzer and the sanitizers' runtimes for clang 14.
 if [ "${1:-}" = "--tests" ]; then
   packages+=(g++-aarch64-linux-gnu qemu-user

@@ -1,4 +1,4 @@
-// The shipped Fashion-MNIST ViT on a bare-metal Cortex-M7: no operating system, no heap, no
+// The shipped Fashion-MNIST ViT on a bare-metal Cortex-M7 or M4: no operating system, no heap, no
 // exceptions, no threads. Its weight image and a few test images are linked into flash (made on the
 // host by einvit_cortex_m_pack, a build that packs as this one: einvit's scalar kernels); the model
 // reads the image where it lies, and every forward pass runs in a static workspace whose size is a
@@ -14,6 +14,7 @@
 //     -I include -I examples -DBOARD_DATA='"DIR"' board.cpp board_data.cpp startup.cpp -T board.ld
 //     -nostartfiles --specs=nosys.specs -o board.elf
 //   qemu-system-arm -M mps2-an500 -nographic -semihosting -kernel board.elf
+// (for a Cortex-M4: -mcpu=cortex-m4 -mfpu=fpv4-sp-d16, and QEMU's mps2-an386)
 // (tests/cortex_m.cmake does all of it: `ctest -R cortex_m`.)
 #include <einvit/einvit.hpp>
 

@@ -83,10 +83,12 @@
 #endif
 #endif
 // EINVIT_HEAP is 1 unless the user defines EINVIT_NO_HEAP, for a target with no heap (a bare-metal
-// board): then einvit never calls operator new or malloc, and a program that uses none of the heap's
-// forms links no allocator. A tensor on the heap, or a product with no scratch lent to it (a
-// ScratchScope, a model's workspace), is then an out_of_memory error that says so; arenas, views,
-// weight images and forward_into's workspace are what such a program uses.
+// board, which has no threads either): then einvit's own code never calls operator new or malloc, and
+// a program that uses none of the heap's forms links no allocator (with threads, the pool's workers
+// still come from the standard library, which allocates for them). A tensor on the heap, or a product
+// with no scratch lent to it (a ScratchScope, a model's workspace), is then an out_of_memory error that
+// says so; arenas, views, weight images and forward_into's workspace are what such a program uses, and
+// vit/load.hpp (which allocates a checkpoint's tables) is left out of einvit.hpp.
 #if !defined(EINVIT_HEAP)
 #if defined(EINVIT_NO_HEAP)
 #define EINVIT_HEAP 0
@@ -1048,15 +1050,15 @@ public:
     Arena& operator=(const Arena&) = delete;
 
     /// Zeroed, 64-byte-aligned room for `bytes` bytes, or an out_of_memory error naming the shortfall.
-    [[nodiscard]] result<void*> try_allocate(std::size_t bytes) {
+    /// (Out of line: inlined into a caller whose buffer and request are constants, g++ 12 warns of a
+    /// memset past the buffer on the path the check has closed.)
+    [[nodiscard]] EINVIT_NOINLINE result<void*> try_allocate(std::size_t bytes) {
         const auto base = reinterpret_cast<std::uintptr_t>(base_);
         const std::size_t start = static_cast<std::size_t>(align_up(base + used_) - base);
         // a request within alignment - 1 of SIZE_MAX would round up to 0: refused as larger than any arena
         const std::size_t need = bytes > static_cast<std::size_t>(-1) - (alignment - 1) ? static_cast<std::size_t>(-1) : align_up(bytes);
-        if (start > capacity_ || need > capacity_ - start) {
-            return failure<void*>(errc::out_of_memory, "arena exhausted: ", need, " bytes requested, ",
-                                  start > capacity_ ? 0 : capacity_ - start, " of ", capacity_, " left");
-        }
+        const std::size_t room = start > capacity_ ? 0 : capacity_ - start;
+        if (need > room) return failure<void*>(errc::out_of_memory, "arena exhausted: ", need, " bytes requested, ", room, " of ", capacity_, " left");
         void* p = base_ + start;
         std::memset(p, 0, need);
         used_ = start + need;

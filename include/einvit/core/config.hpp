@@ -72,10 +72,12 @@
 #endif
 #endif
 // EINVIT_HEAP is 1 unless the user defines EINVIT_NO_HEAP, for a target with no heap (a bare-metal
-// board): then einvit never calls operator new or malloc, and a program that uses none of the heap's
-// forms links no allocator. A tensor on the heap, or a product with no scratch lent to it (a
-// ScratchScope, a model's workspace), is then an out_of_memory error that says so; arenas, views,
-// weight images and forward_into's workspace are what such a program uses.
+// board, which has no threads either): then einvit's own code never calls operator new or malloc, and
+// a program that uses none of the heap's forms links no allocator (with threads, the pool's workers
+// still come from the standard library, which allocates for them). A tensor on the heap, or a product
+// with no scratch lent to it (a ScratchScope, a model's workspace), is then an out_of_memory error that
+// says so; arenas, views, weight images and forward_into's workspace are what such a program uses, and
+// vit/load.hpp (which allocates a checkpoint's tables) is left out of einvit.hpp.
 #if !defined(EINVIT_HEAP)
 #if defined(EINVIT_NO_HEAP)
 #define EINVIT_HEAP 0
