@@ -12,6 +12,7 @@
 #include <string>
 
 #include "../../examples/classify/fashion_mnist_config.hpp"
+#include "expect.hpp"
 
 #if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
 #error "build this file with -fno-exceptions"
@@ -23,16 +24,6 @@ static_assert(!EINVIT_THREADS, "a standard library without gthreads must give EI
 
 // Defined in examples/count_heap.cpp, which replaces the global operator new with a counting one.
 std::size_t heap_allocations() noexcept;
-
-namespace {
-int failures = 0;
-void expect(bool ok, const char* what) {
-    if (!ok) {
-        std::printf("FAILED: %s\n", what);
-        ++failures;
-    }
-}
-}  // namespace
 
 int main(int argc, char** argv) {
     using einvit::Shape;
@@ -118,6 +109,6 @@ int main(int argc, char** argv) {
     float sum = 0.0f;
     for (std::size_t j = 0; j < 8; ++j) sum += y(3, j);
     expect(sum > 0.9999f && sum < 1.0001f, "a softmax row sums to 1");
-    std::printf("%s\n", failures ? "no_exceptions: FAILED" : "no_exceptions: ok");
-    return failures ? 1 : 0;
+    std::printf("%s\n", failures() ? "no_exceptions: FAILED" : "no_exceptions: ok");
+    return failures() ? 1 : 0;
 }

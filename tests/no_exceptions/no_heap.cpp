@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "expect.hpp"
+
 #if !defined(EINVIT_NO_HEAP) || !defined(EINVIT_FATAL_ERROR_HANDLER)
 #error "build this file with -DEINVIT_NO_HEAP -DEINVIT_NO_THREADS -DEINVIT_FATAL_ERROR_HANDLER=on_fatal_error"
 #endif
@@ -25,17 +27,8 @@ std::size_t heap_allocations() noexcept;
     std::_Exit(0);
 }
 
-namespace {
-int failures = 0;
-void expect(bool ok, const char* what) {
-    if (!ok) {
-        std::printf("FAILED: %s\n", what);
-        ++failures;
-    }
-}
 using einvit::Shape;
 using einvit::Tensor;
-}  // namespace
 
 int main(int argc, char** argv) {
     const std::size_t before = heap_allocations();
@@ -86,6 +79,6 @@ int main(int argc, char** argv) {
         expect(same, "a product with lent scratch equals the reference");
     }
     expect(heap_allocations() == before, "nothing called operator new");
-    std::printf("no_heap: %s\n", failures ? "FAILED" : "ok");
-    return failures ? 1 : 0;
+    std::printf("no_heap: %s\n", failures() ? "FAILED" : "ok");
+    return failures() ? 1 : 0;
 }
