@@ -2,8 +2,9 @@
 // (the FPU turned on, .data copied from flash, .bss zeroed, the stack painted to measure its use,
 // static constructors run, then the program) and the few services the program needs from the outside
 // world, through Arm semihosting (QEMU's `-semihosting`, or a debug probe): a line of text out, and
-// the exit status (also of exit() and abort(), and of an error einvit raises: board_fatal_error). There is no heap: _sbrk refuses every request and counts it, so the program can
-// tell that nothing asked for one.
+// the exit status (also of exit() and abort(), and of an error einvit raises: board_fatal_error).
+// There is no heap: _sbrk refuses every request and counts it, so the program can tell that nothing
+// asked for one.
 #include <cstddef>
 #include <cstdint>
 

@@ -72,7 +72,7 @@
 // set_num_threads is accepted and keeps one thread. Results are the same for any thread count.
 // EINVIT_THREAD_LOCAL is thread_local with threads and nothing without (no TLS needed).
 #if !defined(EINVIT_THREADS)
-#if defined(EINVIT_NO_THREADS)
+#if defined(EINVIT_NO_THREADS) || defined(EINVIT_NO_HEAP)  // (the pool's threads come from the heap)
 #define EINVIT_THREADS 0
 #elif defined(__GLIBCXX__) && !defined(_GLIBCXX_HAS_GTHREADS)
 #define EINVIT_THREADS 0
@@ -83,12 +83,14 @@
 #endif
 #endif
 // EINVIT_HEAP is 1 unless the user defines EINVIT_NO_HEAP, for a target with no heap (a bare-metal
-// board, which has no threads either): then einvit's own code never calls operator new or malloc, and
-// a program that uses none of the heap's forms links no allocator (with threads, the pool's workers
-// still come from the standard library, which allocates for them). A tensor on the heap, or a product
-// with no scratch lent to it (a ScratchScope, a model's workspace), is then an out_of_memory error that
-// says so; arenas, views, weight images and forward_into's workspace are what such a program uses, and
-// vit/load.hpp (which allocates a checkpoint's tables) is left out of einvit.hpp.
+// board): then einvit's tensors and kernels take no memory from the heap, and the build has no threads
+// (EINVIT_THREADS 0: the pool's would come from it). A tensor on the heap, or a product with no scratch
+// lent to it (a ScratchScope, a model's workspace), is an out_of_memory error that says so; a model
+// owns no tables (no Weights member, no forward() or features(), no weight_image()), and vit/load.hpp,
+// which allocates a checkpoint's tables, is left out of einvit.hpp. Arenas, views, weight images and
+// forward_into's workspace are what such a program uses, and one that uses only them links no
+// allocator (examples/cortex_m/). What still uses std::vector is linked only where called: the
+// reference backend (the tests' oracle) and a few host-side helpers.
 #if !defined(EINVIT_HEAP)
 #if defined(EINVIT_NO_HEAP)
 #define EINVIT_HEAP 0
@@ -382,11 +384,11 @@ private:
         if (text.size() <= room) {
             if (!text.empty()) std::memcpy(text_ + size_, text.data(), text.size());
             size_ += text.size();
-        } else {
-            const std::size_t keep = room >= 3 ? room - 3 : 0;
-            if (keep) std::memcpy(text_ + size_, text.data(), keep);
-            size_ += keep;
-            for (; size_ < capacity; ++size_) text_[size_] = '.';
+        } else {  // what fits before a closing "...", which may take the place of the last text held
+            constexpr std::size_t dots = capacity - 3;
+            if (size_ < dots) std::memcpy(text_ + size_, text.data(), dots - size_);
+            std::memcpy(text_ + dots, "...", 3);
+            size_ = capacity;
             cut_ = true;
         }
         text_[size_] = '\0';
@@ -447,11 +449,32 @@ private:
 [[noreturn]] EINVIT_COLD inline void raise(errc kind, const std::string& text) { raise(error(kind, text)); }
 [[noreturn]] EINVIT_COLD inline void raise(errc kind, const char* text) { raise(error(kind, text)); }
 [[noreturn]] EINVIT_COLD inline void raise(errc kind, const message& text) { raise(error(kind, text)); }
+namespace detail {
+// A part of a message as the out-of-line functions take it: text as a pointer (not an array of each
+// length) and integers widened, so that they are instantiated once per kind of part, not per literal.
+inline const char* message_part(const char* text) noexcept { return text; }
+template <class I>
+    requires(std::is_integral_v<I> && !std::is_same_v<I, bool> && !std::is_same_v<I, char>)
+constexpr auto message_part(I value) noexcept {
+    if constexpr (std::is_signed_v<I>) return static_cast<long long>(value);
+    else return static_cast<unsigned long long>(value);
+}
+template <class X>
+    requires(!std::is_integral_v<X> && !std::is_convertible_v<const X&, const char*>)
+const X& message_part(const X& part) noexcept {
+    return part;
+}
+template <class... Parts>
+[[noreturn]] EINVIT_COLD void raise_parts(errc kind, const Parts&... parts) {
+    raise(error(kind, message(parts...)));
+}
+}  // namespace detail
+
 /// The same with the message made of parts, message(parts...), out of line: not in the caller's frame.
 template <class... Parts>
     requires(sizeof...(Parts) >= 2)
-[[noreturn]] EINVIT_COLD void raise(errc kind, const Parts&... parts) {
-    raise(error(kind, message(parts...)));
+[[noreturn]] inline void raise(errc kind, const Parts&... parts) {
+    detail::raise_parts(kind, detail::message_part(parts)...);
 }
 
 template <class T>
@@ -460,9 +483,15 @@ class result;
 /// A result<T> holding an error whose message is made of parts, made out of line and returned in the
 /// caller's place (a message's worth of bytes stays out of the frame of a check that passes):
 ///     if (bytes > room) return failure<void*>(errc::out_of_memory, bytes, " bytes requested, ", room, " left");
+namespace detail {
 template <class T, class... Parts>
-EINVIT_COLD result<T> failure(errc kind, const Parts&... parts) {
+EINVIT_COLD result<T> failure_parts(errc kind, const Parts&... parts) {
     return error(kind, message(parts...));
+}
+}  // namespace detail
+template <class T, class... Parts>
+inline result<T> failure(errc kind, const Parts&... parts) {
+    return detail::failure_parts<T>(kind, detail::message_part(parts)...);
 }
 
 /// Either a value or the error that prevented it (a small std::expected for C++20).
@@ -1058,7 +1087,8 @@ public:
         // a request within alignment - 1 of SIZE_MAX would round up to 0: refused as larger than any arena
         const std::size_t need = bytes > static_cast<std::size_t>(-1) - (alignment - 1) ? static_cast<std::size_t>(-1) : align_up(bytes);
         const std::size_t room = start > capacity_ ? 0 : capacity_ - start;
-        if (need > room) return failure<void*>(errc::out_of_memory, "arena exhausted: ", need, " bytes requested, ", room, " of ", capacity_, " left");
+        if (start > capacity_ || need > room)
+            return failure<void*>(errc::out_of_memory, "arena exhausted: ", need, " bytes requested, ", room, " of ", capacity_, " left");
         void* p = base_ + start;
         std::memset(p, 0, need);
         used_ = start + need;
@@ -2391,14 +2421,17 @@ private:
     static void check_range(I... index) {
         std::size_t r = 0;
         bool ok = true;
-        ((ok = ok && static_cast<std::size_t>(index) < S::extents[r] && !(std::is_signed_v<I> && index < 0), ++r), ...);
-        if (!ok) {
-            message text("index (");
-            std::size_t k = 0;
-            ((text += k++ ? ", " : "", text += index), ...);
-            text += ") is out of range for a tensor of shape ";
-            raise(errc::out_of_range, detail::with_shape<S>(text));
-        }
+        ((ok = ok && static_cast<std::size_t>(index) < S::extents[r] && !(std::is_signed_v<I> && +index < 0), ++r), ...);
+        if (!ok) out_of_range(+index...);  // promoted: a char or a bool index reads as a number
+    }
+    // The error, made out of line
+    template <class... I>
+    [[noreturn]] EINVIT_COLD static void out_of_range(I... index) {
+        message text("index (");
+        std::size_t k = 0;
+        ((text += k++ ? ", " : "", text += index), ...);
+        text += ") is out of range for a tensor of shape ";
+        raise(errc::out_of_range, detail::with_shape<S>(text));
     }
 };
 
@@ -4585,10 +4618,8 @@ inline constexpr std::size_t item_cursors_on_stack = 8;
 template <class Slot, std::size_t N>
 Slot* call_slots(Slot (&local)[N], std::size_t count) {
     if (count <= N) return local;
-#if !EINVIT_THREADS || !EINVIT_HEAP
-    // one thread never has more than one share; threads without a heap share at most N
-    raise(errc::out_of_memory, count, " threads share a call, more than the ", N,
-          " whose state fits the stack, and this build has no heap for the rest (EINVIT_NO_HEAP)");
+#if !EINVIT_THREADS  // (as a build without a heap is): one thread has one share
+    raise(errc::invalid_argument, count, " shares of a call on one thread, more than the ", N, " it has room for");
 #else
     // emptied, not left dangling, when the thread's storage goes (see ScratchBuffer): a kernel run from
     // a static object's destructor then allocates afresh
@@ -5772,7 +5803,8 @@ public:
     explicit PackedStore(std::size_t count)
         : data_(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)), einvit::detail::HeapFree{count * sizeof(T)}),
           capacity_(count) {
-        if (count && !data_) raise(errc::out_of_memory, "no memory for the ", count * sizeof(T), " bytes of a model's packed weights");
+        if (count && !data_) raise(errc::out_of_memory, "no memory for the ", count * sizeof(T), " bytes of a model's packed weights",
+                                     einvit::detail::no_heap_note);
     }
     /// Elements an operand of `count` elements takes: rounded up so that the next starts 64-byte aligned.
     static constexpr std::size_t room(std::size_t count) noexcept { return align_up(count * sizeof(T)) / sizeof(T); }
@@ -5810,7 +5842,7 @@ public:
         } else {
             data_ = Owned(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)),
                           einvit::detail::HeapFree{count * sizeof(T)});
-            if (count && !data_) raise(errc::out_of_memory, "no memory to pre-pack a GEMM operand");
+            if (count && !data_) raise(errc::out_of_memory, "no memory to pre-pack a GEMM operand", einvit::detail::no_heap_note);
         }
         for (std::size_t k0 = 0; k0 < k; k0 += kc_) {
             const std::size_t kb = k - k0 < kc_ ? k - k0 : kc_;
@@ -7416,6 +7448,11 @@ auto einsum(const X&... x) {
 // einvit/nn/attention.hpp — multi-head attention, fused flash-style, with an optional keep mask.
 // Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
 
+#include <array>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
 // ---- begin einvit/nn/common.hpp ----
 // einvit/nn/common.hpp — what the operations in einvit/nn/ share: the accumulate tag and the layout facts they check
 // their operands with.
@@ -7582,7 +7619,10 @@ auto attention(const Q& q, const K& k, const V& v, const Mask& keep, bool mask_q
                   "einvit::attention: the keep mask must have shape (b, m): batch and tokens of k");
     static_assert(std::is_integral_v<detail::elem_t<Mask>>, "einvit::attention: the keep mask must hold integers or bools");
     if (scale == 0) scale = detail::elem_t<Q>(1) / std::sqrt(static_cast<detail::elem_t<Q>>(L::extent(L::rank - 1)));
-    std::vector<std::uint8_t> bytes(LM::extent(0) * LM::extent(1));
+    // the mask as bytes: on the stack when small (no heap needed), else from the heap
+    constexpr std::size_t n = LM::extent(0) * LM::extent(1);
+    std::conditional_t<(n <= 16384), std::array<std::uint8_t, n>, std::vector<std::uint8_t>> bytes{};
+    if constexpr (n > 16384) bytes.resize(n);
     for (std::size_t b = 0; b < LM::extent(0); ++b)
         for (std::size_t j = 0; j < LM::extent(1); ++j)
             bytes[b * LM::extent(1) + j] = keep.data()[b * LM::stride(0) + j * LM::stride(1)] != 0;
@@ -9443,7 +9483,7 @@ public:
         }
         return *this;
     }
-#if EINVIT_HEAP  // a model that owns its weights, and the forms that allocate (forward, features): not without a heap
+#if EINVIT_HEAP  // a model that owns its weights, and what allocates (forward, features, weight_image): not without a heap
     /// A model with these weights; raises if they do not fit the config (weights_fault says how).
     explicit VisionTransformer(Weights w) : w_(std::move(w)) {
         if (const message fault = weights_fault(w_); !fault.empty()) raise(errc::invalid_argument, fault);
@@ -9462,13 +9502,13 @@ public:
 
     /// The weights the model owns (empty for a model over a weight image, whose weights are the image's).
     const Weights& weights() const noexcept { return w_; }
-#endif
 
     /// The model's weights as a weight image: its packed weights, biases, norms and embeddings as this
     /// build lays them out, behind a header naming the build's packing (panel width, depth blocks) and
     /// a fingerprint of the config, every table 64-byte aligned. from_weight_image takes it back without
     /// a copy: written to a file and memory-mapped, or linked into a program's read-only data.
     std::vector<std::byte> weight_image() const;
+#endif
 
     /// A model over a weight image that weight_image() of a build that packs as this one made (the same
     /// instruction set's panel width and depth blocks: the header says which), at a 64-byte boundary,
@@ -10067,7 +10107,6 @@ message VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
     });
     return fault;
 }
-#endif
 
 template <Config C, class Backend>
 std::vector<std::byte> VisionTransformer<C, Backend>::weight_image() const {
@@ -10099,6 +10138,7 @@ std::vector<std::byte> VisionTransformer<C, Backend>::weight_image() const {
     });
     return image;
 }
+#endif
 
 template <Config C, class Backend>
 result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_weight_image(const void* image, std::size_t bytes) {

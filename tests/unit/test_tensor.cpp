@@ -93,6 +93,17 @@ TEST_CASE("at() checks every index and names it with the shape") {
         CHECK(e.kind() == einvit::errc::out_of_range);
         CHECK(std::string(e.what()) == "index (1, 3) is out of range for a tensor of shape (2, 3)");
     }
+    // any integral index, a char or a bool one too, is checked and named as a number
+    const char row = 2;
+    try {
+        (void)t.at(row, true);
+        FAIL("at(char 2, true) did not raise");
+    } catch (const einvit::error& e) {
+        CHECK(std::string(e.what()) == "index (2, 1) is out of range for a tensor of shape (2, 3)");
+    }
+    const std::size_t huge = std::size_t(-1);
+    CHECK_THROWS_WITH_AS((void)t.at(0, huge), "index (0, 18446744073709551615) is out of range for a tensor of shape (2, 3)",
+                         einvit::error);
 }
 
 TEST_CASE("an error's message is built without the heap: parts, integers in decimal, long text cut with ...") {
@@ -120,9 +131,22 @@ TEST_CASE("an error's message is built without the heap: parts, integers in deci
     cut += "tail";
     CHECK(cut.size() == message::capacity);
     CHECK(cut.view().substr(message::capacity - 3) == "...");
-    // text that fills it exactly is not cut
+    // text that fills it exactly is not cut; anything more then ends it in "...", in place of its last
     const std::string exact(message::capacity, 'y');
-    CHECK(message(exact).view() == exact);
+    message full(exact);
+    CHECK(full.view() == exact);
+    full += "z";
+    CHECK(full.size() == message::capacity);
+    CHECK(full.view() == exact.substr(0, message::capacity - 3) + "...");
+    // with one or two characters of room left, the same: three dots at the end, never one or two
+    for (std::size_t left : {1u, 2u, 3u, 4u}) {
+        message near(std::string(message::capacity - left, 'w'));
+        near += "abcdef";
+        CHECK(near.size() == message::capacity);
+        CHECK(near.view().substr(message::capacity - 3) == "...");
+        CHECK(near.view().substr(0, message::capacity - 3).find_first_not_of('w') ==
+              (left > 3 ? message::capacity - left : std::string_view::npos));
+    }
 
     // an error carries it; raise with parts makes the same text
     const einvit::error e(einvit::errc::invalid_argument, m);

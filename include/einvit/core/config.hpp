@@ -61,7 +61,7 @@
 // set_num_threads is accepted and keeps one thread. Results are the same for any thread count.
 // EINVIT_THREAD_LOCAL is thread_local with threads and nothing without (no TLS needed).
 #if !defined(EINVIT_THREADS)
-#if defined(EINVIT_NO_THREADS)
+#if defined(EINVIT_NO_THREADS) || defined(EINVIT_NO_HEAP)  // (the pool's threads come from the heap)
 #define EINVIT_THREADS 0
 #elif defined(__GLIBCXX__) && !defined(_GLIBCXX_HAS_GTHREADS)
 #define EINVIT_THREADS 0
@@ -72,12 +72,14 @@
 #endif
 #endif
 // EINVIT_HEAP is 1 unless the user defines EINVIT_NO_HEAP, for a target with no heap (a bare-metal
-// board, which has no threads either): then einvit's own code never calls operator new or malloc, and
-// a program that uses none of the heap's forms links no allocator (with threads, the pool's workers
-// still come from the standard library, which allocates for them). A tensor on the heap, or a product
-// with no scratch lent to it (a ScratchScope, a model's workspace), is then an out_of_memory error that
-// says so; arenas, views, weight images and forward_into's workspace are what such a program uses, and
-// vit/load.hpp (which allocates a checkpoint's tables) is left out of einvit.hpp.
+// board): then einvit's tensors and kernels take no memory from the heap, and the build has no threads
+// (EINVIT_THREADS 0: the pool's would come from it). A tensor on the heap, or a product with no scratch
+// lent to it (a ScratchScope, a model's workspace), is an out_of_memory error that says so; a model
+// owns no tables (no Weights member, no forward() or features(), no weight_image()), and vit/load.hpp,
+// which allocates a checkpoint's tables, is left out of einvit.hpp. Arenas, views, weight images and
+// forward_into's workspace are what such a program uses, and one that uses only them links no
+// allocator (examples/cortex_m/). What still uses std::vector is linked only where called: the
+// reference backend (the tests' oracle) and a few host-side helpers.
 #if !defined(EINVIT_HEAP)
 #if defined(EINVIT_NO_HEAP)
 #define EINVIT_HEAP 0

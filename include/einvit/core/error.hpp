@@ -114,11 +114,11 @@ private:
         if (text.size() <= room) {
             if (!text.empty()) std::memcpy(text_ + size_, text.data(), text.size());
             size_ += text.size();
-        } else {
-            const std::size_t keep = room >= 3 ? room - 3 : 0;
-            if (keep) std::memcpy(text_ + size_, text.data(), keep);
-            size_ += keep;
-            for (; size_ < capacity; ++size_) text_[size_] = '.';
+        } else {  // what fits before a closing "...", which may take the place of the last text held
+            constexpr std::size_t dots = capacity - 3;
+            if (size_ < dots) std::memcpy(text_ + size_, text.data(), dots - size_);
+            std::memcpy(text_ + dots, "...", 3);
+            size_ = capacity;
             cut_ = true;
         }
         text_[size_] = '\0';
@@ -179,11 +179,32 @@ private:
 [[noreturn]] EINVIT_COLD inline void raise(errc kind, const std::string& text) { raise(error(kind, text)); }
 [[noreturn]] EINVIT_COLD inline void raise(errc kind, const char* text) { raise(error(kind, text)); }
 [[noreturn]] EINVIT_COLD inline void raise(errc kind, const message& text) { raise(error(kind, text)); }
+namespace detail {
+// A part of a message as the out-of-line functions take it: text as a pointer (not an array of each
+// length) and integers widened, so that they are instantiated once per kind of part, not per literal.
+inline const char* message_part(const char* text) noexcept { return text; }
+template <class I>
+    requires(std::is_integral_v<I> && !std::is_same_v<I, bool> && !std::is_same_v<I, char>)
+constexpr auto message_part(I value) noexcept {
+    if constexpr (std::is_signed_v<I>) return static_cast<long long>(value);
+    else return static_cast<unsigned long long>(value);
+}
+template <class X>
+    requires(!std::is_integral_v<X> && !std::is_convertible_v<const X&, const char*>)
+const X& message_part(const X& part) noexcept {
+    return part;
+}
+template <class... Parts>
+[[noreturn]] EINVIT_COLD void raise_parts(errc kind, const Parts&... parts) {
+    raise(error(kind, message(parts...)));
+}
+}  // namespace detail
+
 /// The same with the message made of parts, message(parts...), out of line: not in the caller's frame.
 template <class... Parts>
     requires(sizeof...(Parts) >= 2)
-[[noreturn]] EINVIT_COLD void raise(errc kind, const Parts&... parts) {
-    raise(error(kind, message(parts...)));
+[[noreturn]] inline void raise(errc kind, const Parts&... parts) {
+    detail::raise_parts(kind, detail::message_part(parts)...);
 }
 
 template <class T>
@@ -192,9 +213,15 @@ class result;
 /// A result<T> holding an error whose message is made of parts, made out of line and returned in the
 /// caller's place (a message's worth of bytes stays out of the frame of a check that passes):
 ///     if (bytes > room) return failure<void*>(errc::out_of_memory, bytes, " bytes requested, ", room, " left");
+namespace detail {
 template <class T, class... Parts>
-EINVIT_COLD result<T> failure(errc kind, const Parts&... parts) {
+EINVIT_COLD result<T> failure_parts(errc kind, const Parts&... parts) {
     return error(kind, message(parts...));
+}
+}  // namespace detail
+template <class T, class... Parts>
+inline result<T> failure(errc kind, const Parts&... parts) {
+    return detail::failure_parts<T>(kind, detail::message_part(parts)...);
 }
 
 /// Either a value or the error that prevented it (a small std::expected for C++20).

@@ -124,7 +124,8 @@ public:
         // a request within alignment - 1 of SIZE_MAX would round up to 0: refused as larger than any arena
         const std::size_t need = bytes > static_cast<std::size_t>(-1) - (alignment - 1) ? static_cast<std::size_t>(-1) : align_up(bytes);
         const std::size_t room = start > capacity_ ? 0 : capacity_ - start;
-        if (need > room) return failure<void*>(errc::out_of_memory, "arena exhausted: ", need, " bytes requested, ", room, " of ", capacity_, " left");
+        if (start > capacity_ || need > room)
+            return failure<void*>(errc::out_of_memory, "arena exhausted: ", need, " bytes requested, ", room, " of ", capacity_, " left");
         void* p = base_ + start;
         std::memset(p, 0, need);
         used_ = start + need;

@@ -162,14 +162,17 @@ private:
     static void check_range(I... index) {
         std::size_t r = 0;
         bool ok = true;
-        ((ok = ok && static_cast<std::size_t>(index) < S::extents[r] && !(std::is_signed_v<I> && index < 0), ++r), ...);
-        if (!ok) {
-            message text("index (");
-            std::size_t k = 0;
-            ((text += k++ ? ", " : "", text += index), ...);
-            text += ") is out of range for a tensor of shape ";
-            raise(errc::out_of_range, detail::with_shape<S>(text));
-        }
+        ((ok = ok && static_cast<std::size_t>(index) < S::extents[r] && !(std::is_signed_v<I> && +index < 0), ++r), ...);
+        if (!ok) out_of_range(+index...);  // promoted: a char or a bool index reads as a number
+    }
+    // The error, made out of line
+    template <class... I>
+    [[noreturn]] EINVIT_COLD static void out_of_range(I... index) {
+        message text("index (");
+        std::size_t k = 0;
+        ((text += k++ ? ", " : "", text += index), ...);
+        text += ") is out of range for a tensor of shape ";
+        raise(errc::out_of_range, detail::with_shape<S>(text));
     }
 };
 

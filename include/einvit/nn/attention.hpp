@@ -2,6 +2,11 @@
 // Part of einvit's transformer operations; <einvit/ops/nn.hpp> includes them all.
 #pragma once
 
+#include <array>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
 #include "einvit/core/config.hpp"
 #include "einvit/nn/common.hpp"
 
@@ -82,7 +87,10 @@ auto attention(const Q& q, const K& k, const V& v, const Mask& keep, bool mask_q
                   "einvit::attention: the keep mask must have shape (b, m): batch and tokens of k");
     static_assert(std::is_integral_v<detail::elem_t<Mask>>, "einvit::attention: the keep mask must hold integers or bools");
     if (scale == 0) scale = detail::elem_t<Q>(1) / std::sqrt(static_cast<detail::elem_t<Q>>(L::extent(L::rank - 1)));
-    std::vector<std::uint8_t> bytes(LM::extent(0) * LM::extent(1));
+    // the mask as bytes: on the stack when small (no heap needed), else from the heap
+    constexpr std::size_t n = LM::extent(0) * LM::extent(1);
+    std::conditional_t<(n <= 16384), std::array<std::uint8_t, n>, std::vector<std::uint8_t>> bytes{};
+    if constexpr (n > 16384) bytes.resize(n);
     for (std::size_t b = 0; b < LM::extent(0); ++b)
         for (std::size_t j = 0; j < LM::extent(1); ++j)
             bytes[b * LM::extent(1) + j] = keep.data()[b * LM::stride(0) + j * LM::stride(1)] != 0;

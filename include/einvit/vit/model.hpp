@@ -251,7 +251,7 @@ public:
         }
         return *this;
     }
-#if EINVIT_HEAP  // a model that owns its weights, and the forms that allocate (forward, features): not without a heap
+#if EINVIT_HEAP  // a model that owns its weights, and what allocates (forward, features, weight_image): not without a heap
     /// A model with these weights; raises if they do not fit the config (weights_fault says how).
     explicit VisionTransformer(Weights w) : w_(std::move(w)) {
         if (const message fault = weights_fault(w_); !fault.empty()) raise(errc::invalid_argument, fault);
@@ -270,13 +270,13 @@ public:
 
     /// The weights the model owns (empty for a model over a weight image, whose weights are the image's).
     const Weights& weights() const noexcept { return w_; }
-#endif
 
     /// The model's weights as a weight image: its packed weights, biases, norms and embeddings as this
     /// build lays them out, behind a header naming the build's packing (panel width, depth blocks) and
     /// a fingerprint of the config, every table 64-byte aligned. from_weight_image takes it back without
     /// a copy: written to a file and memory-mapped, or linked into a program's read-only data.
     std::vector<std::byte> weight_image() const;
+#endif
 
     /// A model over a weight image that weight_image() of a build that packs as this one made (the same
     /// instruction set's panel width and depth blocks: the header says which), at a 64-byte boundary,
@@ -875,7 +875,6 @@ message VisionTransformer<C, Backend>::weights_fault(const Weights& w) {
     });
     return fault;
 }
-#endif
 
 template <Config C, class Backend>
 std::vector<std::byte> VisionTransformer<C, Backend>::weight_image() const {
@@ -907,6 +906,7 @@ std::vector<std::byte> VisionTransformer<C, Backend>::weight_image() const {
     });
     return image;
 }
+#endif
 
 template <Config C, class Backend>
 result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_weight_image(const void* image, std::size_t bytes) {

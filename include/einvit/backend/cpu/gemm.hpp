@@ -802,7 +802,8 @@ public:
     explicit PackedStore(std::size_t count)
         : data_(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)), einvit::detail::HeapFree{count * sizeof(T)}),
           capacity_(count) {
-        if (count && !data_) raise(errc::out_of_memory, "no memory for the ", count * sizeof(T), " bytes of a model's packed weights");
+        if (count && !data_) raise(errc::out_of_memory, "no memory for the ", count * sizeof(T), " bytes of a model's packed weights",
+                                     einvit::detail::no_heap_note);
     }
     /// Elements an operand of `count` elements takes: rounded up so that the next starts 64-byte aligned.
     static constexpr std::size_t room(std::size_t count) noexcept { return align_up(count * sizeof(T)) / sizeof(T); }
@@ -840,7 +841,7 @@ public:
         } else {
             data_ = Owned(static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false)),
                           einvit::detail::HeapFree{count * sizeof(T)});
-            if (count && !data_) raise(errc::out_of_memory, "no memory to pre-pack a GEMM operand");
+            if (count && !data_) raise(errc::out_of_memory, "no memory to pre-pack a GEMM operand", einvit::detail::no_heap_note);
         }
         for (std::size_t k0 = 0; k0 < k; k0 += kc_) {
             const std::size_t kb = k - k0 < kc_ ? k - k0 : kc_;

@@ -393,10 +393,8 @@ inline constexpr std::size_t item_cursors_on_stack = 8;
 template <class Slot, std::size_t N>
 Slot* call_slots(Slot (&local)[N], std::size_t count) {
     if (count <= N) return local;
-#if !EINVIT_THREADS || !EINVIT_HEAP
-    // one thread never has more than one share; threads without a heap share at most N
-    raise(errc::out_of_memory, count, " threads share a call, more than the ", N,
-          " whose state fits the stack, and this build has no heap for the rest (EINVIT_NO_HEAP)");
+#if !EINVIT_THREADS  // (as a build without a heap is): one thread has one share
+    raise(errc::invalid_argument, count, " shares of a call on one thread, more than the ", N, " it has room for");
 #else
     // emptied, not left dangling, when the thread's storage goes (see ScratchBuffer): a kernel run from
     // a static object's destructor then allocates afresh
