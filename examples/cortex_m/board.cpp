@@ -19,29 +19,22 @@
 #include <einvit/einvit.hpp>
 
 #include <cstddef>
-#include <cstring>
 
 #include "board.hpp"
 #include "classify/fashion_mnist_config.hpp"
 #include "report.hpp"
 
-// The weight image and the images, in flash as they are (board_data.cpp).
-extern "C" const unsigned char board_weights[], board_weights_end[], board_images[], board_images_end[];
+// The weight image and the images (floats, 4-byte aligned), in flash as they are (board_data.cpp).
+extern "C" const unsigned char board_weights[], board_weights_end[];
+extern "C" const float board_images[], board_images_end[];
 
 namespace {
 using Model = einvit::vit::VisionTransformer<einvit_examples::fashion_mnist>;
 constexpr std::size_t image_floats = 28 * 28;
 
 alignas(64) float workspace[Model::workspace_floats<1>];
-alignas(64) float pixels[image_floats];  // an image, copied from flash (the images need not be aligned)
 
-void print_number(const char* label, std::size_t value, const char* unit) {
-    char line[96];
-    std::size_t at = board::append(line, sizeof line, 0, label);
-    at = board::append(line, sizeof line, at, value);
-    board::append(line, sizeof line, at, unit);
-    board::print(line);
-}
+void say(const einvit::message& text) { board::print(text.c_str()); }
 }  // namespace
 
 int board::program() {
@@ -57,25 +50,17 @@ int board::program() {
         board::print("from_weight_image returned\n");  // never
         return 2;
     }
-    const auto images = static_cast<std::size_t>(board_images_end - board_images) / sizeof pixels;
+    const auto images = static_cast<std::size_t>(board_images_end - board_images) / image_floats;
     for (std::size_t i = 0; i < images; ++i) {
-        std::memcpy(pixels, board_images + i * sizeof pixels, sizeof pixels);
         float logits[Model::out_dim];
-        model.value().forward_into<1>(Model::Input<1>(pixels), logits, workspace);
-        char line[256];
-        board::result_line(line, sizeof line, i, logits, Model::out_dim);
-        board::print(line);
+        // read where it lies in flash, through a view
+        model.value().forward_into<1>(Model::Input<1>(board_images + i * image_floats), logits, workspace);
+        say(board::result_line(i, logits, Model::out_dim));
     }
-    print_number("weight image in flash: ", bytes, " bytes\n");
-    print_number("workspace: ", sizeof workspace, " bytes\n");
-    print_number("static RAM (.data and .bss, the workspace included): ", board::static_ram(), " bytes\n");
-    char line[96];
-    std::size_t at = board::append(line, sizeof line, 0, "stack: ");
-    at = board::append(line, sizeof line, at, board::stack_used());
-    at = board::append(line, sizeof line, at, " of ");
-    at = board::append(line, sizeof line, at, board::stack_size());
-    board::append(line, sizeof line, at, " bytes used\n");
-    board::print(line);
-    print_number("heap requests: ", board::heap_requests(), "\n");
+    say(einvit::message("weight image in flash: ", bytes, " bytes\n"));
+    say(einvit::message("workspace: ", sizeof workspace, " bytes\n"));
+    say(einvit::message("static RAM (.data and .bss, the workspace included): ", board::static_ram(), " bytes\n"));
+    say(einvit::message("stack: ", board::stack_used(), " of ", board::stack_size(), " bytes used\n"));
+    say(einvit::message("heap requests: ", board::heap_requests(), "\n"));
     return images > 0 && board::heap_requests() == 0 ? 0 : 1;
 }

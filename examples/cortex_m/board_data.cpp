@@ -10,7 +10,7 @@ asm(".section .rodata.board_data,\"a\",%progbits\n"
     ".balign 64\n"
     ".global board_weights\nboard_weights:\n.incbin \"" BOARD_DATA "/model.einvit\"\n"
     ".global board_weights_end\nboard_weights_end:\n"
-    ".balign 4\n"
+    ".balign 4\n"  // floats
     ".global board_images\nboard_images:\n.incbin \"" BOARD_DATA "/images.bin\"\n"
     ".global board_images_end\nboard_images_end:\n"
     ".text\n");

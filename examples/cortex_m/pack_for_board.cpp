@@ -62,9 +62,7 @@ int main(int argc, char** argv) try {
         einvit_examples::load_grey_28(argv[i], input);
         images.insert(images.end(), input, input + einvit_examples::pixels);
         model.forward_into<1>(Model::Input<1>(input), logits, workspace.data());
-        char line[256];
-        board::result_line(line, sizeof line, static_cast<std::size_t>(i - 3), logits, Model::out_dim);
-        expected += line;
+        expected += board::result_line(static_cast<std::size_t>(i - 3), logits, Model::out_dim).view();
     }
     for (const char* dir : {"/", "/wrong_packing/"})
         write_file(out + dir + "images.bin", images.data(), images.size() * sizeof(float));

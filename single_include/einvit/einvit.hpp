@@ -733,15 +733,24 @@ constexpr bool is_contiguous_layout() noexcept {
 // Run-time code, compiled for each build of einvit (see EINVIT_ABI in config.hpp).
 namespace einvit::inline EINVIT_ABI {
 
+namespace detail {
+/// Appends "(2, 3, 4)" to `text` (errors name shapes so, with no heap to spare).
+template <class S>
+message& append_shape(message& text) noexcept {
+    text += "(";
+    for (std::size_t r = 0; r < S::rank(); ++r) {
+        if (r) text += ", ";
+        text += S::extents[r];
+    }
+    return text += S::rank() == 1 ? ",)" : ")";
+}
+}  // namespace detail
+
 /// "(2, 3, 4)": a shape as people write it.
 template <class S>
 std::string to_string() {
-    std::string out = "(";
-    for (std::size_t r = 0; r < S::rank(); ++r) {
-        if (r) out += ", ";
-        out += std::to_string(S::extents[r]);
-    }
-    return out + (S::rank() == 1 ? ",)" : ")");
+    message text;
+    return std::string(detail::append_shape<S>(text).view());
 }
 
 }  // namespace einvit::inline EINVIT_ABI
@@ -1053,7 +1062,8 @@ inline void heap_free([[maybe_unused]] void* p, [[maybe_unused]] std::size_t byt
 
 // What an out_of_memory error adds in a build without a heap.
 inline constexpr const char* no_heap_note =
-    EINVIT_HEAP ? "" : " (this build has no heap, EINVIT_NO_HEAP: use an arena, memory you own, or a lent workspace)";
+    EINVIT_HEAP ? "" : " (this build has no heap, EINVIT_NO_HEAP: use an arena, memory you own, or scratch lent by a "
+                       "ScratchScope, as a model's forward_into does)";
 
 // A unique_ptr deleter for a heap_allocate block of `bytes` bytes. With 0 bytes (never a heap block:
 // heap_allocate(0) gives null) it frees nothing, for a pointer into memory someone else owns.
@@ -2298,17 +2308,6 @@ inline constexpr uninitialized_t uninitialized{};
 
 namespace detail {
 
-/// text + "(2, 3, 4)": a shape as einvit::to_string<S>() writes it, in a message (no heap).
-template <class S>
-message with_shape(message text) noexcept {  // by value: a copy of the start
-    text += "(";
-    for (std::size_t r = 0; r < S::rank(); ++r) {
-        if (r) text += ", ";
-        text += S::extents[r];
-    }
-    return text += S::rank() == 1 ? ",)" : ")";
-}
-
 // What Tensor and TensorView share: static shape information, element access and the leaf an
 // expression reads. Derived provides data().
 template <class Derived, class T, class S, class St, class B>
@@ -2431,7 +2430,7 @@ private:
         std::size_t k = 0;
         ((text += k++ ? ", " : "", text += index), ...);
         text += ") is out of range for a tensor of shape ";
-        raise(errc::out_of_range, detail::with_shape<S>(text));
+        raise(errc::out_of_range, detail::append_shape<S>(text));
     }
 };
 
@@ -2470,7 +2469,7 @@ public:
     /// A tensor on the heap, or an out_of_memory error.
     [[nodiscard]] static result<Tensor> try_create() {
         T* p = static_cast<T*>(detail::heap_allocate(bytes()));
-        if (!p && bytes() != 0) return error(errc::out_of_memory, detail::with_shape<S>("no memory for a tensor of shape ") += detail::no_heap_note);
+        if (!p && bytes() != 0) return no_memory();
         return Tensor(p, true);
     }
 
@@ -2571,8 +2570,13 @@ private:
 
     static T* heap_or_raise(bool zero = true) {
         void* p = detail::heap_allocate(bytes(), zero);
-        if (!p && bytes() != 0) raise(errc::out_of_memory, detail::with_shape<S>("no memory for a tensor of shape ") += detail::no_heap_note);
+        if (!p && bytes() != 0) raise(no_memory());
         return static_cast<T*>(p);
+    }
+    // The heap's refusal, naming the shape (made out of line)
+    EINVIT_COLD static error no_memory() {
+        message text("no memory for a tensor of shape ");
+        return error(errc::out_of_memory, detail::append_shape<S>(text) += detail::no_heap_note);
     }
     void release() noexcept {
         if (owned_) detail::heap_free(data_, bytes());
@@ -5249,9 +5253,7 @@ T* scratch(std::size_t slot, std::size_t count) {
         einvit::detail::heap_free(b.data, b.size * sizeof(T));
         b.data = static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false));
         b.size = b.data ? count : 0;
-        if (!b.data)
-            raise(errc::out_of_memory, "no memory for a GEMM packing buffer",
-                  EINVIT_HEAP ? "" : " (this build has no heap, EINVIT_NO_HEAP: lend the product scratch with a ScratchScope, as a model's forward_into does)");
+        if (!b.data) raise(errc::out_of_memory, "no memory for a GEMM packing buffer", einvit::detail::no_heap_note);
     }
     return b.data;
 }

@@ -90,7 +90,8 @@ inline void heap_free([[maybe_unused]] void* p, [[maybe_unused]] std::size_t byt
 
 // What an out_of_memory error adds in a build without a heap.
 inline constexpr const char* no_heap_note =
-    EINVIT_HEAP ? "" : " (this build has no heap, EINVIT_NO_HEAP: use an arena, memory you own, or a lent workspace)";
+    EINVIT_HEAP ? "" : " (this build has no heap, EINVIT_NO_HEAP: use an arena, memory you own, or scratch lent by a "
+                       "ScratchScope, as a model's forward_into does)";
 
 // A unique_ptr deleter for a heap_allocate block of `bytes` bytes. With 0 bytes (never a heap block:
 // heap_allocate(0) gives null) it frees nothing, for a pointer into memory someone else owns.

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "einvit/core/config.hpp"
+#include "einvit/core/error.hpp"
 
 namespace einvit {
 
@@ -198,15 +199,24 @@ constexpr bool is_contiguous_layout() noexcept {
 // Run-time code, compiled for each build of einvit (see EINVIT_ABI in config.hpp).
 namespace einvit::inline EINVIT_ABI {
 
+namespace detail {
+/// Appends "(2, 3, 4)" to `text` (errors name shapes so, with no heap to spare).
+template <class S>
+message& append_shape(message& text) noexcept {
+    text += "(";
+    for (std::size_t r = 0; r < S::rank(); ++r) {
+        if (r) text += ", ";
+        text += S::extents[r];
+    }
+    return text += S::rank() == 1 ? ",)" : ")";
+}
+}  // namespace detail
+
 /// "(2, 3, 4)": a shape as people write it.
 template <class S>
 std::string to_string() {
-    std::string out = "(";
-    for (std::size_t r = 0; r < S::rank(); ++r) {
-        if (r) out += ", ";
-        out += std::to_string(S::extents[r]);
-    }
-    return out + (S::rank() == 1 ? ",)" : ")");
+    message text;
+    return std::string(detail::append_shape<S>(text).view());
 }
 
 }  // namespace einvit::inline EINVIT_ABI

@@ -39,17 +39,6 @@ inline constexpr uninitialized_t uninitialized{};
 
 namespace detail {
 
-/// text + "(2, 3, 4)": a shape as einvit::to_string<S>() writes it, in a message (no heap).
-template <class S>
-message with_shape(message text) noexcept {  // by value: a copy of the start
-    text += "(";
-    for (std::size_t r = 0; r < S::rank(); ++r) {
-        if (r) text += ", ";
-        text += S::extents[r];
-    }
-    return text += S::rank() == 1 ? ",)" : ")";
-}
-
 // What Tensor and TensorView share: static shape information, element access and the leaf an
 // expression reads. Derived provides data().
 template <class Derived, class T, class S, class St, class B>
@@ -172,7 +161,7 @@ private:
         std::size_t k = 0;
         ((text += k++ ? ", " : "", text += index), ...);
         text += ") is out of range for a tensor of shape ";
-        raise(errc::out_of_range, detail::with_shape<S>(text));
+        raise(errc::out_of_range, detail::append_shape<S>(text));
     }
 };
 
@@ -211,7 +200,7 @@ public:
     /// A tensor on the heap, or an out_of_memory error.
     [[nodiscard]] static result<Tensor> try_create() {
         T* p = static_cast<T*>(detail::heap_allocate(bytes()));
-        if (!p && bytes() != 0) return error(errc::out_of_memory, detail::with_shape<S>("no memory for a tensor of shape ") += detail::no_heap_note);
+        if (!p && bytes() != 0) return no_memory();
         return Tensor(p, true);
     }
 
@@ -312,8 +301,13 @@ private:
 
     static T* heap_or_raise(bool zero = true) {
         void* p = detail::heap_allocate(bytes(), zero);
-        if (!p && bytes() != 0) raise(errc::out_of_memory, detail::with_shape<S>("no memory for a tensor of shape ") += detail::no_heap_note);
+        if (!p && bytes() != 0) raise(no_memory());
         return static_cast<T*>(p);
+    }
+    // The heap's refusal, naming the shape (made out of line)
+    EINVIT_COLD static error no_memory() {
+        message text("no memory for a tensor of shape ");
+        return error(errc::out_of_memory, detail::append_shape<S>(text) += detail::no_heap_note);
     }
     void release() noexcept {
         if (owned_) detail::heap_free(data_, bytes());

@@ -248,9 +248,7 @@ T* scratch(std::size_t slot, std::size_t count) {
         einvit::detail::heap_free(b.data, b.size * sizeof(T));
         b.data = static_cast<T*>(einvit::detail::heap_allocate(count * sizeof(T), false));
         b.size = b.data ? count : 0;
-        if (!b.data)
-            raise(errc::out_of_memory, "no memory for a GEMM packing buffer",
-                  EINVIT_HEAP ? "" : " (this build has no heap, EINVIT_NO_HEAP: lend the product scratch with a ScratchScope, as a model's forward_into does)");
+        if (!b.data) raise(errc::out_of_memory, "no memory for a GEMM packing buffer", einvit::detail::no_heap_note);
     }
     return b.data;
 }
