@@ -50,14 +50,16 @@ private:
 
 /// What identifies an architecture in a checkpoint.
 struct Signature {
-    std::size_t dim = 0, depth = 0, patch = 0, height = 0, width = 0, channels = 0, classes = 0;
-    bool distilled = false, representation = false;
+    std::size_t dim = 0, depth = 0, patch = 0, height = 0, width = 0, channels = 0, classes = 0, registers = 0;
+    bool distilled = false, representation = false, class_token = true, layer_scale = false, prefix_position = true;
     bool operator==(const Signature&) const = default;
     std::string text() const {
         return "dim " + std::to_string(dim) + ", depth " + std::to_string(depth) + ", patch " + std::to_string(patch) + ", " +
                std::to_string(height) + " x " + std::to_string(width) + " x " + std::to_string(channels) + ", " +
-               std::to_string(classes) + " classes" + (distilled ? ", distillation token" : "") +
-               (representation ? ", pre_logits layer" : "");
+               std::to_string(classes) + " classes" + (class_token ? "" : ", no class token") +
+               (distilled ? ", distillation token" : "") + (registers ? ", " + std::to_string(registers) + " registers" : "") +
+               (representation ? ", pre_logits layer" : "") + (layer_scale ? ", layer scale" : "") +
+               (prefix_position ? "" : ", positions for the patches alone");
     }
 };
 
@@ -73,8 +75,9 @@ struct Arch {
 
 template <vit::Config C>
 Signature signature_of() {
-    return {C.dim, C.depth, C.patch, C.image_height, C.image_width, C.channels, C.num_classes, C.distillation_token,
-            C.representation_size != 0};
+    return {C.dim,          C.depth,          C.patch,           C.image_height,       C.image_width,
+            C.channels,     C.num_classes,    C.register_tokens, C.distillation_token, C.representation_size != 0,
+            C.class_token,  C.layer_scale,    C.prefix_position || C.prefix_tokens() == 0};
 }
 
 template <vit::Config C>
@@ -107,6 +110,7 @@ inline Preprocessing torchvision_imagenet(std::size_t resize) {
     for (int c = 0; c < 3; ++c) p.mean[c] = imagenet_mean[c], p.std[c] = imagenet_std[c];
     return p;
 }
+inline Preprocessing timm_256() { return {284, Filter::bicubic, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}, "resize 284 bicubic, crop 256, mean/std 0.5"}; }
 inline Preprocessing hf_vit() { return {0, Filter::bilinear, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}, "resize to 224 x 224 bilinear, mean/std 0.5"}; }
 
 template <vit::Config C>
@@ -135,6 +139,11 @@ inline const std::vector<Arch>& architectures() {
         arch<p::deit_tiny_distilled_patch16_224>("deit_tiny_distilled_patch16_224", F::timm, timm_deit()),
         arch<p::deit_small_distilled_patch16_224>("deit_small_distilled_patch16_224", F::timm, timm_deit()),
         arch<p::deit_base_distilled_patch16_224>("deit_base_distilled_patch16_224", F::timm, timm_deit()),
+        // timm's DeiT-III (layer scale) and the ViTs with registers
+        arch<p::deit3_small_patch16_224>("deit3_small_patch16_224", F::timm, timm_deit()),
+        arch<p::deit3_base_patch16_224>("deit3_base_patch16_224", F::timm, timm_deit()),
+        arch<p::vit_medium_patch16_reg4_gap_256>("vit_medium_patch16_reg4_gap_256", F::timm, timm_256()),
+        arch<p::vit_base_patch16_reg4_gap_256>("vit_base_patch16_reg4_gap_256", F::timm, timm_256()),
         // torchvision (IMAGENET1K_V1 weights)
         arch<p::vit_base_patch16_224>("vit_b_16", F::torchvision, torchvision_imagenet(256)),
         arch<p::vit_base_patch32_224>("vit_b_32", F::torchvision, torchvision_imagenet(256)),
@@ -158,6 +167,16 @@ inline std::size_t dim_of(const einvit::io::TensorInfo* t, std::size_t axis) {
     return t && axis < t->rank ? static_cast<std::size_t>(t->shape[axis]) : 0;
 }
 
+// n's square root where n is a square of a positive side, else 0 (a table of more than 2^40 rows is
+// no image's: 0, and no architecture matches)
+inline std::size_t square_side(std::size_t n) {
+    if (n == 0 || n > (std::size_t{1} << 40)) return 0;
+    auto side = static_cast<std::size_t>(std::sqrt(static_cast<double>(n)));
+    while (side > 0 && side * side > n) --side;
+    while ((side + 1) * (side + 1) <= n) ++side;
+    return side * side == n ? side : 0;
+}
+
 inline std::size_t count_blocks(const einvit::io::SafeTensors& f, const std::string& before, const std::string& after) {
     std::size_t n = 0;
     while (f.find(before + std::to_string(n) + after)) ++n;
@@ -177,14 +196,15 @@ struct Detected {
 inline Detected detect(const einvit::io::SafeTensors& f) {
     struct Layout {
         vit::Family family;
-        const char *patch, *block_before, *block_after, *pos, *head, *dist, *pre_logits;
+        const char *patch, *block_before, *block_after, *pos, *head, *dist, *pre_logits, *cls, *reg, *layer_scale;
     };
     static const Layout layouts[] = {
-        {vit::Family::timm, "patch_embed.proj.weight", "blocks.", ".norm1.weight", "pos_embed", "head.weight", "dist_token", "pre_logits.fc.weight"},
+        {vit::Family::timm, "patch_embed.proj.weight", "blocks.", ".norm1.weight", "pos_embed", "head.weight", "dist_token", "pre_logits.fc.weight",
+         "cls_token", "reg_token", "blocks.0.ls1.gamma"},
         {vit::Family::torchvision, "conv_proj.weight", "encoder.layers.encoder_layer_", ".ln_1.weight", "encoder.pos_embedding", "heads.head.weight", "",
-         "heads.pre_logits.weight"},
+         "heads.pre_logits.weight", "class_token", "", ""},
         {vit::Family::hf, "vit.embeddings.patch_embeddings.projection.weight", "vit.encoder.layer.", ".layernorm_before.weight",
-         "vit.embeddings.position_embeddings", "classifier.weight", "", ""},
+         "vit.embeddings.position_embeddings", "classifier.weight", "", "", "vit.embeddings.cls_token", "", ""},
     };
     Detected d;
     for (const Layout& l : layouts) {
@@ -200,16 +220,16 @@ inline Detected detect(const einvit::io::SafeTensors& f) {
         s.classes = detail::dim_of(f.find(l.head), 0);
         s.distilled = *l.dist && f.find(l.dist);
         s.representation = *l.pre_logits && f.find(l.pre_logits);
-        // square images: the position table holds the prefix tokens and (side / patch)^2 patches
-        const std::size_t tokens = detail::dim_of(f.find(l.pos), 1), prefix = s.distilled ? 2 : 1;
-        // (a table of more than 2^40 rows is no image's: the side stays 0 and no architecture matches)
-        std::size_t side = 0;
-        if (tokens > prefix && tokens - prefix <= (std::size_t{1} << 40)) {
-            const std::size_t patches = tokens - prefix;
-            side = static_cast<std::size_t>(std::sqrt(static_cast<double>(patches)));
-            while (side > 0 && side * side > patches) --side;
-            while ((side + 1) * (side + 1) <= patches) ++side;
-        }
+        s.class_token = f.find(l.cls) != nullptr;
+        s.registers = *l.reg ? detail::dim_of(f.find(l.reg), 1) : 0;
+        s.layer_scale = *l.layer_scale && f.find(l.layer_scale);
+        // square images: the position table holds (side / patch)^2 patches after the prefix tokens, or
+        // the patches alone (timm's no_embed_class)
+        const std::size_t tokens = detail::dim_of(f.find(l.pos), 1);
+        const std::size_t prefix = (s.class_token ? 1 : 0) + (s.distilled ? 1 : 0) + s.registers;
+        std::size_t side = detail::square_side(tokens > prefix ? tokens - prefix : 0);
+        s.prefix_position = side != 0 || prefix == 0;
+        if (side == 0) side = detail::square_side(tokens);
         s.height = s.width = side * s.patch;
         return d;
     }

@@ -8985,15 +8985,20 @@ struct Config {
     Pooling pooling = Pooling::cls;
     bool class_token = true;
     bool distillation_token = false;  ///< DeiT: a second token and head, logits averaged
+    std::size_t register_tokens = 0;  ///< timm's reg_token: prefix tokens after the class (and distillation) token that no head reads
     bool qkv_bias = true;
     bool proj_out = true;  ///< an output projection after attention (vit-pytorch drops it when heads = 1 and dim_head = dim)
     bool proj_bias = true;  ///< a bias on that projection (vit-pytorch's SimpleViT has none)
     NormPlacement norm = NormPlacement::pre;
     bool final_norm = true;
     bool patch_norm = false;  ///< vit-pytorch's LayerNorm before and after the patch projection
+    bool patch_bias = true;   ///< a bias on the patch projection (timm's models with norm_pre, CLIP's, have none)
     bool head_norm = false;   ///< a LayerNorm in front of the head (the seeds' vit-pytorch mlp_head)
     std::size_t representation_size = 0;  ///< timm's pre_logits: Linear + tanh of this size; 0: none
     PositionEmbedding position = PositionEmbedding::learned;
+    bool prefix_position = true;  ///< the learned position table covers the prefix tokens too; false: the patches only (timm's no_embed_class: DeiT-III, models with registers)
+    bool layer_scale = false;  ///< each branch's output scaled per channel before the residual add (timm's ls1, ls2: DeiT-III, DINOv2)
+    bool embed_norm = false;   ///< a LayerNorm on the tokens before the first block (timm's norm_pre: CLIP image towers)
     Activation activation = Activation::gelu_erf;
     PatchOrder patch_order = PatchOrder::c_p1_p2;
     float layer_norm_eps = 1e-6f;
@@ -9006,7 +9011,10 @@ struct Config {
     constexpr std::size_t grid_w() const noexcept { return patch ? image_width / patch : 0; }
     constexpr std::size_t patches() const noexcept { return grid_h() * grid_w(); }
     constexpr std::size_t patch_dim() const noexcept { return channels * patch * patch; }
-    constexpr std::size_t prefix_tokens() const noexcept { return (class_token ? 1 : 0) + (distillation_token ? 1 : 0); }
+    /// The tokens a head may read: the class token, then the distillation token.
+    constexpr std::size_t class_tokens() const noexcept { return (class_token ? 1 : 0) + (distillation_token ? 1 : 0); }
+    /// The tokens before the patches: the class tokens, then the registers.
+    constexpr std::size_t prefix_tokens() const noexcept { return class_tokens() + register_tokens; }
     constexpr std::size_t tokens() const noexcept { return patches() + prefix_tokens(); }
     constexpr std::size_t feature_dim() const noexcept { return representation_size ? representation_size : dim; }
 };
@@ -9028,6 +9036,7 @@ enum class ConfigProblem {
     sincos_needs_dim_divisible_by_4,
     layer_norm_eps_must_be_positive,
     attention_scale_negative,
+    layer_scale_needs_projection,
 };
 
 constexpr ConfigProblem config_problem(const Config& c) noexcept {
@@ -9045,6 +9054,7 @@ constexpr ConfigProblem config_problem(const Config& c) noexcept {
     // written so that NaN and infinity fail too: either would make every output NaN
     if (!(c.layer_norm_eps > 0 && c.layer_norm_eps <= 3.4028234663852886e38f)) return ConfigProblem::layer_norm_eps_must_be_positive;
     if (!(c.attention_scale >= 0 && c.attention_scale <= 3.4028234663852886e38f)) return ConfigProblem::attention_scale_negative;
+    if (c.layer_scale && !c.proj_out) return ConfigProblem::layer_scale_needs_projection;
     return ConfigProblem::none;
 }
 
@@ -9065,6 +9075,7 @@ constexpr const char* describe(ConfigProblem p) noexcept {
         case ConfigProblem::sincos_needs_dim_divisible_by_4: return "2-D sine-cosine position embedding needs dim divisible by 4";
         case ConfigProblem::layer_norm_eps_must_be_positive: return "layer_norm_eps must be positive and finite";
         case ConfigProblem::attention_scale_negative: return "attention_scale must be positive and finite (or 0 for dim_head^-0.5)";
+        case ConfigProblem::layer_scale_needs_projection: return "layer scale needs the output projection after attention (proj_out)";
     }
     return "invalid";
 }
@@ -9126,6 +9137,53 @@ inline constexpr Config deit_base_patch16_224 = deit(768, 12, false);
 inline constexpr Config deit_tiny_distilled_patch16_224 = deit(192, 3, true);
 inline constexpr Config deit_small_distilled_patch16_224 = deit(384, 6, true);
 inline constexpr Config deit_base_distilled_patch16_224 = deit(768, 12, true);
+
+/// DeiT-III (timm's deit3_*): layer scale after each branch, positions for the patches alone.
+constexpr Config deit3(std::size_t dim, std::size_t depth, std::size_t heads) {
+    Config c = vit(dim, depth, heads, 16);
+    c.layer_scale = true;
+    c.prefix_position = false;
+    return c;
+}
+inline constexpr Config deit3_small_patch16_224 = deit3(384, 12, 6);
+inline constexpr Config deit3_medium_patch16_224 = deit3(512, 12, 8);
+inline constexpr Config deit3_base_patch16_224 = deit3(768, 12, 12);
+inline constexpr Config deit3_large_patch16_224 = deit3(1024, 24, 16);
+
+/// timm's ViTs with 4 registers, no class token, and the mean of the patch tokens through fc_norm
+/// (vit_*_patch16_reg4_gap_256).
+constexpr Config vit_reg4_gap_256(std::size_t dim, std::size_t heads) {
+    Config c = vit(dim, 12, heads, 16, 256);
+    c.class_token = false;
+    c.register_tokens = 4;
+    c.prefix_position = false;
+    c.pooling = Pooling::mean_patches;
+    c.final_norm = false;
+    c.head_norm = true;
+    return c;
+}
+inline constexpr Config vit_medium_patch16_reg4_gap_256 = vit_reg4_gap_256(512, 8);
+inline constexpr Config vit_base_patch16_reg4_gap_256 = vit_reg4_gap_256(768, 12);
+
+/// DINOv2 with registers (timm's vit_small_patch14_reg4_dinov2): 518 x 518 in 14 x 14 patches, layer
+/// scale, 4 registers; no head: the model gives the class token's features.
+inline constexpr Config vit_small_patch14_reg4_dinov2 = [] {
+    Config c = vit(384, 12, 6, 14, 518, 0);
+    c.register_tokens = 4;
+    c.prefix_position = false;
+    c.layer_scale = true;
+    return c;
+}();
+
+/// CLIP's image tower as timm holds it (vit_base_patch16_clip_224): no bias on the patch projection, a
+/// LayerNorm before the blocks, eps 1e-5.
+inline constexpr Config vit_base_patch16_clip_224 = [] {
+    Config c = vit(768, 12, 12, 16);
+    c.embed_norm = true;
+    c.patch_bias = false;
+    c.layer_norm_eps = 1e-5f;
+    return c;
+}();
 
 /// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
 /// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).
@@ -9317,8 +9375,9 @@ struct Weights {
     gemm::PackedStore<float> store;  ///< the packed weights' memory, one block (see load_weights)
     LinearWeights patch;
     NormWeights patch_norm_in, patch_norm_out;
-    std::vector<float> cls, dist, pos;  ///< pos: tokens x dim (empty for sine-cosine)
-    std::vector<BlockWeights> blocks;
+    std::vector<float> cls, dist, reg, pos;  ///< reg: registers x dim; pos: the rows the config's table covers x dim
+    NormWeights embed_norm;
+    std::vector<BlockWeights> blocks;  ///< with layer scale, proj's and fc2's rows (and biases) hold it, scaled at load
     NormWeights norm, head_norm;
     LinearWeights pre_logits, head, head_dist;
 };
@@ -9332,7 +9391,7 @@ constexpr std::size_t pad16(std::size_t n) noexcept { return (n + 15) / 16 * 16;
 // config's fingerprint, the number of tables, the image's bytes, 0), a table of contents (each table's
 // byte offset and float count, 64-bit words), then the tables, each at a 64-byte boundary.
 inline constexpr char image_magic[8] = {'E', 'I', 'N', 'V', 'I', 'T', 'W', 'I'};
-inline constexpr std::uint64_t image_version = 1;
+inline constexpr std::uint64_t image_version = 2;  // 2: the registers' and embed_norm's tables added
 inline constexpr std::size_t image_header_bytes = 64, image_entry_bytes = 16;
 constexpr std::size_t image_align(std::size_t bytes) noexcept { return (bytes + 63) / 64 * 64; }
 
@@ -9643,7 +9702,8 @@ private:
     struct Views {
         LinearView patch;
         NormView patch_norm_in, patch_norm_out;
-        const float *cls = nullptr, *dist = nullptr, *pos = nullptr;
+        const float *cls = nullptr, *dist = nullptr, *reg = nullptr, *pos = nullptr;
+        NormView embed_norm;
         std::array<BlockView, C.depth> blocks;
         NormView norm, head_norm;
         LinearView pre_logits, head, head_dist;
@@ -9706,11 +9766,14 @@ private:
         head(n, x, pooled, feats, out, features_only);
     }
 
-    // With class-token pooling the head reads only the prefix tokens (class, distillation), and every
-    // operation after the last block's attention works token by token: that block computes keys and
-    // values for every token but the rest (its queries' attention, projection, MLP, the final norm)
-    // only for the prefix tokens, which it packs to the front of x. The logits are the same.
-    static constexpr std::size_t kept_rows = C.pooling == Pooling::cls ? P : T;
+    // With class-token pooling the head reads only the class tokens (class, distillation: not the
+    // registers), and every operation after the last block's attention works token by token: that
+    // block computes keys and values for every token but the rest (its queries' attention, projection,
+    // MLP, the final norm) only for the class tokens, which it packs to the front of x. The logits are the same.
+    static constexpr std::size_t kept_rows = C.pooling == Pooling::cls ? C.class_tokens() : T;
+    // Rows of the position table: every token's, or the patches' alone (sine-cosine, no_embed_class).
+    static constexpr std::size_t position_rows =
+        C.position == PositionEmbedding::learned && C.prefix_position ? T : NP;
     // The configuration's floating-point fields as constants of the class: clang 14 crashes generating
     // code that reads a float member of the template parameter object C at run time.
     static constexpr float layer_norm_eps = C.layer_norm_eps;
@@ -9787,12 +9850,11 @@ private:
             float* xb = x + b * T * D;
             if constexpr (C.class_token) std::memcpy(xb, v_.cls, D * sizeof(float));
             if constexpr (C.distillation_token) std::memcpy(xb + D, v_.dist, D * sizeof(float));
-            if constexpr (C.position == PositionEmbedding::learned) {
-                for (std::size_t i = 0; i < T * D; ++i) xb[i] += v_.pos[i];
-            } else {
-                for (std::size_t i = 0; i < NP * D; ++i) xb[P * D + i] += v_.pos[i];
-            }
+            if constexpr (C.register_tokens != 0) std::memcpy(xb + C.class_tokens() * D, v_.reg, C.register_tokens * D * sizeof(float));
+            float* covered = xb + (T - position_rows) * D;  // the rows the position table covers: the last ones
+            for (std::size_t i = 0; i < position_rows * D; ++i) covered[i] += v_.pos[i];
         }
+        if constexpr (C.embed_norm) norm_rows(v_.embed_norm, x, x, n * T);
     }
 
     // Attention of the first `rows` tokens of each image (T, or kept_rows in the last block) to every
@@ -9933,7 +9995,9 @@ private:
         v.patch_norm_out = view_of(w.patch_norm_out);
         v.cls = w.cls.data();
         v.dist = w.dist.data();
+        v.reg = w.reg.data();
         v.pos = w.pos.data();
+        v.embed_norm = view_of(w.embed_norm);
         for (std::size_t l = 0; l < C.depth; ++l) {
             const BlockWeights& b = w.blocks[l];
             v.blocks[l] = {view_of(b.norm1), view_of(b.norm2), view_of(b.qkv), view_of(b.proj), view_of(b.fc1), view_of(b.fc2)};
@@ -9993,7 +10057,9 @@ private:
         norm(v.patch_norm_out, "patch_norm_out", no_block, D, C.patch_norm);
         values(v.cls, "cls", C.class_token ? D : 0);
         values(v.dist, "dist", C.distillation_token ? D : 0);
-        values(v.pos, "pos", (C.position == PositionEmbedding::learned ? T : NP) * D);
+        values(v.reg, "reg", C.register_tokens * D);
+        values(v.pos, "pos", position_rows * D);
+        norm(v.embed_norm, "embed_norm", no_block, D, C.embed_norm);
         for (std::size_t l = 0; l < C.depth; ++l) {
             auto& b = v.blocks[l];
             norm(b.norm1, "norm1", l, D, true);
@@ -10025,7 +10091,8 @@ private:
         struct Vs {
             L patch;
             N patch_norm_in, patch_norm_out;
-            int cls = 0, dist = 0, pos = 0;
+            int cls = 0, dist = 0, reg = 0, pos = 0;
+            N embed_norm;
             std::array<B, C.depth> blocks{};
             N norm, head_norm;
             L pre_logits, head, head_dist;
@@ -10049,9 +10116,10 @@ private:
             }
         };
         for (std::size_t x : {C.image_height, C.image_width, C.patch, C.channels, C.dim, C.depth, C.heads, C.dim_head, C.mlp_dim,
-                              C.num_classes, C.representation_size})
+                              C.num_classes, C.representation_size, C.register_tokens})
             mix(x);
-        for (bool x : {C.class_token, C.distillation_token, C.qkv_bias, C.proj_out, C.proj_bias, C.final_norm, C.patch_norm, C.head_norm})
+        for (bool x : {C.class_token, C.distillation_token, C.qkv_bias, C.proj_out, C.proj_bias, C.final_norm, C.patch_norm, C.head_norm,
+                       C.prefix_position, C.layer_scale, C.embed_norm, C.patch_bias})
             mix(x);
         for (int x : {static_cast<int>(C.pooling), static_cast<int>(C.norm), static_cast<int>(C.position), static_cast<int>(C.activation),
                       static_cast<int>(C.patch_order)})
@@ -10211,9 +10279,10 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 //   auto model = einvit::vit::load<einvit::vit::presets::vit_base_patch16_224>(file, einvit::vit::Family::timm);
 //
 // Each family names its tensors its own way; the maps here take them into einvit's layout:
-// - timm (VisionTransformer, DeiT): patch_embed.proj, cls_token, dist_token, pos_embed,
-//   blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}, norm, fc_norm (global_pool "avg"),
-//   pre_logits.fc, head, head_dist.
+// - timm (VisionTransformer, DeiT, DeiT-III): patch_embed.proj, cls_token, dist_token, reg_token,
+//   pos_embed, norm_pre, blocks.N.{norm1, attn.qkv, attn.proj, ls1.gamma, norm2, mlp.fc1, mlp.fc2,
+//   ls2.gamma}, norm, fc_norm (global_pool "avg"), pre_logits.fc, head, head_dist. Layer scale (ls1,
+//   ls2) is folded into attn.proj's and mlp.fc2's rows and biases as they are packed.
 // - torchvision (vit_b_16 ...): conv_proj, class_token, encoder.pos_embedding,
 //   encoder.layers.encoder_layer_N.{ln_1, self_attention.in_proj_*, self_attention.out_proj, ln_2,
 //   mlp.0, mlp.3}, encoder.ln, heads.head (heads.pre_logits with a representation layer).
@@ -10373,11 +10442,12 @@ private:
 
 struct Names {
     std::string patch, patch_norm_in, patch_norm_out, cls, dist, pos, norm, head_norm, pre_logits, head, head_dist;
+    std::string reg = {}, embed_norm = {};  // timm's alone
 };
 
 inline Names family_names(Family f) {
     switch (f) {
-        case Family::timm: return {"patch_embed.proj", "", "", "cls_token", "dist_token", "pos_embed", "norm", "fc_norm", "pre_logits.fc", "head", "head_dist"};
+        case Family::timm: return {"patch_embed.proj", "", "", "cls_token", "dist_token", "pos_embed", "norm", "fc_norm", "pre_logits.fc", "head", "head_dist", "reg_token", "norm_pre"};
         case Family::torchvision: return {"conv_proj", "", "", "class_token", "", "encoder.pos_embedding", "encoder.ln", "", "heads.pre_logits", "heads.head", ""};
         case Family::hf: return {"vit.embeddings.patch_embeddings.projection", "", "", "vit.embeddings.cls_token", "", "vit.embeddings.position_embeddings", "vit.layernorm", "", "", "classifier", ""};
         case Family::vit_pytorch: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "cls_token", "", "pos_embedding", "transformer.norm", "mlp_head.0", "", "mlp_head", ""};
@@ -10412,10 +10482,17 @@ Weights read_weights(CheckpointReader& r, Family family) {
     auto pack = [&](LinearWeights& l, const std::vector<float>& weight, const float* bias, std::uint64_t out, std::uint64_t in) {
         if (!r.failed()) l.set(weight.data(), bias, out, in, &w.store);
     };
-    auto linear = [&](const std::string& base, std::uint64_t out, std::uint64_t in, bool bias) {
+    // `scale`, when given (out values, or none: empty after a kept fault), multiplies each output's
+    // row of the weight and its bias before packing: a layer scale after the layer
+    auto linear = [&](const std::string& base, std::uint64_t out, std::uint64_t in, bool bias, const std::vector<float>* scale = nullptr) {
         LinearWeights l;
-        const auto weight = r.take(base + ".weight", {out, in});
-        const auto b = bias ? r.take(base + ".bias", {out}) : std::vector<float>{};
+        auto weight = r.take(base + ".weight", {out, in});
+        auto b = bias ? r.take(base + ".bias", {out}) : std::vector<float>{};
+        if (scale && !r.failed())
+            for (std::size_t o = 0; o < out; ++o) {
+                for (std::size_t i = 0; i < in; ++i) weight[o * in + i] *= (*scale)[o];
+                if (bias) b[o] *= (*scale)[o];
+            }
         pack(l, weight, bias ? b.data() : nullptr, out, in);
         return l;
     };
@@ -10425,15 +10502,24 @@ Weights read_weights(CheckpointReader& r, Family family) {
         if (name.empty()) r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + lacks);
         return !name.empty();
     };
+    // what timm's models have and the other families' do not: faults of the config, before any tensor's
+    if (C.register_tokens) family_has(n.reg, " models have no register tokens (register_tokens = 0 in the config)");
+    if (C.embed_norm) family_has(n.embed_norm, " models have no norm before the blocks (embed_norm = false in the config)");
+    if (C.layer_scale && family != Family::timm)
+        r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " models have no layer scale (layer_scale = false in the config)");
+    // timm's no_embed_class (prefix_position = false): a table for the patches alone
+    if (C.position == PositionEmbedding::learned && !C.prefix_position && M::P != 0 && family != Family::timm)
+        r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) +
+                                           " models have positions for the prefix tokens too (prefix_position = true in the config)");
     const bool lucidrains =
         family == Family::vit_pytorch || family == Family::vit_pytorch_simple || family == Family::vit_pytorch_seed;
     if (lucidrains && C.patch_order != PatchOrder::p1_p2_c)
         r.fail(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
     if (family == Family::vit_pytorch && !C.patch_norm) {
-        w.patch = linear("to_patch_embedding.1", D, M::PD, true);
+        w.patch = linear("to_patch_embedding.1", D, M::PD, C.patch_bias);
     } else if (lucidrains || family == Family::torch_encoder) {
         if (C.patch_norm) w.patch_norm_in = norm(n.patch_norm_in, M::PD);
-        w.patch = linear(n.patch, D, M::PD, true);
+        w.patch = linear(n.patch, D, M::PD, C.patch_bias);
         if (C.patch_norm) w.patch_norm_out = norm(n.patch_norm_out, D);
     } else {
         if (C.patch_norm)
@@ -10442,20 +10528,23 @@ Weights read_weights(CheckpointReader& r, Family family) {
         if (C.patch_order != PatchOrder::c_p1_p2)
             r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
-        const auto b = r.take(n.patch + ".bias", {D});
-        pack(w.patch, weight, b.data(), D, M::PD);
+        const auto b = C.patch_bias ? r.take(n.patch + ".bias", {D}) : std::vector<float>{};
+        pack(w.patch, weight, C.patch_bias ? b.data() : nullptr, D, M::PD);
     }
     // (where a fault is kept, not raised, the weights are thrown away: what is left unset or empty stays so)
     if (C.class_token && family_has(n.cls, " models have no class token (class_token = false in the config)"))
         w.cls = r.take(n.cls, {1, 1, D});
     if (C.distillation_token && family_has(n.dist, " has no distilled models")) w.dist = r.take(n.dist, {1, 1, D});
+    if (C.register_tokens && !n.reg.empty()) w.reg = r.take(n.reg, {1, C.register_tokens, D});
     if (C.position == PositionEmbedding::learned) {
-        if (family_has(n.pos, " models have no learned position embedding")) w.pos = r.take(n.pos, {1, T, D});
+        if (family_has(n.pos, " models have no learned position embedding"))
+            w.pos = r.take(n.pos, {1, C.prefix_position ? T : std::uint64_t{M::NP}, D});
     } else {
         w.pos.resize(M::NP * D);
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
         if (!n.pos.empty()) r.ignore(n.pos);
     }
+    if (C.embed_norm && !n.embed_norm.empty()) w.embed_norm = norm(n.embed_norm, D);
     for (std::size_t l = 0; l < C.depth && !r.failed(); ++l) {
         BlockWeights b;
         const std::string i = std::to_string(l);
@@ -10464,10 +10553,13 @@ Weights read_weights(CheckpointReader& r, Family family) {
                 const std::string base = "blocks." + i + ".";
                 b.norm1 = norm(base + "norm1", D);
                 b.qkv = linear(base + "attn.qkv", 3 * I, D, C.qkv_bias);
-                if (C.proj_out) b.proj = linear(base + "attn.proj", D, I, C.proj_bias);
+                // LayerScale: x + gamma * proj(...) = x + (gamma-scaled proj)(...), the same for fc2
+                const auto ls1 = C.layer_scale ? r.take(base + "ls1.gamma", {D}) : std::vector<float>{};
+                if (C.proj_out) b.proj = linear(base + "attn.proj", D, I, C.proj_bias, C.layer_scale ? &ls1 : nullptr);
                 b.norm2 = norm(base + "norm2", D);
                 b.fc1 = linear(base + "mlp.fc1", MLP, D, true);
-                b.fc2 = linear(base + "mlp.fc2", D, MLP, true);
+                const auto ls2 = C.layer_scale ? r.take(base + "ls2.gamma", {D}) : std::vector<float>{};
+                b.fc2 = linear(base + "mlp.fc2", D, MLP, true, C.layer_scale ? &ls2 : nullptr);
                 break;
             }
             case Family::torchvision:

@@ -32,4 +32,34 @@ inline constexpr einvit::vit::Config mean_pooled_sincos{
     .representation_size = 24, .position = einvit::vit::PositionEmbedding::sincos_2d,
     .activation = einvit::vit::Activation::gelu_tanh};
 
+// DINOv2's kind (tests/golden/vit/gen.py's timm_dinov2_reg_features): class token, 4 registers,
+// positions for the patches alone, layer scale, no head (the class token's features)
+inline constexpr einvit::vit::Config timm_dinov2_reg = [] {
+    einvit::vit::Config c = einvit::vit::presets::vit(64, 3, 4, 8, 48, 0);
+    c.register_tokens = 4;
+    c.prefix_position = false;
+    c.layer_scale = true;
+    return c;
+}();
+
+// gen.py's timm_reg_norm_pre: registers inside the position table, a LayerNorm before the blocks and
+// no patch bias (timm's pre_norm), layer scale
+inline constexpr einvit::vit::Config timm_reg_norm_pre = [] {
+    einvit::vit::Config c = einvit::vit::presets::vit(64, 2, 4, 8, 32, 6);
+    c.image_width = 40;
+    c.mlp_dim = 128;
+    c.register_tokens = 2;
+    c.embed_norm = true;
+    c.patch_bias = false;
+    c.layer_scale = true;
+    return c;
+}();
+
+// registers after the class and distillation tokens, positions for the patches alone, a LayerNorm
+// before the blocks, no patch bias, layer scale (folded into proj and fc2: random weights hold it so)
+inline constexpr einvit::vit::Config registers_distilled{
+    .image_height = 24, .image_width = 32, .patch = 8, .channels = 3, .dim = 32, .depth = 2, .heads = 2, .mlp_dim = 64,
+    .num_classes = 6, .class_token = true, .distillation_token = true, .register_tokens = 3, .patch_bias = false,
+    .prefix_position = false, .layer_scale = true, .embed_norm = true};
+
 }  // namespace einvit_test

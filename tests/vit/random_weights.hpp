@@ -32,13 +32,17 @@ einvit::vit::Weights random_weights(unsigned seed = 7) {
     };
     einvit::vit::Weights w;
     linear(w.patch, PD, D);
+    if constexpr (!C.patch_bias) w.patch.bias.clear();
     if constexpr (C.patch_norm) {
         norm(w.patch_norm_in, PD);
         norm(w.patch_norm_out, D);
     }
     if constexpr (C.class_token) w.cls = values(D);
     if constexpr (C.distillation_token) w.dist = values(D);
-    w.pos = values((C.position == einvit::vit::PositionEmbedding::learned ? Model::T : Model::NP) * D);
+    if constexpr (C.register_tokens != 0) w.reg = values(C.register_tokens * D);
+    constexpr bool all_rows = C.position == einvit::vit::PositionEmbedding::learned && C.prefix_position;
+    w.pos = values((all_rows ? Model::T : Model::NP) * D);
+    if constexpr (C.embed_norm) norm(w.embed_norm, D);
     w.blocks.resize(C.depth);
     for (auto& b : w.blocks) {
         norm(b.norm1, D);

@@ -93,6 +93,73 @@ TEST_CASE("vit load: a checkpoint of another config or family is refused with th
     CHECK(load_error([&] { (void)vit::load<vit::presets::vit_tiny_patch16_224>(file, vit::Family::timm); }) == "(no error)");
 }
 
+TEST_CASE("vit load: registers, layer scale, positions for the patches alone, norm_pre: a config that differs is refused, naming what") {
+    using einvit_test::timm_dinov2_reg;
+    using einvit_test::timm_reg_norm_pre;
+    const auto dinov2 = einvit::io::SafeTensors::open(golden("timm_dinov2_reg_features.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<timm_dinov2_reg>(dinov2, vit::Family::timm); }) == "(no error)");
+    constexpr vit::Config without_scale = [] {
+        vit::Config c = timm_dinov2_reg;
+        c.layer_scale = false;
+        return c;
+    }();
+    const std::string unscaled = load_error([&] { (void)vit::load<without_scale>(dinov2, vit::Family::timm); });
+    CHECK(unscaled.find("unexpected tensor(s)") != std::string::npos);
+    CHECK(unscaled.find("'blocks.0.ls1.gamma' [64]") != std::string::npos);
+    constexpr vit::Config three_registers = [] {
+        vit::Config c = timm_dinov2_reg;
+        c.register_tokens = 3;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<three_registers>(dinov2, vit::Family::timm); })
+              .find("tensor 'reg_token' has shape [1, 4, 64], expected [1, 3, 64]") != std::string::npos);
+    constexpr vit::Config positions_for_all = [] {
+        vit::Config c = timm_dinov2_reg;
+        c.prefix_position = true;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<positions_for_all>(dinov2, vit::Family::timm); })
+              .find("tensor 'pos_embed' has shape [1, 36, 64], expected [1, 41, 64]") != std::string::npos);
+    const auto norm_pre = einvit::io::SafeTensors::open(golden("timm_reg_norm_pre.safetensors"));
+    constexpr vit::Config with_patch_bias = [] {
+        vit::Config c = timm_reg_norm_pre;
+        c.patch_bias = true;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<with_patch_bias>(norm_pre, vit::Family::timm); })
+              .find("missing tensor 'patch_embed.proj.bias' (expected shape [64])") != std::string::npos);
+    constexpr vit::Config no_norm_pre = [] {
+        vit::Config c = timm_reg_norm_pre;
+        c.embed_norm = false;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<no_norm_pre>(norm_pre, vit::Family::timm); }).find("'norm_pre.weight' [64]") != std::string::npos);
+    // the other families have none of these
+    const auto tiny = einvit::io::SafeTensors::open(golden("timm_vit_tiny_patch16_224.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<timm_dinov2_reg>(tiny, vit::Family::torchvision); })
+              .find("einvit::vit: torchvision models have no register tokens (register_tokens = 0 in the config)") == 0);
+    CHECK(load_error([&] { (void)vit::load<timm_reg_norm_pre>(tiny, vit::Family::hf); })
+              .find("einvit::vit: hf models have no register tokens") == 0);
+    constexpr vit::Config tiny_patch_positions = [] {
+        vit::Config c = vit::presets::vit_tiny_patch16_224;
+        c.prefix_position = false;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<tiny_patch_positions>(tiny, vit::Family::torchvision); }) ==
+          "einvit::vit: torchvision models have positions for the prefix tokens too (prefix_position = true in the config)");
+    CHECK(load_error([&] { (void)vit::load<tiny_patch_positions>(tiny, vit::Family::timm); })
+              .find("tensor 'pos_embed' has shape [1, 197, 192], expected [1, 196, 192]") != std::string::npos);
+    constexpr vit::Config scaled_mnist = [] {
+        vit::Config c = vit::presets::mnist;
+        c.layer_scale = true;
+        return c;
+    }();
+    const auto mnist = einvit::io::SafeTensors::open(golden("vit_pytorch_mnist.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<scaled_mnist>(mnist, vit::Family::vit_pytorch); }) ==
+          "einvit::vit: vit-pytorch models have no layer scale (layer_scale = false in the config)");
+    static_assert(vit::config_problem(vit::Config{.proj_out = false, .layer_scale = true}) == vit::ConfigProblem::layer_scale_needs_projection);
+}
+
 TEST_CASE("vit load: in a sharded checkpoint a mis-shaped tensor names its shard, and unexpected tensors theirs") {
     const auto sharded = einvit::io::ShardedCheckpoint::open(golden("hf_vit_sharded/model.safetensors.index.json"));
     REQUIRE(sharded.files().size() == 4);
@@ -337,6 +404,7 @@ void first_three_of_eight() {
 TEST_CASE("vit forward: forward_into_first with a padding mask, distillation, post-norm, mean pooling and pre_logits") {
     first_three_of_eight<distilled_post_norm>();
     first_three_of_eight<mean_pooled_sincos>();
+    first_three_of_eight<einvit_test::registers_distilled>();  // registers, layer scale, norm before the blocks
 }
 
 TEST_CASE("vit forward: ViT-Ti at one image and at batch 8 allocates nothing after its first pass, whichever threads take which items") {

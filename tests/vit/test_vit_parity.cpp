@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstring>
 #include <einvit/einvit.hpp>
+#include <fstream>
+#include <sstream>
 #include <einvit/vit/load.hpp>
 #include <string>
 #include <vector>
@@ -44,8 +46,9 @@ void check_parity(const char* name, vit::Family family) {
     einvit::Tensor<float, einvit::Shape<B, C.channels, C.image_height, C.image_width>> image;
     const auto input = read_floats(golden(std::string(name) + ".input.bin"), image.size());
     std::memcpy(image.data(), input.data(), image.bytes());
-    const auto want = read_floats(golden(std::string(name) + ".logits.bin"), B * C.num_classes);
-    einvit::Tensor<float, einvit::Shape<B, C.num_classes>> got;
+    constexpr std::size_t O = Model::out_dim;  // the classes, or the features of a model without a head
+    const auto want = read_floats(golden(std::string(name) + ".logits.bin"), B * O);
+    einvit::Tensor<float, einvit::Shape<B, O>> got;
     std::vector<std::uint8_t> keep(B * C.patches());
     if (std::FILE* m = std::fopen(golden(std::string(name) + ".mask.bin").c_str(), "rb")) {  // a padding mask
         REQUIRE(std::fread(keep.data(), 1, keep.size(), m) == keep.size());
@@ -63,9 +66,9 @@ void check_parity(const char* name, vit::Family family) {
     }
     std::size_t argmax_equal = 0;
     for (std::size_t b = 0; b < B; ++b) {
-        const float* g = got.data() + b * C.num_classes;
-        const float* w = want.data() + b * C.num_classes;
-        argmax_equal += std::max_element(g, g + C.num_classes) - g == std::max_element(w, w + C.num_classes) - w;
+        const float* g = got.data() + b * O;
+        const float* w = want.data() + b * O;
+        argmax_equal += std::max_element(g, g + O) - g == std::max_element(w, w + O) - w;
     }
     INFO(std::string(name) << ": max |delta| " << worst << ", max |logit| " << scale);
     CHECK(worst <= 1e-4 * scale);
@@ -165,7 +168,77 @@ constexpr vit::Config seed_mask = [] {
     return c;
 }();
 
+// timm's VisionTransformer with registers and no class token, pooling the patch tokens (not the
+// registers) through fc_norm, positions for the patches alone (vit_*_reg4_gap_256's kind)
+constexpr vit::Config timm_reg_gap = [] {
+    vit::Config c = timm_avg;
+    c.class_token = false;
+    c.register_tokens = 4;
+    c.prefix_position = false;
+    return c;
+}();
+
+using einvit_test::timm_dinov2_reg;
+using einvit_test::timm_reg_norm_pre;
+
+// A preset as tests/golden/vit/gen.py describes what timm builds for a name (timm_presets.txt).
+template <vit::Config C>
+std::string timm_description(const char* name) {
+    const auto b = [](bool x) { return x ? "1" : "0"; };
+    const std::size_t pooling = C.pooling == vit::Pooling::cls ? 0 : C.pooling == vit::Pooling::mean_all ? 1 : 2;
+    const std::size_t position_rows = C.position != vit::PositionEmbedding::learned ? 0 : C.prefix_position ? C.tokens() : C.patches();
+    std::ostringstream s;
+    s << name << " image_height=" << C.image_height << " image_width=" << C.image_width << " patch=" << C.patch
+      << " channels=" << C.channels << " dim=" << C.dim << " depth=" << C.depth << " heads=" << C.heads << " head_dim=" << C.head_dim()
+      << " mlp_dim=" << C.mlp_dim << " num_classes=" << C.num_classes << " pooling=" << pooling << " class_token=" << b(C.class_token)
+      << " distillation_token=" << b(C.distillation_token) << " register_tokens=" << C.register_tokens
+      << " qkv_bias=" << b(C.qkv_bias) << " patch_bias=" << b(C.patch_bias) << " prefix_position=" << b(C.prefix_position) << " layer_scale=" << b(C.layer_scale)
+      << " embed_norm=" << b(C.embed_norm) << " final_norm=" << b(C.final_norm) << " head_norm=" << b(C.head_norm)
+      << " position_rows=" << position_rows << " layer_norm_eps_e7=" << std::lround(double(C.layer_norm_eps) * 1e7);
+    return s.str();
+}
+
 }  // namespace
+
+TEST_CASE("parity: each preset is what timm builds for its name") {
+    namespace p = vit::presets;
+    const std::vector<std::string> ours = {
+        timm_description<p::vit_tiny_patch16_224>("vit_tiny_patch16_224"),
+        timm_description<p::vit_small_patch16_224>("vit_small_patch16_224"),
+        timm_description<p::vit_base_patch16_224>("vit_base_patch16_224"),
+        timm_description<p::vit_base_patch32_224>("vit_base_patch32_224"),
+        timm_description<p::vit_large_patch16_224>("vit_large_patch16_224"),
+        timm_description<p::deit_tiny_distilled_patch16_224>("deit_tiny_distilled_patch16_224"),
+        timm_description<p::deit3_small_patch16_224>("deit3_small_patch16_224"),
+        timm_description<p::deit3_medium_patch16_224>("deit3_medium_patch16_224"),
+        timm_description<p::deit3_base_patch16_224>("deit3_base_patch16_224"),
+        timm_description<p::deit3_large_patch16_224>("deit3_large_patch16_224"),
+        timm_description<p::vit_medium_patch16_reg4_gap_256>("vit_medium_patch16_reg4_gap_256"),
+        timm_description<p::vit_base_patch16_reg4_gap_256>("vit_base_patch16_reg4_gap_256"),
+        timm_description<p::vit_small_patch14_reg4_dinov2>("vit_small_patch14_reg4_dinov2"),
+        timm_description<p::vit_base_patch16_clip_224>("vit_base_patch16_clip_224"),
+    };
+    std::ifstream in(golden("timm_presets.txt"));
+    REQUIRE_MESSAGE(in.good(), "cannot open " << golden("timm_presets.txt") << " (run tests/golden/vit/gen.py)");
+    std::vector<std::string> timm;
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty()) timm.push_back(line);
+    REQUIRE(timm.size() == ours.size());
+    for (std::size_t i = 0; i < ours.size(); ++i) CHECK(ours[i] == timm[i]);
+}
+
+TEST_CASE("parity: timm DeiT-III small at full size (layer scale, positions for the patches alone)") {
+    check_parity<vit::presets::deit3_small_patch16_224>("timm_deit3_small", vit::Family::timm);
+}
+TEST_CASE("parity: timm with registers, no class token, the patch tokens' mean through fc_norm") {
+    check_parity<timm_reg_gap>("timm_reg_gap", vit::Family::timm);
+}
+TEST_CASE("parity: timm DINOv2's kind (class token, registers, layer scale), features without a head") {
+    check_parity<timm_dinov2_reg>("timm_dinov2_reg_features", vit::Family::timm);
+}
+TEST_CASE("parity: timm with registers in the position table and norm_pre before the blocks") {
+    check_parity<timm_reg_norm_pre>("timm_reg_norm_pre", vit::Family::timm);
+}
 
 TEST_CASE("parity: the seeds' vit-pytorch with a padding mask (masked patches, class token kept)") {
     check_parity<seed_mask>("vit_pytorch_seed_mask", vit::Family::vit_pytorch_seed);

@@ -35,15 +35,20 @@ struct Config {
     Pooling pooling = Pooling::cls;
     bool class_token = true;
     bool distillation_token = false;  ///< DeiT: a second token and head, logits averaged
+    std::size_t register_tokens = 0;  ///< timm's reg_token: prefix tokens after the class (and distillation) token that no head reads
     bool qkv_bias = true;
     bool proj_out = true;  ///< an output projection after attention (vit-pytorch drops it when heads = 1 and dim_head = dim)
     bool proj_bias = true;  ///< a bias on that projection (vit-pytorch's SimpleViT has none)
     NormPlacement norm = NormPlacement::pre;
     bool final_norm = true;
     bool patch_norm = false;  ///< vit-pytorch's LayerNorm before and after the patch projection
+    bool patch_bias = true;   ///< a bias on the patch projection (timm's models with norm_pre, CLIP's, have none)
     bool head_norm = false;   ///< a LayerNorm in front of the head (the seeds' vit-pytorch mlp_head)
     std::size_t representation_size = 0;  ///< timm's pre_logits: Linear + tanh of this size; 0: none
     PositionEmbedding position = PositionEmbedding::learned;
+    bool prefix_position = true;  ///< the learned position table covers the prefix tokens too; false: the patches only (timm's no_embed_class: DeiT-III, models with registers)
+    bool layer_scale = false;  ///< each branch's output scaled per channel before the residual add (timm's ls1, ls2: DeiT-III, DINOv2)
+    bool embed_norm = false;   ///< a LayerNorm on the tokens before the first block (timm's norm_pre: CLIP image towers)
     Activation activation = Activation::gelu_erf;
     PatchOrder patch_order = PatchOrder::c_p1_p2;
     float layer_norm_eps = 1e-6f;
@@ -56,7 +61,10 @@ struct Config {
     constexpr std::size_t grid_w() const noexcept { return patch ? image_width / patch : 0; }
     constexpr std::size_t patches() const noexcept { return grid_h() * grid_w(); }
     constexpr std::size_t patch_dim() const noexcept { return channels * patch * patch; }
-    constexpr std::size_t prefix_tokens() const noexcept { return (class_token ? 1 : 0) + (distillation_token ? 1 : 0); }
+    /// The tokens a head may read: the class token, then the distillation token.
+    constexpr std::size_t class_tokens() const noexcept { return (class_token ? 1 : 0) + (distillation_token ? 1 : 0); }
+    /// The tokens before the patches: the class tokens, then the registers.
+    constexpr std::size_t prefix_tokens() const noexcept { return class_tokens() + register_tokens; }
     constexpr std::size_t tokens() const noexcept { return patches() + prefix_tokens(); }
     constexpr std::size_t feature_dim() const noexcept { return representation_size ? representation_size : dim; }
 };
@@ -78,6 +86,7 @@ enum class ConfigProblem {
     sincos_needs_dim_divisible_by_4,
     layer_norm_eps_must_be_positive,
     attention_scale_negative,
+    layer_scale_needs_projection,
 };
 
 constexpr ConfigProblem config_problem(const Config& c) noexcept {
@@ -95,6 +104,7 @@ constexpr ConfigProblem config_problem(const Config& c) noexcept {
     // written so that NaN and infinity fail too: either would make every output NaN
     if (!(c.layer_norm_eps > 0 && c.layer_norm_eps <= 3.4028234663852886e38f)) return ConfigProblem::layer_norm_eps_must_be_positive;
     if (!(c.attention_scale >= 0 && c.attention_scale <= 3.4028234663852886e38f)) return ConfigProblem::attention_scale_negative;
+    if (c.layer_scale && !c.proj_out) return ConfigProblem::layer_scale_needs_projection;
     return ConfigProblem::none;
 }
 
@@ -115,6 +125,7 @@ constexpr const char* describe(ConfigProblem p) noexcept {
         case ConfigProblem::sincos_needs_dim_divisible_by_4: return "2-D sine-cosine position embedding needs dim divisible by 4";
         case ConfigProblem::layer_norm_eps_must_be_positive: return "layer_norm_eps must be positive and finite";
         case ConfigProblem::attention_scale_negative: return "attention_scale must be positive and finite (or 0 for dim_head^-0.5)";
+        case ConfigProblem::layer_scale_needs_projection: return "layer scale needs the output projection after attention (proj_out)";
     }
     return "invalid";
 }
@@ -176,6 +187,53 @@ inline constexpr Config deit_base_patch16_224 = deit(768, 12, false);
 inline constexpr Config deit_tiny_distilled_patch16_224 = deit(192, 3, true);
 inline constexpr Config deit_small_distilled_patch16_224 = deit(384, 6, true);
 inline constexpr Config deit_base_distilled_patch16_224 = deit(768, 12, true);
+
+/// DeiT-III (timm's deit3_*): layer scale after each branch, positions for the patches alone.
+constexpr Config deit3(std::size_t dim, std::size_t depth, std::size_t heads) {
+    Config c = vit(dim, depth, heads, 16);
+    c.layer_scale = true;
+    c.prefix_position = false;
+    return c;
+}
+inline constexpr Config deit3_small_patch16_224 = deit3(384, 12, 6);
+inline constexpr Config deit3_medium_patch16_224 = deit3(512, 12, 8);
+inline constexpr Config deit3_base_patch16_224 = deit3(768, 12, 12);
+inline constexpr Config deit3_large_patch16_224 = deit3(1024, 24, 16);
+
+/// timm's ViTs with 4 registers, no class token, and the mean of the patch tokens through fc_norm
+/// (vit_*_patch16_reg4_gap_256).
+constexpr Config vit_reg4_gap_256(std::size_t dim, std::size_t heads) {
+    Config c = vit(dim, 12, heads, 16, 256);
+    c.class_token = false;
+    c.register_tokens = 4;
+    c.prefix_position = false;
+    c.pooling = Pooling::mean_patches;
+    c.final_norm = false;
+    c.head_norm = true;
+    return c;
+}
+inline constexpr Config vit_medium_patch16_reg4_gap_256 = vit_reg4_gap_256(512, 8);
+inline constexpr Config vit_base_patch16_reg4_gap_256 = vit_reg4_gap_256(768, 12);
+
+/// DINOv2 with registers (timm's vit_small_patch14_reg4_dinov2): 518 x 518 in 14 x 14 patches, layer
+/// scale, 4 registers; no head: the model gives the class token's features.
+inline constexpr Config vit_small_patch14_reg4_dinov2 = [] {
+    Config c = vit(384, 12, 6, 14, 518, 0);
+    c.register_tokens = 4;
+    c.prefix_position = false;
+    c.layer_scale = true;
+    return c;
+}();
+
+/// CLIP's image tower as timm holds it (vit_base_patch16_clip_224): no bias on the patch projection, a
+/// LayerNorm before the blocks, eps 1e-5.
+inline constexpr Config vit_base_patch16_clip_224 = [] {
+    Config c = vit(768, 12, 12, 16);
+    c.embed_norm = true;
+    c.patch_bias = false;
+    c.layer_norm_eps = 1e-5f;
+    return c;
+}();
 
 /// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
 /// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).

@@ -4,9 +4,10 @@
 //   auto model = einvit::vit::load<einvit::vit::presets::vit_base_patch16_224>(file, einvit::vit::Family::timm);
 //
 // Each family names its tensors its own way; the maps here take them into einvit's layout:
-// - timm (VisionTransformer, DeiT): patch_embed.proj, cls_token, dist_token, pos_embed,
-//   blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}, norm, fc_norm (global_pool "avg"),
-//   pre_logits.fc, head, head_dist.
+// - timm (VisionTransformer, DeiT, DeiT-III): patch_embed.proj, cls_token, dist_token, reg_token,
+//   pos_embed, norm_pre, blocks.N.{norm1, attn.qkv, attn.proj, ls1.gamma, norm2, mlp.fc1, mlp.fc2,
+//   ls2.gamma}, norm, fc_norm (global_pool "avg"), pre_logits.fc, head, head_dist. Layer scale (ls1,
+//   ls2) is folded into attn.proj's and mlp.fc2's rows and biases as they are packed.
 // - torchvision (vit_b_16 ...): conv_proj, class_token, encoder.pos_embedding,
 //   encoder.layers.encoder_layer_N.{ln_1, self_attention.in_proj_*, self_attention.out_proj, ln_2,
 //   mlp.0, mlp.3}, encoder.ln, heads.head (heads.pre_logits with a representation layer).
@@ -173,11 +174,12 @@ private:
 
 struct Names {
     std::string patch, patch_norm_in, patch_norm_out, cls, dist, pos, norm, head_norm, pre_logits, head, head_dist;
+    std::string reg = {}, embed_norm = {};  // timm's alone
 };
 
 inline Names family_names(Family f) {
     switch (f) {
-        case Family::timm: return {"patch_embed.proj", "", "", "cls_token", "dist_token", "pos_embed", "norm", "fc_norm", "pre_logits.fc", "head", "head_dist"};
+        case Family::timm: return {"patch_embed.proj", "", "", "cls_token", "dist_token", "pos_embed", "norm", "fc_norm", "pre_logits.fc", "head", "head_dist", "reg_token", "norm_pre"};
         case Family::torchvision: return {"conv_proj", "", "", "class_token", "", "encoder.pos_embedding", "encoder.ln", "", "heads.pre_logits", "heads.head", ""};
         case Family::hf: return {"vit.embeddings.patch_embeddings.projection", "", "", "vit.embeddings.cls_token", "", "vit.embeddings.position_embeddings", "vit.layernorm", "", "", "classifier", ""};
         case Family::vit_pytorch: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "cls_token", "", "pos_embedding", "transformer.norm", "mlp_head.0", "", "mlp_head", ""};
@@ -212,10 +214,17 @@ Weights read_weights(CheckpointReader& r, Family family) {
     auto pack = [&](LinearWeights& l, const std::vector<float>& weight, const float* bias, std::uint64_t out, std::uint64_t in) {
         if (!r.failed()) l.set(weight.data(), bias, out, in, &w.store);
     };
-    auto linear = [&](const std::string& base, std::uint64_t out, std::uint64_t in, bool bias) {
+    // `scale`, when given (out values, or none: empty after a kept fault), multiplies each output's
+    // row of the weight and its bias before packing: a layer scale after the layer
+    auto linear = [&](const std::string& base, std::uint64_t out, std::uint64_t in, bool bias, const std::vector<float>* scale = nullptr) {
         LinearWeights l;
-        const auto weight = r.take(base + ".weight", {out, in});
-        const auto b = bias ? r.take(base + ".bias", {out}) : std::vector<float>{};
+        auto weight = r.take(base + ".weight", {out, in});
+        auto b = bias ? r.take(base + ".bias", {out}) : std::vector<float>{};
+        if (scale && !r.failed())
+            for (std::size_t o = 0; o < out; ++o) {
+                for (std::size_t i = 0; i < in; ++i) weight[o * in + i] *= (*scale)[o];
+                if (bias) b[o] *= (*scale)[o];
+            }
         pack(l, weight, bias ? b.data() : nullptr, out, in);
         return l;
     };
@@ -225,15 +234,24 @@ Weights read_weights(CheckpointReader& r, Family family) {
         if (name.empty()) r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + lacks);
         return !name.empty();
     };
+    // what timm's models have and the other families' do not: faults of the config, before any tensor's
+    if (C.register_tokens) family_has(n.reg, " models have no register tokens (register_tokens = 0 in the config)");
+    if (C.embed_norm) family_has(n.embed_norm, " models have no norm before the blocks (embed_norm = false in the config)");
+    if (C.layer_scale && family != Family::timm)
+        r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " models have no layer scale (layer_scale = false in the config)");
+    // timm's no_embed_class (prefix_position = false): a table for the patches alone
+    if (C.position == PositionEmbedding::learned && !C.prefix_position && M::P != 0 && family != Family::timm)
+        r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) +
+                                           " models have positions for the prefix tokens too (prefix_position = true in the config)");
     const bool lucidrains =
         family == Family::vit_pytorch || family == Family::vit_pytorch_simple || family == Family::vit_pytorch_seed;
     if (lucidrains && C.patch_order != PatchOrder::p1_p2_c)
         r.fail(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
     if (family == Family::vit_pytorch && !C.patch_norm) {
-        w.patch = linear("to_patch_embedding.1", D, M::PD, true);
+        w.patch = linear("to_patch_embedding.1", D, M::PD, C.patch_bias);
     } else if (lucidrains || family == Family::torch_encoder) {
         if (C.patch_norm) w.patch_norm_in = norm(n.patch_norm_in, M::PD);
-        w.patch = linear(n.patch, D, M::PD, true);
+        w.patch = linear(n.patch, D, M::PD, C.patch_bias);
         if (C.patch_norm) w.patch_norm_out = norm(n.patch_norm_out, D);
     } else {
         if (C.patch_norm)
@@ -242,20 +260,23 @@ Weights read_weights(CheckpointReader& r, Family family) {
         if (C.patch_order != PatchOrder::c_p1_p2)
             r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
-        const auto b = r.take(n.patch + ".bias", {D});
-        pack(w.patch, weight, b.data(), D, M::PD);
+        const auto b = C.patch_bias ? r.take(n.patch + ".bias", {D}) : std::vector<float>{};
+        pack(w.patch, weight, C.patch_bias ? b.data() : nullptr, D, M::PD);
     }
     // (where a fault is kept, not raised, the weights are thrown away: what is left unset or empty stays so)
     if (C.class_token && family_has(n.cls, " models have no class token (class_token = false in the config)"))
         w.cls = r.take(n.cls, {1, 1, D});
     if (C.distillation_token && family_has(n.dist, " has no distilled models")) w.dist = r.take(n.dist, {1, 1, D});
+    if (C.register_tokens && !n.reg.empty()) w.reg = r.take(n.reg, {1, C.register_tokens, D});
     if (C.position == PositionEmbedding::learned) {
-        if (family_has(n.pos, " models have no learned position embedding")) w.pos = r.take(n.pos, {1, T, D});
+        if (family_has(n.pos, " models have no learned position embedding"))
+            w.pos = r.take(n.pos, {1, C.prefix_position ? T : std::uint64_t{M::NP}, D});
     } else {
         w.pos.resize(M::NP * D);
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
         if (!n.pos.empty()) r.ignore(n.pos);
     }
+    if (C.embed_norm && !n.embed_norm.empty()) w.embed_norm = norm(n.embed_norm, D);
     for (std::size_t l = 0; l < C.depth && !r.failed(); ++l) {
         BlockWeights b;
         const std::string i = std::to_string(l);
@@ -264,10 +285,13 @@ Weights read_weights(CheckpointReader& r, Family family) {
                 const std::string base = "blocks." + i + ".";
                 b.norm1 = norm(base + "norm1", D);
                 b.qkv = linear(base + "attn.qkv", 3 * I, D, C.qkv_bias);
-                if (C.proj_out) b.proj = linear(base + "attn.proj", D, I, C.proj_bias);
+                // LayerScale: x + gamma * proj(...) = x + (gamma-scaled proj)(...), the same for fc2
+                const auto ls1 = C.layer_scale ? r.take(base + "ls1.gamma", {D}) : std::vector<float>{};
+                if (C.proj_out) b.proj = linear(base + "attn.proj", D, I, C.proj_bias, C.layer_scale ? &ls1 : nullptr);
                 b.norm2 = norm(base + "norm2", D);
                 b.fc1 = linear(base + "mlp.fc1", MLP, D, true);
-                b.fc2 = linear(base + "mlp.fc2", D, MLP, true);
+                const auto ls2 = C.layer_scale ? r.take(base + "ls2.gamma", {D}) : std::vector<float>{};
+                b.fc2 = linear(base + "mlp.fc2", D, MLP, true, C.layer_scale ? &ls2 : nullptr);
                 break;
             }
             case Family::torchvision:

@@ -83,8 +83,9 @@ struct Weights {
     gemm::PackedStore<float> store;  ///< the packed weights' memory, one block (see load_weights)
     LinearWeights patch;
     NormWeights patch_norm_in, patch_norm_out;
-    std::vector<float> cls, dist, pos;  ///< pos: tokens x dim (empty for sine-cosine)
-    std::vector<BlockWeights> blocks;
+    std::vector<float> cls, dist, reg, pos;  ///< reg: registers x dim; pos: the rows the config's table covers x dim
+    NormWeights embed_norm;
+    std::vector<BlockWeights> blocks;  ///< with layer scale, proj's and fc2's rows (and biases) hold it, scaled at load
     NormWeights norm, head_norm;
     LinearWeights pre_logits, head, head_dist;
 };
@@ -98,7 +99,7 @@ constexpr std::size_t pad16(std::size_t n) noexcept { return (n + 15) / 16 * 16;
 // config's fingerprint, the number of tables, the image's bytes, 0), a table of contents (each table's
 // byte offset and float count, 64-bit words), then the tables, each at a 64-byte boundary.
 inline constexpr char image_magic[8] = {'E', 'I', 'N', 'V', 'I', 'T', 'W', 'I'};
-inline constexpr std::uint64_t image_version = 1;
+inline constexpr std::uint64_t image_version = 2;  // 2: the registers' and embed_norm's tables added
 inline constexpr std::size_t image_header_bytes = 64, image_entry_bytes = 16;
 constexpr std::size_t image_align(std::size_t bytes) noexcept { return (bytes + 63) / 64 * 64; }
 
@@ -409,7 +410,8 @@ private:
     struct Views {
         LinearView patch;
         NormView patch_norm_in, patch_norm_out;
-        const float *cls = nullptr, *dist = nullptr, *pos = nullptr;
+        const float *cls = nullptr, *dist = nullptr, *reg = nullptr, *pos = nullptr;
+        NormView embed_norm;
         std::array<BlockView, C.depth> blocks;
         NormView norm, head_norm;
         LinearView pre_logits, head, head_dist;
@@ -472,11 +474,14 @@ private:
         head(n, x, pooled, feats, out, features_only);
     }
 
-    // With class-token pooling the head reads only the prefix tokens (class, distillation), and every
-    // operation after the last block's attention works token by token: that block computes keys and
-    // values for every token but the rest (its queries' attention, projection, MLP, the final norm)
-    // only for the prefix tokens, which it packs to the front of x. The logits are the same.
-    static constexpr std::size_t kept_rows = C.pooling == Pooling::cls ? P : T;
+    // With class-token pooling the head reads only the class tokens (class, distillation: not the
+    // registers), and every operation after the last block's attention works token by token: that
+    // block computes keys and values for every token but the rest (its queries' attention, projection,
+    // MLP, the final norm) only for the class tokens, which it packs to the front of x. The logits are the same.
+    static constexpr std::size_t kept_rows = C.pooling == Pooling::cls ? C.class_tokens() : T;
+    // Rows of the position table: every token's, or the patches' alone (sine-cosine, no_embed_class).
+    static constexpr std::size_t position_rows =
+        C.position == PositionEmbedding::learned && C.prefix_position ? T : NP;
     // The configuration's floating-point fields as constants of the class: clang 14 crashes generating
     // code that reads a float member of the template parameter object C at run time.
     static constexpr float layer_norm_eps = C.layer_norm_eps;
@@ -553,12 +558,11 @@ private:
             float* xb = x + b * T * D;
             if constexpr (C.class_token) std::memcpy(xb, v_.cls, D * sizeof(float));
             if constexpr (C.distillation_token) std::memcpy(xb + D, v_.dist, D * sizeof(float));
-            if constexpr (C.position == PositionEmbedding::learned) {
-                for (std::size_t i = 0; i < T * D; ++i) xb[i] += v_.pos[i];
-            } else {
-                for (std::size_t i = 0; i < NP * D; ++i) xb[P * D + i] += v_.pos[i];
-            }
+            if constexpr (C.register_tokens != 0) std::memcpy(xb + C.class_tokens() * D, v_.reg, C.register_tokens * D * sizeof(float));
+            float* covered = xb + (T - position_rows) * D;  // the rows the position table covers: the last ones
+            for (std::size_t i = 0; i < position_rows * D; ++i) covered[i] += v_.pos[i];
         }
+        if constexpr (C.embed_norm) norm_rows(v_.embed_norm, x, x, n * T);
     }
 
     // Attention of the first `rows` tokens of each image (T, or kept_rows in the last block) to every
@@ -699,7 +703,9 @@ private:
         v.patch_norm_out = view_of(w.patch_norm_out);
         v.cls = w.cls.data();
         v.dist = w.dist.data();
+        v.reg = w.reg.data();
         v.pos = w.pos.data();
+        v.embed_norm = view_of(w.embed_norm);
         for (std::size_t l = 0; l < C.depth; ++l) {
             const BlockWeights& b = w.blocks[l];
             v.blocks[l] = {view_of(b.norm1), view_of(b.norm2), view_of(b.qkv), view_of(b.proj), view_of(b.fc1), view_of(b.fc2)};
@@ -759,7 +765,9 @@ private:
         norm(v.patch_norm_out, "patch_norm_out", no_block, D, C.patch_norm);
         values(v.cls, "cls", C.class_token ? D : 0);
         values(v.dist, "dist", C.distillation_token ? D : 0);
-        values(v.pos, "pos", (C.position == PositionEmbedding::learned ? T : NP) * D);
+        values(v.reg, "reg", C.register_tokens * D);
+        values(v.pos, "pos", position_rows * D);
+        norm(v.embed_norm, "embed_norm", no_block, D, C.embed_norm);
         for (std::size_t l = 0; l < C.depth; ++l) {
             auto& b = v.blocks[l];
             norm(b.norm1, "norm1", l, D, true);
@@ -791,7 +799,8 @@ private:
         struct Vs {
             L patch;
             N patch_norm_in, patch_norm_out;
-            int cls = 0, dist = 0, pos = 0;
+            int cls = 0, dist = 0, reg = 0, pos = 0;
+            N embed_norm;
             std::array<B, C.depth> blocks{};
             N norm, head_norm;
             L pre_logits, head, head_dist;
@@ -815,9 +824,10 @@ private:
             }
         };
         for (std::size_t x : {C.image_height, C.image_width, C.patch, C.channels, C.dim, C.depth, C.heads, C.dim_head, C.mlp_dim,
-                              C.num_classes, C.representation_size})
+                              C.num_classes, C.representation_size, C.register_tokens})
             mix(x);
-        for (bool x : {C.class_token, C.distillation_token, C.qkv_bias, C.proj_out, C.proj_bias, C.final_norm, C.patch_norm, C.head_norm})
+        for (bool x : {C.class_token, C.distillation_token, C.qkv_bias, C.proj_out, C.proj_bias, C.final_norm, C.patch_norm, C.head_norm,
+                       C.prefix_position, C.layer_scale, C.embed_norm, C.patch_bias})
             mix(x);
         for (int x : {static_cast<int>(C.pooling), static_cast<int>(C.norm), static_cast<int>(C.position), static_cast<int>(C.activation),
                       static_cast<int>(C.patch_order)})

@@ -3,8 +3,9 @@
 
     check_imagenet.py EINVIT_CLASSIFY WORKDIR
 
-For a timm ViT-Ti/16, a timm DeiT-Ti distilled, a torchvision ViT-B/32 and an HF transformers ViT-Ti
-(random weights, saved with safetensors as each library names them), and a set of PNG, BMP and JPEG
+For a timm ViT-Ti/16, a timm DeiT-Ti distilled, a timm DeiT-III small (layer scale), a timm ViT-M/16
+with registers at 256 x 256, a torchvision ViT-B/32 and an HF transformers ViT-Ti (random weights,
+saved with safetensors as each library names them), and a set of PNG, BMP and JPEG
 images of several sizes, grey and colour, one of them 6 x 2000 (resized to 248 x 82666 before the
 crop, of which einvit computes only the crop):
 1. the architecture is recognised from the checkpoint alone (no --arch);
@@ -67,12 +68,16 @@ def perturbed(model):
 
 def family_models():
     torch.manual_seed(0)
-    m = perturbed(timm.create_model("vit_tiny_patch16_224", pretrained=False).eval())
-    cfg = timm.data.resolve_data_config({}, model=m)
-    yield "timm_vit_tiny", "vit_tiny_patch16_224", m, m.state_dict(), timm.data.create_transform(**cfg), cfg["std"]
-    m = perturbed(timm.create_model("deit_tiny_distilled_patch16_224", pretrained=False).eval())
-    cfg = timm.data.resolve_data_config({}, model=m)
-    yield "timm_deit_tiny_distilled", "deit_tiny_distilled_patch16_224", m, m.state_dict(), timm.data.create_transform(**cfg), cfg["std"]
+    for case, arch in [("timm_vit_tiny", "vit_tiny_patch16_224"), ("timm_deit_tiny_distilled", "deit_tiny_distilled_patch16_224"),
+                       ("timm_deit3_small", "deit3_small_patch16_224"), ("timm_vit_medium_reg4", "vit_medium_patch16_reg4_gap_256")]:
+        m = timm.create_model(arch, pretrained=False).eval()
+        with torch.no_grad():  # LayerScale's gammas, 1e-6 and 1e-5 at initialisation, made to count
+            for name, p in m.named_parameters():
+                if name.endswith(".gamma"):
+                    p.uniform_(0.2, 1.0)
+        perturbed(m)
+        cfg = timm.data.resolve_data_config({}, model=m)
+        yield case, arch, m, m.state_dict(), timm.data.create_transform(**cfg), cfg["std"]
     m = perturbed(torchvision.models.vit_b_32().eval())
     t = torchvision.models.ViT_B_32_Weights.IMAGENET1K_V1.transforms()
     yield "torchvision_vit_b_32", "vit_b_32", m, m.state_dict(), t, t.std
@@ -114,7 +119,8 @@ def main():
         # 1. recognised from the checkpoint alone
         if f"model: {arch} " not in run.stderr:
             failures.append(f"{case}: expected architecture {arch}, einvit-classify said: {run.stderr.strip()}")
-        ours = torch.from_numpy(np.fromfile(inputs_path, dtype=np.float32).reshape(len(files), 3, 224, 224))
+        side = 256 if "256" in arch else 224
+        ours = torch.from_numpy(np.fromfile(inputs_path, dtype=np.float32).reshape(len(files), 3, side, side))
         with torch.no_grad():
             logits = model(ours).double()
             reference = torch.softmax(logits, -1).numpy()

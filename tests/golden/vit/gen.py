@@ -8,8 +8,9 @@ exactly as that library names it, and runs 8 random inputs through it in float32
 
     OUT/<case>.safetensors       the checkpoint
     OUT/<case>.input.bin         float32, (8, C, H, W)
-    OUT/<case>.logits.bin        float32, (8, classes)
+    OUT/<case>.logits.bin        float32, (8, classes), or (8, dim): the features of a model without a head
     OUT/<case>.mask.bin          uint8, (8, patches): the padding mask, for the case that has one
+    OUT/timm_presets.txt         what timm builds for each pretrained architecture einvit has a preset of
     OUT/hf_vit_sharded/          the HF case as save_pretrained writes it in 100 KB shards with
                                  model.safetensors.index.json
 
@@ -216,13 +217,82 @@ def build(case):
         return TorchEncoderViT(final_norm=True), (3, 32, 32)
     if case == "vit_pytorch_seed_mask":
         return SeedViT(), (1, 28, 28)
+    if case == "timm_deit3_small":  # DeiT-III at full size: layer scale, positions for the patches alone
+        from timm.models.vision_transformer import VisionTransformer
+        return layer_scales(VisionTransformer(img_size=224, patch_size=16, embed_dim=384, depth=12, num_heads=6,
+                                              init_values=1.0, no_embed_class=True)), (3, 224, 224)
+    if case == "timm_reg_gap":  # registers without a class token, the patch tokens' mean through fc_norm
+        from timm.models.vision_transformer import VisionTransformer
+        return VisionTransformer(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0,
+                                 class_token=False, reg_tokens=4, no_embed_class=True, global_pool="avg",
+                                 num_classes=5), (3, 32, 32)
+    if case == "timm_dinov2_reg_features":  # DINOv2's kind: class token, registers, layer scale, no head
+        from timm.models.vision_transformer import VisionTransformer
+        return layer_scales(VisionTransformer(img_size=48, patch_size=8, embed_dim=64, depth=3, num_heads=4,
+                                              init_values=1.0, reg_tokens=4, no_embed_class=True, num_classes=0)), (3, 48, 48)
+    if case == "timm_reg_norm_pre":  # registers inside the position table, norm_pre (CLIP's), layer scale
+        from timm.models.vision_transformer import VisionTransformer
+        return layer_scales(VisionTransformer(img_size=(32, 40), patch_size=8, embed_dim=64, depth=2, num_heads=4,
+                                              mlp_ratio=2.0, init_values=1.0, reg_tokens=2, pre_norm=True,
+                                              num_classes=6)), (3, 32, 40)
     raise SystemExit(f"unknown case {case}")
+
+
+def layer_scales(model):
+    """LayerScale's gammas drawn from [0.2, 1], so that each branch counts and each channel's differs."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(".gamma"):
+                p.uniform_(0.2, 1.0)
+    return model
+
+
+# timm's pretrained architectures that einvit has presets of: what timm builds for each name, which
+# tests/vit/test_vit_parity.cpp compares with the preset of that name
+PRESETS = ["vit_tiny_patch16_224", "vit_small_patch16_224", "vit_base_patch16_224", "vit_base_patch32_224",
+           "vit_large_patch16_224", "deit_tiny_distilled_patch16_224", "deit3_small_patch16_224",
+           "deit3_medium_patch16_224", "deit3_base_patch16_224", "deit3_large_patch16_224",
+           "vit_medium_patch16_reg4_gap_256", "vit_base_patch16_reg4_gap_256", "vit_small_patch14_reg4_dinov2",
+           "vit_base_patch16_clip_224"]
+
+
+def describe_presets(path):
+    """One line per preset: its name, then what einvit's Config says of it, read from the model timm
+    builds for that name (random weights)."""
+    import timm
+    # the shapes are what count: the parameters' initialisation (most of the time for the large ones) skipped
+    keep = {attr: getattr(torch.nn.init, attr) for attr in ("kaiming_uniform_", "uniform_", "normal_", "trunc_normal_")}
+    for attr in keep:
+        setattr(torch.nn.init, attr, lambda t, *a, **k: t)
+    lines = []
+    for name in PRESETS:
+        skip = {} if "distilled" in name else {"weight_init": "skip"}  # (timm's DeiT distilled has no "skip")
+        m = timm.create_model(name, pretrained=False, **skip)
+        b = m.blocks[0]
+        has = lambda mod: int(not isinstance(mod, torch.nn.Identity))
+        fields = dict(image_height=m.patch_embed.img_size[0], image_width=m.patch_embed.img_size[1],
+                      patch=m.patch_embed.patch_size[0], channels=m.patch_embed.proj.in_channels, dim=m.embed_dim,
+                      depth=len(m.blocks), heads=b.attn.num_heads, head_dim=b.attn.head_dim,
+                      mlp_dim=b.mlp.fc1.out_features, num_classes=m.num_classes,
+                      pooling={"token": 0, "avg": 2}[m.global_pool], class_token=int(m.cls_token is not None),
+                      distillation_token=int(getattr(m, "dist_token", None) is not None),
+                      register_tokens=m.num_reg_tokens, qkv_bias=int(b.attn.qkv.bias is not None),
+                      patch_bias=int(m.patch_embed.proj.bias is not None), prefix_position=int(not m.no_embed_class), layer_scale=has(b.ls1), embed_norm=has(m.norm_pre),
+                      final_norm=has(m.norm), head_norm=has(m.fc_norm), position_rows=m.pos_embed.shape[1],
+                      layer_norm_eps_e7=round(b.norm1.eps * 1e7))
+        lines.append(name + " " + " ".join(f"{k}={v}" for k, v in fields.items()))
+        del m
+    for attr, f in keep.items():
+        setattr(torch.nn.init, attr, f)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_small_160x224", "timm_deit_tiny_distilled",
          "torchvision_vit_32", "vit_pytorch_mean", "vit_pytorch_mnist", "torch_encoder_postnorm", "timm_avg_pool_fc_norm",
          "hf_vit", "vit_pytorch_simple_sincos", "vit_pytorch_seed_mask", "torchvision_pre_logits",
-         "torch_encoder_postnorm_final_norm"]
+         "torch_encoder_postnorm_final_norm", "timm_deit3_small", "timm_reg_gap", "timm_dinov2_reg_features",
+         "timm_reg_norm_pre"]
 
 
 def main():
@@ -230,6 +300,8 @@ def main():
     cases = sys.argv[2:] or CASES
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(2)
+    if not sys.argv[2:]:
+        describe_presets(os.path.join(out, "timm_presets.txt"))
     for i, case in enumerate(cases):
         model, shape = build(case)
         perturb(model, 100 + i)
