@@ -4354,6 +4354,7 @@ public:
         }
         job_ = [](void* ctx, std::size_t i) { (*static_cast<std::remove_reference_t<F>*>(ctx))(i); };
         ctx_ = &fn;
+        context_ = job_context();  // the tasks see the caller's (its ScratchScopes' lent memory)
         tasks_ = tasks;
         done_.store(0, std::memory_order_relaxed);
         // Task i of job J can be claimed while claims_[i] holds 2J (armed), and is taken by changing it
@@ -4407,6 +4408,14 @@ public:
     static std::size_t& current_task() noexcept {
         static EINVIT_THREAD_LOCAL std::size_t task = 0;
         return task;
+    }
+
+    /// The calling thread's context, which the tasks of the jobs it runs see as theirs while they run,
+    /// on whichever thread: ScratchScope's lent memory, which a job's tasks other than the caller's own
+    /// then take their scratch from (gemm::detail::scratch). Opaque to the pool.
+    static const void*& job_context() noexcept {
+        static EINVIT_THREAD_LOCAL const void* context = nullptr;
+        return context;
     }
 
 private:
@@ -4469,7 +4478,10 @@ private:
     }
 
     // Runs task i of the current job, keeping the first exception any task throws for run() to rethrow.
+    // The task sees the job's caller's context (job_context) while it runs.
     void invoke(std::size_t i) noexcept {
+        const void* const own = job_context();
+        job_context() = context_;
         current_task() = i;
 #if EINVIT_HAS_EXCEPTIONS
         try {
@@ -4482,6 +4494,7 @@ private:
         job_(ctx_, i);
 #endif
         current_task() = 0;
+        job_context() = own;
     }
 
     void stop() {
@@ -4505,6 +4518,7 @@ private:
     bool held_for_fork_ = false;
     void (*job_)(void*, std::size_t) = nullptr;
     void* ctx_ = nullptr;
+    const void* context_ = nullptr;  // the caller's job_context()
     std::size_t tasks_ = 0;
 #if EINVIT_HAS_EXCEPTIONS
     std::mutex failure_mutex_;
@@ -4533,6 +4547,10 @@ public:
     static std::size_t& current_task() noexcept {
         static std::size_t task = 0;
         return task;
+    }
+    static const void*& job_context() noexcept {
+        static const void* context = nullptr;
+        return context;
     }
 };
 #endif
@@ -5225,29 +5243,47 @@ std::size_t scratch_capacity(std::size_t slot) noexcept {
     return scratch_buffers<T>()[slot].size;
 }
 
-// A caller's memory lent to the scratch slots of one task of the calling thread (einvit::ScratchScope):
-// slot s is `size[s]` elements at base[s] (none where size[s] is 0). `outer` is the lending it hides.
-template <class T>
-struct LentScratch {
-    T* base[scratch_slots] = {};
-    std::size_t size[scratch_slots] = {};
-    std::size_t task = 0;  ///< ThreadPool::current_task() of the thread that lent it, when it lent it
-    const LentScratch* outer = nullptr;
+// A caller's memory lent to the scratch slots of `tasks` tasks (einvit::ScratchScope): those of the
+// jobs its thread runs, from the task the thread ran when it lent (0 outside jobs) on. That task's slot
+// s is `size[s]` elements at first + offset[s] (none where size[s] is 0); task `task + i`'s, i >= 1,
+// are at first + stride0 + (i - 1) * stride + offset[s], every slot but the last, which is the first
+// task's alone (the A that threads share, slot 8). It reaches the tasks through the pool's job context
+// (ThreadPool::job_context), as a chain of lendings of any element type: `type` says which, `outer`
+// is the lending it hides.
+struct LentScratchLink {
+    const void* type = nullptr;
+    const LentScratchLink* outer = nullptr;
 };
 template <class T>
-const LentScratch<T>*& lent_scratch() noexcept {
-    static EINVIT_THREAD_LOCAL const LentScratch<T>* lent = nullptr;
-    return lent;
+inline constexpr char scratch_type = 0;  // its address stands for T
+template <class T>
+struct LentScratch : LentScratchLink {
+    T* first = nullptr;
+    std::size_t offset[scratch_slots] = {}, size[scratch_slots] = {};
+    std::size_t task = 0, tasks = 1, stride0 = 0, stride = 0;
+};
+// The innermost lending of T that the calling thread sees (its own ScratchScopes', or in a pool task
+// the job's caller's), or null.
+template <class T>
+const LentScratch<T>* lent_scratch() noexcept {
+    for (auto* link = static_cast<const LentScratchLink*>(einvit::detail::ThreadPool::job_context()); link; link = link->outer)
+        if (link->type == &scratch_type<T>) return static_cast<const LentScratch<T>*>(link);
+    return nullptr;
 }
 
 // `count` elements of scratch slot `slot` for what the calling thread runs now: the memory a
-// ScratchScope of this thread and task lent to the slot where it has room, else the slot's own
-// growable buffer (allocated on first use, and when a larger request comes).
+// ScratchScope lent to this task's slot where it has room, else the slot's own growable buffer
+// (allocated on first use, and when a larger request comes).
 template <class T>
 T* scratch(std::size_t slot, std::size_t count) {
-    if (const LentScratch<T>* lent = lent_scratch<T>();
-        lent && lent->size[slot] != 0 && count <= lent->size[slot] && lent->task == einvit::detail::ThreadPool::current_task())
-        return lent->base[slot];
+    if (const LentScratch<T>* lent = lent_scratch<T>()) {
+        const std::size_t task = einvit::detail::ThreadPool::current_task();
+        if (task >= lent->task && task - lent->task < lent->tasks) {
+            const std::size_t i = task - lent->task;
+            const bool lent_slot = lent->size[slot] != 0 && count <= lent->size[slot] && (i == 0 || slot + 1 < scratch_slots);
+            if (lent_slot) return lent->first + (i == 0 ? 0 : lent->stride0 + (i - 1) * lent->stride) + lent->offset[slot];
+        }
+    }
     ScratchBuffer<T>& b = scratch_buffers<T>()[slot];
     if (b.size < count) {
         einvit::detail::heap_free(b.data, b.size * sizeof(T));
@@ -6676,40 +6712,47 @@ struct ScratchPlan {
         for (std::size_t s = 0; s < slot; ++s) n += (slots[s] + line - 1) / line * line;
         return n;
     }
-    /// Elements of memory the plan lays out in: each slot 64-byte aligned, with room to align the first
-    /// wherever the memory starts (on an element boundary).
-    constexpr std::size_t elements() const noexcept {
-        const std::size_t n = offset(gemm::detail::scratch_slots);
+    /// Elements of memory the plan lays out in for `tasks` tasks of a job (ScratchScope): the first
+    /// task's slots, then each other task's but the last slot (the A the threads share, slot 8, is the
+    /// first task's alone), each slot 64-byte aligned, with room to align the first wherever the memory
+    /// starts (on an element boundary).
+    constexpr std::size_t elements(std::size_t tasks = 1) const noexcept {
+        const std::size_t n = offset(gemm::detail::scratch_slots) + (tasks > 1 ? (tasks - 1) * offset(gemm::detail::scratch_slots - 1) : 0);
         return n ? n + line - 1 : 0;
     }
     friend constexpr bool operator==(const ScratchPlan&, const ScratchPlan&) = default;
 };
 
-/// Lends the CPU kernels that the calling thread runs, for the scope's life, `plan.elements()` elements
-/// at `memory` as their scratch, laid out by `plan`: within it (a run of the kernels the plan was made
-/// for, on one thread) they allocate nothing, from their very first call. A request beyond the plan's
-/// slot (another kernel, or more threads than one: a pool task's share, the A that threads share) takes
-/// the slot's own growable buffer as before, so a plan too small costs an allocation, never a wrong
-/// answer. Lends to the calling thread only (and only its current task, when it runs one): with more
-/// threads, the pool's other tasks keep their own buffers. Scopes nest; the memory must outlive the
-/// scope, and a scope must end on the thread that made it.
+/// Lends the CPU kernels that the calling thread runs, for the scope's life, `plan.elements(tasks)`
+/// elements at `memory` as their scratch, laid out by `plan` for each of the first `tasks` tasks of the
+/// jobs they run: within it (a run of the kernels the plan was made for, on up to `tasks` threads) they
+/// allocate nothing, from their very first call. A request beyond the plan's slot (another kernel, a
+/// plan made for fewer threads) or from a task past `tasks` takes the slot's own growable buffer as
+/// before, so a plan too small costs an allocation, never a wrong answer. Lends to the jobs of the
+/// calling thread only; made inside a pool task, to that task alone. Scopes nest; the memory must
+/// outlive the scope, and a scope must end on the thread that made it.
 template <class T>
 class ScratchScope {
 public:
-    ScratchScope(const ScratchPlan<T>& plan, T* memory) noexcept {
+    ScratchScope(const ScratchPlan<T>& plan, T* memory, std::size_t tasks = 1) noexcept {
         const auto address = reinterpret_cast<std::uintptr_t>(memory);
-        T* first = memory + ((64 - address % 64) % 64) / sizeof(T);  // the first 64-byte boundary
+        lent_.first = memory + ((64 - address % 64) % 64) / sizeof(T);  // the first 64-byte boundary
         for (std::size_t s = 0; s < gemm::detail::scratch_slots; ++s) {
             lent_.size[s] = plan.slots[s];
-            lent_.base[s] = plan.slots[s] ? first + plan.offset(s) : nullptr;
+            lent_.offset[s] = plan.offset(s);
         }
         lent_.task = einvit::detail::ThreadPool::current_task();
-        lent_.outer = gemm::detail::lent_scratch<T>();
-        gemm::detail::lent_scratch<T>() = &lent_;
+        lent_.tasks = lent_.task == 0 && tasks > 1 ? tasks : 1;  // inside a task, its own jobs run inline, as it
+        lent_.stride0 = plan.offset(gemm::detail::scratch_slots);
+        lent_.stride = plan.offset(gemm::detail::scratch_slots - 1);
+        lent_.type = &gemm::detail::scratch_type<T>;
+        const void*& context = einvit::detail::ThreadPool::job_context();
+        lent_.outer = static_cast<const gemm::detail::LentScratchLink*>(context);
+        context = static_cast<const gemm::detail::LentScratchLink*>(&lent_);
     }
     ScratchScope(const ScratchScope&) = delete;
     ScratchScope& operator=(const ScratchScope&) = delete;
-    ~ScratchScope() { gemm::detail::lent_scratch<T>() = lent_.outer; }
+    ~ScratchScope() { einvit::detail::ThreadPool::job_context() = lent_.outer; }
 
 private:
     gemm::detail::LentScratch<T> lent_;
@@ -6718,11 +6761,13 @@ private:
 namespace gemm {
 
 /// The scratch a product with a pre-packed k x n B (or a range of its columns) of up to `max_rows`
-/// rows takes on one thread, with Strassen's algorithm where `use` (by default the default setting)
-/// may give it: the packed A's block (slot 0), and Strassen's operands and sums (slots 0 and 1).
+/// rows takes on each of `threads` threads, with Strassen's algorithm where `use` (by default the
+/// default setting) may give it: the packed A's block (slot 0), and Strassen's operands and sums
+/// (slots 0 and 1); with more threads than one, the calling thread's also the A that the threads share
+/// (slot 8: one image's rows in shares, or the whole of a small A).
 template <class T>
 constexpr ScratchPlan<T> scratch_plan(std::size_t max_rows, std::size_t k, std::size_t n,
-                                      StrassenUse use = detail::strassen_by_default) noexcept {
+                                      StrassenUse use = detail::strassen_by_default, std::size_t threads = 1) noexcept {
     ScratchPlan<T> plan;
     if (max_rows == 0) return plan;
     const std::size_t kc = depth_block<T>(k), MC = row_block<T>(kc);
@@ -6736,6 +6781,17 @@ constexpr ScratchPlan<T> scratch_plan(std::size_t max_rows, std::size_t k, std::
         (use == StrassenUse::wherever_it_fits || detail::strassen_pays<T>(max_rows, cols, k))) {
         plan.need(0, detail::strassen_scratch_elements<T>(0));
         plan.need(1, detail::strassen_scratch_elements<T>(1));
+    }
+    if (threads > 1) {  // multiply_threaded's buffers of slot 8, for any m <= max_rows
+        constexpr std::size_t MR = mr<T>;
+        // one image's rows in even shares, each packed whole (fewer rows than two row blocks a thread,
+        // one depth block)
+        const std::size_t few = 2 * threads * row_block<T>(kc) - 1, share_rows = max_rows < few ? max_rows : few;
+        if (k <= kc) plan.need(8, threads * detail::round_up((share_rows + threads - 1) / threads, MR) * k);
+        // the whole of an A of up to shared_a_bytes, packed once for the threads that split the panels
+        std::size_t whole = detail::round_up(max_rows, MR) * k;
+        if (whole * sizeof(T) > shared_a_bytes) whole = k ? shared_a_bytes / sizeof(T) / (MR * k) * MR * k : 0;
+        plan.need(8, whole);
     }
     return plan;
 }
@@ -9487,30 +9543,44 @@ public:
                                                      + detail::pad16(B * T * MLP)    // MLP hidden
                                                      + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
                                                      + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
-    /// The scratch the kernels of a forward pass of up to B images take on one thread, slot by slot
-    /// (see ScratchPlan): the packed A blocks of its products (and Strassen's operands where the default
-    /// setting gives its products that algorithm) and the attention kernel's buffers.
+    /// The scratch the kernels of a forward pass of up to B images take on each of `threads` threads,
+    /// slot by slot (see ScratchPlan): the packed A blocks of its products (and Strassen's operands where
+    /// the default setting gives its products that algorithm), the attention kernel's buffers, and with
+    /// more threads than one the A that the threads share (the calling thread's).
     template <std::size_t B>
-    static constexpr ScratchPlan<float> scratch_plan = [] {
+    static constexpr ScratchPlan<float> scratch_plan_for(std::size_t threads) noexcept {
         constexpr std::size_t M = B * T;  // the most rows a product takes
+        constexpr gemm::StrassenUse use = gemm::detail::strassen_by_default;
+        const auto product = [&](std::size_t rows, std::size_t in, std::size_t out) {
+            return gemm::scratch_plan<float>(rows, in, out, use, threads);
+        };
         ScratchPlan<float> plan = kernels::attention_scratch_plan<float>(HD, HD, T, T);
-        plan.need(gemm::scratch_plan<float>(NP, PD, D));  // the patch embedding, an image at a time
-        plan.need(gemm::scratch_plan<float>(M, D, 3 * I));
-        if (C.proj_out) plan.need(gemm::scratch_plan<float>(M, I, D));
-        plan.need(gemm::scratch_plan<float>(M, D, MLP));
-        plan.need(gemm::scratch_plan<float>(M, MLP, D));
-        if (C.representation_size) plan.need(gemm::scratch_plan<float>(B, D, C.representation_size));
-        if (C.num_classes) plan.need(gemm::scratch_plan<float>(B, F, C.num_classes));
-        if (C.num_classes && C.distillation_token) plan.need(gemm::scratch_plan<float>(B, D, C.num_classes));
+        plan.need(product(NP, PD, D));  // the patch embedding, an image at a time
+        plan.need(product(M, D, 3 * I));
+        if (C.proj_out) plan.need(product(M, I, D));
+        plan.need(product(M, D, MLP));
+        plan.need(product(M, MLP, D));
+        if (C.representation_size) plan.need(product(B, D, C.representation_size));
+        if (C.num_classes) plan.need(product(B, F, C.num_classes));
+        if (C.num_classes && C.distillation_token) plan.need(product(B, D, C.num_classes));
         return plan;
-    }();
+    }
+    /// scratch_plan_for<B>(Threads), a compile-time constant.
+    template <std::size_t B, std::size_t Threads = 1>
+    static constexpr ScratchPlan<float> scratch_plan = scratch_plan_for<B>(Threads);
 
-    /// Floats of workspace a forward pass of batch B needs: its activations (activation_floats<B>), then
-    /// the kernels' scratch (scratch_plan<B>), which the pass lends them (ScratchScope), so that on one
-    /// thread it allocates nothing, from its first call (with the default Strassen setting: another one
-    /// may give a product Strassen's algorithm where the plan did not, whose scratch then comes from the heap).
+    /// Floats of workspace a forward pass of batch B on up to `threads` threads needs: its activations
+    /// (activation_floats<B>), then the kernels' scratch for each thread (scratch_plan_for<B>(threads),
+    /// laid out by ScratchPlan::elements(threads)), which the pass lends them (ScratchScope), so that it
+    /// allocates nothing, from its first call (with the default Strassen setting: another one may give a
+    /// product Strassen's algorithm where the plan did not, whose scratch then comes from the heap).
     template <std::size_t B>
-    static constexpr std::size_t workspace_floats = activation_floats<B> + scratch_plan<B>.elements();
+    static constexpr std::size_t workspace_floats_for(std::size_t threads) noexcept {
+        return activation_floats<B> + scratch_plan_for<B>(threads).elements(threads);
+    }
+    /// workspace_floats_for<B>(Threads), a compile-time constant: by default for one thread.
+    template <std::size_t B, std::size_t Threads = 1>
+    static constexpr std::size_t workspace_floats = activation_floats<B> + scratch_plan<B, Threads>.elements(Threads);
 
     /// Floats of all the packed weights (the linear layers', each as much as PackedStore::room gives it):
     /// the size of the block load_weights places them in (a compile-time constant).
@@ -9522,9 +9592,18 @@ public:
         return n;
     }();
 
-    /// Bytes of workspace a forward pass of batch B needs (a compile-time constant).
+    /// Bytes of workspace a forward pass of batch B on up to Threads threads needs (a compile-time constant).
+    template <std::size_t B, std::size_t Threads = 1>
+    static constexpr std::size_t workspace_bytes = workspace_floats<B, Threads> * sizeof(float);
+
+    /// The threads a workspace of `floats` floats holds the kernels' scratch for at batch B: the most
+    /// (up to 64) whose workspace_floats fits in it (0 when not even one thread's does).
     template <std::size_t B>
-    static constexpr std::size_t workspace_bytes = workspace_floats<B> * sizeof(float);
+    static constexpr std::size_t threads_in_workspace(std::size_t floats) noexcept {
+        std::size_t threads = 0;
+        while (threads < 64 && workspace_floats_for<B>(threads + 1) <= floats) ++threads;
+        return threads;
+    }
 
     VisionTransformer() = default;
     /// Moving leaves the source with no weights (as a default-constructed model): its views go with them.
@@ -9595,12 +9674,13 @@ public:
 
 #if EINVIT_HEAP
     /// Logits (B, num_classes), or the features when num_classes is 0. Allocates its workspace on the
-    /// first call for a batch size, and the returned tensor.
+    /// first call for a batch size (or a larger thread count: it holds the kernels' scratch for each of
+    /// the pool's threads), and the returned tensor.
     template <std::size_t B>
     Output<B> forward(const Input<B>& image) {
         Output<B> out(uninitialized);
-        if (workspace_.size() < workspace_floats<B>) workspace_.assign(workspace_floats<B>, 0.0f);
-        forward_into<B>(image, out.data(), workspace_.data());
+        const std::size_t threads = num_threads();
+        run<B>(B, image, out.data(), own_workspace<B>(threads), nullptr, 1, nullptr, false, threads);
         return out;
     }
     template <std::size_t B>
@@ -9612,9 +9692,9 @@ public:
     /// representation layer, what the classifier sees.
     template <std::size_t B>
     Tensor<float, Shape<B, F>, Backend> features(const Input<B>& image) {
-        if (workspace_.size() < workspace_floats<B>) workspace_.assign(workspace_floats<B>, 0.0f);
         Tensor<float, Shape<B, F>, Backend> out(uninitialized);
-        run<B>(B, image, out.data(), workspace_.data(), nullptr, 1, nullptr, true);
+        const std::size_t threads = num_threads();
+        run<B>(B, image, out.data(), own_workspace<B>(threads), nullptr, 1, nullptr, true, threads);
         return out;
     }
     template <std::size_t B>
@@ -9623,35 +9703,40 @@ public:
     }
 #endif
 
-    /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B> floats,
-    /// 64-byte aligned is best), which also holds the kernels' scratch: with one thread
-    /// (set_num_threads(1), or a build without threads) it allocates nothing, from its first call (with
-    /// the default gemm::set_strassen setting, which the plan is made for); with more, the pool's other
-    /// threads grow buffers of their own on their first pass, then reuse them.
+    /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B, Threads>
+    /// floats, 64-byte aligned is best), which also holds the kernels' scratch for up to Threads threads
+    /// (by default one): with no more threads than that in the pool (set_num_threads, or a build without
+    /// threads) it allocates nothing, from its first call (with the default gemm::set_strassen setting,
+    /// which the plan is made for); the pool's threads beyond Threads grow buffers of their own on their
+    /// first pass, then reuse them.
     /// `attention_maps`, when given, receives each layer's attention of the class token (or of token 0)
     /// to every token, averaged over heads (computed without the padding mask): depth x B x T floats. `keep_patches`, when given, is the
     /// seeds' padding mask: B x patches bytes, nonzero keeps a patch; prefix tokens are always kept,
     /// masked tokens get no attention and attend uniformly (vit-pytorch's masked_fill with -finfo.max).
-    template <std::size_t B>
+    template <std::size_t B, std::size_t Threads = 1>
     void forward_into(const Input<B>& image, float* out, float* workspace, float* attention_maps = nullptr,
                       const std::uint8_t* keep_patches = nullptr) const {
-        run<B>(B, image, out, workspace, attention_maps, 1, keep_patches, false);
+        run<B>(B, image, out, workspace, attention_maps, 1, keep_patches, false, Threads);
     }
 
-    /// A tensor holding the workspace of a forward pass of batch B, on the heap or in an arena
-    /// (`typename Model::template Workspace<1> workspace(arena);`), for the checked forward_into below.
-    template <std::size_t B>
-    using Workspace = Tensor<float, Shape<workspace_floats<B>>, Backend>;
+    /// A tensor holding the workspace of a forward pass of batch B on up to Threads threads, on the heap
+    /// or in an arena (`typename Model::template Workspace<1> workspace(arena);`), for the checked
+    /// forward_into below.
+    template <std::size_t B, std::size_t Threads = 1>
+    using Workspace = Tensor<float, Shape<workspace_floats<B, Threads>>, Backend>;
 
     /// forward_into with `out` and `workspace` as einvit tensors or views (Output<B> and Workspace<B>, or
     /// views of them), whose sizes are checked at compile time: `out` must have shape (B, out_dim), the
     /// workspace at least workspace_floats<B> floats (one for a larger batch will do), both contiguous
-    /// floats on this model's backend. A buffer that does not fit is a compile error saying which.
+    /// floats on this model's backend. A buffer that does not fit is a compile error saying which. The
+    /// kernels' scratch is lent to as many threads as the workspace holds it for (threads_in_workspace:
+    /// a Workspace<B, 2> serves two).
     template <std::size_t B, class Out, class Work>
         requires detail::tensor_like<Out> && detail::tensor_like<Work>
     void forward_into(const Input<B>& image, Out&& out, Work&& workspace, float* attention_maps = nullptr,
                       const std::uint8_t* keep_patches = nullptr) const {
-        if constexpr (buffers_fit<B, Out, Work>()) forward_into<B>(image, out.data(), workspace.data(), attention_maps, keep_patches);
+        if constexpr (buffers_fit<B, Out, Work>())
+            forward_into<B, lent_threads<B, Work>>(image, out.data(), workspace.data(), attention_maps, keep_patches);
     }
 
     /// The forward pass of the first `count` images of a batch of capacity B (count <= B; 0 does
@@ -9663,26 +9748,27 @@ public:
     /// sums mix rows of the batch's upper and lower halves, so the rounding depends on the batch). A
     /// count above B raises invalid_argument. `out` and `workspace` are pointers, or tensors or views
     /// checked as forward_into's.
-    template <std::size_t B>
+    template <std::size_t B, std::size_t Threads = 1>
     void forward_into_first(std::size_t count, const Input<B>& image, float* out, float* workspace,
                             const std::uint8_t* keep_patches = nullptr) const {
         if (count > B)
             raise(errc::invalid_argument, "einvit::vit: forward_into_first: ", count, " images asked of a batch of ", B);
-        if (count != 0) run<B>(count, image, out, workspace, nullptr, 1, keep_patches, false);
+        if (count != 0) run<B>(count, image, out, workspace, nullptr, 1, keep_patches, false, Threads);
     }
     template <std::size_t B, class Out, class Work>
         requires detail::tensor_like<Out> && detail::tensor_like<Work>
     void forward_into_first(std::size_t count, const Input<B>& image, Out&& out, Work&& workspace,
                             const std::uint8_t* keep_patches = nullptr) const {
-        if constexpr (buffers_fit<B, Out, Work>()) forward_into_first<B>(count, image, out.data(), workspace.data(), keep_patches);
+        if constexpr (buffers_fit<B, Out, Work>())
+            forward_into_first<B, lent_threads<B, Work>>(count, image, out.data(), workspace.data(), keep_patches);
     }
 
     /// The forward pass, also writing every layer's full attention matrix averaged over heads into
     /// `attention` (depth x B x T x T floats; row i is token i's attention to every token), for
     /// attention rollout.
-    template <std::size_t B>
+    template <std::size_t B, std::size_t Threads = 1>
     void forward_with_attention(const Input<B>& image, float* out, float* workspace, float* attention) const {
-        run<B>(B, image, out, workspace, attention, T, nullptr, false);
+        run<B>(B, image, out, workspace, attention, T, nullptr, false, Threads);
     }
 
 private:
@@ -9734,11 +9820,31 @@ private:
         return floats && writable && backend && shape && room && contiguous && kept;
     }
 
+    // The threads a checked forward_into's workspace (Work as forwarded) holds the scratch for.
+    template <std::size_t B, class Work>
+    static constexpr std::size_t lent_threads = threads_in_workspace<B>(std::remove_cvref_t<Work>::size());
+
+#if EINVIT_HEAP
+    // forward()'s and features()' workspace, made to hold a pass of batch B on `threads` threads
+    template <std::size_t B>
+    float* own_workspace(std::size_t threads) {
+        if (const std::size_t floats = workspace_floats_for<B>(threads); workspace_.size() < floats) workspace_.assign(floats, 0.0f);
+        return workspace_.data();
+    }
+#endif
+
+    // The pass; the workspace holds the kernels' scratch for `threads` threads (workspace_floats_for).
     template <std::size_t B>
     void run(std::size_t n, const Input<B>& image, float* out, float* workspace, float* attention_maps, std::size_t map_rows,
-             const std::uint8_t* keep_patches, bool features_only) const {
+             const std::uint8_t* keep_patches, bool features_only, std::size_t threads) const {
         // the workspace is laid out for B images (the first n of them are computed), then the scratch
+#if EINVIT_THREADS
+        const ScratchScope<float> lend(threads == 1 ? scratch_plan<B> : scratch_plan_for<B>(threads), workspace + activation_floats<B>,
+                                       threads);
+#else  // one thread, whatever the workspace holds
+        (void)threads;
         const ScratchScope<float> lend(scratch_plan<B>, workspace + activation_floats<B>);
+#endif
         float* x = workspace;
         float* patches = x + detail::pad16(B * T * D);
         float* qkv = patches + detail::pad16(B * NP * PD);

@@ -1426,3 +1426,52 @@ TEST_CASE("scratch plans: the layout's size, and scopes that nest") {
         CHECK((own < outer_memory.data() || own >= outer_memory.data() + outer_memory.size()));
     }
 }
+
+TEST_CASE("scratch plans: lent to the tasks of a job, each its own slots, the last slot the first task's alone") {
+    einvit::ScratchPlan<float> plan;
+    plan.need(0, 20).need(5, 3).need(8, 40);
+    CHECK(plan.elements(1) == plan.elements());
+    CHECK(plan.elements(3) == 32 + 16 + 48 + 2 * (32 + 16) + 15);  // slot 8 once, slots 0 to 7 for each task
+    std::vector<float> memory(plan.elements(3));
+    const auto inside = [&](const float* p, std::size_t n) { return p >= memory.data() && p + n <= memory.data() + memory.size(); };
+    einvit::set_num_threads(3);
+    {
+        const einvit::ScratchScope<float> lend(plan, memory.data(), 3);
+        float* slot0[3] = {};
+        float* slot5[3] = {};
+        float* slot8[3] = {};
+        einvit::detail::pool().run(3, [&](std::size_t task) {  // whichever thread runs task i, task i's memory
+            slot0[task] = einvit::gemm::detail::scratch<float>(0, 20);
+            slot5[task] = einvit::gemm::detail::scratch<float>(5, 3);
+            if (task == 0) slot8[task] = einvit::gemm::detail::scratch<float>(8, 40);
+        });
+        for (std::size_t t = 0; t < 3; ++t) {
+            CAPTURE(t);
+            CHECK(inside(slot0[t], 20));
+            CHECK(inside(slot5[t], 3));
+            CHECK(reinterpret_cast<std::uintptr_t>(slot0[t]) % 64 == 0);
+        }
+        CHECK(inside(slot8[0], 40));
+        // no two tasks share memory: each task's slots lie apart from the others'
+        CHECK(slot0[1] >= slot8[0] + 40);
+        CHECK(slot0[2] >= slot5[1] + 3);
+        CHECK(slot5[0] < slot8[0]);
+        // a task past the lent ones, or slot 8 asked by another task than the first: their own buffers
+        float* past = nullptr;
+        float* other8 = nullptr;
+        einvit::set_num_threads(4);
+        einvit::detail::pool().run(4, [&](std::size_t task) {
+            if (task == 3) past = einvit::gemm::detail::scratch<float>(0, 20);
+            if (task == 1) other8 = einvit::gemm::detail::scratch<float>(8, 40);
+        });
+        CHECK_FALSE(inside(past, 20));
+        CHECK_FALSE(inside(other8, 40));
+    }
+    // the scope over: nothing lent
+    float* after = nullptr;
+    einvit::detail::pool().run(2, [&](std::size_t task) {
+        if (task == 1) after = einvit::gemm::detail::scratch<float>(0, 20);
+    });
+    CHECK_FALSE(inside(after, 20));
+    einvit::set_num_threads(einvit::detail::default_threads());
+}

@@ -1,6 +1,8 @@
 // Thread safety, as docs/reliability.md promises it: 8 application threads share one loaded model,
 // each with its own workspace, and run 100 forward passes each (every thread its own images, the
-// kernels' pool of 2 threads under them); every output is bitwise identical to a single-threaded run.
+// kernels' pool of 2 threads under them; half the threads' workspaces hold the kernels' scratch for
+// both of the pool's threads, so that the pool's other thread works in memory those threads lent it);
+// every output is bitwise identical to a single-threaded run.
 // CTest builds and runs it under ThreadSanitizer, which reports any data race.
 //
 //   einvit_thread_test CHECKPOINT     (a vit-pytorch checkpoint of vit::presets::mnist)
@@ -40,10 +42,13 @@ int main(int argc, char** argv) {
         std::vector<std::thread> pool;
         for (std::size_t t = 0; t < threads; ++t)
             pool.emplace_back([&, t] {
-                std::vector<float> ws(Model::workspace_floats<1>), out(classes);
+                const bool lends_both = t % 2 == 1;
+                std::vector<float> ws(lends_both ? Model::workspace_floats<1, 2> : Model::workspace_floats<1>), out(classes);
                 for (std::size_t r = 0; r < runs; ++r) {
                     const std::size_t i = t * images + r % images;
-                    model.forward_into<1>(Model::Input<1>(input.data() + i * pixels), out.data(), ws.data());
+                    const Model::Input<1> image(input.data() + i * pixels);
+                    if (lends_both) model.forward_into<1, 2>(image, out.data(), ws.data());
+                    else model.forward_into<1>(image, out.data(), ws.data());
                     if (std::memcmp(out.data(), want.data() + i * classes, classes * sizeof(float)) != 0) ++mismatches[t];
                 }
             });

@@ -195,30 +195,44 @@ public:
                                                      + detail::pad16(B * T * MLP)    // MLP hidden
                                                      + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
                                                      + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
-    /// The scratch the kernels of a forward pass of up to B images take on one thread, slot by slot
-    /// (see ScratchPlan): the packed A blocks of its products (and Strassen's operands where the default
-    /// setting gives its products that algorithm) and the attention kernel's buffers.
+    /// The scratch the kernels of a forward pass of up to B images take on each of `threads` threads,
+    /// slot by slot (see ScratchPlan): the packed A blocks of its products (and Strassen's operands where
+    /// the default setting gives its products that algorithm), the attention kernel's buffers, and with
+    /// more threads than one the A that the threads share (the calling thread's).
     template <std::size_t B>
-    static constexpr ScratchPlan<float> scratch_plan = [] {
+    static constexpr ScratchPlan<float> scratch_plan_for(std::size_t threads) noexcept {
         constexpr std::size_t M = B * T;  // the most rows a product takes
+        constexpr gemm::StrassenUse use = gemm::detail::strassen_by_default;
+        const auto product = [&](std::size_t rows, std::size_t in, std::size_t out) {
+            return gemm::scratch_plan<float>(rows, in, out, use, threads);
+        };
         ScratchPlan<float> plan = kernels::attention_scratch_plan<float>(HD, HD, T, T);
-        plan.need(gemm::scratch_plan<float>(NP, PD, D));  // the patch embedding, an image at a time
-        plan.need(gemm::scratch_plan<float>(M, D, 3 * I));
-        if (C.proj_out) plan.need(gemm::scratch_plan<float>(M, I, D));
-        plan.need(gemm::scratch_plan<float>(M, D, MLP));
-        plan.need(gemm::scratch_plan<float>(M, MLP, D));
-        if (C.representation_size) plan.need(gemm::scratch_plan<float>(B, D, C.representation_size));
-        if (C.num_classes) plan.need(gemm::scratch_plan<float>(B, F, C.num_classes));
-        if (C.num_classes && C.distillation_token) plan.need(gemm::scratch_plan<float>(B, D, C.num_classes));
+        plan.need(product(NP, PD, D));  // the patch embedding, an image at a time
+        plan.need(product(M, D, 3 * I));
+        if (C.proj_out) plan.need(product(M, I, D));
+        plan.need(product(M, D, MLP));
+        plan.need(product(M, MLP, D));
+        if (C.representation_size) plan.need(product(B, D, C.representation_size));
+        if (C.num_classes) plan.need(product(B, F, C.num_classes));
+        if (C.num_classes && C.distillation_token) plan.need(product(B, D, C.num_classes));
         return plan;
-    }();
+    }
+    /// scratch_plan_for<B>(Threads), a compile-time constant.
+    template <std::size_t B, std::size_t Threads = 1>
+    static constexpr ScratchPlan<float> scratch_plan = scratch_plan_for<B>(Threads);
 
-    /// Floats of workspace a forward pass of batch B needs: its activations (activation_floats<B>), then
-    /// the kernels' scratch (scratch_plan<B>), which the pass lends them (ScratchScope), so that on one
-    /// thread it allocates nothing, from its first call (with the default Strassen setting: another one
-    /// may give a product Strassen's algorithm where the plan did not, whose scratch then comes from the heap).
+    /// Floats of workspace a forward pass of batch B on up to `threads` threads needs: its activations
+    /// (activation_floats<B>), then the kernels' scratch for each thread (scratch_plan_for<B>(threads),
+    /// laid out by ScratchPlan::elements(threads)), which the pass lends them (ScratchScope), so that it
+    /// allocates nothing, from its first call (with the default Strassen setting: another one may give a
+    /// product Strassen's algorithm where the plan did not, whose scratch then comes from the heap).
     template <std::size_t B>
-    static constexpr std::size_t workspace_floats = activation_floats<B> + scratch_plan<B>.elements();
+    static constexpr std::size_t workspace_floats_for(std::size_t threads) noexcept {
+        return activation_floats<B> + scratch_plan_for<B>(threads).elements(threads);
+    }
+    /// workspace_floats_for<B>(Threads), a compile-time constant: by default for one thread.
+    template <std::size_t B, std::size_t Threads = 1>
+    static constexpr std::size_t workspace_floats = activation_floats<B> + scratch_plan<B, Threads>.elements(Threads);
 
     /// Floats of all the packed weights (the linear layers', each as much as PackedStore::room gives it):
     /// the size of the block load_weights places them in (a compile-time constant).
@@ -230,9 +244,18 @@ public:
         return n;
     }();
 
-    /// Bytes of workspace a forward pass of batch B needs (a compile-time constant).
+    /// Bytes of workspace a forward pass of batch B on up to Threads threads needs (a compile-time constant).
+    template <std::size_t B, std::size_t Threads = 1>
+    static constexpr std::size_t workspace_bytes = workspace_floats<B, Threads> * sizeof(float);
+
+    /// The threads a workspace of `floats` floats holds the kernels' scratch for at batch B: the most
+    /// (up to 64) whose workspace_floats fits in it (0 when not even one thread's does).
     template <std::size_t B>
-    static constexpr std::size_t workspace_bytes = workspace_floats<B> * sizeof(float);
+    static constexpr std::size_t threads_in_workspace(std::size_t floats) noexcept {
+        std::size_t threads = 0;
+        while (threads < 64 && workspace_floats_for<B>(threads + 1) <= floats) ++threads;
+        return threads;
+    }
 
     VisionTransformer() = default;
     /// Moving leaves the source with no weights (as a default-constructed model): its views go with them.
@@ -303,12 +326,13 @@ public:
 
 #if EINVIT_HEAP
     /// Logits (B, num_classes), or the features when num_classes is 0. Allocates its workspace on the
-    /// first call for a batch size, and the returned tensor.
+    /// first call for a batch size (or a larger thread count: it holds the kernels' scratch for each of
+    /// the pool's threads), and the returned tensor.
     template <std::size_t B>
     Output<B> forward(const Input<B>& image) {
         Output<B> out(uninitialized);
-        if (workspace_.size() < workspace_floats<B>) workspace_.assign(workspace_floats<B>, 0.0f);
-        forward_into<B>(image, out.data(), workspace_.data());
+        const std::size_t threads = num_threads();
+        run<B>(B, image, out.data(), own_workspace<B>(threads), nullptr, 1, nullptr, false, threads);
         return out;
     }
     template <std::size_t B>
@@ -320,9 +344,9 @@ public:
     /// representation layer, what the classifier sees.
     template <std::size_t B>
     Tensor<float, Shape<B, F>, Backend> features(const Input<B>& image) {
-        if (workspace_.size() < workspace_floats<B>) workspace_.assign(workspace_floats<B>, 0.0f);
         Tensor<float, Shape<B, F>, Backend> out(uninitialized);
-        run<B>(B, image, out.data(), workspace_.data(), nullptr, 1, nullptr, true);
+        const std::size_t threads = num_threads();
+        run<B>(B, image, out.data(), own_workspace<B>(threads), nullptr, 1, nullptr, true, threads);
         return out;
     }
     template <std::size_t B>
@@ -331,35 +355,40 @@ public:
     }
 #endif
 
-    /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B> floats,
-    /// 64-byte aligned is best), which also holds the kernels' scratch: with one thread
-    /// (set_num_threads(1), or a build without threads) it allocates nothing, from its first call (with
-    /// the default gemm::set_strassen setting, which the plan is made for); with more, the pool's other
-    /// threads grow buffers of their own on their first pass, then reuse them.
+    /// The forward pass into `out` (B x out_dim floats) using `workspace` (workspace_floats<B, Threads>
+    /// floats, 64-byte aligned is best), which also holds the kernels' scratch for up to Threads threads
+    /// (by default one): with no more threads than that in the pool (set_num_threads, or a build without
+    /// threads) it allocates nothing, from its first call (with the default gemm::set_strassen setting,
+    /// which the plan is made for); the pool's threads beyond Threads grow buffers of their own on their
+    /// first pass, then reuse them.
     /// `attention_maps`, when given, receives each layer's attention of the class token (or of token 0)
     /// to every token, averaged over heads (computed without the padding mask): depth x B x T floats. `keep_patches`, when given, is the
     /// seeds' padding mask: B x patches bytes, nonzero keeps a patch; prefix tokens are always kept,
     /// masked tokens get no attention and attend uniformly (vit-pytorch's masked_fill with -finfo.max).
-    template <std::size_t B>
+    template <std::size_t B, std::size_t Threads = 1>
     void forward_into(const Input<B>& image, float* out, float* workspace, float* attention_maps = nullptr,
                       const std::uint8_t* keep_patches = nullptr) const {
-        run<B>(B, image, out, workspace, attention_maps, 1, keep_patches, false);
+        run<B>(B, image, out, workspace, attention_maps, 1, keep_patches, false, Threads);
     }
 
-    /// A tensor holding the workspace of a forward pass of batch B, on the heap or in an arena
-    /// (`typename Model::template Workspace<1> workspace(arena);`), for the checked forward_into below.
-    template <std::size_t B>
-    using Workspace = Tensor<float, Shape<workspace_floats<B>>, Backend>;
+    /// A tensor holding the workspace of a forward pass of batch B on up to Threads threads, on the heap
+    /// or in an arena (`typename Model::template Workspace<1> workspace(arena);`), for the checked
+    /// forward_into below.
+    template <std::size_t B, std::size_t Threads = 1>
+    using Workspace = Tensor<float, Shape<workspace_floats<B, Threads>>, Backend>;
 
     /// forward_into with `out` and `workspace` as einvit tensors or views (Output<B> and Workspace<B>, or
     /// views of them), whose sizes are checked at compile time: `out` must have shape (B, out_dim), the
     /// workspace at least workspace_floats<B> floats (one for a larger batch will do), both contiguous
-    /// floats on this model's backend. A buffer that does not fit is a compile error saying which.
+    /// floats on this model's backend. A buffer that does not fit is a compile error saying which. The
+    /// kernels' scratch is lent to as many threads as the workspace holds it for (threads_in_workspace:
+    /// a Workspace<B, 2> serves two).
     template <std::size_t B, class Out, class Work>
         requires detail::tensor_like<Out> && detail::tensor_like<Work>
     void forward_into(const Input<B>& image, Out&& out, Work&& workspace, float* attention_maps = nullptr,
                       const std::uint8_t* keep_patches = nullptr) const {
-        if constexpr (buffers_fit<B, Out, Work>()) forward_into<B>(image, out.data(), workspace.data(), attention_maps, keep_patches);
+        if constexpr (buffers_fit<B, Out, Work>())
+            forward_into<B, lent_threads<B, Work>>(image, out.data(), workspace.data(), attention_maps, keep_patches);
     }
 
     /// The forward pass of the first `count` images of a batch of capacity B (count <= B; 0 does
@@ -371,26 +400,27 @@ public:
     /// sums mix rows of the batch's upper and lower halves, so the rounding depends on the batch). A
     /// count above B raises invalid_argument. `out` and `workspace` are pointers, or tensors or views
     /// checked as forward_into's.
-    template <std::size_t B>
+    template <std::size_t B, std::size_t Threads = 1>
     void forward_into_first(std::size_t count, const Input<B>& image, float* out, float* workspace,
                             const std::uint8_t* keep_patches = nullptr) const {
         if (count > B)
             raise(errc::invalid_argument, "einvit::vit: forward_into_first: ", count, " images asked of a batch of ", B);
-        if (count != 0) run<B>(count, image, out, workspace, nullptr, 1, keep_patches, false);
+        if (count != 0) run<B>(count, image, out, workspace, nullptr, 1, keep_patches, false, Threads);
     }
     template <std::size_t B, class Out, class Work>
         requires detail::tensor_like<Out> && detail::tensor_like<Work>
     void forward_into_first(std::size_t count, const Input<B>& image, Out&& out, Work&& workspace,
                             const std::uint8_t* keep_patches = nullptr) const {
-        if constexpr (buffers_fit<B, Out, Work>()) forward_into_first<B>(count, image, out.data(), workspace.data(), keep_patches);
+        if constexpr (buffers_fit<B, Out, Work>())
+            forward_into_first<B, lent_threads<B, Work>>(count, image, out.data(), workspace.data(), keep_patches);
     }
 
     /// The forward pass, also writing every layer's full attention matrix averaged over heads into
     /// `attention` (depth x B x T x T floats; row i is token i's attention to every token), for
     /// attention rollout.
-    template <std::size_t B>
+    template <std::size_t B, std::size_t Threads = 1>
     void forward_with_attention(const Input<B>& image, float* out, float* workspace, float* attention) const {
-        run<B>(B, image, out, workspace, attention, T, nullptr, false);
+        run<B>(B, image, out, workspace, attention, T, nullptr, false, Threads);
     }
 
 private:
@@ -442,11 +472,31 @@ private:
         return floats && writable && backend && shape && room && contiguous && kept;
     }
 
+    // The threads a checked forward_into's workspace (Work as forwarded) holds the scratch for.
+    template <std::size_t B, class Work>
+    static constexpr std::size_t lent_threads = threads_in_workspace<B>(std::remove_cvref_t<Work>::size());
+
+#if EINVIT_HEAP
+    // forward()'s and features()' workspace, made to hold a pass of batch B on `threads` threads
+    template <std::size_t B>
+    float* own_workspace(std::size_t threads) {
+        if (const std::size_t floats = workspace_floats_for<B>(threads); workspace_.size() < floats) workspace_.assign(floats, 0.0f);
+        return workspace_.data();
+    }
+#endif
+
+    // The pass; the workspace holds the kernels' scratch for `threads` threads (workspace_floats_for).
     template <std::size_t B>
     void run(std::size_t n, const Input<B>& image, float* out, float* workspace, float* attention_maps, std::size_t map_rows,
-             const std::uint8_t* keep_patches, bool features_only) const {
+             const std::uint8_t* keep_patches, bool features_only, std::size_t threads) const {
         // the workspace is laid out for B images (the first n of them are computed), then the scratch
+#if EINVIT_THREADS
+        const ScratchScope<float> lend(threads == 1 ? scratch_plan<B> : scratch_plan_for<B>(threads), workspace + activation_floats<B>,
+                                       threads);
+#else  // one thread, whatever the workspace holds
+        (void)threads;
         const ScratchScope<float> lend(scratch_plan<B>, workspace + activation_floats<B>);
+#endif
         float* x = workspace;
         float* patches = x + detail::pad16(B * T * D);
         float* qkv = patches + detail::pad16(B * NP * PD);

@@ -220,29 +220,47 @@ std::size_t scratch_capacity(std::size_t slot) noexcept {
     return scratch_buffers<T>()[slot].size;
 }
 
-// A caller's memory lent to the scratch slots of one task of the calling thread (einvit::ScratchScope):
-// slot s is `size[s]` elements at base[s] (none where size[s] is 0). `outer` is the lending it hides.
-template <class T>
-struct LentScratch {
-    T* base[scratch_slots] = {};
-    std::size_t size[scratch_slots] = {};
-    std::size_t task = 0;  ///< ThreadPool::current_task() of the thread that lent it, when it lent it
-    const LentScratch* outer = nullptr;
+// A caller's memory lent to the scratch slots of `tasks` tasks (einvit::ScratchScope): those of the
+// jobs its thread runs, from the task the thread ran when it lent (0 outside jobs) on. That task's slot
+// s is `size[s]` elements at first + offset[s] (none where size[s] is 0); task `task + i`'s, i >= 1,
+// are at first + stride0 + (i - 1) * stride + offset[s], every slot but the last, which is the first
+// task's alone (the A that threads share, slot 8). It reaches the tasks through the pool's job context
+// (ThreadPool::job_context), as a chain of lendings of any element type: `type` says which, `outer`
+// is the lending it hides.
+struct LentScratchLink {
+    const void* type = nullptr;
+    const LentScratchLink* outer = nullptr;
 };
 template <class T>
-const LentScratch<T>*& lent_scratch() noexcept {
-    static EINVIT_THREAD_LOCAL const LentScratch<T>* lent = nullptr;
-    return lent;
+inline constexpr char scratch_type = 0;  // its address stands for T
+template <class T>
+struct LentScratch : LentScratchLink {
+    T* first = nullptr;
+    std::size_t offset[scratch_slots] = {}, size[scratch_slots] = {};
+    std::size_t task = 0, tasks = 1, stride0 = 0, stride = 0;
+};
+// The innermost lending of T that the calling thread sees (its own ScratchScopes', or in a pool task
+// the job's caller's), or null.
+template <class T>
+const LentScratch<T>* lent_scratch() noexcept {
+    for (auto* link = static_cast<const LentScratchLink*>(einvit::detail::ThreadPool::job_context()); link; link = link->outer)
+        if (link->type == &scratch_type<T>) return static_cast<const LentScratch<T>*>(link);
+    return nullptr;
 }
 
 // `count` elements of scratch slot `slot` for what the calling thread runs now: the memory a
-// ScratchScope of this thread and task lent to the slot where it has room, else the slot's own
-// growable buffer (allocated on first use, and when a larger request comes).
+// ScratchScope lent to this task's slot where it has room, else the slot's own growable buffer
+// (allocated on first use, and when a larger request comes).
 template <class T>
 T* scratch(std::size_t slot, std::size_t count) {
-    if (const LentScratch<T>* lent = lent_scratch<T>();
-        lent && lent->size[slot] != 0 && count <= lent->size[slot] && lent->task == einvit::detail::ThreadPool::current_task())
-        return lent->base[slot];
+    if (const LentScratch<T>* lent = lent_scratch<T>()) {
+        const std::size_t task = einvit::detail::ThreadPool::current_task();
+        if (task >= lent->task && task - lent->task < lent->tasks) {
+            const std::size_t i = task - lent->task;
+            const bool lent_slot = lent->size[slot] != 0 && count <= lent->size[slot] && (i == 0 || slot + 1 < scratch_slots);
+            if (lent_slot) return lent->first + (i == 0 ? 0 : lent->stride0 + (i - 1) * lent->stride) + lent->offset[slot];
+        }
+    }
     ScratchBuffer<T>& b = scratch_buffers<T>()[slot];
     if (b.size < count) {
         einvit::detail::heap_free(b.data, b.size * sizeof(T));
@@ -1671,40 +1689,47 @@ struct ScratchPlan {
         for (std::size_t s = 0; s < slot; ++s) n += (slots[s] + line - 1) / line * line;
         return n;
     }
-    /// Elements of memory the plan lays out in: each slot 64-byte aligned, with room to align the first
-    /// wherever the memory starts (on an element boundary).
-    constexpr std::size_t elements() const noexcept {
-        const std::size_t n = offset(gemm::detail::scratch_slots);
+    /// Elements of memory the plan lays out in for `tasks` tasks of a job (ScratchScope): the first
+    /// task's slots, then each other task's but the last slot (the A the threads share, slot 8, is the
+    /// first task's alone), each slot 64-byte aligned, with room to align the first wherever the memory
+    /// starts (on an element boundary).
+    constexpr std::size_t elements(std::size_t tasks = 1) const noexcept {
+        const std::size_t n = offset(gemm::detail::scratch_slots) + (tasks > 1 ? (tasks - 1) * offset(gemm::detail::scratch_slots - 1) : 0);
         return n ? n + line - 1 : 0;
     }
     friend constexpr bool operator==(const ScratchPlan&, const ScratchPlan&) = default;
 };
 
-/// Lends the CPU kernels that the calling thread runs, for the scope's life, `plan.elements()` elements
-/// at `memory` as their scratch, laid out by `plan`: within it (a run of the kernels the plan was made
-/// for, on one thread) they allocate nothing, from their very first call. A request beyond the plan's
-/// slot (another kernel, or more threads than one: a pool task's share, the A that threads share) takes
-/// the slot's own growable buffer as before, so a plan too small costs an allocation, never a wrong
-/// answer. Lends to the calling thread only (and only its current task, when it runs one): with more
-/// threads, the pool's other tasks keep their own buffers. Scopes nest; the memory must outlive the
-/// scope, and a scope must end on the thread that made it.
+/// Lends the CPU kernels that the calling thread runs, for the scope's life, `plan.elements(tasks)`
+/// elements at `memory` as their scratch, laid out by `plan` for each of the first `tasks` tasks of the
+/// jobs they run: within it (a run of the kernels the plan was made for, on up to `tasks` threads) they
+/// allocate nothing, from their very first call. A request beyond the plan's slot (another kernel, a
+/// plan made for fewer threads) or from a task past `tasks` takes the slot's own growable buffer as
+/// before, so a plan too small costs an allocation, never a wrong answer. Lends to the jobs of the
+/// calling thread only; made inside a pool task, to that task alone. Scopes nest; the memory must
+/// outlive the scope, and a scope must end on the thread that made it.
 template <class T>
 class ScratchScope {
 public:
-    ScratchScope(const ScratchPlan<T>& plan, T* memory) noexcept {
+    ScratchScope(const ScratchPlan<T>& plan, T* memory, std::size_t tasks = 1) noexcept {
         const auto address = reinterpret_cast<std::uintptr_t>(memory);
-        T* first = memory + ((64 - address % 64) % 64) / sizeof(T);  // the first 64-byte boundary
+        lent_.first = memory + ((64 - address % 64) % 64) / sizeof(T);  // the first 64-byte boundary
         for (std::size_t s = 0; s < gemm::detail::scratch_slots; ++s) {
             lent_.size[s] = plan.slots[s];
-            lent_.base[s] = plan.slots[s] ? first + plan.offset(s) : nullptr;
+            lent_.offset[s] = plan.offset(s);
         }
         lent_.task = einvit::detail::ThreadPool::current_task();
-        lent_.outer = gemm::detail::lent_scratch<T>();
-        gemm::detail::lent_scratch<T>() = &lent_;
+        lent_.tasks = lent_.task == 0 && tasks > 1 ? tasks : 1;  // inside a task, its own jobs run inline, as it
+        lent_.stride0 = plan.offset(gemm::detail::scratch_slots);
+        lent_.stride = plan.offset(gemm::detail::scratch_slots - 1);
+        lent_.type = &gemm::detail::scratch_type<T>;
+        const void*& context = einvit::detail::ThreadPool::job_context();
+        lent_.outer = static_cast<const gemm::detail::LentScratchLink*>(context);
+        context = static_cast<const gemm::detail::LentScratchLink*>(&lent_);
     }
     ScratchScope(const ScratchScope&) = delete;
     ScratchScope& operator=(const ScratchScope&) = delete;
-    ~ScratchScope() { gemm::detail::lent_scratch<T>() = lent_.outer; }
+    ~ScratchScope() { einvit::detail::ThreadPool::job_context() = lent_.outer; }
 
 private:
     gemm::detail::LentScratch<T> lent_;
@@ -1713,11 +1738,13 @@ private:
 namespace gemm {
 
 /// The scratch a product with a pre-packed k x n B (or a range of its columns) of up to `max_rows`
-/// rows takes on one thread, with Strassen's algorithm where `use` (by default the default setting)
-/// may give it: the packed A's block (slot 0), and Strassen's operands and sums (slots 0 and 1).
+/// rows takes on each of `threads` threads, with Strassen's algorithm where `use` (by default the
+/// default setting) may give it: the packed A's block (slot 0), and Strassen's operands and sums
+/// (slots 0 and 1); with more threads than one, the calling thread's also the A that the threads share
+/// (slot 8: one image's rows in shares, or the whole of a small A).
 template <class T>
 constexpr ScratchPlan<T> scratch_plan(std::size_t max_rows, std::size_t k, std::size_t n,
-                                      StrassenUse use = detail::strassen_by_default) noexcept {
+                                      StrassenUse use = detail::strassen_by_default, std::size_t threads = 1) noexcept {
     ScratchPlan<T> plan;
     if (max_rows == 0) return plan;
     const std::size_t kc = depth_block<T>(k), MC = row_block<T>(kc);
@@ -1731,6 +1758,17 @@ constexpr ScratchPlan<T> scratch_plan(std::size_t max_rows, std::size_t k, std::
         (use == StrassenUse::wherever_it_fits || detail::strassen_pays<T>(max_rows, cols, k))) {
         plan.need(0, detail::strassen_scratch_elements<T>(0));
         plan.need(1, detail::strassen_scratch_elements<T>(1));
+    }
+    if (threads > 1) {  // multiply_threaded's buffers of slot 8, for any m <= max_rows
+        constexpr std::size_t MR = mr<T>;
+        // one image's rows in even shares, each packed whole (fewer rows than two row blocks a thread,
+        // one depth block)
+        const std::size_t few = 2 * threads * row_block<T>(kc) - 1, share_rows = max_rows < few ? max_rows : few;
+        if (k <= kc) plan.need(8, threads * detail::round_up((share_rows + threads - 1) / threads, MR) * k);
+        // the whole of an A of up to shared_a_bytes, packed once for the threads that split the panels
+        std::size_t whole = detail::round_up(max_rows, MR) * k;
+        if (whole * sizeof(T) > shared_a_bytes) whole = k ? shared_a_bytes / sizeof(T) / (MR * k) * MR * k : 0;
+        plan.need(8, whole);
     }
     return plan;
 }

@@ -125,6 +125,7 @@ public:
         }
         job_ = [](void* ctx, std::size_t i) { (*static_cast<std::remove_reference_t<F>*>(ctx))(i); };
         ctx_ = &fn;
+        context_ = job_context();  // the tasks see the caller's (its ScratchScopes' lent memory)
         tasks_ = tasks;
         done_.store(0, std::memory_order_relaxed);
         // Task i of job J can be claimed while claims_[i] holds 2J (armed), and is taken by changing it
@@ -178,6 +179,14 @@ public:
     static std::size_t& current_task() noexcept {
         static EINVIT_THREAD_LOCAL std::size_t task = 0;
         return task;
+    }
+
+    /// The calling thread's context, which the tasks of the jobs it runs see as theirs while they run,
+    /// on whichever thread: ScratchScope's lent memory, which a job's tasks other than the caller's own
+    /// then take their scratch from (gemm::detail::scratch). Opaque to the pool.
+    static const void*& job_context() noexcept {
+        static EINVIT_THREAD_LOCAL const void* context = nullptr;
+        return context;
     }
 
 private:
@@ -240,7 +249,10 @@ private:
     }
 
     // Runs task i of the current job, keeping the first exception any task throws for run() to rethrow.
+    // The task sees the job's caller's context (job_context) while it runs.
     void invoke(std::size_t i) noexcept {
+        const void* const own = job_context();
+        job_context() = context_;
         current_task() = i;
 #if EINVIT_HAS_EXCEPTIONS
         try {
@@ -253,6 +265,7 @@ private:
         job_(ctx_, i);
 #endif
         current_task() = 0;
+        job_context() = own;
     }
 
     void stop() {
@@ -276,6 +289,7 @@ private:
     bool held_for_fork_ = false;
     void (*job_)(void*, std::size_t) = nullptr;
     void* ctx_ = nullptr;
+    const void* context_ = nullptr;  // the caller's job_context()
     std::size_t tasks_ = 0;
 #if EINVIT_HAS_EXCEPTIONS
     std::mutex failure_mutex_;
@@ -304,6 +318,10 @@ public:
     static std::size_t& current_task() noexcept {
         static std::size_t task = 0;
         return task;
+    }
+    static const void*& job_context() noexcept {
+        static const void* context = nullptr;
+        return context;
     }
 };
 #endif
