@@ -1627,6 +1627,15 @@ struct gelu_tanh {
         return V(0.5) * x * (V(1) + tanh(V(0.79788456080286535588) * (x + V(0.044715) * x * x * x)));
     }
 };
+// QuickGELU, x·σ(1.702 x) (OpenAI's CLIP; timm's act_layer "quick_gelu"), as x / (1 + e^(-1.702 x)):
+// x for large x, -0 for large negative x (e^(-1.702 x) overflows to infinity), NaN for NaN.
+struct quick_gelu {
+    static constexpr bool floating_only = true;
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& x) const noexcept {
+        return x / (V(1) + exp{}(V(-1.702) * x));
+    }
+};
 // ReLU keeps NaN, as PyTorch's does: on scalars explicitly (std::max would give 0); on SIMD packets
 // by the operand order, since the max instructions (x86 maxps, and xsimd's emulation) return their
 // second operand when either is NaN, and NEON's fmax returns NaN.
@@ -2107,6 +2116,8 @@ EINVIT_DEFINE_UNARY_FUNCTION(abs)
 EINVIT_DEFINE_UNARY_FUNCTION(gelu)
 /// GELU with the tanh approximation, elementwise (PyTorch's nn.GELU(approximate="tanh")).
 EINVIT_DEFINE_UNARY_FUNCTION(gelu_tanh)
+/// QuickGELU, x * sigmoid(1.702 x), elementwise (OpenAI's CLIP).
+EINVIT_DEFINE_UNARY_FUNCTION(quick_gelu)
 /// max(x, 0), elementwise.
 EINVIT_DEFINE_UNARY_FUNCTION(relu)
 #undef EINVIT_DEFINE_UNARY_FUNCTION
@@ -5078,7 +5089,7 @@ struct Strided {
 };
 
 /// The elementwise function applied to A·B + bias before the residual is added.
-enum class Activation { none, gelu_erf, gelu_tanh, relu, tanh };
+enum class Activation { none, gelu_erf, gelu_tanh, relu, tanh, quick_gelu };
 
 /// Which products with a pre-packed B (a model's weights) take one level of Strassen's algorithm
 /// (set_strassen): none; those whose shape this instruction set measured faster with it (the default;
@@ -5538,6 +5549,7 @@ EINVIT_ALWAYS_INLINE void with_activation(Activation act, F&& f) {
         case Activation::gelu_tanh: f(fn::gelu_tanh{}); break;
         case Activation::relu: f(fn::relu{}); break;
         case Activation::tanh: f(fn::tanh{}); break;
+        case Activation::quick_gelu: f(fn::quick_gelu{}); break;
         case Activation::none: break;
     }
 }
@@ -9024,7 +9036,7 @@ namespace einvit::inline EINVIT_ABI::vit {
 enum class Pooling { cls, mean_all, mean_patches };       ///< class token; mean of all tokens (vit-pytorch); of patch tokens (timm "avg")
 enum class NormPlacement { pre, post };                    ///< ViT's pre-norm blocks, or the original Transformer's post-norm
 enum class PositionEmbedding { learned, sincos_2d };       ///< a learned table, or fixed 2-D sine-cosine
-enum class Activation { gelu_erf, gelu_tanh, relu };       ///< of the MLP
+enum class Activation { gelu_erf, gelu_tanh, relu, quick_gelu };  ///< of the MLP (quick_gelu: x·σ(1.702 x), OpenAI's CLIP)
 enum class PatchOrder { c_p1_p2, p1_p2_c };               ///< flattening of a patch: a conv's (timm, torchvision, HF), or vit-pytorch's
 
 struct Config {
@@ -9241,6 +9253,15 @@ inline constexpr Config vit_base_patch16_clip_224 = [] {
     return c;
 }();
 
+/// OpenAI's CLIP image tower as timm holds it (vit_base_patch16_clip_quickgelu_224): the same with
+/// QuickGELU in the MLP, and the projection to CLIP's 512-wide embedding as the head.
+inline constexpr Config vit_base_patch16_clip_quickgelu_224 = [] {
+    Config c = vit_base_patch16_clip_224;
+    c.activation = Activation::quick_gelu;
+    c.num_classes = 512;
+    return c;
+}();
+
 /// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
 /// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).
 inline constexpr Config mnist = [] {
@@ -9275,9 +9296,10 @@ inline constexpr Config mnist = [] {
 // Every shape is a compile-time constant of the Config. The weights live in the model (linear layers
 // pre-packed for the GEMM once, at load), or in a weight image the model reads in place
 // (weight_image(), from_weight_image(): a mapped file, or a program's read-only data). A forward pass
-// works in a workspace whose size, workspace_bytes<B>, is a compile-time constant, the kernels' scratch
-// included: forward() keeps one inside the model (allocated on the first call for that batch size),
-// forward_into() takes the caller's and, on one thread, allocates nothing.
+// works in a workspace whose size, workspace_bytes<B, Threads>, is a compile-time constant, the kernels'
+// scratch for each thread included: forward() keeps one inside the model (allocated on the first call
+// for that batch size, for the pool's threads), forward_into() takes the caller's and, with no more
+// threads in the pool than the workspace holds the scratch for, allocates nothing.
 //
 // The transformer block, pre-norm (ViT) order:
 //   qkv = LN1(x) Wqkvᵀ + b       (LN1 applied as the GEMM packs x: no normalised copy of x)
@@ -9921,6 +9943,7 @@ private:
         switch (C.activation) {
             case Activation::gelu_tanh: return gemm::Activation::gelu_tanh;
             case Activation::relu: return gemm::Activation::relu;
+            case Activation::quick_gelu: return gemm::Activation::quick_gelu;
             case Activation::gelu_erf: break;
         }
         return gemm::Activation::gelu_erf;

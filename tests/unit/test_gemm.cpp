@@ -75,6 +75,7 @@ double activate(double x, Activation act) {
         case Activation::gelu_tanh: return 0.5 * x * (1.0 + std::tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
         case Activation::relu: return x > 0 ? x : 0;
         case Activation::tanh: return std::tanh(x);
+        case Activation::quick_gelu: return x / (1.0 + std::exp(-1.702 * x));
         case Activation::none: break;
     }
     return x;
@@ -126,7 +127,7 @@ TEST_CASE("gemm: plain products of every size and layout match a double-precisio
 
 TEST_CASE("gemm: fused epilogues (bias, each activation, residual, accumulate) match the loop") {
     const Activation acts[] = {Activation::none, Activation::gelu_erf, Activation::gelu_tanh, Activation::relu,
-                               Activation::tanh};
+                               Activation::tanh, Activation::quick_gelu};
     for (const auto& p : problems) {
         const Operands o = make(p, p.k * 17 + p.n);
         for (Activation act : acts) {
@@ -630,7 +631,7 @@ TEST_CASE("gemm: an activation applied to full tiles in registers and by the out
     // one row takes the out-of-line store (store_tile). Each row of C must be the same either way, for
     // every activation, with B pre-packed or not, with one depth block and several.
     const Activation acts[] = {Activation::none, Activation::gelu_erf, Activation::gelu_tanh, Activation::relu,
-                               Activation::tanh};
+                               Activation::tanh, Activation::quick_gelu};
     const std::size_t rows = 4 * einvit::gemm::mr<float>;
     for (const std::size_t k : {std::size_t{96}, 2 * einvit::gemm::max_kc<float> + 5}) {
         const Problem p{rows, 3 * einvit::gemm::nr<float>, k, false, true};

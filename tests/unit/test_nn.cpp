@@ -278,16 +278,28 @@ TEST_CASE("layer_norm: against double, offsets around 1e4, a constant row gives 
     CHECK(max_abs_diff(einvit::layer_norm(on<einvit::reference>(x), on<einvit::reference>(g), on<einvit::reference>(b), 1e-6f), want) < 2e-4);
 }
 
-TEST_CASE("gelu: exact and tanh forms against the formulas in double") {
+TEST_CASE("gelu: exact and tanh forms, QuickGELU, against the formulas in double") {
     Tensor<float, Shape<3, 1000>> x;
     fill_uniform(x, 17, -6, 6);
-    Tensor<float, Shape<3, 1000>> e = einvit::gelu(x), t = einvit::gelu_tanh(x), r = einvit::relu(x);
+    Tensor<float, Shape<3, 1000>> e = einvit::gelu(x), t = einvit::gelu_tanh(x), r = einvit::relu(x), q = einvit::quick_gelu(x);
     for (std::size_t i = 0; i < x.size(); ++i) {
         const double v = x.data()[i];
         REQUIRE(einvit_test::close(e.data()[i], 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))), 1e-5, 1e-7));
         REQUIRE(einvit_test::close(t.data()[i], 0.5 * v * (1 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))), 1e-5, 1e-7));
         REQUIRE(r.data()[i] == (v > 0 ? float(v) : 0.0f));
+        REQUIRE(einvit_test::close(q.data()[i], v / (1 + std::exp(-1.702 * v)), 1e-5, 1e-7));
     }
+    // the tails: x itself far right, -0 far left (e^(-1.702 x) overflows), NaN kept
+    Tensor<float, Shape<4>> tails;
+    tails(0) = 1000.0f;
+    tails(1) = -1000.0f;
+    tails(2) = std::numeric_limits<float>::quiet_NaN();
+    tails(3) = 0.0f;
+    Tensor<float, Shape<4>> qt = einvit::quick_gelu(tails);
+    CHECK(qt(0) == 1000.0f);
+    CHECK(qt(1) == 0.0f);
+    CHECK(std::isnan(qt(2)));
+    CHECK(qt(3) == 0.0f);
 }
 
 TEST_CASE("gelu: the SIMD form is within one float rounding of the double formula on [-20, 20], tails included") {

@@ -205,7 +205,7 @@ TEST_CASE("numerics: LayerNorm of a constant row of 1234 is beta; of [40000 .. 4
     }
 }
 
-TEST_CASE("numerics: the GEMM's fused GELU and ReLU epilogues and the expressions agree on NaN, infinities and subnormals") {
+TEST_CASE("numerics: the GEMM's fused GELU, QuickGELU and ReLU epilogues and the expressions agree on NaN, infinities and subnormals") {
     // y = x w^T + 0 with one input feature and w = 1: the epilogue sees each special value alone
     constexpr std::size_t N = 37;
     Tensor<float, Shape<N, 1>> x;
@@ -215,13 +215,15 @@ TEST_CASE("numerics: the GEMM's fused GELU and ReLU epilogues and the expression
     Tensor<float, Shape<1>> zero;
     zero(0) = 0.0f;
     using A = einvit::gemm::Activation;
-    for (auto act : {A::gelu_erf, A::gelu_tanh, A::relu}) {
+    for (auto act : {A::gelu_erf, A::gelu_tanh, A::relu, A::quick_gelu}) {
         auto fused = einvit::linear(x, one, zero, act);
         Tensor<float, Shape<N, 1>> expr;
         if (act == A::gelu_erf)
             expr = einvit::gelu(x);
         else if (act == A::gelu_tanh)
             expr = einvit::gelu_tanh(x);
+        else if (act == A::quick_gelu)
+            expr = einvit::quick_gelu(x);
         else
             expr = einvit::relu(x);
         for (std::size_t i = 0; i < N; ++i) {

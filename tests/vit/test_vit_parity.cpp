@@ -181,6 +181,16 @@ constexpr vit::Config timm_reg_gap = [] {
 using einvit_test::timm_dinov2_reg;
 using einvit_test::timm_reg_norm_pre;
 
+// OpenAI's CLIP image tower's kind: a LayerNorm before the blocks, no patch bias, QuickGELU
+constexpr vit::Config timm_clip_quickgelu = [] {
+    vit::Config c = vit::presets::vit(64, 2, 4, 8, 32, 7);
+    c.mlp_dim = 128;
+    c.embed_norm = true;
+    c.patch_bias = false;
+    c.activation = vit::Activation::quick_gelu;
+    return c;
+}();
+
 // A preset as tests/golden/vit/gen.py describes what timm builds for a name (timm_presets.txt).
 template <vit::Config C>
 std::string timm_description(const char* name) {
@@ -194,7 +204,8 @@ std::string timm_description(const char* name) {
       << " distillation_token=" << b(C.distillation_token) << " register_tokens=" << C.register_tokens
       << " qkv_bias=" << b(C.qkv_bias) << " patch_bias=" << b(C.patch_bias) << " prefix_position=" << b(C.prefix_position) << " layer_scale=" << b(C.layer_scale)
       << " embed_norm=" << b(C.embed_norm) << " final_norm=" << b(C.final_norm) << " head_norm=" << b(C.head_norm)
-      << " position_rows=" << position_rows << " layer_norm_eps_e7=" << std::lround(double(C.layer_norm_eps) * 1e7);
+      << " position_rows=" << position_rows << " layer_norm_eps_e7=" << std::lround(double(C.layer_norm_eps) * 1e7)
+      << " activation=" << static_cast<int>(C.activation);
     return s.str();
 }
 
@@ -217,6 +228,7 @@ TEST_CASE("parity: each preset is what timm builds for its name") {
         timm_description<p::vit_base_patch16_reg4_gap_256>("vit_base_patch16_reg4_gap_256"),
         timm_description<p::vit_small_patch14_reg4_dinov2>("vit_small_patch14_reg4_dinov2"),
         timm_description<p::vit_base_patch16_clip_224>("vit_base_patch16_clip_224"),
+        timm_description<p::vit_base_patch16_clip_quickgelu_224>("vit_base_patch16_clip_quickgelu_224"),
     };
     std::ifstream in(golden("timm_presets.txt"));
     REQUIRE_MESSAGE(in.good(), "cannot open " << golden("timm_presets.txt") << " (run tests/golden/vit/gen.py)");
@@ -238,6 +250,10 @@ TEST_CASE("parity: timm DINOv2's kind (class token, registers, layer scale), fea
 }
 TEST_CASE("parity: timm with registers in the position table and norm_pre before the blocks") {
     check_parity<timm_reg_norm_pre>("timm_reg_norm_pre", vit::Family::timm);
+}
+
+TEST_CASE("parity: timm's OpenAI CLIP kind (norm_pre, no patch bias, QuickGELU)") {
+    check_parity<timm_clip_quickgelu>("timm_clip_quickgelu", vit::Family::timm);
 }
 
 TEST_CASE("parity: the seeds' vit-pytorch with a padding mask (masked patches, class token kept)") {

@@ -233,6 +233,15 @@ struct gelu_tanh {
         return V(0.5) * x * (V(1) + tanh(V(0.79788456080286535588) * (x + V(0.044715) * x * x * x)));
     }
 };
+// QuickGELU, x·σ(1.702 x) (OpenAI's CLIP; timm's act_layer "quick_gelu"), as x / (1 + e^(-1.702 x)):
+// x for large x, -0 for large negative x (e^(-1.702 x) overflows to infinity), NaN for NaN.
+struct quick_gelu {
+    static constexpr bool floating_only = true;
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& x) const noexcept {
+        return x / (V(1) + exp{}(V(-1.702) * x));
+    }
+};
 // ReLU keeps NaN, as PyTorch's does: on scalars explicitly (std::max would give 0); on SIMD packets
 // by the operand order, since the max instructions (x86 maxps, and xsimd's emulation) return their
 // second operand when either is NaN, and NEON's fmax returns NaN.

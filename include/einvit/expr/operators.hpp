@@ -142,6 +142,8 @@ EINVIT_DEFINE_UNARY_FUNCTION(abs)
 EINVIT_DEFINE_UNARY_FUNCTION(gelu)
 /// GELU with the tanh approximation, elementwise (PyTorch's nn.GELU(approximate="tanh")).
 EINVIT_DEFINE_UNARY_FUNCTION(gelu_tanh)
+/// QuickGELU, x * sigmoid(1.702 x), elementwise (OpenAI's CLIP).
+EINVIT_DEFINE_UNARY_FUNCTION(quick_gelu)
 /// max(x, 0), elementwise.
 EINVIT_DEFINE_UNARY_FUNCTION(relu)
 #undef EINVIT_DEFINE_UNARY_FUNCTION

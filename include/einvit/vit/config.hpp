@@ -18,7 +18,7 @@ namespace einvit::inline EINVIT_ABI::vit {
 enum class Pooling { cls, mean_all, mean_patches };       ///< class token; mean of all tokens (vit-pytorch); of patch tokens (timm "avg")
 enum class NormPlacement { pre, post };                    ///< ViT's pre-norm blocks, or the original Transformer's post-norm
 enum class PositionEmbedding { learned, sincos_2d };       ///< a learned table, or fixed 2-D sine-cosine
-enum class Activation { gelu_erf, gelu_tanh, relu };       ///< of the MLP
+enum class Activation { gelu_erf, gelu_tanh, relu, quick_gelu };  ///< of the MLP (quick_gelu: x·σ(1.702 x), OpenAI's CLIP)
 enum class PatchOrder { c_p1_p2, p1_p2_c };               ///< flattening of a patch: a conv's (timm, torchvision, HF), or vit-pytorch's
 
 struct Config {
@@ -232,6 +232,15 @@ inline constexpr Config vit_base_patch16_clip_224 = [] {
     c.embed_norm = true;
     c.patch_bias = false;
     c.layer_norm_eps = 1e-5f;
+    return c;
+}();
+
+/// OpenAI's CLIP image tower as timm holds it (vit_base_patch16_clip_quickgelu_224): the same with
+/// QuickGELU in the MLP, and the projection to CLIP's 512-wide embedding as the head.
+inline constexpr Config vit_base_patch16_clip_quickgelu_224 = [] {
+    Config c = vit_base_patch16_clip_224;
+    c.activation = Activation::quick_gelu;
+    c.num_classes = 512;
     return c;
 }();
 

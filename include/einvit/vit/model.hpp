@@ -7,9 +7,10 @@
 // Every shape is a compile-time constant of the Config. The weights live in the model (linear layers
 // pre-packed for the GEMM once, at load), or in a weight image the model reads in place
 // (weight_image(), from_weight_image(): a mapped file, or a program's read-only data). A forward pass
-// works in a workspace whose size, workspace_bytes<B>, is a compile-time constant, the kernels' scratch
-// included: forward() keeps one inside the model (allocated on the first call for that batch size),
-// forward_into() takes the caller's and, on one thread, allocates nothing.
+// works in a workspace whose size, workspace_bytes<B, Threads>, is a compile-time constant, the kernels'
+// scratch for each thread included: forward() keeps one inside the model (allocated on the first call
+// for that batch size, for the pool's threads), forward_into() takes the caller's and, with no more
+// threads in the pool than the workspace holds the scratch for, allocates nothing.
 //
 // The transformer block, pre-norm (ViT) order:
 //   qkv = LN1(x) Wqkvᵀ + b       (LN1 applied as the GEMM packs x: no normalised copy of x)
@@ -573,6 +574,7 @@ private:
         switch (C.activation) {
             case Activation::gelu_tanh: return gemm::Activation::gelu_tanh;
             case Activation::relu: return gemm::Activation::relu;
+            case Activation::quick_gelu: return gemm::Activation::quick_gelu;
             case Activation::gelu_erf: break;
         }
         return gemm::Activation::gelu_erf;

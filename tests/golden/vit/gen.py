@@ -235,6 +235,10 @@ def build(case):
         return layer_scales(VisionTransformer(img_size=(32, 40), patch_size=8, embed_dim=64, depth=2, num_heads=4,
                                               mlp_ratio=2.0, init_values=1.0, reg_tokens=2, pre_norm=True,
                                               num_classes=6)), (3, 32, 40)
+    if case == "timm_clip_quickgelu":  # OpenAI's CLIP tower: norm_pre, no patch bias, QuickGELU in the MLP
+        from timm.models.vision_transformer import VisionTransformer
+        return VisionTransformer(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0,
+                                 pre_norm=True, act_layer="quick_gelu", num_classes=7), (3, 32, 32)
     raise SystemExit(f"unknown case {case}")
 
 
@@ -253,7 +257,7 @@ PRESETS = ["vit_tiny_patch16_224", "vit_small_patch16_224", "vit_base_patch16_22
            "vit_large_patch16_224", "deit_tiny_distilled_patch16_224", "deit3_small_patch16_224",
            "deit3_medium_patch16_224", "deit3_base_patch16_224", "deit3_large_patch16_224",
            "vit_medium_patch16_reg4_gap_256", "vit_base_patch16_reg4_gap_256", "vit_small_patch14_reg4_dinov2",
-           "vit_base_patch16_clip_224"]
+           "vit_base_patch16_clip_224", "vit_base_patch16_clip_quickgelu_224"]
 
 
 def describe_presets(path):
@@ -279,7 +283,8 @@ def describe_presets(path):
                       register_tokens=m.num_reg_tokens, qkv_bias=int(b.attn.qkv.bias is not None),
                       patch_bias=int(m.patch_embed.proj.bias is not None), prefix_position=int(not m.no_embed_class), layer_scale=has(b.ls1), embed_norm=has(m.norm_pre),
                       final_norm=has(m.norm), head_norm=has(m.fc_norm), position_rows=m.pos_embed.shape[1],
-                      layer_norm_eps_e7=round(b.norm1.eps * 1e7))
+                      layer_norm_eps_e7=round(b.norm1.eps * 1e7),
+                      activation={"GELU": 0, "QuickGELU": 3}[type(b.mlp.act).__name__])
         lines.append(name + " " + " ".join(f"{k}={v}" for k, v in fields.items()))
         del m
     for attr, f in keep.items():
@@ -292,7 +297,7 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "torchvision_vit_32", "vit_pytorch_mean", "vit_pytorch_mnist", "torch_encoder_postnorm", "timm_avg_pool_fc_norm",
          "hf_vit", "vit_pytorch_simple_sincos", "vit_pytorch_seed_mask", "torchvision_pre_logits",
          "torch_encoder_postnorm_final_norm", "timm_deit3_small", "timm_reg_gap", "timm_dinov2_reg_features",
-         "timm_reg_norm_pre"]
+         "timm_reg_norm_pre", "timm_clip_quickgelu"]
 
 
 def main():

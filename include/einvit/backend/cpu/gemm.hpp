@@ -55,7 +55,7 @@ struct Strided {
 };
 
 /// The elementwise function applied to A·B + bias before the residual is added.
-enum class Activation { none, gelu_erf, gelu_tanh, relu, tanh };
+enum class Activation { none, gelu_erf, gelu_tanh, relu, tanh, quick_gelu };
 
 /// Which products with a pre-packed B (a model's weights) take one level of Strassen's algorithm
 /// (set_strassen): none; those whose shape this instruction set measured faster with it (the default;
@@ -515,6 +515,7 @@ EINVIT_ALWAYS_INLINE void with_activation(Activation act, F&& f) {
         case Activation::gelu_tanh: f(fn::gelu_tanh{}); break;
         case Activation::relu: f(fn::relu{}); break;
         case Activation::tanh: f(fn::tanh{}); break;
+        case Activation::quick_gelu: f(fn::quick_gelu{}); break;
         case Activation::none: break;
     }
 }
