@@ -9602,7 +9602,7 @@ public:
     }
     /// workspace_floats_for<B>(Threads), a compile-time constant: by default for one thread.
     template <std::size_t B, std::size_t Threads = 1>
-    static constexpr std::size_t workspace_floats = activation_floats<B> + scratch_plan<B, Threads>.elements(Threads);
+    static constexpr std::size_t workspace_floats = workspace_floats_for<B>(Threads);
 
     /// Floats of all the packed weights (the linear layers', each as much as PackedStore::room gives it):
     /// the size of the block load_weights places them in (a compile-time constant).
