@@ -9033,7 +9033,10 @@ private:
 
 namespace einvit::inline EINVIT_ABI::vit {
 
-enum class Pooling { cls, mean_all, mean_patches };       ///< class token; mean of all tokens (vit-pytorch); of patch tokens (timm "avg")
+/// How the head reads the tokens: the class token; the mean of all tokens (vit-pytorch); the mean of the
+/// patch tokens (timm's "avg"); attention pooling (timm's "map": SigLIP): a learned query attends to
+/// every token with the model's heads, then a projection and a pre-norm residual MLP of mlp_dim.
+enum class Pooling { cls, mean_all, mean_patches, map };
 enum class NormPlacement { pre, post };                    ///< ViT's pre-norm blocks, or the original Transformer's post-norm
 enum class PositionEmbedding { learned, sincos_2d };       ///< a learned table, or fixed 2-D sine-cosine
 enum class Activation { gelu_erf, gelu_tanh, relu, quick_gelu };  ///< of the MLP (quick_gelu: x·σ(1.702 x), OpenAI's CLIP)
@@ -9085,6 +9088,8 @@ struct Config {
     constexpr std::size_t prefix_tokens() const noexcept { return class_tokens() + register_tokens; }
     constexpr std::size_t tokens() const noexcept { return patches() + prefix_tokens(); }
     constexpr std::size_t feature_dim() const noexcept { return representation_size ? representation_size : dim; }
+    /// The head size of attention pooling (Pooling::map): dim / heads, whatever dim_head is.
+    constexpr std::size_t pool_head_dim() const noexcept { return heads ? dim / heads : 0; }
 };
 
 /// What is wrong with a config (ConfigProblem::none when nothing is). The enumerator's name is the
@@ -9105,6 +9110,7 @@ enum class ConfigProblem {
     layer_norm_eps_must_be_positive,
     attention_scale_negative,
     layer_scale_needs_projection,
+    map_pooling_needs_dim_divisible_by_heads,
 };
 
 constexpr ConfigProblem config_problem(const Config& c) noexcept {
@@ -9123,6 +9129,7 @@ constexpr ConfigProblem config_problem(const Config& c) noexcept {
     if (!(c.layer_norm_eps > 0 && c.layer_norm_eps <= 3.4028234663852886e38f)) return ConfigProblem::layer_norm_eps_must_be_positive;
     if (!(c.attention_scale >= 0 && c.attention_scale <= 3.4028234663852886e38f)) return ConfigProblem::attention_scale_negative;
     if (c.layer_scale && !c.proj_out) return ConfigProblem::layer_scale_needs_projection;
+    if (c.pooling == Pooling::map && c.dim % c.heads != 0) return ConfigProblem::map_pooling_needs_dim_divisible_by_heads;
     return ConfigProblem::none;
 }
 
@@ -9144,6 +9151,7 @@ constexpr const char* describe(ConfigProblem p) noexcept {
         case ConfigProblem::layer_norm_eps_must_be_positive: return "layer_norm_eps must be positive and finite";
         case ConfigProblem::attention_scale_negative: return "attention_scale must be positive and finite (or 0 for dim_head^-0.5)";
         case ConfigProblem::layer_scale_needs_projection: return "layer scale needs the output projection after attention (proj_out)";
+        case ConfigProblem::map_pooling_needs_dim_divisible_by_heads: return "attention pooling (map) splits dim into heads: dim must be divisible by heads";
     }
     return "invalid";
 }
@@ -9262,6 +9270,23 @@ inline constexpr Config vit_base_patch16_clip_quickgelu_224 = [] {
     return c;
 }();
 
+/// SigLIP's image towers as timm holds them (vit_*_siglip_*): no class token, attention pooling ("map")
+/// over every token after the final norm, no head: the model gives the pooled 768 (1024, 1152)
+/// features, the image embedding SigLIP compares with its text tower's.
+constexpr Config siglip(std::size_t dim, std::size_t depth, std::size_t heads, std::size_t patch, std::size_t image,
+                        std::size_t mlp_dim) {
+    Config c = vit(dim, depth, heads, patch, image, 0);
+    c.mlp_dim = mlp_dim;
+    c.class_token = false;
+    c.pooling = Pooling::map;
+    return c;
+}
+inline constexpr Config vit_base_patch16_siglip_224 = siglip(768, 12, 12, 16, 224, 3072);
+inline constexpr Config vit_base_patch16_siglip_384 = siglip(768, 12, 12, 16, 384, 3072);
+inline constexpr Config vit_large_patch16_siglip_256 = siglip(1024, 24, 16, 16, 256, 4096);
+/// The shape-optimised 400M tower (PaliGemma's): 27 blocks of 1152, an MLP of int(1152 x 3.7362).
+inline constexpr Config vit_so400m_patch14_siglip_224 = siglip(1152, 27, 16, 14, 224, 4304);
+
 /// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
 /// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).
 inline constexpr Config mnist = [] {
@@ -9310,6 +9335,9 @@ inline constexpr Config mnist = [] {
 // With class-token pooling, the last block computes keys and values for every token but everything
 // else (queries, attention, projection, MLP, the final norm) only for the class (and distillation)
 // token, the rows the head reads: the same logits for about 7% less work on ViT-B/16.
+// With attention pooling (Pooling::map, SigLIP's), the pool's query, learned and the same for every
+// image, is projected once at load (latent W_qᵀ + b_q); a pass computes the keys and values of every
+// token, one query row's attention per head, the projection and the pool's residual MLP.
 
 #include <array>
 #include <bit>
@@ -9448,6 +9476,17 @@ struct BlockWeights {
     LinearWeights qkv, proj, fc1, fc2;
 };
 
+/// Attention pooling's parameters (Pooling::map; timm's attn_pool): `query` is the learned latent
+/// already through the query projection (dim values: latent W_qᵀ + b_q, computed at load), kv the keys'
+/// and values' projection (2 dim outputs, keys first), then proj, and the residual MLP (fc1, fc2) behind
+/// its LayerNorm.
+struct PoolWeights {
+    std::vector<float> query;
+    LinearWeights kv, proj;
+    NormWeights norm;
+    LinearWeights fc1, fc2;
+};
+
 /// Every parameter of a model, in einvit's own layout.
 struct Weights {
     gemm::PackedStore<float> store;  ///< the packed weights' memory, one block (see load_weights)
@@ -9456,7 +9495,9 @@ struct Weights {
     std::vector<float> cls, dist, reg, pos;  ///< reg: registers x dim; pos: the rows the config's table covers x dim
     NormWeights embed_norm;
     std::vector<BlockWeights> blocks;  ///< with layer scale, proj's and fc2's rows (and biases) hold it, scaled at load
-    NormWeights norm, head_norm;
+    NormWeights norm;
+    PoolWeights pool;  ///< attention pooling's (Pooling::map); empty otherwise
+    NormWeights head_norm;
     LinearWeights pre_logits, head, head_dist;
 };
 
@@ -9469,7 +9510,7 @@ constexpr std::size_t pad16(std::size_t n) noexcept { return (n + 15) / 16 * 16;
 // config's fingerprint, the number of tables, the image's bytes, 0), a table of contents (each table's
 // byte offset and float count, 64-bit words), then the tables, each at a 64-byte boundary.
 inline constexpr char image_magic[8] = {'E', 'I', 'N', 'V', 'I', 'T', 'W', 'I'};
-inline constexpr std::uint64_t image_version = 2;  // 2: the registers' and embed_norm's tables added
+inline constexpr std::uint64_t image_version = 3;  // 2: the registers' and embed_norm's tables added; 3: attention pooling's
 inline constexpr std::size_t image_header_bytes = 64, image_entry_bytes = 16;
 constexpr std::size_t image_align(std::size_t bytes) noexcept { return (bytes + 63) / 64 * 64; }
 
@@ -9550,6 +9591,9 @@ public:
                                  HD = C.head_dim(), MLP = C.mlp_dim, P = C.prefix_tokens(), F = C.feature_dim();
     /// Width of forward()'s output: the classes, or the features when the model has no head.
     static constexpr std::size_t out_dim = C.num_classes ? C.num_classes : F;
+    /// Attention pooling (Pooling::map): its head size, and the keys and values it projects per token.
+    static constexpr bool attention_pooling = C.pooling == Pooling::map;
+    static constexpr std::size_t PHD = C.pool_head_dim(), pool_kv = attention_pooling ? 2 * D : 0;
 
     template <std::size_t B>
     using Input = TensorView<const float, Shape<B, C.channels, C.image_height, C.image_width>, Backend>;
@@ -9560,8 +9604,8 @@ public:
     template <std::size_t B>
     static constexpr std::size_t activation_floats = detail::pad16(B * T * D)        // x, the residual stream
                                                      + detail::pad16(B * NP * PD)    // patches
-                                                     + detail::pad16(B * T * 3 * I)  // qkv
-                                                     + detail::pad16(B * T * I)      // attention output
+                                                     + detail::pad16(B * T * (3 * I > pool_kv ? 3 * I : pool_kv))  // qkv; the pool's kv
+                                                     + detail::pad16(B * (T * I > D ? T * I : D))  // attention output; the pool's
                                                      + detail::pad16(B * T * MLP)    // MLP hidden
                                                      + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
                                                      + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
@@ -9585,6 +9629,13 @@ public:
         if (C.representation_size) plan.need(product(B, D, C.representation_size));
         if (C.num_classes) plan.need(product(B, F, C.num_classes));
         if (C.num_classes && C.distillation_token) plan.need(product(B, D, C.num_classes));
+        if (attention_pooling) {
+            plan.need(kernels::attention_scratch_plan<float>(PHD, PHD, 1, T));
+            plan.need(product(M, D, 2 * D));
+            plan.need(product(B, D, D));
+            plan.need(product(B, D, MLP));
+            plan.need(product(B, MLP, D));
+        }
         return plan;
     }
     /// scratch_plan_for<B>(Threads), a compile-time constant.
@@ -9611,6 +9662,7 @@ public:
         std::size_t n = packed(PD, D) + C.depth * (packed(D, 3 * I) + (C.proj_out ? packed(I, D) : 0) + packed(D, MLP) + packed(MLP, D));
         if (C.representation_size) n += packed(D, C.representation_size);
         if (C.num_classes) n += packed(F, C.num_classes) + (C.distillation_token ? packed(D, C.num_classes) : 0);
+        if (attention_pooling) n += packed(D, 2 * D) + packed(D, D) + packed(D, MLP) + packed(MLP, D);
         return n;
     }();
 
@@ -9807,13 +9859,21 @@ private:
         NormView norm1, norm2;
         LinearView qkv, proj, fc1, fc2;
     };
+    struct PoolView {
+        const float* query = nullptr;
+        LinearView kv, proj;
+        NormView norm;
+        LinearView fc1, fc2;
+    };
     struct Views {
         LinearView patch;
         NormView patch_norm_in, patch_norm_out;
         const float *cls = nullptr, *dist = nullptr, *reg = nullptr, *pos = nullptr;
         NormView embed_norm;
         std::array<BlockView, C.depth> blocks;
-        NormView norm, head_norm;
+        NormView norm;
+        PoolView pool;
+        NormView head_norm;
         LinearView pre_logits, head, head_dist;
     };
     // The checked forms' buffers (Out and Work as forwarded): out (B, out_dim) floats, the workspace
@@ -9891,7 +9951,7 @@ private:
         // after the last block, x holds kept_rows tokens per image
         if (C.final_norm) layer_norm(v_.norm, x, x, n * kept_rows);  // pre- or post-norm blocks alike
         EINVIT_PROFILE_SCOPE(profile::Op::head);
-        head(n, x, pooled, feats, out, features_only);
+        head(n, x, qkv, att, mlp, pooled, feats, out, features_only, mask);
     }
 
     // With class-token pooling the head reads only the class tokens (class, distillation: not the
@@ -10071,19 +10131,44 @@ private:
         }
     }
 
-    // Pools each image's tokens (kept_rows of them per image in x) and applies the head.
-    void head(std::size_t n, const float* x, float* pooled, float* feats, float* out, bool features_only) const {
-        for (std::size_t b = 0; b < n; ++b) {
-            const float* xb = x + b * kept_rows * D;
-            float* pb = pooled + b * D;
-            if constexpr (C.pooling == Pooling::cls) {
-                std::memcpy(pb, xb, D * sizeof(float));
-            } else {
-                const std::size_t first = C.pooling == Pooling::mean_all ? 0 : P;
-                for (std::size_t d = 0; d < D; ++d) pb[d] = 0;
-                for (std::size_t t = first; t < T; ++t)  // token by token, along the rows of x
-                    for (std::size_t d = 0; d < D; ++d) pb[d] += xb[t * D + d];
-                for (std::size_t d = 0; d < D; ++d) pb[d] /= static_cast<float>(T - first);
+    // timm's attention pooling (Pooling::map) of each image's T tokens in x into pooled (n x D): the
+    // pool's query (projected at load, the same for every image: batch stride 0) attends to every token's
+    // key with the model's heads, each dim / heads wide (the padding mask, when given, drops keys);
+    // pooled = proj(a), then pooled += fc2(act(fc1(norm(pooled)))). kv, att and mlp are the blocks' buffers.
+    void attention_pool(std::size_t n, const float* x, float* kv, float* att, float* mlp, float* pooled,
+                        const kernels::AttentionMask& mask) const {
+        linear(v_.pool.kv, x, D, kv, 2 * D, n * T);
+        using HTc = kernels::HeadTensor<const float>;
+        kernels::AttentionMask keys = mask;
+        keys.mask_queries = false;  // the query is the pool's own, never a dropped token
+        kernels::attention(Backend{}, kernels::AttentionSize{n, C.heads, 1, T, PHD, PHD}, HTc{v_.pool.query, 0, PHD, D},
+                           HTc{kv, T * 2 * D, PHD, 2 * D}, HTc{kv + D, T * 2 * D, PHD, 2 * D},
+                           kernels::HeadTensor<float>{att, D, PHD, D}, 1.0f / std::sqrt(static_cast<float>(PHD)), keys);
+        linear(v_.pool.proj, att, D, pooled, D, n);
+        linear(v_.pool.fc1, pooled, D, mlp, MLP, n, mlp_activation(), false, &v_.pool.norm);
+        linear(v_.pool.fc2, mlp, MLP, pooled, D, n, gemm::Activation::none, true);
+    }
+
+    // Pools each image's tokens (kept_rows of them per image in x) and applies the head; qkv, att and
+    // mlp are free for attention pooling's use.
+    void head(std::size_t n, const float* x, float* qkv, float* att, float* mlp, float* pooled, float* feats, float* out,
+              bool features_only, const kernels::AttentionMask& mask) const {
+        if constexpr (attention_pooling) {
+            attention_pool(n, x, qkv, att, mlp, pooled, mask);
+        } else {
+            (void)qkv, (void)att, (void)mlp, (void)mask;
+            for (std::size_t b = 0; b < n; ++b) {
+                const float* xb = x + b * kept_rows * D;
+                float* pb = pooled + b * D;
+                if constexpr (C.pooling == Pooling::cls) {
+                    std::memcpy(pb, xb, D * sizeof(float));
+                } else {
+                    const std::size_t first = C.pooling == Pooling::mean_all ? 0 : P;
+                    for (std::size_t d = 0; d < D; ++d) pb[d] = 0;
+                    for (std::size_t t = first; t < T; ++t)  // token by token, along the rows of x
+                        for (std::size_t d = 0; d < D; ++d) pb[d] += xb[t * D + d];
+                    for (std::size_t d = 0; d < D; ++d) pb[d] /= static_cast<float>(T - first);
+                }
             }
         }
         if constexpr (C.head_norm) norm_rows(v_.head_norm, pooled, pooled, n);
@@ -10132,6 +10217,8 @@ private:
             v.blocks[l] = {view_of(b.norm1), view_of(b.norm2), view_of(b.qkv), view_of(b.proj), view_of(b.fc1), view_of(b.fc2)};
         }
         v.norm = view_of(w.norm);
+        v.pool = {w.pool.query.data(), view_of(w.pool.kv), view_of(w.pool.proj), view_of(w.pool.norm), view_of(w.pool.fc1),
+                  view_of(w.pool.fc2)};
         v.head_norm = view_of(w.head_norm);
         v.pre_logits = view_of(w.pre_logits);
         v.head = view_of(w.head);
@@ -10199,6 +10286,13 @@ private:
             linear(b.fc2, "fc2", l, MLP, D, true);
         }
         norm(v.norm, "norm", no_block, D, C.final_norm);
+        constexpr bool map = attention_pooling;
+        values(v.pool.query, "pool.query", map ? D : 0);
+        linear(v.pool.kv, "pool.kv", no_block, D, 2 * D, map);
+        linear(v.pool.proj, "pool.proj", no_block, D, D, map);
+        norm(v.pool.norm, "pool.norm", no_block, D, map);
+        linear(v.pool.fc1, "pool.fc1", no_block, D, MLP, map);
+        linear(v.pool.fc2, "pool.fc2", no_block, MLP, D, map);
         norm(v.head_norm, "head_norm", no_block, D, C.head_norm);
         linear(v.pre_logits, "pre_logits", no_block, D, R, R != 0);
         linear(v.head, "head", no_block, F, NC, NC != 0);
@@ -10217,13 +10311,21 @@ private:
             N norm1, norm2;
             L qkv, proj, fc1, fc2;
         };
+        struct Pool {
+            int query = 0;
+            L kv, proj;
+            N norm;
+            L fc1, fc2;
+        };
         struct Vs {
             L patch;
             N patch_norm_in, patch_norm_out;
             int cls = 0, dist = 0, reg = 0, pos = 0;
             N embed_norm;
             std::array<B, C.depth> blocks{};
-            N norm, head_norm;
+            N norm;
+            Pool pool;
+            N head_norm;
             L pre_logits, head, head_dist;
         } v;
         each_param(v, [&](const Param& p, int&, int*) {
@@ -10410,8 +10512,10 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 // Each family names its tensors its own way; the maps here take them into einvit's layout:
 // - timm (VisionTransformer, DeiT, DeiT-III): patch_embed.proj, cls_token, dist_token, reg_token,
 //   pos_embed, norm_pre, blocks.N.{norm1, attn.qkv, attn.proj, ls1.gamma, norm2, mlp.fc1, mlp.fc2,
-//   ls2.gamma}, norm, fc_norm (global_pool "avg"), pre_logits.fc, head, head_dist. Layer scale (ls1,
-//   ls2) is folded into attn.proj's and mlp.fc2's rows and biases as they are packed.
+//   ls2.gamma}, norm, attn_pool.{latent, q, kv, proj, norm, mlp.fc1, mlp.fc2} (global_pool "map"),
+//   fc_norm (global_pool "avg"), pre_logits.fc, head, head_dist. Layer scale (ls1, ls2) is folded into
+//   attn.proj's and mlp.fc2's rows and biases as they are packed; the pool's latent goes through its q
+//   projection once, at load.
 // - torchvision (vit_b_16 ...): conv_proj, class_token, encoder.pos_embedding,
 //   encoder.layers.encoder_layer_N.{ln_1, self_attention.in_proj_*, self_attention.out_proj, ln_2,
 //   mlp.0, mlp.3}, encoder.ln, heads.head (heads.pre_logits with a representation layer).
@@ -10625,21 +10729,23 @@ Weights read_weights(CheckpointReader& r, Family family) {
         pack(l, weight, bias ? b.data() : nullptr, out, in);
         return l;
     };
-    // Whether the family's checkpoints hold the tensor `name` names (empty: none), failing with
-    // "<family> <lacks>" where they do not.
-    auto family_has = [&](const std::string& name, const char* lacks) {
-        if (name.empty()) r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + lacks);
-        return !name.empty();
+    // A fault of the config for this family: where `lacking`, fails with "einvit::vit: <family> <lacks>";
+    // whether it is not.
+    auto refuse_if = [&](bool lacking, const char* lacks) {
+        if (lacking) r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + lacks);
+        return !lacking;
     };
+    // Whether the family's checkpoints hold the tensor `name` names (empty: none), failing where not.
+    auto family_has = [&](const std::string& name, const char* lacks) { return refuse_if(name.empty(), lacks); };
     // what timm's models have and the other families' do not: faults of the config, before any tensor's
+    const bool timm = family == Family::timm;
     if (C.register_tokens) family_has(n.reg, " models have no register tokens (register_tokens = 0 in the config)");
     if (C.embed_norm) family_has(n.embed_norm, " models have no norm before the blocks (embed_norm = false in the config)");
-    if (C.layer_scale && family != Family::timm)
-        r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " models have no layer scale (layer_scale = false in the config)");
+    refuse_if(C.layer_scale && !timm, " models have no layer scale (layer_scale = false in the config)");
     // timm's no_embed_class (prefix_position = false): a table for the patches alone
-    if (C.position == PositionEmbedding::learned && !C.prefix_position && M::P != 0 && family != Family::timm)
-        r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) +
-                                           " models have positions for the prefix tokens too (prefix_position = true in the config)");
+    refuse_if(C.position == PositionEmbedding::learned && !C.prefix_position && M::P != 0 && !timm,
+              " models have positions for the prefix tokens too (prefix_position = true in the config)");
+    refuse_if(C.pooling == Pooling::map && !timm, " models have no attention pooling (pooling = map is timm's global_pool \"map\")");
     const bool lucidrains =
         family == Family::vit_pytorch || family == Family::vit_pytorch_simple || family == Family::vit_pytorch_seed;
     if (lucidrains && C.patch_order != PatchOrder::p1_p2_c)
@@ -10651,11 +10757,8 @@ Weights read_weights(CheckpointReader& r, Family family) {
         w.patch = linear(n.patch, D, M::PD, C.patch_bias);
         if (C.patch_norm) w.patch_norm_out = norm(n.patch_norm_out, D);
     } else {
-        if (C.patch_norm)
-            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) +
-                                               " models have no patch norm (patch_norm = false in the config)");
-        if (C.patch_order != PatchOrder::c_p1_p2)
-            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
+        refuse_if(C.patch_norm, " models have no patch norm (patch_norm = false in the config)");
+        refuse_if(C.patch_order != PatchOrder::c_p1_p2, " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
         const auto b = C.patch_bias ? r.take(n.patch + ".bias", {D}) : std::vector<float>{};
         pack(w.patch, weight, C.patch_bias ? b.data() : nullptr, D, M::PD);
@@ -10746,6 +10849,27 @@ Weights read_weights(CheckpointReader& r, Family family) {
         w.blocks.push_back(std::move(b));
     }
     if (C.final_norm) w.norm = norm(n.norm, D);
+    if (C.pooling == Pooling::map && timm) {
+        // timm's AttentionPoolLatent: its one latent query is the same for every image, so it goes
+        // through the q projection here, once (in double), rather than in every pass
+        const std::string pool = "attn_pool.";
+        const auto latent = r.take(pool + "latent", {1, 1, D});
+        const auto q_weight = r.take(pool + "q.weight", {D, D});
+        const auto q_bias = r.take(pool + "q.bias", {D});
+        if (!r.failed()) {
+            w.pool.query.resize(D);
+            for (std::size_t o = 0; o < D; ++o) {
+                double sum = q_bias[o];
+                for (std::size_t i = 0; i < D; ++i) sum += double(q_weight[o * D + i]) * double(latent[i]);
+                w.pool.query[o] = static_cast<float>(sum);
+            }
+        }
+        w.pool.kv = linear(pool + "kv", 2 * D, D, true);
+        w.pool.proj = linear(pool + "proj", D, D, true);
+        w.pool.norm = norm(pool + "norm", D);
+        w.pool.fc1 = linear(pool + "mlp.fc1", MLP, D, true);
+        w.pool.fc2 = linear(pool + "mlp.fc2", D, MLP, true);
+    }
     if (C.head_norm) w.head_norm = norm(n.head_norm, D);
     if (C.representation_size && family_has(n.pre_logits, " has no representation layer"))
         w.pre_logits = linear(n.pre_logits, C.representation_size, D, true);

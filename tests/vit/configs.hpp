@@ -62,4 +62,25 @@ inline constexpr einvit::vit::Config registers_distilled{
     .num_classes = 6, .class_token = true, .distillation_token = true, .register_tokens = 3, .patch_bias = false,
     .prefix_position = false, .layer_scale = true, .embed_norm = true};
 
+// gen.py's timm_siglip_map: SigLIP's kind, no class token, attention pooling ("map") after the final norm
+inline constexpr einvit::vit::Config timm_siglip_map = [] {
+    einvit::vit::Config c = einvit::vit::presets::vit(64, 2, 4, 8, 32, 5);
+    c.mlp_dim = 128;
+    c.class_token = false;
+    c.pooling = einvit::vit::Pooling::map;
+    return c;
+}();
+
+// gen.py's timm_map_prefix_features: attention pooling over a class token, 2 registers and the patches
+// (positions for the patches alone), no head: the pooled features
+inline constexpr einvit::vit::Config timm_map_prefix = [] {
+    einvit::vit::Config c = einvit::vit::presets::vit(96, 2, 6, 8, 40, 0);
+    c.image_width = 48;
+    c.mlp_dim = 240;
+    c.register_tokens = 2;
+    c.prefix_position = false;
+    c.pooling = einvit::vit::Pooling::map;
+    return c;
+}();
+
 }  // namespace einvit_test

@@ -53,6 +53,14 @@ einvit::vit::Weights random_weights(unsigned seed = 7) {
         linear(b.fc2, MLP, D);
     }
     if constexpr (C.final_norm) norm(w.norm, D);
+    if constexpr (C.pooling == einvit::vit::Pooling::map) {
+        w.pool.query = values(D);
+        linear(w.pool.kv, D, 2 * D);
+        linear(w.pool.proj, D, D);
+        norm(w.pool.norm, D);
+        linear(w.pool.fc1, D, MLP);
+        linear(w.pool.fc2, MLP, D);
+    }
     if constexpr (C.head_norm) norm(w.head_norm, D);
     if constexpr (C.representation_size != 0) linear(w.pre_logits, D, F);
     if constexpr (C.num_classes != 0) {

@@ -278,6 +278,11 @@ constexpr vit::Config deit_base_one_block = [] {
     c.depth = 1;
     return c;
 }();
+constexpr vit::Config siglip_base_one_block = [] {
+    vit::Config c = vit::presets::vit_base_patch16_siglip_224;
+    c.depth = 1;
+    return c;
+}();
 
 // The first `count` images of a batch of B on a thread of its own (whose kernel scratch buffers start
 // empty) with one kernel thread: returns the allocations the pass made, and checks its logits against
@@ -321,6 +326,79 @@ TEST_CASE("vit forward: on one kernel thread, the first pass allocates nothing (
     CHECK(Model::workspace_floats<8> == Model::activation_floats<8> + plan.elements());
     CHECK(cold_pass_allocations<Model, 8>(model, 8) == 0);
     CHECK(cold_pass_allocations<Model, 8>(model, 2) == 0);
+    CHECK(cold_pass_allocations<Model, 1>(model, 1) == 0);
+    // SigLIP-B/16's attention pooling: its keys' and values' product over batch 8's 1568 tokens too
+    using Siglip = vit::VisionTransformer<siglip_base_one_block>;
+    const Siglip siglip = Siglip::try_create(einvit_test::random_weights<siglip_base_one_block>()).value();
+    CHECK(cold_pass_allocations<Siglip, 8>(siglip, 8) == 0);
+    CHECK(cold_pass_allocations<Siglip, 1>(siglip, 1) == 0);
+}
+
+TEST_CASE("vit: attention pooling (SigLIP's map): what does not fit is refused, naming it; masked patches count for nothing") {
+    using einvit_test::timm_siglip_map;
+    using Model = vit::VisionTransformer<timm_siglip_map>;
+    const auto siglip = einvit::io::SafeTensors::open(golden("timm_siglip_map.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<timm_siglip_map>(siglip, vit::Family::timm); }) == "(no error)");
+    // the same tokens pooled by their mean: the pool's tensors are left over, named
+    constexpr vit::Config mean_pooled = [] {
+        vit::Config c = timm_siglip_map;
+        c.pooling = vit::Pooling::mean_patches;
+        return c;
+    }();
+    const std::string unpooled = load_error([&] { (void)vit::load<mean_pooled>(siglip, vit::Family::timm); });
+    CHECK_MESSAGE(unpooled.find("13 unexpected tensor(s) for this timm model: ") != std::string::npos, unpooled);
+    CHECK(unpooled.find("'attn_pool.") != std::string::npos);
+    // a map config over a checkpoint without a pool: its latent is missing
+    const auto reg_gap = einvit::io::SafeTensors::open(golden("timm_reg_gap.safetensors"));
+    constexpr vit::Config reg_map = [] {
+        vit::Config c = timm_siglip_map;
+        c.register_tokens = 4;
+        c.prefix_position = false;
+        c.final_norm = false;
+        c.head_norm = true;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<reg_map>(reg_gap, vit::Family::timm); })
+              .find("missing tensor 'attn_pool.latent' (expected shape [1, 1, 64])") != std::string::npos);
+    CHECK(load_error([&] { (void)vit::load<timm_siglip_map>(siglip, vit::Family::torchvision); }) ==
+          "einvit::vit: torchvision models have no attention pooling (pooling = map is timm's global_pool \"map\")");
+    static_assert(vit::config_problem(vit::Config{.dim = 100, .heads = 8, .dim_head = 16, .pooling = vit::Pooling::map}) ==
+                  vit::ConfigProblem::map_pooling_needs_dim_divisible_by_heads);
+    static_assert(vit::config_problem(vit::Config{.dim = 96, .heads = 8, .dim_head = 16, .pooling = vit::Pooling::map}) ==
+                  vit::ConfigProblem::none);
+    // weights put together by hand: the pool's tables are checked as the blocks' are
+    const auto refused = [&](auto corrupt, const char* named) {
+        vit::Weights w = einvit_test::random_weights<timm_siglip_map>();
+        corrupt(w);
+        CHECK_THROWS_WITH_AS(Model(std::move(w)), doctest::Contains(named), einvit::error);
+    };
+    refused([](vit::Weights& w) { w.pool.query.resize(63); }, "pool.query has 63 values, the config needs 64");
+    refused([](vit::Weights& w) { w.pool.norm.beta.clear(); }, "pool.norm.beta has 0 values");
+    refused([](vit::Weights& w) { std::swap(w.pool.kv, w.pool.proj); }, "pool.kv is 64 x 64, the config needs 128 x 64");
+    CHECK_THROWS_WITH_AS(vit::VisionTransformer<mean_pooled>(einvit_test::random_weights<timm_siglip_map>()),
+                         doctest::Contains("the config has no pool.query, the weights have 64 values"), einvit::error);
+    // with the padding mask, a masked patch's pixels change nothing: no token attends to it, nor the pool
+    const Model model = vit::load<timm_siglip_map>(siglip, vit::Family::timm);
+    constexpr std::size_t B = 2, pixels = 3 * 32 * 32;
+    std::vector<float> image(B * pixels);
+    for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<float>((i * 31) % 43) / 43.0f - 0.5f;
+    std::vector<std::uint8_t> keep(B * Model::NP, 1);
+    keep[5] = keep[Model::NP + 0] = keep[Model::NP + 15] = 0;  // image 0's patch 5; image 1's patches 0 and 15
+    Model::Workspace<B> workspace;
+    Model::Output<B> masked, changed, unmasked;
+    model.forward_into<B>(Model::Input<B>(image.data()), masked, workspace, nullptr, keep.data());
+    model.forward_into<B>(Model::Input<B>(image.data()), unmasked, workspace);
+    for (std::size_t y = 0; y < 8; ++y)  // patch 5 is row 1, column 1 of image 0's 4 x 4 patches; patch 0 of image 1
+        for (std::size_t x = 0; x < 8; ++x)
+            for (std::size_t c = 0; c < 3; ++c) {
+                image[(c * 32 + 8 + y) * 32 + 8 + x] += 3.0f;
+                image[pixels + (c * 32 + y) * 32 + x] -= 2.0f;
+            }
+    model.forward_into<B>(Model::Input<B>(image.data()), changed, workspace, nullptr, keep.data());
+    CHECK(std::memcmp(masked.data(), changed.data(), masked.bytes()) == 0);
+    CHECK(std::memcmp(masked.data(), unmasked.data(), masked.bytes()) != 0);  // the mask did drop something
+    // and a first pass of a map model on one kernel thread allocates nothing: its plan holds the pool's scratch
+    CHECK(cold_pass_allocations<Model, 8>(model, 8) == 0);
     CHECK(cold_pass_allocations<Model, 1>(model, 1) == 0);
 }
 
@@ -405,6 +483,7 @@ TEST_CASE("vit forward: forward_into_first with a padding mask, distillation, po
     first_three_of_eight<distilled_post_norm>();
     first_three_of_eight<mean_pooled_sincos>();
     first_three_of_eight<einvit_test::registers_distilled>();  // registers, layer scale, norm before the blocks
+    first_three_of_eight<einvit_test::timm_map_prefix>();      // attention pooling over prefix tokens and patches
 }
 
 TEST_CASE("vit forward: ViT-Ti at one image and at batch 8 allocates nothing after its first pass, whichever threads take which items") {

@@ -195,7 +195,8 @@ constexpr vit::Config timm_clip_quickgelu = [] {
 template <vit::Config C>
 std::string timm_description(const char* name) {
     const auto b = [](bool x) { return x ? "1" : "0"; };
-    const std::size_t pooling = C.pooling == vit::Pooling::cls ? 0 : C.pooling == vit::Pooling::mean_all ? 1 : 2;
+    const std::size_t pooling = static_cast<std::size_t>(C.pooling);  // timm's "token" 0, "avg" 2, "map" 3
+    const bool map = C.pooling == vit::Pooling::map;
     const std::size_t position_rows = C.position != vit::PositionEmbedding::learned ? 0 : C.prefix_position ? C.tokens() : C.patches();
     std::ostringstream s;
     s << name << " image_height=" << C.image_height << " image_width=" << C.image_width << " patch=" << C.patch
@@ -205,7 +206,8 @@ std::string timm_description(const char* name) {
       << " qkv_bias=" << b(C.qkv_bias) << " patch_bias=" << b(C.patch_bias) << " prefix_position=" << b(C.prefix_position) << " layer_scale=" << b(C.layer_scale)
       << " embed_norm=" << b(C.embed_norm) << " final_norm=" << b(C.final_norm) << " head_norm=" << b(C.head_norm)
       << " position_rows=" << position_rows << " layer_norm_eps_e7=" << std::lround(double(C.layer_norm_eps) * 1e7)
-      << " activation=" << static_cast<int>(C.activation);
+      << " activation=" << static_cast<int>(C.activation) << " pool_heads=" << (map ? C.heads : 0)
+      << " pool_mlp_dim=" << (map ? C.mlp_dim : 0);
     return s.str();
 }
 
@@ -229,6 +231,10 @@ TEST_CASE("parity: each preset is what timm builds for its name") {
         timm_description<p::vit_small_patch14_reg4_dinov2>("vit_small_patch14_reg4_dinov2"),
         timm_description<p::vit_base_patch16_clip_224>("vit_base_patch16_clip_224"),
         timm_description<p::vit_base_patch16_clip_quickgelu_224>("vit_base_patch16_clip_quickgelu_224"),
+        timm_description<p::vit_base_patch16_siglip_224>("vit_base_patch16_siglip_224"),
+        timm_description<p::vit_base_patch16_siglip_384>("vit_base_patch16_siglip_384"),
+        timm_description<p::vit_large_patch16_siglip_256>("vit_large_patch16_siglip_256"),
+        timm_description<p::vit_so400m_patch14_siglip_224>("vit_so400m_patch14_siglip_224"),
     };
     std::ifstream in(golden("timm_presets.txt"));
     REQUIRE_MESSAGE(in.good(), "cannot open " << golden("timm_presets.txt") << " (run tests/golden/vit/gen.py)");
@@ -254,6 +260,22 @@ TEST_CASE("parity: timm with registers in the position table and norm_pre before
 
 TEST_CASE("parity: timm's OpenAI CLIP kind (norm_pre, no patch bias, QuickGELU)") {
     check_parity<timm_clip_quickgelu>("timm_clip_quickgelu", vit::Family::timm);
+}
+
+TEST_CASE("parity: timm's SigLIP kind (no class token, attention pooling after the final norm)") {
+    check_parity<einvit_test::timm_siglip_map>("timm_siglip_map", vit::Family::timm);
+}
+TEST_CASE("parity: timm's attention pooling over a class token and registers, features without a head") {
+    check_parity<einvit_test::timm_map_prefix>("timm_map_prefix_features", vit::Family::timm);
+}
+
+TEST_CASE("parity: timm's SigLIP-B/16 widths at 224 (two blocks): attention pooling at full size") {
+    constexpr vit::Config siglip_base_2_blocks = [] {
+        vit::Config c = vit::presets::vit_base_patch16_siglip_224;
+        c.depth = 2;
+        return c;
+    }();
+    check_parity<siglip_base_2_blocks>("timm_siglip_base_2_blocks", vit::Family::timm);
 }
 
 TEST_CASE("parity: the seeds' vit-pytorch with a padding mask (masked patches, class token kept)") {

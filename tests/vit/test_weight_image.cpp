@@ -84,6 +84,11 @@ TEST_CASE("weight images: a model over its weight image gives the same logits, b
     check_image_round_trip(vit::load<einvit_test::timm_dinov2_reg>(dinov2, vit::Family::timm));
     const auto norm_pre = einvit::io::SafeTensors::open(golden("timm_reg_norm_pre.safetensors"));
     check_image_round_trip(vit::load<einvit_test::timm_reg_norm_pre>(norm_pre, vit::Family::timm));
+    // attention pooling: the projected query, the pool's layers and norm
+    const auto siglip = einvit::io::SafeTensors::open(golden("timm_siglip_map.safetensors"));
+    check_image_round_trip(vit::load<einvit_test::timm_siglip_map>(siglip, vit::Family::timm));
+    using MapPrefix = vit::VisionTransformer<einvit_test::timm_map_prefix>;
+    check_image_round_trip(MapPrefix::try_create(einvit_test::random_weights<einvit_test::timm_map_prefix>()).value());
     // without biases where a family has none (the image's tables for them are empty)
     vit::Weights no_bias = einvit_test::random_weights<vit::presets::mnist>();
     for (auto& b : no_bias.blocks) b.qkv.bias.clear();
@@ -137,7 +142,7 @@ TEST_CASE("weight images: what does not fit is an error naming it, never a read 
         has(image_error(shifted.data, size), "it must start at a 64-byte boundary (it starts 16 bytes past one)");
     }
     has(error_of(with(0, 0x1234)), "not an einvit weight image");
-    has(error_of(with(8, 1)), "format version 1, this build reads version 2");  // an image of an older build
+    has(error_of(with(8, 2)), "format version 2, this build reads version 3");  // an image of an older build
     has(error_of(with(16, einvit::gemm::nr<float> * 2)), "packed for panels of " + std::to_string(einvit::gemm::nr<float> * 2));
     has(error_of(with(24, 1)), "and depth blocks of up to 1; this build packs");
     has(error_of(with(32, 0)), "made for another model config");

@@ -15,7 +15,10 @@
 
 namespace einvit::inline EINVIT_ABI::vit {
 
-enum class Pooling { cls, mean_all, mean_patches };       ///< class token; mean of all tokens (vit-pytorch); of patch tokens (timm "avg")
+/// How the head reads the tokens: the class token; the mean of all tokens (vit-pytorch); the mean of the
+/// patch tokens (timm's "avg"); attention pooling (timm's "map": SigLIP): a learned query attends to
+/// every token with the model's heads, then a projection and a pre-norm residual MLP of mlp_dim.
+enum class Pooling { cls, mean_all, mean_patches, map };
 enum class NormPlacement { pre, post };                    ///< ViT's pre-norm blocks, or the original Transformer's post-norm
 enum class PositionEmbedding { learned, sincos_2d };       ///< a learned table, or fixed 2-D sine-cosine
 enum class Activation { gelu_erf, gelu_tanh, relu, quick_gelu };  ///< of the MLP (quick_gelu: x·σ(1.702 x), OpenAI's CLIP)
@@ -67,6 +70,8 @@ struct Config {
     constexpr std::size_t prefix_tokens() const noexcept { return class_tokens() + register_tokens; }
     constexpr std::size_t tokens() const noexcept { return patches() + prefix_tokens(); }
     constexpr std::size_t feature_dim() const noexcept { return representation_size ? representation_size : dim; }
+    /// The head size of attention pooling (Pooling::map): dim / heads, whatever dim_head is.
+    constexpr std::size_t pool_head_dim() const noexcept { return heads ? dim / heads : 0; }
 };
 
 /// What is wrong with a config (ConfigProblem::none when nothing is). The enumerator's name is the
@@ -87,6 +92,7 @@ enum class ConfigProblem {
     layer_norm_eps_must_be_positive,
     attention_scale_negative,
     layer_scale_needs_projection,
+    map_pooling_needs_dim_divisible_by_heads,
 };
 
 constexpr ConfigProblem config_problem(const Config& c) noexcept {
@@ -105,6 +111,7 @@ constexpr ConfigProblem config_problem(const Config& c) noexcept {
     if (!(c.layer_norm_eps > 0 && c.layer_norm_eps <= 3.4028234663852886e38f)) return ConfigProblem::layer_norm_eps_must_be_positive;
     if (!(c.attention_scale >= 0 && c.attention_scale <= 3.4028234663852886e38f)) return ConfigProblem::attention_scale_negative;
     if (c.layer_scale && !c.proj_out) return ConfigProblem::layer_scale_needs_projection;
+    if (c.pooling == Pooling::map && c.dim % c.heads != 0) return ConfigProblem::map_pooling_needs_dim_divisible_by_heads;
     return ConfigProblem::none;
 }
 
@@ -126,6 +133,7 @@ constexpr const char* describe(ConfigProblem p) noexcept {
         case ConfigProblem::layer_norm_eps_must_be_positive: return "layer_norm_eps must be positive and finite";
         case ConfigProblem::attention_scale_negative: return "attention_scale must be positive and finite (or 0 for dim_head^-0.5)";
         case ConfigProblem::layer_scale_needs_projection: return "layer scale needs the output projection after attention (proj_out)";
+        case ConfigProblem::map_pooling_needs_dim_divisible_by_heads: return "attention pooling (map) splits dim into heads: dim must be divisible by heads";
     }
     return "invalid";
 }
@@ -243,6 +251,23 @@ inline constexpr Config vit_base_patch16_clip_quickgelu_224 = [] {
     c.num_classes = 512;
     return c;
 }();
+
+/// SigLIP's image towers as timm holds them (vit_*_siglip_*): no class token, attention pooling ("map")
+/// over every token after the final norm, no head: the model gives the pooled 768 (1024, 1152)
+/// features, the image embedding SigLIP compares with its text tower's.
+constexpr Config siglip(std::size_t dim, std::size_t depth, std::size_t heads, std::size_t patch, std::size_t image,
+                        std::size_t mlp_dim) {
+    Config c = vit(dim, depth, heads, patch, image, 0);
+    c.mlp_dim = mlp_dim;
+    c.class_token = false;
+    c.pooling = Pooling::map;
+    return c;
+}
+inline constexpr Config vit_base_patch16_siglip_224 = siglip(768, 12, 12, 16, 224, 3072);
+inline constexpr Config vit_base_patch16_siglip_384 = siglip(768, 12, 12, 16, 384, 3072);
+inline constexpr Config vit_large_patch16_siglip_256 = siglip(1024, 24, 16, 16, 256, 4096);
+/// The shape-optimised 400M tower (PaliGemma's): 27 blocks of 1152, an MLP of int(1152 x 3.7362).
+inline constexpr Config vit_so400m_patch14_siglip_224 = siglip(1152, 27, 16, 14, 224, 4304);
 
 /// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
 /// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).

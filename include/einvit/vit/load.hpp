@@ -6,8 +6,10 @@
 // Each family names its tensors its own way; the maps here take them into einvit's layout:
 // - timm (VisionTransformer, DeiT, DeiT-III): patch_embed.proj, cls_token, dist_token, reg_token,
 //   pos_embed, norm_pre, blocks.N.{norm1, attn.qkv, attn.proj, ls1.gamma, norm2, mlp.fc1, mlp.fc2,
-//   ls2.gamma}, norm, fc_norm (global_pool "avg"), pre_logits.fc, head, head_dist. Layer scale (ls1,
-//   ls2) is folded into attn.proj's and mlp.fc2's rows and biases as they are packed.
+//   ls2.gamma}, norm, attn_pool.{latent, q, kv, proj, norm, mlp.fc1, mlp.fc2} (global_pool "map"),
+//   fc_norm (global_pool "avg"), pre_logits.fc, head, head_dist. Layer scale (ls1, ls2) is folded into
+//   attn.proj's and mlp.fc2's rows and biases as they are packed; the pool's latent goes through its q
+//   projection once, at load.
 // - torchvision (vit_b_16 ...): conv_proj, class_token, encoder.pos_embedding,
 //   encoder.layers.encoder_layer_N.{ln_1, self_attention.in_proj_*, self_attention.out_proj, ln_2,
 //   mlp.0, mlp.3}, encoder.ln, heads.head (heads.pre_logits with a representation layer).
@@ -228,21 +230,23 @@ Weights read_weights(CheckpointReader& r, Family family) {
         pack(l, weight, bias ? b.data() : nullptr, out, in);
         return l;
     };
-    // Whether the family's checkpoints hold the tensor `name` names (empty: none), failing with
-    // "<family> <lacks>" where they do not.
-    auto family_has = [&](const std::string& name, const char* lacks) {
-        if (name.empty()) r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + lacks);
-        return !name.empty();
+    // A fault of the config for this family: where `lacking`, fails with "einvit::vit: <family> <lacks>";
+    // whether it is not.
+    auto refuse_if = [&](bool lacking, const char* lacks) {
+        if (lacking) r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + lacks);
+        return !lacking;
     };
+    // Whether the family's checkpoints hold the tensor `name` names (empty: none), failing where not.
+    auto family_has = [&](const std::string& name, const char* lacks) { return refuse_if(name.empty(), lacks); };
     // what timm's models have and the other families' do not: faults of the config, before any tensor's
+    const bool timm = family == Family::timm;
     if (C.register_tokens) family_has(n.reg, " models have no register tokens (register_tokens = 0 in the config)");
     if (C.embed_norm) family_has(n.embed_norm, " models have no norm before the blocks (embed_norm = false in the config)");
-    if (C.layer_scale && family != Family::timm)
-        r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " models have no layer scale (layer_scale = false in the config)");
+    refuse_if(C.layer_scale && !timm, " models have no layer scale (layer_scale = false in the config)");
     // timm's no_embed_class (prefix_position = false): a table for the patches alone
-    if (C.position == PositionEmbedding::learned && !C.prefix_position && M::P != 0 && family != Family::timm)
-        r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) +
-                                           " models have positions for the prefix tokens too (prefix_position = true in the config)");
+    refuse_if(C.position == PositionEmbedding::learned && !C.prefix_position && M::P != 0 && !timm,
+              " models have positions for the prefix tokens too (prefix_position = true in the config)");
+    refuse_if(C.pooling == Pooling::map && !timm, " models have no attention pooling (pooling = map is timm's global_pool \"map\")");
     const bool lucidrains =
         family == Family::vit_pytorch || family == Family::vit_pytorch_simple || family == Family::vit_pytorch_seed;
     if (lucidrains && C.patch_order != PatchOrder::p1_p2_c)
@@ -254,11 +258,8 @@ Weights read_weights(CheckpointReader& r, Family family) {
         w.patch = linear(n.patch, D, M::PD, C.patch_bias);
         if (C.patch_norm) w.patch_norm_out = norm(n.patch_norm_out, D);
     } else {
-        if (C.patch_norm)
-            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) +
-                                               " models have no patch norm (patch_norm = false in the config)");
-        if (C.patch_order != PatchOrder::c_p1_p2)
-            r.fail(errc::invalid_argument, std::string("einvit::vit: ") + to_string(family) + " checkpoints need patch_order = c_p1_p2 in the config");
+        refuse_if(C.patch_norm, " models have no patch norm (patch_norm = false in the config)");
+        refuse_if(C.patch_order != PatchOrder::c_p1_p2, " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
         const auto b = C.patch_bias ? r.take(n.patch + ".bias", {D}) : std::vector<float>{};
         pack(w.patch, weight, C.patch_bias ? b.data() : nullptr, D, M::PD);
@@ -349,6 +350,27 @@ Weights read_weights(CheckpointReader& r, Family family) {
         w.blocks.push_back(std::move(b));
     }
     if (C.final_norm) w.norm = norm(n.norm, D);
+    if (C.pooling == Pooling::map && timm) {
+        // timm's AttentionPoolLatent: its one latent query is the same for every image, so it goes
+        // through the q projection here, once (in double), rather than in every pass
+        const std::string pool = "attn_pool.";
+        const auto latent = r.take(pool + "latent", {1, 1, D});
+        const auto q_weight = r.take(pool + "q.weight", {D, D});
+        const auto q_bias = r.take(pool + "q.bias", {D});
+        if (!r.failed()) {
+            w.pool.query.resize(D);
+            for (std::size_t o = 0; o < D; ++o) {
+                double sum = q_bias[o];
+                for (std::size_t i = 0; i < D; ++i) sum += double(q_weight[o * D + i]) * double(latent[i]);
+                w.pool.query[o] = static_cast<float>(sum);
+            }
+        }
+        w.pool.kv = linear(pool + "kv", 2 * D, D, true);
+        w.pool.proj = linear(pool + "proj", D, D, true);
+        w.pool.norm = norm(pool + "norm", D);
+        w.pool.fc1 = linear(pool + "mlp.fc1", MLP, D, true);
+        w.pool.fc2 = linear(pool + "mlp.fc2", D, MLP, true);
+    }
     if (C.head_norm) w.head_norm = norm(n.head_norm, D);
     if (C.representation_size && family_has(n.pre_logits, " has no representation layer"))
         w.pre_logits = linear(n.pre_logits, C.representation_size, D, true);

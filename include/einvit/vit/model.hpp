@@ -21,6 +21,9 @@
 // With class-token pooling, the last block computes keys and values for every token but everything
 // else (queries, attention, projection, MLP, the final norm) only for the class (and distillation)
 // token, the rows the head reads: the same logits for about 7% less work on ViT-B/16.
+// With attention pooling (Pooling::map, SigLIP's), the pool's query, learned and the same for every
+// image, is projected once at load (latent W_qᵀ + b_q); a pass computes the keys and values of every
+// token, one query row's attention per head, the projection and the pool's residual MLP.
 #pragma once
 
 #include <array>
@@ -79,6 +82,17 @@ struct BlockWeights {
     LinearWeights qkv, proj, fc1, fc2;
 };
 
+/// Attention pooling's parameters (Pooling::map; timm's attn_pool): `query` is the learned latent
+/// already through the query projection (dim values: latent W_qᵀ + b_q, computed at load), kv the keys'
+/// and values' projection (2 dim outputs, keys first), then proj, and the residual MLP (fc1, fc2) behind
+/// its LayerNorm.
+struct PoolWeights {
+    std::vector<float> query;
+    LinearWeights kv, proj;
+    NormWeights norm;
+    LinearWeights fc1, fc2;
+};
+
 /// Every parameter of a model, in einvit's own layout.
 struct Weights {
     gemm::PackedStore<float> store;  ///< the packed weights' memory, one block (see load_weights)
@@ -87,7 +101,9 @@ struct Weights {
     std::vector<float> cls, dist, reg, pos;  ///< reg: registers x dim; pos: the rows the config's table covers x dim
     NormWeights embed_norm;
     std::vector<BlockWeights> blocks;  ///< with layer scale, proj's and fc2's rows (and biases) hold it, scaled at load
-    NormWeights norm, head_norm;
+    NormWeights norm;
+    PoolWeights pool;  ///< attention pooling's (Pooling::map); empty otherwise
+    NormWeights head_norm;
     LinearWeights pre_logits, head, head_dist;
 };
 
@@ -100,7 +116,7 @@ constexpr std::size_t pad16(std::size_t n) noexcept { return (n + 15) / 16 * 16;
 // config's fingerprint, the number of tables, the image's bytes, 0), a table of contents (each table's
 // byte offset and float count, 64-bit words), then the tables, each at a 64-byte boundary.
 inline constexpr char image_magic[8] = {'E', 'I', 'N', 'V', 'I', 'T', 'W', 'I'};
-inline constexpr std::uint64_t image_version = 2;  // 2: the registers' and embed_norm's tables added
+inline constexpr std::uint64_t image_version = 3;  // 2: the registers' and embed_norm's tables added; 3: attention pooling's
 inline constexpr std::size_t image_header_bytes = 64, image_entry_bytes = 16;
 constexpr std::size_t image_align(std::size_t bytes) noexcept { return (bytes + 63) / 64 * 64; }
 
@@ -181,6 +197,9 @@ public:
                                  HD = C.head_dim(), MLP = C.mlp_dim, P = C.prefix_tokens(), F = C.feature_dim();
     /// Width of forward()'s output: the classes, or the features when the model has no head.
     static constexpr std::size_t out_dim = C.num_classes ? C.num_classes : F;
+    /// Attention pooling (Pooling::map): its head size, and the keys and values it projects per token.
+    static constexpr bool attention_pooling = C.pooling == Pooling::map;
+    static constexpr std::size_t PHD = C.pool_head_dim(), pool_kv = attention_pooling ? 2 * D : 0;
 
     template <std::size_t B>
     using Input = TensorView<const float, Shape<B, C.channels, C.image_height, C.image_width>, Backend>;
@@ -191,8 +210,8 @@ public:
     template <std::size_t B>
     static constexpr std::size_t activation_floats = detail::pad16(B * T * D)        // x, the residual stream
                                                      + detail::pad16(B * NP * PD)    // patches
-                                                     + detail::pad16(B * T * 3 * I)  // qkv
-                                                     + detail::pad16(B * T * I)      // attention output
+                                                     + detail::pad16(B * T * (3 * I > pool_kv ? 3 * I : pool_kv))  // qkv; the pool's kv
+                                                     + detail::pad16(B * (T * I > D ? T * I : D))  // attention output; the pool's
                                                      + detail::pad16(B * T * MLP)    // MLP hidden
                                                      + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
                                                      + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
@@ -216,6 +235,13 @@ public:
         if (C.representation_size) plan.need(product(B, D, C.representation_size));
         if (C.num_classes) plan.need(product(B, F, C.num_classes));
         if (C.num_classes && C.distillation_token) plan.need(product(B, D, C.num_classes));
+        if (attention_pooling) {
+            plan.need(kernels::attention_scratch_plan<float>(PHD, PHD, 1, T));
+            plan.need(product(M, D, 2 * D));
+            plan.need(product(B, D, D));
+            plan.need(product(B, D, MLP));
+            plan.need(product(B, MLP, D));
+        }
         return plan;
     }
     /// scratch_plan_for<B>(Threads), a compile-time constant.
@@ -242,6 +268,7 @@ public:
         std::size_t n = packed(PD, D) + C.depth * (packed(D, 3 * I) + (C.proj_out ? packed(I, D) : 0) + packed(D, MLP) + packed(MLP, D));
         if (C.representation_size) n += packed(D, C.representation_size);
         if (C.num_classes) n += packed(F, C.num_classes) + (C.distillation_token ? packed(D, C.num_classes) : 0);
+        if (attention_pooling) n += packed(D, 2 * D) + packed(D, D) + packed(D, MLP) + packed(MLP, D);
         return n;
     }();
 
@@ -438,13 +465,21 @@ private:
         NormView norm1, norm2;
         LinearView qkv, proj, fc1, fc2;
     };
+    struct PoolView {
+        const float* query = nullptr;
+        LinearView kv, proj;
+        NormView norm;
+        LinearView fc1, fc2;
+    };
     struct Views {
         LinearView patch;
         NormView patch_norm_in, patch_norm_out;
         const float *cls = nullptr, *dist = nullptr, *reg = nullptr, *pos = nullptr;
         NormView embed_norm;
         std::array<BlockView, C.depth> blocks;
-        NormView norm, head_norm;
+        NormView norm;
+        PoolView pool;
+        NormView head_norm;
         LinearView pre_logits, head, head_dist;
     };
     // The checked forms' buffers (Out and Work as forwarded): out (B, out_dim) floats, the workspace
@@ -522,7 +557,7 @@ private:
         // after the last block, x holds kept_rows tokens per image
         if (C.final_norm) layer_norm(v_.norm, x, x, n * kept_rows);  // pre- or post-norm blocks alike
         EINVIT_PROFILE_SCOPE(profile::Op::head);
-        head(n, x, pooled, feats, out, features_only);
+        head(n, x, qkv, att, mlp, pooled, feats, out, features_only, mask);
     }
 
     // With class-token pooling the head reads only the class tokens (class, distillation: not the
@@ -702,19 +737,44 @@ private:
         }
     }
 
-    // Pools each image's tokens (kept_rows of them per image in x) and applies the head.
-    void head(std::size_t n, const float* x, float* pooled, float* feats, float* out, bool features_only) const {
-        for (std::size_t b = 0; b < n; ++b) {
-            const float* xb = x + b * kept_rows * D;
-            float* pb = pooled + b * D;
-            if constexpr (C.pooling == Pooling::cls) {
-                std::memcpy(pb, xb, D * sizeof(float));
-            } else {
-                const std::size_t first = C.pooling == Pooling::mean_all ? 0 : P;
-                for (std::size_t d = 0; d < D; ++d) pb[d] = 0;
-                for (std::size_t t = first; t < T; ++t)  // token by token, along the rows of x
-                    for (std::size_t d = 0; d < D; ++d) pb[d] += xb[t * D + d];
-                for (std::size_t d = 0; d < D; ++d) pb[d] /= static_cast<float>(T - first);
+    // timm's attention pooling (Pooling::map) of each image's T tokens in x into pooled (n x D): the
+    // pool's query (projected at load, the same for every image: batch stride 0) attends to every token's
+    // key with the model's heads, each dim / heads wide (the padding mask, when given, drops keys);
+    // pooled = proj(a), then pooled += fc2(act(fc1(norm(pooled)))). kv, att and mlp are the blocks' buffers.
+    void attention_pool(std::size_t n, const float* x, float* kv, float* att, float* mlp, float* pooled,
+                        const kernels::AttentionMask& mask) const {
+        linear(v_.pool.kv, x, D, kv, 2 * D, n * T);
+        using HTc = kernels::HeadTensor<const float>;
+        kernels::AttentionMask keys = mask;
+        keys.mask_queries = false;  // the query is the pool's own, never a dropped token
+        kernels::attention(Backend{}, kernels::AttentionSize{n, C.heads, 1, T, PHD, PHD}, HTc{v_.pool.query, 0, PHD, D},
+                           HTc{kv, T * 2 * D, PHD, 2 * D}, HTc{kv + D, T * 2 * D, PHD, 2 * D},
+                           kernels::HeadTensor<float>{att, D, PHD, D}, 1.0f / std::sqrt(static_cast<float>(PHD)), keys);
+        linear(v_.pool.proj, att, D, pooled, D, n);
+        linear(v_.pool.fc1, pooled, D, mlp, MLP, n, mlp_activation(), false, &v_.pool.norm);
+        linear(v_.pool.fc2, mlp, MLP, pooled, D, n, gemm::Activation::none, true);
+    }
+
+    // Pools each image's tokens (kept_rows of them per image in x) and applies the head; qkv, att and
+    // mlp are free for attention pooling's use.
+    void head(std::size_t n, const float* x, float* qkv, float* att, float* mlp, float* pooled, float* feats, float* out,
+              bool features_only, const kernels::AttentionMask& mask) const {
+        if constexpr (attention_pooling) {
+            attention_pool(n, x, qkv, att, mlp, pooled, mask);
+        } else {
+            (void)qkv, (void)att, (void)mlp, (void)mask;
+            for (std::size_t b = 0; b < n; ++b) {
+                const float* xb = x + b * kept_rows * D;
+                float* pb = pooled + b * D;
+                if constexpr (C.pooling == Pooling::cls) {
+                    std::memcpy(pb, xb, D * sizeof(float));
+                } else {
+                    const std::size_t first = C.pooling == Pooling::mean_all ? 0 : P;
+                    for (std::size_t d = 0; d < D; ++d) pb[d] = 0;
+                    for (std::size_t t = first; t < T; ++t)  // token by token, along the rows of x
+                        for (std::size_t d = 0; d < D; ++d) pb[d] += xb[t * D + d];
+                    for (std::size_t d = 0; d < D; ++d) pb[d] /= static_cast<float>(T - first);
+                }
             }
         }
         if constexpr (C.head_norm) norm_rows(v_.head_norm, pooled, pooled, n);
@@ -763,6 +823,8 @@ private:
             v.blocks[l] = {view_of(b.norm1), view_of(b.norm2), view_of(b.qkv), view_of(b.proj), view_of(b.fc1), view_of(b.fc2)};
         }
         v.norm = view_of(w.norm);
+        v.pool = {w.pool.query.data(), view_of(w.pool.kv), view_of(w.pool.proj), view_of(w.pool.norm), view_of(w.pool.fc1),
+                  view_of(w.pool.fc2)};
         v.head_norm = view_of(w.head_norm);
         v.pre_logits = view_of(w.pre_logits);
         v.head = view_of(w.head);
@@ -830,6 +892,13 @@ private:
             linear(b.fc2, "fc2", l, MLP, D, true);
         }
         norm(v.norm, "norm", no_block, D, C.final_norm);
+        constexpr bool map = attention_pooling;
+        values(v.pool.query, "pool.query", map ? D : 0);
+        linear(v.pool.kv, "pool.kv", no_block, D, 2 * D, map);
+        linear(v.pool.proj, "pool.proj", no_block, D, D, map);
+        norm(v.pool.norm, "pool.norm", no_block, D, map);
+        linear(v.pool.fc1, "pool.fc1", no_block, D, MLP, map);
+        linear(v.pool.fc2, "pool.fc2", no_block, MLP, D, map);
         norm(v.head_norm, "head_norm", no_block, D, C.head_norm);
         linear(v.pre_logits, "pre_logits", no_block, D, R, R != 0);
         linear(v.head, "head", no_block, F, NC, NC != 0);
@@ -848,13 +917,21 @@ private:
             N norm1, norm2;
             L qkv, proj, fc1, fc2;
         };
+        struct Pool {
+            int query = 0;
+            L kv, proj;
+            N norm;
+            L fc1, fc2;
+        };
         struct Vs {
             L patch;
             N patch_norm_in, patch_norm_out;
             int cls = 0, dist = 0, reg = 0, pos = 0;
             N embed_norm;
             std::array<B, C.depth> blocks{};
-            N norm, head_norm;
+            N norm;
+            Pool pool;
+            N head_norm;
             L pre_logits, head, head_dist;
         } v;
         each_param(v, [&](const Param& p, int&, int*) {

@@ -166,6 +166,21 @@ class HfLogits(nn.Module):
         return self.model.state_dict(*args, **kwargs)
 
 
+class HfImageFeatures(nn.Module):
+    """transformers' two-tower model (CLIPModel, SiglipModel) as an image encoder: get_image_features,
+    its state_dict whole (the text tower's tensors too, which einvit leaves unread)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.get_image_features(pixel_values=x)
+
+    def state_dict(self, *args, **kwargs):
+        return self.model.state_dict(*args, **kwargs)
+
+
 def build(case):
     torch.manual_seed(1234)
     if case == "timm_vit_tiny_patch16_224":
@@ -239,6 +254,43 @@ def build(case):
         from timm.models.vision_transformer import VisionTransformer
         return VisionTransformer(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0,
                                  pre_norm=True, act_layer="quick_gelu", num_classes=7), (3, 32, 32)
+    if case == "timm_siglip_map":  # SigLIP's kind: no class token, attention pooling ("map") after the final norm
+        from timm.models.vision_transformer import VisionTransformer
+        return sharp_pool(VisionTransformer(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0,
+                                            class_token=False, global_pool="map", num_classes=5)), (3, 32, 32)
+    if case == "timm_map_prefix_features":  # attention pooling over a class token and registers too, no head
+        from timm.models.vision_transformer import VisionTransformer
+        return sharp_pool(VisionTransformer(img_size=(40, 48), patch_size=8, embed_dim=96, depth=2, num_heads=6,
+                                            mlp_ratio=2.5, reg_tokens=2, no_embed_class=True, global_pool="map",
+                                            num_classes=0)), (3, 40, 48)
+    if case == "timm_siglip_base_2_blocks":  # SigLIP-B/16's widths and 196 tokens, two blocks: the pool at full size
+        from timm.models.vision_transformer import VisionTransformer
+        return sharp_pool(VisionTransformer(img_size=224, patch_size=16, embed_dim=768, depth=2, num_heads=12,
+                                            class_token=False, global_pool="map", num_classes=0)), (3, 224, 224)
+    if case == "hf_siglip":  # transformers' SiglipModel: the vision tower's pooled features (get_image_features)
+        from transformers import SiglipConfig, SiglipModel
+        config = SiglipConfig(
+            vision_config=dict(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=128),  # hidden_act gelu_pytorch_tanh, eps 1e-6: SigLIP's
+            text_config=dict(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                             intermediate_size=37, max_position_embeddings=16))
+        model = SiglipModel(config)
+        head = model.vision_model.head
+        g = torch.Generator().manual_seed(5)
+        with torch.no_grad():  # the pool's attention peaked (see sharp_pool)
+            head.probe.copy_(torch.randn(head.probe.shape, generator=g))
+            w = head.attention.in_proj_weight
+            w.copy_(torch.randn(w.shape, generator=g) * torch.tensor([0.4] * 64 + [0.1] * 128).unsqueeze(1))
+        return HfImageFeatures(model), (3, 32, 32)
+    if case == "hf_clip":  # transformers' CLIPModel: the image embedding (get_image_features: visual_projection, no bias)
+        from transformers import CLIPConfig, CLIPModel
+        config = CLIPConfig(
+            vision_config=dict(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=128),  # hidden_act quick_gelu, eps 1e-5: OpenAI's
+            text_config=dict(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                             intermediate_size=37, max_position_embeddings=16),
+            projection_dim=24)
+        return HfImageFeatures(CLIPModel(config)), (3, 32, 32)
     raise SystemExit(f"unknown case {case}")
 
 
@@ -251,13 +303,26 @@ def layer_scales(model):
     return model
 
 
+def sharp_pool(model):
+    """Attention pooling's scores spread over several units, as a trained pool's are: at timm's initial
+    values the latent's query is so small that the pool attends uniformly, whatever its scale."""
+    g = torch.Generator().manual_seed(5)
+    pool = model.attn_pool
+    with torch.no_grad():
+        pool.latent.copy_(torch.randn(pool.latent.shape, generator=g))
+        pool.q.weight.copy_(torch.randn(pool.q.weight.shape, generator=g) * 0.4)
+        pool.kv.weight.copy_(torch.randn(pool.kv.weight.shape, generator=g) * 0.1)
+    return model
+
+
 # timm's pretrained architectures that einvit has presets of: what timm builds for each name, which
 # tests/vit/test_vit_parity.cpp compares with the preset of that name
 PRESETS = ["vit_tiny_patch16_224", "vit_small_patch16_224", "vit_base_patch16_224", "vit_base_patch32_224",
            "vit_large_patch16_224", "deit_tiny_distilled_patch16_224", "deit3_small_patch16_224",
            "deit3_medium_patch16_224", "deit3_base_patch16_224", "deit3_large_patch16_224",
            "vit_medium_patch16_reg4_gap_256", "vit_base_patch16_reg4_gap_256", "vit_small_patch14_reg4_dinov2",
-           "vit_base_patch16_clip_224", "vit_base_patch16_clip_quickgelu_224"]
+           "vit_base_patch16_clip_224", "vit_base_patch16_clip_quickgelu_224", "vit_base_patch16_siglip_224",
+           "vit_base_patch16_siglip_384", "vit_large_patch16_siglip_256", "vit_so400m_patch14_siglip_224"]
 
 
 def describe_presets(path):
@@ -278,13 +343,15 @@ def describe_presets(path):
                       patch=m.patch_embed.patch_size[0], channels=m.patch_embed.proj.in_channels, dim=m.embed_dim,
                       depth=len(m.blocks), heads=b.attn.num_heads, head_dim=b.attn.head_dim,
                       mlp_dim=b.mlp.fc1.out_features, num_classes=m.num_classes,
-                      pooling={"token": 0, "avg": 2}[m.global_pool], class_token=int(m.cls_token is not None),
+                      pooling={"token": 0, "avg": 2, "map": 3}[m.global_pool], class_token=int(m.cls_token is not None),
                       distillation_token=int(getattr(m, "dist_token", None) is not None),
                       register_tokens=m.num_reg_tokens, qkv_bias=int(b.attn.qkv.bias is not None),
                       patch_bias=int(m.patch_embed.proj.bias is not None), prefix_position=int(not m.no_embed_class), layer_scale=has(b.ls1), embed_norm=has(m.norm_pre),
                       final_norm=has(m.norm), head_norm=has(m.fc_norm), position_rows=m.pos_embed.shape[1],
                       layer_norm_eps_e7=round(b.norm1.eps * 1e7),
-                      activation={"GELU": 0, "QuickGELU": 3}[type(b.mlp.act).__name__])
+                      activation={"GELU": 0, "QuickGELU": 3}[type(b.mlp.act).__name__],
+                      pool_heads=m.attn_pool.num_heads if m.attn_pool is not None else 0,
+                      pool_mlp_dim=m.attn_pool.mlp.fc1.out_features if m.attn_pool is not None else 0)
         lines.append(name + " " + " ".join(f"{k}={v}" for k, v in fields.items()))
         del m
     for attr, f in keep.items():
@@ -297,7 +364,8 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "torchvision_vit_32", "vit_pytorch_mean", "vit_pytorch_mnist", "torch_encoder_postnorm", "timm_avg_pool_fc_norm",
          "hf_vit", "vit_pytorch_simple_sincos", "vit_pytorch_seed_mask", "torchvision_pre_logits",
          "torch_encoder_postnorm_final_norm", "timm_deit3_small", "timm_reg_gap", "timm_dinov2_reg_features",
-         "timm_reg_norm_pre", "timm_clip_quickgelu"]
+         "timm_reg_norm_pre", "timm_clip_quickgelu", "timm_siglip_map", "timm_map_prefix_features",
+         "timm_siglip_base_2_blocks", "hf_siglip", "hf_clip"]
 
 
 def main():
