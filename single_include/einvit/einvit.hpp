@@ -9287,6 +9287,19 @@ inline constexpr Config vit_large_patch16_siglip_256 = siglip(1024, 24, 16, 16, 
 /// The shape-optimised 400M tower (PaliGemma's): 27 blocks of 1152, an MLP of int(1152 x 3.7362).
 inline constexpr Config vit_so400m_patch14_siglip_224 = siglip(1152, 27, 16, 14, 224, 4304);
 
+/// SigLIP's towers as transformers holds them (google/siglip-*, Family::hf_siglip): the same shapes with
+/// the original's tanh GELU (timm 0.9's presets above build the erf GELU; the two differ by about 1e-3).
+inline constexpr Config siglip_base_patch16_224 = [] {
+    Config c = vit_base_patch16_siglip_224;
+    c.activation = Activation::gelu_tanh;
+    return c;
+}();
+inline constexpr Config siglip_so400m_patch14_224 = [] {
+    Config c = vit_so400m_patch14_siglip_224;
+    c.activation = Activation::gelu_tanh;
+    return c;
+}();
+
 /// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
 /// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).
 inline constexpr Config mnist = [] {
@@ -10522,6 +10535,15 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 // - hf (transformers' ViTForImageClassification): vit.embeddings.*, vit.encoder.layer.N.{layernorm_before,
 //   attention.attention.{query,key,value}, attention.output.dense, layernorm_after,
 //   intermediate.dense, output.dense}, vit.layernorm, classifier; q, k and v are joined into one qkv.
+// - hf_siglip (transformers' SiglipVisionModel, or SiglipModel's vision tower): vision_model.{embeddings.
+//   {patch_embedding, position_embedding}, encoder.layers.N.{layer_norm1, self_attn.{q,k,v,out}_proj,
+//   layer_norm2, mlp.fc1, mlp.fc2}, post_layernorm, head.{probe, attention.in_proj_*, attention.out_proj,
+//   layernorm, mlp.fc1, mlp.fc2}}: attention pooling (Pooling::map), no classifier.
+// - hf_clip (transformers' CLIPVisionModel, CLIPVisionModelWithProjection, or CLIPModel's vision tower):
+//   vision_model.{embeddings.{class_embedding, patch_embedding, position_embedding}, pre_layrnorm,
+//   encoder.layers.N.{...as SigLIP's}, post_layernorm}, visual_projection (the head, without a bias).
+//   A two-tower checkpoint's text tower (text_model.*, text_projection, logit_scale, logit_bias) is
+//   left unread: the model is the image encoder.
 // - vit_pytorch (lucidrains' ViT): to_patch_embedding.{0,1,2,3} or .1, cls_token, pos_embedding,
 //   transformer.layers.N.0.{norm, to_qkv, to_out.0}, transformer.layers.N.1.net.{0,1,4},
 //   transformer.norm, mlp_head (or mlp_head.0 / mlp_head.1 with a head norm); patches in (p1 p2 c) order.
@@ -10555,10 +10577,10 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 namespace einvit::inline EINVIT_ABI::vit {
 
 /// The code base a checkpoint comes from, which fixes its tensor names.
-enum class Family { timm, torchvision, hf, vit_pytorch, vit_pytorch_simple, vit_pytorch_seed, torch_encoder };
+enum class Family { timm, torchvision, hf, vit_pytorch, vit_pytorch_simple, vit_pytorch_seed, torch_encoder, hf_siglip, hf_clip };
 
 /// Family name for messages and command lines ("timm", "torchvision", "hf", "vit-pytorch",
-/// "vit-pytorch-simple", "vit-pytorch-seed", "torch-encoder").
+/// "vit-pytorch-simple", "vit-pytorch-seed", "torch-encoder", "hf-siglip", "hf-clip").
 constexpr const char* to_string(Family f) noexcept {
     switch (f) {
         case Family::timm: return "timm";
@@ -10568,6 +10590,8 @@ constexpr const char* to_string(Family f) noexcept {
         case Family::vit_pytorch_simple: return "vit-pytorch-simple";
         case Family::vit_pytorch_seed: return "vit-pytorch-seed";
         case Family::torch_encoder: return "torch-encoder";
+        case Family::hf_siglip: return "hf-siglip";
+        case Family::hf_clip: return "hf-clip";
     }
     return "?";
 }
@@ -10625,6 +10649,13 @@ public:
     /// Marks a tensor the model does not need as used (buffers a family stores but einvit recomputes).
     void ignore(const std::string& name) {
         if (const auto [file, t] = find(name); t) mark(file, t);
+    }
+    /// Marks every tensor whose name starts with `prefix` as used (a part of the checkpoint that is not
+    /// this model: a two-tower model's text tower).
+    void ignore_prefix(std::string_view prefix) {
+        for (std::size_t f = 0; f < files_.size(); ++f)
+            for (std::size_t i = 0; i < used_[f].size(); ++i)
+                if (std::string_view(files_[f]->tensors()[i].name).substr(0, prefix.size()) == prefix) used_[f][i] = true;
     }
     /// Reports (fail) the tensors the model did not use, naming them.
     void require_all_used(Family family) {
@@ -10687,6 +10718,8 @@ inline Names family_names(Family f) {
         case Family::vit_pytorch_seed: return {"patch_to_embedding", "", "", "cls_token", "", "pos_embedding", "", "mlp_head.0", "", "mlp_head.1", ""};
         case Family::vit_pytorch_simple: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "", "", "", "transformer.norm", "", "", "linear_head", ""};
         case Family::torch_encoder: return {"patch_embed", "", "", "cls_token", "", "pos_embedding", "encoder.norm", "", "", "head", ""};
+        case Family::hf_siglip: return {"vision_model.embeddings.patch_embedding", "", "", "", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "", ""};
+        case Family::hf_clip: return {"vision_model.embeddings.patch_embedding", "", "", "vision_model.embeddings.class_embedding", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "visual_projection", "", "", "vision_model.pre_layrnorm"};
     }
     return {};
 }
@@ -10745,7 +10778,15 @@ Weights read_weights(CheckpointReader& r, Family family) {
     // timm's no_embed_class (prefix_position = false): a table for the patches alone
     refuse_if(C.position == PositionEmbedding::learned && !C.prefix_position && M::P != 0 && !timm,
               " models have positions for the prefix tokens too (prefix_position = true in the config)");
-    refuse_if(C.pooling == Pooling::map && !timm, " models have no attention pooling (pooling = map is timm's global_pool \"map\")");
+    // transformers' image towers: their class embedding and position table are 1- and 2-D, and the
+    // two-tower models' text tower is not this model's
+    const bool hf_tower = family == Family::hf_siglip || family == Family::hf_clip;
+    refuse_if(C.pooling == Pooling::map && !timm && family != Family::hf_siglip,
+              " models have no attention pooling (pooling = map is timm's global_pool \"map\" and SigLIP's)");
+    refuse_if(family == Family::hf_siglip && C.pooling != Pooling::map, " models pool by attention (pooling = map in the config)");
+    if (C.num_classes) family_has(n.head, " models have no classifier (num_classes = 0 in the config: the pooled features)");
+    if (hf_tower)
+        for (const char* other : {"text_model.", "text_projection.", "logit_scale", "logit_bias"}) r.ignore_prefix(other);
     const bool lucidrains =
         family == Family::vit_pytorch || family == Family::vit_pytorch_simple || family == Family::vit_pytorch_seed;
     if (lucidrains && C.patch_order != PatchOrder::p1_p2_c)
@@ -10765,12 +10806,13 @@ Weights read_weights(CheckpointReader& r, Family family) {
     }
     // (where a fault is kept, not raised, the weights are thrown away: what is left unset or empty stays so)
     if (C.class_token && family_has(n.cls, " models have no class token (class_token = false in the config)"))
-        w.cls = r.take(n.cls, {1, 1, D});
+        w.cls = hf_tower ? r.take(n.cls, {D}) : r.take(n.cls, {1, 1, D});
     if (C.distillation_token && family_has(n.dist, " has no distilled models")) w.dist = r.take(n.dist, {1, 1, D});
     if (C.register_tokens && !n.reg.empty()) w.reg = r.take(n.reg, {1, C.register_tokens, D});
     if (C.position == PositionEmbedding::learned) {
-        if (family_has(n.pos, " models have no learned position embedding"))
-            w.pos = r.take(n.pos, {1, C.prefix_position ? T : std::uint64_t{M::NP}, D});
+        const std::uint64_t rows = C.prefix_position ? T : std::uint64_t{M::NP};
+        if (family_has(n.pos, " models have no learned position embedding")) w.pos = hf_tower ? r.take(n.pos, {rows, D}) : r.take(n.pos, {1, rows, D});
+        if (hf_tower) r.ignore("vision_model.embeddings.position_ids");  // older checkpoints kept nn.Embedding's index buffer
     } else {
         w.pos.resize(M::NP * D);
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
@@ -10807,6 +10849,27 @@ Weights read_weights(CheckpointReader& r, Family family) {
                 b.norm2 = norm(base + (tv ? "ln_2" : "norm2"), D);
                 b.fc1 = linear(base + (tv ? "mlp.0" : "linear1"), MLP, D, true);
                 b.fc2 = linear(base + (tv ? "mlp.3" : "linear2"), D, MLP, true);
+                break;
+            }
+            case Family::hf_siglip:
+            case Family::hf_clip: {
+                const std::string base = "vision_model.encoder.layers." + i + ".";
+                b.norm1 = norm(base + "layer_norm1", D);
+                std::vector<float> qkv_w, qkv_b;
+                for (const char* part : {"q_proj", "k_proj", "v_proj"}) {
+                    const std::string name = base + "self_attn." + part;
+                    const auto pw = r.take(name + ".weight", {I, D});
+                    qkv_w.insert(qkv_w.end(), pw.begin(), pw.end());
+                    if (C.qkv_bias) {
+                        const auto pb = r.take(name + ".bias", {I});
+                        qkv_b.insert(qkv_b.end(), pb.begin(), pb.end());
+                    }
+                }
+                pack(b.qkv, qkv_w, C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D);
+                b.proj = linear(base + "self_attn.out_proj", D, I, true);
+                b.norm2 = norm(base + "layer_norm2", D);
+                b.fc1 = linear(base + "mlp.fc1", MLP, D, true);
+                b.fc2 = linear(base + "mlp.fc2", D, MLP, true);
                 break;
             }
             case Family::hf: {
@@ -10849,13 +10912,30 @@ Weights read_weights(CheckpointReader& r, Family family) {
         w.blocks.push_back(std::move(b));
     }
     if (C.final_norm) w.norm = norm(n.norm, D);
-    if (C.pooling == Pooling::map && timm) {
-        // timm's AttentionPoolLatent: its one latent query is the same for every image, so it goes
-        // through the q projection here, once (in double), rather than in every pass
-        const std::string pool = "attn_pool.";
-        const auto latent = r.take(pool + "latent", {1, 1, D});
-        const auto q_weight = r.take(pool + "q.weight", {D, D});
-        const auto q_bias = r.take(pool + "q.bias", {D});
+    if (C.pooling == Pooling::map && (timm || family == Family::hf_siglip)) {
+        // timm's AttentionPoolLatent, SigLIP's MultiheadAttentionPoolingHead (q, k and v in one
+        // in_proj): their one latent query is the same for every image, so it goes through the q
+        // projection here, once (in double), rather than in every pass
+        const std::string pool = timm ? "attn_pool." : "vision_model.head.";
+        const auto latent = r.take(pool + (timm ? "latent" : "probe"), {1, 1, D});
+        std::vector<float> q_weight, q_bias;  // D x D and D; SigLIP's: in_proj's first D rows
+        if (timm) {
+            q_weight = r.take(pool + "q.weight", {D, D});
+            q_bias = r.take(pool + "q.bias", {D});
+            w.pool.kv = linear(pool + "kv", 2 * D, D, true);
+            w.pool.proj = linear(pool + "proj", D, D, true);
+            w.pool.norm = norm(pool + "norm", D);
+        } else {
+            const auto in_weight = r.take(pool + "attention.in_proj_weight", {3 * D, D});
+            const auto in_bias = r.take(pool + "attention.in_proj_bias", {3 * D});
+            if (!r.failed()) {
+                q_weight.assign(in_weight.begin(), in_weight.begin() + D * D);
+                q_bias.assign(in_bias.begin(), in_bias.begin() + D);
+                pack(w.pool.kv, std::vector<float>(in_weight.begin() + D * D, in_weight.end()), in_bias.data() + D, 2 * D, D);
+            }
+            w.pool.proj = linear(pool + "attention.out_proj", D, D, true);
+            w.pool.norm = norm(pool + "layernorm", D);
+        }
         if (!r.failed()) {
             w.pool.query.resize(D);
             for (std::size_t o = 0; o < D; ++o) {
@@ -10864,9 +10944,6 @@ Weights read_weights(CheckpointReader& r, Family family) {
                 w.pool.query[o] = static_cast<float>(sum);
             }
         }
-        w.pool.kv = linear(pool + "kv", 2 * D, D, true);
-        w.pool.proj = linear(pool + "proj", D, D, true);
-        w.pool.norm = norm(pool + "norm", D);
         w.pool.fc1 = linear(pool + "mlp.fc1", MLP, D, true);
         w.pool.fc2 = linear(pool + "mlp.fc2", D, MLP, true);
     }
@@ -10875,7 +10952,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
         w.pre_logits = linear(n.pre_logits, C.representation_size, D, true);
     if (NC) {
         const std::string head = family == Family::vit_pytorch && C.head_norm ? "mlp_head.1" : n.head;  // seed: mlp_head.1
-        w.head = linear(head, NC, C.feature_dim(), true);
+        w.head = linear(head, NC, C.feature_dim(), family != Family::hf_clip);  // CLIP's projection has no bias
         if (C.distillation_token) w.head_dist = linear(n.head_dist, NC, D, true);
     }
     r.require_all_used(family);

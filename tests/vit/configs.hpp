@@ -83,4 +83,23 @@ inline constexpr einvit::vit::Config timm_map_prefix = [] {
     return c;
 }();
 
+// gen.py's hf_siglip: transformers' SigLIP vision tower (tanh GELU, attention pooling, no class token)
+inline constexpr einvit::vit::Config hf_siglip_small = [] {
+    einvit::vit::Config c = timm_siglip_map;
+    c.num_classes = 0;
+    c.activation = einvit::vit::Activation::gelu_tanh;
+    return c;
+}();
+
+// gen.py's hf_clip: transformers' CLIP vision tower with its projection to 24 as the head (no bias)
+inline constexpr einvit::vit::Config hf_clip_small = [] {
+    einvit::vit::Config c = einvit::vit::presets::vit(64, 2, 4, 8, 32, 24);
+    c.mlp_dim = 128;
+    c.embed_norm = true;
+    c.patch_bias = false;
+    c.layer_norm_eps = 1e-5f;
+    c.activation = einvit::vit::Activation::quick_gelu;
+    return c;
+}();
+
 }  // namespace einvit_test

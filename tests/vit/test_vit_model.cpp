@@ -361,7 +361,43 @@ TEST_CASE("vit: attention pooling (SigLIP's map): what does not fit is refused, 
     CHECK(load_error([&] { (void)vit::load<reg_map>(reg_gap, vit::Family::timm); })
               .find("missing tensor 'attn_pool.latent' (expected shape [1, 1, 64])") != std::string::npos);
     CHECK(load_error([&] { (void)vit::load<timm_siglip_map>(siglip, vit::Family::torchvision); }) ==
-          "einvit::vit: torchvision models have no attention pooling (pooling = map is timm's global_pool \"map\")");
+          "einvit::vit: torchvision models have no attention pooling (pooling = map is timm's global_pool \"map\" and SigLIP's)");
+    // transformers' SigLIP and CLIP towers: what their checkpoints cannot be, refused before any tensor is read
+    using einvit_test::hf_clip_small;
+    using einvit_test::hf_siglip_small;
+    const auto hf_siglip = einvit::io::SafeTensors::open(golden("hf_siglip.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<hf_siglip_small>(hf_siglip, vit::Family::hf_siglip); }) == "(no error)");
+    CHECK(load_error([&] { (void)vit::load<timm_siglip_map>(hf_siglip, vit::Family::hf_siglip); }) ==
+          "einvit::vit: hf-siglip models have no classifier (num_classes = 0 in the config: the pooled features)");
+    constexpr vit::Config siglip_cls = [] {
+        vit::Config c = hf_siglip_small;
+        c.class_token = true;
+        c.pooling = vit::Pooling::cls;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<siglip_cls>(hf_siglip, vit::Family::hf_siglip); }) ==
+          "einvit::vit: hf-siglip models pool by attention (pooling = map in the config)");
+    constexpr vit::Config siglip_narrow_mlp = [] {
+        vit::Config c = hf_siglip_small;
+        c.mlp_dim = 64;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<siglip_narrow_mlp>(hf_siglip, vit::Family::hf_siglip); })
+              .find("tensor 'vision_model.encoder.layers.0.mlp.fc1.weight' has shape [128, 64], expected [64, 64]") != std::string::npos);
+    CHECK(load_error([&] { (void)vit::load<hf_siglip_small>(hf_siglip, vit::Family::hf_clip); }) ==
+          "einvit::vit: hf-clip models have no attention pooling (pooling = map is timm's global_pool \"map\" and SigLIP's)");
+    const auto hf_clip = einvit::io::SafeTensors::open(golden("hf_clip.safetensors"));
+    constexpr vit::Config clip_features = [] {
+        vit::Config c = hf_clip_small;
+        c.num_classes = 0;
+        return c;
+    }();
+    // the pooled features without the projection: the checkpoint's projection is left over, named
+    CHECK(load_error([&] { (void)vit::load<clip_features>(hf_clip, vit::Family::hf_clip); })
+              .find("1 unexpected tensor(s) for this hf-clip model: 'visual_projection.weight' [24, 64]") != std::string::npos);
+    // the text tower is left unread only as a two-tower model's: read as a timm model, it is named
+    CHECK(load_error([&] { (void)vit::load<hf_clip_small>(hf_clip, vit::Family::timm); }).find("missing tensor 'patch_embed.proj.weight'") !=
+          std::string::npos);
     static_assert(vit::config_problem(vit::Config{.dim = 100, .heads = 8, .dim_head = 16, .pooling = vit::Pooling::map}) ==
                   vit::ConfigProblem::map_pooling_needs_dim_divisible_by_heads);
     static_assert(vit::config_problem(vit::Config{.dim = 96, .heads = 8, .dim_head = 16, .pooling = vit::Pooling::map}) ==

@@ -278,6 +278,13 @@ TEST_CASE("parity: timm's SigLIP-B/16 widths at 224 (two blocks): attention pool
     check_parity<siglip_base_2_blocks>("timm_siglip_base_2_blocks", vit::Family::timm);
 }
 
+TEST_CASE("parity: transformers' SiglipModel, its vision tower's pooled features (the text tower left unread)") {
+    check_parity<einvit_test::hf_siglip_small>("hf_siglip", vit::Family::hf_siglip);
+}
+TEST_CASE("parity: transformers' CLIPModel, its image embedding (projection without a bias; the text tower left unread)") {
+    check_parity<einvit_test::hf_clip_small>("hf_clip", vit::Family::hf_clip);
+}
+
 TEST_CASE("parity: the seeds' vit-pytorch with a padding mask (masked patches, class token kept)") {
     check_parity<seed_mask>("vit_pytorch_seed_mask", vit::Family::vit_pytorch_seed);
 }

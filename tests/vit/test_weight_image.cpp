@@ -87,6 +87,8 @@ TEST_CASE("weight images: a model over its weight image gives the same logits, b
     // attention pooling: the projected query, the pool's layers and norm
     const auto siglip = einvit::io::SafeTensors::open(golden("timm_siglip_map.safetensors"));
     check_image_round_trip(vit::load<einvit_test::timm_siglip_map>(siglip, vit::Family::timm));
+    const auto clip = einvit::io::SafeTensors::open(golden("hf_clip.safetensors"));  // a head without a bias
+    check_image_round_trip(vit::load<einvit_test::hf_clip_small>(clip, vit::Family::hf_clip));
     using MapPrefix = vit::VisionTransformer<einvit_test::timm_map_prefix>;
     check_image_round_trip(MapPrefix::try_create(einvit_test::random_weights<einvit_test::timm_map_prefix>()).value());
     // without biases where a family has none (the image's tables for them are empty)

@@ -269,6 +269,19 @@ inline constexpr Config vit_large_patch16_siglip_256 = siglip(1024, 24, 16, 16, 
 /// The shape-optimised 400M tower (PaliGemma's): 27 blocks of 1152, an MLP of int(1152 x 3.7362).
 inline constexpr Config vit_so400m_patch14_siglip_224 = siglip(1152, 27, 16, 14, 224, 4304);
 
+/// SigLIP's towers as transformers holds them (google/siglip-*, Family::hf_siglip): the same shapes with
+/// the original's tanh GELU (timm 0.9's presets above build the erf GELU; the two differ by about 1e-3).
+inline constexpr Config siglip_base_patch16_224 = [] {
+    Config c = vit_base_patch16_siglip_224;
+    c.activation = Activation::gelu_tanh;
+    return c;
+}();
+inline constexpr Config siglip_so400m_patch14_224 = [] {
+    Config c = vit_so400m_patch14_siglip_224;
+    c.activation = Activation::gelu_tanh;
+    return c;
+}();
+
 /// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
 /// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).
 inline constexpr Config mnist = [] {
