@@ -40,7 +40,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--a", required=True, help="the baseline worker binary")
     p.add_argument("--b", required=True, help="the worker binary under test")
-    p.add_argument("--model", default="vit_base_patch16_224", choices=list(compare.TIMM) + ["fashion_mnist"])
+    p.add_argument("--model", default="vit_base_patch16_224", choices=compare.MODELS)
     p.add_argument("--batch", type=int, default=1, choices=[1, 8])
     p.add_argument("--rounds", type=int, default=40)
     p.add_argument("--passes", type=int, default=3, help="forward passes per system per round")

@@ -4,7 +4,8 @@ the same thread count, and writes the result as a table and a picture. Run it wi
 (which makes the Python environment and builds einvit's worker).
 
 For ViT-Ti/16, ViT-S/16, ViT-B/16 at 224 (timm, one set of random weights each) and the shipped
-Fashion-MNIST model, batch 1 and 8, fp32:
+Fashion-MNIST model (and, asked for with --models vit_base_patch16_siglip_224, SigLIP-B/16's image
+tower: attention pooling, the 768 features), batch 1 and 8, fp32:
 1. exports the model to each system's format: safetensors (einvit), ONNX opset 17 (ONNX Runtime and
    OpenVINO), the torch module (PyTorch);
 2. starts one worker process per system (so each has its own peak resident memory), feeds each the
@@ -36,7 +37,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 WORK = os.path.join(ROOT, "build", "compare")
 SYSTEMS = ["einvit", "onnxruntime", "openvino", "pytorch"]
 TIMM = {"vit_tiny_patch16_224": (192, 3), "vit_small_patch16_224": (384, 6), "vit_base_patch16_224": (768, 12)}
+# raced on request (--models): SigLIP's image tower (no class token, attention pooling, the 768 features)
+SIGLIP = {"vit_base_patch16_siglip_224": (768, 12)}
+MODELS = list(TIMM) + ["fashion_mnist"] + list(SIGLIP)
 LABELS = {"vit_tiny_patch16_224": "ViT-Ti/16", "vit_small_patch16_224": "ViT-S/16", "vit_base_patch16_224": "ViT-B/16",
+          "vit_base_patch16_siglip_224": "SigLIP-B/16",
           "fashion_mnist": "Fashion-MNIST ViT"}
 BEGIN, END = "<!-- compare:begin -->", "<!-- compare:end -->"
 
@@ -50,6 +55,11 @@ def make_model(name):
         from timm.models.vision_transformer import VisionTransformer
         dim, heads = TIMM[name]
         return VisionTransformer(img_size=224, patch_size=16, embed_dim=dim, depth=12, num_heads=heads).eval(), (3, 224, 224)
+    if name in SIGLIP:
+        from timm.models.vision_transformer import VisionTransformer
+        dim, heads = SIGLIP[name]
+        return VisionTransformer(img_size=224, patch_size=16, embed_dim=dim, depth=12, num_heads=heads, class_token=False,
+                                 global_pool="map", num_classes=0).eval(), (3, 224, 224)
     if name == "fashion_mnist":
         sys.path.insert(0, os.path.join(ROOT, "tools"))
         from safetensors.torch import load_file
@@ -69,7 +79,15 @@ def flops_per_image(name):
 def flops_by_op(name, executed=False):
     """flops_per_image split by einvit::profile's operations (layer norm: none counted). With `executed`,
     what einvit computes: every model here pools the class token, so einvit's last block takes queries,
-    projection and MLP for that token alone (its keys and values for every token)."""
+    projection and MLP for that token alone (its keys and values for every token). SigLIP's attention
+    pooling reads every token: its keys and values, one query's attention, projection and MLP count as the head."""
+    if name in SIGLIP:
+        d, t, pd, depth, patches = SIGLIP[name][0], 196, 3 * 16 * 16, 12, 196
+        mlp = 4 * d
+        rows = depth * t
+        return dict(patch_embed=2 * patches * pd * d, layer_norm=0, qkv=depth * 2 * t * d * 3 * d,
+                    attention=2 * 2 * rows * t * d, proj=2 * rows * d * d, fc1=2 * rows * d * mlp, fc2=2 * rows * mlp * d,
+                    head=2 * t * d * 2 * d + 2 * 2 * t * d + 2 * d * d + 2 * 2 * d * mlp)
     if name in TIMM:
         d, t, pd, mlp, inner, depth, classes, patches = TIMM[name][0], 197, 3 * 16 * 16, 4 * TIMM[name][0], TIMM[name][0], 12, 1000, 196
     else:
@@ -335,7 +353,7 @@ def plot(rows, args, path):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--models", nargs="+", default=list(TIMM) + ["fashion_mnist"], choices=list(TIMM) + ["fashion_mnist"])
+    p.add_argument("--models", nargs="+", default=list(TIMM) + ["fashion_mnist"], choices=MODELS)
     p.add_argument("--batches", nargs="+", type=int, default=[1, 8], choices=[1, 8])
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--worker", default=os.path.join(ROOT, "build", "bench", "einvit_compare_worker"))

@@ -2,8 +2,8 @@
 // bench/compare/compare.py can time it alternately with the other systems, each in its own process.
 //
 //   einvit_compare_worker MODEL CHECKPOINT THREADS
-//     MODEL: vit_tiny_patch16_224, vit_small_patch16_224, vit_base_patch16_224 (timm checkpoints) or
-//            fashion_mnist (the shipped vit-pytorch model)
+//     MODEL: vit_tiny_patch16_224, vit_small_patch16_224, vit_base_patch16_224,
+//            vit_base_patch16_siglip_224 (timm checkpoints) or fashion_mnist (the shipped vit-pytorch model)
 //   einvit_compare_worker --peak THREADS      prints the measured FMA peak in GFLOP/s and exits
 //   EINVIT_STRASSEN=0 or 1 in the environment: the weights' products without Strassen's algorithm, or
 //   with it wherever the shape fits (gemm::set_strassen; by default where the instruction set measured it faster)
@@ -169,6 +169,7 @@ int main(int argc, char** argv) {
         if (m == "vit_tiny_patch16_224") return serve<vit::presets::vit_tiny_patch16_224>(argv[2], vit::Family::timm);
         if (m == "vit_small_patch16_224") return serve<vit::presets::vit_small_patch16_224>(argv[2], vit::Family::timm);
         if (m == "vit_base_patch16_224") return serve<vit::presets::vit_base_patch16_224>(argv[2], vit::Family::timm);
+        if (m == "vit_base_patch16_siglip_224") return serve<vit::presets::vit_base_patch16_siglip_224>(argv[2], vit::Family::timm);
         if (m == "fashion_mnist") return serve<einvit_examples::fashion_mnist>(argv[2], vit::Family::vit_pytorch);
         std::fprintf(stderr, "einvit_compare_worker: unknown model %s\n", argv[1]);
     } catch (const std::exception& e) {

@@ -10770,7 +10770,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
     };
     // Whether the family's checkpoints hold the tensor `name` names (empty: none), failing where not.
     auto family_has = [&](const std::string& name, const char* lacks) { return refuse_if(name.empty(), lacks); };
-    // what timm's models have and the other families' do not: faults of the config, before any tensor's
+    // what one family's models have and another's do not: faults of the config, before any tensor's
     const bool timm = family == Family::timm;
     if (C.register_tokens) family_has(n.reg, " models have no register tokens (register_tokens = 0 in the config)");
     if (C.embed_norm) family_has(n.embed_norm, " models have no norm before the blocks (embed_norm = false in the config)");
