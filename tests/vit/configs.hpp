@@ -102,4 +102,21 @@ inline constexpr einvit::vit::Config hf_clip_small = [] {
     return c;
 }();
 
+// gen.py's hf_dinov2_resampled: transformers' Dinov2Model pretrained on 56 x 56 (7 x 7 patches of 8) run
+// at 40 x 48 (5 x 6): its position table resampled as its interpolate_pos_encoding does; the features
+inline constexpr einvit::vit::Config hf_dinov2_resampled = [] {
+    einvit::vit::Config c = einvit::vit::presets::vit(64, 2, 4, 8, 40, 0);
+    c.image_width = 48;
+    c.mlp_dim = 128;
+    c.layer_scale = true;
+    return c;
+}();
+
+// gen.py's hf_dinov2_native: the same kind at its pretraining size, 56 x 56 (the table as it is)
+inline constexpr einvit::vit::Config hf_dinov2_native = [] {
+    einvit::vit::Config c = hf_dinov2_resampled;
+    c.image_height = c.image_width = 56;
+    return c;
+}();
+
 }  // namespace einvit_test

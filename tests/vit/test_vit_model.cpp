@@ -158,6 +158,34 @@ TEST_CASE("vit load: registers, layer scale, positions for the patches alone, no
     CHECK(load_error([&] { (void)vit::load<scaled_mnist>(mnist, vit::Family::vit_pytorch); }) ==
           "einvit::vit: vit-pytorch models have no layer scale (layer_scale = false in the config)");
     static_assert(vit::config_problem(vit::Config{.proj_out = false, .layer_scale = true}) == vit::ConfigProblem::layer_scale_needs_projection);
+    // transformers' DINOv2: its layer scale is lambda1; no classifier; its table resampled only for a
+    // class token and positions over it, as transformers' models have
+    using einvit_test::hf_dinov2_resampled;
+    const auto hf_dinov2 = einvit::io::SafeTensors::open(golden("hf_dinov2_resampled.safetensors"));
+    constexpr vit::Config dinov2_unscaled = [] {
+        vit::Config c = hf_dinov2_resampled;
+        c.layer_scale = false;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<dinov2_unscaled>(hf_dinov2, vit::Family::hf_dinov2); })
+              .find("'encoder.layer.0.layer_scale1.lambda1' [64]") != std::string::npos);
+    constexpr vit::Config dinov2_classifier = [] {
+        vit::Config c = hf_dinov2_resampled;
+        c.num_classes = 10;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<dinov2_classifier>(hf_dinov2, vit::Family::hf_dinov2); }) ==
+          "einvit::vit: hf-dinov2 models have no classifier (num_classes = 0 in the config: the pooled features)");
+    constexpr vit::Config dinov2_patch_positions = [] {
+        vit::Config c = hf_dinov2_resampled;
+        c.prefix_position = false;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<dinov2_patch_positions>(hf_dinov2, vit::Family::hf_dinov2); }) ==
+          "einvit::vit: hf-dinov2 models have positions for the prefix tokens too (prefix_position = true in the config)");
+    // the same checkpoint read as timm's: its table is not resampled, and named
+    CHECK(load_error([&] { (void)vit::load<hf_dinov2_resampled>(hf_dinov2, vit::Family::torchvision); })
+              .find("torchvision models have no layer scale") != std::string::npos);
 }
 
 TEST_CASE("vit load: in a sharded checkpoint a mis-shaped tensor names its shard, and unexpected tensors theirs") {

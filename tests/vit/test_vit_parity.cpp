@@ -285,6 +285,13 @@ TEST_CASE("parity: transformers' CLIPModel, its image embedding (projection with
     check_parity<einvit_test::hf_clip_small>("hf_clip", vit::Family::hf_clip);
 }
 
+TEST_CASE("parity: transformers' Dinov2Model at another grid than its pretraining's (the position table resampled as it does)") {
+    check_parity<einvit_test::hf_dinov2_resampled>("hf_dinov2_resampled", vit::Family::hf_dinov2);
+}
+TEST_CASE("parity: transformers' Dinov2Model at its pretraining size (the position table as it is)") {
+    check_parity<einvit_test::hf_dinov2_native>("hf_dinov2_native", vit::Family::hf_dinov2);
+}
+
 TEST_CASE("parity: the seeds' vit-pytorch with a padding mask (masked patches, class token kept)") {
     check_parity<seed_mask>("vit_pytorch_seed_mask", vit::Family::vit_pytorch_seed);
 }

@@ -282,6 +282,18 @@ inline constexpr Config siglip_so400m_patch14_224 = [] {
     return c;
 }();
 
+/// DINOv2 as transformers holds it (facebook/dinov2-{small,base,large}, Family::hf_dinov2) at 224: 16 x 16
+/// patches of 14, layer scale, positions for the class token too (the loader resamples the pretraining
+/// grid's table as transformers does), no head: the class token's features.
+constexpr Config dinov2(std::size_t dim, std::size_t depth, std::size_t heads) {
+    Config c = vit(dim, depth, heads, 14, 224, 0);
+    c.layer_scale = true;
+    return c;
+}
+inline constexpr Config dinov2_small_patch14_224 = dinov2(384, 12, 6);
+inline constexpr Config dinov2_base_patch14_224 = dinov2(768, 12, 12);
+inline constexpr Config dinov2_large_patch14_224 = dinov2(1024, 24, 16);
+
 /// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
 /// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).
 inline constexpr Config mnist = [] {

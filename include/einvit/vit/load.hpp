@@ -25,6 +25,12 @@
 //   encoder.layers.N.{...as SigLIP's}, post_layernorm}, visual_projection (the head, without a bias).
 //   A two-tower checkpoint's text tower (text_model.*, text_projection, logit_scale, logit_bias) is
 //   left unread: the model is the image encoder.
+// - hf_dinov2 (transformers' Dinov2Model, facebook/dinov2-*): embeddings.{cls_token, mask_token (unread),
+//   position_embeddings, patch_embeddings.projection}, encoder.layer.N.{norm1, attention.attention.
+//   {query,key,value}, attention.output.dense, layer_scale1.lambda1, norm2, mlp.fc1, mlp.fc2,
+//   layer_scale2.lambda1}, layernorm: the class token's features (pooler_output). Its position table is
+//   for the pretraining grid (37 x 37 at 518); for another grid it is resampled at load exactly as
+//   transformers' interpolate_pos_encoding does in every pass (bicubic, scale factors (grid + 0.1) / 37).
 // - vit_pytorch (lucidrains' ViT): to_patch_embedding.{0,1,2,3} or .1, cls_token, pos_embedding,
 //   transformer.layers.N.0.{norm, to_qkv, to_out.0}, transformer.layers.N.1.net.{0,1,4},
 //   transformer.norm, mlp_head (or mlp_head.0 / mlp_head.1 with a head norm); patches in (p1 p2 c) order.
@@ -42,6 +48,8 @@
 // expected and the shape found. Nothing is half-loaded: the model is built only when all of it loaded.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -65,10 +73,10 @@
 namespace einvit::inline EINVIT_ABI::vit {
 
 /// The code base a checkpoint comes from, which fixes its tensor names.
-enum class Family { timm, torchvision, hf, vit_pytorch, vit_pytorch_simple, vit_pytorch_seed, torch_encoder, hf_siglip, hf_clip };
+enum class Family { timm, torchvision, hf, vit_pytorch, vit_pytorch_simple, vit_pytorch_seed, torch_encoder, hf_siglip, hf_clip, hf_dinov2 };
 
 /// Family name for messages and command lines ("timm", "torchvision", "hf", "vit-pytorch",
-/// "vit-pytorch-simple", "vit-pytorch-seed", "torch-encoder", "hf-siglip", "hf-clip").
+/// "vit-pytorch-simple", "vit-pytorch-seed", "torch-encoder", "hf-siglip", "hf-clip", "hf-dinov2").
 constexpr const char* to_string(Family f) noexcept {
     switch (f) {
         case Family::timm: return "timm";
@@ -80,6 +88,7 @@ constexpr const char* to_string(Family f) noexcept {
         case Family::torch_encoder: return "torch-encoder";
         case Family::hf_siglip: return "hf-siglip";
         case Family::hf_clip: return "hf-clip";
+        case Family::hf_dinov2: return "hf-dinov2";
     }
     return "?";
 }
@@ -134,6 +143,8 @@ public:
         return out;
     }
     bool has(const std::string& name) const noexcept { return find(name).second != nullptr; }
+    /// The tensor's entry (its shape), or null where the checkpoint has none.
+    const io::TensorInfo* info(const std::string& name) const noexcept { return find(name).second; }
     /// Marks a tensor the model does not need as used (buffers a family stores but einvit recomputes).
     void ignore(const std::string& name) {
         if (const auto [file, t] = find(name); t) mark(file, t);
@@ -208,8 +219,53 @@ inline Names family_names(Family f) {
         case Family::torch_encoder: return {"patch_embed", "", "", "cls_token", "", "pos_embedding", "encoder.norm", "", "", "head", ""};
         case Family::hf_siglip: return {"vision_model.embeddings.patch_embedding", "", "", "", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "", ""};
         case Family::hf_clip: return {"vision_model.embeddings.patch_embedding", "", "", "vision_model.embeddings.class_embedding", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "visual_projection", "", "", "vision_model.pre_layrnorm"};
+        case Family::hf_dinov2: return {"embeddings.patch_embeddings.projection", "", "", "embeddings.cls_token", "", "embeddings.position_embeddings", "layernorm", "", "", "", ""};
     }
     return {};
+}
+
+// transformers' interpolate_pos_encoding (DINOv2): a g0 x g0 table of `dim`-wide rows resampled to gh x
+// gw as torch.nn.functional.interpolate(mode="bicubic", align_corners=False) does with the scale factors
+// it is given, (gh + 0.1) / g0 and (gw + 0.1) / g0: output pixel i reads around source coordinate
+// (i + 0.5) / factor - 0.5 with Keys' cubic (a = -0.75) over 4 taps, indices clamped to the table.
+inline std::vector<float> resample_positions(const float* table, std::size_t g0, std::size_t gh, std::size_t gw,
+                                             std::size_t dim) {
+    struct Taps {
+        std::size_t at[4];
+        double weight[4];
+    };
+    const auto taps = [g0](std::size_t i, std::size_t out) {
+        const double factor = (static_cast<double>(out) + 0.1) / static_cast<double>(g0);  // as HF passes it
+        const double x = (static_cast<double>(i) + 0.5) / factor - 0.5, first = std::floor(x);
+        const double t = std::min(std::max(x - first, 0.0), 1.0), a = -0.75;
+        const auto near = [a](double d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };    // |d| <= 1
+        const auto far = [a](double d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };  // 1 < |d| < 2
+        Taps k{};
+        const double w[4] = {far(t + 1), near(t), near(1 - t), far(2 - t)};
+        for (int j = 0; j < 4; ++j) {
+            const double at = std::min(std::max(first - 1 + j, 0.0), static_cast<double>(g0 - 1));
+            k.at[j] = static_cast<std::size_t>(at);
+            k.weight[j] = w[j];
+        }
+        return k;
+    };
+    std::vector<float> out(gh * gw * dim);
+    std::vector<double> acc(dim);
+    for (std::size_t y = 0; y < gh; ++y) {
+        const Taps ky = taps(y, gh);
+        for (std::size_t x = 0; x < gw; ++x) {
+            const Taps kx = taps(x, gw);
+            std::fill(acc.begin(), acc.end(), 0.0);
+            for (int i = 0; i < 4; ++i)
+                for (int j = 0; j < 4; ++j) {
+                    const float* row = table + (ky.at[i] * g0 + kx.at[j]) * dim;
+                    const double w = ky.weight[i] * kx.weight[j];
+                    for (std::size_t d = 0; d < dim; ++d) acc[d] += w * row[d];
+                }
+            for (std::size_t d = 0; d < dim; ++d) out[(y * gw + x) * dim + d] = static_cast<float>(acc[d]);
+        }
+    }
+    return out;
 }
 
 }  // namespace detail
@@ -258,11 +314,26 @@ Weights read_weights(CheckpointReader& r, Family family) {
     };
     // Whether the family's checkpoints hold the tensor `name` names (empty: none), failing where not.
     auto family_has = [&](const std::string& name, const char* lacks) { return refuse_if(name.empty(), lacks); };
+    // q, k and v as three layers (transformers' models: `base` + each part's name), joined into one qkv
+    auto joined_qkv = [&](const std::string& base, std::initializer_list<const char*> parts) {
+        LinearWeights l;
+        std::vector<float> qkv_w, qkv_b;
+        for (const char* part : parts) {
+            const auto pw = r.take(base + part + ".weight", {I, D});
+            qkv_w.insert(qkv_w.end(), pw.begin(), pw.end());
+            if (C.qkv_bias) {
+                const auto pb = r.take(base + part + ".bias", {I});
+                qkv_b.insert(qkv_b.end(), pb.begin(), pb.end());
+            }
+        }
+        pack(l, qkv_w, C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D);
+        return l;
+    };
     // what one family's models have and another's do not: faults of the config, before any tensor's
     const bool timm = family == Family::timm;
     if (C.register_tokens) family_has(n.reg, " models have no register tokens (register_tokens = 0 in the config)");
     if (C.embed_norm) family_has(n.embed_norm, " models have no norm before the blocks (embed_norm = false in the config)");
-    refuse_if(C.layer_scale && !timm, " models have no layer scale (layer_scale = false in the config)");
+    refuse_if(C.layer_scale && !timm && family != Family::hf_dinov2, " models have no layer scale (layer_scale = false in the config)");
     // timm's no_embed_class (prefix_position = false): a table for the patches alone
     refuse_if(C.position == PositionEmbedding::learned && !C.prefix_position && M::P != 0 && !timm,
               " models have positions for the prefix tokens too (prefix_position = true in the config)");
@@ -299,8 +370,23 @@ Weights read_weights(CheckpointReader& r, Family family) {
     if (C.register_tokens && !n.reg.empty()) w.reg = r.take(n.reg, {1, C.register_tokens, D});
     if (C.position == PositionEmbedding::learned) {
         const std::uint64_t rows = C.prefix_position ? T : std::uint64_t{M::NP};
-        if (family_has(n.pos, " models have no learned position embedding")) w.pos = hf_tower ? r.take(n.pos, {rows, D}) : r.take(n.pos, {1, rows, D});
+        const io::TensorInfo* table = r.info(n.pos);
+        const std::uint64_t table_rows = table && table->rank == 3 ? table->shape[1] : 0;
+        const auto pretrained_grid = static_cast<std::uint64_t>(std::lround(std::sqrt(table_rows > 0 ? double(table_rows - 1) : 0.0)));
+        if (family == Family::hf_dinov2 && C.class_token && C.prefix_position && M::P == 1 && table_rows != rows &&
+            table_rows == 1 + pretrained_grid * pretrained_grid && pretrained_grid >= 1) {
+            // DINOv2's table for its pretraining grid, resampled to this config's as transformers does
+            const auto full = r.take(n.pos, {1, table_rows, D});
+            if (!r.failed()) {
+                const auto patches = resample_positions(full.data() + D, pretrained_grid, C.grid_h(), C.grid_w(), D);
+                w.pos.assign(full.begin(), full.begin() + D);  // the class token's row as it is
+                w.pos.insert(w.pos.end(), patches.begin(), patches.end());
+            }
+        } else if (family_has(n.pos, " models have no learned position embedding")) {
+            w.pos = hf_tower ? r.take(n.pos, {rows, D}) : r.take(n.pos, {1, rows, D});
+        }
         if (hf_tower) r.ignore("vision_model.embeddings.position_ids");  // older checkpoints kept nn.Embedding's index buffer
+        if (family == Family::hf_dinov2) r.ignore("embeddings.mask_token");  // masked pretraining's, unused by a forward pass
     } else {
         w.pos.resize(M::NP * D);
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
@@ -343,37 +429,30 @@ Weights read_weights(CheckpointReader& r, Family family) {
             case Family::hf_clip: {
                 const std::string base = "vision_model.encoder.layers." + i + ".";
                 b.norm1 = norm(base + "layer_norm1", D);
-                std::vector<float> qkv_w, qkv_b;
-                for (const char* part : {"q_proj", "k_proj", "v_proj"}) {
-                    const std::string name = base + "self_attn." + part;
-                    const auto pw = r.take(name + ".weight", {I, D});
-                    qkv_w.insert(qkv_w.end(), pw.begin(), pw.end());
-                    if (C.qkv_bias) {
-                        const auto pb = r.take(name + ".bias", {I});
-                        qkv_b.insert(qkv_b.end(), pb.begin(), pb.end());
-                    }
-                }
-                pack(b.qkv, qkv_w, C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D);
+                b.qkv = joined_qkv(base + "self_attn.", {"q_proj", "k_proj", "v_proj"});
                 b.proj = linear(base + "self_attn.out_proj", D, I, true);
                 b.norm2 = norm(base + "layer_norm2", D);
                 b.fc1 = linear(base + "mlp.fc1", MLP, D, true);
                 b.fc2 = linear(base + "mlp.fc2", D, MLP, true);
                 break;
             }
+            case Family::hf_dinov2: {
+                const std::string base = "encoder.layer." + i + ".";
+                b.norm1 = norm(base + "norm1", D);
+                b.qkv = joined_qkv(base + "attention.attention.", {"query", "key", "value"});
+                // layer scale (lambda1) folded into the rows it scales, as timm's
+                const auto ls1 = C.layer_scale ? r.take(base + "layer_scale1.lambda1", {D}) : std::vector<float>{};
+                b.proj = linear(base + "attention.output.dense", D, I, true, C.layer_scale ? &ls1 : nullptr);
+                b.norm2 = norm(base + "norm2", D);
+                b.fc1 = linear(base + "mlp.fc1", MLP, D, true);
+                const auto ls2 = C.layer_scale ? r.take(base + "layer_scale2.lambda1", {D}) : std::vector<float>{};
+                b.fc2 = linear(base + "mlp.fc2", D, MLP, true, C.layer_scale ? &ls2 : nullptr);
+                break;
+            }
             case Family::hf: {
                 const std::string base = "vit.encoder.layer." + i + ".";
                 b.norm1 = norm(base + "layernorm_before", D);
-                std::vector<float> qkv_w, qkv_b;
-                for (const char* part : {"query", "key", "value"}) {
-                    const std::string name = base + "attention.attention." + part;
-                    const auto pw = r.take(name + ".weight", {I, D});
-                    qkv_w.insert(qkv_w.end(), pw.begin(), pw.end());
-                    if (C.qkv_bias) {
-                        const auto pb = r.take(name + ".bias", {I});
-                        qkv_b.insert(qkv_b.end(), pb.begin(), pb.end());
-                    }
-                }
-                pack(b.qkv, qkv_w, C.qkv_bias ? qkv_b.data() : nullptr, 3 * I, D);
+                b.qkv = joined_qkv(base + "attention.attention.", {"query", "key", "value"});
                 b.proj = linear(base + "attention.output.dense", D, I, true);
                 b.norm2 = norm(base + "layernorm_after", D);
                 b.fc1 = linear(base + "intermediate.dense", MLP, D, true);

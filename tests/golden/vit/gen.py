@@ -181,6 +181,20 @@ class HfImageFeatures(nn.Module):
         return self.model.state_dict(*args, **kwargs)
 
 
+class HfPooled(nn.Module):
+    """transformers' Dinov2Model: its pooler_output (the final norm's class token)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(pixel_values=x).pooler_output
+
+    def state_dict(self, *args, **kwargs):
+        return self.model.state_dict(*args, **kwargs)
+
+
 def build(case):
     torch.manual_seed(1234)
     if case == "timm_vit_tiny_patch16_224":
@@ -291,6 +305,16 @@ def build(case):
                              intermediate_size=37, max_position_embeddings=16),
             projection_dim=24)
         return HfImageFeatures(CLIPModel(config)), (3, 32, 32)
+    if case in ("hf_dinov2_resampled", "hf_dinov2_native"):  # transformers' Dinov2Model pretrained at 56 x 56
+        from transformers import Dinov2Config, Dinov2Model
+        config = Dinov2Config(image_size=56, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                              mlp_ratio=2)
+        # run at 40 x 48: its 7 x 7 position table interpolated to 5 x 6 in the forward pass
+        shape = (3, 40, 48) if case == "hf_dinov2_resampled" else (3, 56, 56)
+        model = Dinov2Model(config)
+        with torch.no_grad():  # positions that count against the patches, so that their resampling does
+            model.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(3))
+        return layer_scales(HfPooled(model)), shape
     raise SystemExit(f"unknown case {case}")
 
 
@@ -298,7 +322,7 @@ def layer_scales(model):
     """LayerScale's gammas drawn from [0.2, 1], so that each branch counts and each channel's differs."""
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith(".gamma"):
+            if name.endswith(".gamma") or name.endswith(".lambda1"):
                 p.uniform_(0.2, 1.0)
     return model
 
@@ -365,7 +389,7 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "hf_vit", "vit_pytorch_simple_sincos", "vit_pytorch_seed_mask", "torchvision_pre_logits",
          "torch_encoder_postnorm_final_norm", "timm_deit3_small", "timm_reg_gap", "timm_dinov2_reg_features",
          "timm_reg_norm_pre", "timm_clip_quickgelu", "timm_siglip_map", "timm_map_prefix_features",
-         "timm_siglip_base_2_blocks", "hf_siglip", "hf_clip"]
+         "timm_siglip_base_2_blocks", "hf_siglip", "hf_clip", "hf_dinov2_resampled", "hf_dinov2_native"]
 
 
 def main():
