@@ -119,4 +119,12 @@ inline constexpr einvit::vit::Config hf_dinov2_native = [] {
     return c;
 }();
 
+// gen.py's hf_dinov2_strip: the same at 8 x 392, 1 x 49 patches: as many as the table's 7 x 7, resampled
+inline constexpr einvit::vit::Config hf_dinov2_strip = [] {
+    einvit::vit::Config c = hf_dinov2_resampled;
+    c.image_height = 8;
+    c.image_width = 392;
+    return c;
+}();
+
 }  // namespace einvit_test

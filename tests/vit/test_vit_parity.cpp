@@ -291,6 +291,9 @@ TEST_CASE("parity: transformers' Dinov2Model at another grid than its pretrainin
 TEST_CASE("parity: transformers' Dinov2Model at its pretraining size (the position table as it is)") {
     check_parity<einvit_test::hf_dinov2_native>("hf_dinov2_native", vit::Family::hf_dinov2);
 }
+TEST_CASE("parity: transformers' Dinov2Model at 1 x 49 patches, as many as its 7 x 7 table's (resampled all the same)") {
+    check_parity<einvit_test::hf_dinov2_strip>("hf_dinov2_strip", vit::Family::hf_dinov2);
+}
 
 TEST_CASE("parity: the seeds' vit-pytorch with a padding mask (masked patches, class token kept)") {
     check_parity<seed_mask>("vit_pytorch_seed_mask", vit::Family::vit_pytorch_seed);

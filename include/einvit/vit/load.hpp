@@ -373,7 +373,10 @@ Weights read_weights(CheckpointReader& r, Family family) {
         const io::TensorInfo* table = r.info(n.pos);
         const std::uint64_t table_rows = table && table->rank == 3 ? table->shape[1] : 0;
         const auto pretrained_grid = static_cast<std::uint64_t>(std::lround(std::sqrt(table_rows > 0 ? double(table_rows - 1) : 0.0)));
-        if (family == Family::hf_dinov2 && C.class_token && C.prefix_position && M::P == 1 && table_rows != rows &&
+        // transformers resamples unless the grid is the pretraining one (the same count of patches in
+        // another shape is resampled too)
+        const bool pretraining_grid = C.grid_h() == pretrained_grid && C.grid_w() == pretrained_grid;
+        if (family == Family::hf_dinov2 && C.class_token && C.prefix_position && M::P == 1 && !pretraining_grid &&
             table_rows == 1 + pretrained_grid * pretrained_grid && pretrained_grid >= 1) {
             // DINOv2's table for its pretraining grid, resampled to this config's as transformers does
             const auto full = r.take(n.pos, {1, table_rows, D});

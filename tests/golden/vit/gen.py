@@ -305,12 +305,13 @@ def build(case):
                              intermediate_size=37, max_position_embeddings=16),
             projection_dim=24)
         return HfImageFeatures(CLIPModel(config)), (3, 32, 32)
-    if case in ("hf_dinov2_resampled", "hf_dinov2_native"):  # transformers' Dinov2Model pretrained at 56 x 56
+    if case in ("hf_dinov2_resampled", "hf_dinov2_native", "hf_dinov2_strip"):  # Dinov2Model pretrained at 56 x 56
         from transformers import Dinov2Config, Dinov2Model
         config = Dinov2Config(image_size=56, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                               mlp_ratio=2)
         # run at 40 x 48: its 7 x 7 position table interpolated to 5 x 6 in the forward pass
-        shape = (3, 40, 48) if case == "hf_dinov2_resampled" else (3, 56, 56)
+        # (and at 8 x 392: 1 x 49 patches, as many as 7 x 7, which transformers resamples all the same)
+        shape = {"hf_dinov2_resampled": (3, 40, 48), "hf_dinov2_native": (3, 56, 56), "hf_dinov2_strip": (3, 8, 392)}[case]
         model = Dinov2Model(config)
         with torch.no_grad():  # positions that count against the patches, so that their resampling does
             model.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(3))
@@ -389,7 +390,8 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "hf_vit", "vit_pytorch_simple_sincos", "vit_pytorch_seed_mask", "torchvision_pre_logits",
          "torch_encoder_postnorm_final_norm", "timm_deit3_small", "timm_reg_gap", "timm_dinov2_reg_features",
          "timm_reg_norm_pre", "timm_clip_quickgelu", "timm_siglip_map", "timm_map_prefix_features",
-         "timm_siglip_base_2_blocks", "hf_siglip", "hf_clip", "hf_dinov2_resampled", "hf_dinov2_native"]
+         "timm_siglip_base_2_blocks", "hf_siglip", "hf_clip", "hf_dinov2_resampled", "hf_dinov2_native",
+         "hf_dinov2_strip"]
 
 
 def main():
