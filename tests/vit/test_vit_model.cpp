@@ -183,7 +183,7 @@ TEST_CASE("vit load: registers, layer scale, positions for the patches alone, no
     }();
     CHECK(load_error([&] { (void)vit::load<dinov2_patch_positions>(hf_dinov2, vit::Family::hf_dinov2); }) ==
           "einvit::vit: hf-dinov2 models have positions for the prefix tokens too (prefix_position = true in the config)");
-    // the same checkpoint read as timm's: its table is not resampled, and named
+    // read as another family's: refused before any tensor is read (torchvision has no layer scale)
     CHECK(load_error([&] { (void)vit::load<hf_dinov2_resampled>(hf_dinov2, vit::Family::torchvision); })
               .find("torchvision models have no layer scale") != std::string::npos);
 }
