@@ -10952,38 +10952,25 @@ Weights read_weights(CheckpointReader& r, Family family) {
                 b.fc2 = linear(base + (tv ? "mlp.3" : "linear2"), D, MLP, true);
                 break;
             }
+            case Family::hf:
+            case Family::hf_dinov2:
             case Family::hf_siglip:
             case Family::hf_clip: {
-                const std::string base = "vision_model.encoder.layers." + i + ".";
-                b.norm1 = norm(base + "layer_norm1", D);
-                b.qkv = joined_qkv(base + "self_attn.", {"q_proj", "k_proj", "v_proj"});
-                b.proj = linear(base + "self_attn.out_proj", D, I, true);
-                b.norm2 = norm(base + "layer_norm2", D);
-                b.fc1 = linear(base + "mlp.fc1", MLP, D, true);
-                b.fc2 = linear(base + "mlp.fc2", D, MLP, true);
-                break;
-            }
-            case Family::hf_dinov2: {
-                const std::string base = "encoder.layer." + i + ".";
-                b.norm1 = norm(base + "norm1", D);
-                b.qkv = joined_qkv(base + "attention.attention.", {"query", "key", "value"});
-                // layer scale (lambda1) folded into the rows it scales, as timm's
+                // transformers' layers, q, k and v apart: ViT's, DINOv2's, and the SigLIP and CLIP towers'
+                const bool vit = family == Family::hf, dino = family == Family::hf_dinov2, tower = !vit && !dino;
+                const std::string base = (vit ? "vit.encoder.layer." : dino ? "encoder.layer." : "vision_model.encoder.layers.") + i + ".";
+                b.norm1 = norm(base + (vit ? "layernorm_before" : dino ? "norm1" : "layer_norm1"), D);
+                b.qkv = tower ? joined_qkv(base + "self_attn.", {"q_proj", "k_proj", "v_proj"})
+                              : joined_qkv(base + "attention.attention.", {"query", "key", "value"});
+                // DINOv2's layer scale (lambda1; no other family here passes the refusal above) folded
+                // into the rows it scales, as timm's
                 const auto ls1 = C.layer_scale ? r.take(base + "layer_scale1.lambda1", {D}) : std::vector<float>{};
-                b.proj = linear(base + "attention.output.dense", D, I, true, C.layer_scale ? &ls1 : nullptr);
-                b.norm2 = norm(base + "norm2", D);
-                b.fc1 = linear(base + "mlp.fc1", MLP, D, true);
+                b.proj = linear(base + (tower ? "self_attn.out_proj" : "attention.output.dense"), D, I, true,
+                                C.layer_scale ? &ls1 : nullptr);
+                b.norm2 = norm(base + (vit ? "layernorm_after" : dino ? "norm2" : "layer_norm2"), D);
+                b.fc1 = linear(base + (vit ? "intermediate.dense" : "mlp.fc1"), MLP, D, true);
                 const auto ls2 = C.layer_scale ? r.take(base + "layer_scale2.lambda1", {D}) : std::vector<float>{};
-                b.fc2 = linear(base + "mlp.fc2", D, MLP, true, C.layer_scale ? &ls2 : nullptr);
-                break;
-            }
-            case Family::hf: {
-                const std::string base = "vit.encoder.layer." + i + ".";
-                b.norm1 = norm(base + "layernorm_before", D);
-                b.qkv = joined_qkv(base + "attention.attention.", {"query", "key", "value"});
-                b.proj = linear(base + "attention.output.dense", D, I, true);
-                b.norm2 = norm(base + "layernorm_after", D);
-                b.fc1 = linear(base + "intermediate.dense", MLP, D, true);
-                b.fc2 = linear(base + "output.dense", D, MLP, true);
+                b.fc2 = linear(base + (vit ? "output.dense" : "mlp.fc2"), D, MLP, true, C.layer_scale ? &ls2 : nullptr);
                 break;
             }
             case Family::vit_pytorch_seed:
@@ -11012,21 +10999,16 @@ Weights read_weights(CheckpointReader& r, Family family) {
         // projection here, once (in double), rather than in every pass
         const std::string pool = timm ? "attn_pool." : "vision_model.head.";
         const auto latent = r.take(pool + (timm ? "latent" : "probe"), {1, 1, D});
-        std::vector<float> q_weight, q_bias;  // D x D and D; SigLIP's: in_proj's first D rows
+        // q's weight (D x D) and bias: timm's own; SigLIP's, in_proj's first D rows, whose other 2 D
+        // rows are the keys' and values' (packed from where they lie)
+        const auto q_weight = r.take(pool + (timm ? "q.weight" : "attention.in_proj_weight"), {timm ? D : 3 * D, D});
+        const auto q_bias = r.take(pool + (timm ? "q.bias" : "attention.in_proj_bias"), {timm ? D : 3 * D});
         if (timm) {
-            q_weight = r.take(pool + "q.weight", {D, D});
-            q_bias = r.take(pool + "q.bias", {D});
             w.pool.kv = linear(pool + "kv", 2 * D, D, true);
             w.pool.proj = linear(pool + "proj", D, D, true);
             w.pool.norm = norm(pool + "norm", D);
         } else {
-            const auto in_weight = r.take(pool + "attention.in_proj_weight", {3 * D, D});
-            const auto in_bias = r.take(pool + "attention.in_proj_bias", {3 * D});
-            if (!r.failed()) {
-                q_weight.assign(in_weight.begin(), in_weight.begin() + D * D);
-                q_bias.assign(in_bias.begin(), in_bias.begin() + D);
-                pack(w.pool.kv, std::vector<float>(in_weight.begin() + D * D, in_weight.end()), in_bias.data() + D, 2 * D, D);
-            }
+            if (!r.failed()) w.pool.kv.set(q_weight.data() + D * D, q_bias.data() + D, 2 * D, D, &w.store);
             w.pool.proj = linear(pool + "attention.out_proj", D, D, true);
             w.pool.norm = norm(pool + "layernorm", D);
         }
