@@ -10540,7 +10540,8 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 //   ls2.gamma}, norm, attn_pool.{latent, q, kv, proj, norm, mlp.fc1, mlp.fc2} (global_pool "map"),
 //   fc_norm (global_pool "avg"), pre_logits.fc, head, head_dist. Layer scale (ls1, ls2) is folded into
 //   attn.proj's and mlp.fc2's rows and biases as they are packed; the pool's latent goes through its q
-//   projection once, at load.
+//   projection once, at load. A pos_embed for another (square) grid than the config's is resampled as
+//   timm's checkpoint_filter_fn does when a model is made at another image size (bicubic, antialiased).
 // - torchvision (vit_b_16 ...): conv_proj, class_token, encoder.pos_embedding,
 //   encoder.layers.encoder_layer_N.{ln_1, self_attention.in_proj_*, self_attention.out_proj, ln_2,
 //   mlp.0, mlp.3}, encoder.ln, heads.head (heads.pre_logits with a representation layer).
@@ -10580,6 +10581,7 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -10748,47 +10750,75 @@ inline Names family_names(Family f) {
     return {};
 }
 
-// transformers' interpolate_pos_encoding (DINOv2): a g0 x g0 table of `dim`-wide rows resampled to gh x
-// gw as torch.nn.functional.interpolate(mode="bicubic", align_corners=False) does with the scale factors
-// it is given, (gh + 0.1) / g0 and (gw + 0.1) / g0: output pixel i reads around source coordinate
-// (i + 0.5) / factor - 0.5 with Keys' cubic (a = -0.75) over 4 taps, indices clamped to the table.
-inline std::vector<float> resample_positions(const float* table, std::size_t g0, std::size_t gh, std::size_t gw,
-                                             std::size_t dim) {
-    struct Taps {
-        std::size_t at[4];
-        double weight[4];
-    };
-    const auto taps = [g0](std::size_t i, std::size_t out) {
-        const double factor = (static_cast<double>(out) + 0.1) / static_cast<double>(g0);  // as HF passes it
+// Resampling a position table, one axis at a time: for each output row (or column), the source rows
+// it reads and their weights.
+using Taps = std::vector<std::pair<std::size_t, double>>;
+
+// transformers' interpolate_pos_encoding (DINOv2): torch.nn.functional.interpolate(mode="bicubic",
+// align_corners=False) with the scale factor it is given, (out + 0.1) / in: output i reads around source
+// coordinate (i + 0.5) / factor - 0.5 with Keys' cubic (a = -0.75) over 4 taps, indices clamped.
+inline std::vector<Taps> scaled_cubic_taps(std::size_t in, std::size_t out) {
+    std::vector<Taps> taps(out);
+    const double factor = (static_cast<double>(out) + 0.1) / static_cast<double>(in), a = -0.75;
+    const auto near = [a](double d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };    // |d| <= 1
+    const auto far = [a](double d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };  // 1 < |d| < 2
+    for (std::size_t i = 0; i < out; ++i) {
         const double x = (static_cast<double>(i) + 0.5) / factor - 0.5, first = std::floor(x);
-        const double t = std::min(std::max(x - first, 0.0), 1.0), a = -0.75;
-        const auto near = [a](double d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };    // |d| <= 1
-        const auto far = [a](double d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };  // 1 < |d| < 2
-        Taps k{};
+        const double t = std::min(std::max(x - first, 0.0), 1.0);
         const double w[4] = {far(t + 1), near(t), near(1 - t), far(2 - t)};
         for (int j = 0; j < 4; ++j) {
-            const double at = std::min(std::max(first - 1 + j, 0.0), static_cast<double>(g0 - 1));
-            k.at[j] = static_cast<std::size_t>(at);
-            k.weight[j] = w[j];
-        }
-        return k;
-    };
-    std::vector<float> out(gh * gw * dim);
-    std::vector<double> acc(dim);
-    for (std::size_t y = 0; y < gh; ++y) {
-        const Taps ky = taps(y, gh);
-        for (std::size_t x = 0; x < gw; ++x) {
-            const Taps kx = taps(x, gw);
-            std::fill(acc.begin(), acc.end(), 0.0);
-            for (int i = 0; i < 4; ++i)
-                for (int j = 0; j < 4; ++j) {
-                    const float* row = table + (ky.at[i] * g0 + kx.at[j]) * dim;
-                    const double w = ky.weight[i] * kx.weight[j];
-                    for (std::size_t d = 0; d < dim; ++d) acc[d] += w * row[d];
-                }
-            for (std::size_t d = 0; d < dim; ++d) out[(y * gw + x) * dim + d] = static_cast<float>(acc[d]);
+            const double at = std::min(std::max(first - 1 + j, 0.0), static_cast<double>(in - 1));
+            taps[i].emplace_back(static_cast<std::size_t>(at), w[j]);
         }
     }
+    return taps;
+}
+
+// timm's resample_abs_pos_embed: torch.nn.functional.interpolate(size=out, mode="bicubic",
+// antialias=True), PIL's way: the cubic with a = -0.5, centred on source coordinate (i + 0.5) * in / out,
+// stretched by in / out when shrinking (so every source row counts), cut at the table's edges and its
+// weights normalised to sum to 1.
+inline std::vector<Taps> antialiased_cubic_taps(std::size_t in, std::size_t out) {
+    std::vector<Taps> taps(out);
+    const double scale = static_cast<double>(in) / static_cast<double>(out), a = -0.5;
+    const double stretch = std::max(scale, 1.0), support = 2.0 * stretch;
+    const auto cubic = [a](double d) {
+        d = std::abs(d);
+        return d < 1 ? ((a + 2) * d - (a + 3)) * d * d + 1 : d < 2 ? (((d - 5) * d + 8) * d - 4) * a : 0.0;
+    };
+    for (std::size_t i = 0; i < out; ++i) {
+        const double centre = scale * (static_cast<double>(i) + 0.5);
+        // as torch rounds them: truncated toward zero, then clamped to the table
+        const auto lo = std::max<long long>(static_cast<long long>(centre - support + 0.5), 0);
+        const auto hi = std::min<long long>(static_cast<long long>(centre + support + 0.5), static_cast<long long>(in));
+        double total = 0;
+        for (long long j = lo; j < hi; ++j) {
+            const double w = cubic((static_cast<double>(j) - centre + 0.5) / stretch);
+            taps[i].emplace_back(static_cast<std::size_t>(j), w);
+            total += w;
+        }
+        if (total != 0)
+            for (auto& tap : taps[i]) tap.second /= total;
+    }
+    return taps;
+}
+
+// A table of h0 x w0 rows of `dim` values resampled to rows.size() x cols.size(), in double.
+inline std::vector<float> resample_positions(const float* table, std::size_t w0, const std::vector<Taps>& rows,
+                                             const std::vector<Taps>& cols, std::size_t dim) {
+    std::vector<float> out(rows.size() * cols.size() * dim);
+    std::vector<double> acc(dim);
+    for (std::size_t y = 0; y < rows.size(); ++y)
+        for (std::size_t x = 0; x < cols.size(); ++x) {
+            std::fill(acc.begin(), acc.end(), 0.0);
+            for (const auto& [sy, wy] : rows[y])
+                for (const auto& [sx, wx] : cols[x]) {
+                    const float* row = table + (sy * w0 + sx) * dim;
+                    const double w = wy * wx;
+                    for (std::size_t d = 0; d < dim; ++d) acc[d] += w * row[d];
+                }
+            for (std::size_t d = 0; d < dim; ++d) out[(y * cols.size() + x) * dim + d] = static_cast<float>(acc[d]);
+        }
     return out;
 }
 
@@ -10894,19 +10924,26 @@ Weights read_weights(CheckpointReader& r, Family family) {
     if (C.register_tokens && !n.reg.empty()) w.reg = r.take(n.reg, {1, C.register_tokens, D});
     if (C.position == PositionEmbedding::learned) {
         const std::uint64_t rows = C.prefix_position ? T : std::uint64_t{M::NP};
+        // A checkpoint's table for another grid: resampled as the family's own code does. Its rows are the
+        // prefix tokens' (where the config gives them positions), then a square grid's, as both assume.
+        const std::uint64_t prefix = C.prefix_position ? M::P : 0;
         const io::TensorInfo* table = r.info(n.pos);
-        const std::uint64_t table_rows = table && table->rank == 3 ? table->shape[1] : 0;
-        const auto pretrained_grid = static_cast<std::uint64_t>(std::lround(std::sqrt(table_rows > 0 ? double(table_rows - 1) : 0.0)));
-        // transformers resamples unless the grid is the pretraining one (the same count of patches in
-        // another shape is resampled too)
-        const bool pretraining_grid = C.grid_h() == pretrained_grid && C.grid_w() == pretrained_grid;
-        if (family == Family::hf_dinov2 && C.class_token && C.prefix_position && M::P == 1 && !pretraining_grid &&
-            table_rows == 1 + pretrained_grid * pretrained_grid && pretrained_grid >= 1) {
-            // DINOv2's table for its pretraining grid, resampled to this config's as transformers does
+        const std::uint64_t table_rows = table && table->rank == 3 && table->shape[0] == 1 && table->shape[2] == D ? table->shape[1] : 0;
+        const auto g0 = static_cast<std::uint64_t>(std::lround(std::sqrt(table_rows > prefix ? double(table_rows - prefix) : 0.0)));
+        const bool square = g0 >= 1 && table_rows == prefix + g0 * g0;
+        // timm's checkpoint_filter_fn (create_model(..., pretrained=True, img_size=...)): a table of another
+        // count of rows (one of as many rows in another shape is taken as it is)
+        const bool timm_resamples = timm && square && table_rows != rows;
+        // transformers' DINOv2: unless the grid is the pretraining one (as many patches in another shape
+        // are resampled too)
+        const bool dinov2_resamples = family == Family::hf_dinov2 && C.class_token && C.prefix_position && M::P == 1 &&
+                                      square && !(C.grid_h() == g0 && C.grid_w() == g0);
+        if (timm_resamples || dinov2_resamples) {
             const auto full = r.take(n.pos, {1, table_rows, D});
             if (!r.failed()) {
-                const auto patches = resample_positions(full.data() + D, pretrained_grid, C.grid_h(), C.grid_w(), D);
-                w.pos.assign(full.begin(), full.begin() + D);  // the class token's row as it is
+                const auto taps = timm_resamples ? antialiased_cubic_taps : scaled_cubic_taps;
+                const auto patches = resample_positions(full.data() + prefix * D, g0, taps(g0, C.grid_h()), taps(g0, C.grid_w()), D);
+                w.pos.assign(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(prefix * D));  // the prefix rows as they are
                 w.pos.insert(w.pos.end(), patches.begin(), patches.end());
             }
         } else if (family_has(n.pos, " models have no learned position embedding")) {

@@ -127,4 +127,32 @@ inline constexpr einvit::vit::Config hf_dinov2_strip = [] {
     return c;
 }();
 
+// gen.py's timm_resampled: a timm checkpoint for 48 x 48 (6 x 6 patches of 8) made at 64 x 40 (8 x 5), its
+// pos_embed resampled as timm's checkpoint_filter_fn does (bicubic, antialiased)
+inline constexpr einvit::vit::Config timm_resampled = [] {
+    einvit::vit::Config c = einvit::vit::presets::vit(64, 2, 4, 8, 64, 6);
+    c.image_width = 40;
+    c.mlp_dim = 128;
+    return c;
+}();
+
+// gen.py's timm_resampled_reg: 4 registers, positions for the patches alone (no_embed_class), from 48 x 48
+// to 24 x 32 (3 x 4: fewer rows and columns)
+inline constexpr einvit::vit::Config timm_resampled_reg = [] {
+    einvit::vit::Config c = timm_resampled;
+    c.image_height = 24;
+    c.image_width = 32;
+    c.register_tokens = 4;
+    c.prefix_position = false;
+    return c;
+}();
+
+// gen.py's timm_resampled_distilled: DeiT's distillation token (two prefix rows), from 32 x 32 to 56 x 56
+inline constexpr einvit::vit::Config timm_resampled_distilled = [] {
+    einvit::vit::Config c = timm_resampled;
+    c.image_height = c.image_width = 56;
+    c.distillation_token = true;
+    return c;
+}();
+
 }  // namespace einvit_test

@@ -3,6 +3,8 @@
 // depend on the thread count, and a model runs from a caller's buffer.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include <new>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "../unit/alloc_counter.hpp"
@@ -186,6 +189,61 @@ TEST_CASE("vit load: registers, layer scale, positions for the patches alone, no
     // read as another family's: refused before any tensor is read (torchvision has no layer scale)
     CHECK(load_error([&] { (void)vit::load<hf_dinov2_resampled>(hf_dinov2, vit::Family::torchvision); })
               .find("torchvision models have no layer scale") != std::string::npos);
+}
+
+TEST_CASE("vit load: a timm position table for another grid is resampled as timm's loader does; other families refuse it") {
+    // (the values against timm: parity's timm_resampled cases)
+    using einvit_test::timm_resampled;
+    const auto file = einvit::io::SafeTensors::open(golden("timm_resampled.safetensors"));  // 1 + 6 x 6 rows
+    const auto model = vit::load<timm_resampled>(file, vit::Family::timm);                  // to 1 + 8 x 5
+    CHECK(model.weights().pos.size() == (1 + 8 * 5) * 64);
+    // the class token's row as it was; the patches' rows resampled, not copied
+    const einvit::io::TensorInfo* entry = file.find("pos_embed");
+    REQUIRE(entry != nullptr);
+    std::vector<float> table(static_cast<std::size_t>(entry->elements()));
+    file.read_as_float(*entry, table.data());
+    CHECK(std::equal(table.begin(), table.begin() + 64, model.weights().pos.begin()));
+    CHECK(!std::equal(table.begin() + 64, table.begin() + 128, model.weights().pos.begin() + 64));
+    // 37 rows with no prefix row (positions for the patches alone) are no square grid's: refused
+    constexpr vit::Config patch_positions = [] {
+        vit::Config c = timm_resampled;
+        c.prefix_position = false;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<patch_positions>(file, vit::Family::timm); }) ==
+          golden("timm_resampled.safetensors") + ": tensor 'pos_embed' has shape [1, 37, 64], expected [1, 40, 64]");
+    // transformers' ViT does not resample at load (only in a pass asked to): a table for 4 x 4 refused at 6 x 6
+    constexpr vit::Config hf_larger = [] {
+        vit::Config c = einvit_test::hf_small;
+        c.image_height = c.image_width = 48;
+        return c;
+    }();
+    const auto hf = einvit::io::SafeTensors::open(golden("hf_vit.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<hf_larger>(hf, vit::Family::hf); }) ==
+          golden("hf_vit.safetensors") + ": tensor 'vit.embeddings.position_embeddings' has shape [1, 17, 64], expected [1, 37, 64]");
+    // the taps: the same size is the identity; every output's weights sum to 1, shrinking reads every row
+    for (std::size_t n : {1, 4, 7}) {
+        const auto same = vit::detail::antialiased_cubic_taps(n, n);
+        for (std::size_t i = 0; i < n; ++i) {
+            double at_i = 0, elsewhere = 0;
+            for (const auto& [j, w] : same[i]) (j == i ? at_i : elsewhere) += std::fabs(w);
+            CHECK(at_i == 1.0);
+            CHECK(elsewhere == 0.0);
+        }
+    }
+    for (const auto& [in, out] : {std::pair<std::size_t, std::size_t>{6, 8}, {6, 5}, {24, 3}, {3, 24}}) {
+        std::vector<int> read(in, 0);
+        for (const auto& taps : vit::detail::antialiased_cubic_taps(in, out)) {
+            double sum = 0;
+            for (const auto& [j, w] : taps) {
+                REQUIRE(j < in);
+                sum += w;
+                read[j] += w != 0;
+            }
+            CHECK(std::fabs(sum - 1.0) < 1e-12);
+        }
+        if (in > out) CHECK(std::count(read.begin(), read.end(), 0) == 0);
+    }
 }
 
 TEST_CASE("vit load: in a sharded checkpoint a mis-shaped tensor names its shard, and unexpected tensors theirs") {

@@ -295,6 +295,31 @@ TEST_CASE("parity: transformers' Dinov2Model at 1 x 49 patches, as many as its 7
     check_parity<einvit_test::hf_dinov2_strip>("hf_dinov2_strip", vit::Family::hf_dinov2);
 }
 
+// The position table a timm checkpoint for another grid loads as, against the one timm's loader made.
+template <vit::Config C>
+void check_resampled_table(const std::string& name) {
+    const auto file = einvit::io::SafeTensors::open(golden(name + ".safetensors"));
+    const auto model = vit::load<C>(file, vit::Family::timm);
+    const std::vector<float>& got = model.weights().pos;
+    const auto want = read_floats(golden(name + ".pos_embed.bin"), got.size());
+    double worst = 0, scale = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        worst = std::max(worst, std::fabs(double(got[i]) - double(want[i])));
+        scale = std::max(scale, std::fabs(double(want[i])));
+    }
+    INFO(name << ": the table's max |delta| " << worst << ", max |value| " << scale);
+    CHECK(worst <= 1e-5 * scale);
+}
+
+TEST_CASE("parity: timm made at another image size than its checkpoint's (pos_embed resampled as timm's loader does)") {
+    check_parity<einvit_test::timm_resampled>("timm_resampled", vit::Family::timm);
+    check_parity<einvit_test::timm_resampled_reg>("timm_resampled_reg", vit::Family::timm);
+    check_parity<einvit_test::timm_resampled_distilled>("timm_resampled_distilled", vit::Family::timm);
+    check_resampled_table<einvit_test::timm_resampled>("timm_resampled");
+    check_resampled_table<einvit_test::timm_resampled_reg>("timm_resampled_reg");
+    check_resampled_table<einvit_test::timm_resampled_distilled>("timm_resampled_distilled");
+}
+
 TEST_CASE("parity: the seeds' vit-pytorch with a padding mask (masked patches, class token kept)") {
     check_parity<seed_mask>("vit_pytorch_seed_mask", vit::Family::vit_pytorch_seed);
 }

@@ -10,6 +10,8 @@ exactly as that library names it, and runs 8 random inputs through it in float32
     OUT/<case>.input.bin         float32, (8, C, H, W)
     OUT/<case>.logits.bin        float32, (8, classes), or (8, dim): the features of a model without a head
     OUT/<case>.mask.bin          uint8, (8, patches): the padding mask, for the case that has one
+    OUT/<case>.pos_embed.bin     float32: the position table timm resampled, for the cases run at another
+                                 image size than their checkpoint's
     OUT/timm_presets.txt         what timm builds for each pretrained architecture einvit has a preset of
     OUT/hf_vit_sharded/          the HF case as save_pretrained writes it in 100 KB shards with
                                  model.safetensors.index.json
@@ -181,6 +183,26 @@ class HfImageFeatures(nn.Module):
         return self.model.state_dict(*args, **kwargs)
 
 
+class TimmResized(nn.Module):
+    """A timm model made at another image size than its checkpoint's, as create_model(name, pretrained=True,
+    img_size=...) makes it: the checkpoint (its state_dict) is `source`'s, and each pass loads it into
+    `target` through timm's checkpoint_filter_fn, which resamples the position table to target's grid."""
+
+    def __init__(self, source, target):
+        super().__init__()
+        self.source = source
+        self.target = [target]  # not a submodule: its weights are source's, filtered
+
+    def forward(self, x):
+        from timm.models.vision_transformer import checkpoint_filter_fn
+        target = self.target[0].eval()
+        target.load_state_dict(checkpoint_filter_fn(self.source.state_dict(), target))
+        return target(x)
+
+    def state_dict(self, *args, **kwargs):
+        return self.source.state_dict(*args, **kwargs)
+
+
 class HfPooled(nn.Module):
     """transformers' Dinov2Model: its pooler_output (the final norm's class token)."""
 
@@ -316,6 +338,22 @@ def build(case):
         with torch.no_grad():  # positions that count against the patches, so that their resampling does
             model.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(3))
         return layer_scales(HfPooled(model)), shape
+    if case in ("timm_resampled", "timm_resampled_reg", "timm_resampled_distilled"):
+        # a checkpoint for one grid run at another: 6 x 6 patches to 8 x 5 (more rows, fewer columns);
+        # registers without positions (no_embed_class) from 6 x 6 to 3 x 4; DeiT's two prefix rows, 4 x 4 to 7 x 7
+        from timm.models.vision_transformer import VisionTransformer
+        from timm.models.deit import VisionTransformerDistilled
+        kind, common = case[len("timm_resampled"):], dict(patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0,
+                                                           num_classes=6)
+        if kind == "_reg":
+            common.update(reg_tokens=4, no_embed_class=True)
+        make = VisionTransformerDistilled if kind == "_distilled" else VisionTransformer
+        source_size, target_size = {"": (48, (64, 40)), "_reg": (48, (24, 32)), "_distilled": (32, 56)}[kind]
+        source, target = make(img_size=source_size, **common), make(img_size=target_size, **common)
+        with torch.no_grad():  # positions that count against the patches, so that their resampling does
+            source.pos_embed.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(5))
+        size = target_size if isinstance(target_size, tuple) else (target_size, target_size)
+        return TimmResized(source, target), (3,) + size
     raise SystemExit(f"unknown case {case}")
 
 
@@ -391,7 +429,7 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "torch_encoder_postnorm_final_norm", "timm_deit3_small", "timm_reg_gap", "timm_dinov2_reg_features",
          "timm_reg_norm_pre", "timm_clip_quickgelu", "timm_siglip_map", "timm_map_prefix_features",
          "timm_siglip_base_2_blocks", "hf_siglip", "hf_clip", "hf_dinov2_resampled", "hf_dinov2_native",
-         "hf_dinov2_strip"]
+         "hf_dinov2_strip", "timm_resampled", "timm_resampled_reg", "timm_resampled_distilled"]
 
 
 def main():
@@ -418,6 +456,8 @@ def main():
         save_file(state, os.path.join(out, case + ".safetensors"))
         if isinstance(model, HfLogits):  # the same model as HF writes it in shards, with an index
             model.model.save_pretrained(os.path.join(out, case + "_sharded"), safe_serialization=True, max_shard_size="100KB")
+        if isinstance(model, TimmResized):  # the position table as timm resampled it, for a direct comparison
+            model.target[0].pos_embed.detach().numpy().astype("float32").tofile(os.path.join(out, case + ".pos_embed.bin"))
         x.numpy().astype("float32").tofile(os.path.join(out, case + ".input.bin"))
         y.numpy().astype("float32").tofile(os.path.join(out, case + ".logits.bin"))
         print(f"{case}: {len(state)} tensors, logits {tuple(y.shape)}, max |logit| {y.abs().max().item():.3f}")
