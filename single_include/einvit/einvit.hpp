@@ -9072,6 +9072,11 @@ struct Config {
     bool embed_norm = false;   ///< a LayerNorm on the tokens before the first block (timm's norm_pre: CLIP image towers)
     Activation activation = Activation::gelu_erf;
     PatchOrder patch_order = PatchOrder::c_p1_p2;
+    /// An image size that is not a multiple of the patch: the patches are the whole ones, and the last
+    /// (size % patch) rows or columns of pixels are not read, as a convolution of stride `patch` leaves
+    /// them (timm's and transformers' so400m-patch14-384: 27 patches of 14 in 384). false: such a size
+    /// is a config error.
+    bool drop_partial_patches = false;
     float layer_norm_eps = 1e-6f;
     float attention_scale = 0;  ///< 0: dim_head^-0.5
 
@@ -9111,13 +9116,15 @@ enum class ConfigProblem {
     attention_scale_negative,
     layer_scale_needs_projection,
     map_pooling_needs_dim_divisible_by_heads,
+    image_smaller_than_patch,
 };
 
 constexpr ConfigProblem config_problem(const Config& c) noexcept {
     if (c.patch == 0) return ConfigProblem::patch_size_is_zero;
-    if (c.image_height % c.patch != 0) return ConfigProblem::image_height_not_divisible_by_patch;
-    if (c.image_width % c.patch != 0) return ConfigProblem::image_width_not_divisible_by_patch;
+    if (!c.drop_partial_patches && c.image_height % c.patch != 0) return ConfigProblem::image_height_not_divisible_by_patch;
+    if (!c.drop_partial_patches && c.image_width % c.patch != 0) return ConfigProblem::image_width_not_divisible_by_patch;
     if (c.image_height == 0 || c.image_width == 0 || c.channels == 0) return ConfigProblem::image_has_no_pixels;
+    if (c.image_height < c.patch || c.image_width < c.patch) return ConfigProblem::image_smaller_than_patch;
     if (c.dim == 0 || c.heads == 0 || c.depth == 0 || c.mlp_dim == 0) return ConfigProblem::sizes_must_be_positive;
     if (c.dim_head == 0 && c.dim % c.heads != 0) return ConfigProblem::dim_not_divisible_by_heads;
     if (!c.proj_out && c.inner_dim() != c.dim) return ConfigProblem::no_projection_needs_inner_dim_equal_to_dim;
@@ -9138,8 +9145,10 @@ constexpr const char* describe(ConfigProblem p) noexcept {
     switch (p) {
         case ConfigProblem::none: return "valid";
         case ConfigProblem::patch_size_is_zero: return "the patch size is 0";
-        case ConfigProblem::image_height_not_divisible_by_patch: return "the image height is not divisible by the patch size";
-        case ConfigProblem::image_width_not_divisible_by_patch: return "the image width is not divisible by the patch size";
+        case ConfigProblem::image_height_not_divisible_by_patch:
+            return "the image height is not divisible by the patch size (drop_partial_patches = true: the whole patches only, as a convolution of stride patch reads)";
+        case ConfigProblem::image_width_not_divisible_by_patch:
+            return "the image width is not divisible by the patch size (drop_partial_patches = true: the whole patches only, as a convolution of stride patch reads)";
         case ConfigProblem::image_has_no_pixels: return "the image has no pixels";
         case ConfigProblem::sizes_must_be_positive: return "dim, heads, depth and mlp_dim must be positive";
         case ConfigProblem::dim_not_divisible_by_heads: return "dim is not divisible by heads (set dim_head to choose the head size)";
@@ -9152,6 +9161,7 @@ constexpr const char* describe(ConfigProblem p) noexcept {
         case ConfigProblem::attention_scale_negative: return "attention_scale must be positive and finite (or 0 for dim_head^-0.5)";
         case ConfigProblem::layer_scale_needs_projection: return "layer scale needs the output projection after attention (proj_out)";
         case ConfigProblem::map_pooling_needs_dim_divisible_by_heads: return "attention pooling (map) splits dim into heads: dim must be divisible by heads";
+        case ConfigProblem::image_smaller_than_patch: return "the image is smaller than one patch";
     }
     return "invalid";
 }
@@ -9286,6 +9296,12 @@ inline constexpr Config vit_base_patch16_siglip_384 = siglip(768, 12, 12, 16, 38
 inline constexpr Config vit_large_patch16_siglip_256 = siglip(1024, 24, 16, 16, 256, 4096);
 /// The shape-optimised 400M tower (PaliGemma's): 27 blocks of 1152, an MLP of int(1152 x 3.7362).
 inline constexpr Config vit_so400m_patch14_siglip_224 = siglip(1152, 27, 16, 14, 224, 4304);
+/// ... at 384: 27 x 27 patches of 14, the last 6 rows and columns of pixels unread (drop_partial_patches)
+inline constexpr Config vit_so400m_patch14_siglip_384 = [] {
+    Config c = siglip(1152, 27, 16, 14, 384, 4304);
+    c.drop_partial_patches = true;
+    return c;
+}();
 
 /// SigLIP's towers as transformers holds them (google/siglip-*, Family::hf_siglip): the same shapes with
 /// the original's tanh GELU (timm 0.9's presets above build the erf GELU; the two differ by up to 4.7e-4).
@@ -9296,6 +9312,12 @@ inline constexpr Config siglip_base_patch16_224 = [] {
 }();
 inline constexpr Config siglip_so400m_patch14_224 = [] {
     Config c = vit_so400m_patch14_siglip_224;
+    c.activation = Activation::gelu_tanh;
+    return c;
+}();
+/// google/siglip-so400m-patch14-384 (the image tower of many vision-language models)
+inline constexpr Config siglip_so400m_patch14_384 = [] {
+    Config c = vit_so400m_patch14_siglip_384;
     c.activation = Activation::gelu_tanh;
     return c;
 }();
@@ -10904,6 +10926,11 @@ Weights read_weights(CheckpointReader& r, Family family) {
         family == Family::vit_pytorch || family == Family::vit_pytorch_simple || family == Family::vit_pytorch_seed;
     if (lucidrains && C.patch_order != PatchOrder::p1_p2_c)
         r.fail(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
+    // a patch grid that leaves pixels unread is a stride-patch convolution's (timm's, transformers'); the
+    // others' patches cover the image, which they check
+    refuse_if((C.image_height % p != 0 || C.image_width % p != 0) &&
+                  (lucidrains || family == Family::torchvision || family == Family::torch_encoder),
+              " models need the image size divisible by the patch (drop_partial_patches is a convolution's way)");
     if (family == Family::vit_pytorch && !C.patch_norm) {
         w.patch = linear("to_patch_embedding.1", D, M::PD, C.patch_bias);
     } else if (lucidrains || family == Family::torch_encoder) {

@@ -155,4 +155,23 @@ inline constexpr einvit::vit::Config timm_resampled_distilled = [] {
     return c;
 }();
 
+// gen.py's timm_partial_patches: 38 x 45 pixels in patches of 8, 4 x 5 patches (the last 6 rows and 5
+// columns unread, as timm's convolution leaves them)
+inline constexpr einvit::vit::Config timm_partial_patches = [] {
+    einvit::vit::Config c = einvit::vit::presets::vit(64, 2, 4, 8, 38, 5);
+    c.image_width = 45;
+    c.mlp_dim = 128;
+    c.drop_partial_patches = true;
+    return c;
+}();
+
+// gen.py's hf_siglip_partial: transformers' SiglipVisionModel at 36 x 36 in patches of 8 (4 x 4 read),
+// as google/siglip-so400m-patch14-384 reads 27 x 27 patches of 14 in 384
+inline constexpr einvit::vit::Config hf_siglip_partial = [] {
+    einvit::vit::Config c = hf_siglip_small;
+    c.image_height = c.image_width = 36;
+    c.drop_partial_patches = true;
+    return c;
+}();
+
 }  // namespace einvit_test

@@ -74,6 +74,12 @@ using ViTB16 = vit::VisionTransformer<vit::presets::vit_base_patch16_224>;
 static_assert(ViTB16::activation_floats<1> == 197 * 768 + 196 * 768 + 197 * 2304 + 197 * 768 + 197 * 3072 + 768 + 768 + 1008 + 64);
 static_assert(ViTB16::workspace_bytes<1> == 4 * (ViTB16::activation_floats<1> + ViTB16::scratch_plan<1>.elements()));
 static_assert(vit::config_problem(vit::Config{.image_height = 30, .patch = 7}) == vit::ConfigProblem::image_height_not_divisible_by_patch);
+static_assert(vit::config_problem(vit::Config{.image_width = 30, .patch = 7}) == vit::ConfigProblem::image_width_not_divisible_by_patch);
+// ... unless the partial patches are dropped, as a convolution of stride patch does: 27 x 27 patches of 14 in 384
+static_assert(vit::config_problem(vit::Config{.image_height = 30, .patch = 7, .drop_partial_patches = true}) == vit::ConfigProblem::none);
+static_assert(vit::config_problem(vit::Config{.image_height = 6, .patch = 7, .drop_partial_patches = true}) == vit::ConfigProblem::image_smaller_than_patch);
+static_assert(vit::presets::vit_so400m_patch14_siglip_384.grid_h() == 27 && vit::presets::vit_so400m_patch14_siglip_384.patches() == 729);
+static_assert(vit::VisionTransformer<vit::presets::siglip_so400m_patch14_384>::T == 729);
 static_assert(vit::config_problem(vit::Config{.dim = 100, .heads = 12}) == vit::ConfigProblem::dim_not_divisible_by_heads);
 static_assert(vit::config_problem(vit::presets::mnist) == vit::ConfigProblem::none);
 static_assert(vit::config_problem(vit::Config{.layer_norm_eps = __builtin_huge_valf()}) == vit::ConfigProblem::layer_norm_eps_must_be_positive);
@@ -244,6 +250,46 @@ TEST_CASE("vit load: a timm position table for another grid is resampled as timm
         }
         if (in > out) CHECK(std::count(read.begin(), read.end(), 0) == 0);
     }
+}
+
+TEST_CASE("vit: an image size that is not a multiple of the patch reads the whole patches; the pixels left over change nothing") {
+    using einvit_test::timm_partial_patches;  // 38 x 45 in patches of 8: 4 x 5 patches, 32 x 40 pixels read
+    using Model = vit::VisionTransformer<timm_partial_patches>;
+    const auto file = einvit::io::SafeTensors::open(golden("timm_partial_patches.safetensors"));
+    Model model = vit::load<timm_partial_patches>(file, vit::Family::timm);
+    einvit::Tensor<float, einvit::Shape<2, 3, 38, 45>> image;
+    for (std::size_t i = 0; i < image.size(); ++i) image.data()[i] = std::sin(0.37f * float(i));
+    const auto before = model.forward(image);
+    for (std::size_t b = 0; b < 2; ++b)
+        for (std::size_t c = 0; c < 3; ++c)
+            for (std::size_t y = 0; y < 38; ++y)
+                for (std::size_t x = 0; x < 45; ++x)
+                    if (y >= 32 || x >= 40) image(b, c, y, x) = 100.0f;  // the rows and columns no patch covers
+    const auto after = model.forward(image);
+    CHECK(std::memcmp(before.data(), after.data(), before.bytes()) == 0);
+    image(0, 0, 31, 39) += 1.0f;  // the last pixel a patch covers
+    const auto changed = model.forward(image);
+    CHECK(std::memcmp(after.data(), changed.data(), 5 * sizeof(float)) != 0);
+    CHECK(std::memcmp(after.data() + 5, changed.data() + 5, 5 * sizeof(float)) == 0);  // the other image's logits
+    // the families whose patches cover the image (and check that they do) refuse such a config
+    constexpr vit::Config mnist_30 = [] {
+        vit::Config c = vit::presets::mnist;
+        c.image_height = c.image_width = 30;
+        c.drop_partial_patches = true;
+        return c;
+    }();
+    const auto mnist = einvit::io::SafeTensors::open(golden("vit_pytorch_mnist.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<mnist_30>(mnist, vit::Family::vit_pytorch); }) ==
+          "einvit::vit: vit-pytorch models need the image size divisible by the patch (drop_partial_patches is a convolution's way)");
+    constexpr vit::Config wider = [] {
+        vit::Config c = timm_partial_patches;
+        c.patch_order = vit::PatchOrder::c_p1_p2;
+        return c;
+    }();
+    for (const auto family : {vit::Family::torchvision, vit::Family::torch_encoder})
+        CHECK(load_error([&] { (void)vit::load<wider>(file, family); }) ==
+              std::string("einvit::vit: ") + vit::to_string(family) +
+                  " models need the image size divisible by the patch (drop_partial_patches is a convolution's way)");
 }
 
 TEST_CASE("vit load: in a sharded checkpoint a mis-shaped tensor names its shard, and unexpected tensors theirs") {

@@ -235,6 +235,7 @@ TEST_CASE("parity: each preset is what timm builds for its name") {
         timm_description<p::vit_base_patch16_siglip_384>("vit_base_patch16_siglip_384"),
         timm_description<p::vit_large_patch16_siglip_256>("vit_large_patch16_siglip_256"),
         timm_description<p::vit_so400m_patch14_siglip_224>("vit_so400m_patch14_siglip_224"),
+        timm_description<p::vit_so400m_patch14_siglip_384>("vit_so400m_patch14_siglip_384"),
     };
     std::ifstream in(golden("timm_presets.txt"));
     REQUIRE_MESSAGE(in.good(), "cannot open " << golden("timm_presets.txt") << " (run tests/golden/vit/gen.py)");
@@ -318,6 +319,11 @@ TEST_CASE("parity: timm made at another image size than its checkpoint's (pos_em
     check_resampled_table<einvit_test::timm_resampled>("timm_resampled");
     check_resampled_table<einvit_test::timm_resampled_reg>("timm_resampled_reg");
     check_resampled_table<einvit_test::timm_resampled_distilled>("timm_resampled_distilled");
+}
+
+TEST_CASE("parity: an image size that is not a multiple of the patch, the whole patches read (timm; transformers' SigLIP)") {
+    check_parity<einvit_test::timm_partial_patches>("timm_partial_patches", vit::Family::timm);
+    check_parity<einvit_test::hf_siglip_partial>("hf_siglip_partial", vit::Family::hf_siglip);
 }
 
 TEST_CASE("parity: the seeds' vit-pytorch with a padding mask (masked patches, class token kept)") {

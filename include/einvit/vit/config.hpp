@@ -54,6 +54,11 @@ struct Config {
     bool embed_norm = false;   ///< a LayerNorm on the tokens before the first block (timm's norm_pre: CLIP image towers)
     Activation activation = Activation::gelu_erf;
     PatchOrder patch_order = PatchOrder::c_p1_p2;
+    /// An image size that is not a multiple of the patch: the patches are the whole ones, and the last
+    /// (size % patch) rows or columns of pixels are not read, as a convolution of stride `patch` leaves
+    /// them (timm's and transformers' so400m-patch14-384: 27 patches of 14 in 384). false: such a size
+    /// is a config error.
+    bool drop_partial_patches = false;
     float layer_norm_eps = 1e-6f;
     float attention_scale = 0;  ///< 0: dim_head^-0.5
 
@@ -93,13 +98,15 @@ enum class ConfigProblem {
     attention_scale_negative,
     layer_scale_needs_projection,
     map_pooling_needs_dim_divisible_by_heads,
+    image_smaller_than_patch,
 };
 
 constexpr ConfigProblem config_problem(const Config& c) noexcept {
     if (c.patch == 0) return ConfigProblem::patch_size_is_zero;
-    if (c.image_height % c.patch != 0) return ConfigProblem::image_height_not_divisible_by_patch;
-    if (c.image_width % c.patch != 0) return ConfigProblem::image_width_not_divisible_by_patch;
+    if (!c.drop_partial_patches && c.image_height % c.patch != 0) return ConfigProblem::image_height_not_divisible_by_patch;
+    if (!c.drop_partial_patches && c.image_width % c.patch != 0) return ConfigProblem::image_width_not_divisible_by_patch;
     if (c.image_height == 0 || c.image_width == 0 || c.channels == 0) return ConfigProblem::image_has_no_pixels;
+    if (c.image_height < c.patch || c.image_width < c.patch) return ConfigProblem::image_smaller_than_patch;
     if (c.dim == 0 || c.heads == 0 || c.depth == 0 || c.mlp_dim == 0) return ConfigProblem::sizes_must_be_positive;
     if (c.dim_head == 0 && c.dim % c.heads != 0) return ConfigProblem::dim_not_divisible_by_heads;
     if (!c.proj_out && c.inner_dim() != c.dim) return ConfigProblem::no_projection_needs_inner_dim_equal_to_dim;
@@ -120,8 +127,10 @@ constexpr const char* describe(ConfigProblem p) noexcept {
     switch (p) {
         case ConfigProblem::none: return "valid";
         case ConfigProblem::patch_size_is_zero: return "the patch size is 0";
-        case ConfigProblem::image_height_not_divisible_by_patch: return "the image height is not divisible by the patch size";
-        case ConfigProblem::image_width_not_divisible_by_patch: return "the image width is not divisible by the patch size";
+        case ConfigProblem::image_height_not_divisible_by_patch:
+            return "the image height is not divisible by the patch size (drop_partial_patches = true: the whole patches only, as a convolution of stride patch reads)";
+        case ConfigProblem::image_width_not_divisible_by_patch:
+            return "the image width is not divisible by the patch size (drop_partial_patches = true: the whole patches only, as a convolution of stride patch reads)";
         case ConfigProblem::image_has_no_pixels: return "the image has no pixels";
         case ConfigProblem::sizes_must_be_positive: return "dim, heads, depth and mlp_dim must be positive";
         case ConfigProblem::dim_not_divisible_by_heads: return "dim is not divisible by heads (set dim_head to choose the head size)";
@@ -134,6 +143,7 @@ constexpr const char* describe(ConfigProblem p) noexcept {
         case ConfigProblem::attention_scale_negative: return "attention_scale must be positive and finite (or 0 for dim_head^-0.5)";
         case ConfigProblem::layer_scale_needs_projection: return "layer scale needs the output projection after attention (proj_out)";
         case ConfigProblem::map_pooling_needs_dim_divisible_by_heads: return "attention pooling (map) splits dim into heads: dim must be divisible by heads";
+        case ConfigProblem::image_smaller_than_patch: return "the image is smaller than one patch";
     }
     return "invalid";
 }
@@ -268,6 +278,12 @@ inline constexpr Config vit_base_patch16_siglip_384 = siglip(768, 12, 12, 16, 38
 inline constexpr Config vit_large_patch16_siglip_256 = siglip(1024, 24, 16, 16, 256, 4096);
 /// The shape-optimised 400M tower (PaliGemma's): 27 blocks of 1152, an MLP of int(1152 x 3.7362).
 inline constexpr Config vit_so400m_patch14_siglip_224 = siglip(1152, 27, 16, 14, 224, 4304);
+/// ... at 384: 27 x 27 patches of 14, the last 6 rows and columns of pixels unread (drop_partial_patches)
+inline constexpr Config vit_so400m_patch14_siglip_384 = [] {
+    Config c = siglip(1152, 27, 16, 14, 384, 4304);
+    c.drop_partial_patches = true;
+    return c;
+}();
 
 /// SigLIP's towers as transformers holds them (google/siglip-*, Family::hf_siglip): the same shapes with
 /// the original's tanh GELU (timm 0.9's presets above build the erf GELU; the two differ by up to 4.7e-4).
@@ -278,6 +294,12 @@ inline constexpr Config siglip_base_patch16_224 = [] {
 }();
 inline constexpr Config siglip_so400m_patch14_224 = [] {
     Config c = vit_so400m_patch14_siglip_224;
+    c.activation = Activation::gelu_tanh;
+    return c;
+}();
+/// google/siglip-so400m-patch14-384 (the image tower of many vision-language models)
+inline constexpr Config siglip_so400m_patch14_384 = [] {
+    Config c = vit_so400m_patch14_siglip_384;
     c.activation = Activation::gelu_tanh;
     return c;
 }();

@@ -380,6 +380,11 @@ Weights read_weights(CheckpointReader& r, Family family) {
         family == Family::vit_pytorch || family == Family::vit_pytorch_simple || family == Family::vit_pytorch_seed;
     if (lucidrains && C.patch_order != PatchOrder::p1_p2_c)
         r.fail(errc::invalid_argument, "einvit::vit: vit-pytorch checkpoints need patch_order = p1_p2_c in the config");
+    // a patch grid that leaves pixels unread is a stride-patch convolution's (timm's, transformers'); the
+    // others' patches cover the image, which they check
+    refuse_if((C.image_height % p != 0 || C.image_width % p != 0) &&
+                  (lucidrains || family == Family::torchvision || family == Family::torch_encoder),
+              " models need the image size divisible by the patch (drop_partial_patches is a convolution's way)");
     if (family == Family::vit_pytorch && !C.patch_norm) {
         w.patch = linear("to_patch_embedding.1", D, M::PD, C.patch_bias);
     } else if (lucidrains || family == Family::torch_encoder) {

@@ -311,12 +311,7 @@ def build(case):
             text_config=dict(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                              intermediate_size=37, max_position_embeddings=16))
         model = SiglipModel(config)
-        head = model.vision_model.head
-        g = torch.Generator().manual_seed(5)
-        with torch.no_grad():  # the pool's attention peaked (see sharp_pool)
-            head.probe.copy_(torch.randn(head.probe.shape, generator=g))
-            w = head.attention.in_proj_weight
-            w.copy_(torch.randn(w.shape, generator=g) * torch.tensor([0.4] * 64 + [0.1] * 128).unsqueeze(1))
+        sharp_hf_pool(model.vision_model.head)
         return HfImageFeatures(model), (3, 32, 32)
     if case == "hf_clip":  # transformers' CLIPModel: the image embedding (get_image_features: visual_projection, no bias)
         from transformers import CLIPConfig, CLIPModel
@@ -354,6 +349,26 @@ def build(case):
             source.pos_embed.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(5))
         size = target_size if isinstance(target_size, tuple) else (target_size, target_size)
         return TimmResized(source, target), (3,) + size
+    if case == "timm_partial_patches":  # 38 x 45 in patches of 8: 4 x 5 patches, the last 6 rows and 5 columns unread
+        from timm.models.vision_transformer import VisionTransformer
+        return VisionTransformer(img_size=(38, 45), patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0,
+                                 num_classes=5), (3, 38, 45)
+    if case == "hf_siglip_partial":  # google/siglip-so400m-patch14-384's kind: 36 x 36 in patches of 8, 4 x 4 read
+        from transformers import SiglipVisionConfig, SiglipVisionModel
+        config = SiglipVisionConfig(image_size=36, patch_size=8, hidden_size=64, num_hidden_layers=2,
+                                    num_attention_heads=4, intermediate_size=128)
+        model = SiglipVisionModel(config)
+        sharp_hf_pool(model.vision_model.head)
+        return HfPooled(model), (3, 36, 36)
+    if case == "hf_siglip_classifier":  # SiglipForImageClassification: the tokens' mean into a classifier
+        from transformers import SiglipConfig, SiglipForImageClassification
+        config = SiglipConfig(
+            vision_config=dict(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=128),
+            text_config=dict(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                             intermediate_size=37, max_position_embeddings=16),
+            num_labels=7)
+        return HfLogits(SiglipForImageClassification(config)), (3, 32, 32)  # (its vision_model.head unused)
     raise SystemExit(f"unknown case {case}")
 
 
@@ -378,6 +393,16 @@ def sharp_pool(model):
     return model
 
 
+def sharp_hf_pool(head):
+    """transformers' SigLIP pool (SiglipMultiheadAttentionPoolingHead) peaked as sharp_pool does timm's."""
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        head.probe.copy_(torch.randn(head.probe.shape, generator=g))
+        w = head.attention.in_proj_weight
+        dim = w.shape[1]
+        w.copy_(torch.randn(w.shape, generator=g) * torch.tensor([0.4] * dim + [0.1] * (2 * dim)).unsqueeze(1))
+
+
 # timm's pretrained architectures that einvit has presets of: what timm builds for each name, which
 # tests/vit/test_vit_parity.cpp compares with the preset of that name
 PRESETS = ["vit_tiny_patch16_224", "vit_small_patch16_224", "vit_base_patch16_224", "vit_base_patch32_224",
@@ -385,7 +410,8 @@ PRESETS = ["vit_tiny_patch16_224", "vit_small_patch16_224", "vit_base_patch16_22
            "deit3_medium_patch16_224", "deit3_base_patch16_224", "deit3_large_patch16_224",
            "vit_medium_patch16_reg4_gap_256", "vit_base_patch16_reg4_gap_256", "vit_small_patch14_reg4_dinov2",
            "vit_base_patch16_clip_224", "vit_base_patch16_clip_quickgelu_224", "vit_base_patch16_siglip_224",
-           "vit_base_patch16_siglip_384", "vit_large_patch16_siglip_256", "vit_so400m_patch14_siglip_224"]
+           "vit_base_patch16_siglip_384", "vit_large_patch16_siglip_256", "vit_so400m_patch14_siglip_224",
+           "vit_so400m_patch14_siglip_384"]
 
 
 def describe_presets(path):
@@ -429,7 +455,8 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "torch_encoder_postnorm_final_norm", "timm_deit3_small", "timm_reg_gap", "timm_dinov2_reg_features",
          "timm_reg_norm_pre", "timm_clip_quickgelu", "timm_siglip_map", "timm_map_prefix_features",
          "timm_siglip_base_2_blocks", "hf_siglip", "hf_clip", "hf_dinov2_resampled", "hf_dinov2_native",
-         "hf_dinov2_strip", "timm_resampled", "timm_resampled_reg", "timm_resampled_distilled"]
+         "hf_dinov2_strip", "timm_resampled", "timm_resampled_reg", "timm_resampled_distilled", "timm_partial_patches",
+         "hf_siglip_partial", "hf_siglip_classifier"]
 
 
 def main():
@@ -454,7 +481,7 @@ def main():
             y = model(x)
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
         save_file(state, os.path.join(out, case + ".safetensors"))
-        if isinstance(model, HfLogits):  # the same model as HF writes it in shards, with an index
+        if case == "hf_vit":  # the same model as HF writes it in shards, with an index
             model.model.save_pretrained(os.path.join(out, case + "_sharded"), safe_serialization=True, max_shard_size="100KB")
         if isinstance(model, TimmResized):  # the position table as timm resampled it, for a direct comparison
             model.target[0].pos_embed.detach().numpy().astype("float32").tofile(os.path.join(out, case + ".pos_embed.bin"))
