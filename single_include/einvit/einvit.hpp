@@ -10573,7 +10573,9 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 // - hf_siglip (transformers' SiglipVisionModel, or SiglipModel's vision tower): vision_model.{embeddings.
 //   {patch_embedding, position_embedding}, encoder.layers.N.{layer_norm1, self_attn.{q,k,v,out}_proj,
 //   layer_norm2, mlp.fc1, mlp.fc2}, post_layernorm, head.{probe, attention.in_proj_*, attention.out_proj,
-//   layernorm, mlp.fc1, mlp.fc2}}: attention pooling (Pooling::map), no classifier.
+//   layernorm, mlp.fc1, mlp.fc2}}: attention pooling (Pooling::map), no classifier. Or
+//   SiglipForImageClassification: the tokens' mean (Pooling::mean_all) into `classifier`, its checkpoint's
+//   head.* (unused by its forward pass) left unread.
 // - hf_clip (transformers' CLIPVisionModel, CLIPVisionModelWithProjection, or CLIPModel's vision tower):
 //   vision_model.{embeddings.{class_embedding, patch_embedding, position_embedding}, pre_layrnorm,
 //   encoder.layers.N.{...as SigLIP's}, post_layernorm}, visual_projection (the head, without a bias).
@@ -10765,7 +10767,7 @@ inline Names family_names(Family f) {
         case Family::vit_pytorch_seed: return {"patch_to_embedding", "", "", "cls_token", "", "pos_embedding", "", "mlp_head.0", "", "mlp_head.1", ""};
         case Family::vit_pytorch_simple: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "", "", "", "transformer.norm", "", "", "linear_head", ""};
         case Family::torch_encoder: return {"patch_embed", "", "", "cls_token", "", "pos_embedding", "encoder.norm", "", "", "head", ""};
-        case Family::hf_siglip: return {"vision_model.embeddings.patch_embedding", "", "", "", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "", ""};
+        case Family::hf_siglip: return {"vision_model.embeddings.patch_embedding", "", "", "", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "classifier", ""};
         case Family::hf_clip: return {"vision_model.embeddings.patch_embedding", "", "", "vision_model.embeddings.class_embedding", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "visual_projection", "", "", "vision_model.pre_layrnorm"};
         case Family::hf_dinov2: return {"embeddings.patch_embeddings.projection", "", "", "embeddings.cls_token", "", "embeddings.position_embeddings", "layernorm", "", "", "", ""};
     }
@@ -10918,7 +10920,14 @@ Weights read_weights(CheckpointReader& r, Family family) {
     const bool hf_tower = family == Family::hf_siglip || family == Family::hf_clip;
     refuse_if(C.pooling == Pooling::map && !timm && family != Family::hf_siglip,
               " models have no attention pooling (pooling = map is timm's global_pool \"map\" and SigLIP's)");
-    refuse_if(family == Family::hf_siglip && C.pooling != Pooling::map, " models pool by attention (pooling = map in the config)");
+    // SigLIP: SiglipVisionModel pools by attention, without a classifier; SiglipForImageClassification
+    // takes the tokens' mean into one (its checkpoint's attention pool left unread, as transformers does)
+    const bool siglip_classifier = family == Family::hf_siglip && C.pooling != Pooling::map;
+    refuse_if(family == Family::hf_siglip && C.pooling == Pooling::map && C.num_classes,
+              " models with attention pooling have no classifier (num_classes = 0: the pooled features; SiglipForImageClassification pools by the tokens' mean, pooling = mean_all)");
+    refuse_if(siglip_classifier && (C.pooling == Pooling::cls || !C.num_classes),
+              " models pool by attention (pooling = map, num_classes = 0), or by the tokens' mean into a classifier (pooling = mean_all, SiglipForImageClassification)");
+    if (siglip_classifier) r.ignore_prefix("vision_model.head.");
     if (C.num_classes) family_has(n.head, " models have no classifier (num_classes = 0 in the config: the pooled features)");
     if (hf_tower)
         for (const char* other : {"text_model.", "text_projection.", "logit_scale", "logit_bias"}) r.ignore_prefix(other);

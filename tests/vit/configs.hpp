@@ -174,4 +174,12 @@ inline constexpr einvit::vit::Config hf_siglip_partial = [] {
     return c;
 }();
 
+// gen.py's hf_siglip_classifier: transformers' SiglipForImageClassification, the tokens' mean into 7 classes
+inline constexpr einvit::vit::Config hf_siglip_classifier = [] {
+    einvit::vit::Config c = hf_siglip_small;
+    c.pooling = einvit::vit::Pooling::mean_all;
+    c.num_classes = 7;
+    return c;
+}();
+
 }  // namespace einvit_test

@@ -500,15 +500,29 @@ TEST_CASE("vit: attention pooling (SigLIP's map): what does not fit is refused, 
     const auto hf_siglip = einvit::io::SafeTensors::open(golden("hf_siglip.safetensors"));
     CHECK(load_error([&] { (void)vit::load<hf_siglip_small>(hf_siglip, vit::Family::hf_siglip); }) == "(no error)");
     CHECK(load_error([&] { (void)vit::load<timm_siglip_map>(hf_siglip, vit::Family::hf_siglip); }) ==
-          "einvit::vit: hf-siglip models have no classifier (num_classes = 0 in the config: the pooled features)");
+          "einvit::vit: hf-siglip models with attention pooling have no classifier (num_classes = 0: the pooled features; SiglipForImageClassification pools by the tokens' mean, pooling = mean_all)");
     constexpr vit::Config siglip_cls = [] {
         vit::Config c = hf_siglip_small;
         c.class_token = true;
         c.pooling = vit::Pooling::cls;
         return c;
     }();
-    CHECK(load_error([&] { (void)vit::load<siglip_cls>(hf_siglip, vit::Family::hf_siglip); }) ==
-          "einvit::vit: hf-siglip models pool by attention (pooling = map in the config)");
+    const std::string siglip_pooling =
+        "einvit::vit: hf-siglip models pool by attention (pooling = map, num_classes = 0), or by the tokens' mean into a classifier (pooling = mean_all, SiglipForImageClassification)";
+    CHECK(load_error([&] { (void)vit::load<siglip_cls>(hf_siglip, vit::Family::hf_siglip); }) == siglip_pooling);
+    // SiglipForImageClassification: the tokens' mean into its classifier; its unused attention pool unread
+    using einvit_test::hf_siglip_classifier;
+    const auto siglip_classifier = einvit::io::SafeTensors::open(golden("hf_siglip_classifier.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<hf_siglip_classifier>(siglip_classifier, vit::Family::hf_siglip); }) == "(no error)");
+    constexpr vit::Config siglip_mean_features = [] {
+        vit::Config c = hf_siglip_classifier;
+        c.num_classes = 0;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<siglip_mean_features>(siglip_classifier, vit::Family::hf_siglip); }) == siglip_pooling);
+    // a SiglipVisionModel's checkpoint has no classifier to read
+    CHECK(load_error([&] { (void)vit::load<hf_siglip_classifier>(hf_siglip, vit::Family::hf_siglip); }) ==
+          golden("hf_siglip.safetensors") + ": missing tensor 'classifier.weight' (expected shape [7, 64])");
     constexpr vit::Config siglip_narrow_mlp = [] {
         vit::Config c = hf_siglip_small;
         c.mlp_dim = 64;

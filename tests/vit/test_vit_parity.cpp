@@ -282,6 +282,9 @@ TEST_CASE("parity: timm's SigLIP-B/16 widths at 224 (two blocks): attention pool
 TEST_CASE("parity: transformers' SiglipModel, its vision tower's pooled features (the text tower left unread)") {
     check_parity<einvit_test::hf_siglip_small>("hf_siglip", vit::Family::hf_siglip);
 }
+TEST_CASE("parity: transformers' SiglipForImageClassification (the tokens' mean into its classifier)") {
+    check_parity<einvit_test::hf_siglip_classifier>("hf_siglip_classifier", vit::Family::hf_siglip);
+}
 TEST_CASE("parity: transformers' CLIPModel, its image embedding (projection without a bias; the text tower left unread)") {
     check_parity<einvit_test::hf_clip_small>("hf_clip", vit::Family::hf_clip);
 }
