@@ -9035,8 +9035,10 @@ namespace einvit::inline EINVIT_ABI::vit {
 
 /// How the head reads the tokens: the class token; the mean of all tokens (vit-pytorch); the mean of the
 /// patch tokens (timm's "avg"); attention pooling (timm's "map": SigLIP): a learned query attends to
-/// every token with the model's heads, then a projection and a pre-norm residual MLP of mlp_dim.
-enum class Pooling { cls, mean_all, mean_patches, map };
+/// every token with the model's heads, then a projection and a pre-norm residual MLP of mlp_dim; the
+/// class token and the patch tokens' mean side by side, 2 x dim wide (transformers'
+/// Dinov2ForImageClassification: DINOv2's linear classifiers).
+enum class Pooling { cls, mean_all, mean_patches, map, cls_and_mean };
 enum class NormPlacement { pre, post };                    ///< ViT's pre-norm blocks, or the original Transformer's post-norm
 enum class PositionEmbedding { learned, sincos_2d };       ///< a learned table, or fixed 2-D sine-cosine
 enum class Activation { gelu_erf, gelu_tanh, relu, quick_gelu };  ///< of the MLP (quick_gelu: x·σ(1.702 x), OpenAI's CLIP)
@@ -9070,13 +9072,14 @@ struct Config {
     bool prefix_position = true;  ///< the learned position table covers the prefix tokens too; false: the patches only (timm's no_embed_class: DeiT-III, models with registers)
     bool layer_scale = false;  ///< each branch's output scaled per channel before the residual add (timm's ls1, ls2: DeiT-III, DINOv2)
     bool embed_norm = false;   ///< a LayerNorm on the tokens before the first block (timm's norm_pre: CLIP image towers)
-    Activation activation = Activation::gelu_erf;
-    PatchOrder patch_order = PatchOrder::c_p1_p2;
     /// An image size that is not a multiple of the patch: the patches are the whole ones, and the last
     /// (size % patch) rows or columns of pixels are not read, as a convolution of stride `patch` leaves
     /// them (timm's and transformers' so400m-patch14-384: 27 patches of 14 in 384). false: such a size
-    /// is a config error.
+    /// is a config error. (Here among the flags: placed between patch_order and layer_norm_eps, it made
+    /// clang 14 crash generating code for a function templated on a Config.)
     bool drop_partial_patches = false;
+    Activation activation = Activation::gelu_erf;
+    PatchOrder patch_order = PatchOrder::c_p1_p2;
     float layer_norm_eps = 1e-6f;
     float attention_scale = 0;  ///< 0: dim_head^-0.5
 
@@ -9092,7 +9095,9 @@ struct Config {
     /// The tokens before the patches: the class tokens, then the registers.
     constexpr std::size_t prefix_tokens() const noexcept { return class_tokens() + register_tokens; }
     constexpr std::size_t tokens() const noexcept { return patches() + prefix_tokens(); }
-    constexpr std::size_t feature_dim() const noexcept { return representation_size ? representation_size : dim; }
+    constexpr std::size_t feature_dim() const noexcept {
+        return representation_size ? representation_size : pooling == Pooling::cls_and_mean ? 2 * dim : dim;
+    }
     /// The head size of attention pooling (Pooling::map): dim / heads, whatever dim_head is.
     constexpr std::size_t pool_head_dim() const noexcept { return heads ? dim / heads : 0; }
 };
@@ -9117,6 +9122,7 @@ enum class ConfigProblem {
     layer_scale_needs_projection,
     map_pooling_needs_dim_divisible_by_heads,
     image_smaller_than_patch,
+    cls_and_mean_pooling_has_no_head_norm_or_pre_logits,
 };
 
 constexpr ConfigProblem config_problem(const Config& c) noexcept {
@@ -9128,7 +9134,7 @@ constexpr ConfigProblem config_problem(const Config& c) noexcept {
     if (c.dim == 0 || c.heads == 0 || c.depth == 0 || c.mlp_dim == 0) return ConfigProblem::sizes_must_be_positive;
     if (c.dim_head == 0 && c.dim % c.heads != 0) return ConfigProblem::dim_not_divisible_by_heads;
     if (!c.proj_out && c.inner_dim() != c.dim) return ConfigProblem::no_projection_needs_inner_dim_equal_to_dim;
-    if (c.pooling == Pooling::cls && !c.class_token) return ConfigProblem::cls_pooling_needs_class_token;
+    if ((c.pooling == Pooling::cls || c.pooling == Pooling::cls_and_mean) && !c.class_token) return ConfigProblem::cls_pooling_needs_class_token;
     if (c.distillation_token && !c.class_token) return ConfigProblem::distillation_token_needs_class_token;
     if (c.distillation_token && c.pooling != Pooling::cls) return ConfigProblem::distilled_model_pools_cls;
     if (c.position == PositionEmbedding::sincos_2d && c.dim % 4 != 0) return ConfigProblem::sincos_needs_dim_divisible_by_4;
@@ -9137,6 +9143,8 @@ constexpr ConfigProblem config_problem(const Config& c) noexcept {
     if (!(c.attention_scale >= 0 && c.attention_scale <= 3.4028234663852886e38f)) return ConfigProblem::attention_scale_negative;
     if (c.layer_scale && !c.proj_out) return ConfigProblem::layer_scale_needs_projection;
     if (c.pooling == Pooling::map && c.dim % c.heads != 0) return ConfigProblem::map_pooling_needs_dim_divisible_by_heads;
+    if (c.pooling == Pooling::cls_and_mean && (c.head_norm || c.representation_size))
+        return ConfigProblem::cls_and_mean_pooling_has_no_head_norm_or_pre_logits;
     return ConfigProblem::none;
 }
 
@@ -9153,7 +9161,7 @@ constexpr const char* describe(ConfigProblem p) noexcept {
         case ConfigProblem::sizes_must_be_positive: return "dim, heads, depth and mlp_dim must be positive";
         case ConfigProblem::dim_not_divisible_by_heads: return "dim is not divisible by heads (set dim_head to choose the head size)";
         case ConfigProblem::no_projection_needs_inner_dim_equal_to_dim: return "without an output projection heads * dim_head must equal dim";
-        case ConfigProblem::cls_pooling_needs_class_token: return "cls pooling needs the class token";
+        case ConfigProblem::cls_pooling_needs_class_token: return "cls pooling (and cls_and_mean) needs the class token";
         case ConfigProblem::distillation_token_needs_class_token: return "a distillation token needs the class token";
         case ConfigProblem::distilled_model_pools_cls: return "a distilled model pools the class and distillation tokens";
         case ConfigProblem::sincos_needs_dim_divisible_by_4: return "2-D sine-cosine position embedding needs dim divisible by 4";
@@ -9162,6 +9170,8 @@ constexpr const char* describe(ConfigProblem p) noexcept {
         case ConfigProblem::layer_scale_needs_projection: return "layer scale needs the output projection after attention (proj_out)";
         case ConfigProblem::map_pooling_needs_dim_divisible_by_heads: return "attention pooling (map) splits dim into heads: dim must be divisible by heads";
         case ConfigProblem::image_smaller_than_patch: return "the image is smaller than one patch";
+        case ConfigProblem::cls_and_mean_pooling_has_no_head_norm_or_pre_logits:
+            return "cls_and_mean pooling feeds the head its 2 x dim features directly (no head_norm, no representation_size)";
     }
     return "invalid";
 }
@@ -9333,6 +9343,16 @@ constexpr Config dinov2(std::size_t dim, std::size_t depth, std::size_t heads) {
 inline constexpr Config dinov2_small_patch14_224 = dinov2(384, 12, 6);
 inline constexpr Config dinov2_base_patch14_224 = dinov2(768, 12, 12);
 inline constexpr Config dinov2_large_patch14_224 = dinov2(1024, 24, 16);
+/// DINOv2's linear classifiers as transformers holds them (facebook/dinov2-{small,base,large}-imagenet1k-1-layer:
+/// Dinov2ForImageClassification) at 224: ImageNet-1k's classes from [class token | patch tokens' mean].
+constexpr Config dinov2_linear_classifier(Config c) {
+    c.pooling = Pooling::cls_and_mean;
+    c.num_classes = 1000;
+    return c;
+}
+inline constexpr Config dinov2_small_imagenet1k_1_layer = dinov2_linear_classifier(dinov2_small_patch14_224);
+inline constexpr Config dinov2_base_imagenet1k_1_layer = dinov2_linear_classifier(dinov2_base_patch14_224);
+inline constexpr Config dinov2_large_imagenet1k_1_layer = dinov2_linear_classifier(dinov2_large_patch14_224);
 
 /// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
 /// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).
@@ -10209,6 +10229,14 @@ private:
                 float* pb = pooled + b * D;
                 if constexpr (C.pooling == Pooling::cls) {
                     std::memcpy(pb, xb, D * sizeof(float));
+                } else if constexpr (C.pooling == Pooling::cls_and_mean) {
+                    // [class token | the patch tokens' mean]: the features, 2 D wide, straight into feats
+                    float* fb = feats + b * F;
+                    std::memcpy(fb, xb, D * sizeof(float));
+                    for (std::size_t d = 0; d < D; ++d) fb[D + d] = 0;
+                    for (std::size_t t = P; t < T; ++t)
+                        for (std::size_t d = 0; d < D; ++d) fb[D + d] += xb[t * D + d];
+                    for (std::size_t d = 0; d < D; ++d) fb[D + d] /= static_cast<float>(T - P);
                 } else {
                     const std::size_t first = C.pooling == Pooling::mean_all ? 0 : P;
                     for (std::size_t d = 0; d < D; ++d) pb[d] = 0;
@@ -10219,7 +10247,7 @@ private:
             }
         }
         if constexpr (C.head_norm) norm_rows(v_.head_norm, pooled, pooled, n);
-        const float* f = pooled;
+        const float* f = C.pooling == Pooling::cls_and_mean ? feats : pooled;
         if constexpr (C.representation_size != 0) {
             linear(v_.pre_logits, pooled, D, feats, F, n, gemm::Activation::tanh);
             f = feats;
@@ -10584,7 +10612,9 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 // - hf_dinov2 (transformers' Dinov2Model, facebook/dinov2-*): embeddings.{cls_token, mask_token (unread),
 //   position_embeddings, patch_embeddings.projection}, encoder.layer.N.{norm1, attention.attention.
 //   {query,key,value}, attention.output.dense, layer_scale1.lambda1, norm2, mlp.fc1, mlp.fc2,
-//   layer_scale2.lambda1}, layernorm: the class token's features (pooler_output). Its position table is
+//   layer_scale2.lambda1}, layernorm: the class token's features (pooler_output); or, under "dinov2.",
+//   Dinov2ForImageClassification's, with its classifier over the class token and the patch tokens' mean
+//   (Pooling::cls_and_mean). Its position table is
 //   for the pretraining grid (37 x 37 at 518); for another grid it is resampled at load exactly as
 //   transformers' interpolate_pos_encoding does in every pass (bicubic, scale factors (grid + 0.1) / 37).
 // - vit_pytorch (lucidrains' ViT): to_patch_embedding.{0,1,2,3} or .1, cls_token, pos_embedding,
@@ -10769,7 +10799,7 @@ inline Names family_names(Family f) {
         case Family::torch_encoder: return {"patch_embed", "", "", "cls_token", "", "pos_embedding", "encoder.norm", "", "", "head", ""};
         case Family::hf_siglip: return {"vision_model.embeddings.patch_embedding", "", "", "", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "classifier", ""};
         case Family::hf_clip: return {"vision_model.embeddings.patch_embedding", "", "", "vision_model.embeddings.class_embedding", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "visual_projection", "", "", "vision_model.pre_layrnorm"};
-        case Family::hf_dinov2: return {"embeddings.patch_embeddings.projection", "", "", "embeddings.cls_token", "", "embeddings.position_embeddings", "layernorm", "", "", "", ""};
+        case Family::hf_dinov2: return {"embeddings.patch_embeddings.projection", "", "", "embeddings.cls_token", "", "embeddings.position_embeddings", "layernorm", "", "", "classifier", ""};
     }
     return {};
 }
@@ -10855,7 +10885,11 @@ template <Config C>
 Weights read_weights(CheckpointReader& r, Family family) {
     using M = VisionTransformer<C>;
     constexpr std::uint64_t D = M::D, T = M::T, I = M::I, MLP = M::MLP, NC = C.num_classes, p = C.patch, Ch = C.channels;
-    const detail::Names n = detail::family_names(family);
+    detail::Names n = detail::family_names(family);
+    // transformers' Dinov2ForImageClassification holds Dinov2Model's tensors under "dinov2."
+    const std::string dinov2_prefix =
+        family == Family::hf_dinov2 && r.has("dinov2.embeddings.patch_embeddings.projection.weight") ? "dinov2." : "";
+    for (std::string* name : {&n.patch, &n.cls, &n.pos, &n.norm}) *name = dinov2_prefix + *name;
     Weights w;
     // One block for every packed weight: a run of huge pages on Linux (gemm::PackedStore).
     w.store = gemm::PackedStore<float>(M::packed_weight_floats);
@@ -10928,6 +10962,12 @@ Weights read_weights(CheckpointReader& r, Family family) {
     refuse_if(siglip_classifier && (C.pooling == Pooling::cls || !C.num_classes),
               " models pool by attention (pooling = map, num_classes = 0), or by the tokens' mean into a classifier (pooling = mean_all, SiglipForImageClassification)");
     if (siglip_classifier) r.ignore_prefix("vision_model.head.");
+    // DINOv2: Dinov2Model gives the class token's features; Dinov2ForImageClassification's classifier reads
+    // the class token and the patch tokens' mean side by side
+    refuse_if(C.pooling == Pooling::cls_and_mean && family != Family::hf_dinov2,
+              " models have no classifier over the class token and the patch tokens' mean (pooling = cls_and_mean is transformers' Dinov2ForImageClassification's)");
+    refuse_if(family == Family::hf_dinov2 && C.num_classes && C.pooling != Pooling::cls_and_mean,
+              " classifiers read the class token and the patch tokens' mean (pooling = cls_and_mean in the config)");
     if (C.num_classes) family_has(n.head, " models have no classifier (num_classes = 0 in the config: the pooled features)");
     if (hf_tower)
         for (const char* other : {"text_model.", "text_projection.", "logit_scale", "logit_bias"}) r.ignore_prefix(other);
@@ -10986,7 +11026,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
             w.pos = hf_tower ? r.take(n.pos, {rows, D}) : r.take(n.pos, {1, rows, D});
         }
         if (hf_tower) r.ignore("vision_model.embeddings.position_ids");  // older checkpoints kept nn.Embedding's index buffer
-        if (family == Family::hf_dinov2) r.ignore("embeddings.mask_token");  // masked pretraining's, unused by a forward pass
+        if (family == Family::hf_dinov2) r.ignore(dinov2_prefix + "embeddings.mask_token");  // masked pretraining's, unused by a forward pass
     } else {
         w.pos.resize(M::NP * D);
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
@@ -11031,7 +11071,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
             case Family::hf_clip: {
                 // transformers' layers, q, k and v apart: ViT's, DINOv2's, and the SigLIP and CLIP towers'
                 const bool vit = family == Family::hf, dino = family == Family::hf_dinov2, tower = !vit && !dino;
-                const std::string base = (vit ? "vit.encoder.layer." : dino ? "encoder.layer." : "vision_model.encoder.layers.") + i + ".";
+                const std::string base = (vit ? "vit.encoder.layer." : dino ? dinov2_prefix + "encoder.layer." : "vision_model.encoder.layers.") + i + ".";
                 b.norm1 = norm(base + (vit ? "layernorm_before" : dino ? "norm1" : "layer_norm1"), D);
                 b.qkv = tower ? joined_qkv(base + "self_attn.", {"q_proj", "k_proj", "v_proj"})
                               : joined_qkv(base + "attention.attention.", {"query", "key", "value"});

@@ -182,4 +182,13 @@ inline constexpr einvit::vit::Config hf_siglip_classifier = [] {
     return c;
 }();
 
+// gen.py's hf_dinov2_classifier: transformers' Dinov2ForImageClassification (hf_dinov2_resampled's model
+// under "dinov2.", at 40 x 48), its classifier over [class token | patch tokens' mean] into 7 classes
+inline constexpr einvit::vit::Config hf_dinov2_classifier = [] {
+    einvit::vit::Config c = hf_dinov2_resampled;
+    c.pooling = einvit::vit::Pooling::cls_and_mean;
+    c.num_classes = 7;
+    return c;
+}();
+
 }  // namespace einvit_test

@@ -81,6 +81,12 @@ static_assert(vit::config_problem(vit::Config{.image_height = 6, .patch = 7, .dr
 static_assert(vit::presets::vit_so400m_patch14_siglip_384.grid_h() == 27 && vit::presets::vit_so400m_patch14_siglip_384.patches() == 729);
 static_assert(vit::VisionTransformer<vit::presets::siglip_so400m_patch14_384>::T == 729);
 static_assert(vit::config_problem(vit::Config{.dim = 100, .heads = 12}) == vit::ConfigProblem::dim_not_divisible_by_heads);
+static_assert(vit::config_problem(vit::Config{.pooling = vit::Pooling::cls_and_mean, .class_token = false}) == vit::ConfigProblem::cls_pooling_needs_class_token);
+static_assert(vit::config_problem(vit::Config{.pooling = vit::Pooling::cls_and_mean, .head_norm = true}) ==
+              vit::ConfigProblem::cls_and_mean_pooling_has_no_head_norm_or_pre_logits);
+static_assert(vit::Config{.dim = 64, .pooling = vit::Pooling::cls_and_mean}.feature_dim() == 128);
+static_assert(vit::config_problem(vit::presets::dinov2_base_imagenet1k_1_layer) == vit::ConfigProblem::none &&
+              vit::presets::dinov2_base_imagenet1k_1_layer.feature_dim() == 1536);
 static_assert(vit::config_problem(vit::presets::mnist) == vit::ConfigProblem::none);
 static_assert(vit::config_problem(vit::Config{.layer_norm_eps = __builtin_huge_valf()}) == vit::ConfigProblem::layer_norm_eps_must_be_positive);
 static_assert(vit::config_problem(vit::Config{.layer_norm_eps = 0}) == vit::ConfigProblem::layer_norm_eps_must_be_positive);
@@ -184,7 +190,7 @@ TEST_CASE("vit load: registers, layer scale, positions for the patches alone, no
         return c;
     }();
     CHECK(load_error([&] { (void)vit::load<dinov2_classifier>(hf_dinov2, vit::Family::hf_dinov2); }) ==
-          "einvit::vit: hf-dinov2 models have no classifier (num_classes = 0 in the config: the pooled features)");
+          "einvit::vit: hf-dinov2 classifiers read the class token and the patch tokens' mean (pooling = cls_and_mean in the config)");
     constexpr vit::Config dinov2_patch_positions = [] {
         vit::Config c = hf_dinov2_resampled;
         c.prefix_position = false;
@@ -195,6 +201,17 @@ TEST_CASE("vit load: registers, layer scale, positions for the patches alone, no
     // read as another family's: refused before any tensor is read (torchvision has no layer scale)
     CHECK(load_error([&] { (void)vit::load<hf_dinov2_resampled>(hf_dinov2, vit::Family::torchvision); })
               .find("torchvision models have no layer scale") != std::string::npos);
+    // Dinov2ForImageClassification: its tensors under "dinov2.", the classifier over [class token | patch mean]
+    using einvit_test::hf_dinov2_classifier;
+    const auto classifier = einvit::io::SafeTensors::open(golden("hf_dinov2_classifier.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<hf_dinov2_classifier>(classifier, vit::Family::hf_dinov2); }) == "(no error)");
+    CHECK(load_error([&] { (void)vit::load<hf_dinov2_classifier>(hf_dinov2, vit::Family::hf_dinov2); }) ==
+          golden("hf_dinov2_resampled.safetensors") + ": missing tensor 'classifier.weight' (expected shape [7, 128])");
+    CHECK(load_error([&] { (void)vit::load<hf_dinov2_resampled>(classifier, vit::Family::hf_dinov2); })
+              .find("unexpected tensor(s)") != std::string::npos);
+    CHECK(load_error([&] { (void)vit::load<hf_dinov2_classifier>(classifier, vit::Family::timm); }) ==
+          "einvit::vit: timm models have no classifier over the class token and the patch tokens' mean (pooling = cls_and_mean is transformers' Dinov2ForImageClassification's)");
+    static_assert(vit::VisionTransformer<hf_dinov2_classifier>::F == 128);  // forward's features: [class token | patch mean]
 }
 
 TEST_CASE("vit load: a timm position table for another grid is resampled as timm's loader does; other families refuse it") {

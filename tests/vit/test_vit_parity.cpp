@@ -292,6 +292,9 @@ TEST_CASE("parity: transformers' CLIPModel, its image embedding (projection with
 TEST_CASE("parity: transformers' Dinov2Model at another grid than its pretraining's (the position table resampled as it does)") {
     check_parity<einvit_test::hf_dinov2_resampled>("hf_dinov2_resampled", vit::Family::hf_dinov2);
 }
+TEST_CASE("parity: transformers' Dinov2ForImageClassification (its classifier over the class token and the patch tokens' mean)") {
+    check_parity<einvit_test::hf_dinov2_classifier>("hf_dinov2_classifier", vit::Family::hf_dinov2);
+}
 TEST_CASE("parity: transformers' Dinov2Model at its pretraining size (the position table as it is)") {
     check_parity<einvit_test::hf_dinov2_native>("hf_dinov2_native", vit::Family::hf_dinov2);
 }

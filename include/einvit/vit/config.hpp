@@ -17,8 +17,10 @@ namespace einvit::inline EINVIT_ABI::vit {
 
 /// How the head reads the tokens: the class token; the mean of all tokens (vit-pytorch); the mean of the
 /// patch tokens (timm's "avg"); attention pooling (timm's "map": SigLIP): a learned query attends to
-/// every token with the model's heads, then a projection and a pre-norm residual MLP of mlp_dim.
-enum class Pooling { cls, mean_all, mean_patches, map };
+/// every token with the model's heads, then a projection and a pre-norm residual MLP of mlp_dim; the
+/// class token and the patch tokens' mean side by side, 2 x dim wide (transformers'
+/// Dinov2ForImageClassification: DINOv2's linear classifiers).
+enum class Pooling { cls, mean_all, mean_patches, map, cls_and_mean };
 enum class NormPlacement { pre, post };                    ///< ViT's pre-norm blocks, or the original Transformer's post-norm
 enum class PositionEmbedding { learned, sincos_2d };       ///< a learned table, or fixed 2-D sine-cosine
 enum class Activation { gelu_erf, gelu_tanh, relu, quick_gelu };  ///< of the MLP (quick_gelu: x·σ(1.702 x), OpenAI's CLIP)
@@ -52,13 +54,14 @@ struct Config {
     bool prefix_position = true;  ///< the learned position table covers the prefix tokens too; false: the patches only (timm's no_embed_class: DeiT-III, models with registers)
     bool layer_scale = false;  ///< each branch's output scaled per channel before the residual add (timm's ls1, ls2: DeiT-III, DINOv2)
     bool embed_norm = false;   ///< a LayerNorm on the tokens before the first block (timm's norm_pre: CLIP image towers)
-    Activation activation = Activation::gelu_erf;
-    PatchOrder patch_order = PatchOrder::c_p1_p2;
     /// An image size that is not a multiple of the patch: the patches are the whole ones, and the last
     /// (size % patch) rows or columns of pixels are not read, as a convolution of stride `patch` leaves
     /// them (timm's and transformers' so400m-patch14-384: 27 patches of 14 in 384). false: such a size
-    /// is a config error.
+    /// is a config error. (Here among the flags: placed between patch_order and layer_norm_eps, it made
+    /// clang 14 crash generating code for a function templated on a Config.)
     bool drop_partial_patches = false;
+    Activation activation = Activation::gelu_erf;
+    PatchOrder patch_order = PatchOrder::c_p1_p2;
     float layer_norm_eps = 1e-6f;
     float attention_scale = 0;  ///< 0: dim_head^-0.5
 
@@ -74,7 +77,9 @@ struct Config {
     /// The tokens before the patches: the class tokens, then the registers.
     constexpr std::size_t prefix_tokens() const noexcept { return class_tokens() + register_tokens; }
     constexpr std::size_t tokens() const noexcept { return patches() + prefix_tokens(); }
-    constexpr std::size_t feature_dim() const noexcept { return representation_size ? representation_size : dim; }
+    constexpr std::size_t feature_dim() const noexcept {
+        return representation_size ? representation_size : pooling == Pooling::cls_and_mean ? 2 * dim : dim;
+    }
     /// The head size of attention pooling (Pooling::map): dim / heads, whatever dim_head is.
     constexpr std::size_t pool_head_dim() const noexcept { return heads ? dim / heads : 0; }
 };
@@ -99,6 +104,7 @@ enum class ConfigProblem {
     layer_scale_needs_projection,
     map_pooling_needs_dim_divisible_by_heads,
     image_smaller_than_patch,
+    cls_and_mean_pooling_has_no_head_norm_or_pre_logits,
 };
 
 constexpr ConfigProblem config_problem(const Config& c) noexcept {
@@ -110,7 +116,7 @@ constexpr ConfigProblem config_problem(const Config& c) noexcept {
     if (c.dim == 0 || c.heads == 0 || c.depth == 0 || c.mlp_dim == 0) return ConfigProblem::sizes_must_be_positive;
     if (c.dim_head == 0 && c.dim % c.heads != 0) return ConfigProblem::dim_not_divisible_by_heads;
     if (!c.proj_out && c.inner_dim() != c.dim) return ConfigProblem::no_projection_needs_inner_dim_equal_to_dim;
-    if (c.pooling == Pooling::cls && !c.class_token) return ConfigProblem::cls_pooling_needs_class_token;
+    if ((c.pooling == Pooling::cls || c.pooling == Pooling::cls_and_mean) && !c.class_token) return ConfigProblem::cls_pooling_needs_class_token;
     if (c.distillation_token && !c.class_token) return ConfigProblem::distillation_token_needs_class_token;
     if (c.distillation_token && c.pooling != Pooling::cls) return ConfigProblem::distilled_model_pools_cls;
     if (c.position == PositionEmbedding::sincos_2d && c.dim % 4 != 0) return ConfigProblem::sincos_needs_dim_divisible_by_4;
@@ -119,6 +125,8 @@ constexpr ConfigProblem config_problem(const Config& c) noexcept {
     if (!(c.attention_scale >= 0 && c.attention_scale <= 3.4028234663852886e38f)) return ConfigProblem::attention_scale_negative;
     if (c.layer_scale && !c.proj_out) return ConfigProblem::layer_scale_needs_projection;
     if (c.pooling == Pooling::map && c.dim % c.heads != 0) return ConfigProblem::map_pooling_needs_dim_divisible_by_heads;
+    if (c.pooling == Pooling::cls_and_mean && (c.head_norm || c.representation_size))
+        return ConfigProblem::cls_and_mean_pooling_has_no_head_norm_or_pre_logits;
     return ConfigProblem::none;
 }
 
@@ -135,7 +143,7 @@ constexpr const char* describe(ConfigProblem p) noexcept {
         case ConfigProblem::sizes_must_be_positive: return "dim, heads, depth and mlp_dim must be positive";
         case ConfigProblem::dim_not_divisible_by_heads: return "dim is not divisible by heads (set dim_head to choose the head size)";
         case ConfigProblem::no_projection_needs_inner_dim_equal_to_dim: return "without an output projection heads * dim_head must equal dim";
-        case ConfigProblem::cls_pooling_needs_class_token: return "cls pooling needs the class token";
+        case ConfigProblem::cls_pooling_needs_class_token: return "cls pooling (and cls_and_mean) needs the class token";
         case ConfigProblem::distillation_token_needs_class_token: return "a distillation token needs the class token";
         case ConfigProblem::distilled_model_pools_cls: return "a distilled model pools the class and distillation tokens";
         case ConfigProblem::sincos_needs_dim_divisible_by_4: return "2-D sine-cosine position embedding needs dim divisible by 4";
@@ -144,6 +152,8 @@ constexpr const char* describe(ConfigProblem p) noexcept {
         case ConfigProblem::layer_scale_needs_projection: return "layer scale needs the output projection after attention (proj_out)";
         case ConfigProblem::map_pooling_needs_dim_divisible_by_heads: return "attention pooling (map) splits dim into heads: dim must be divisible by heads";
         case ConfigProblem::image_smaller_than_patch: return "the image is smaller than one patch";
+        case ConfigProblem::cls_and_mean_pooling_has_no_head_norm_or_pre_logits:
+            return "cls_and_mean pooling feeds the head its 2 x dim features directly (no head_norm, no representation_size)";
     }
     return "invalid";
 }
@@ -315,6 +325,16 @@ constexpr Config dinov2(std::size_t dim, std::size_t depth, std::size_t heads) {
 inline constexpr Config dinov2_small_patch14_224 = dinov2(384, 12, 6);
 inline constexpr Config dinov2_base_patch14_224 = dinov2(768, 12, 12);
 inline constexpr Config dinov2_large_patch14_224 = dinov2(1024, 24, 16);
+/// DINOv2's linear classifiers as transformers holds them (facebook/dinov2-{small,base,large}-imagenet1k-1-layer:
+/// Dinov2ForImageClassification) at 224: ImageNet-1k's classes from [class token | patch tokens' mean].
+constexpr Config dinov2_linear_classifier(Config c) {
+    c.pooling = Pooling::cls_and_mean;
+    c.num_classes = 1000;
+    return c;
+}
+inline constexpr Config dinov2_small_imagenet1k_1_layer = dinov2_linear_classifier(dinov2_small_patch14_224);
+inline constexpr Config dinov2_base_imagenet1k_1_layer = dinov2_linear_classifier(dinov2_base_patch14_224);
+inline constexpr Config dinov2_large_imagenet1k_1_layer = dinov2_linear_classifier(dinov2_large_patch14_224);
 
 /// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
 /// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).

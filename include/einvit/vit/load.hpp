@@ -31,7 +31,9 @@
 // - hf_dinov2 (transformers' Dinov2Model, facebook/dinov2-*): embeddings.{cls_token, mask_token (unread),
 //   position_embeddings, patch_embeddings.projection}, encoder.layer.N.{norm1, attention.attention.
 //   {query,key,value}, attention.output.dense, layer_scale1.lambda1, norm2, mlp.fc1, mlp.fc2,
-//   layer_scale2.lambda1}, layernorm: the class token's features (pooler_output). Its position table is
+//   layer_scale2.lambda1}, layernorm: the class token's features (pooler_output); or, under "dinov2.",
+//   Dinov2ForImageClassification's, with its classifier over the class token and the patch tokens' mean
+//   (Pooling::cls_and_mean). Its position table is
 //   for the pretraining grid (37 x 37 at 518); for another grid it is resampled at load exactly as
 //   transformers' interpolate_pos_encoding does in every pass (bicubic, scale factors (grid + 0.1) / 37).
 // - vit_pytorch (lucidrains' ViT): to_patch_embedding.{0,1,2,3} or .1, cls_token, pos_embedding,
@@ -223,7 +225,7 @@ inline Names family_names(Family f) {
         case Family::torch_encoder: return {"patch_embed", "", "", "cls_token", "", "pos_embedding", "encoder.norm", "", "", "head", ""};
         case Family::hf_siglip: return {"vision_model.embeddings.patch_embedding", "", "", "", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "classifier", ""};
         case Family::hf_clip: return {"vision_model.embeddings.patch_embedding", "", "", "vision_model.embeddings.class_embedding", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "visual_projection", "", "", "vision_model.pre_layrnorm"};
-        case Family::hf_dinov2: return {"embeddings.patch_embeddings.projection", "", "", "embeddings.cls_token", "", "embeddings.position_embeddings", "layernorm", "", "", "", ""};
+        case Family::hf_dinov2: return {"embeddings.patch_embeddings.projection", "", "", "embeddings.cls_token", "", "embeddings.position_embeddings", "layernorm", "", "", "classifier", ""};
     }
     return {};
 }
@@ -309,7 +311,11 @@ template <Config C>
 Weights read_weights(CheckpointReader& r, Family family) {
     using M = VisionTransformer<C>;
     constexpr std::uint64_t D = M::D, T = M::T, I = M::I, MLP = M::MLP, NC = C.num_classes, p = C.patch, Ch = C.channels;
-    const detail::Names n = detail::family_names(family);
+    detail::Names n = detail::family_names(family);
+    // transformers' Dinov2ForImageClassification holds Dinov2Model's tensors under "dinov2."
+    const std::string dinov2_prefix =
+        family == Family::hf_dinov2 && r.has("dinov2.embeddings.patch_embeddings.projection.weight") ? "dinov2." : "";
+    for (std::string* name : {&n.patch, &n.cls, &n.pos, &n.norm}) *name = dinov2_prefix + *name;
     Weights w;
     // One block for every packed weight: a run of huge pages on Linux (gemm::PackedStore).
     w.store = gemm::PackedStore<float>(M::packed_weight_floats);
@@ -382,6 +388,12 @@ Weights read_weights(CheckpointReader& r, Family family) {
     refuse_if(siglip_classifier && (C.pooling == Pooling::cls || !C.num_classes),
               " models pool by attention (pooling = map, num_classes = 0), or by the tokens' mean into a classifier (pooling = mean_all, SiglipForImageClassification)");
     if (siglip_classifier) r.ignore_prefix("vision_model.head.");
+    // DINOv2: Dinov2Model gives the class token's features; Dinov2ForImageClassification's classifier reads
+    // the class token and the patch tokens' mean side by side
+    refuse_if(C.pooling == Pooling::cls_and_mean && family != Family::hf_dinov2,
+              " models have no classifier over the class token and the patch tokens' mean (pooling = cls_and_mean is transformers' Dinov2ForImageClassification's)");
+    refuse_if(family == Family::hf_dinov2 && C.num_classes && C.pooling != Pooling::cls_and_mean,
+              " classifiers read the class token and the patch tokens' mean (pooling = cls_and_mean in the config)");
     if (C.num_classes) family_has(n.head, " models have no classifier (num_classes = 0 in the config: the pooled features)");
     if (hf_tower)
         for (const char* other : {"text_model.", "text_projection.", "logit_scale", "logit_bias"}) r.ignore_prefix(other);
@@ -440,7 +452,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
             w.pos = hf_tower ? r.take(n.pos, {rows, D}) : r.take(n.pos, {1, rows, D});
         }
         if (hf_tower) r.ignore("vision_model.embeddings.position_ids");  // older checkpoints kept nn.Embedding's index buffer
-        if (family == Family::hf_dinov2) r.ignore("embeddings.mask_token");  // masked pretraining's, unused by a forward pass
+        if (family == Family::hf_dinov2) r.ignore(dinov2_prefix + "embeddings.mask_token");  // masked pretraining's, unused by a forward pass
     } else {
         w.pos.resize(M::NP * D);
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
@@ -485,7 +497,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
             case Family::hf_clip: {
                 // transformers' layers, q, k and v apart: ViT's, DINOv2's, and the SigLIP and CLIP towers'
                 const bool vit = family == Family::hf, dino = family == Family::hf_dinov2, tower = !vit && !dino;
-                const std::string base = (vit ? "vit.encoder.layer." : dino ? "encoder.layer." : "vision_model.encoder.layers.") + i + ".";
+                const std::string base = (vit ? "vit.encoder.layer." : dino ? dinov2_prefix + "encoder.layer." : "vision_model.encoder.layers.") + i + ".";
                 b.norm1 = norm(base + (vit ? "layernorm_before" : dino ? "norm1" : "layer_norm1"), D);
                 b.qkv = tower ? joined_qkv(base + "self_attn.", {"q_proj", "k_proj", "v_proj"})
                               : joined_qkv(base + "attention.attention.", {"query", "key", "value"});

@@ -768,6 +768,14 @@ private:
                 float* pb = pooled + b * D;
                 if constexpr (C.pooling == Pooling::cls) {
                     std::memcpy(pb, xb, D * sizeof(float));
+                } else if constexpr (C.pooling == Pooling::cls_and_mean) {
+                    // [class token | the patch tokens' mean]: the features, 2 D wide, straight into feats
+                    float* fb = feats + b * F;
+                    std::memcpy(fb, xb, D * sizeof(float));
+                    for (std::size_t d = 0; d < D; ++d) fb[D + d] = 0;
+                    for (std::size_t t = P; t < T; ++t)
+                        for (std::size_t d = 0; d < D; ++d) fb[D + d] += xb[t * D + d];
+                    for (std::size_t d = 0; d < D; ++d) fb[D + d] /= static_cast<float>(T - P);
                 } else {
                     const std::size_t first = C.pooling == Pooling::mean_all ? 0 : P;
                     for (std::size_t d = 0; d < D; ++d) pb[d] = 0;
@@ -778,7 +786,7 @@ private:
             }
         }
         if constexpr (C.head_norm) norm_rows(v_.head_norm, pooled, pooled, n);
-        const float* f = pooled;
+        const float* f = C.pooling == Pooling::cls_and_mean ? feats : pooled;
         if constexpr (C.representation_size != 0) {
             linear(v_.pre_logits, pooled, D, feats, F, n, gemm::Activation::tanh);
             f = feats;

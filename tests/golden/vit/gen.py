@@ -360,6 +360,14 @@ def build(case):
         model = SiglipVisionModel(config)
         sharp_hf_pool(model.vision_model.head)
         return HfPooled(model), (3, 36, 36)
+    if case == "hf_dinov2_classifier":  # Dinov2ForImageClassification: [class token | patch mean] into a classifier
+        from transformers import Dinov2Config, Dinov2ForImageClassification
+        config = Dinov2Config(image_size=56, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                              mlp_ratio=2, num_labels=7)
+        model = Dinov2ForImageClassification(config)
+        with torch.no_grad():  # as hf_dinov2_resampled's: run at 40 x 48, the 7 x 7 table resampled to 5 x 6
+            model.dinov2.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(3))
+        return layer_scales(HfLogits(model)), (3, 40, 48)
     if case == "hf_siglip_classifier":  # SiglipForImageClassification: the tokens' mean into a classifier
         from transformers import SiglipConfig, SiglipForImageClassification
         config = SiglipConfig(
@@ -456,7 +464,7 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "timm_reg_norm_pre", "timm_clip_quickgelu", "timm_siglip_map", "timm_map_prefix_features",
          "timm_siglip_base_2_blocks", "hf_siglip", "hf_clip", "hf_dinov2_resampled", "hf_dinov2_native",
          "hf_dinov2_strip", "timm_resampled", "timm_resampled_reg", "timm_resampled_distilled", "timm_partial_patches",
-         "hf_siglip_partial", "hf_siglip_classifier"]
+         "hf_siglip_partial", "hf_siglip_classifier", "hf_dinov2_classifier"]
 
 
 def main():
