@@ -10226,23 +10226,17 @@ private:
             (void)qkv, (void)att, (void)mlp, (void)mask;
             for (std::size_t b = 0; b < n; ++b) {
                 const float* xb = x + b * kept_rows * D;
-                float* pb = pooled + b * D;
-                if constexpr (C.pooling == Pooling::cls) {
-                    std::memcpy(pb, xb, D * sizeof(float));
-                } else if constexpr (C.pooling == Pooling::cls_and_mean) {
-                    // [class token | the patch tokens' mean]: the features, 2 D wide, straight into feats
-                    float* fb = feats + b * F;
-                    std::memcpy(fb, xb, D * sizeof(float));
-                    for (std::size_t d = 0; d < D; ++d) fb[D + d] = 0;
-                    for (std::size_t t = P; t < T; ++t)
-                        for (std::size_t d = 0; d < D; ++d) fb[D + d] += xb[t * D + d];
-                    for (std::size_t d = 0; d < D; ++d) fb[D + d] /= static_cast<float>(T - P);
-                } else {
+                // pooled's row; for cls_and_mean the features' row, [class token | the patch tokens' mean]
+                constexpr bool both = C.pooling == Pooling::cls_and_mean;
+                float* pb = both ? feats + b * F : pooled + b * D;
+                if constexpr (C.pooling == Pooling::cls || both) std::memcpy(pb, xb, D * sizeof(float));
+                if constexpr (C.pooling != Pooling::cls) {
+                    float* mean = both ? pb + D : pb;
                     const std::size_t first = C.pooling == Pooling::mean_all ? 0 : P;
-                    for (std::size_t d = 0; d < D; ++d) pb[d] = 0;
+                    for (std::size_t d = 0; d < D; ++d) mean[d] = 0;
                     for (std::size_t t = first; t < T; ++t)  // token by token, along the rows of x
-                        for (std::size_t d = 0; d < D; ++d) pb[d] += xb[t * D + d];
-                    for (std::size_t d = 0; d < D; ++d) pb[d] /= static_cast<float>(T - first);
+                        for (std::size_t d = 0; d < D; ++d) mean[d] += xb[t * D + d];
+                    for (std::size_t d = 0; d < D; ++d) mean[d] /= static_cast<float>(T - first);
                 }
             }
         }
