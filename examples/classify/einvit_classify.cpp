@@ -488,7 +488,7 @@ int main(int argc, char** argv) {
         if (fashion && opt.changes_preprocessing())
             fail("--resize, --filter, --mean and --std are for ImageNet-size models; the Fashion-MNIST model's preprocessing is fixed");
         Preprocessing& pre = opt.pre = arch.preprocessing;
-        if (opt.resize) pre.resize_short = *opt.resize;
+        if (opt.resize) pre.resize_short = *opt.resize, pre.resize_square = 0;
         if (opt.filter) pre.filter = *opt.filter;
         if (opt.mean) std::copy(opt.mean->begin(), opt.mean->end(), pre.mean);
         if (opt.std) std::copy(opt.std->begin(), opt.std->end(), pre.std);

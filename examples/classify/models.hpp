@@ -112,12 +112,11 @@ inline Preprocessing torchvision_imagenet(std::size_t resize) {
 }
 inline Preprocessing timm_256() { return {284, Filter::bicubic, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}, "resize 284 bicubic, crop 256, mean/std 0.5"}; }
 inline Preprocessing hf_vit() { return {0, Filter::bilinear, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}, "resize to 224 x 224 bilinear, mean/std 0.5"}; }
-
-template <vit::Config C>
-constexpr vit::Config hf_eps() {
-    vit::Config c = C;
-    c.layer_norm_eps = 1e-12f;  // HF transformers' ViTConfig default
-    return c;
+/// facebook/deit-*-distilled-patch16-224's DeiTImageProcessor: both sides to 256, bicubic, the centre 224
+inline Preprocessing hf_deit() {
+    Preprocessing p{0, Filter::bicubic, {}, {}, "resize to 256 x 256 bicubic, crop 224, ImageNet mean/std", 256};
+    for (int c = 0; c < 3; ++c) p.mean[c] = imagenet_mean[c], p.std[c] = imagenet_std[c];
+    return p;
 }
 
 /// Every architecture einvit-classify knows, the first of a signature and family being the default.
@@ -149,10 +148,14 @@ inline const std::vector<Arch>& architectures() {
         arch<p::vit_base_patch32_224>("vit_b_32", F::torchvision, torchvision_imagenet(256)),
         arch<p::vit_large_patch16_224>("vit_l_16", F::torchvision, torchvision_imagenet(242)),
         // HF transformers ViTForImageClassification
-        arch<hf_eps<p::vit_tiny_patch16_224>()>("hf-vit-tiny-patch16-224", F::hf, hf_vit()),
-        arch<hf_eps<p::vit_small_patch16_224>()>("hf-vit-small-patch16-224", F::hf, hf_vit()),
-        arch<hf_eps<p::vit_base_patch16_224>()>("hf-vit-base-patch16-224", F::hf, hf_vit()),
-        arch<hf_eps<p::vit_large_patch16_224>()>("hf-vit-large-patch16-224", F::hf, hf_vit()),
+        arch<p::hf_layer_norm(p::vit_tiny_patch16_224)>("hf-vit-tiny-patch16-224", F::hf, hf_vit()),
+        arch<p::hf_layer_norm(p::vit_small_patch16_224)>("hf-vit-small-patch16-224", F::hf, hf_vit()),
+        arch<p::hf_layer_norm(p::vit_base_patch16_224)>("hf-vit-base-patch16-224", F::hf, hf_vit()),
+        arch<p::hf_layer_norm(p::vit_large_patch16_224)>("hf-vit-large-patch16-224", F::hf, hf_vit()),
+        // HF transformers DeiTForImageClassificationWithTeacher (facebook/deit-*-distilled-patch16-224)
+        arch<p::hf_layer_norm(p::deit_tiny_distilled_patch16_224)>("hf-deit-tiny-distilled-patch16-224", F::hf_deit, hf_deit()),
+        arch<p::hf_layer_norm(p::deit_small_distilled_patch16_224)>("hf-deit-small-distilled-patch16-224", F::hf_deit, hf_deit()),
+        arch<p::hf_layer_norm(p::deit_base_distilled_patch16_224)>("hf-deit-base-distilled-patch16-224", F::hf_deit, hf_deit()),
     };
     return all;
 }
@@ -205,6 +208,8 @@ inline Detected detect(const einvit::io::SafeTensors& f) {
          "heads.pre_logits.weight", "class_token", "", ""},
         {vit::Family::hf, "vit.embeddings.patch_embeddings.projection.weight", "vit.encoder.layer.", ".layernorm_before.weight",
          "vit.embeddings.position_embeddings", "classifier.weight", "", "", "vit.embeddings.cls_token", "", ""},
+        {vit::Family::hf_deit, "deit.embeddings.patch_embeddings.projection.weight", "deit.encoder.layer.", ".layernorm_before.weight",
+         "deit.embeddings.position_embeddings", "cls_classifier.weight", "distillation_classifier.weight", "", "deit.embeddings.cls_token", "", ""},
     };
     Detected d;
     for (const Layout& l : layouts) {

@@ -106,11 +106,12 @@ struct Preprocessing {
     float mean[3] = {0.5f, 0.5f, 0.5f};
     float std[3] = {0.5f, 0.5f, 0.5f};
     const char* description = "";
+    std::size_t resize_square = 0;  // (resize_short 0) both sides to this, the aspect not kept, then the centre crop (HF's DeiT: 256)
 };
 
 inline constexpr float imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, imagenet_std[3] = {0.229f, 0.224f, 0.225f};
 
-/// Resize (shorter side to `p.resize_short`, or both sides to the input size), crop the centre to
+/// Resize (shorter side to `p.resize_short`, both sides to `p.resize_square`, or both to the input size), crop the centre to
 /// `height` x `width` (the offset rounded half to even, as torchvision does), scale to [0, 1] and
 /// normalise; writes channels x height x width floats to `out`.
 inline void preprocess(const Image& img, const Preprocessing& p, std::size_t height, std::size_t width, float* out) {
@@ -125,6 +126,9 @@ inline void preprocess(const Image& img, const Preprocessing& p, std::size_t hei
         }
         rw = std::max(rw, width);
         rh = std::max(rh, height);
+    } else if (p.resize_square) {
+        rw = std::max(p.resize_square, width);
+        rh = std::max(p.resize_square, height);
     }
     const auto top = static_cast<std::size_t>(std::nearbyint(static_cast<double>(rh - height) / 2.0));
     const auto left = static_cast<std::size_t>(std::nearbyint(static_cast<double>(rw - width) / 2.0));

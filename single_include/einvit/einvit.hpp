@@ -9234,6 +9234,14 @@ inline constexpr Config deit_tiny_distilled_patch16_224 = deit(192, 3, true);
 inline constexpr Config deit_small_distilled_patch16_224 = deit(384, 6, true);
 inline constexpr Config deit_base_distilled_patch16_224 = deit(768, 12, true);
 
+/// A preset as transformers' ViTConfig and DeiTConfig make it: LayerNorm's epsilon 1e-12 (timm's is 1e-6),
+/// for their checkpoints (Family::hf, Family::hf_deit):
+///   load<hf_layer_norm(deit_base_distilled_patch16_224)>(file, Family::hf_deit)   // facebook/deit-base-distilled-patch16-224
+constexpr Config hf_layer_norm(Config c) {
+    c.layer_norm_eps = 1e-12f;
+    return c;
+}
+
 /// DeiT-III (timm's deit3_*): layer scale after each branch, positions for the patches alone.
 constexpr Config deit3(std::size_t dim, std::size_t depth, std::size_t heads) {
     Config c = vit(dim, depth, heads, 16);
@@ -10591,7 +10599,14 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 //   mlp.0, mlp.3}, encoder.ln, heads.head (heads.pre_logits with a representation layer).
 // - hf (transformers' ViTForImageClassification): vit.embeddings.*, vit.encoder.layer.N.{layernorm_before,
 //   attention.attention.{query,key,value}, attention.output.dense, layernorm_after,
-//   intermediate.dense, output.dense}, vit.layernorm, classifier; q, k and v are joined into one qkv.
+//   intermediate.dense, output.dense}, vit.layernorm, classifier; q, k and v are joined into one qkv. A
+//   position table for another grid is resampled as transformers' interpolate_pos_encoding does in a pass
+//   (bicubic, scale factors (grid + 0.1) / the table's side), as DINOv2's below.
+// - hf_deit (transformers' DeiTForImageClassificationWithTeacher, facebook/deit-*-distilled-*: the class
+//   and distillation tokens' classifiers averaged): deit.embeddings.{cls_token, distillation_token,
+//   position_embeddings, patch_embeddings.projection}, deit.encoder.layer.N.{...as ViT's}, deit.layernorm,
+//   cls_classifier, distillation_classifier. Or DeiTForImageClassification: the class token's classifier
+//   alone, its distillation token taken as a register (register_tokens = 1). Tables resampled as hf's.
 // - hf_siglip (transformers' SiglipVisionModel, or SiglipModel's vision tower): vision_model.{embeddings.
 //   {patch_embedding, position_embedding}, encoder.layers.N.{layer_norm1, self_attn.{q,k,v,out}_proj,
 //   layer_norm2, mlp.fc1, mlp.fc2}, post_layernorm, head.{probe, attention.in_proj_*, attention.out_proj,
@@ -10647,10 +10662,10 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 namespace einvit::inline EINVIT_ABI::vit {
 
 /// The code base a checkpoint comes from, which fixes its tensor names.
-enum class Family { timm, torchvision, hf, vit_pytorch, vit_pytorch_simple, vit_pytorch_seed, torch_encoder, hf_siglip, hf_clip, hf_dinov2 };
+enum class Family { timm, torchvision, hf, vit_pytorch, vit_pytorch_simple, vit_pytorch_seed, torch_encoder, hf_siglip, hf_clip, hf_dinov2, hf_deit };
 
 /// Family name for messages and command lines ("timm", "torchvision", "hf", "vit-pytorch",
-/// "vit-pytorch-simple", "vit-pytorch-seed", "torch-encoder", "hf-siglip", "hf-clip", "hf-dinov2").
+/// "vit-pytorch-simple", "vit-pytorch-seed", "torch-encoder", "hf-siglip", "hf-clip", "hf-dinov2", "hf-deit").
 constexpr const char* to_string(Family f) noexcept {
     switch (f) {
         case Family::timm: return "timm";
@@ -10663,6 +10678,7 @@ constexpr const char* to_string(Family f) noexcept {
         case Family::hf_siglip: return "hf-siglip";
         case Family::hf_clip: return "hf-clip";
         case Family::hf_dinov2: return "hf-dinov2";
+        case Family::hf_deit: return "hf-deit";
     }
     return "?";
 }
@@ -10794,6 +10810,9 @@ inline Names family_names(Family f) {
         case Family::hf_siglip: return {"vision_model.embeddings.patch_embedding", "", "", "", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "classifier", ""};
         case Family::hf_clip: return {"vision_model.embeddings.patch_embedding", "", "", "vision_model.embeddings.class_embedding", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "visual_projection", "", "", "vision_model.pre_layrnorm"};
         case Family::hf_dinov2: return {"embeddings.patch_embeddings.projection", "", "", "embeddings.cls_token", "", "embeddings.position_embeddings", "layernorm", "", "", "classifier", ""};
+        // DeiTForImageClassification's distillation token, which its classifier does not read, is a
+        // prefix token no head reads: a register, for einvit
+        case Family::hf_deit: return {"deit.embeddings.patch_embeddings.projection", "", "", "deit.embeddings.cls_token", "deit.embeddings.distillation_token", "deit.embeddings.position_embeddings", "deit.layernorm", "", "", "classifier", "distillation_classifier", "deit.embeddings.distillation_token"};
     }
     return {};
 }
@@ -10802,7 +10821,7 @@ inline Names family_names(Family f) {
 // it reads and their weights.
 using Taps = std::vector<std::pair<std::size_t, double>>;
 
-// transformers' interpolate_pos_encoding (DINOv2): torch.nn.functional.interpolate(mode="bicubic",
+// transformers' interpolate_pos_encoding (ViT, DeiT, DINOv2): torch.nn.functional.interpolate(mode="bicubic",
 // align_corners=False) with the scale factor it is given, (out + 0.1) / in: output i reads around source
 // coordinate (i + 0.5) / factor - 0.5 with Keys' cubic (a = -0.75) over 4 taps, indices clamped.
 inline std::vector<Taps> scaled_cubic_taps(std::size_t in, std::size_t out) {
@@ -10962,6 +10981,15 @@ Weights read_weights(CheckpointReader& r, Family family) {
               " models have no classifier over the class token and the patch tokens' mean (pooling = cls_and_mean is transformers' Dinov2ForImageClassification's)");
     refuse_if(family == Family::hf_dinov2 && C.num_classes && C.pooling != Pooling::cls_and_mean,
               " classifiers read the class token and the patch tokens' mean (pooling = cls_and_mean in the config)");
+    // DeiT: DeiTForImageClassificationWithTeacher (the class and distillation tokens' classifiers, averaged), or
+    // DeiTForImageClassification (the class token's alone; its distillation token a register here)
+    if (family == Family::hf_deit) {
+        const bool with_teacher = C.distillation_token && C.register_tokens == 0, alone = !C.distillation_token && C.register_tokens == 1;
+        refuse_if(!C.num_classes || C.pooling != Pooling::cls || !(with_teacher || alone),
+                  " models are DeiTForImageClassificationWithTeacher (distillation_token = true, num_classes > 0) or "
+                  "DeiTForImageClassification (its distillation token, which no classifier reads, as register_tokens = 1)");
+        if (C.distillation_token) n.head = "cls_classifier";
+    }
     if (C.num_classes) family_has(n.head, " models have no classifier (num_classes = 0 in the config: the pooled features)");
     if (hf_tower)
         for (const char* other : {"text_model.", "text_projection.", "logit_scale", "logit_bias"}) r.ignore_prefix(other);
@@ -11004,11 +11032,13 @@ Weights read_weights(CheckpointReader& r, Family family) {
         // timm's checkpoint_filter_fn (create_model(..., pretrained=True, img_size=...)): a table of another
         // count of rows (one of as many rows in another shape is taken as it is)
         const bool timm_resamples = timm && square && table_rows != rows;
-        // transformers' DINOv2: unless the grid is the pretraining one (as many patches in another shape
-        // are resampled too)
-        const bool dinov2_resamples = family == Family::hf_dinov2 && C.class_token && C.prefix_position && M::P == 1 &&
-                                      square && !(C.grid_h() == g0 && C.grid_w() == g0);
-        if (timm_resamples || dinov2_resamples) {
+        // transformers' interpolate_pos_encoding, which DINOv2 runs in every pass and ViT and DeiT when asked
+        // (a checkpoint for another grid runs in transformers only so): unless grid and image are square and
+        // the table's (as many patches in another shape are resampled too)
+        const bool hf_resamples =
+            (family == Family::hf_dinov2 || family == Family::hf || family == Family::hf_deit) && C.class_token &&
+            C.prefix_position && square && !(C.grid_h() == g0 && C.grid_w() == g0 && C.image_height == C.image_width);
+        if (timm_resamples || hf_resamples) {
             const auto full = r.take(n.pos, {1, table_rows, D});
             if (!r.failed()) {
                 const auto taps = timm_resamples ? antialiased_cubic_taps : scaled_cubic_taps;
@@ -11060,12 +11090,16 @@ Weights read_weights(CheckpointReader& r, Family family) {
                 break;
             }
             case Family::hf:
+            case Family::hf_deit:
             case Family::hf_dinov2:
             case Family::hf_siglip:
             case Family::hf_clip: {
-                // transformers' layers, q, k and v apart: ViT's, DINOv2's, and the SigLIP and CLIP towers'
-                const bool vit = family == Family::hf, dino = family == Family::hf_dinov2, tower = !vit && !dino;
-                const std::string base = (vit ? "vit.encoder.layer." : dino ? dinov2_prefix + "encoder.layer." : "vision_model.encoder.layers.") + i + ".";
+                // transformers' layers, q, k and v apart: ViT's (and DeiT's, the same), DINOv2's, and the
+                // SigLIP and CLIP towers'
+                const bool vit = family == Family::hf || family == Family::hf_deit, dino = family == Family::hf_dinov2,
+                           tower = !vit && !dino;
+                const std::string base = (family == Family::hf ? "vit.encoder.layer." : family == Family::hf_deit ? "deit.encoder.layer."
+                                          : dino ? dinov2_prefix + "encoder.layer." : "vision_model.encoder.layers.") + i + ".";
                 b.norm1 = norm(base + (vit ? "layernorm_before" : dino ? "norm1" : "layer_norm1"), D);
                 b.qkv = tower ? joined_qkv(base + "self_attn.", {"q_proj", "k_proj", "v_proj"})
                               : joined_qkv(base + "attention.attention.", {"query", "key", "value"});

@@ -191,4 +191,37 @@ inline constexpr einvit::vit::Config hf_dinov2_classifier = [] {
     return c;
 }();
 
+// gen.py's hf_vit_resampled: hf_small's kind made at 32 x 32 (4 x 4 patches of 8) run at 40 x 24 (5 x 3) with
+// interpolate_pos_encoding=True: its position table resampled as transformers does in the pass
+inline constexpr einvit::vit::Config hf_vit_resampled = [] {
+    einvit::vit::Config c = hf_small;
+    c.image_height = 40;
+    c.image_width = 24;
+    return c;
+}();
+
+// gen.py's hf_deit_distilled: transformers' DeiTForImageClassificationWithTeacher (the class and distillation
+// tokens' classifiers, averaged) at its size, 32 x 32
+inline constexpr einvit::vit::Config hf_deit_distilled = [] {
+    einvit::vit::Config c = hf_small;
+    c.distillation_token = true;
+    return c;
+}();
+
+// gen.py's hf_deit_resampled: the same made at 32 x 32 (4 x 4) run at 56 x 40 (7 x 5), interpolate_pos_encoding
+inline constexpr einvit::vit::Config hf_deit_resampled = [] {
+    einvit::vit::Config c = hf_deit_distilled;
+    c.image_height = 56;
+    c.image_width = 40;
+    return c;
+}();
+
+// gen.py's hf_deit_classifier: transformers' DeiTForImageClassification, whose classifier reads the class
+// token alone: its distillation token is a prefix token no head reads, a register with a position
+inline constexpr einvit::vit::Config hf_deit_classifier = [] {
+    einvit::vit::Config c = hf_small;
+    c.register_tokens = 1;
+    return c;
+}();
+
 }  // namespace einvit_test

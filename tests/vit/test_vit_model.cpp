@@ -214,7 +214,7 @@ TEST_CASE("vit load: registers, layer scale, positions for the patches alone, no
     static_assert(vit::VisionTransformer<hf_dinov2_classifier>::F == 128);  // forward's features: [class token | patch mean]
 }
 
-TEST_CASE("vit load: a timm position table for another grid is resampled as timm's loader does; other families refuse it") {
+TEST_CASE("vit load: a position table for another grid is resampled as timm's loader does, and transformers' interpolate_pos_encoding; torchvision refuses it") {
     // (the values against timm: parity's timm_resampled cases)
     using einvit_test::timm_resampled;
     const auto file = einvit::io::SafeTensors::open(golden("timm_resampled.safetensors"));  // 1 + 6 x 6 rows
@@ -235,15 +235,41 @@ TEST_CASE("vit load: a timm position table for another grid is resampled as timm
     }();
     CHECK(load_error([&] { (void)vit::load<patch_positions>(file, vit::Family::timm); }) ==
           golden("timm_resampled.safetensors") + ": tensor 'pos_embed' has shape [1, 37, 64], expected [1, 40, 64]");
-    // transformers' ViT does not resample at load (only in a pass asked to): a table for 4 x 4 refused at 6 x 6
+    // torchvision's models keep their table's grid: a table for 4 x 4 refused at 6 x 6
+    constexpr vit::Config torchvision_larger = [] {
+        vit::Config c = vit::presets::vit(64, 2, 4, 8, 48, 11);
+        c.mlp_dim = 128;
+        c.representation_size = 64;
+        return c;
+    }();
+    const auto tv = einvit::io::SafeTensors::open(golden("torchvision_pre_logits.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<torchvision_larger>(tv, vit::Family::torchvision); }) ==
+          golden("torchvision_pre_logits.safetensors") + ": tensor 'encoder.pos_embedding' has shape [1, 17, 64], expected [1, 37, 64]");
+    // transformers' ViT and DeiT resample it as interpolate_pos_encoding does in a pass (parity's
+    // hf_vit_resampled, hf_deit_resampled): a 4 x 4 table at 6 x 6, and at 1 x 16 (as many patches, another
+    // shape); at 4 x 4 it is taken as it is
     constexpr vit::Config hf_larger = [] {
         vit::Config c = einvit_test::hf_small;
         c.image_height = c.image_width = 48;
         return c;
     }();
+    constexpr vit::Config hf_strip = [] {
+        vit::Config c = einvit_test::hf_small;
+        c.image_height = 8;
+        c.image_width = 128;
+        return c;
+    }();
     const auto hf = einvit::io::SafeTensors::open(golden("hf_vit.safetensors"));
-    CHECK(load_error([&] { (void)vit::load<hf_larger>(hf, vit::Family::hf); }) ==
-          golden("hf_vit.safetensors") + ": tensor 'vit.embeddings.position_embeddings' has shape [1, 17, 64], expected [1, 37, 64]");
+    const einvit::io::TensorInfo* hf_entry = hf.find("vit.embeddings.position_embeddings");
+    REQUIRE(hf_entry != nullptr);
+    std::vector<float> hf_table(static_cast<std::size_t>(hf_entry->elements()));
+    hf.read_as_float(*hf_entry, hf_table.data());
+    CHECK(vit::load<hf_larger>(hf, vit::Family::hf).weights().pos.size() == (1 + 6 * 6) * 64);
+    const auto strip = vit::load<hf_strip>(hf, vit::Family::hf);
+    REQUIRE(strip.weights().pos.size() == hf_table.size());
+    CHECK(std::equal(hf_table.begin(), hf_table.begin() + 64, strip.weights().pos.begin()));  // the class token's row
+    CHECK(!std::equal(hf_table.begin() + 64, hf_table.end(), strip.weights().pos.begin() + 64));
+    CHECK(vit::load<einvit_test::hf_small>(hf, vit::Family::hf).weights().pos == hf_table);
     // the taps: the same size is the identity; every output's weights sum to 1, shrinking reads every row
     for (std::size_t n : {1, 4, 7}) {
         const auto same = vit::detail::antialiased_cubic_taps(n, n);
@@ -267,6 +293,48 @@ TEST_CASE("vit load: a timm position table for another grid is resampled as timm
         }
         if (in > out) CHECK(std::count(read.begin(), read.end(), 0) == 0);
     }
+}
+
+TEST_CASE("vit load: transformers' DeiT, with its teacher's classifier or without; a config of neither kind is refused") {
+    // (the values against transformers: parity's hf_deit cases)
+    using einvit_test::hf_deit_classifier;
+    using einvit_test::hf_deit_distilled;
+    const auto teacher = einvit::io::SafeTensors::open(golden("hf_deit_distilled.safetensors"));
+    const auto alone = einvit::io::SafeTensors::open(golden("hf_deit_classifier.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<hf_deit_distilled>(teacher, vit::Family::hf_deit); }) == "(no error)");
+    CHECK(load_error([&] { (void)vit::load<hf_deit_classifier>(alone, vit::Family::hf_deit); }) == "(no error)");
+    // each kind's classifiers named
+    CHECK(load_error([&] { (void)vit::load<hf_deit_distilled>(alone, vit::Family::hf_deit); }) ==
+          golden("hf_deit_classifier.safetensors") + ": missing tensor 'cls_classifier.weight' (expected shape [7, 64])");
+    CHECK(load_error([&] { (void)vit::load<hf_deit_classifier>(teacher, vit::Family::hf_deit); }) ==
+          golden("hf_deit_distilled.safetensors") + ": missing tensor 'classifier.weight' (expected shape [7, 64])");
+    // a config of neither kind: no distillation token, or a second register, or no classifier
+    const std::string neither =
+        "einvit::vit: hf-deit models are DeiTForImageClassificationWithTeacher (distillation_token = true, num_classes > 0) or "
+        "DeiTForImageClassification (its distillation token, which no classifier reads, as register_tokens = 1)";
+    CHECK(load_error([&] { (void)vit::load<hf_small>(alone, vit::Family::hf_deit); }) == neither);
+    constexpr vit::Config two_registers = [] {
+        vit::Config c = hf_deit_classifier;
+        c.register_tokens = 2;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<two_registers>(alone, vit::Family::hf_deit); }) == neither);
+    constexpr vit::Config teacher_and_register = [] {
+        vit::Config c = hf_deit_distilled;
+        c.register_tokens = 1;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<teacher_and_register>(teacher, vit::Family::hf_deit); }) == neither);
+    constexpr vit::Config features = [] {
+        vit::Config c = hf_deit_distilled;
+        c.num_classes = 0;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<features>(teacher, vit::Family::hf_deit); }) == neither);
+    static_assert(vit::presets::hf_layer_norm(vit::presets::deit_base_distilled_patch16_224).layer_norm_eps == 1e-12f);
+    // read as transformers' ViT: its names are not DeiT's
+    CHECK(load_error([&] { (void)vit::load<hf_small>(teacher, vit::Family::hf); }) ==
+          golden("hf_deit_distilled.safetensors") + ": missing tensor 'vit.embeddings.patch_embeddings.projection.weight' (expected shape [64, 3, 8, 8])");
 }
 
 TEST_CASE("vit: an image size that is not a multiple of the patch reads the whole patches; the pixels left over change nothing") {

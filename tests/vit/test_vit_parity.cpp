@@ -340,6 +340,18 @@ TEST_CASE("parity: vit-pytorch SimpleViT (2-D sine-cosine positions, no class to
 }
 TEST_CASE("parity: timm with global_pool avg and fc_norm") { check_parity<timm_avg>("timm_avg_pool_fc_norm", vit::Family::timm); }
 TEST_CASE("parity: HF transformers ViTForImageClassification") { check_parity<hf_small>("hf_vit", vit::Family::hf); }
+TEST_CASE("parity: transformers' ViTForImageClassification at another size than its config's (interpolate_pos_encoding)") {
+    check_parity<einvit_test::hf_vit_resampled>("hf_vit_resampled", vit::Family::hf);
+}
+TEST_CASE("parity: transformers' DeiTForImageClassificationWithTeacher (class and distillation classifiers averaged)") {
+    check_parity<einvit_test::hf_deit_distilled>("hf_deit_distilled", vit::Family::hf_deit);
+}
+TEST_CASE("parity: transformers' DeiTForImageClassificationWithTeacher at another size (interpolate_pos_encoding)") {
+    check_parity<einvit_test::hf_deit_resampled>("hf_deit_resampled", vit::Family::hf_deit);
+}
+TEST_CASE("parity: transformers' DeiTForImageClassification (the class token's classifier; the distillation token unread)") {
+    check_parity<einvit_test::hf_deit_classifier>("hf_deit_classifier", vit::Family::hf_deit);
+}
 TEST_CASE("parity: the HF model from save_pretrained's shards and index gives the single file's logits, bit for bit") {
     constexpr std::size_t B = 8;
     using Model = vit::VisionTransformer<hf_small>;

@@ -216,6 +216,14 @@ inline constexpr Config deit_tiny_distilled_patch16_224 = deit(192, 3, true);
 inline constexpr Config deit_small_distilled_patch16_224 = deit(384, 6, true);
 inline constexpr Config deit_base_distilled_patch16_224 = deit(768, 12, true);
 
+/// A preset as transformers' ViTConfig and DeiTConfig make it: LayerNorm's epsilon 1e-12 (timm's is 1e-6),
+/// for their checkpoints (Family::hf, Family::hf_deit):
+///   load<hf_layer_norm(deit_base_distilled_patch16_224)>(file, Family::hf_deit)   // facebook/deit-base-distilled-patch16-224
+constexpr Config hf_layer_norm(Config c) {
+    c.layer_norm_eps = 1e-12f;
+    return c;
+}
+
 /// DeiT-III (timm's deit3_*): layer scale after each branch, positions for the patches alone.
 constexpr Config deit3(std::size_t dim, std::size_t depth, std::size_t heads) {
     Config c = vit(dim, depth, heads, 16);

@@ -155,13 +155,18 @@ class SeedViT(nn.Module):
 
 
 class HfLogits(nn.Module):
-    """transformers' model returns an output object; this returns its logits and keeps its names."""
+    """transformers' model returns an output object; this returns its logits and keeps its names. With
+    `interpolate`, the model runs at another size than its config's, its position table resampled in the
+    pass (interpolate_pos_encoding=True)."""
 
-    def __init__(self, model):
+    def __init__(self, model, interpolate=False):
         super().__init__()
         self.model = model
+        self.interpolate = interpolate
 
     def forward(self, x):
+        if self.interpolate:
+            return self.model(pixel_values=x, interpolate_pos_encoding=True).logits
         return self.model(pixel_values=x).logits
 
     def state_dict(self, *args, **kwargs):
@@ -377,7 +382,38 @@ def build(case):
                              intermediate_size=37, max_position_embeddings=16),
             num_labels=7)
         return HfLogits(SiglipForImageClassification(config)), (3, 32, 32)  # (its vision_model.head unused)
+    if case == "hf_vit_resampled":  # ViTForImageClassification made at 32 x 32 (4 x 4) run at 40 x 24 (5 x 3)
+        from transformers import ViTConfig, ViTForImageClassification
+        config = ViTConfig(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                           intermediate_size=128, num_labels=7)
+        model = ViTForImageClassification(config)
+        with torch.no_grad():  # positions that count against the patches, so that their resampling does
+            model.vit.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(11))
+        return HfLogits(sharp_classifiers(model), interpolate=True), (3, 40, 24)
+    if case in ("hf_deit_distilled", "hf_deit_resampled", "hf_deit_classifier"):
+        # transformers' DeiT: WithTeacher (the class and distillation tokens' classifiers averaged) at its size
+        # and made at 32 x 32 (4 x 4) run at 56 x 40 (7 x 5); DeiTForImageClassification (the class token's)
+        from transformers import DeiTConfig, DeiTForImageClassification, DeiTForImageClassificationWithTeacher
+        config = DeiTConfig(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                            intermediate_size=128, num_labels=7)
+        make = DeiTForImageClassification if case == "hf_deit_classifier" else DeiTForImageClassificationWithTeacher
+        model = make(config)
+        if case != "hf_deit_resampled":
+            return HfLogits(model), (3, 32, 32)
+        with torch.no_grad():
+            model.deit.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(13))
+        return HfLogits(sharp_classifiers(model), interpolate=True), (3, 56, 40)
     raise SystemExit(f"unknown case {case}")
+
+
+def sharp_classifiers(model, factor=8.0):
+    """transformers' classifiers scaled up (their initial weights, std 0.02, give logits of about 0.2): the
+    logits of about 2 that make a resampling's error show against the parity bound, 1e-4 of the largest."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "classifier" in name and name.endswith(".weight"):
+                p.mul_(factor)
+    return model
 
 
 def layer_scales(model):
@@ -464,7 +500,8 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "timm_reg_norm_pre", "timm_clip_quickgelu", "timm_siglip_map", "timm_map_prefix_features",
          "timm_siglip_base_2_blocks", "hf_siglip", "hf_clip", "hf_dinov2_resampled", "hf_dinov2_native",
          "hf_dinov2_strip", "timm_resampled", "timm_resampled_reg", "timm_resampled_distilled", "timm_partial_patches",
-         "hf_siglip_partial", "hf_siglip_classifier", "hf_dinov2_classifier"]
+         "hf_siglip_partial", "hf_siglip_classifier", "hf_dinov2_classifier", "hf_vit_resampled", "hf_deit_distilled",
+         "hf_deit_resampled", "hf_deit_classifier"]
 
 
 def main():
