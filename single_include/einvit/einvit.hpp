@@ -10599,7 +10599,9 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 //   mlp.0, mlp.3}, encoder.ln, heads.head (heads.pre_logits with a representation layer).
 // - hf (transformers' ViTForImageClassification): vit.embeddings.*, vit.encoder.layer.N.{layernorm_before,
 //   attention.attention.{query,key,value}, attention.output.dense, layernorm_after,
-//   intermediate.dense, output.dense}, vit.layernorm, classifier; q, k and v are joined into one qkv. A
+//   intermediate.dense, output.dense}, vit.layernorm, classifier; q, k and v are joined into one qkv. Or
+//   ViTModel (google/vit-*-in21k): the same without "vit." and without a classifier, its pooler.dense the
+//   representation layer (pooler_output), or left unread (representation_size = 0: the class token's). A
 //   position table for another grid is resampled as transformers' interpolate_pos_encoding does in a pass
 //   (bicubic, scale factors (grid + 0.1) / the table's side), as DINOv2's below.
 // - hf_deit (transformers' DeiTForImageClassificationWithTeacher, facebook/deit-*-distilled-*: the class
@@ -10903,6 +10905,17 @@ Weights read_weights(CheckpointReader& r, Family family) {
     const std::string dinov2_prefix =
         family == Family::hf_dinov2 && r.has("dinov2.embeddings.patch_embeddings.projection.weight") ? "dinov2." : "";
     for (std::string* name : {&n.patch, &n.cls, &n.pos, &n.norm}) *name = dinov2_prefix + *name;
+    // transformers' ViTModel (google/vit-*-in21k): ViTForImageClassification's tensors without "vit.", no
+    // classifier; its pooler (Linear + tanh over the class token: pooler_output) is the representation layer,
+    // and without one (representation_size = 0: last_hidden_state[:, 0]) it is left unread
+    const bool vit_model = family == Family::hf && !r.has(n.patch + ".weight") && r.has("embeddings.patch_embeddings.projection.weight");
+    const std::string vit_prefix = vit_model ? "" : "vit.";
+    if (vit_model) {
+        for (std::string* name : {&n.patch, &n.cls, &n.pos, &n.norm}) name->erase(0, 4);
+        n.pre_logits = "pooler.dense";
+        if (!C.representation_size) r.ignore_prefix("pooler.");
+    }
+    if (family == Family::hf) r.ignore(vit_prefix + "embeddings.mask_token");  // masked image modelling's, unused by a forward pass
     Weights w;
     // One block for every packed weight: a run of huge pages on Linux (gemm::PackedStore).
     w.store = gemm::PackedStore<float>(M::packed_weight_floats);
@@ -11098,7 +11111,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
                 // SigLIP and CLIP towers'
                 const bool vit = family == Family::hf || family == Family::hf_deit, dino = family == Family::hf_dinov2,
                            tower = !vit && !dino;
-                const std::string base = (family == Family::hf ? "vit.encoder.layer." : family == Family::hf_deit ? "deit.encoder.layer."
+                const std::string base = (family == Family::hf ? vit_prefix + "encoder.layer." : family == Family::hf_deit ? "deit.encoder.layer."
                                           : dino ? dinov2_prefix + "encoder.layer." : "vision_model.encoder.layers.") + i + ".";
                 b.norm1 = norm(base + (vit ? "layernorm_before" : dino ? "norm1" : "layer_norm1"), D);
                 b.qkv = tower ? joined_qkv(base + "self_attn.", {"q_proj", "k_proj", "v_proj"})

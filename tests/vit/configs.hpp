@@ -200,6 +200,29 @@ inline constexpr einvit::vit::Config hf_vit_resampled = [] {
     return c;
 }();
 
+// gen.py's hf_vit_partial: hf_small's kind at 32 x 36 (4 x 4 patches, 4 columns unread) with
+// interpolate_pos_encoding=True: the image is not square, so transformers resamples the 4 x 4 table to 4 x 4
+inline constexpr einvit::vit::Config hf_vit_partial = [] {
+    einvit::vit::Config c = hf_small;
+    c.image_width = 36;
+    c.drop_partial_patches = true;
+    return c;
+}();
+
+// gen.py's hf_vit_model_pooler and hf_vit_model_cls: transformers' ViTModel (no classifier): its pooler_output
+// (the pooler a representation layer), or the class token's features (the pooler unread)
+inline constexpr einvit::vit::Config hf_vit_model_pooler = [] {
+    einvit::vit::Config c = hf_small;
+    c.num_classes = 0;
+    c.representation_size = 64;
+    return c;
+}();
+inline constexpr einvit::vit::Config hf_vit_model_cls = [] {
+    einvit::vit::Config c = hf_small;
+    c.num_classes = 0;
+    return c;
+}();
+
 // gen.py's hf_deit_distilled: transformers' DeiTForImageClassificationWithTeacher (the class and distillation
 // tokens' classifiers, averaged) at its size, 32 x 32
 inline constexpr einvit::vit::Config hf_deit_distilled = [] {

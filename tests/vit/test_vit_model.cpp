@@ -337,6 +337,30 @@ TEST_CASE("vit load: transformers' DeiT, with its teacher's classifier or withou
           golden("hf_deit_distilled.safetensors") + ": missing tensor 'vit.embeddings.patch_embeddings.projection.weight' (expected shape [64, 3, 8, 8])");
 }
 
+TEST_CASE("vit load: transformers' ViTModel, with its pooler or without; a classifier it lacks is named") {
+    // (the values against transformers: parity's hf_vit_model cases)
+    using einvit_test::hf_vit_model_cls;
+    using einvit_test::hf_vit_model_pooler;
+    const auto file = einvit::io::SafeTensors::open(golden("hf_vit_model_pooler.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<hf_vit_model_pooler>(file, vit::Family::hf); }) == "(no error)");
+    CHECK(load_error([&] { (void)vit::load<hf_vit_model_cls>(file, vit::Family::hf); }) == "(no error)");
+    CHECK(load_error([&] { (void)vit::load<hf_small>(file, vit::Family::hf); }) ==
+          golden("hf_vit_model_pooler.safetensors") + ": missing tensor 'classifier.weight' (expected shape [7, 64])");
+    constexpr vit::Config narrow_pooler = [] {
+        vit::Config c = hf_vit_model_pooler;
+        c.representation_size = 32;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<narrow_pooler>(file, vit::Family::hf); }) ==
+          golden("hf_vit_model_pooler.safetensors") + ": tensor 'pooler.dense.weight' has shape [64, 64], expected [32, 64]");
+    // ViTForImageClassification's checkpoint has no pooler, and a classifier
+    const auto classifier = einvit::io::SafeTensors::open(golden("hf_vit.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<hf_vit_model_pooler>(classifier, vit::Family::hf); }) ==
+          "einvit::vit: hf has no representation layer");
+    CHECK(load_error([&] { (void)vit::load<hf_vit_model_cls>(classifier, vit::Family::hf); }).find("unexpected tensor(s) for this hf model: 'classifier.") !=
+          std::string::npos);
+}
+
 TEST_CASE("vit: an image size that is not a multiple of the patch reads the whole patches; the pixels left over change nothing") {
     using einvit_test::timm_partial_patches;  // 38 x 45 in patches of 8: 4 x 5 patches, 32 x 40 pixels read
     using Model = vit::VisionTransformer<timm_partial_patches>;

@@ -343,6 +343,15 @@ TEST_CASE("parity: HF transformers ViTForImageClassification") { check_parity<hf
 TEST_CASE("parity: transformers' ViTForImageClassification at another size than its config's (interpolate_pos_encoding)") {
     check_parity<einvit_test::hf_vit_resampled>("hf_vit_resampled", vit::Family::hf);
 }
+TEST_CASE("parity: transformers' ViTForImageClassification at 32 x 36 (a 4 x 4 grid; the image not square, so resampled)") {
+    check_parity<einvit_test::hf_vit_partial>("hf_vit_partial", vit::Family::hf);
+}
+TEST_CASE("parity: transformers' ViTModel, its pooler_output (the pooler as the representation layer)") {
+    check_parity<einvit_test::hf_vit_model_pooler>("hf_vit_model_pooler", vit::Family::hf);
+}
+TEST_CASE("parity: transformers' ViTModel, the class token's features (last_hidden_state[:, 0]; the pooler unread)") {
+    check_parity<einvit_test::hf_vit_model_cls>("hf_vit_model_cls", vit::Family::hf);
+}
 TEST_CASE("parity: transformers' DeiTForImageClassificationWithTeacher (class and distillation classifiers averaged)") {
     check_parity<einvit_test::hf_deit_distilled>("hf_deit_distilled", vit::Family::hf_deit);
 }

@@ -208,8 +208,23 @@ class TimmResized(nn.Module):
         return self.source.state_dict(*args, **kwargs)
 
 
+class HfClassToken(nn.Module):
+    """transformers' ViTModel: last_hidden_state[:, 0], the final norm's class token (its pooler unused)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(pixel_values=x).last_hidden_state[:, 0]
+
+    def state_dict(self, *args, **kwargs):
+        return self.model.state_dict(*args, **kwargs)
+
+
 class HfPooled(nn.Module):
-    """transformers' Dinov2Model: its pooler_output (the final norm's class token)."""
+    """transformers' Dinov2Model, SiglipVisionModel, ViTModel: their pooler_output (Dinov2Model's: the final
+    norm's class token; ViTModel's: Linear + tanh over it)."""
 
     def __init__(self, model):
         super().__init__()
@@ -390,6 +405,21 @@ def build(case):
         with torch.no_grad():  # positions that count against the patches, so that their resampling does
             model.vit.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(11))
         return HfLogits(sharp_classifiers(model), interpolate=True), (3, 40, 24)
+    if case == "hf_vit_partial":  # the same kind at 32 x 36 (4 x 4 patches, the last 4 columns unread): not square, so
+        # interpolate_pos_encoding resamples the 4 x 4 table to 4 x 4, by scale factors 4.1 / 4
+        from transformers import ViTConfig, ViTForImageClassification
+        config = ViTConfig(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                           intermediate_size=128, num_labels=7)
+        model = ViTForImageClassification(config)
+        with torch.no_grad():
+            model.vit.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(17))
+        return HfLogits(sharp_classifiers(model), interpolate=True), (3, 32, 36)
+    if case in ("hf_vit_model_pooler", "hf_vit_model_cls"):  # ViTModel (google/vit-*-in21k's kind): no classifier
+        from transformers import ViTConfig, ViTModel
+        config = ViTConfig(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                           intermediate_size=128)
+        model = ViTModel(config)  # with its pooler: pooler_output, or the class token's features with it unread
+        return (HfPooled(model) if case == "hf_vit_model_pooler" else HfClassToken(model)), (3, 32, 32)
     if case in ("hf_deit_distilled", "hf_deit_resampled", "hf_deit_classifier"):
         # transformers' DeiT: WithTeacher (the class and distillation tokens' classifiers averaged) at its size
         # and made at 32 x 32 (4 x 4) run at 56 x 40 (7 x 5); DeiTForImageClassification (the class token's)
@@ -501,7 +531,7 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "timm_siglip_base_2_blocks", "hf_siglip", "hf_clip", "hf_dinov2_resampled", "hf_dinov2_native",
          "hf_dinov2_strip", "timm_resampled", "timm_resampled_reg", "timm_resampled_distilled", "timm_partial_patches",
          "hf_siglip_partial", "hf_siglip_classifier", "hf_dinov2_classifier", "hf_vit_resampled", "hf_deit_distilled",
-         "hf_deit_resampled", "hf_deit_classifier"]
+         "hf_deit_resampled", "hf_deit_classifier", "hf_vit_partial", "hf_vit_model_pooler", "hf_vit_model_cls"]
 
 
 def main():
