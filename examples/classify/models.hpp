@@ -1,6 +1,6 @@
 // The architectures einvit-classify runs, chosen at run time from a checkpoint: the shipped
 // Fashion-MNIST model and the ImageNet-size ViTs of timm (ViT and DeiT), torchvision and HF
-// transformers. einvit's models are shaped at compile time, so each architecture here is one
+// transformers (ViT, DeiT, DINOv2's linear classifiers). einvit's models are shaped at compile time, so each architecture here is one
 // VisionTransformer<Config> behind a small virtual interface; a program that knows its model
 // uses VisionTransformer<Config> directly.
 #pragma once
@@ -118,6 +118,13 @@ inline Preprocessing hf_deit() {
     for (int c = 0; c < 3; ++c) p.mean[c] = imagenet_mean[c], p.std[c] = imagenet_std[c];
     return p;
 }
+/// facebook/dinov2-*-imagenet1k-1-layer's BitImageProcessor: shorter side to 256, bicubic, the centre 224
+/// (its offset rounded down)
+inline Preprocessing hf_dinov2() {
+    Preprocessing p{256, Filter::bicubic, {}, {}, "resize 256 bicubic, crop 224, ImageNet mean/std", 0, true};
+    for (int c = 0; c < 3; ++c) p.mean[c] = imagenet_mean[c], p.std[c] = imagenet_std[c];
+    return p;
+}
 
 /// Every architecture einvit-classify knows, the first of a signature and family being the default.
 inline const std::vector<Arch>& architectures() {
@@ -156,6 +163,10 @@ inline const std::vector<Arch>& architectures() {
         arch<p::hf_layer_norm(p::deit_tiny_distilled_patch16_224)>("hf-deit-tiny-distilled-patch16-224", F::hf_deit, hf_deit()),
         arch<p::hf_layer_norm(p::deit_small_distilled_patch16_224)>("hf-deit-small-distilled-patch16-224", F::hf_deit, hf_deit()),
         arch<p::hf_layer_norm(p::deit_base_distilled_patch16_224)>("hf-deit-base-distilled-patch16-224", F::hf_deit, hf_deit()),
+        // HF transformers Dinov2ForImageClassification (facebook/dinov2-*-imagenet1k-1-layer), at 224
+        arch<p::dinov2_small_imagenet1k_1_layer>("hf-dinov2-small-imagenet1k-1-layer", F::hf_dinov2, hf_dinov2()),
+        arch<p::dinov2_base_imagenet1k_1_layer>("hf-dinov2-base-imagenet1k-1-layer", F::hf_dinov2, hf_dinov2()),
+        arch<p::dinov2_large_imagenet1k_1_layer>("hf-dinov2-large-imagenet1k-1-layer", F::hf_dinov2, hf_dinov2()),
     };
     return all;
 }
@@ -200,6 +211,7 @@ inline Detected detect(const einvit::io::SafeTensors& f) {
     struct Layout {
         vit::Family family;
         const char *patch, *block_before, *block_after, *pos, *head, *dist, *pre_logits, *cls, *reg, *layer_scale;
+        std::size_t side = 0;  // the image's side where the position table is resampled to it in every pass (DINOv2's)
     };
     static const Layout layouts[] = {
         {vit::Family::timm, "patch_embed.proj.weight", "blocks.", ".norm1.weight", "pos_embed", "head.weight", "dist_token", "pre_logits.fc.weight",
@@ -210,6 +222,9 @@ inline Detected detect(const einvit::io::SafeTensors& f) {
          "vit.embeddings.position_embeddings", "classifier.weight", "", "", "vit.embeddings.cls_token", "", ""},
         {vit::Family::hf_deit, "deit.embeddings.patch_embeddings.projection.weight", "deit.encoder.layer.", ".layernorm_before.weight",
          "deit.embeddings.position_embeddings", "cls_classifier.weight", "distillation_classifier.weight", "", "deit.embeddings.cls_token", "", ""},
+        {vit::Family::hf_dinov2, "dinov2.embeddings.patch_embeddings.projection.weight", "dinov2.encoder.layer.", ".norm1.weight",
+         "dinov2.embeddings.position_embeddings", "classifier.weight", "", "", "dinov2.embeddings.cls_token", "",
+         "dinov2.encoder.layer.0.layer_scale1.lambda1", 224},
     };
     Detected d;
     for (const Layout& l : layouts) {
@@ -235,7 +250,7 @@ inline Detected detect(const einvit::io::SafeTensors& f) {
         std::size_t side = detail::square_side(tokens > prefix ? tokens - prefix : 0);
         s.prefix_position = side != 0 || prefix == 0;
         if (side == 0) side = detail::square_side(tokens);
-        s.height = s.width = side * s.patch;
+        s.height = s.width = l.side ? l.side : side * s.patch;
         return d;
     }
     return d;

@@ -107,12 +107,13 @@ struct Preprocessing {
     float std[3] = {0.5f, 0.5f, 0.5f};
     const char* description = "";
     std::size_t resize_square = 0;  // (resize_short 0) both sides to this, the aspect not kept, then the centre crop (HF's DeiT: 256)
+    bool crop_floor = false;  // the crop's offset (size - crop) / 2 rounded down, as HF's image processors do (else half to even)
 };
 
 inline constexpr float imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, imagenet_std[3] = {0.229f, 0.224f, 0.225f};
 
 /// Resize (shorter side to `p.resize_short`, both sides to `p.resize_square`, or both to the input size), crop the centre to
-/// `height` x `width` (the offset rounded half to even, as torchvision does), scale to [0, 1] and
+/// `height` x `width` (the offset rounded half to even, as torchvision does, or down: `p.crop_floor`), scale to [0, 1] and
 /// normalise; writes channels x height x width floats to `out`.
 inline void preprocess(const Image& img, const Preprocessing& p, std::size_t height, std::size_t width, float* out) {
     std::size_t rw = width, rh = height;
@@ -130,8 +131,8 @@ inline void preprocess(const Image& img, const Preprocessing& p, std::size_t hei
         rw = std::max(p.resize_square, width);
         rh = std::max(p.resize_square, height);
     }
-    const auto top = static_cast<std::size_t>(std::nearbyint(static_cast<double>(rh - height) / 2.0));
-    const auto left = static_cast<std::size_t>(std::nearbyint(static_cast<double>(rw - width) / 2.0));
+    const auto top = p.crop_floor ? (rh - height) / 2 : static_cast<std::size_t>(std::nearbyint(static_cast<double>(rh - height) / 2.0));
+    const auto left = p.crop_floor ? (rw - width) / 2 : static_cast<std::size_t>(std::nearbyint(static_cast<double>(rw - width) / 2.0));
     // resize only the crop's window (the same pixels as resizing all, then cropping)
     const bool same = rw == img.width && rh == img.height;
     const Image r = same ? Image{} : resize(img, rw, rh, p.filter, left, top, width, height);

@@ -4,15 +4,18 @@
     check_imagenet.py EINVIT_CLASSIFY WORKDIR
 
 For a timm ViT-Ti/16, a timm DeiT-Ti distilled, a timm DeiT-III small (layer scale), a timm ViT-M/16
-with registers at 256 x 256, a torchvision ViT-B/32, an HF transformers ViT-Ti and an HF transformers DeiT-Ti
-distilled (DeiTForImageClassificationWithTeacher) (random weights,
+with registers at 256 x 256, a torchvision ViT-B/32, an HF transformers ViT-Ti, an HF transformers DeiT-Ti
+distilled (DeiTForImageClassificationWithTeacher) and an HF transformers DINOv2-S linear classifier
+(Dinov2ForImageClassification, its 37 x 37 table resampled to 16 x 16) (random weights,
 saved with safetensors as each library names them), and a set of PNG, BMP and JPEG
 images of several sizes, grey and colour, one of them 6 x 2000 (resized to 248 x 82666 before the
 crop, of which einvit computes only the crop):
 1. the architecture is recognised from the checkpoint alone (no --arch);
 2. einvit's preprocessing (--save-inputs) equals the family's own pipeline -- timm's
    create_transform for the model's pretrained config, torchvision's weights.transforms(), HF's
-   ViTImageProcessor, DeiTImageProcessor as facebook/deit-*-distilled-patch16-224 configure it -- to within the 8-bit rounding PIL does after each resampling pass and einvit
+   ViTImageProcessor, DeiTImageProcessor and BitImageProcessor as facebook/deit-*-distilled-patch16-224 and
+   facebook/dinov2-*-imagenet1k-1-layer configure them (the latter's crop offset rounded down where
+   torchvision's rounds half to even: odd.png's 123 / 2) -- to within the 8-bit rounding PIL does after each resampling pass and einvit
    does not (half a level, carried through the second pass's weights: at most one grey level for
    bilinear, 1.25 for bicubic with its negative lobes; 0.4 on average, no bias beyond 0.1), for every
    image (einvit decodes JPEG with the libjpeg-turbo that Pillow uses, with the same settings);
@@ -32,8 +35,9 @@ import torch
 import torchvision
 from PIL import Image
 from safetensors.torch import save_file
-from transformers import (DeiTConfig, DeiTForImageClassificationWithTeacher, DeiTImageProcessor, ViTConfig,
-                          ViTForImageClassification, ViTImageProcessor)
+from transformers import (BitImageProcessor, DeiTConfig, DeiTForImageClassificationWithTeacher, DeiTImageProcessor,
+                          Dinov2Config, Dinov2ForImageClassification, ViTConfig, ViTForImageClassification,
+                          ViTImageProcessor)
 
 
 def images(work):
@@ -48,7 +52,8 @@ def images(work):
 
     for name, (h, w, c, fmt) in {"wide.png": (240, 320, 3, "PNG"), "tall.bmp": (300, 200, 3, "BMP"),
                                  "grey.png": (150, 150, 1, "PNG"), "exact.png": (224, 224, 3, "PNG"),
-                                 "photo.jpg": (260, 390, 3, "JPEG"), "strip.png": (2000, 6, 3, "PNG")}.items():
+                                 "photo.jpg": (260, 390, 3, "JPEG"), "odd.png": (240, 326, 3, "PNG"),
+                                 "strip.png": (2000, 6, 3, "PNG")}.items():
         arr = smooth(h, w, c)
         img = Image.fromarray(arr[..., 0] if c == 1 else arr, "L" if c == 1 else "RGB")
         path = os.path.join(work, name)
@@ -111,6 +116,22 @@ def family_models():
 
     yield ("hf_deit_tiny_distilled", "hf-deit-tiny-distilled-patch16-224", Logits(deit), deit.state_dict(), deit_transform,
            deit_processor.image_std)
+    dinov2 = Dinov2ForImageClassification(Dinov2Config(hidden_size=384, num_hidden_layers=12, num_attention_heads=6,
+                                                       patch_size=14, image_size=518, num_labels=1000)).eval()
+    with torch.no_grad():  # the layer scales, 1.0 at initialisation, made to count
+        for name, p in dinov2.named_parameters():
+            if name.endswith(".lambda1"):
+                p.uniform_(0.2, 1.0)
+    perturbed(dinov2)
+    # facebook/dinov2-*-imagenet1k-1-layer's preprocessor_config.json
+    dinov2_processor = BitImageProcessor(size={"shortest_edge": 256}, crop_size={"height": 224, "width": 224}, resample=3,
+                                         image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
+
+    def dinov2_transform(img):
+        return dinov2_processor(images=img, return_tensors="pt")["pixel_values"][0]
+
+    yield ("hf_dinov2_small_classifier", "hf-dinov2-small-imagenet1k-1-layer", Logits(dinov2), dinov2.state_dict(),
+           dinov2_transform, dinov2_processor.image_std)
 
 
 def main():
@@ -149,7 +170,7 @@ def main():
                 theirs = theirs.numpy()
             signed = (ours[i].numpy() - theirs) * np.array(std).reshape(3, 1, 1) * 255
             levels = np.abs(signed)
-            bound = 1.25 if case.startswith("timm") or "deit" in case else 1.01  # bicubic's lobes, or bilinear
+            bound = 1.01 if case in ("torchvision_vit_b_32", "hf_vit_tiny") else 1.25  # bilinear, or bicubic's lobes
             print(f"{case} {os.path.basename(path)}: preprocessing |delta| max {levels.max():.3f}, mean {levels.mean():.3f}, "
                   f"bias {signed.mean():+.3f} grey levels")
             if levels.max() > bound or levels.mean() > 0.4 or abs(signed.mean()) > 0.1:
