@@ -343,6 +343,9 @@ TEST_CASE("parity: HF transformers ViTForImageClassification") { check_parity<hf
 TEST_CASE("parity: transformers' ViTForImageClassification at another size than its config's (interpolate_pos_encoding)") {
     check_parity<einvit_test::hf_vit_resampled>("hf_vit_resampled", vit::Family::hf);
 }
+TEST_CASE("parity: timm's dynamic_img_size, a model for 48 x 48 run at 64 x 40 (its table resampled in the pass)") {
+    check_parity<einvit_test::timm_resampled>("timm_dynamic_img_size", vit::Family::timm);
+}
 TEST_CASE("parity: transformers' ViTForImageClassification at 32 x 36 (a 4 x 4 grid; the image not square, so resampled)") {
     check_parity<einvit_test::hf_vit_partial>("hf_vit_partial", vit::Family::hf);
 }

@@ -369,6 +369,15 @@ def build(case):
             source.pos_embed.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(5))
         size = target_size if isinstance(target_size, tuple) else (target_size, target_size)
         return TimmResized(source, target), (3,) + size
+    if case == "timm_dynamic_img_size":  # timm's dynamic_img_size: a model for 48 x 48 run at 64 x 40, its table
+        # resampled in the pass (resample_abs_pos_embed: bicubic, antialiased), as timm_resampled's loader does
+        from timm.models.vision_transformer import VisionTransformer
+        model = VisionTransformer(img_size=48, patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0, num_classes=6,
+                                  dynamic_img_size=True)
+        with torch.no_grad():  # positions that count, and a head that makes their resampling's error show
+            model.pos_embed.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(19))
+            model.head.weight.normal_(0.0, 0.16, generator=torch.Generator().manual_seed(23))
+        return model, (3, 64, 40)
     if case == "timm_partial_patches":  # 38 x 45 in patches of 8: 4 x 5 patches, the last 6 rows and 5 columns unread
         from timm.models.vision_transformer import VisionTransformer
         return VisionTransformer(img_size=(38, 45), patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0,
@@ -531,7 +540,8 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "timm_siglip_base_2_blocks", "hf_siglip", "hf_clip", "hf_dinov2_resampled", "hf_dinov2_native",
          "hf_dinov2_strip", "timm_resampled", "timm_resampled_reg", "timm_resampled_distilled", "timm_partial_patches",
          "hf_siglip_partial", "hf_siglip_classifier", "hf_dinov2_classifier", "hf_vit_resampled", "hf_deit_distilled",
-         "hf_deit_resampled", "hf_deit_classifier", "hf_vit_partial", "hf_vit_model_pooler", "hf_vit_model_cls"]
+         "hf_deit_resampled", "hf_deit_classifier", "hf_vit_partial", "hf_vit_model_pooler", "hf_vit_model_cls",
+         "timm_dynamic_img_size"]
 
 
 def main():
