@@ -10971,6 +10971,9 @@ Weights read_weights(CheckpointReader& r, Family family) {
     const bool timm = family == Family::timm;
     if (C.register_tokens) family_has(n.reg, " models have no register tokens (register_tokens = 0 in the config)");
     if (C.embed_norm) family_has(n.embed_norm, " models have no norm before the blocks (embed_norm = false in the config)");
+    if (C.patch_norm) family_has(n.patch_norm_in, " models have no patch norm (patch_norm = false in the config)");
+    if (C.final_norm) family_has(n.norm, " models have no final norm (final_norm = false in the config)");
+    if (C.head_norm) family_has(n.head_norm, " models have no norm before the head (head_norm = false in the config)");
     refuse_if(C.layer_scale && !timm && family != Family::hf_dinov2, " models have no layer scale (layer_scale = false in the config)");
     // timm's no_embed_class (prefix_position = false): a table for the patches alone
     refuse_if(C.position == PositionEmbedding::learned && !C.prefix_position && M::P != 0 && !timm,
@@ -11022,7 +11025,6 @@ Weights read_weights(CheckpointReader& r, Family family) {
         w.patch = linear(n.patch, D, M::PD, C.patch_bias);
         if (C.patch_norm) w.patch_norm_out = norm(n.patch_norm_out, D);
     } else {
-        refuse_if(C.patch_norm, " models have no patch norm (patch_norm = false in the config)");
         refuse_if(C.patch_order != PatchOrder::c_p1_p2, " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
         const auto b = C.patch_bias ? r.take(n.patch + ".bias", {D}) : std::vector<float>{};

@@ -337,6 +337,29 @@ TEST_CASE("vit load: transformers' DeiT, with its teacher's classifier or withou
           golden("hf_deit_distilled.safetensors") + ": missing tensor 'vit.embeddings.patch_embeddings.projection.weight' (expected shape [64, 3, 8, 8])");
 }
 
+TEST_CASE("vit load: a norm the family's models do not have (patch, final, before the head) is refused by name, before any tensor") {
+    const auto mnist = einvit::io::SafeTensors::open(golden("vit_pytorch_mnist.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<vit::presets::mnist>(mnist, vit::Family::torch_encoder); }) ==
+          "einvit::vit: torch-encoder models have no patch norm (patch_norm = false in the config)");
+    CHECK(load_error([&] { (void)vit::load<vit::presets::mnist>(mnist, vit::Family::torchvision); }) ==
+          "einvit::vit: torchvision models have no patch norm (patch_norm = false in the config)");
+    constexpr vit::Config final_norm_only = [] {
+        vit::Config c = vit::presets::mnist;
+        c.patch_norm = false;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<final_norm_only>(mnist, vit::Family::vit_pytorch_seed); }) ==
+          "einvit::vit: vit-pytorch-seed models have no final norm (final_norm = false in the config)");
+    constexpr vit::Config hf_head_norm = [] {
+        vit::Config c = hf_small;
+        c.head_norm = true;
+        return c;
+    }();
+    const auto hf = einvit::io::SafeTensors::open(golden("hf_vit.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<hf_head_norm>(hf, vit::Family::hf); }) ==
+          "einvit::vit: hf models have no norm before the head (head_norm = false in the config)");
+}
+
 TEST_CASE("vit load: transformers' ViTModel, with its pooler or without; a classifier it lacks is named") {
     // (the values against transformers: parity's hf_vit_model cases)
     using einvit_test::hf_vit_model_cls;
