@@ -228,7 +228,9 @@ inline Names family_names(Family f) {
     switch (f) {
         case Family::timm: return {"patch_embed.proj", "", "", "cls_token", "dist_token", "pos_embed", "norm", "fc_norm", "pre_logits.fc", "head", "head_dist", "reg_token", "norm_pre"};
         case Family::torchvision: return {"conv_proj", "", "", "class_token", "", "encoder.pos_embedding", "encoder.ln", "", "heads.pre_logits", "heads.head", ""};
-        case Family::hf: return {"vit.embeddings.patch_embeddings.projection", "", "", "vit.embeddings.cls_token", "", "vit.embeddings.position_embeddings", "vit.layernorm", "", "", "classifier", ""};
+        // transformers' ViT, DeiT and DINOv2: the base model's names (read_weights adds the classifiers' "vit.",
+        // "deit.", "dinov2." before them)
+        case Family::hf: return {"embeddings.patch_embeddings.projection", "", "", "embeddings.cls_token", "", "embeddings.position_embeddings", "layernorm", "", "", "classifier", ""};
         case Family::vit_pytorch: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "cls_token", "", "pos_embedding", "transformer.norm", "mlp_head.0", "", "mlp_head", ""};
         case Family::vit_pytorch_seed: return {"patch_to_embedding", "", "", "cls_token", "", "pos_embedding", "", "mlp_head.0", "", "mlp_head.1", ""};
         case Family::vit_pytorch_simple: return {"to_patch_embedding.2", "to_patch_embedding.1", "to_patch_embedding.3", "", "", "", "transformer.norm", "", "", "linear_head", ""};
@@ -238,7 +240,7 @@ inline Names family_names(Family f) {
         case Family::hf_dinov2: return {"embeddings.patch_embeddings.projection", "", "", "embeddings.cls_token", "", "embeddings.position_embeddings", "layernorm", "", "", "classifier", ""};
         // DeiTForImageClassification's distillation token, which its classifier does not read, is a
         // prefix token no head reads: a register, for einvit
-        case Family::hf_deit: return {"deit.embeddings.patch_embeddings.projection", "", "", "deit.embeddings.cls_token", "deit.embeddings.distillation_token", "deit.embeddings.position_embeddings", "deit.layernorm", "", "", "classifier", "distillation_classifier", "deit.embeddings.distillation_token"};
+        case Family::hf_deit: return {"embeddings.patch_embeddings.projection", "", "", "embeddings.cls_token", "embeddings.distillation_token", "embeddings.position_embeddings", "layernorm", "", "", "classifier", "distillation_classifier", "embeddings.distillation_token"};
     }
     return {};
 }
@@ -325,21 +327,23 @@ Weights read_weights(CheckpointReader& r, Family family) {
     using M = VisionTransformer<C>;
     constexpr std::uint64_t D = M::D, T = M::T, I = M::I, MLP = M::MLP, NC = C.num_classes, p = C.patch, Ch = C.channels;
     detail::Names n = detail::family_names(family);
-    // transformers' Dinov2ForImageClassification holds Dinov2Model's tensors under "dinov2."
-    const std::string dinov2_prefix =
-        family == Family::hf_dinov2 && r.has("dinov2.embeddings.patch_embeddings.projection.weight") ? "dinov2." : "";
-    for (std::string* name : {&n.patch, &n.cls, &n.pos, &n.norm}) *name = dinov2_prefix + *name;
-    // transformers' ViTModel (google/vit-*-in21k): ViTForImageClassification's tensors without "vit.", no
-    // classifier; its pooler (Linear + tanh over the class token: pooler_output) is the representation layer,
-    // and without one (representation_size = 0: last_hidden_state[:, 0]) it is left unread
-    const bool vit_model = family == Family::hf && !r.has(n.patch + ".weight") && r.has("embeddings.patch_embeddings.projection.weight");
-    const std::string vit_prefix = vit_model ? "" : "vit.";
-    if (vit_model) {
-        for (std::string* name : {&n.patch, &n.cls, &n.pos, &n.norm}) name->erase(0, 4);
+    // transformers' image classifiers hold their base model's tensors under its name ("vit.", "deit.",
+    // "dinov2."); the base models' own checkpoints (ViTModel, Dinov2Model) have them bare. Read from the
+    // file; where it has neither, named as the config's kind (with a classifier or not) would have them.
+    const bool hf_vit = family == Family::hf || family == Family::hf_deit || family == Family::hf_dinov2;
+    const std::string wrapper = family == Family::hf ? "vit." : family == Family::hf_deit ? "deit." : "dinov2.";
+    const bool wrapped = hf_vit && (r.has(wrapper + n.patch + ".weight") || (C.num_classes && !r.has(n.patch + ".weight")));
+    const std::string base_prefix = wrapped ? wrapper : "";
+    for (std::string* name : {&n.patch, &n.cls, &n.dist, &n.reg, &n.pos, &n.norm})
+        if (!name->empty()) *name = base_prefix + *name;
+    if (hf_vit) r.ignore(base_prefix + "embeddings.mask_token");  // masked image modelling's, unused by a forward pass
+    // ViTModel (google/vit-*-in21k): no classifier; its pooler (Linear + tanh over the class token:
+    // pooler_output) is the representation layer, and without one (representation_size = 0:
+    // last_hidden_state[:, 0]) it is left unread
+    if (family == Family::hf && !wrapped) {
         n.pre_logits = "pooler.dense";
         if (!C.representation_size) r.ignore_prefix("pooler.");
     }
-    if (family == Family::hf) r.ignore(vit_prefix + "embeddings.mask_token");  // masked image modelling's, unused by a forward pass
     Weights w;
     // One block for every packed weight: a run of huge pages on Linux (gemm::PackedStore).
     w.store = gemm::PackedStore<float>(M::packed_weight_floats);
@@ -489,7 +493,6 @@ Weights read_weights(CheckpointReader& r, Family family) {
             w.pos = hf_tower ? r.take(n.pos, {rows, D}) : r.take(n.pos, {1, rows, D});
         }
         if (hf_tower) r.ignore("vision_model.embeddings.position_ids");  // older checkpoints kept nn.Embedding's index buffer
-        if (family == Family::hf_dinov2) r.ignore(dinov2_prefix + "embeddings.mask_token");  // masked pretraining's, unused by a forward pass
     } else {
         w.pos.resize(M::NP * D);
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
@@ -537,8 +540,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
                 // SigLIP and CLIP towers'
                 const bool vit = family == Family::hf || family == Family::hf_deit, dino = family == Family::hf_dinov2,
                            tower = !vit && !dino;
-                const std::string base = (family == Family::hf ? vit_prefix + "encoder.layer." : family == Family::hf_deit ? "deit.encoder.layer."
-                                          : dino ? dinov2_prefix + "encoder.layer." : "vision_model.encoder.layers.") + i + ".";
+                const std::string base = (tower ? std::string("vision_model.encoder.layers.") : base_prefix + "encoder.layer.") + i + ".";
                 b.norm1 = norm(base + (vit ? "layernorm_before" : dino ? "norm1" : "layer_norm1"), D);
                 b.qkv = tower ? joined_qkv(base + "self_attn.", {"q_proj", "k_proj", "v_proj"})
                               : joined_qkv(base + "attention.attention.", {"query", "key", "value"});

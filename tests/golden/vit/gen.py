@@ -406,23 +406,18 @@ def build(case):
                              intermediate_size=37, max_position_embeddings=16),
             num_labels=7)
         return HfLogits(SiglipForImageClassification(config)), (3, 32, 32)  # (its vision_model.head unused)
-    if case == "hf_vit_resampled":  # ViTForImageClassification made at 32 x 32 (4 x 4) run at 40 x 24 (5 x 3)
+    if case in ("hf_vit_resampled", "hf_vit_partial"):
+        # ViTForImageClassification made at 32 x 32 (4 x 4) run with interpolate_pos_encoding at 40 x 24 (5 x 3),
+        # and at 32 x 36 (4 x 4 patches, the last 4 columns unread): not square, so the 4 x 4 table is
+        # resampled to 4 x 4, by scale factors 4.1 / 4
         from transformers import ViTConfig, ViTForImageClassification
         config = ViTConfig(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                            intermediate_size=128, num_labels=7)
         model = ViTForImageClassification(config)
+        seed, shape = {"hf_vit_resampled": (11, (3, 40, 24)), "hf_vit_partial": (17, (3, 32, 36))}[case]
         with torch.no_grad():  # positions that count against the patches, so that their resampling does
-            model.vit.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(11))
-        return HfLogits(sharp_classifiers(model), interpolate=True), (3, 40, 24)
-    if case == "hf_vit_partial":  # the same kind at 32 x 36 (4 x 4 patches, the last 4 columns unread): not square, so
-        # interpolate_pos_encoding resamples the 4 x 4 table to 4 x 4, by scale factors 4.1 / 4
-        from transformers import ViTConfig, ViTForImageClassification
-        config = ViTConfig(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                           intermediate_size=128, num_labels=7)
-        model = ViTForImageClassification(config)
-        with torch.no_grad():
-            model.vit.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(17))
-        return HfLogits(sharp_classifiers(model), interpolate=True), (3, 32, 36)
+            model.vit.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(seed))
+        return HfLogits(sharp_classifiers(model), interpolate=True), shape
     if case in ("hf_vit_model_pooler", "hf_vit_model_cls"):  # ViTModel (google/vit-*-in21k's kind): no classifier
         from transformers import ViTConfig, ViTModel
         config = ViTConfig(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
