@@ -13,7 +13,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-stamp=.venv/einvit-requirements-3
+stamp=.venv/einvit-requirements-4
 if [ ! -f "$stamp" ]; then
   # --no-deps: timm and vit-pytorch would otherwise pull PyPI's torch (gigabytes of CUDA libraries);
   # every PyPI package at the version tools/venv-constraints.txt gives

@@ -191,6 +191,31 @@ inline constexpr einvit::vit::Config hf_dinov2_classifier = [] {
     return c;
 }();
 
+// gen.py's hf_dinov2_reg_resampled: transformers' Dinov2WithRegistersModel pretrained on 56 x 56 run at 40 x 48:
+// hf_dinov2_resampled's kind with 4 registers after the class token, which have no positions
+inline constexpr einvit::vit::Config hf_dinov2_reg_resampled = [] {
+    einvit::vit::Config c = hf_dinov2_resampled;
+    c.register_tokens = 4;
+    c.prefix_position = false;
+    return c;
+}();
+
+// gen.py's hf_dinov2_reg_native: the same at its pretraining size, 56 x 56 (the table as it is)
+inline constexpr einvit::vit::Config hf_dinov2_reg_native = [] {
+    einvit::vit::Config c = hf_dinov2_reg_resampled;
+    c.image_height = c.image_width = 56;
+    return c;
+}();
+
+// gen.py's hf_dinov2_reg_classifier: Dinov2WithRegistersForImageClassification at 40 x 48, its classifier over
+// [class token | patch tokens' mean] (the registers not in the mean) into 7 classes
+inline constexpr einvit::vit::Config hf_dinov2_reg_classifier = [] {
+    einvit::vit::Config c = hf_dinov2_reg_resampled;
+    c.pooling = einvit::vit::Pooling::cls_and_mean;
+    c.num_classes = 7;
+    return c;
+}();
+
 // gen.py's hf_vit_resampled: hf_small's kind made at 32 x 32 (4 x 4 patches of 8) run at 40 x 24 (5 x 3) with
 // interpolate_pos_encoding=True: its position table resampled as transformers does in the pass
 inline constexpr einvit::vit::Config hf_vit_resampled = [] {
@@ -202,6 +227,7 @@ inline constexpr einvit::vit::Config hf_vit_resampled = [] {
 
 // gen.py's hf_vit_partial: hf_small's kind at 32 x 36 (4 x 4 patches, 4 columns unread) with
 // interpolate_pos_encoding=True: the image is not square, so transformers resamples the 4 x 4 table to 4 x 4
+// (to its own size: the identity, as einvit's loader must give it)
 inline constexpr einvit::vit::Config hf_vit_partial = [] {
     einvit::vit::Config c = hf_small;
     c.image_width = 36;

@@ -88,6 +88,11 @@ static_assert(vit::Config{.dim = 64, .pooling = vit::Pooling::cls_and_mean}.feat
 static_assert(vit::config_problem(vit::presets::dinov2_base_imagenet1k_1_layer) == vit::ConfigProblem::none &&
               vit::presets::dinov2_base_imagenet1k_1_layer.feature_dim() == 1536);
 static_assert(vit::config_problem(vit::presets::mnist) == vit::ConfigProblem::none);
+// facebook/dinov2-with-registers-base: 1 + 4 + 16 x 16 tokens, positions for the patches (the class token's folded in)
+static_assert(vit::config_problem(vit::presets::dinov2_with_registers_base_patch14_224) == vit::ConfigProblem::none &&
+              vit::presets::dinov2_with_registers_base_patch14_224.tokens() == 261 &&
+              vit::VisionTransformer<vit::presets::dinov2_with_registers_small_patch14_224>::NP == 256);
+static_assert(vit::presets::dinov2_linear_classifier(vit::presets::dinov2_with_registers_large_patch14_224).feature_dim() == 2048);
 static_assert(vit::config_problem(vit::Config{.layer_norm_eps = __builtin_huge_valf()}) == vit::ConfigProblem::layer_norm_eps_must_be_positive);
 static_assert(vit::config_problem(vit::Config{.layer_norm_eps = 0}) == vit::ConfigProblem::layer_norm_eps_must_be_positive);
 static_assert(vit::config_problem(vit::Config{.attention_scale = __builtin_nanf("")}) == vit::ConfigProblem::attention_scale_negative);
@@ -212,6 +217,35 @@ TEST_CASE("vit load: registers, layer scale, positions for the patches alone, no
     CHECK(load_error([&] { (void)vit::load<hf_dinov2_classifier>(classifier, vit::Family::timm); }) ==
           "einvit::vit: timm models have no classifier over the class token and the patch tokens' mean (pooling = cls_and_mean is transformers' Dinov2ForImageClassification's)");
     static_assert(vit::VisionTransformer<hf_dinov2_classifier>::F == 128);  // forward's features: [class token | patch mean]
+    // DINOv2 with registers: register_tokens read, no positions for them (the class token's added at load)
+    using einvit_test::hf_dinov2_reg_resampled;
+    const auto registers = einvit::io::SafeTensors::open(golden("hf_dinov2_reg_resampled.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<hf_dinov2_reg_resampled>(registers, vit::Family::hf_dinov2); }) == "(no error)");
+    constexpr vit::Config registers_with_positions = [] {
+        vit::Config c = hf_dinov2_reg_resampled;
+        c.prefix_position = true;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<registers_with_positions>(registers, vit::Family::hf_dinov2); }) ==
+          "einvit::vit: hf-dinov2 models with registers give the registers no position (prefix_position = false in the config: "
+          "the class token's position is added to it at load)");
+    constexpr vit::Config three_hf_registers = [] {
+        vit::Config c = hf_dinov2_reg_resampled;
+        c.register_tokens = 3;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<three_hf_registers>(registers, vit::Family::hf_dinov2); }).find(
+              "tensor 'embeddings.register_tokens' has shape [1, 4, 64], expected [1, 3, 64]") != std::string::npos);
+    CHECK(load_error([&] { (void)vit::load<hf_dinov2_reg_resampled>(hf_dinov2, vit::Family::hf_dinov2); }) ==
+          golden("hf_dinov2_resampled.safetensors") + ": missing tensor 'embeddings.register_tokens' (expected shape [1, 4, 64])");
+    CHECK(load_error([&] { (void)vit::load<hf_dinov2_resampled>(registers, vit::Family::hf_dinov2); })
+              .find("unexpected tensor(s)") != std::string::npos);
+    // its classifier's base model under "dinov2_with_registers."
+    using einvit_test::hf_dinov2_reg_classifier;
+    const auto reg_classifier = einvit::io::SafeTensors::open(golden("hf_dinov2_reg_classifier.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<hf_dinov2_reg_classifier>(reg_classifier, vit::Family::hf_dinov2); }) == "(no error)");
+    CHECK(load_error([&] { (void)vit::load<hf_dinov2_reg_classifier>(registers, vit::Family::hf_dinov2); }) ==
+          golden("hf_dinov2_reg_resampled.safetensors") + ": missing tensor 'classifier.weight' (expected shape [7, 128])");
 }
 
 TEST_CASE("vit load: a position table for another grid is resampled as timm's loader does, and transformers' interpolate_pos_encoding; torchvision refuses it") {

@@ -301,6 +301,15 @@ TEST_CASE("parity: transformers' Dinov2Model at its pretraining size (the positi
 TEST_CASE("parity: transformers' Dinov2Model at 1 x 49 patches, as many as its 7 x 7 table's (resampled all the same)") {
     check_parity<einvit_test::hf_dinov2_strip>("hf_dinov2_strip", vit::Family::hf_dinov2);
 }
+TEST_CASE("parity: transformers' Dinov2WithRegistersModel at another grid (4 registers without positions; the table resampled antialiased)") {
+    check_parity<einvit_test::hf_dinov2_reg_resampled>("hf_dinov2_reg_resampled", vit::Family::hf_dinov2);
+}
+TEST_CASE("parity: transformers' Dinov2WithRegistersModel at its pretraining size (the class token's position added to it)") {
+    check_parity<einvit_test::hf_dinov2_reg_native>("hf_dinov2_reg_native", vit::Family::hf_dinov2);
+}
+TEST_CASE("parity: transformers' Dinov2WithRegistersForImageClassification (the patch tokens' mean without the registers)") {
+    check_parity<einvit_test::hf_dinov2_reg_classifier>("hf_dinov2_reg_classifier", vit::Family::hf_dinov2);
+}
 
 // The position table a timm checkpoint for another grid loads as, against the one timm's loader made.
 template <vit::Config C>

@@ -343,6 +343,20 @@ constexpr Config dinov2_linear_classifier(Config c) {
 inline constexpr Config dinov2_small_imagenet1k_1_layer = dinov2_linear_classifier(dinov2_small_patch14_224);
 inline constexpr Config dinov2_base_imagenet1k_1_layer = dinov2_linear_classifier(dinov2_base_patch14_224);
 inline constexpr Config dinov2_large_imagenet1k_1_layer = dinov2_linear_classifier(dinov2_large_patch14_224);
+/// DINOv2 with registers as transformers holds it (facebook/dinov2-with-registers-{small,base,large},
+/// Family::hf_dinov2: Dinov2WithRegistersModel) at 224: as dinov2() with 4 registers after the class token,
+/// which have no positions (the loader adds the table's class-token row to the class token); no head.
+/// A classifier over it (Dinov2WithRegistersForImageClassification): dinov2_linear_classifier(...), whose
+/// mean is the patch tokens', the registers left out (transformers 4.52 and later).
+constexpr Config dinov2_with_registers(std::size_t dim, std::size_t depth, std::size_t heads) {
+    Config c = dinov2(dim, depth, heads);
+    c.register_tokens = 4;
+    c.prefix_position = false;
+    return c;
+}
+inline constexpr Config dinov2_with_registers_small_patch14_224 = dinov2_with_registers(384, 12, 6);
+inline constexpr Config dinov2_with_registers_base_patch14_224 = dinov2_with_registers(768, 12, 12);
+inline constexpr Config dinov2_with_registers_large_patch14_224 = dinov2_with_registers(1024, 24, 16);
 
 /// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
 /// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).

@@ -20,7 +20,7 @@
 //   ViTModel (google/vit-*-in21k): the same without "vit." and without a classifier, its pooler.dense the
 //   representation layer (pooler_output), or left unread (representation_size = 0: the class token's). A
 //   position table for another grid is resampled as transformers' interpolate_pos_encoding does in a pass
-//   (bicubic, scale factors (grid + 0.1) / the table's side), as DINOv2's below.
+//   (bicubic to the grid's size; transformers 4.45 and later), as DINOv2's below.
 // - hf_deit (transformers' DeiTForImageClassificationWithTeacher, facebook/deit-*-distilled-*: the class
 //   and distillation tokens' classifiers averaged): deit.embeddings.{cls_token, distillation_token,
 //   position_embeddings, patch_embeddings.projection}, deit.encoder.layer.N.{...as ViT's}, deit.layernorm,
@@ -44,7 +44,10 @@
 //   Dinov2ForImageClassification's, with its classifier over the class token and the patch tokens' mean
 //   (Pooling::cls_and_mean). Its position table is
 //   for the pretraining grid (37 x 37 at 518); for another grid it is resampled at load exactly as
-//   transformers' interpolate_pos_encoding does in every pass (bicubic, scale factors (grid + 0.1) / 37).
+//   transformers' interpolate_pos_encoding does in every pass (bicubic to the grid's size). With registers
+//   (Dinov2WithRegistersModel, facebook/dinov2-with-registers-*; register_tokens = 4, prefix_position =
+//   false): embeddings.register_tokens too, "dinov2_with_registers." before a classifier's base model, the
+//   table's class-token row added to the class token at load and the rest resampled antialiased (as timm).
 // - vit_pytorch (lucidrains' ViT): to_patch_embedding.{0,1,2,3} or .1, cls_token, pos_embedding,
 //   transformer.layers.N.0.{norm, to_qkv, to_out.0}, transformer.layers.N.1.net.{0,1,4},
 //   transformer.norm, mlp_head (or mlp_head.0 / mlp_head.1 with a head norm); patches in (p1 p2 c) order.
@@ -237,7 +240,7 @@ inline Names family_names(Family f) {
         case Family::torch_encoder: return {"patch_embed", "", "", "cls_token", "", "pos_embedding", "encoder.norm", "", "", "head", ""};
         case Family::hf_siglip: return {"vision_model.embeddings.patch_embedding", "", "", "", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "classifier", ""};
         case Family::hf_clip: return {"vision_model.embeddings.patch_embedding", "", "", "vision_model.embeddings.class_embedding", "", "vision_model.embeddings.position_embedding.weight", "vision_model.post_layernorm", "", "", "visual_projection", "", "", "vision_model.pre_layrnorm"};
-        case Family::hf_dinov2: return {"embeddings.patch_embeddings.projection", "", "", "embeddings.cls_token", "", "embeddings.position_embeddings", "layernorm", "", "", "classifier", ""};
+        case Family::hf_dinov2: return {"embeddings.patch_embeddings.projection", "", "", "embeddings.cls_token", "", "embeddings.position_embeddings", "layernorm", "", "", "classifier", "", "embeddings.register_tokens"};
         // DeiTForImageClassification's distillation token, which its classifier does not read, is a
         // prefix token no head reads: a register, for einvit
         case Family::hf_deit: return {"embeddings.patch_embeddings.projection", "", "", "embeddings.cls_token", "embeddings.distillation_token", "embeddings.position_embeddings", "layernorm", "", "", "classifier", "distillation_classifier", "embeddings.distillation_token"};
@@ -249,12 +252,12 @@ inline Names family_names(Family f) {
 // it reads and their weights.
 using Taps = std::vector<std::pair<std::size_t, double>>;
 
-// transformers' interpolate_pos_encoding (ViT, DeiT, DINOv2): torch.nn.functional.interpolate(mode="bicubic",
-// align_corners=False) with the scale factor it is given, (out + 0.1) / in: output i reads around source
-// coordinate (i + 0.5) / factor - 0.5 with Keys' cubic (a = -0.75) over 4 taps, indices clamped.
-inline std::vector<Taps> scaled_cubic_taps(std::size_t in, std::size_t out) {
+// transformers' interpolate_pos_encoding (ViT, DeiT, DINOv2 since transformers 4.45):
+// torch.nn.functional.interpolate(size=out, mode="bicubic", align_corners=False): output i reads around
+// source coordinate (i + 0.5) * in / out - 0.5 with Keys' cubic (a = -0.75) over 4 taps, indices clamped.
+inline std::vector<Taps> cubic_taps(std::size_t in, std::size_t out) {
     std::vector<Taps> taps(out);
-    const double factor = (static_cast<double>(out) + 0.1) / static_cast<double>(in), a = -0.75;
+    const double factor = static_cast<double>(out) / static_cast<double>(in), a = -0.75;
     const auto near = [a](double d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };    // |d| <= 1
     const auto far = [a](double d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };  // 1 < |d| < 2
     for (std::size_t i = 0; i < out; ++i) {
@@ -331,7 +334,10 @@ Weights read_weights(CheckpointReader& r, Family family) {
     // "dinov2."); the base models' own checkpoints (ViTModel, Dinov2Model) have them bare. Read from the
     // file; where it has neither, named as the config's kind (with a classifier or not) would have them.
     const bool hf_vit = family == Family::hf || family == Family::hf_deit || family == Family::hf_dinov2;
-    const std::string wrapper = family == Family::hf ? "vit." : family == Family::hf_deit ? "deit." : "dinov2.";
+    const std::string wrapper = family == Family::hf        ? "vit."
+                                : family == Family::hf_deit ? "deit."
+                                : C.register_tokens         ? "dinov2_with_registers."
+                                                            : "dinov2.";
     const bool wrapped = hf_vit && (r.has(wrapper + n.patch + ".weight") || (C.num_classes && !r.has(n.patch + ".weight")));
     const std::string base_prefix = wrapped ? wrapper : "";
     for (std::string* name : {&n.patch, &n.cls, &n.dist, &n.reg, &n.pos, &n.norm})
@@ -403,9 +409,15 @@ Weights read_weights(CheckpointReader& r, Family family) {
     if (C.final_norm) family_has(n.norm, " models have no final norm (final_norm = false in the config)");
     if (C.head_norm) family_has(n.head_norm, " models have no norm before the head (head_norm = false in the config)");
     refuse_if(C.layer_scale && !timm && family != Family::hf_dinov2, " models have no layer scale (layer_scale = false in the config)");
-    // timm's no_embed_class (prefix_position = false): a table for the patches alone
-    refuse_if(C.position == PositionEmbedding::learned && !C.prefix_position && M::P != 0 && !timm,
+    // timm's no_embed_class (prefix_position = false): a table for the patches alone. transformers' DINOv2
+    // with registers (Dinov2WithRegistersModel) gives the class token a position and the registers none:
+    // prefix_position = false, the class token's row added to it at load.
+    const bool hf_registers = family == Family::hf_dinov2 && C.register_tokens;
+    refuse_if(C.position == PositionEmbedding::learned && !C.prefix_position && M::P != 0 && !timm && !hf_registers,
               " models have positions for the prefix tokens too (prefix_position = true in the config)");
+    refuse_if(hf_registers && C.prefix_position,
+              " models with registers give the registers no position (prefix_position = false in the config: the "
+              "class token's position is added to it at load)");
     // transformers' image towers: their class embedding and position table are 1- and 2-D, and the
     // two-tower models' text tower is not this model's
     const bool hf_tower = family == Family::hf_siglip || family == Family::hf_clip;
@@ -466,8 +478,9 @@ Weights read_weights(CheckpointReader& r, Family family) {
     if (C.position == PositionEmbedding::learned) {
         const std::uint64_t rows = C.prefix_position ? T : std::uint64_t{M::NP};
         // A checkpoint's table for another grid: resampled as the family's own code does. Its rows are the
-        // prefix tokens' (where the config gives them positions), then a square grid's, as both assume.
-        const std::uint64_t prefix = C.prefix_position ? M::P : 0;
+        // prefix tokens' (where the config gives them positions; DINOv2 with registers: the class token's
+        // alone), then a square grid's, as both assume.
+        const std::uint64_t prefix = C.prefix_position ? M::P : hf_registers ? 1 : 0;
         const io::TensorInfo* table = r.info(n.pos);
         const std::uint64_t table_rows = table && table->rank == 3 && table->shape[0] == 1 && table->shape[2] == D ? table->shape[1] : 0;
         const auto g0 = static_cast<std::uint64_t>(std::lround(std::sqrt(table_rows > prefix ? double(table_rows - prefix) : 0.0)));
@@ -478,16 +491,23 @@ Weights read_weights(CheckpointReader& r, Family family) {
         // transformers' interpolate_pos_encoding, which DINOv2 runs in every pass and ViT and DeiT when asked
         // (a checkpoint for another grid runs in transformers only so): unless grid and image are square and
         // the table's (as many patches in another shape are resampled too)
-        const bool hf_resamples =
-            (family == Family::hf_dinov2 || family == Family::hf || family == Family::hf_deit) && C.class_token &&
-            C.prefix_position && square && !(C.grid_h() == g0 && C.grid_w() == g0 && C.image_height == C.image_width);
-        if (timm_resamples || hf_resamples) {
-            const auto full = r.take(n.pos, {1, table_rows, D});
+        const bool hf_resamples = hf_vit && C.class_token && (C.prefix_position || hf_registers) && square &&
+                                  !(C.grid_h() == g0 && C.grid_w() == g0 && C.image_height == C.image_width);
+        if (timm_resamples || hf_resamples || hf_registers) {
+            const auto full = r.take(n.pos, {1, timm_resamples || hf_resamples ? table_rows : prefix + rows, D});
             if (!r.failed()) {
-                const auto taps = timm_resamples ? antialiased_cubic_taps : scaled_cubic_taps;
-                const auto patches = resample_positions(full.data() + prefix * D, g0, taps(g0, C.grid_h()), taps(g0, C.grid_w()), D);
-                w.pos.assign(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(prefix * D));  // the prefix rows as they are
-                w.pos.insert(w.pos.end(), patches.begin(), patches.end());
+                // (DINOv2 with registers resamples antialiased, as timm)
+                const auto taps = timm_resamples || hf_registers ? antialiased_cubic_taps : cubic_taps;
+                const auto patches = timm_resamples || hf_resamples
+                                         ? resample_positions(full.data() + prefix * D, g0, taps(g0, C.grid_h()), taps(g0, C.grid_w()), D)
+                                         : std::vector<float>(full.begin() + static_cast<std::ptrdiff_t>(prefix * D), full.end());
+                if (hf_registers) {
+                    for (std::size_t d = 0; d < D; ++d) w.cls[d] += full[d];  // as transformers adds it, in float
+                    w.pos = patches;
+                } else {
+                    w.pos.assign(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(prefix * D));  // the prefix rows as they are
+                    w.pos.insert(w.pos.end(), patches.begin(), patches.end());
+                }
             }
         } else if (family_has(n.pos, " models have no learned position embedding")) {
             w.pos = hf_tower ? r.take(n.pos, {rows, D}) : r.take(n.pos, {1, rows, D});

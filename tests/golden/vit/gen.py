@@ -237,6 +237,23 @@ class HfPooled(nn.Module):
         return self.model.state_dict(*args, **kwargs)
 
 
+class HfRegistersClassifier(nn.Module):
+    """transformers' Dinov2WithRegistersForImageClassification as transformers 4.52 and later run it: its
+    classifier over [class token | the patch tokens' mean], the registers left out of the mean (4.48 to 4.51,
+    this venv's among them, averaged them in too). Its state_dict holds the base model under
+    "dinov2_with_registers.", as that class's does."""
+
+    def __init__(self, model, classes):
+        super().__init__()
+        self.dinov2_with_registers = model
+        self.classifier = nn.Linear(2 * model.config.hidden_size, classes)
+
+    def forward(self, x):
+        tokens = self.dinov2_with_registers(pixel_values=x).last_hidden_state
+        patches = tokens[:, 1 + self.dinov2_with_registers.config.num_register_tokens:]
+        return self.classifier(torch.cat([tokens[:, 0], patches.mean(dim=1)], dim=1))
+
+
 def build(case):
     torch.manual_seed(1234)
     if case == "timm_vit_tiny_patch16_224":
@@ -397,6 +414,20 @@ def build(case):
         with torch.no_grad():  # as hf_dinov2_resampled's: run at 40 x 48, the 7 x 7 table resampled to 5 x 6
             model.dinov2.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(3))
         return layer_scales(HfLogits(model)), (3, 40, 48)
+    if case in ("hf_dinov2_reg_resampled", "hf_dinov2_reg_native", "hf_dinov2_reg_classifier"):
+        # Dinov2WithRegistersModel pretrained at 56 x 56: 4 registers after the class token, without positions;
+        # run at 40 x 48 (its 7 x 7 table resampled antialiased to 5 x 6 in the pass) or at 56 x 56 (as it is)
+        from transformers import Dinov2WithRegistersConfig, Dinov2WithRegistersModel
+        config = Dinov2WithRegistersConfig(image_size=56, patch_size=8, hidden_size=64, num_hidden_layers=2,
+                                           num_attention_heads=4, mlp_ratio=2, num_register_tokens=4)
+        model = Dinov2WithRegistersModel(config)
+        with torch.no_grad():  # positions and registers that count (the registers start at zero)
+            model.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(3))
+            model.embeddings.register_tokens.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(4))
+        shape = (3, 56, 56) if case == "hf_dinov2_reg_native" else (3, 40, 48)
+        if case == "hf_dinov2_reg_classifier":
+            return layer_scales(HfRegistersClassifier(model, 7)), shape
+        return layer_scales(HfPooled(model)), shape
     if case == "hf_siglip_classifier":  # SiglipForImageClassification: the tokens' mean into a classifier
         from transformers import SiglipConfig, SiglipForImageClassification
         config = SiglipConfig(
@@ -409,7 +440,7 @@ def build(case):
     if case in ("hf_vit_resampled", "hf_vit_partial"):
         # ViTForImageClassification made at 32 x 32 (4 x 4) run with interpolate_pos_encoding at 40 x 24 (5 x 3),
         # and at 32 x 36 (4 x 4 patches, the last 4 columns unread): not square, so the 4 x 4 table is
-        # resampled to 4 x 4, by scale factors 4.1 / 4
+        # resampled to 4 x 4 (since transformers 4.45 to its size: the identity; before, by factors 4.1 / 4)
         from transformers import ViTConfig, ViTForImageClassification
         config = ViTConfig(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                            intermediate_size=128, num_labels=7)
@@ -536,7 +567,7 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "hf_dinov2_strip", "timm_resampled", "timm_resampled_reg", "timm_resampled_distilled", "timm_partial_patches",
          "hf_siglip_partial", "hf_siglip_classifier", "hf_dinov2_classifier", "hf_vit_resampled", "hf_deit_distilled",
          "hf_deit_resampled", "hf_deit_classifier", "hf_vit_partial", "hf_vit_model_pooler", "hf_vit_model_cls",
-         "timm_dynamic_img_size"]
+         "timm_dynamic_img_size", "hf_dinov2_reg_resampled", "hf_dinov2_reg_native", "hf_dinov2_reg_classifier"]
 
 
 def main():
