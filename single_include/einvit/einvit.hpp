@@ -10633,7 +10633,8 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 //   vision_model.{embeddings.{class_embedding, patch_embedding, position_embedding}, pre_layrnorm,
 //   encoder.layers.N.{...as SigLIP's}, post_layernorm}, visual_projection (the head, without a bias).
 //   A two-tower checkpoint's text tower (text_model.*, text_projection, logit_scale, logit_bias) is
-//   left unread: the model is the image encoder.
+//   left unread: the model is the image encoder. SigLIP's and CLIP's position tables for another grid are
+//   resampled as their interpolate_pos_encoding does when asked (bicubic to the grid's size), as ViT's.
 // - hf_dinov2 (transformers' Dinov2Model, facebook/dinov2-*): embeddings.{cls_token, mask_token (unread),
 //   position_embeddings, patch_embeddings.projection}, encoder.layer.N.{norm1, attention.attention.
 //   {query,key,value}, attention.output.dense, layer_scale1.lambda1, norm2, mlp.fc1, mlp.fc2,
@@ -11071,20 +11072,27 @@ Weights read_weights(CheckpointReader& r, Family family) {
         // prefix tokens' (where the config gives them positions; DINOv2 with registers: the class token's
         // alone), then a square grid's, as both assume.
         const std::uint64_t prefix = C.prefix_position ? M::P : hf_registers ? 1 : 0;
+        // (transformers' SigLIP and CLIP hold it as an nn.Embedding's weight: rows x D, no batch axis)
         const io::TensorInfo* table = r.info(n.pos);
-        const std::uint64_t table_rows = table && table->rank == 3 && table->shape[0] == 1 && table->shape[2] == D ? table->shape[1] : 0;
+        const std::uint64_t table_rows = !table                                                                    ? 0
+                                         : hf_tower && table->rank == 2 && table->shape[1] == D                    ? table->shape[0]
+                                         : table->rank == 3 && table->shape[0] == 1 && table->shape[2] == D ? table->shape[1]
+                                                                                                             : 0;
+        auto take_table = [&](std::uint64_t table_rows_) {
+            return hf_tower ? r.take(n.pos, {table_rows_, D}) : r.take(n.pos, {1, table_rows_, D});
+        };
         const auto g0 = static_cast<std::uint64_t>(std::lround(std::sqrt(table_rows > prefix ? double(table_rows - prefix) : 0.0)));
         const bool square = g0 >= 1 && table_rows == prefix + g0 * g0;
         // timm's checkpoint_filter_fn (create_model(..., pretrained=True, img_size=...)): a table of another
         // count of rows (one of as many rows in another shape is taken as it is)
         const bool timm_resamples = timm && square && table_rows != rows;
-        // transformers' interpolate_pos_encoding, which DINOv2 runs in every pass and ViT and DeiT when asked
-        // (a checkpoint for another grid runs in transformers only so): unless grid and image are square and
-        // the table's (as many patches in another shape are resampled too)
-        const bool hf_resamples = hf_vit && C.class_token && (C.prefix_position || hf_registers) && square &&
-                                  !(C.grid_h() == g0 && C.grid_w() == g0 && C.image_height == C.image_width);
+        // transformers' interpolate_pos_encoding, which DINOv2 runs in every pass and ViT, DeiT, SigLIP and CLIP
+        // when asked (a checkpoint for another grid runs in transformers only so): unless grid and image are
+        // square and the table's (as many patches in another shape are resampled too)
+        const bool hf_resamples = ((hf_vit && C.class_token && (C.prefix_position || hf_registers)) || (hf_tower && C.prefix_position)) &&
+                                  square && !(C.grid_h() == g0 && C.grid_w() == g0 && C.image_height == C.image_width);
         if (timm_resamples || hf_resamples || hf_registers) {
-            const auto full = r.take(n.pos, {1, timm_resamples || hf_resamples ? table_rows : prefix + rows, D});
+            const auto full = take_table(timm_resamples || hf_resamples ? table_rows : prefix + rows);
             if (!r.failed()) {
                 // (DINOv2 with registers resamples antialiased, as timm)
                 const auto taps = timm_resamples || hf_registers ? antialiased_cubic_taps : cubic_taps;
@@ -11100,7 +11108,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
                 }
             }
         } else if (family_has(n.pos, " models have no learned position embedding")) {
-            w.pos = hf_tower ? r.take(n.pos, {rows, D}) : r.take(n.pos, {1, rows, D});
+            w.pos = take_table(rows);
         }
         if (hf_tower) r.ignore("vision_model.embeddings.position_ids");  // older checkpoints kept nn.Embedding's index buffer
     } else {

@@ -102,6 +102,21 @@ inline constexpr einvit::vit::Config hf_clip_small = [] {
     return c;
 }();
 
+// gen.py's hf_siglip_resampled and hf_clip_resampled: those models made at 32 x 32 (4 x 4 patches of 8) run
+// with interpolate_pos_encoding=True at 40 x 24 (5 x 3) and 56 x 40 (7 x 5): their tables resampled as it does
+inline constexpr einvit::vit::Config hf_siglip_resampled = [] {
+    einvit::vit::Config c = hf_siglip_small;
+    c.image_height = 40;
+    c.image_width = 24;
+    return c;
+}();
+inline constexpr einvit::vit::Config hf_clip_resampled = [] {
+    einvit::vit::Config c = hf_clip_small;
+    c.image_height = 56;
+    c.image_width = 40;
+    return c;
+}();
+
 // gen.py's hf_dinov2_resampled: transformers' Dinov2Model pretrained on 56 x 56 (7 x 7 patches of 8) run
 // at 40 x 48 (5 x 6): its position table resampled as its interpolate_pos_encoding does; the features
 inline constexpr einvit::vit::Config hf_dinov2_resampled = [] {

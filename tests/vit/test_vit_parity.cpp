@@ -288,6 +288,10 @@ TEST_CASE("parity: transformers' SiglipForImageClassification (the tokens' mean 
 TEST_CASE("parity: transformers' CLIPModel, its image embedding (projection without a bias; the text tower left unread)") {
     check_parity<einvit_test::hf_clip_small>("hf_clip", vit::Family::hf_clip);
 }
+TEST_CASE("parity: transformers' SiglipModel and CLIPModel at another size than their configs' (interpolate_pos_encoding)") {
+    check_parity<einvit_test::hf_siglip_resampled>("hf_siglip_resampled", vit::Family::hf_siglip);
+    check_parity<einvit_test::hf_clip_resampled>("hf_clip_resampled", vit::Family::hf_clip);
+}
 
 TEST_CASE("parity: transformers' Dinov2Model at another grid than its pretraining's (the position table resampled as it does)") {
     check_parity<einvit_test::hf_dinov2_resampled>("hf_dinov2_resampled", vit::Family::hf_dinov2);

@@ -175,14 +175,16 @@ class HfLogits(nn.Module):
 
 class HfImageFeatures(nn.Module):
     """transformers' two-tower model (CLIPModel, SiglipModel) as an image encoder: get_image_features,
-    its state_dict whole (the text tower's tensors too, which einvit leaves unread)."""
+    its state_dict whole (the text tower's tensors too, which einvit leaves unread). With `interpolate`, run
+    at another size than its config's, its position table resampled in the pass."""
 
-    def __init__(self, model):
+    def __init__(self, model, interpolate=False):
         super().__init__()
         self.model = model
+        self.interpolate = interpolate
 
     def forward(self, x):
-        return self.model.get_image_features(pixel_values=x)
+        return self.model.get_image_features(pixel_values=x, interpolate_pos_encoding=self.interpolate)
 
     def state_dict(self, *args, **kwargs):
         return self.model.state_dict(*args, **kwargs)
@@ -340,7 +342,7 @@ def build(case):
         from timm.models.vision_transformer import VisionTransformer
         return sharp_pool(VisionTransformer(img_size=224, patch_size=16, embed_dim=768, depth=2, num_heads=12,
                                             class_token=False, global_pool="map", num_classes=0)), (3, 224, 224)
-    if case == "hf_siglip":  # transformers' SiglipModel: the vision tower's pooled features (get_image_features)
+    if case in ("hf_siglip", "hf_siglip_resampled"):  # SiglipModel: the vision tower's pooled features (get_image_features)
         from transformers import SiglipConfig, SiglipModel
         config = SiglipConfig(
             vision_config=dict(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -349,8 +351,12 @@ def build(case):
                              intermediate_size=37, max_position_embeddings=16))
         model = SiglipModel(config)
         sharp_hf_pool(model.vision_model.head)
+        if case == "hf_siglip_resampled":  # made at 32 x 32 (4 x 4), run at 40 x 24 (5 x 3) with interpolate_pos_encoding
+            with torch.no_grad():  # positions that count against the patches, so that their resampling does
+                model.vision_model.embeddings.position_embedding.weight.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(29))
+            return HfImageFeatures(model, interpolate=True), (3, 40, 24)
         return HfImageFeatures(model), (3, 32, 32)
-    if case == "hf_clip":  # transformers' CLIPModel: the image embedding (get_image_features: visual_projection, no bias)
+    if case in ("hf_clip", "hf_clip_resampled"):  # CLIPModel: the image embedding (get_image_features: visual_projection, no bias)
         from transformers import CLIPConfig, CLIPModel
         config = CLIPConfig(
             vision_config=dict(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -358,7 +364,12 @@ def build(case):
             text_config=dict(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                              intermediate_size=37, max_position_embeddings=16),
             projection_dim=24)
-        return HfImageFeatures(CLIPModel(config)), (3, 32, 32)
+        model = CLIPModel(config)
+        if case == "hf_clip_resampled":  # made at 32 x 32 (4 x 4), run at 56 x 40 (7 x 5) with interpolate_pos_encoding
+            with torch.no_grad():
+                model.vision_model.embeddings.position_embedding.weight.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(31))
+            return HfImageFeatures(model, interpolate=True), (3, 56, 40)
+        return HfImageFeatures(model), (3, 32, 32)
     if case in ("hf_dinov2_resampled", "hf_dinov2_native", "hf_dinov2_strip"):  # Dinov2Model pretrained at 56 x 56
         from transformers import Dinov2Config, Dinov2Model
         config = Dinov2Config(image_size=56, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -567,7 +578,8 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "hf_dinov2_strip", "timm_resampled", "timm_resampled_reg", "timm_resampled_distilled", "timm_partial_patches",
          "hf_siglip_partial", "hf_siglip_classifier", "hf_dinov2_classifier", "hf_vit_resampled", "hf_deit_distilled",
          "hf_deit_resampled", "hf_deit_classifier", "hf_vit_partial", "hf_vit_model_pooler", "hf_vit_model_cls",
-         "timm_dynamic_img_size", "hf_dinov2_reg_resampled", "hf_dinov2_reg_native", "hf_dinov2_reg_classifier"]
+         "timm_dynamic_img_size", "hf_dinov2_reg_resampled", "hf_dinov2_reg_native", "hf_dinov2_reg_classifier",
+         "hf_siglip_resampled", "hf_clip_resampled"]
 
 
 def main():
