@@ -27,7 +27,7 @@ using Model = einvit::vit::VisionTransformer<einvit_examples::fashion_mnist>;
 constexpr std::size_t T = Model::T, side = 28, grid = einvit_examples::fashion_mnist.grid_h();
 
 // Rollout of depth x T x T head-averaged attention matrices: the class token's row.
-std::vector<double> rollout(const std::vector<float>& attention) {
+std::vector<double> rollout(const Model::AttentionMatrices<1>& attention) {
     std::vector<double> r(T * T, 0.0), next(T * T);
     for (std::size_t i = 0; i < T; ++i) r[i * T + i] = 1.0;
     for (std::size_t l = 0; l < einvit_examples::fashion_mnist.depth; ++l) {
@@ -93,12 +93,14 @@ int main(int argc, char** argv) {
     try {
         const auto file = einvit::io::SafeTensors::open(model_path);
         const Model model = einvit::vit::load<einvit_examples::fashion_mnist>(file, einvit::vit::Family::vit_pytorch);
-        std::vector<float> input(side * side), workspace(Model::workspace_floats<1>), logits(10);
-        std::vector<float> attention(einvit_examples::fashion_mnist.depth * T * T);
+        std::vector<float> input(side * side);
+        Model::Output<1> logits;
+        Model::Workspace<1> workspace;
+        Model::AttentionMatrices<1> attention;  // (depth, 1, T, T): each layer's, averaged over the heads
         for (const auto& path : images) {
             std::vector<unsigned char> pixels;
             einvit_examples::load_grey_28(path, input.data(), &pixels);
-            model.forward_with_attention<1>(Model::Input<1>(input.data()), logits.data(), workspace.data(), attention.data());
+            model.forward_with_attention<1>(Model::Input<1>(input.data()), logits, workspace, attention);  // sizes checked at compile time
             const auto map = rollout(attention);
             const double lo = *std::min_element(map.begin(), map.end()), hi = *std::max_element(map.begin(), map.end());
             // side by side: the image, and the image tinted red by the map, each upscaled `scale` times

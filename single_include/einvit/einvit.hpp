@@ -9901,6 +9901,22 @@ public:
         if constexpr (buffers_fit<B, Out, Work>())
             forward_into<B, lent_threads<B, Work>>(image, out.data(), workspace.data(), attention_maps, keep_patches);
     }
+    /// The same with the class token's attention maps into an einvit tensor or view of shape
+    /// (depth, B, tokens): AttentionMaps<B>, checked at compile time as out is.
+    template <std::size_t B, class Out, class Work, class Maps>
+        requires detail::tensor_like<Out> && detail::tensor_like<Work> && detail::tensor_like<Maps>
+    void forward_into(const Input<B>& image, Out&& out, Work&& workspace, Maps&& attention_maps,
+                      const std::uint8_t* keep_patches = nullptr) const {
+        if constexpr (buffers_fit<B, Out, Work>() && attention_fits<Maps, Shape<C.depth, B, T>>())
+            forward_into<B, lent_threads<B, Work>>(image, out.data(), workspace.data(), attention_maps.data(), keep_patches);
+    }
+    /// What forward_into's attention maps and forward_with_attention's matrices are written into: each
+    /// layer's attention of the class token (of token 0) to every token, (depth, B, tokens); each layer's
+    /// full attention matrix, (depth, B, tokens, tokens). Both averaged over the heads.
+    template <std::size_t B>
+    using AttentionMaps = Tensor<float, Shape<C.depth, B, T>, Backend>;
+    template <std::size_t B>
+    using AttentionMatrices = Tensor<float, Shape<C.depth, B, T, T>, Backend>;
 
     /// The forward pass of the first `count` images of a batch of capacity B (count <= B; 0 does
     /// nothing), for a server that builds for its largest batch and runs whatever has arrived: `image`
@@ -9932,6 +9948,14 @@ public:
     template <std::size_t B, std::size_t Threads = 1>
     void forward_with_attention(const Input<B>& image, float* out, float* workspace, float* attention) const {
         run<B>(B, image, out, workspace, attention, T, nullptr, false, Threads);
+    }
+    /// The same with out, the workspace and `attention` (AttentionMatrices<B>: (depth, B, tokens, tokens))
+    /// as einvit tensors or views, their sizes checked at compile time as forward_into's are.
+    template <std::size_t B, class Out, class Work, class Att>
+        requires detail::tensor_like<Out> && detail::tensor_like<Work> && detail::tensor_like<Att>
+    void forward_with_attention(const Input<B>& image, Out&& out, Work&& workspace, Att&& attention) const {
+        if constexpr (buffers_fit<B, Out, Work>() && attention_fits<Att, Shape<C.depth, B, T, T>>())
+            forward_with_attention<B, lent_threads<B, Work>>(image, out.data(), workspace.data(), attention.data());
     }
 
 private:
@@ -9989,6 +10013,27 @@ private:
         constexpr bool kept = !(detail::is_owning_tensor<O>::value && !std::is_lvalue_reference_v<Out>);
         static_assert(kept, "einvit::vit: forward_into's out is a temporary tensor, whose logits would be lost: pass a named Output<B>");
         return floats && writable && backend && shape && room && contiguous && kept;
+    }
+
+    // Whether the attention's buffer (Att as forwarded) is a writable, contiguous float tensor of this
+    // backend with shape Want, saying at compile time what it is not.
+    template <class Att, class Want>
+    static constexpr bool attention_fits() {
+        using A = std::remove_cvref_t<Att>;
+        constexpr bool floats = std::is_same_v<std::remove_const_t<typename A::value_type>, float>;
+        static_assert(floats, "einvit::vit: the attention is written as floats: its tensor must hold float");
+        constexpr bool writable = !std::is_const_v<std::remove_pointer_t<decltype(std::declval<Att&>().data())>>;
+        static_assert(writable, "einvit::vit: the attention's tensor is written into: it may not be const");
+        constexpr bool backend = std::is_same_v<typename A::backend_type, Backend>;
+        static_assert(backend, "einvit::vit: the attention's tensor must be on the model's backend");
+        constexpr bool shape = std::is_same_v<typename A::shape_type, Want>;
+        static_assert(shape, "einvit::vit: the attention's tensor must have shape (depth, B, tokens) for forward_into's maps "
+                             "(AttentionMaps<B>), (depth, B, tokens, tokens) for forward_with_attention's matrices (AttentionMatrices<B>)");
+        constexpr bool contiguous = A::is_contiguous();
+        static_assert(contiguous, "einvit::vit: the attention's tensor must be contiguous");
+        constexpr bool kept = !(detail::is_owning_tensor<A>::value && !std::is_lvalue_reference_v<Att>);
+        static_assert(kept, "einvit::vit: the attention's tensor is a temporary, whose values would be lost: pass a named one");
+        return floats && writable && backend && shape && contiguous && kept;
     }
 
     // The threads a checked forward_into's workspace (Work as forwarded) holds the scratch for.

@@ -918,4 +918,16 @@ TEST_CASE("vit forward: features() is what the head sees; attention maps are dis
     for (std::size_t i = 0; i < full.size(); ++i) differ += full[i] != mean_full[i];
     CHECK_MESSAGE(differ == 0, differ << " attention weights differ from the mean-pooled model's");
     CHECK(std::memcmp(out.data(), logits.data(), out.size() * sizeof(float)) == 0);
+    // the checked forms: the same values through einvit tensors whose shapes the compiler checked
+    Model::Output<2> checked_out;
+    Model::Workspace<2> checked_workspace;
+    Model::AttentionMaps<2> checked_maps;
+    static_assert(std::is_same_v<Model::AttentionMaps<2>::shape_type, einvit::Shape<12, 2, 197>>);
+    model.forward_into<2>(Model::Input<2>(image.data()), checked_out, checked_workspace, checked_maps);
+    CHECK(std::memcmp(checked_maps.data(), maps.data(), maps.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(checked_out.data(), logits.data(), logits.bytes()) == 0);
+    Model::AttentionMatrices<2> checked_full;
+    model.forward_with_attention<2>(Model::Input<2>(image.data()), checked_out.view(), checked_workspace, checked_full);
+    CHECK(std::memcmp(checked_full.data(), full.data(), full.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(checked_out.data(), logits.data(), logits.bytes()) == 0);
 }
