@@ -151,6 +151,14 @@ inline constexpr einvit::vit::Config timm_resampled = [] {
     return c;
 }();
 
+// gen.py's torchvision_resampled: a torchvision checkpoint for 32 x 32 (4 x 4 patches of 8) loaded at 56 x 56
+// (7 x 7), its table resampled as torchvision's interpolate_embeddings does (bicubic, align_corners=True)
+inline constexpr einvit::vit::Config torchvision_resampled = [] {
+    einvit::vit::Config c = einvit::vit::presets::vit(64, 2, 4, 8, 56, 11);
+    c.mlp_dim = 128;
+    return c;
+}();
+
 // gen.py's timm_resampled_reg: 4 registers, positions for the patches alone (no_embed_class), from 48 x 48
 // to 24 x 32 (3 x 4: fewer rows and columns)
 inline constexpr einvit::vit::Config timm_resampled_reg = [] {

@@ -248,7 +248,7 @@ TEST_CASE("vit load: registers, layer scale, positions for the patches alone, no
           golden("hf_dinov2_reg_resampled.safetensors") + ": missing tensor 'classifier.weight' (expected shape [7, 128])");
 }
 
-TEST_CASE("vit load: a position table for another grid is resampled as timm's loader does, and transformers' interpolate_pos_encoding; torchvision refuses it") {
+TEST_CASE("vit load: a position table for another grid is resampled as timm's loader does, transformers' interpolate_pos_encoding and torchvision's interpolate_embeddings (square grids only)") {
     // (the values against timm: parity's timm_resampled cases)
     using einvit_test::timm_resampled;
     const auto file = einvit::io::SafeTensors::open(golden("timm_resampled.safetensors"));  // 1 + 6 x 6 rows
@@ -269,16 +269,23 @@ TEST_CASE("vit load: a position table for another grid is resampled as timm's lo
     }();
     CHECK(load_error([&] { (void)vit::load<patch_positions>(file, vit::Family::timm); }) ==
           golden("timm_resampled.safetensors") + ": tensor 'pos_embed' has shape [1, 37, 64], expected [1, 40, 64]");
-    // torchvision's models keep their table's grid: a table for 4 x 4 refused at 6 x 6
-    constexpr vit::Config torchvision_larger = [] {
+    // torchvision's models are square: a table for 4 x 4 is resampled at 6 x 6 (as its
+    // interpolate_embeddings; parity's torchvision_resampled), refused at 6 x 5
+    static constexpr vit::Config torchvision_larger = [] {
         vit::Config c = vit::presets::vit(64, 2, 4, 8, 48, 11);
         c.mlp_dim = 128;
-        c.representation_size = 64;
+        c.representation_size = 48;
+        return c;
+    }();
+    constexpr vit::Config torchvision_oblong = [] {
+        vit::Config c = torchvision_larger;
+        c.image_width = 40;
         return c;
     }();
     const auto tv = einvit::io::SafeTensors::open(golden("torchvision_pre_logits.safetensors"));
-    CHECK(load_error([&] { (void)vit::load<torchvision_larger>(tv, vit::Family::torchvision); }) ==
-          golden("torchvision_pre_logits.safetensors") + ": tensor 'encoder.pos_embedding' has shape [1, 17, 64], expected [1, 37, 64]");
+    CHECK(vit::load<torchvision_larger>(tv, vit::Family::torchvision).weights().pos.size() == (1 + 6 * 6) * 64);
+    CHECK(load_error([&] { (void)vit::load<torchvision_oblong>(tv, vit::Family::torchvision); }) ==
+          golden("torchvision_pre_logits.safetensors") + ": tensor 'encoder.pos_embedding' has shape [1, 17, 64], expected [1, 31, 64]");
     // transformers' ViT and DeiT resample it as interpolate_pos_encoding does in a pass (parity's
     // hf_vit_resampled, hf_deit_resampled): a 4 x 4 table at 6 x 6, and at 1 x 16 (as many patches, another
     // shape); at 4 x 4 it is taken as it is

@@ -317,9 +317,9 @@ TEST_CASE("parity: transformers' Dinov2WithRegistersForImageClassification (the 
 
 // The position table a timm checkpoint for another grid loads as, against the one timm's loader made.
 template <vit::Config C>
-void check_resampled_table(const std::string& name) {
+void check_resampled_table(const std::string& name, vit::Family family = vit::Family::timm) {
     const auto file = einvit::io::SafeTensors::open(golden(name + ".safetensors"));
-    const auto model = vit::load<C>(file, vit::Family::timm);
+    const auto model = vit::load<C>(file, family);
     const std::vector<float>& got = model.weights().pos;
     const auto want = read_floats(golden(name + ".pos_embed.bin"), got.size());
     double worst = 0, scale = 0;
@@ -338,6 +338,10 @@ TEST_CASE("parity: timm made at another image size than its checkpoint's (pos_em
     check_resampled_table<einvit_test::timm_resampled>("timm_resampled");
     check_resampled_table<einvit_test::timm_resampled_reg>("timm_resampled_reg");
     check_resampled_table<einvit_test::timm_resampled_distilled>("timm_resampled_distilled");
+}
+TEST_CASE("parity: torchvision at another image size than its checkpoint's (its interpolate_embeddings)") {
+    check_parity<einvit_test::torchvision_resampled>("torchvision_resampled", vit::Family::torchvision);
+    check_resampled_table<einvit_test::torchvision_resampled>("torchvision_resampled", vit::Family::torchvision);
 }
 
 TEST_CASE("parity: an image size that is not a multiple of the patch, the whole patches read (timm; transformers' SigLIP)") {

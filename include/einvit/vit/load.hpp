@@ -13,7 +13,8 @@
 //   timm's checkpoint_filter_fn does when a model is made at another image size (bicubic, antialiased).
 // - torchvision (vit_b_16 ...): conv_proj, class_token, encoder.pos_embedding,
 //   encoder.layers.encoder_layer_N.{ln_1, self_attention.in_proj_*, self_attention.out_proj, ln_2,
-//   mlp.0, mlp.3}, encoder.ln, heads.head (heads.pre_logits with a representation layer).
+//   mlp.0, mlp.3}, encoder.ln, heads.head (heads.pre_logits with a representation layer). A table for
+//   another square grid is resampled as torchvision's interpolate_embeddings does (bicubic, align_corners).
 // - hf (transformers' ViTForImageClassification): vit.embeddings.*, vit.encoder.layer.N.{layernorm_before,
 //   attention.attention.{query,key,value}, attention.output.dense, layernorm_after,
 //   intermediate.dense, output.dense}, vit.layernorm, classifier; q, k and v are joined into one qkv. Or
@@ -256,13 +257,18 @@ using Taps = std::vector<std::pair<std::size_t, double>>;
 // transformers' interpolate_pos_encoding (ViT, DeiT, DINOv2 since transformers 4.45):
 // torch.nn.functional.interpolate(size=out, mode="bicubic", align_corners=False): output i reads around
 // source coordinate (i + 0.5) * in / out - 0.5 with Keys' cubic (a = -0.75) over 4 taps, indices clamped.
-inline std::vector<Taps> cubic_taps(std::size_t in, std::size_t out) {
+// With `corners` (align_corners=True: torchvision's interpolate_embeddings), around i * (in - 1) / (out - 1).
+inline std::vector<Taps> cubic_taps(std::size_t in, std::size_t out, bool corners = false) {
     std::vector<Taps> taps(out);
-    const double factor = static_cast<double>(out) / static_cast<double>(in), a = -0.75;
+    const double a = -0.75;
     const auto near = [a](double d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };    // |d| <= 1
     const auto far = [a](double d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };  // 1 < |d| < 2
     for (std::size_t i = 0; i < out; ++i) {
-        const double x = (static_cast<double>(i) + 0.5) / factor - 0.5, first = std::floor(x);
+        const double at_i = static_cast<double>(i);
+        const double x = !corners ? (at_i + 0.5) * static_cast<double>(in) / static_cast<double>(out) - 0.5
+                         : out > 1 ? at_i * static_cast<double>(in - 1) / static_cast<double>(out - 1)
+                                   : 0.0;
+        const double first = std::floor(x);
         const double t = std::min(std::max(x - first, 0.0), 1.0);
         const double w[4] = {far(t + 1), near(t), near(1 - t), far(2 - t)};
         for (int j = 0; j < 4; ++j) {
@@ -496,17 +502,23 @@ Weights read_weights(CheckpointReader& r, Family family) {
         // timm's checkpoint_filter_fn (create_model(..., pretrained=True, img_size=...)): a table of another
         // count of rows (one of as many rows in another shape is taken as it is)
         const bool timm_resamples = timm && square && table_rows != rows;
+        // torchvision's interpolate_embeddings (its models are square): a table of another count of rows
+        const bool torchvision_resamples = family == Family::torchvision && square && table_rows != rows &&
+                                           C.grid_h() == C.grid_w() && C.image_height == C.image_width;
         // transformers' interpolate_pos_encoding, which DINOv2 runs in every pass and ViT, DeiT, SigLIP and CLIP
         // when asked (a checkpoint for another grid runs in transformers only so): unless grid and image are
         // square and the table's (as many patches in another shape are resampled too)
         const bool hf_resamples = ((hf_vit && C.class_token && (C.prefix_position || hf_registers)) || (hf_tower && C.prefix_position)) &&
                                   square && !(C.grid_h() == g0 && C.grid_w() == g0 && C.image_height == C.image_width);
-        if (timm_resamples || hf_resamples || hf_registers) {
-            const auto full = take_table(timm_resamples || hf_resamples ? table_rows : prefix + rows);
+        const bool resamples = timm_resamples || torchvision_resamples || hf_resamples;
+        if (resamples || hf_registers) {
+            const auto full = take_table(resamples ? table_rows : prefix + rows);
             if (!r.failed()) {
-                // (DINOv2 with registers resamples antialiased, as timm)
-                const auto taps = timm_resamples || hf_registers ? antialiased_cubic_taps : cubic_taps;
-                const auto patches = timm_resamples || hf_resamples
+                // timm's and DINOv2 with registers' antialiased; torchvision's with align_corners=True
+                const auto taps = [&](std::size_t in, std::size_t out) {
+                    return timm_resamples || hf_registers ? antialiased_cubic_taps(in, out) : cubic_taps(in, out, torchvision_resamples);
+                };
+                const auto patches = resamples
                                          ? resample_positions(full.data() + prefix * D, g0, taps(g0, C.grid_h()), taps(g0, C.grid_w()), D)
                                          : std::vector<float>(full.begin() + static_cast<std::ptrdiff_t>(prefix * D), full.end());
                 if (hf_registers) {

@@ -210,6 +210,28 @@ class TimmResized(nn.Module):
         return self.source.state_dict(*args, **kwargs)
 
 
+class TorchvisionResized(nn.Module):
+    """A torchvision ViT for one image size loaded into a model for another through torchvision's
+    interpolate_embeddings (its position table resampled: bicubic, align_corners=True). The checkpoint
+    (its state_dict) is `source`'s; `target` runs."""
+
+    def __init__(self, source, target, image_size, patch_size):
+        super().__init__()
+        self.source = source
+        self.target = [target]  # not a submodule: its weights are source's, resampled in each pass
+        self.size = (image_size, patch_size)
+
+    def forward(self, x):
+        from torchvision.models.vision_transformer import interpolate_embeddings
+        target = self.target[0].eval()
+        state = {k: v.clone() for k, v in self.source.state_dict().items()}
+        target.load_state_dict(interpolate_embeddings(*self.size, state))
+        return target(x)
+
+    def state_dict(self, *args, **kwargs):
+        return self.source.state_dict(*args, **kwargs)
+
+
 class HfClassToken(nn.Module):
     """transformers' ViTModel: last_hidden_state[:, 0], the final norm's class token (its pooler unused)."""
 
@@ -279,6 +301,14 @@ def build(case):
         from torchvision.models.vision_transformer import VisionTransformer
         return VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128,
                                  num_classes=11, representation_size=48), (3, 32, 32)
+    if case == "torchvision_resampled":  # a checkpoint for 32 x 32 (4 x 4 patches) run at 56 x 56 (7 x 7)
+        from torchvision.models.vision_transformer import VisionTransformer
+        common = dict(patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128, num_classes=11)
+        source = VisionTransformer(image_size=32, **common)
+        with torch.no_grad():  # positions that count against the patches, so that their resampling does
+            source.encoder.pos_embedding.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(37))
+            source.heads.head.weight.normal_(0.0, 0.16, generator=torch.Generator().manual_seed(41))  # (zero at init)
+        return TorchvisionResized(source, VisionTransformer(image_size=56, **common), 56, 8), (3, 56, 56)
     if case == "vit_pytorch_mean":
         from vit_pytorch import ViT
         return ViT(image_size=(48, 64), patch_size=8, num_classes=21, dim=96, depth=3, heads=4, dim_head=32, mlp_dim=192,
@@ -579,7 +609,7 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "hf_siglip_partial", "hf_siglip_classifier", "hf_dinov2_classifier", "hf_vit_resampled", "hf_deit_distilled",
          "hf_deit_resampled", "hf_deit_classifier", "hf_vit_partial", "hf_vit_model_pooler", "hf_vit_model_cls",
          "timm_dynamic_img_size", "hf_dinov2_reg_resampled", "hf_dinov2_reg_native", "hf_dinov2_reg_classifier",
-         "hf_siglip_resampled", "hf_clip_resampled"]
+         "hf_siglip_resampled", "hf_clip_resampled", "torchvision_resampled"]
 
 
 def main():
@@ -608,6 +638,8 @@ def main():
             model.model.save_pretrained(os.path.join(out, case + "_sharded"), safe_serialization=True, max_shard_size="100KB")
         if isinstance(model, TimmResized):  # the position table as timm resampled it, for a direct comparison
             model.target[0].pos_embed.detach().numpy().astype("float32").tofile(os.path.join(out, case + ".pos_embed.bin"))
+        if isinstance(model, TorchvisionResized):  # ... as torchvision's interpolate_embeddings resampled it
+            model.target[0].encoder.pos_embedding.detach().numpy().astype("float32").tofile(os.path.join(out, case + ".pos_embed.bin"))
         x.numpy().astype("float32").tofile(os.path.join(out, case + ".input.bin"))
         y.numpy().astype("float32").tofile(os.path.join(out, case + ".logits.bin"))
         print(f"{case}: {len(state)} tensors, logits {tuple(y.shape)}, max |logit| {y.abs().max().item():.3f}")
