@@ -11054,7 +11054,8 @@ Weights read_weights(CheckpointReader& r, Family family) {
     // timm's no_embed_class (prefix_position = false): a table for the patches alone. transformers' DINOv2
     // with registers (Dinov2WithRegistersModel) gives the class token a position and the registers none:
     // prefix_position = false, the class token's row added to it at load.
-    const bool hf_registers = family == Family::hf_dinov2 && C.register_tokens;
+    refuse_if(family == Family::hf_dinov2 && !C.class_token, " models have a class token (class_token = true in the config)");
+    const bool hf_registers = family == Family::hf_dinov2 && C.register_tokens && C.class_token;
     refuse_if(C.position == PositionEmbedding::learned && !C.prefix_position && M::P != 0 && !timm && !hf_registers,
               " models have positions for the prefix tokens too (prefix_position = true in the config)");
     refuse_if(hf_registers && C.prefix_position,

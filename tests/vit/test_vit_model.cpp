@@ -229,6 +229,14 @@ TEST_CASE("vit load: registers, layer scale, positions for the patches alone, no
     CHECK(load_error([&] { (void)vit::load<registers_with_positions>(registers, vit::Family::hf_dinov2); }) ==
           "einvit::vit: hf-dinov2 models with registers give the registers no position (prefix_position = false in the config: "
           "the class token's position is added to it at load)");
+    constexpr vit::Config registers_without_class_token = [] {
+        vit::Config c = hf_dinov2_reg_resampled;
+        c.class_token = false;
+        c.pooling = vit::Pooling::mean_patches;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<registers_without_class_token>(registers, vit::Family::hf_dinov2); }) ==
+          "einvit::vit: hf-dinov2 models have a class token (class_token = true in the config)");
     constexpr vit::Config three_hf_registers = [] {
         vit::Config c = hf_dinov2_reg_resampled;
         c.register_tokens = 3;
