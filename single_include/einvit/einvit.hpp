@@ -9907,7 +9907,7 @@ public:
         requires detail::tensor_like<Out> && detail::tensor_like<Work> && detail::tensor_like<Maps>
     void forward_into(const Input<B>& image, Out&& out, Work&& workspace, Maps&& attention_maps,
                       const std::uint8_t* keep_patches = nullptr) const {
-        if constexpr (buffers_fit<B, Out, Work>() && attention_fits<Maps, Shape<C.depth, B, T>>())
+        if constexpr (buffers_fit<B, Out, Work, Maps, Shape<C.depth, B, T>>())
             forward_into<B, lent_threads<B, Work>>(image, out.data(), workspace.data(), attention_maps.data(), keep_patches);
     }
     /// What forward_into's attention maps and forward_with_attention's matrices are written into: each
@@ -9954,7 +9954,7 @@ public:
     template <std::size_t B, class Out, class Work, class Att>
         requires detail::tensor_like<Out> && detail::tensor_like<Work> && detail::tensor_like<Att>
     void forward_with_attention(const Input<B>& image, Out&& out, Work&& workspace, Att&& attention) const {
-        if constexpr (buffers_fit<B, Out, Work>() && attention_fits<Att, Shape<C.depth, B, T, T>>())
+        if constexpr (buffers_fit<B, Out, Work, Att, Shape<C.depth, B, T, T>>())
             forward_with_attention<B, lent_threads<B, Work>>(image, out.data(), workspace.data(), attention.data());
     }
 
@@ -9989,51 +9989,45 @@ private:
         NormView head_norm;
         LinearView pre_logits, head, head_dist;
     };
-    // The checked forms' buffers (Out and Work as forwarded): out (B, out_dim) floats, the workspace
-    // workspace_floats<B> or more, both writable, contiguous and on this backend; out not a temporary
-    // tensor of its own (the logits would be lost with it). False, after the failed assertion, when not.
-    template <std::size_t B, class Out, class Work>
+    // What a checked form asks of each buffer it writes (Buf as forwarded): floats, writable, on this
+    // backend, contiguous, and not a tensor of its own passed as a temporary (its values would be lost).
+    template <class Buf>
+    struct Written {
+        using T = std::remove_cvref_t<Buf>;
+        static constexpr bool floats = std::is_same_v<std::remove_const_t<typename T::value_type>, float>;
+        static constexpr bool writable = !std::is_const_v<std::remove_pointer_t<decltype(std::declval<Buf&>().data())>>;
+        static constexpr bool backend = std::is_same_v<typename T::backend_type, Backend>;
+        static constexpr bool contiguous = T::is_contiguous();
+        static constexpr bool kept = !(detail::is_owning_tensor<T>::value && !std::is_lvalue_reference_v<Buf>);
+    };
+    // The checked forms' buffers: out (B, out_dim) floats, the workspace workspace_floats<B> or more, and
+    // the attention's tensor (Att; void: none) of shape AttShape, each as Written asks (the workspace may
+    // be a temporary). False, after the failed assertion, when not.
+    template <std::size_t B, class Out, class Work, class Att = void, class AttShape = void>
     static constexpr bool buffers_fit() {
-        using O = std::remove_cvref_t<Out>;
-        using W = std::remove_cvref_t<Work>;
-        constexpr bool floats = std::is_same_v<std::remove_const_t<typename O::value_type>, float> &&
-                                std::is_same_v<std::remove_const_t<typename W::value_type>, float>;
-        static_assert(floats, "einvit::vit: forward_into writes floats: out and the workspace must hold float");
-        constexpr bool writable = !std::is_const_v<std::remove_pointer_t<decltype(std::declval<Out&>().data())>> &&
-                                  !std::is_const_v<std::remove_pointer_t<decltype(std::declval<Work&>().data())>>;
-        static_assert(writable, "einvit::vit: forward_into writes into out and the workspace: neither may be const");
-        constexpr bool backend = std::is_same_v<typename O::backend_type, Backend> && std::is_same_v<typename W::backend_type, Backend>;
-        static_assert(backend, "einvit::vit: out and the workspace must be on the model's backend");
-        constexpr bool shape = std::is_same_v<typename O::shape_type, Shape<B, out_dim>>;
+        using O = Written<Out>;
+        using W = Written<Work>;
+        constexpr bool with_attention = !std::is_void_v<Att>;
+        using A = Written<std::conditional_t<with_attention, Att, Out>>;  // without one, out's facts again
+        constexpr bool floats = O::floats && W::floats && A::floats;
+        static_assert(floats, "einvit::vit: the forward pass writes floats: out, the workspace and the attention's tensor must hold float");
+        constexpr bool writable = O::writable && W::writable && A::writable;
+        static_assert(writable, "einvit::vit: the forward pass writes into out, the workspace and the attention's tensor: none may be const");
+        constexpr bool backend = O::backend && W::backend && A::backend;
+        static_assert(backend, "einvit::vit: out, the workspace and the attention's tensor must be on the model's backend");
+        constexpr bool shape = std::is_same_v<typename O::T::shape_type, Shape<B, out_dim>>;
         static_assert(shape, "einvit::vit: forward_into's out must have shape (B, out_dim): Output<B>");
-        constexpr bool room = W::size() >= workspace_floats<B>;
+        constexpr bool attention_shape =
+            std::is_same_v<typename A::T::shape_type, std::conditional_t<with_attention, AttShape, typename O::T::shape_type>>;
+        static_assert(attention_shape, "einvit::vit: the attention's tensor must have shape (depth, B, tokens) for forward_into's maps "
+                                       "(AttentionMaps<B>), (depth, B, tokens, tokens) for forward_with_attention's matrices (AttentionMatrices<B>)");
+        constexpr bool room = W::T::size() >= workspace_floats<B>;
         static_assert(room, "einvit::vit: the workspace is smaller than workspace_floats<B>: use Workspace<B>");
-        constexpr bool contiguous = O::is_contiguous() && W::is_contiguous();
-        static_assert(contiguous, "einvit::vit: out and the workspace must be contiguous");
-        constexpr bool kept = !(detail::is_owning_tensor<O>::value && !std::is_lvalue_reference_v<Out>);
-        static_assert(kept, "einvit::vit: forward_into's out is a temporary tensor, whose logits would be lost: pass a named Output<B>");
-        return floats && writable && backend && shape && room && contiguous && kept;
-    }
-
-    // Whether the attention's buffer (Att as forwarded) is a writable, contiguous float tensor of this
-    // backend with shape Want, saying at compile time what it is not.
-    template <class Att, class Want>
-    static constexpr bool attention_fits() {
-        using A = std::remove_cvref_t<Att>;
-        constexpr bool floats = std::is_same_v<std::remove_const_t<typename A::value_type>, float>;
-        static_assert(floats, "einvit::vit: the attention is written as floats: its tensor must hold float");
-        constexpr bool writable = !std::is_const_v<std::remove_pointer_t<decltype(std::declval<Att&>().data())>>;
-        static_assert(writable, "einvit::vit: the attention's tensor is written into: it may not be const");
-        constexpr bool backend = std::is_same_v<typename A::backend_type, Backend>;
-        static_assert(backend, "einvit::vit: the attention's tensor must be on the model's backend");
-        constexpr bool shape = std::is_same_v<typename A::shape_type, Want>;
-        static_assert(shape, "einvit::vit: the attention's tensor must have shape (depth, B, tokens) for forward_into's maps "
-                             "(AttentionMaps<B>), (depth, B, tokens, tokens) for forward_with_attention's matrices (AttentionMatrices<B>)");
-        constexpr bool contiguous = A::is_contiguous();
-        static_assert(contiguous, "einvit::vit: the attention's tensor must be contiguous");
-        constexpr bool kept = !(detail::is_owning_tensor<A>::value && !std::is_lvalue_reference_v<Att>);
-        static_assert(kept, "einvit::vit: the attention's tensor is a temporary, whose values would be lost: pass a named one");
-        return floats && writable && backend && shape && contiguous && kept;
+        constexpr bool contiguous = O::contiguous && W::contiguous && A::contiguous;
+        static_assert(contiguous, "einvit::vit: out, the workspace and the attention's tensor must be contiguous");
+        constexpr bool kept = O::kept && A::kept;
+        static_assert(kept, "einvit::vit: out or the attention's tensor is a temporary tensor, whose values would be lost: pass a named one");
+        return floats && writable && backend && shape && attention_shape && room && contiguous && kept;
     }
 
     // The threads a checked forward_into's workspace (Work as forwarded) holds the scratch for.

@@ -190,46 +190,37 @@ class HfImageFeatures(nn.Module):
         return self.model.state_dict(*args, **kwargs)
 
 
-class TimmResized(nn.Module):
-    """A timm model made at another image size than its checkpoint's, as create_model(name, pretrained=True,
-    img_size=...) makes it: the checkpoint (its state_dict) is `source`'s, and each pass loads it into
-    `target` through timm's checkpoint_filter_fn, which resamples the position table to target's grid."""
+class Resized(nn.Module):
+    """A model made at another image size than its checkpoint's, as its library moves a checkpoint there:
+    the checkpoint (its state_dict) is `source`'s, and each pass loads `resample(state_dict, target)` into
+    `target` (timm's checkpoint_filter_fn, as create_model(name, pretrained=True, img_size=...) does;
+    torchvision's interpolate_embeddings), which resamples the position table to target's grid. `table`
+    gives target's resampled table, for a direct comparison."""
 
-    def __init__(self, source, target):
-        super().__init__()
-        self.source = source
-        self.target = [target]  # not a submodule: its weights are source's, filtered
-
-    def forward(self, x):
-        from timm.models.vision_transformer import checkpoint_filter_fn
-        target = self.target[0].eval()
-        target.load_state_dict(checkpoint_filter_fn(self.source.state_dict(), target))
-        return target(x)
-
-    def state_dict(self, *args, **kwargs):
-        return self.source.state_dict(*args, **kwargs)
-
-
-class TorchvisionResized(nn.Module):
-    """A torchvision ViT for one image size loaded into a model for another through torchvision's
-    interpolate_embeddings (its position table resampled: bicubic, align_corners=True). The checkpoint
-    (its state_dict) is `source`'s; `target` runs."""
-
-    def __init__(self, source, target, image_size, patch_size):
+    def __init__(self, source, target, resample, table):
         super().__init__()
         self.source = source
         self.target = [target]  # not a submodule: its weights are source's, resampled in each pass
-        self.size = (image_size, patch_size)
+        self.resample, self.table = resample, table
 
     def forward(self, x):
-        from torchvision.models.vision_transformer import interpolate_embeddings
         target = self.target[0].eval()
-        state = {k: v.clone() for k, v in self.source.state_dict().items()}
-        target.load_state_dict(interpolate_embeddings(*self.size, state))
+        target.load_state_dict(self.resample({k: v.clone() for k, v in self.source.state_dict().items()}, target))
         return target(x)
 
     def state_dict(self, *args, **kwargs):
         return self.source.state_dict(*args, **kwargs)
+
+
+def timm_resized(source, target):
+    from timm.models.vision_transformer import checkpoint_filter_fn
+    return Resized(source, target, checkpoint_filter_fn, lambda m: m.pos_embed)
+
+
+def torchvision_resized(source, target):
+    from torchvision.models.vision_transformer import interpolate_embeddings
+    return Resized(source, target, lambda state, m: interpolate_embeddings(m.image_size, m.patch_size, state),
+                   lambda m: m.encoder.pos_embedding)
 
 
 class HfClassToken(nn.Module):
@@ -308,7 +299,7 @@ def build(case):
         with torch.no_grad():  # positions that count against the patches, so that their resampling does
             source.encoder.pos_embedding.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(37))
             source.heads.head.weight.normal_(0.0, 0.16, generator=torch.Generator().manual_seed(41))  # (zero at init)
-        return TorchvisionResized(source, VisionTransformer(image_size=56, **common), 56, 8), (3, 56, 56)
+        return torchvision_resized(source, VisionTransformer(image_size=56, **common)), (3, 56, 56)
     if case == "vit_pytorch_mean":
         from vit_pytorch import ViT
         return ViT(image_size=(48, 64), patch_size=8, num_classes=21, dim=96, depth=3, heads=4, dim_head=32, mlp_dim=192,
@@ -426,7 +417,7 @@ def build(case):
         with torch.no_grad():  # positions that count against the patches, so that their resampling does
             source.pos_embed.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(5))
         size = target_size if isinstance(target_size, tuple) else (target_size, target_size)
-        return TimmResized(source, target), (3,) + size
+        return timm_resized(source, target), (3,) + size
     if case == "timm_dynamic_img_size":  # timm's dynamic_img_size: a model for 48 x 48 run at 64 x 40, its table
         # resampled in the pass (resample_abs_pos_embed: bicubic, antialiased), as timm_resampled's loader does
         from timm.models.vision_transformer import VisionTransformer
@@ -636,10 +627,8 @@ def main():
         save_file(state, os.path.join(out, case + ".safetensors"))
         if case == "hf_vit":  # the same model as HF writes it in shards, with an index
             model.model.save_pretrained(os.path.join(out, case + "_sharded"), safe_serialization=True, max_shard_size="100KB")
-        if isinstance(model, TimmResized):  # the position table as timm resampled it, for a direct comparison
-            model.target[0].pos_embed.detach().numpy().astype("float32").tofile(os.path.join(out, case + ".pos_embed.bin"))
-        if isinstance(model, TorchvisionResized):  # ... as torchvision's interpolate_embeddings resampled it
-            model.target[0].encoder.pos_embedding.detach().numpy().astype("float32").tofile(os.path.join(out, case + ".pos_embed.bin"))
+        if isinstance(model, Resized):  # the position table as the library resampled it, for a direct comparison
+            model.table(model.target[0]).detach().numpy().astype("float32").tofile(os.path.join(out, case + ".pos_embed.bin"))
         x.numpy().astype("float32").tofile(os.path.join(out, case + ".input.bin"))
         y.numpy().astype("float32").tofile(os.path.join(out, case + ".logits.bin"))
         print(f"{case}: {len(state)} tensors, logits {tuple(y.shape)}, max |logit| {y.abs().max().item():.3f}")
