@@ -9667,6 +9667,50 @@ inline void sincos_2d(float* out, std::size_t gh, std::size_t gw, std::size_t di
         }
 }
 
+// Each of n images (channels x height x width) cut into its grid of p x p patches, row by row, each
+// patch's pixels in `order` (a grid that leaves pixels at the right or bottom edge leaves them unread).
+inline void patchify(const float* img, float* patches, std::size_t n, std::size_t channels, std::size_t height,
+                     std::size_t width, std::size_t p, PatchOrder order) {
+    const std::size_t gh = height / p, gw = width / p, pd = channels * p * p;
+    for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t gy = 0; gy < gh; ++gy)
+            for (std::size_t gx = 0; gx < gw; ++gx) {
+                float* dst = patches + ((b * gh + gy) * gw + gx) * pd;
+                for (std::size_t c = 0; c < channels; ++c)
+                    for (std::size_t i = 0; i < p; ++i) {
+                        const float* src = img + ((b * channels + c) * height + gy * p + i) * width + gx * p;
+                        if (order == PatchOrder::c_p1_p2)
+                            std::memcpy(dst + (c * p + i) * p, src, p * sizeof(float));
+                        else
+                            for (std::size_t j = 0; j < p; ++j) dst[(i * p + j) * channels + c] = src[j];
+                    }
+            }
+}
+
+// The attention of tokens [0, rows) of each of n images to all t of its tokens, averaged over the
+// `heads` heads (for attention maps and rollout): recomputed from q and k (qkv: n x t rows of q | k | v,
+// each `inner` = heads x hd wide) in plain loops, without the padding mask, into map (n x rows x t);
+// row holds t floats. Sizes as values, not template arguments: one copy serves every config.
+inline void attention_rows(std::size_t n, const float* qkv, float scale, float* map, std::size_t rows, float* row,
+                           std::size_t t, std::size_t inner, std::size_t hd, std::size_t heads) {
+    for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t i = 0; i < rows; ++i) {
+            float* m = map + (b * rows + i) * t;
+            for (std::size_t j = 0; j < t; ++j) m[j] = 0;
+            for (std::size_t hh = 0; hh < heads; ++hh) {
+                const float* q = qkv + (b * t + i) * 3 * inner + hh * hd;
+                for (std::size_t j = 0; j < t; ++j) {
+                    const float* k = qkv + (b * t + j) * 3 * inner + inner + hh * hd;
+                    float dot = 0;
+                    for (std::size_t d = 0; d < hd; ++d) dot += q[d] * k[d];
+                    row[j] = dot;
+                }
+                kernels::softmax_rows(reference{}, row, t, row, t, 1, t, scale);
+                for (std::size_t j = 0; j < t; ++j) m[j] += row[j] / static_cast<float>(heads);
+            }
+        }
+}
+
 }  // namespace detail
 
 template <Config C, class Backend = cpu>
@@ -10139,22 +10183,7 @@ private:
 
     // Patches -> tokens: x[b, P + n] = patch_n · Wᵀ + bias + pos; prefix tokens; position embedding.
     void embed(std::size_t n, const float* img, float* x, float* patches) const {
-        constexpr std::size_t p = C.patch, gw = C.grid_w(), Hh = C.image_height, Ww = C.image_width, Ch = C.channels;
-        for (std::size_t b = 0; b < n; ++b)
-            for (std::size_t gy = 0; gy < C.grid_h(); ++gy)
-                for (std::size_t gx = 0; gx < gw; ++gx) {
-                    float* dst = patches + (b * NP + gy * gw + gx) * PD;
-                    for (std::size_t c = 0; c < Ch; ++c)
-                        for (std::size_t i = 0; i < p; ++i) {
-                            const float* src = img + ((b * Ch + c) * Hh + gy * p + i) * Ww + gx * p;
-                            for (std::size_t j = 0; j < p; ++j) {
-                                if constexpr (C.patch_order == PatchOrder::c_p1_p2)
-                                    dst[(c * p + i) * p + j] = src[j];
-                                else
-                                    dst[(i * p + j) * Ch + c] = src[j];
-                            }
-                        }
-                }
+        detail::patchify(img, patches, n, C.channels, C.image_height, C.image_width, C.patch, C.patch_order);
         if constexpr (C.patch_norm)
             kernels::layer_norm_rows(Backend{}, patches, PD, patches, PD, n * NP, PD, v_.patch_norm_in.gamma,
                                      v_.patch_norm_in.beta, layer_norm_eps);
@@ -10212,25 +10241,9 @@ private:
         }
     }
 
-    // The attention of tokens [0, rows) to every token, averaged over heads (for attention maps and
-    // rollout; recomputed from q and k in plain loops, without the padding mask).
+    // The attention of tokens [0, rows) to every token, averaged over heads (detail::attention_rows).
     void attention_rows(std::size_t n, const float* qkv, float scale, float* map, std::size_t rows, float* row) const {
-        for (std::size_t b = 0; b < n; ++b)
-            for (std::size_t i = 0; i < rows; ++i) {
-                float* m = map + (b * rows + i) * T;
-                for (std::size_t j = 0; j < T; ++j) m[j] = 0;
-                for (std::size_t hh = 0; hh < C.heads; ++hh) {
-                    const float* q = qkv + (b * T + i) * 3 * I + hh * HD;
-                    for (std::size_t j = 0; j < T; ++j) {
-                        const float* k = qkv + (b * T + j) * 3 * I + I + hh * HD;
-                        float dot = 0;
-                        for (std::size_t d = 0; d < HD; ++d) dot += q[d] * k[d];
-                        row[j] = dot;
-                    }
-                    kernels::softmax_rows(reference{}, row, T, row, T, 1, T, scale);
-                    for (std::size_t j = 0; j < T; ++j) m[j] += row[j] / static_cast<float>(C.heads);
-                }
-            }
+        detail::attention_rows(n, qkv, scale, map, rows, row, T, I, HD, C.heads);
     }
 
     // x += fc2(act(fc1(norm(in)))), norm when given
@@ -10960,11 +10973,12 @@ inline std::vector<float> resample_positions(const float* table, std::size_t w0,
 
 namespace detail {
 
-// Every parameter of a model of config C, read through r (which raises or keeps its faults).
-template <Config C>
-Weights read_weights(CheckpointReader& r, Family family) {
-    using M = VisionTransformer<C>;
-    constexpr std::uint64_t D = M::D, T = M::T, I = M::I, MLP = M::MLP, NC = C.num_classes, p = C.patch, Ch = C.channels;
+// Every parameter of a model of config C, read through r (which raises or keeps its faults), into one
+// store of `packed_floats` floats (VisionTransformer<C>::packed_weight_floats). The config is a value
+// here, not a template argument: one copy of this code serves every model a program loads.
+inline Weights read_weights(CheckpointReader& r, Family family, const Config& C, std::size_t packed_floats) {
+    const std::uint64_t D = C.dim, T = C.tokens(), I = C.inner_dim(), MLP = C.mlp_dim, NC = C.num_classes, p = C.patch,
+                        Ch = C.channels, PD = C.patch_dim(), NP = C.patches(), P = C.prefix_tokens();
     detail::Names n = detail::family_names(family);
     // transformers' image classifiers hold their base model's tensors under its name ("vit.", "deit.",
     // "dinov2."); the base models' own checkpoints (ViTModel, Dinov2Model) have them bare. Read from the
@@ -10988,7 +11002,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
     }
     Weights w;
     // One block for every packed weight: a run of huge pages on Linux (gemm::PackedStore).
-    w.store = gemm::PackedStore<float>(M::packed_weight_floats);
+    w.store = gemm::PackedStore<float>(packed_floats);
     auto norm = [&](const std::string& base, std::uint64_t dim) {
         NormWeights nw;
         nw.gamma = r.take(base + ".weight", {dim});
@@ -11050,7 +11064,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
     // prefix_position = false, the class token's row added to it at load.
     refuse_if(family == Family::hf_dinov2 && !C.class_token, " models have a class token (class_token = true in the config)");
     const bool hf_registers = family == Family::hf_dinov2 && C.register_tokens && C.class_token;
-    refuse_if(C.position == PositionEmbedding::learned && !C.prefix_position && M::P != 0 && !timm && !hf_registers,
+    refuse_if(C.position == PositionEmbedding::learned && !C.prefix_position && P != 0 && !timm && !hf_registers,
               " models have positions for the prefix tokens too (prefix_position = true in the config)");
     refuse_if(hf_registers && C.prefix_position,
               " models with registers give the registers no position (prefix_position = false in the config: the "
@@ -11096,16 +11110,16 @@ Weights read_weights(CheckpointReader& r, Family family) {
                   (lucidrains || family == Family::torchvision || family == Family::torch_encoder),
               " models need the image size divisible by the patch (drop_partial_patches is a convolution's way)");
     if (family == Family::vit_pytorch && !C.patch_norm) {
-        w.patch = linear("to_patch_embedding.1", D, M::PD, C.patch_bias);
+        w.patch = linear("to_patch_embedding.1", D, PD, C.patch_bias);
     } else if (lucidrains || family == Family::torch_encoder) {
-        if (C.patch_norm) w.patch_norm_in = norm(n.patch_norm_in, M::PD);
-        w.patch = linear(n.patch, D, M::PD, C.patch_bias);
+        if (C.patch_norm) w.patch_norm_in = norm(n.patch_norm_in, PD);
+        w.patch = linear(n.patch, D, PD, C.patch_bias);
         if (C.patch_norm) w.patch_norm_out = norm(n.patch_norm_out, D);
     } else {
         refuse_if(C.patch_order != PatchOrder::c_p1_p2, " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
         const auto b = C.patch_bias ? r.take(n.patch + ".bias", {D}) : std::vector<float>{};
-        pack(w.patch, weight, C.patch_bias ? b.data() : nullptr, D, M::PD);
+        pack(w.patch, weight, C.patch_bias ? b.data() : nullptr, D, PD);
     }
     // (where a fault is kept, not raised, the weights are thrown away: what is left unset or empty stays so)
     if (C.class_token && family_has(n.cls, " models have no class token (class_token = false in the config)"))
@@ -11113,11 +11127,11 @@ Weights read_weights(CheckpointReader& r, Family family) {
     if (C.distillation_token && family_has(n.dist, " has no distilled models")) w.dist = r.take(n.dist, {1, 1, D});
     if (C.register_tokens && !n.reg.empty()) w.reg = r.take(n.reg, {1, C.register_tokens, D});
     if (C.position == PositionEmbedding::learned) {
-        const std::uint64_t rows = C.prefix_position ? T : std::uint64_t{M::NP};
+        const std::uint64_t rows = C.prefix_position ? T : NP;
         // A checkpoint's table for another grid: resampled as the family's own code does. Its rows are the
         // prefix tokens' (where the config gives them positions; DINOv2 with registers: the class token's
         // alone), then a square grid's, as both assume.
-        const std::uint64_t prefix = C.prefix_position ? M::P : hf_registers ? 1 : 0;
+        const std::uint64_t prefix = C.prefix_position ? P : hf_registers ? 1 : 0;
         // (transformers' SigLIP and CLIP hold it as an nn.Embedding's weight: rows x D, no batch axis)
         const io::TensorInfo* table = r.info(n.pos);
         const std::uint64_t table_rows = !table                                                                    ? 0
@@ -11164,7 +11178,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
         }
         if (hf_tower) r.ignore("vision_model.embeddings.position_ids");  // older checkpoints kept nn.Embedding's index buffer
     } else {
-        w.pos.resize(M::NP * D);
+        w.pos.resize(NP * D);
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
         if (!n.pos.empty()) r.ignore(n.pos);
     }
@@ -11285,6 +11299,11 @@ Weights read_weights(CheckpointReader& r, Family family) {
     }
     r.require_all_used(family);
     return w;
+}
+
+template <Config C>
+Weights read_weights(CheckpointReader& r, Family family) {
+    return read_weights(r, family, C, VisionTransformer<C>::packed_weight_floats);
 }
 
 }  // namespace detail

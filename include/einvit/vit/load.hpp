@@ -331,11 +331,12 @@ inline std::vector<float> resample_positions(const float* table, std::size_t w0,
 
 namespace detail {
 
-// Every parameter of a model of config C, read through r (which raises or keeps its faults).
-template <Config C>
-Weights read_weights(CheckpointReader& r, Family family) {
-    using M = VisionTransformer<C>;
-    constexpr std::uint64_t D = M::D, T = M::T, I = M::I, MLP = M::MLP, NC = C.num_classes, p = C.patch, Ch = C.channels;
+// Every parameter of a model of config C, read through r (which raises or keeps its faults), into one
+// store of `packed_floats` floats (VisionTransformer<C>::packed_weight_floats). The config is a value
+// here, not a template argument: one copy of this code serves every model a program loads.
+inline Weights read_weights(CheckpointReader& r, Family family, const Config& C, std::size_t packed_floats) {
+    const std::uint64_t D = C.dim, T = C.tokens(), I = C.inner_dim(), MLP = C.mlp_dim, NC = C.num_classes, p = C.patch,
+                        Ch = C.channels, PD = C.patch_dim(), NP = C.patches(), P = C.prefix_tokens();
     detail::Names n = detail::family_names(family);
     // transformers' image classifiers hold their base model's tensors under its name ("vit.", "deit.",
     // "dinov2."); the base models' own checkpoints (ViTModel, Dinov2Model) have them bare. Read from the
@@ -359,7 +360,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
     }
     Weights w;
     // One block for every packed weight: a run of huge pages on Linux (gemm::PackedStore).
-    w.store = gemm::PackedStore<float>(M::packed_weight_floats);
+    w.store = gemm::PackedStore<float>(packed_floats);
     auto norm = [&](const std::string& base, std::uint64_t dim) {
         NormWeights nw;
         nw.gamma = r.take(base + ".weight", {dim});
@@ -421,7 +422,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
     // prefix_position = false, the class token's row added to it at load.
     refuse_if(family == Family::hf_dinov2 && !C.class_token, " models have a class token (class_token = true in the config)");
     const bool hf_registers = family == Family::hf_dinov2 && C.register_tokens && C.class_token;
-    refuse_if(C.position == PositionEmbedding::learned && !C.prefix_position && M::P != 0 && !timm && !hf_registers,
+    refuse_if(C.position == PositionEmbedding::learned && !C.prefix_position && P != 0 && !timm && !hf_registers,
               " models have positions for the prefix tokens too (prefix_position = true in the config)");
     refuse_if(hf_registers && C.prefix_position,
               " models with registers give the registers no position (prefix_position = false in the config: the "
@@ -467,16 +468,16 @@ Weights read_weights(CheckpointReader& r, Family family) {
                   (lucidrains || family == Family::torchvision || family == Family::torch_encoder),
               " models need the image size divisible by the patch (drop_partial_patches is a convolution's way)");
     if (family == Family::vit_pytorch && !C.patch_norm) {
-        w.patch = linear("to_patch_embedding.1", D, M::PD, C.patch_bias);
+        w.patch = linear("to_patch_embedding.1", D, PD, C.patch_bias);
     } else if (lucidrains || family == Family::torch_encoder) {
-        if (C.patch_norm) w.patch_norm_in = norm(n.patch_norm_in, M::PD);
-        w.patch = linear(n.patch, D, M::PD, C.patch_bias);
+        if (C.patch_norm) w.patch_norm_in = norm(n.patch_norm_in, PD);
+        w.patch = linear(n.patch, D, PD, C.patch_bias);
         if (C.patch_norm) w.patch_norm_out = norm(n.patch_norm_out, D);
     } else {
         refuse_if(C.patch_order != PatchOrder::c_p1_p2, " checkpoints need patch_order = c_p1_p2 in the config");
         const auto weight = r.take(n.patch + ".weight", {D, Ch, p, p});  // a convolution: (out, c, p1, p2)
         const auto b = C.patch_bias ? r.take(n.patch + ".bias", {D}) : std::vector<float>{};
-        pack(w.patch, weight, C.patch_bias ? b.data() : nullptr, D, M::PD);
+        pack(w.patch, weight, C.patch_bias ? b.data() : nullptr, D, PD);
     }
     // (where a fault is kept, not raised, the weights are thrown away: what is left unset or empty stays so)
     if (C.class_token && family_has(n.cls, " models have no class token (class_token = false in the config)"))
@@ -484,11 +485,11 @@ Weights read_weights(CheckpointReader& r, Family family) {
     if (C.distillation_token && family_has(n.dist, " has no distilled models")) w.dist = r.take(n.dist, {1, 1, D});
     if (C.register_tokens && !n.reg.empty()) w.reg = r.take(n.reg, {1, C.register_tokens, D});
     if (C.position == PositionEmbedding::learned) {
-        const std::uint64_t rows = C.prefix_position ? T : std::uint64_t{M::NP};
+        const std::uint64_t rows = C.prefix_position ? T : NP;
         // A checkpoint's table for another grid: resampled as the family's own code does. Its rows are the
         // prefix tokens' (where the config gives them positions; DINOv2 with registers: the class token's
         // alone), then a square grid's, as both assume.
-        const std::uint64_t prefix = C.prefix_position ? M::P : hf_registers ? 1 : 0;
+        const std::uint64_t prefix = C.prefix_position ? P : hf_registers ? 1 : 0;
         // (transformers' SigLIP and CLIP hold it as an nn.Embedding's weight: rows x D, no batch axis)
         const io::TensorInfo* table = r.info(n.pos);
         const std::uint64_t table_rows = !table                                                                    ? 0
@@ -535,7 +536,7 @@ Weights read_weights(CheckpointReader& r, Family family) {
         }
         if (hf_tower) r.ignore("vision_model.embeddings.position_ids");  // older checkpoints kept nn.Embedding's index buffer
     } else {
-        w.pos.resize(M::NP * D);
+        w.pos.resize(NP * D);
         einvit::vit::detail::sincos_2d(w.pos.data(), C.grid_h(), C.grid_w(), D);
         if (!n.pos.empty()) r.ignore(n.pos);
     }
@@ -656,6 +657,11 @@ Weights read_weights(CheckpointReader& r, Family family) {
     }
     r.require_all_used(family);
     return w;
+}
+
+template <Config C>
+Weights read_weights(CheckpointReader& r, Family family) {
+    return read_weights(r, family, C, VisionTransformer<C>::packed_weight_floats);
 }
 
 }  // namespace detail

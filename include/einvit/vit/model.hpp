@@ -184,6 +184,50 @@ inline void sincos_2d(float* out, std::size_t gh, std::size_t gw, std::size_t di
         }
 }
 
+// Each of n images (channels x height x width) cut into its grid of p x p patches, row by row, each
+// patch's pixels in `order` (a grid that leaves pixels at the right or bottom edge leaves them unread).
+inline void patchify(const float* img, float* patches, std::size_t n, std::size_t channels, std::size_t height,
+                     std::size_t width, std::size_t p, PatchOrder order) {
+    const std::size_t gh = height / p, gw = width / p, pd = channels * p * p;
+    for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t gy = 0; gy < gh; ++gy)
+            for (std::size_t gx = 0; gx < gw; ++gx) {
+                float* dst = patches + ((b * gh + gy) * gw + gx) * pd;
+                for (std::size_t c = 0; c < channels; ++c)
+                    for (std::size_t i = 0; i < p; ++i) {
+                        const float* src = img + ((b * channels + c) * height + gy * p + i) * width + gx * p;
+                        if (order == PatchOrder::c_p1_p2)
+                            std::memcpy(dst + (c * p + i) * p, src, p * sizeof(float));
+                        else
+                            for (std::size_t j = 0; j < p; ++j) dst[(i * p + j) * channels + c] = src[j];
+                    }
+            }
+}
+
+// The attention of tokens [0, rows) of each of n images to all t of its tokens, averaged over the
+// `heads` heads (for attention maps and rollout): recomputed from q and k (qkv: n x t rows of q | k | v,
+// each `inner` = heads x hd wide) in plain loops, without the padding mask, into map (n x rows x t);
+// row holds t floats. Sizes as values, not template arguments: one copy serves every config.
+inline void attention_rows(std::size_t n, const float* qkv, float scale, float* map, std::size_t rows, float* row,
+                           std::size_t t, std::size_t inner, std::size_t hd, std::size_t heads) {
+    for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t i = 0; i < rows; ++i) {
+            float* m = map + (b * rows + i) * t;
+            for (std::size_t j = 0; j < t; ++j) m[j] = 0;
+            for (std::size_t hh = 0; hh < heads; ++hh) {
+                const float* q = qkv + (b * t + i) * 3 * inner + hh * hd;
+                for (std::size_t j = 0; j < t; ++j) {
+                    const float* k = qkv + (b * t + j) * 3 * inner + inner + hh * hd;
+                    float dot = 0;
+                    for (std::size_t d = 0; d < hd; ++d) dot += q[d] * k[d];
+                    row[j] = dot;
+                }
+                kernels::softmax_rows(reference{}, row, t, row, t, 1, t, scale);
+                for (std::size_t j = 0; j < t; ++j) m[j] += row[j] / static_cast<float>(heads);
+            }
+        }
+}
+
 }  // namespace detail
 
 template <Config C, class Backend = cpu>
@@ -656,22 +700,7 @@ private:
 
     // Patches -> tokens: x[b, P + n] = patch_n · Wᵀ + bias + pos; prefix tokens; position embedding.
     void embed(std::size_t n, const float* img, float* x, float* patches) const {
-        constexpr std::size_t p = C.patch, gw = C.grid_w(), Hh = C.image_height, Ww = C.image_width, Ch = C.channels;
-        for (std::size_t b = 0; b < n; ++b)
-            for (std::size_t gy = 0; gy < C.grid_h(); ++gy)
-                for (std::size_t gx = 0; gx < gw; ++gx) {
-                    float* dst = patches + (b * NP + gy * gw + gx) * PD;
-                    for (std::size_t c = 0; c < Ch; ++c)
-                        for (std::size_t i = 0; i < p; ++i) {
-                            const float* src = img + ((b * Ch + c) * Hh + gy * p + i) * Ww + gx * p;
-                            for (std::size_t j = 0; j < p; ++j) {
-                                if constexpr (C.patch_order == PatchOrder::c_p1_p2)
-                                    dst[(c * p + i) * p + j] = src[j];
-                                else
-                                    dst[(i * p + j) * Ch + c] = src[j];
-                            }
-                        }
-                }
+        detail::patchify(img, patches, n, C.channels, C.image_height, C.image_width, C.patch, C.patch_order);
         if constexpr (C.patch_norm)
             kernels::layer_norm_rows(Backend{}, patches, PD, patches, PD, n * NP, PD, v_.patch_norm_in.gamma,
                                      v_.patch_norm_in.beta, layer_norm_eps);
@@ -729,25 +758,9 @@ private:
         }
     }
 
-    // The attention of tokens [0, rows) to every token, averaged over heads (for attention maps and
-    // rollout; recomputed from q and k in plain loops, without the padding mask).
+    // The attention of tokens [0, rows) to every token, averaged over heads (detail::attention_rows).
     void attention_rows(std::size_t n, const float* qkv, float scale, float* map, std::size_t rows, float* row) const {
-        for (std::size_t b = 0; b < n; ++b)
-            for (std::size_t i = 0; i < rows; ++i) {
-                float* m = map + (b * rows + i) * T;
-                for (std::size_t j = 0; j < T; ++j) m[j] = 0;
-                for (std::size_t hh = 0; hh < C.heads; ++hh) {
-                    const float* q = qkv + (b * T + i) * 3 * I + hh * HD;
-                    for (std::size_t j = 0; j < T; ++j) {
-                        const float* k = qkv + (b * T + j) * 3 * I + I + hh * HD;
-                        float dot = 0;
-                        for (std::size_t d = 0; d < HD; ++d) dot += q[d] * k[d];
-                        row[j] = dot;
-                    }
-                    kernels::softmax_rows(reference{}, row, T, row, T, 1, T, scale);
-                    for (std::size_t j = 0; j < T; ++j) m[j] += row[j] / static_cast<float>(C.heads);
-                }
-            }
+        detail::attention_rows(n, qkv, scale, map, rows, row, T, I, HD, C.heads);
     }
 
     // x += fc2(act(fc1(norm(in)))), norm when given
