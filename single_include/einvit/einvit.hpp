@@ -1636,6 +1636,14 @@ struct quick_gelu {
         return x / (V(1) + exp{}(V(-1.702) * x));
     }
 };
+// SiLU (swish), x·σ(x) (the gate of a SwiGLU MLP: DINOv2 giant's), as x / (1 + e^(-x)), as quick_gelu.
+struct silu {
+    static constexpr bool floating_only = true;
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& x) const noexcept {
+        return x / (V(1) + exp{}(V(-1) * x));
+    }
+};
 // ReLU keeps NaN, as PyTorch's does: on scalars explicitly (std::max would give 0); on SIMD packets
 // by the operand order, since the max instructions (x86 maxps, and xsimd's emulation) return their
 // second operand when either is NaN, and NEON's fmax returns NaN.
@@ -4766,7 +4774,7 @@ void parallel_items(std::size_t count, F&& fn, Prepare&& prepare = [] {}) {
 #include <vector>
 
 // ---- begin einvit/backend/cpu/rows.hpp ----
-// einvit/backend/cpu/rows.hpp — kernels that work row by row: softmax and LayerNorm.
+// einvit/backend/cpu/rows.hpp — kernels that work row by row: softmax, LayerNorm and SwiGLU's gate.
 //
 // Each takes `rows` rows of `cols` contiguous elements (row strides in_ld and out_ld; in and out may
 // be the same memory) and comes twice: for `reference` (plain loops, the oracle) and for `cpu` (SIMD
@@ -5005,7 +5013,38 @@ EINVIT_ALWAYS_INLINE void layer_norm_row(const T* x, T* out, std::size_t n, cons
     }
 }
 
+// out[i] = silu(x[i]) · x[n + i] for i < n (out may be x)
+template <class T>
+EINVIT_ALWAYS_INLINE void swiglu_row(const T* x, T* out, std::size_t n) noexcept {
+    constexpr std::size_t W = simd::width<T>;
+    std::size_t i = 0;
+    if constexpr (W > 1)
+        for (; i + W <= n; i += W) simd::store<T>(out + i, fn::silu{}(simd::load<T>(x + i)) * simd::load<T>(x + n + i));
+    for (; i < n; ++i) out[i] = fn::silu{}(x[i]) * x[n + i];
+}
+
 }  // namespace detail
+
+/// SwiGLU's gate, row by row: each input row holds 2 x cols values, a gate half then a value half (the
+/// two halves of a gated MLP's fc1, as PyTorch's chunk(2) splits them), and out's row gets
+/// silu(gate[i]) · value[i], cols values. out may be in (each row's values are read before written).
+template <class T>
+void swiglu_rows(cpu, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows, std::size_t cols) {
+    if (cols == 0) return;
+    parallel_for(rows, detail::row_grain(2 * cols), [&](std::size_t r0, std::size_t r1) {
+        for (std::size_t r = r0; r < r1; ++r) detail::swiglu_row(in + r * in_ld, out + r * out_ld, cols);
+    });
+}
+
+/// The reference gate: the same in plain loops, σ in double.
+template <class T>
+void swiglu_rows(reference, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows, std::size_t cols) {
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t i = 0; i < cols; ++i) {
+            const double g = static_cast<double>(in[r * in_ld + i]);
+            out[r * out_ld + i] = static_cast<T>(g / (1.0 + std::exp(-g)) * static_cast<double>(in[r * in_ld + cols + i]));
+        }
+}
 
 /// Softmax of each row of scale * x, the largest scale * x subtracted first (so no exponent overflows,
 /// whatever the scale's sign). With scale >= 0, -inf elements are masked out and a row that is entirely
@@ -9041,7 +9080,10 @@ namespace einvit::inline EINVIT_ABI::vit {
 enum class Pooling { cls, mean_all, mean_patches, map, cls_and_mean };
 enum class NormPlacement { pre, post };                    ///< ViT's pre-norm blocks, or the original Transformer's post-norm
 enum class PositionEmbedding { learned, sincos_2d };       ///< a learned table, or fixed 2-D sine-cosine
-enum class Activation { gelu_erf, gelu_tanh, relu, quick_gelu };  ///< of the MLP (quick_gelu: x·σ(1.702 x), OpenAI's CLIP)
+/// The MLP's activation (quick_gelu: x·σ(1.702 x), OpenAI's CLIP). swiglu: a gated MLP (DINOv2 giant's
+/// SwiGLU): fc1 gives 2 x mlp_dim values, silu(the first half) · the second half goes into fc2 (mlp_dim
+/// in): timm's SwiGLUPacked (mlp.fc1, mlp.fc2), transformers' Dinov2SwiGLUFFN (mlp.weights_in, mlp.weights_out).
+enum class Activation { gelu_erf, gelu_tanh, relu, quick_gelu, swiglu };
 enum class PatchOrder { c_p1_p2, p1_p2_c };               ///< flattening of a patch: a conv's (timm, torchvision, HF), or vit-pytorch's
 
 struct Config {
@@ -9123,6 +9165,7 @@ enum class ConfigProblem {
     map_pooling_needs_dim_divisible_by_heads,
     image_smaller_than_patch,
     cls_and_mean_pooling_has_no_head_norm_or_pre_logits,
+    swiglu_mlp_with_map_pooling,
 };
 
 constexpr ConfigProblem config_problem(const Config& c) noexcept {
@@ -9145,6 +9188,7 @@ constexpr ConfigProblem config_problem(const Config& c) noexcept {
     if (c.pooling == Pooling::map && c.dim % c.heads != 0) return ConfigProblem::map_pooling_needs_dim_divisible_by_heads;
     if (c.pooling == Pooling::cls_and_mean && (c.head_norm || c.representation_size))
         return ConfigProblem::cls_and_mean_pooling_has_no_head_norm_or_pre_logits;
+    if (c.activation == Activation::swiglu && c.pooling == Pooling::map) return ConfigProblem::swiglu_mlp_with_map_pooling;
     return ConfigProblem::none;
 }
 
@@ -9172,6 +9216,8 @@ constexpr const char* describe(ConfigProblem p) noexcept {
         case ConfigProblem::image_smaller_than_patch: return "the image is smaller than one patch";
         case ConfigProblem::cls_and_mean_pooling_has_no_head_norm_or_pre_logits:
             return "cls_and_mean pooling feeds the head its 2 x dim features directly (no head_norm, no representation_size)";
+        case ConfigProblem::swiglu_mlp_with_map_pooling:
+            return "attention pooling's MLP is a plain one: no model with it has SwiGLU MLPs (activation = swiglu)";
     }
     return "invalid";
 }
@@ -9375,6 +9421,27 @@ constexpr Config dinov2_with_registers(std::size_t dim, std::size_t depth, std::
 inline constexpr Config dinov2_with_registers_small_patch14_224 = dinov2_with_registers(384, 12, 6);
 inline constexpr Config dinov2_with_registers_base_patch14_224 = dinov2_with_registers(768, 12, 12);
 inline constexpr Config dinov2_with_registers_large_patch14_224 = dinov2_with_registers(1024, 24, 16);
+
+/// DINOv2's giant models (ViT-g/14, 1.1 billion parameters): 40 blocks of 1536, 24 heads, SwiGLU MLPs of
+/// 4096 (fc1 8192 wide), layer scale. As transformers holds them (facebook/dinov2-giant, Family::hf_dinov2)
+/// at 224, and with registers (facebook/dinov2-with-registers-giant); no head.
+constexpr Config dinov2_giant(Config c) {
+    c.dim = 1536;
+    c.depth = 40;
+    c.heads = 24;
+    c.mlp_dim = 4096;
+    c.activation = Activation::swiglu;
+    return c;
+}
+inline constexpr Config dinov2_giant_patch14_224 = dinov2_giant(dinov2_small_patch14_224);
+inline constexpr Config dinov2_with_registers_giant_patch14_224 = dinov2_giant(dinov2_with_registers_small_patch14_224);
+/// ... as timm holds them (vit_giant_patch14_dinov2, vit_giant_patch14_reg4_dinov2: 518 x 518, Family::timm)
+inline constexpr Config vit_giant_patch14_dinov2 = [] {
+    Config c = dinov2_giant(dinov2_small_patch14_224);
+    c.image_height = c.image_width = 518;
+    return c;
+}();
+inline constexpr Config vit_giant_patch14_reg4_dinov2 = dinov2_giant(vit_small_patch14_reg4_dinov2);
 
 /// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
 /// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).
@@ -9722,6 +9789,10 @@ public:
     static constexpr Config config = C;
     static constexpr std::size_t D = C.dim, T = C.tokens(), NP = C.patches(), PD = C.patch_dim(), I = C.inner_dim(),
                                  HD = C.head_dim(), MLP = C.mlp_dim, P = C.prefix_tokens(), F = C.feature_dim();
+    /// A gated MLP (Activation::swiglu): fc1 gives a gate and a value for each of its MLP outputs.
+    static constexpr bool gated_mlp = C.activation == Activation::swiglu;
+    /// fc1's outputs: MLP, or 2 x MLP for a gated MLP.
+    static constexpr std::size_t FC1 = gated_mlp ? 2 * MLP : MLP;
     /// Width of forward()'s output: the classes, or the features when the model has no head.
     static constexpr std::size_t out_dim = C.num_classes ? C.num_classes : F;
     /// Attention pooling (Pooling::map): its head size, and the keys and values it projects per token.
@@ -9739,7 +9810,7 @@ public:
                                                      + detail::pad16(B * NP * PD)    // patches
                                                      + detail::pad16(B * T * (3 * I > pool_kv ? 3 * I : pool_kv))  // qkv; the pool's kv
                                                      + detail::pad16(B * (T * I > D ? T * I : D))  // attention output; the pool's
-                                                     + detail::pad16(B * T * MLP)    // MLP hidden
+                                                     + detail::pad16(B * T * FC1)    // MLP hidden (fc1's outputs)
                                                      + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
                                                      + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
     /// The scratch the kernels of a forward pass of up to B images take on each of `threads` threads,
@@ -9757,7 +9828,7 @@ public:
         plan.need(product(NP, PD, D));  // the patch embedding, an image at a time
         plan.need(product(M, D, 3 * I));
         if (C.proj_out) plan.need(product(M, I, D));
-        plan.need(product(M, D, MLP));
+        plan.need(product(M, D, FC1));
         plan.need(product(M, MLP, D));
         if (C.representation_size) plan.need(product(B, D, C.representation_size));
         if (C.num_classes) plan.need(product(B, F, C.num_classes));
@@ -9792,7 +9863,7 @@ public:
     /// the size of the block load_weights places them in (a compile-time constant).
     static constexpr std::size_t packed_weight_floats = [] {
         constexpr auto packed = [](std::size_t in, std::size_t out) { return gemm::PackedStore<float>::room(gemm::PackedB<float>::elements(in, out)); };
-        std::size_t n = packed(PD, D) + C.depth * (packed(D, 3 * I) + (C.proj_out ? packed(I, D) : 0) + packed(D, MLP) + packed(MLP, D));
+        std::size_t n = packed(PD, D) + C.depth * (packed(D, 3 * I) + (C.proj_out ? packed(I, D) : 0) + packed(D, FC1) + packed(MLP, D));
         if (C.representation_size) n += packed(D, C.representation_size);
         if (C.num_classes) n += packed(F, C.num_classes) + (C.distillation_token ? packed(D, C.num_classes) : 0);
         if (attention_pooling) n += packed(D, 2 * D) + packed(D, D) + packed(D, MLP) + packed(MLP, D);
@@ -10104,7 +10175,7 @@ private:
         float* qkv = patches + detail::pad16(B * NP * PD);
         float* att = qkv + detail::pad16(B * T * 3 * I);
         float* mlp = att + detail::pad16(B * T * I);
-        float* pooled = mlp + detail::pad16(B * T * MLP);
+        float* pooled = mlp + detail::pad16(B * T * FC1);
         float* feats = pooled + detail::pad16(B * D);
         kernels::AttentionMask mask;
         if (keep_patches) {
@@ -10176,6 +10247,7 @@ private:
             case Activation::gelu_tanh: return gemm::Activation::gelu_tanh;
             case Activation::relu: return gemm::Activation::relu;
             case Activation::quick_gelu: return gemm::Activation::quick_gelu;
+            case Activation::swiglu: return gemm::Activation::none;  // the gate follows the product
             case Activation::gelu_erf: break;
         }
         return gemm::Activation::gelu_erf;
@@ -10246,15 +10318,17 @@ private:
         detail::attention_rows(n, qkv, scale, map, rows, row, T, I, HD, C.heads);
     }
 
-    // x += fc2(act(fc1(norm(in)))), norm when given
+    // x += fc2(act(fc1(norm(in)))), norm when given. A gated MLP: x += fc2(silu(g) · v), where g and v
+    // are fc1's two halves, the gate made in place over g (so fc2 reads MLP of each row's FC1 values).
     static void mlp_layers(const BlockView& bw, const float* in, float* x, float* mlp, std::size_t rows,
                            const NormView* norm = nullptr) {
         {
             EINVIT_PROFILE_SCOPE(profile::Op::fc1);
-            linear(bw.fc1, in, D, mlp, MLP, rows, mlp_activation(), false, norm);
+            linear(bw.fc1, in, D, mlp, FC1, rows, mlp_activation(), false, norm);
+            if constexpr (gated_mlp) kernels::swiglu_rows(Backend{}, mlp, FC1, mlp, FC1, rows, MLP);
         }
         EINVIT_PROFILE_SCOPE(profile::Op::fc2);
-        linear(bw.fc2, mlp, MLP, x, D, rows, gemm::Activation::none, true);
+        linear(bw.fc2, mlp, FC1, x, D, rows, gemm::Activation::none, true);
     }
 
     // One transformer block; its output keeps `rows` tokens per image (see kept_rows).
@@ -10425,7 +10499,7 @@ private:
             norm(b.norm2, "norm2", l, D, true);
             linear(b.qkv, "qkv", l, D, 3 * I, true);
             linear(b.proj, "proj", l, I, D, C.proj_out);
-            linear(b.fc1, "fc1", l, D, MLP, true);
+            linear(b.fc1, "fc1", l, D, FC1, true);
             linear(b.fc2, "fc2", l, MLP, D, true);
         }
         norm(v.norm, "norm", no_block, D, C.final_norm);
@@ -10979,6 +11053,9 @@ namespace detail {
 inline Weights read_weights(CheckpointReader& r, Family family, const Config& C, std::size_t packed_floats) {
     const std::uint64_t D = C.dim, T = C.tokens(), I = C.inner_dim(), MLP = C.mlp_dim, NC = C.num_classes, p = C.patch,
                         Ch = C.channels, PD = C.patch_dim(), NP = C.patches(), P = C.prefix_tokens();
+    // a gated MLP's fc1 (Activation::swiglu): a gate and a value for each of fc2's inputs
+    const bool gated = C.activation == Activation::swiglu;
+    const std::uint64_t FC1 = gated ? 2 * MLP : MLP;
     detail::Names n = detail::family_names(family);
     // transformers' image classifiers hold their base model's tensors under its name ("vit.", "deit.",
     // "dinov2."); the base models' own checkpoints (ViTModel, Dinov2Model) have them bare. Read from the
@@ -11059,6 +11136,8 @@ inline Weights read_weights(CheckpointReader& r, Family family, const Config& C,
     if (C.final_norm) family_has(n.norm, " models have no final norm (final_norm = false in the config)");
     if (C.head_norm) family_has(n.head_norm, " models have no norm before the head (head_norm = false in the config)");
     refuse_if(C.layer_scale && !timm && family != Family::hf_dinov2, " models have no layer scale (layer_scale = false in the config)");
+    refuse_if(gated && !timm && family != Family::hf_dinov2,
+              " models have no SwiGLU MLP (activation = swiglu is timm's SwiGLUPacked and transformers' DINOv2 giant's)");
     // timm's no_embed_class (prefix_position = false): a table for the patches alone. transformers' DINOv2
     // with registers (Dinov2WithRegistersModel) gives the class token a position and the registers none:
     // prefix_position = false, the class token's row added to it at load.
@@ -11195,7 +11274,7 @@ inline Weights read_weights(CheckpointReader& r, Family family, const Config& C,
                 const auto ls1 = C.layer_scale ? r.take(base + "ls1.gamma", {D}) : std::vector<float>{};
                 if (C.proj_out) b.proj = linear(base + "attn.proj", D, I, C.proj_bias, C.layer_scale ? &ls1 : nullptr);
                 b.norm2 = norm(base + "norm2", D);
-                b.fc1 = linear(base + "mlp.fc1", MLP, D, true);
+                b.fc1 = linear(base + "mlp.fc1", FC1, D, true);  // SwiGLUPacked's too: gate, then value
                 const auto ls2 = C.layer_scale ? r.take(base + "ls2.gamma", {D}) : std::vector<float>{};
                 b.fc2 = linear(base + "mlp.fc2", D, MLP, true, C.layer_scale ? &ls2 : nullptr);
                 break;
@@ -11234,9 +11313,11 @@ inline Weights read_weights(CheckpointReader& r, Family family, const Config& C,
                 b.proj = linear(base + (tower ? "self_attn.out_proj" : "attention.output.dense"), D, I, true,
                                 C.layer_scale ? &ls1 : nullptr);
                 b.norm2 = norm(base + (vit ? "layernorm_after" : dino ? "norm2" : "layer_norm2"), D);
-                b.fc1 = linear(base + (vit ? "intermediate.dense" : "mlp.fc1"), MLP, D, true);
+                // DINOv2 giant's SwiGLU: weights_in (gate, then value), weights_out
+                b.fc1 = linear(base + (vit ? "intermediate.dense" : gated ? "mlp.weights_in" : "mlp.fc1"), FC1, D, true);
                 const auto ls2 = C.layer_scale ? r.take(base + "layer_scale2.lambda1", {D}) : std::vector<float>{};
-                b.fc2 = linear(base + (vit ? "output.dense" : "mlp.fc2"), D, MLP, true, C.layer_scale ? &ls2 : nullptr);
+                b.fc2 = linear(base + (vit ? "output.dense" : gated ? "mlp.weights_out" : "mlp.fc2"), D, MLP, true,
+                               C.layer_scale ? &ls2 : nullptr);
                 break;
             }
             case Family::vit_pytorch_seed:

@@ -302,6 +302,50 @@ TEST_CASE("gelu: exact and tanh forms, QuickGELU, against the formulas in double
     CHECK(qt(3) == 0.0f);
 }
 
+TEST_CASE("swiglu: silu(gate) x value row by row, apart and in place, 1 and 2 threads, the reference, against double") {
+    // DINOv2 giant's fc1 rows (2 x 4096), an odd width (88: packets and a tail) and a width under one packet
+    for (const std::size_t cols : {std::size_t{4096}, std::size_t{88}, std::size_t{3}}) {
+        CAPTURE(cols);
+        const std::size_t rows = 37, ld = 2 * cols;
+        Tensor<float, Shape<37, 8192>> x;  // rows of ld values, ld <= 8192
+        fill_uniform(x, 40 + cols, -8, 8);
+        float* in = x.data();
+        // the tails in row 0: silu(-1000) is -0 (e^1000 overflows), NaN stays NaN, silu(1000) is 1000
+        in[0] = -1000.0f;
+        in[1 % cols] = std::numeric_limits<float>::quiet_NaN();
+        if (cols > 2) in[2] = 1000.0f, in[cols + 2] = 0.5f;
+        std::vector<double> want(rows * cols);
+        for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t i = 0; i < cols; ++i) {
+                const double g = in[r * ld + i];
+                want[r * cols + i] = g / (1 + std::exp(-g)) * in[r * ld + cols + i];
+            }
+        std::vector<float> one(rows * cols), two(rows * cols), ref(rows * cols);
+        einvit::set_num_threads(1);
+        einvit::kernels::swiglu_rows(einvit::cpu{}, static_cast<const float*>(in), ld, one.data(), cols, rows, cols);
+        einvit::set_num_threads(2);
+        einvit::kernels::swiglu_rows(einvit::cpu{}, static_cast<const float*>(in), ld, two.data(), cols, rows, cols);
+        einvit::set_num_threads(einvit::detail::default_threads());
+        CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
+        einvit::kernels::swiglu_rows(einvit::reference{}, static_cast<const float*>(in), ld, ref.data(), cols, rows, cols);
+        for (std::size_t i = 0; i < want.size(); ++i) {
+            if (std::isnan(want[i])) {
+                REQUIRE(std::isnan(one[i]));
+                REQUIRE(std::isnan(ref[i]));
+                continue;
+            }
+            REQUIRE(einvit_test::close(one[i], want[i], 1e-6, 1e-30));
+            REQUIRE(einvit_test::close(ref[i], want[i], 1e-7, 1e-30));
+        }
+        CHECK(one[0] == 0.0f);
+        if (cols > 2) CHECK(one[2] == 500.0f);
+        // in place, as the model runs it: each row's first cols values become the gated ones
+        einvit::kernels::swiglu_rows(einvit::cpu{}, static_cast<const float*>(in), ld, in, ld, rows, cols);
+        for (std::size_t r = 0; r < rows; ++r)
+            REQUIRE(std::memcmp(in + r * ld, one.data() + r * cols, cols * sizeof(float)) == 0);
+    }
+}
+
 TEST_CASE("gelu: the SIMD form is within one float rounding of the double formula on [-20, 20], tails included") {
     // The packet path computes x·Φ(x) from polynomial pieces (16-lane AVX-512, 8-lane AVX2) or a rational approximation
     // of erfc (other packets; see fn::detail::gelu_float_packet); 100,000 points through the tensor

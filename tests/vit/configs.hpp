@@ -239,6 +239,26 @@ inline constexpr einvit::vit::Config hf_dinov2_reg_classifier = [] {
     return c;
 }();
 
+// gen.py's timm_swiglu_reg: DINOv2 giant's kind (timm's vit_giant_patch14_reg4_dinov2) in small: SwiGLU MLPs
+// (SwiGLUPacked: fc1 256 wide, silu of its first half times its second into fc2's 128), class token, 4 registers
+// without positions, layer scale, no head
+inline constexpr einvit::vit::Config timm_swiglu_reg = [] {
+    einvit::vit::Config c = timm_dinov2_reg;
+    c.depth = 2;
+    c.mlp_dim = 128;
+    c.activation = einvit::vit::Activation::swiglu;
+    return c;
+}();
+
+// gen.py's hf_dinov2_swiglu: transformers' Dinov2Model with use_swiglu_ffn (facebook/dinov2-giant's kind) at
+// its pretraining size: an MLP of (int(128 x 2 / 3) + 7) / 8 x 8 = 88, weights_in 176 wide
+inline constexpr einvit::vit::Config hf_dinov2_swiglu = [] {
+    einvit::vit::Config c = hf_dinov2_native;
+    c.mlp_dim = 88;
+    c.activation = einvit::vit::Activation::swiglu;
+    return c;
+}();
+
 // gen.py's hf_vit_resampled: hf_small's kind made at 32 x 32 (4 x 4 patches of 8) run at 40 x 24 (5 x 3) with
 // interpolate_pos_encoding=True: its position table resampled as transformers does in the pass
 inline constexpr einvit::vit::Config hf_vit_resampled = [] {

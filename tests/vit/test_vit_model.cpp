@@ -178,6 +178,20 @@ TEST_CASE("vit load: registers, layer scale, positions for the patches alone, no
     CHECK(load_error([&] { (void)vit::load<scaled_mnist>(mnist, vit::Family::vit_pytorch); }) ==
           "einvit::vit: vit-pytorch models have no layer scale (layer_scale = false in the config)");
     static_assert(vit::config_problem(vit::Config{.proj_out = false, .layer_scale = true}) == vit::ConfigProblem::layer_scale_needs_projection);
+    // a SwiGLU MLP (DINOv2 giant's): timm's and transformers' DINOv2 only, and never beside attention pooling
+    constexpr vit::Config swiglu_tiny = [] {
+        vit::Config c = vit::presets::vit_tiny_patch16_224;
+        c.activation = vit::Activation::swiglu;
+        return c;
+    }();
+    CHECK(load_error([&] { (void)vit::load<swiglu_tiny>(tiny, vit::Family::torchvision); }) ==
+          "einvit::vit: torchvision models have no SwiGLU MLP (activation = swiglu is timm's SwiGLUPacked and transformers' "
+          "DINOv2 giant's)");
+    // a plain MLP's checkpoint read as a gated one: its fc1 is half as wide
+    CHECK(load_error([&] { (void)vit::load<swiglu_tiny>(tiny, vit::Family::timm); })
+              .find("tensor 'blocks.0.mlp.fc1.weight' has shape [768, 192], expected [1536, 192]") != std::string::npos);
+    static_assert(vit::config_problem(vit::Config{.pooling = vit::Pooling::map, .activation = vit::Activation::swiglu}) ==
+                  vit::ConfigProblem::swiglu_mlp_with_map_pooling);
     // transformers' DINOv2: its layer scale is lambda1; no classifier; its table resampled only for a
     // class token and positions over it, as transformers' models have
     using einvit_test::hf_dinov2_resampled;

@@ -236,6 +236,8 @@ TEST_CASE("parity: each preset is what timm builds for its name") {
         timm_description<p::vit_large_patch16_siglip_256>("vit_large_patch16_siglip_256"),
         timm_description<p::vit_so400m_patch14_siglip_224>("vit_so400m_patch14_siglip_224"),
         timm_description<p::vit_so400m_patch14_siglip_384>("vit_so400m_patch14_siglip_384"),
+        timm_description<p::vit_giant_patch14_dinov2>("vit_giant_patch14_dinov2"),
+        timm_description<p::vit_giant_patch14_reg4_dinov2>("vit_giant_patch14_reg4_dinov2"),
     };
     std::ifstream in(golden("timm_presets.txt"));
     REQUIRE_MESSAGE(in.good(), "cannot open " << golden("timm_presets.txt") << " (run tests/golden/vit/gen.py)");
@@ -313,6 +315,10 @@ TEST_CASE("parity: transformers' Dinov2WithRegistersModel at its pretraining siz
 }
 TEST_CASE("parity: transformers' Dinov2WithRegistersForImageClassification (the patch tokens' mean without the registers)") {
     check_parity<einvit_test::hf_dinov2_reg_classifier>("hf_dinov2_reg_classifier", vit::Family::hf_dinov2);
+}
+TEST_CASE("parity: DINOv2 giant's SwiGLU MLPs: timm's SwiGLUPacked (with registers) and transformers' use_swiglu_ffn") {
+    check_parity<einvit_test::timm_swiglu_reg>("timm_swiglu_reg", vit::Family::timm);
+    check_parity<einvit_test::hf_dinov2_swiglu>("hf_dinov2_swiglu", vit::Family::hf_dinov2);
 }
 
 // The position table a timm checkpoint for another grid loads as, against the one timm's loader made.

@@ -242,6 +242,14 @@ struct quick_gelu {
         return x / (V(1) + exp{}(V(-1.702) * x));
     }
 };
+// SiLU (swish), x·σ(x) (the gate of a SwiGLU MLP: DINOv2 giant's), as x / (1 + e^(-x)), as quick_gelu.
+struct silu {
+    static constexpr bool floating_only = true;
+    template <class V>
+    EINVIT_ALWAYS_INLINE V operator()(const V& x) const noexcept {
+        return x / (V(1) + exp{}(V(-1) * x));
+    }
+};
 // ReLU keeps NaN, as PyTorch's does: on scalars explicitly (std::max would give 0); on SIMD packets
 // by the operand order, since the max instructions (x86 maxps, and xsimd's emulation) return their
 // second operand when either is NaN, and NEON's fmax returns NaN.

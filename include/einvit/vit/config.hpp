@@ -23,7 +23,10 @@ namespace einvit::inline EINVIT_ABI::vit {
 enum class Pooling { cls, mean_all, mean_patches, map, cls_and_mean };
 enum class NormPlacement { pre, post };                    ///< ViT's pre-norm blocks, or the original Transformer's post-norm
 enum class PositionEmbedding { learned, sincos_2d };       ///< a learned table, or fixed 2-D sine-cosine
-enum class Activation { gelu_erf, gelu_tanh, relu, quick_gelu };  ///< of the MLP (quick_gelu: x·σ(1.702 x), OpenAI's CLIP)
+/// The MLP's activation (quick_gelu: x·σ(1.702 x), OpenAI's CLIP). swiglu: a gated MLP (DINOv2 giant's
+/// SwiGLU): fc1 gives 2 x mlp_dim values, silu(the first half) · the second half goes into fc2 (mlp_dim
+/// in): timm's SwiGLUPacked (mlp.fc1, mlp.fc2), transformers' Dinov2SwiGLUFFN (mlp.weights_in, mlp.weights_out).
+enum class Activation { gelu_erf, gelu_tanh, relu, quick_gelu, swiglu };
 enum class PatchOrder { c_p1_p2, p1_p2_c };               ///< flattening of a patch: a conv's (timm, torchvision, HF), or vit-pytorch's
 
 struct Config {
@@ -105,6 +108,7 @@ enum class ConfigProblem {
     map_pooling_needs_dim_divisible_by_heads,
     image_smaller_than_patch,
     cls_and_mean_pooling_has_no_head_norm_or_pre_logits,
+    swiglu_mlp_with_map_pooling,
 };
 
 constexpr ConfigProblem config_problem(const Config& c) noexcept {
@@ -127,6 +131,7 @@ constexpr ConfigProblem config_problem(const Config& c) noexcept {
     if (c.pooling == Pooling::map && c.dim % c.heads != 0) return ConfigProblem::map_pooling_needs_dim_divisible_by_heads;
     if (c.pooling == Pooling::cls_and_mean && (c.head_norm || c.representation_size))
         return ConfigProblem::cls_and_mean_pooling_has_no_head_norm_or_pre_logits;
+    if (c.activation == Activation::swiglu && c.pooling == Pooling::map) return ConfigProblem::swiglu_mlp_with_map_pooling;
     return ConfigProblem::none;
 }
 
@@ -154,6 +159,8 @@ constexpr const char* describe(ConfigProblem p) noexcept {
         case ConfigProblem::image_smaller_than_patch: return "the image is smaller than one patch";
         case ConfigProblem::cls_and_mean_pooling_has_no_head_norm_or_pre_logits:
             return "cls_and_mean pooling feeds the head its 2 x dim features directly (no head_norm, no representation_size)";
+        case ConfigProblem::swiglu_mlp_with_map_pooling:
+            return "attention pooling's MLP is a plain one: no model with it has SwiGLU MLPs (activation = swiglu)";
     }
     return "invalid";
 }
@@ -357,6 +364,27 @@ constexpr Config dinov2_with_registers(std::size_t dim, std::size_t depth, std::
 inline constexpr Config dinov2_with_registers_small_patch14_224 = dinov2_with_registers(384, 12, 6);
 inline constexpr Config dinov2_with_registers_base_patch14_224 = dinov2_with_registers(768, 12, 12);
 inline constexpr Config dinov2_with_registers_large_patch14_224 = dinov2_with_registers(1024, 24, 16);
+
+/// DINOv2's giant models (ViT-g/14, 1.1 billion parameters): 40 blocks of 1536, 24 heads, SwiGLU MLPs of
+/// 4096 (fc1 8192 wide), layer scale. As transformers holds them (facebook/dinov2-giant, Family::hf_dinov2)
+/// at 224, and with registers (facebook/dinov2-with-registers-giant); no head.
+constexpr Config dinov2_giant(Config c) {
+    c.dim = 1536;
+    c.depth = 40;
+    c.heads = 24;
+    c.mlp_dim = 4096;
+    c.activation = Activation::swiglu;
+    return c;
+}
+inline constexpr Config dinov2_giant_patch14_224 = dinov2_giant(dinov2_small_patch14_224);
+inline constexpr Config dinov2_with_registers_giant_patch14_224 = dinov2_giant(dinov2_with_registers_small_patch14_224);
+/// ... as timm holds them (vit_giant_patch14_dinov2, vit_giant_patch14_reg4_dinov2: 518 x 518, Family::timm)
+inline constexpr Config vit_giant_patch14_dinov2 = [] {
+    Config c = dinov2_giant(dinov2_small_patch14_224);
+    c.image_height = c.image_width = 518;
+    return c;
+}();
+inline constexpr Config vit_giant_patch14_reg4_dinov2 = dinov2_giant(vit_small_patch14_reg4_dinov2);
 
 /// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
 /// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).

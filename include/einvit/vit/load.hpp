@@ -337,6 +337,9 @@ namespace detail {
 inline Weights read_weights(CheckpointReader& r, Family family, const Config& C, std::size_t packed_floats) {
     const std::uint64_t D = C.dim, T = C.tokens(), I = C.inner_dim(), MLP = C.mlp_dim, NC = C.num_classes, p = C.patch,
                         Ch = C.channels, PD = C.patch_dim(), NP = C.patches(), P = C.prefix_tokens();
+    // a gated MLP's fc1 (Activation::swiglu): a gate and a value for each of fc2's inputs
+    const bool gated = C.activation == Activation::swiglu;
+    const std::uint64_t FC1 = gated ? 2 * MLP : MLP;
     detail::Names n = detail::family_names(family);
     // transformers' image classifiers hold their base model's tensors under its name ("vit.", "deit.",
     // "dinov2."); the base models' own checkpoints (ViTModel, Dinov2Model) have them bare. Read from the
@@ -417,6 +420,8 @@ inline Weights read_weights(CheckpointReader& r, Family family, const Config& C,
     if (C.final_norm) family_has(n.norm, " models have no final norm (final_norm = false in the config)");
     if (C.head_norm) family_has(n.head_norm, " models have no norm before the head (head_norm = false in the config)");
     refuse_if(C.layer_scale && !timm && family != Family::hf_dinov2, " models have no layer scale (layer_scale = false in the config)");
+    refuse_if(gated && !timm && family != Family::hf_dinov2,
+              " models have no SwiGLU MLP (activation = swiglu is timm's SwiGLUPacked and transformers' DINOv2 giant's)");
     // timm's no_embed_class (prefix_position = false): a table for the patches alone. transformers' DINOv2
     // with registers (Dinov2WithRegistersModel) gives the class token a position and the registers none:
     // prefix_position = false, the class token's row added to it at load.
@@ -553,7 +558,7 @@ inline Weights read_weights(CheckpointReader& r, Family family, const Config& C,
                 const auto ls1 = C.layer_scale ? r.take(base + "ls1.gamma", {D}) : std::vector<float>{};
                 if (C.proj_out) b.proj = linear(base + "attn.proj", D, I, C.proj_bias, C.layer_scale ? &ls1 : nullptr);
                 b.norm2 = norm(base + "norm2", D);
-                b.fc1 = linear(base + "mlp.fc1", MLP, D, true);
+                b.fc1 = linear(base + "mlp.fc1", FC1, D, true);  // SwiGLUPacked's too: gate, then value
                 const auto ls2 = C.layer_scale ? r.take(base + "ls2.gamma", {D}) : std::vector<float>{};
                 b.fc2 = linear(base + "mlp.fc2", D, MLP, true, C.layer_scale ? &ls2 : nullptr);
                 break;
@@ -592,9 +597,11 @@ inline Weights read_weights(CheckpointReader& r, Family family, const Config& C,
                 b.proj = linear(base + (tower ? "self_attn.out_proj" : "attention.output.dense"), D, I, true,
                                 C.layer_scale ? &ls1 : nullptr);
                 b.norm2 = norm(base + (vit ? "layernorm_after" : dino ? "norm2" : "layer_norm2"), D);
-                b.fc1 = linear(base + (vit ? "intermediate.dense" : "mlp.fc1"), MLP, D, true);
+                // DINOv2 giant's SwiGLU: weights_in (gate, then value), weights_out
+                b.fc1 = linear(base + (vit ? "intermediate.dense" : gated ? "mlp.weights_in" : "mlp.fc1"), FC1, D, true);
                 const auto ls2 = C.layer_scale ? r.take(base + "layer_scale2.lambda1", {D}) : std::vector<float>{};
-                b.fc2 = linear(base + (vit ? "output.dense" : "mlp.fc2"), D, MLP, true, C.layer_scale ? &ls2 : nullptr);
+                b.fc2 = linear(base + (vit ? "output.dense" : gated ? "mlp.weights_out" : "mlp.fc2"), D, MLP, true,
+                               C.layer_scale ? &ls2 : nullptr);
                 break;
             }
             case Family::vit_pytorch_seed:

@@ -239,6 +239,10 @@ public:
     static constexpr Config config = C;
     static constexpr std::size_t D = C.dim, T = C.tokens(), NP = C.patches(), PD = C.patch_dim(), I = C.inner_dim(),
                                  HD = C.head_dim(), MLP = C.mlp_dim, P = C.prefix_tokens(), F = C.feature_dim();
+    /// A gated MLP (Activation::swiglu): fc1 gives a gate and a value for each of its MLP outputs.
+    static constexpr bool gated_mlp = C.activation == Activation::swiglu;
+    /// fc1's outputs: MLP, or 2 x MLP for a gated MLP.
+    static constexpr std::size_t FC1 = gated_mlp ? 2 * MLP : MLP;
     /// Width of forward()'s output: the classes, or the features when the model has no head.
     static constexpr std::size_t out_dim = C.num_classes ? C.num_classes : F;
     /// Attention pooling (Pooling::map): its head size, and the keys and values it projects per token.
@@ -256,7 +260,7 @@ public:
                                                      + detail::pad16(B * NP * PD)    // patches
                                                      + detail::pad16(B * T * (3 * I > pool_kv ? 3 * I : pool_kv))  // qkv; the pool's kv
                                                      + detail::pad16(B * (T * I > D ? T * I : D))  // attention output; the pool's
-                                                     + detail::pad16(B * T * MLP)    // MLP hidden
+                                                     + detail::pad16(B * T * FC1)    // MLP hidden (fc1's outputs)
                                                      + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
                                                      + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
     /// The scratch the kernels of a forward pass of up to B images take on each of `threads` threads,
@@ -274,7 +278,7 @@ public:
         plan.need(product(NP, PD, D));  // the patch embedding, an image at a time
         plan.need(product(M, D, 3 * I));
         if (C.proj_out) plan.need(product(M, I, D));
-        plan.need(product(M, D, MLP));
+        plan.need(product(M, D, FC1));
         plan.need(product(M, MLP, D));
         if (C.representation_size) plan.need(product(B, D, C.representation_size));
         if (C.num_classes) plan.need(product(B, F, C.num_classes));
@@ -309,7 +313,7 @@ public:
     /// the size of the block load_weights places them in (a compile-time constant).
     static constexpr std::size_t packed_weight_floats = [] {
         constexpr auto packed = [](std::size_t in, std::size_t out) { return gemm::PackedStore<float>::room(gemm::PackedB<float>::elements(in, out)); };
-        std::size_t n = packed(PD, D) + C.depth * (packed(D, 3 * I) + (C.proj_out ? packed(I, D) : 0) + packed(D, MLP) + packed(MLP, D));
+        std::size_t n = packed(PD, D) + C.depth * (packed(D, 3 * I) + (C.proj_out ? packed(I, D) : 0) + packed(D, FC1) + packed(MLP, D));
         if (C.representation_size) n += packed(D, C.representation_size);
         if (C.num_classes) n += packed(F, C.num_classes) + (C.distillation_token ? packed(D, C.num_classes) : 0);
         if (attention_pooling) n += packed(D, 2 * D) + packed(D, D) + packed(D, MLP) + packed(MLP, D);
@@ -621,7 +625,7 @@ private:
         float* qkv = patches + detail::pad16(B * NP * PD);
         float* att = qkv + detail::pad16(B * T * 3 * I);
         float* mlp = att + detail::pad16(B * T * I);
-        float* pooled = mlp + detail::pad16(B * T * MLP);
+        float* pooled = mlp + detail::pad16(B * T * FC1);
         float* feats = pooled + detail::pad16(B * D);
         kernels::AttentionMask mask;
         if (keep_patches) {
@@ -693,6 +697,7 @@ private:
             case Activation::gelu_tanh: return gemm::Activation::gelu_tanh;
             case Activation::relu: return gemm::Activation::relu;
             case Activation::quick_gelu: return gemm::Activation::quick_gelu;
+            case Activation::swiglu: return gemm::Activation::none;  // the gate follows the product
             case Activation::gelu_erf: break;
         }
         return gemm::Activation::gelu_erf;
@@ -763,15 +768,17 @@ private:
         detail::attention_rows(n, qkv, scale, map, rows, row, T, I, HD, C.heads);
     }
 
-    // x += fc2(act(fc1(norm(in)))), norm when given
+    // x += fc2(act(fc1(norm(in)))), norm when given. A gated MLP: x += fc2(silu(g) · v), where g and v
+    // are fc1's two halves, the gate made in place over g (so fc2 reads MLP of each row's FC1 values).
     static void mlp_layers(const BlockView& bw, const float* in, float* x, float* mlp, std::size_t rows,
                            const NormView* norm = nullptr) {
         {
             EINVIT_PROFILE_SCOPE(profile::Op::fc1);
-            linear(bw.fc1, in, D, mlp, MLP, rows, mlp_activation(), false, norm);
+            linear(bw.fc1, in, D, mlp, FC1, rows, mlp_activation(), false, norm);
+            if constexpr (gated_mlp) kernels::swiglu_rows(Backend{}, mlp, FC1, mlp, FC1, rows, MLP);
         }
         EINVIT_PROFILE_SCOPE(profile::Op::fc2);
-        linear(bw.fc2, mlp, MLP, x, D, rows, gemm::Activation::none, true);
+        linear(bw.fc2, mlp, FC1, x, D, rows, gemm::Activation::none, true);
     }
 
     // One transformer block; its output keeps `rows` tokens per image (see kept_rows).
@@ -942,7 +949,7 @@ private:
             norm(b.norm2, "norm2", l, D, true);
             linear(b.qkv, "qkv", l, D, 3 * I, true);
             linear(b.proj, "proj", l, I, D, C.proj_out);
-            linear(b.fc1, "fc1", l, D, MLP, true);
+            linear(b.fc1, "fc1", l, D, FC1, true);
             linear(b.fc2, "fc2", l, MLP, D, true);
         }
         norm(v.norm, "norm", no_block, D, C.final_norm);

@@ -341,6 +341,14 @@ def build(case):
         from timm.models.vision_transformer import VisionTransformer
         return layer_scales(VisionTransformer(img_size=48, patch_size=8, embed_dim=64, depth=3, num_heads=4,
                                               init_values=1.0, reg_tokens=4, no_embed_class=True, num_classes=0)), (3, 48, 48)
+    if case == "timm_swiglu_reg":  # DINOv2 giant's kind (vit_giant_patch14_reg4_dinov2) in small: SwiGLUPacked MLPs
+        from timm.layers import SwiGLUPacked
+        from timm.models.vision_transformer import VisionTransformer
+        model = VisionTransformer(img_size=48, patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=4.0,
+                                  mlp_layer=SwiGLUPacked, act_layer=torch.nn.SiLU, init_values=1.0, reg_tokens=4,
+                                  no_embed_class=True, num_classes=0)
+        gated_inputs([b.mlp.fc1 for b in model.blocks])
+        return layer_scales(model), (3, 48, 48)
     if case == "timm_reg_norm_pre":  # registers inside the position table, norm_pre (CLIP's), layer scale
         from timm.models.vision_transformer import VisionTransformer
         return layer_scales(VisionTransformer(img_size=(32, 40), patch_size=8, embed_dim=64, depth=2, num_heads=4,
@@ -402,6 +410,15 @@ def build(case):
         with torch.no_grad():  # positions that count against the patches, so that their resampling does
             model.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(3))
         return layer_scales(HfPooled(model)), shape
+    if case == "hf_dinov2_swiglu":  # facebook/dinov2-giant's kind in small (use_swiglu_ffn: an MLP of 88, fc1 176 wide)
+        from transformers import Dinov2Config, Dinov2Model
+        config = Dinov2Config(image_size=56, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                              mlp_ratio=2, use_swiglu_ffn=True)
+        model = Dinov2Model(config)
+        with torch.no_grad():
+            model.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(3))
+        gated_inputs([layer.mlp.weights_in for layer in model.encoder.layer])
+        return layer_scales(HfPooled(model)), (3, 56, 56)
     if case in ("timm_resampled", "timm_resampled_reg", "timm_resampled_distilled"):
         # a checkpoint for one grid run at another: 6 x 6 patches to 8 x 5 (more rows, fewer columns);
         # registers without positions (no_embed_class) from 6 x 6 to 3 x 4; DeiT's two prefix rows, 4 x 4 to 7 x 7
@@ -513,6 +530,18 @@ def sharp_classifiers(model, factor=8.0):
     return model
 
 
+def gated_inputs(layers):
+    """A SwiGLU MLP's fc1 (gate and value halves) drawn wide enough that the gate's product counts in the
+    outputs: timm's GluMlp starts its value half at weights near 0 and biases of 1, the gate a mere
+    pass-through of silu."""
+    g = torch.Generator().manual_seed(29)
+    with torch.no_grad():
+        for fc1 in layers:
+            fc1.weight.copy_(torch.randn(fc1.weight.shape, generator=g) * 0.15)
+            fc1.bias.copy_(torch.randn(fc1.bias.shape, generator=g) * 0.5)
+    return layers
+
+
 def layer_scales(model):
     """LayerScale's gammas drawn from [0.2, 1], so that each branch counts and each channel's differs."""
     with torch.no_grad():
@@ -552,7 +581,7 @@ PRESETS = ["vit_tiny_patch16_224", "vit_small_patch16_224", "vit_base_patch16_22
            "vit_medium_patch16_reg4_gap_256", "vit_base_patch16_reg4_gap_256", "vit_small_patch14_reg4_dinov2",
            "vit_base_patch16_clip_224", "vit_base_patch16_clip_quickgelu_224", "vit_base_patch16_siglip_224",
            "vit_base_patch16_siglip_384", "vit_large_patch16_siglip_256", "vit_so400m_patch14_siglip_224",
-           "vit_so400m_patch14_siglip_384"]
+           "vit_so400m_patch14_siglip_384", "vit_giant_patch14_dinov2", "vit_giant_patch14_reg4_dinov2"]
 
 
 def describe_presets(path):
@@ -563,6 +592,8 @@ def describe_presets(path):
     keep = {attr: getattr(torch.nn.init, attr) for attr in ("kaiming_uniform_", "uniform_", "normal_", "trunc_normal_")}
     for attr in keep:
         setattr(torch.nn.init, attr, lambda t, *a, **k: t)
+    # a SwiGLU MLP (einvit's Activation::swiglu, 4): timm's SwiGLUPacked, silu of fc1's first half times its second
+    swiglu = lambda mlp: (type(mlp).__name__ == "GluMlp" and type(mlp.act).__name__ == "SiLU" and not mlp.gate_last)
     lines = []
     for name in PRESETS:
         skip = {} if "distilled" in name else {"weight_init": "skip"}  # (timm's DeiT distilled has no "skip")
@@ -572,14 +603,14 @@ def describe_presets(path):
         fields = dict(image_height=m.patch_embed.img_size[0], image_width=m.patch_embed.img_size[1],
                       patch=m.patch_embed.patch_size[0], channels=m.patch_embed.proj.in_channels, dim=m.embed_dim,
                       depth=len(m.blocks), heads=b.attn.num_heads, head_dim=b.attn.head_dim,
-                      mlp_dim=b.mlp.fc1.out_features, num_classes=m.num_classes,
+                      mlp_dim=b.mlp.fc2.in_features, num_classes=m.num_classes,
                       pooling={"token": 0, "avg": 2, "map": 3}[m.global_pool], class_token=int(m.cls_token is not None),
                       distillation_token=int(getattr(m, "dist_token", None) is not None),
                       register_tokens=m.num_reg_tokens, qkv_bias=int(b.attn.qkv.bias is not None),
                       patch_bias=int(m.patch_embed.proj.bias is not None), prefix_position=int(not m.no_embed_class), layer_scale=has(b.ls1), embed_norm=has(m.norm_pre),
                       final_norm=has(m.norm), head_norm=has(m.fc_norm), position_rows=m.pos_embed.shape[1],
                       layer_norm_eps_e7=round(b.norm1.eps * 1e7),
-                      activation={"GELU": 0, "QuickGELU": 3}[type(b.mlp.act).__name__],
+                      activation=4 if swiglu(b.mlp) else {"GELU": 0, "QuickGELU": 3}[type(b.mlp.act).__name__],
                       pool_heads=m.attn_pool.num_heads if m.attn_pool is not None else 0,
                       pool_mlp_dim=m.attn_pool.mlp.fc1.out_features if m.attn_pool is not None else 0)
         lines.append(name + " " + " ".join(f"{k}={v}" for k, v in fields.items()))
@@ -600,7 +631,7 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "hf_siglip_partial", "hf_siglip_classifier", "hf_dinov2_classifier", "hf_vit_resampled", "hf_deit_distilled",
          "hf_deit_resampled", "hf_deit_classifier", "hf_vit_partial", "hf_vit_model_pooler", "hf_vit_model_cls",
          "timm_dynamic_img_size", "hf_dinov2_reg_resampled", "hf_dinov2_reg_native", "hf_dinov2_reg_classifier",
-         "hf_siglip_resampled", "hf_clip_resampled", "torchvision_resampled"]
+         "hf_siglip_resampled", "hf_clip_resampled", "torchvision_resampled", "timm_swiglu_reg", "hf_dinov2_swiglu"]
 
 
 def main():

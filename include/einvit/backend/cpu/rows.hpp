@@ -1,4 +1,4 @@
-// einvit/backend/cpu/rows.hpp — kernels that work row by row: softmax and LayerNorm.
+// einvit/backend/cpu/rows.hpp — kernels that work row by row: softmax, LayerNorm and SwiGLU's gate.
 //
 // Each takes `rows` rows of `cols` contiguous elements (row strides in_ld and out_ld; in and out may
 // be the same memory) and comes twice: for `reference` (plain loops, the oracle) and for `cpu` (SIMD
@@ -243,7 +243,38 @@ EINVIT_ALWAYS_INLINE void layer_norm_row(const T* x, T* out, std::size_t n, cons
     }
 }
 
+// out[i] = silu(x[i]) · x[n + i] for i < n (out may be x)
+template <class T>
+EINVIT_ALWAYS_INLINE void swiglu_row(const T* x, T* out, std::size_t n) noexcept {
+    constexpr std::size_t W = simd::width<T>;
+    std::size_t i = 0;
+    if constexpr (W > 1)
+        for (; i + W <= n; i += W) simd::store<T>(out + i, fn::silu{}(simd::load<T>(x + i)) * simd::load<T>(x + n + i));
+    for (; i < n; ++i) out[i] = fn::silu{}(x[i]) * x[n + i];
+}
+
 }  // namespace detail
+
+/// SwiGLU's gate, row by row: each input row holds 2 x cols values, a gate half then a value half (the
+/// two halves of a gated MLP's fc1, as PyTorch's chunk(2) splits them), and out's row gets
+/// silu(gate[i]) · value[i], cols values. out may be in (each row's values are read before written).
+template <class T>
+void swiglu_rows(cpu, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows, std::size_t cols) {
+    if (cols == 0) return;
+    parallel_for(rows, detail::row_grain(2 * cols), [&](std::size_t r0, std::size_t r1) {
+        for (std::size_t r = r0; r < r1; ++r) detail::swiglu_row(in + r * in_ld, out + r * out_ld, cols);
+    });
+}
+
+/// The reference gate: the same in plain loops, σ in double.
+template <class T>
+void swiglu_rows(reference, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows, std::size_t cols) {
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t i = 0; i < cols; ++i) {
+            const double g = static_cast<double>(in[r * in_ld + i]);
+            out[r * out_ld + i] = static_cast<T>(g / (1.0 + std::exp(-g)) * static_cast<double>(in[r * in_ld + cols + i]));
+        }
+}
 
 /// Softmax of each row of scale * x, the largest scale * x subtracted first (so no exponent overflows,
 /// whatever the scale's sign). With scale >= 0, -inf elements are masked out and a row that is entirely
