@@ -84,6 +84,9 @@ TEST_CASE("weight images: a model over its weight image gives the same logits, b
     check_image_round_trip(vit::load<einvit_test::timm_dinov2_reg>(dinov2, vit::Family::timm));
     const auto norm_pre = einvit::io::SafeTensors::open(golden("timm_reg_norm_pre.safetensors"));
     check_image_round_trip(vit::load<einvit_test::timm_reg_norm_pre>(norm_pre, vit::Family::timm));
+    // SwiGLU MLPs: fc1 twice as wide as fc2's input (its rows the gate's, then the value's)
+    const auto swiglu = einvit::io::SafeTensors::open(golden("hf_dinov2_swiglu.safetensors"));
+    check_image_round_trip(vit::load<einvit_test::hf_dinov2_swiglu>(swiglu, vit::Family::hf_dinov2));
     // attention pooling: the projected query, the pool's layers and norm
     const auto siglip = einvit::io::SafeTensors::open(golden("timm_siglip_map.safetensors"));
     check_image_round_trip(vit::load<einvit_test::timm_siglip_map>(siglip, vit::Family::timm));
