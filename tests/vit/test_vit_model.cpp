@@ -68,10 +68,13 @@ static_assert(vit::VisionTransformer<vit::presets::vit_base_patch16_224>::T == 1
 static_assert(vit::VisionTransformer<vit::presets::deit_base_distilled_patch16_224>::T == 198);
 static_assert(vit::VisionTransformer<vit::presets::mnist>::T == 17);
 static_assert(vit::VisionTransformer<vit::presets::vit_huge_patch14_224>::T == 257);
+// DINOv2 giant's SwiGLU MLP: fc1 makes a gate and a value for each of fc2's 4096 inputs
+static_assert(vit::presets::vit_giant_patch14_dinov2.gated_mlp() && vit::presets::vit_giant_patch14_dinov2.fc1_dim() == 8192 &&
+              !vit::presets::vit_base_patch16_224.gated_mlp() && vit::presets::vit_base_patch16_224.fc1_dim() == 3072);
 // the workspace of a ViT-B/16 forward at batch 1: a compile-time constant (about 7 MiB of activations,
 // then the kernels' scratch)
 using ViTB16 = vit::VisionTransformer<vit::presets::vit_base_patch16_224>;
-static_assert(ViTB16::activation_floats<1> == 197 * 768 + 196 * 768 + 197 * 2304 + 197 * 768 + 197 * 3072 + 768 + 768 + 1008 + 64);
+static_assert(ViTB16::activation_floats<1> == 197 * 768 + 196 * 768 + 197 * 2304 + 197 * 768 + 197 * 3072 + 768 + 768 + 64);
 static_assert(ViTB16::workspace_bytes<1> == 4 * (ViTB16::activation_floats<1> + ViTB16::scratch_plan<1>.elements()));
 static_assert(vit::config_problem(vit::Config{.image_height = 30, .patch = 7}) == vit::ConfigProblem::image_height_not_divisible_by_patch);
 static_assert(vit::config_problem(vit::Config{.image_width = 30, .patch = 7}) == vit::ConfigProblem::image_width_not_divisible_by_patch);
@@ -777,6 +780,39 @@ TEST_CASE("vit: attention pooling (SigLIP's map): what does not fit is refused, 
     // and a first pass of a map model on one kernel thread allocates nothing: its plan holds the pool's scratch
     CHECK(cold_pass_allocations<Model, 8>(model, 8) == 0);
     CHECK(cold_pass_allocations<Model, 1>(model, 1) == 0);
+}
+
+TEST_CASE("vit: attention pooling beside a narrow attention (3 x inner_dim < 2 x dim): each image's buffers stay apart") {
+    // The pool projects keys and values (2 x dim per token) into the buffer of the blocks' q, k and v
+    // (3 x inner_dim per token), and its attention output and MLP follow it in the workspace: with
+    // dim_head 4 of 4 heads (inner_dim 16, dim 64) the pool's keys and values are the larger, and a
+    // layout sized for the blocks alone put image 0's pooled output over image 1's keys at batch 4.
+    // A batch then gives each image what it gives alone.
+    static constexpr vit::Config narrow = [] {
+        vit::Config c = einvit_test::timm_siglip_map;
+        c.dim_head = 4;
+        return c;
+    }();
+    using Model = vit::VisionTransformer<narrow>;
+    static_assert(3 * Model::I < 2 * Model::D && 4 * Model::I < 2 * Model::D);
+    const Model model(einvit_test::random_weights<narrow>(11));
+    constexpr std::size_t B = 4, pixels = 3 * 32 * 32;
+    std::vector<float> image(B * pixels);
+    for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<float>((i * 37) % 53) / 53.0f - 0.5f;
+    Model::Workspace<B> batch_workspace;
+    Model::Workspace<1> one_workspace;
+    Model::Output<B> batch;
+    model.forward_into<B>(Model::Input<B>(image.data()), batch, batch_workspace);
+    for (std::size_t b = 0; b < B; ++b) {
+        CAPTURE(b);
+        Model::Output<1> alone;
+        model.forward_into<1>(Model::Input<1>(image.data() + b * pixels), alone, one_workspace);
+        for (std::size_t j = 0; j < Model::out_dim; ++j) {
+            CAPTURE(j);
+            REQUIRE(std::isfinite(alone.data()[j]));
+            CHECK(batch.data()[b * Model::out_dim + j] == doctest::Approx(alone.data()[j]).epsilon(1e-5));
+        }
+    }
 }
 
 TEST_CASE("vit forward: the checked forward_into takes tensors sized at compile time, in an arena or on the heap") {

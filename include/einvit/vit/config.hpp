@@ -83,6 +83,10 @@ struct Config {
     constexpr std::size_t feature_dim() const noexcept {
         return representation_size ? representation_size : pooling == Pooling::cls_and_mean ? 2 * dim : dim;
     }
+    /// A gated MLP (Activation::swiglu): fc1 gives a gate and a value for each of fc2's inputs.
+    constexpr bool gated_mlp() const noexcept { return activation == Activation::swiglu; }
+    /// fc1's outputs: mlp_dim, or 2 x mlp_dim for a gated MLP.
+    constexpr std::size_t fc1_dim() const noexcept { return gated_mlp() ? 2 * mlp_dim : mlp_dim; }
     /// The head size of attention pooling (Pooling::map): dim / heads, whatever dim_head is.
     constexpr std::size_t pool_head_dim() const noexcept { return heads ? dim / heads : 0; }
 };

@@ -338,8 +338,8 @@ inline Weights read_weights(CheckpointReader& r, Family family, const Config& C,
     const std::uint64_t D = C.dim, T = C.tokens(), I = C.inner_dim(), MLP = C.mlp_dim, NC = C.num_classes, p = C.patch,
                         Ch = C.channels, PD = C.patch_dim(), NP = C.patches(), P = C.prefix_tokens();
     // a gated MLP's fc1 (Activation::swiglu): a gate and a value for each of fc2's inputs
-    const bool gated = C.activation == Activation::swiglu;
-    const std::uint64_t FC1 = gated ? 2 * MLP : MLP;
+    const bool gated = C.gated_mlp();
+    const std::uint64_t FC1 = C.fc1_dim();
     detail::Names n = detail::family_names(family);
     // transformers' image classifiers hold their base model's tensors under its name ("vit.", "deit.",
     // "dinov2."); the base models' own checkpoints (ViTModel, Dinov2Model) have them bare. Read from the

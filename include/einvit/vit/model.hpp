@@ -239,10 +239,9 @@ public:
     static constexpr Config config = C;
     static constexpr std::size_t D = C.dim, T = C.tokens(), NP = C.patches(), PD = C.patch_dim(), I = C.inner_dim(),
                                  HD = C.head_dim(), MLP = C.mlp_dim, P = C.prefix_tokens(), F = C.feature_dim();
-    /// A gated MLP (Activation::swiglu): fc1 gives a gate and a value for each of its MLP outputs.
-    static constexpr bool gated_mlp = C.activation == Activation::swiglu;
-    /// fc1's outputs: MLP, or 2 x MLP for a gated MLP.
-    static constexpr std::size_t FC1 = gated_mlp ? 2 * MLP : MLP;
+    /// A gated MLP (Activation::swiglu), and fc1's outputs (MLP, or 2 x MLP gated): Config's gated_mlp(), fc1_dim().
+    static constexpr bool gated_mlp = C.gated_mlp();
+    static constexpr std::size_t FC1 = C.fc1_dim();
     /// Width of forward()'s output: the classes, or the features when the model has no head.
     static constexpr std::size_t out_dim = C.num_classes ? C.num_classes : F;
     /// Attention pooling (Pooling::map): its head size, and the keys and values it projects per token.
@@ -254,15 +253,24 @@ public:
     template <std::size_t B>
     using Output = Tensor<float, Shape<B, out_dim>, Backend>;
 
-    /// Floats of a forward pass's activations at batch B, each buffer padded to 64 bytes.
+    /// Where a forward pass's activations at batch B lie in its workspace (offsets in floats, each
+    /// buffer padded to 64 bytes), the one layout that both sizes the workspace and places the buffers:
+    /// the residual stream, the patches, the blocks' q, k and v (and the attention pool's keys and
+    /// values), the attention output (and the pool's), fc1's outputs, the pooled features, the features,
+    /// then the token keep mask (bytes). (The head writes its output to the caller's buffer.)
     template <std::size_t B>
-    static constexpr std::size_t activation_floats = detail::pad16(B * T * D)        // x, the residual stream
-                                                     + detail::pad16(B * NP * PD)    // patches
-                                                     + detail::pad16(B * T * (3 * I > pool_kv ? 3 * I : pool_kv))  // qkv; the pool's kv
-                                                     + detail::pad16(B * (T * I > D ? T * I : D))  // attention output; the pool's
-                                                     + detail::pad16(B * T * FC1)    // MLP hidden (fc1's outputs)
-                                                     + detail::pad16(B * D) + detail::pad16(B * F) + detail::pad16(B * out_dim)
-                                                     + detail::pad16((B * T + 3) / 4);  // the token keep mask (bytes)
+    struct Layout {
+        static constexpr std::size_t x = 0, patches = x + detail::pad16(B * T * D),
+                                     qkv = patches + detail::pad16(B * NP * PD),
+                                     att = qkv + detail::pad16(B * T * (3 * I > pool_kv ? 3 * I : pool_kv)),
+                                     mlp = att + detail::pad16(B * (T * I > D ? T * I : D)),
+                                     pooled = mlp + detail::pad16(B * T * FC1), feats = pooled + detail::pad16(B * D),
+                                     keep = feats + detail::pad16(B * F),
+                                     end = keep + detail::pad16((B * T + 3) / 4);
+    };
+    /// Floats of a forward pass's activations at batch B (Layout<B>).
+    template <std::size_t B>
+    static constexpr std::size_t activation_floats = Layout<B>::end;
     /// The scratch the kernels of a forward pass of up to B images take on each of `threads` threads,
     /// slot by slot (see ScratchPlan): the packed A blocks of its products (and Strassen's operands where
     /// the default setting gives its products that algorithm), the attention kernel's buffers, and with
@@ -620,16 +628,17 @@ private:
         (void)threads;
         const ScratchScope<float> lend(scratch_plan<B>, workspace + activation_floats<B>);
 #endif
-        float* x = workspace;
-        float* patches = x + detail::pad16(B * T * D);
-        float* qkv = patches + detail::pad16(B * NP * PD);
-        float* att = qkv + detail::pad16(B * T * 3 * I);
-        float* mlp = att + detail::pad16(B * T * I);
-        float* pooled = mlp + detail::pad16(B * T * FC1);
-        float* feats = pooled + detail::pad16(B * D);
+        using L = Layout<B>;
+        float* x = workspace + L::x;
+        float* patches = workspace + L::patches;
+        float* qkv = workspace + L::qkv;
+        float* att = workspace + L::att;
+        float* mlp = workspace + L::mlp;
+        float* pooled = workspace + L::pooled;
+        float* feats = workspace + L::feats;
         kernels::AttentionMask mask;
         if (keep_patches) {
-            auto* keep = reinterpret_cast<std::uint8_t*>(feats + detail::pad16(B * F) + detail::pad16(B * out_dim));
+            auto* keep = reinterpret_cast<std::uint8_t*>(workspace + L::keep);
             for (std::size_t b = 0; b < n; ++b)
                 for (std::size_t t = 0; t < T; ++t) keep[b * T + t] = t < P ? 1 : keep_patches[b * NP + t - P] != 0;
             mask = kernels::AttentionMask{keep, T, true};
