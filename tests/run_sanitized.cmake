@@ -1,11 +1,16 @@
-# Runs the sanitizer build's tests (DIR: its tests/ folder; SEEDS: the fuzz seeds): the unit tests, the safetensors reader's
-# tests, the weight image tests and the fuzz replays of the reader and of the image path (the seeds and every input that once
-# crashed them). A sanitizer report makes the program exit non-zero.
+# Runs the sanitizer build's tests (DIR: its tests/ folder; SEEDS: the fuzz seeds; GOLDEN: the parity tests' checkpoints):
+# the unit tests, the safetensors reader's tests, the weight image tests and the fuzz replays of the reader, of the loader
+# and of the image path (the seeds, the checkpoints, and every input that once crashed them). A sanitizer report makes the
+# program exit non-zero.
 set(ENV{ASAN_OPTIONS} "detect_leaks=1:abort_on_error=0")
 set(ENV{UBSAN_OPTIONS} "print_stacktrace=1:halt_on_error=1")
 # one program per entry, its arguments after "|"
 set(programs "einvit_unit" "einvit_safetensors_tests" "einvit_weight_image_tests"
-             "einvit_fuzz_safetensors_replay|${SEEDS}/safetensors|${REGRESSIONS}/safetensors")
+             "einvit_fuzz_safetensors_replay|${SEEDS}/safetensors|${REGRESSIONS}/safetensors"
+             "einvit_fuzz_load_replay|${SEEDS}/load|${GOLDEN}")
+if(EXISTS ${REGRESSIONS}/load)
+  list(TRANSFORM programs REPLACE "^(einvit_fuzz_load_replay.*)$" "\\1|${REGRESSIONS}/load")
+endif()
 if(EXISTS ${DIR}/einvit_fuzz_image_replay)
   list(APPEND programs "einvit_fuzz_image_replay|${SEEDS}/image|${REGRESSIONS}/image")
 endif()

@@ -3,8 +3,11 @@
 # (clang 14; Debian: clang-14, libclang-rt-14-dev):
 #     tools/fuzz.sh [SECONDS] [TARGET...]
 # TARGET: safetensors (the checkpoint reader; every tensor of a valid file is read), image (image file
-# -> model input, as einvit-classify does it); both by default, SECONDS each (default 60). Builds in
-# build-fuzz/, seeds from tests/fuzz/make_seeds.py, keeps the growing corpus in build-fuzz/corpus/,
+# -> model input, as einvit-classify does it), load (a checkpoint loaded as a model of every family:
+# names, dtypes, shapes, resampling, packing); all three by default, SECONDS each (default 60). Builds
+# in build-fuzz/, seeds from tests/fuzz/make_seeds.py (for load, the headers of the parity tests'
+# checkpoints in build/tests/golden_vit when the tests have made them, else the shipped model's alone),
+# keeps the growing corpus in build-fuzz/corpus/,
 # and writes any crashing input to build-fuzz/crashes/ (add it to tests/fuzz/regressions/TARGET/,
 # where CTest replays it). Prints libFuzzer's final statistics (executions, crashes) per target.
 set -euo pipefail
@@ -12,7 +15,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors image)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors image load)
 
 tools/install-deps.sh --fuzz  # clang 14 and libFuzzer's runtime, the image libraries, xsimd, python3 (the seeds)
 python=python3
@@ -20,7 +23,9 @@ python=python3
 
 out=build-fuzz
 mkdir -p "$out/crashes"
-$python tests/fuzz/make_seeds.py "$out/seeds"
+golden=build/tests/golden_vit
+[ -d "$golden" ] || echo "(no $golden: the load target starts from the shipped model's header alone; tools/run-tests.sh makes the parity checkpoints)"
+$python tests/fuzz/make_seeds.py "$out/seeds" "$golden"
 flags=(-std=c++20 -O1 -g -march=native -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -fno-omit-frame-pointer -Iinclude -isystem /usr/include/stb)
 status=0

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""Writes the fuzz targets' seed inputs into OUT/safetensors and OUT/image.
+"""Writes the fuzz targets' seed inputs into OUT/safetensors, OUT/image and OUT/load.
 
-    python3 tests/fuzz/make_seeds.py OUT
+    python3 tests/fuzz/make_seeds.py OUT [GOLDEN_DIR]
 
 safetensors: the header of the shipped Fashion-MNIST ViT checkpoint (a real ViT's names and shapes;
 its data cut off), a small valid file with every float dtype and some integer ones, an odd header
 length, and one handcrafted file per class of fault (as in tests/vit/test_safetensors.cpp).
 image: the shipped 28 x 28 samples, and small PNG, JPEG and BMP images of the common kinds (Pillow):
 RGB, RGBA, grey, grey + alpha, palette, 1-bit, 16-bit; JPEG 4:2:0, 4:4:4, progressive, grey.
+load: checkpoints' headers alone (fuzz_load.cpp makes up the data they point at): the shipped model's,
+and with GOLDEN_DIR (the parity tests' checkpoints, tests/golden/vit/gen.py) every one of those, one
+per family and feature the loader reads.
 """
 import json
 import os
@@ -93,15 +96,54 @@ def image_seeds(out):
     Image.frombytes("I;16", (32, 24), pixels[: 32 * 24 * 2]).save(os.path.join(out, "grey16.png"))
 
 
+def header_only(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return struct.pack("<Q", n) + f.read(n)
+
+
+def with_dtype(header, dtype):
+    """A checkpoint's header with every tensor stored as `dtype`, its offsets moved to fit."""
+    n = struct.unpack("<Q", header[:8])[0]
+    tensors = json.loads(header[8 : 8 + n])
+    size = {"F16": 2, "BF16": 2, "F64": 8}[dtype]
+    at = 0
+    order = sorted((v["data_offsets"][0], k) for k, v in tensors.items() if k != "__metadata__")
+    for _, name in order:
+        t = tensors[name]
+        count = 1
+        for d in t["shape"]:
+            count *= d
+        t["dtype"], t["data_offsets"] = dtype, [at, at + count * size]
+        at += count * size
+    return st(tensors)
+
+
+def load_seeds(golden):
+    shipped = header_only(os.path.join(ROOT, "examples", "data", "fashion_mnist_vit.safetensors"))
+    seeds = {"fashion_mnist_vit": shipped}
+    for dtype in ("F16", "BF16", "F64"):  # read and converted to float32 by the loader
+        seeds["fashion_mnist_vit_" + dtype.lower()] = with_dtype(shipped, dtype)
+    if golden and os.path.isdir(golden):
+        for name in sorted(os.listdir(golden)):
+            if name.endswith(".safetensors"):
+                seeds[name[: -len(".safetensors")]] = header_only(os.path.join(golden, name))
+    return seeds
+
+
 def main():
     out = sys.argv[1]
-    os.makedirs(os.path.join(out, "safetensors"), exist_ok=True)
-    os.makedirs(os.path.join(out, "image"), exist_ok=True)
+    golden = sys.argv[2] if len(sys.argv) > 2 else None
+    for kind in ("safetensors", "image", "load"):
+        os.makedirs(os.path.join(out, kind), exist_ok=True)
+    for name, data in load_seeds(golden).items():
+        with open(os.path.join(out, "load", name + ".safetensors"), "wb") as f:
+            f.write(data)
     for name, data in safetensors_seeds().items():
         with open(os.path.join(out, "safetensors", name + ".safetensors"), "wb") as f:
             f.write(data)
     image_seeds(os.path.join(out, "image"))
-    print(f"seeds in {out}/safetensors and {out}/image")
+    print(f"seeds in {out}/safetensors, {out}/image and {out}/load")
 
 
 if __name__ == "__main__":

@@ -316,4 +316,45 @@ inline constexpr einvit::vit::Config hf_deit_classifier = [] {
     return c;
 }();
 
+// nn.TransformerEncoder's kind (tests/golden/vit/gen.py's torch_encoder_postnorm): post-norm blocks, no final norm
+inline constexpr einvit::vit::Config post_norm = [] {
+    einvit::vit::Config c = einvit::vit::presets::vit(64, 3, 4, 8, 32, 10);
+    c.mlp_dim = 128;
+    c.norm = einvit::vit::NormPlacement::post;
+    c.final_norm = false;
+    c.layer_norm_eps = 1e-5f;
+    return c;
+}();
+
+// vit-pytorch's SimpleViT kind (vit_pytorch_simple_sincos): no class token, mean of all tokens, sine-cosine positions
+inline constexpr einvit::vit::Config simple_sincos = [] {
+    einvit::vit::Config c = einvit::vit::presets::vit(64, 2, 4, 8, 32, 9);
+    c.dim_head = 16;
+    c.mlp_dim = 128;
+    c.class_token = false;
+    c.pooling = einvit::vit::Pooling::mean_all;
+    c.position = einvit::vit::PositionEmbedding::sincos_2d;
+    c.qkv_bias = false;
+    c.proj_bias = false;
+    c.patch_norm = true;
+    c.patch_order = einvit::vit::PatchOrder::p1_p2_c;
+    c.layer_norm_eps = 1e-5f;
+    return c;
+}();
+
+// the seeds' MNIST ViT with a padding mask (vit_pytorch_seed_mask): a head norm, no final norm, scale dim ** -0.5
+inline constexpr einvit::vit::Config seed_mask = [] {
+    einvit::vit::Config c = einvit::vit::presets::vit(64, 3, 4, 7, 28, 10);
+    c.channels = 1;
+    c.dim_head = 16;
+    c.mlp_dim = 128;
+    c.qkv_bias = false;
+    c.final_norm = false;
+    c.head_norm = true;
+    c.patch_order = einvit::vit::PatchOrder::p1_p2_c;
+    c.layer_norm_eps = 1e-5f;
+    c.attention_scale = 0.125f;  // the seeds scale by dim ** -0.5
+    return c;
+}();
+
 }  // namespace einvit_test

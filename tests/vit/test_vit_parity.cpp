@@ -113,14 +113,7 @@ constexpr vit::Config vit_pytorch_mean = [] {
     return c;
 }();
 
-constexpr vit::Config post_norm = [] {
-    vit::Config c = vit::presets::vit(64, 3, 4, 8, 32, 10);
-    c.mlp_dim = 128;
-    c.norm = vit::NormPlacement::post;
-    c.final_norm = false;
-    c.layer_norm_eps = 1e-5f;
-    return c;
-}();
+using einvit_test::post_norm;
 
 constexpr vit::Config post_norm_final = [] {  // nn.TransformerEncoder(..., norm=LayerNorm): a norm after the blocks
     vit::Config c = post_norm;
@@ -139,34 +132,9 @@ constexpr vit::Config timm_avg = [] {
 
 using einvit_test::hf_small;
 
-constexpr vit::Config simple_sincos = [] {
-    vit::Config c = vit::presets::vit(64, 2, 4, 8, 32, 9);
-    c.dim_head = 16;
-    c.mlp_dim = 128;
-    c.class_token = false;
-    c.pooling = vit::Pooling::mean_all;
-    c.position = vit::PositionEmbedding::sincos_2d;
-    c.qkv_bias = false;
-    c.proj_bias = false;
-    c.patch_norm = true;
-    c.patch_order = vit::PatchOrder::p1_p2_c;
-    c.layer_norm_eps = 1e-5f;
-    return c;
-}();
+using einvit_test::simple_sincos;
 
-constexpr vit::Config seed_mask = [] {
-    vit::Config c = vit::presets::vit(64, 3, 4, 7, 28, 10);
-    c.channels = 1;
-    c.dim_head = 16;
-    c.mlp_dim = 128;
-    c.qkv_bias = false;
-    c.final_norm = false;
-    c.head_norm = true;
-    c.patch_order = vit::PatchOrder::p1_p2_c;
-    c.layer_norm_eps = 1e-5f;
-    c.attention_scale = 0.125f;  // the seeds scale by dim ** -0.5
-    return c;
-}();
+using einvit_test::seed_mask;
 
 // timm's VisionTransformer with registers and no class token, pooling the patch tokens (not the
 // registers) through fc_norm, positions for the patches alone (vit_*_reg4_gap_256's kind)
