@@ -1,6 +1,6 @@
 // libFuzzer target: an image file's bytes to a model's input, as einvit-classify does it: the
 // signature and size checks, decoding (libpng, libjpeg-turbo, stb_image's BMP reader; to grey and RGB), the Fashion-MNIST model's 28 x 28
-// area average and an ImageNet family's antialiased resize, centre crop and normalisation. Every
+// area average and the ImageNet families' antialiased resizes, centre crops and normalisation. Every
 // rejected input must be a Failure naming the file. Run with tools/fuzz.sh; link with
 // examples/classify/stb_parts.cpp, libpng and libjpeg. (Debian's libpng and libjpeg are not
 // instrumented: the sanitizers see einvit's side of their interfaces and stb's BMP reader, and the
@@ -22,9 +22,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // resizing costs in proportion to the pixels: keep the fuzzer fast on large images
         if (grey.width * grey.height > 256 * 256) return 0;
         const Image rgb = decode_image(bytes, "fuzz", 3);
-        std::vector<float> input(3 * 224 * 224);
+        // every way einvit-classify resizes and crops: the shorter side then the centre (timm's bicubic,
+        // torchvision's bilinear, HF DINOv2's with the offset rounded down), both sides then the centre
+        // (HF DeiT's), both sides alone (HF ViT's); 224 and 256 crops
+        std::vector<float> input(3 * 256 * 256);
         preprocess(rgb, timm_augreg(), 224, 224, input.data());
+        preprocess(rgb, timm_256(), 256, 256, input.data());
+        preprocess(rgb, torchvision_imagenet(256), 224, 224, input.data());
         preprocess(rgb, hf_vit(), 224, 224, input.data());
+        preprocess(rgb, hf_deit(), 224, 224, input.data());
+        preprocess(rgb, hf_dinov2(), 224, 224, input.data());
     } catch (const Failure& f) {
         if (f.message.rfind("fuzz: ", 0) != 0) __builtin_trap();  // every error names the file
     }

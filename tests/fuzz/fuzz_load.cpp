@@ -26,8 +26,8 @@ namespace {
 
 namespace vit = einvit::vit;
 
-// The bytes the tensors' data_offsets reach (0 where the header is not JSON of that form: the reader
-// refuses it anyway)
+// The file size the header asks for: its length, then the furthest of the tensors' data_offsets (0
+// where the header is not JSON of that form, or the sum overflows: the reader refuses those anyway)
 std::uint64_t data_end(const std::uint8_t* data, std::size_t size) {
     if (size < 8) return 0;
     std::uint64_t n = 0;
@@ -44,7 +44,7 @@ std::uint64_t data_end(const std::uint8_t* data, std::size_t size) {
             e > end)
             end = e;
     }
-    return 8 + n + end;
+    return end > UINT64_MAX - 8 - n ? 0 : 8 + n + end;
 }
 
 // Loads `file` as a model of config C and `family`. A model that loads gives a weight image that loads
@@ -62,6 +62,7 @@ void load_as(const einvit::io::SafeTensors& file, vit::Family family) {
     const std::vector<std::byte> image = model.value().weight_image();
     const std::size_t room = (image.size() + 63) / 64 * 64;
     std::unique_ptr<std::byte, decltype(&std::free)> aligned(static_cast<std::byte*>(std::aligned_alloc(64, room)), &std::free);
+    if (!aligned) std::abort();
     std::memcpy(aligned.get(), image.data(), image.size());
     if (auto back = vit::VisionTransformer<C>::try_from_weight_image(aligned.get(), image.size()); !back) {
         std::fprintf(stderr, "fuzz_load: a model loaded as family %s gives a weight image that does not load: %s\n",
@@ -78,12 +79,15 @@ void load_as(const einvit::io::SafeTensors& file, vit::Family family) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     constexpr std::uint64_t max_bytes = 16u << 20;
     const std::uint64_t end = data_end(data, size);
-    std::vector<std::uint8_t> bytes(data, data + size);
+    std::vector<std::uint8_t> padded;  // the input and the data it lacks, where it lacks any
     if (end > size && end <= max_bytes) {
-        bytes.resize(static_cast<std::size_t>(end));
-        for (std::size_t i = size; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(0x3c ^ (i * 7 & 0x0f));
+        padded.assign(data, data + size);
+        padded.resize(static_cast<std::size_t>(end));
+        for (std::size_t i = size; i < padded.size(); ++i) padded[i] = static_cast<std::uint8_t>(0x3c ^ (i * 7 & 0x0f));
+        data = padded.data();
+        size = padded.size();
     }
-    auto file = einvit::io::SafeTensors::try_from_memory(bytes.data(), bytes.size(), "fuzz");
+    auto file = einvit::io::SafeTensors::try_from_memory(data, size, "fuzz");
     if (!file) return 0;
     const einvit::io::SafeTensors& f = file.value();
     using namespace einvit_test;

@@ -5,7 +5,8 @@
 
 safetensors: the header of the shipped Fashion-MNIST ViT checkpoint (a real ViT's names and shapes;
 its data cut off), a small valid file with every float dtype and some integer ones, an odd header
-length, and one handcrafted file per class of fault (as in tests/vit/test_safetensors.cpp).
+length, and one handcrafted file per class of fault (as in tests/vit/test_safetensors.cpp); and two
+sharded checkpoints' indexes, a valid one and one whose shards reach out of its folder.
 image: the shipped 28 x 28 samples, and small PNG, JPEG and BMP images of the common kinds (Pillow):
 RGB, RGBA, grey, grey + alpha, palette, 1-bit, 16-bit; JPEG 4:2:0, 4:4:4, progressive, grey.
 load: checkpoints' headers alone (fuzz_load.cpp makes up the data they point at): the shipped model's,
@@ -66,6 +67,10 @@ def safetensors_seeds():
         "trailing": st(ok, bytes(9)), "missing": st(ok, bytes(7)),
     }
     seeds.update(faults)
+    # sharded checkpoints' indexes (the target reads every input as one too)
+    seeds["index"] = json.dumps({"metadata": {"total_size": 16}, "weight_map": {"a": "model-00001-of-00002.safetensors",
+                                                                                 "b": "model-00002-of-00002.safetensors"}}).encode()
+    seeds["index_escape"] = json.dumps({"weight_map": {"a": "../model.safetensors", "b": "C:x", "c": "/etc/x"}}).encode()
     return seeds
 
 
