@@ -8,8 +8,8 @@ set(ENV{UBSAN_OPTIONS} "print_stacktrace=1:halt_on_error=1")
 set(programs "einvit_unit" "einvit_safetensors_tests" "einvit_weight_image_tests"
              "einvit_fuzz_safetensors_replay|${SEEDS}/safetensors|${REGRESSIONS}/safetensors"
              "einvit_fuzz_load_replay|${SEEDS}/load|${GOLDEN}")
-if(EXISTS ${REGRESSIONS}/load)
-  list(TRANSFORM programs REPLACE "^(einvit_fuzz_load_replay.*)$" "\\1|${REGRESSIONS}/load")
+if(EXISTS ${REGRESSIONS}/load)  # (no input has broken the load target yet: the folder comes with the first)
+  list(APPEND programs "einvit_fuzz_load_replay|${REGRESSIONS}/load")
 endif()
 if(EXISTS ${DIR}/einvit_fuzz_image_replay)
   list(APPEND programs "einvit_fuzz_image_replay|${SEEDS}/image|${REGRESSIONS}/image")

@@ -33,13 +33,17 @@ def entry(dtype, shape, begin, end):
     return {"dtype": dtype, "shape": shape, "data_offsets": [begin, end]}
 
 
+def header_only(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return struct.pack("<Q", n) + f.read(n)
+
+
 def safetensors_seeds():
     seeds = {}
-    with open(os.path.join(ROOT, "examples", "data", "fashion_mnist_vit.safetensors"), "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = f.read(n)
-    seeds["vit_header_only"] = struct.pack("<Q", n) + header
-    seeds["vit_header_some_data"] = struct.pack("<Q", n) + header + bytes(range(256)) * 16
+    header = header_only(os.path.join(ROOT, "examples", "data", "fashion_mnist_vit.safetensors"))
+    seeds["vit_header_only"] = header
+    seeds["vit_header_some_data"] = header + bytes(range(256)) * 16
     tensors, data = {"__metadata__": {"format": "pt"}}, b""
     for name, dtype, shape, size in [("a", "F32", [2, 3], 4), ("b", "F16", [4], 2), ("c", "BF16", [2, 2], 2), ("d", "F64", [3], 8),
                                      ("e", "I64", [2], 8), ("f", "U8", [5], 1), ("g", "F32", [0], 4), ("h", "F32", [], 4)]:
@@ -99,12 +103,6 @@ def image_seeds(out):
     rgb.convert("RGBA").save(os.path.join(out, "rgba.bmp"))
     rgb.convert("P").save(os.path.join(out, "palette_transparent.png"), transparency=3)
     Image.frombytes("I;16", (32, 24), pixels[: 32 * 24 * 2]).save(os.path.join(out, "grey16.png"))
-
-
-def header_only(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        return struct.pack("<Q", n) + f.read(n)
 
 
 def with_dtype(header, dtype):

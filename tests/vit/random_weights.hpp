@@ -49,7 +49,7 @@ einvit::vit::Weights random_weights(unsigned seed = 7) {
         norm(b.norm2, D);
         linear(b.qkv, D, 3 * I);
         if constexpr (C.proj_out) linear(b.proj, I, D);
-        linear(b.fc1, D, MLP);
+        linear(b.fc1, D, Model::FC1);  // a gated MLP: a gate and a value for each of fc2's inputs
         linear(b.fc2, MLP, D);
     }
     if constexpr (C.final_norm) norm(w.norm, D);

@@ -782,6 +782,30 @@ TEST_CASE("vit: attention pooling (SigLIP's map): what does not fit is refused, 
     CHECK(cold_pass_allocations<Model, 1>(model, 1) == 0);
 }
 
+// A model of config C with random weights (seed): each image of a batch of B gives what it gives alone.
+template <vit::Config C, std::size_t B>
+void check_batch_as_alone(unsigned seed) {
+    using Model = vit::VisionTransformer<C>;
+    const Model model(einvit_test::random_weights<C>(seed));
+    constexpr std::size_t pixels = C.channels * C.image_height * C.image_width;
+    std::vector<float> image(B * pixels);
+    for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<float>((i * 37) % 53) / 53.0f - 0.5f;
+    typename Model::template Workspace<B> batch_workspace;
+    typename Model::template Workspace<1> one_workspace;
+    typename Model::template Output<B> batch;
+    model.template forward_into<B>(typename Model::template Input<B>(image.data()), batch, batch_workspace);
+    for (std::size_t b = 0; b < B; ++b) {
+        CAPTURE(b);
+        typename Model::template Output<1> alone;
+        model.template forward_into<1>(typename Model::template Input<1>(image.data() + b * pixels), alone, one_workspace);
+        for (std::size_t j = 0; j < Model::out_dim; ++j) {
+            CAPTURE(j);
+            REQUIRE(std::isfinite(alone.data()[j]));
+            CHECK(batch.data()[b * Model::out_dim + j] == doctest::Approx(alone.data()[j]).epsilon(1e-5));
+        }
+    }
+}
+
 TEST_CASE("vit: attention pooling beside a narrow attention (3 x inner_dim < 2 x dim): each image's buffers stay apart") {
     // The pool projects keys and values (2 x dim per token) into the buffer of the blocks' q, k and v
     // (3 x inner_dim per token), and its attention output and MLP follow it in the workspace: with
@@ -795,24 +819,15 @@ TEST_CASE("vit: attention pooling beside a narrow attention (3 x inner_dim < 2 x
     }();
     using Model = vit::VisionTransformer<narrow>;
     static_assert(3 * Model::I < 2 * Model::D && 4 * Model::I < 2 * Model::D);
-    const Model model(einvit_test::random_weights<narrow>(11));
-    constexpr std::size_t B = 4, pixels = 3 * 32 * 32;
-    std::vector<float> image(B * pixels);
-    for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<float>((i * 37) % 53) / 53.0f - 0.5f;
-    Model::Workspace<B> batch_workspace;
-    Model::Workspace<1> one_workspace;
-    Model::Output<B> batch;
-    model.forward_into<B>(Model::Input<B>(image.data()), batch, batch_workspace);
-    for (std::size_t b = 0; b < B; ++b) {
-        CAPTURE(b);
-        Model::Output<1> alone;
-        model.forward_into<1>(Model::Input<1>(image.data() + b * pixels), alone, one_workspace);
-        for (std::size_t j = 0; j < Model::out_dim; ++j) {
-            CAPTURE(j);
-            REQUIRE(std::isfinite(alone.data()[j]));
-            CHECK(batch.data()[b * Model::out_dim + j] == doctest::Approx(alone.data()[j]).epsilon(1e-5));
-        }
-    }
+    check_batch_as_alone<narrow, 4>(11);
+}
+
+TEST_CASE("vit: a SwiGLU MLP (DINOv2 giant's kind) from random weights: fc1 twice as wide, each image of a batch as alone") {
+    // random_weights sizes fc1 as the model does (a gate and a value for each of fc2's inputs); the model
+    // refuses weights of any other width
+    using Model = vit::VisionTransformer<einvit_test::timm_swiglu_reg>;
+    static_assert(Model::FC1 == 2 * Model::MLP);
+    check_batch_as_alone<einvit_test::timm_swiglu_reg, 3>(5);
 }
 
 TEST_CASE("vit forward: the checked forward_into takes tensors sized at compile time, in an arena or on the heap") {

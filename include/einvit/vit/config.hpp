@@ -135,7 +135,7 @@ constexpr ConfigProblem config_problem(const Config& c) noexcept {
     if (c.pooling == Pooling::map && c.dim % c.heads != 0) return ConfigProblem::map_pooling_needs_dim_divisible_by_heads;
     if (c.pooling == Pooling::cls_and_mean && (c.head_norm || c.representation_size))
         return ConfigProblem::cls_and_mean_pooling_has_no_head_norm_or_pre_logits;
-    if (c.activation == Activation::swiglu && c.pooling == Pooling::map) return ConfigProblem::swiglu_mlp_with_map_pooling;
+    if (c.gated_mlp() && c.pooling == Pooling::map) return ConfigProblem::swiglu_mlp_with_map_pooling;
     return ConfigProblem::none;
 }
 
