@@ -420,8 +420,10 @@ int main(int argc, char** argv) {
                 opt.eval_images = value();
                 opt.eval_labels = value();
             } else if (a == "--list-archs") {
+                int width = 0;  // the names' column as wide as the longest
+                for (const Arch& r : architectures()) width = std::max(width, static_cast<int>(std::strlen(r.name)));
                 for (const Arch& r : architectures())
-                    std::printf("%-34s %-12s %s%s%s\n", r.name, vit::to_string(r.family), r.signature.text().c_str(),
+                    std::printf("%-*s %-12s %s%s%s\n", width, r.name, vit::to_string(r.family), r.signature.text().c_str(),
                                 *r.preprocessing.description ? "; " : "", r.preprocessing.description);
                 return 0;
             } else if (a == "-h" || a == "--help") {

@@ -1,6 +1,6 @@
 // The architectures einvit-classify runs, chosen at run time from a checkpoint: the shipped
 // Fashion-MNIST model and the ImageNet-size ViTs of timm (ViT and DeiT), torchvision and HF
-// transformers (ViT, DeiT, DINOv2's linear classifiers). einvit's models are shaped at compile time, so each architecture here is one
+// transformers (ViT, DeiT, DINOv2's linear classifiers, with registers and giant too). einvit's models are shaped at compile time, so each architecture here is one
 // VisionTransformer<Config> behind a small virtual interface; a program that knows its model
 // uses VisionTransformer<Config> directly.
 #pragma once
@@ -52,6 +52,7 @@ private:
 struct Signature {
     std::size_t dim = 0, depth = 0, patch = 0, height = 0, width = 0, channels = 0, classes = 0, registers = 0;
     bool distilled = false, representation = false, class_token = true, layer_scale = false, prefix_position = true;
+    bool gated_mlp = false;  // SwiGLU MLPs (DINOv2 giant's)
     bool operator==(const Signature&) const = default;
     std::string text() const {
         return "dim " + std::to_string(dim) + ", depth " + std::to_string(depth) + ", patch " + std::to_string(patch) + ", " +
@@ -59,7 +60,7 @@ struct Signature {
                std::to_string(classes) + " classes" + (class_token ? "" : ", no class token") +
                (distilled ? ", distillation token" : "") + (registers ? ", " + std::to_string(registers) + " registers" : "") +
                (representation ? ", pre_logits layer" : "") + (layer_scale ? ", layer scale" : "") +
-               (prefix_position ? "" : ", positions for the patches alone");
+               (prefix_position ? "" : ", positions for the patches alone") + (gated_mlp ? ", SwiGLU MLPs" : "");
     }
 };
 
@@ -77,7 +78,8 @@ template <vit::Config C>
 Signature signature_of() {
     return {C.dim,          C.depth,          C.patch,           C.image_height,       C.image_width,
             C.channels,     C.num_classes,    C.register_tokens, C.distillation_token, C.representation_size != 0,
-            C.class_token,  C.layer_scale,    C.prefix_position || C.prefix_tokens() == 0};
+            C.class_token,  C.layer_scale,    C.prefix_position || C.prefix_tokens() == 0,
+            C.gated_mlp()};
 }
 
 template <vit::Config C>
@@ -167,6 +169,17 @@ inline const std::vector<Arch>& architectures() {
         arch<p::dinov2_small_imagenet1k_1_layer>("hf-dinov2-small-imagenet1k-1-layer", F::hf_dinov2, hf_dinov2()),
         arch<p::dinov2_base_imagenet1k_1_layer>("hf-dinov2-base-imagenet1k-1-layer", F::hf_dinov2, hf_dinov2()),
         arch<p::dinov2_large_imagenet1k_1_layer>("hf-dinov2-large-imagenet1k-1-layer", F::hf_dinov2, hf_dinov2()),
+        arch<p::dinov2_giant_imagenet1k_1_layer>("hf-dinov2-giant-imagenet1k-1-layer", F::hf_dinov2, hf_dinov2()),
+        // ... and Dinov2WithRegistersForImageClassification (dinov2-with-registers-*-imagenet1k-1-layer: Meta's linear
+        // heads for the models with registers, as transformers converts them), at 224
+        arch<p::dinov2_with_registers_small_imagenet1k_1_layer>("hf-dinov2-with-registers-small-imagenet1k-1-layer", F::hf_dinov2,
+                                                                hf_dinov2()),
+        arch<p::dinov2_with_registers_base_imagenet1k_1_layer>("hf-dinov2-with-registers-base-imagenet1k-1-layer", F::hf_dinov2,
+                                                               hf_dinov2()),
+        arch<p::dinov2_with_registers_large_imagenet1k_1_layer>("hf-dinov2-with-registers-large-imagenet1k-1-layer", F::hf_dinov2,
+                                                                hf_dinov2()),
+        arch<p::dinov2_with_registers_giant_imagenet1k_1_layer>("hf-dinov2-with-registers-giant-imagenet1k-1-layer", F::hf_dinov2,
+                                                                hf_dinov2()),
     };
     return all;
 }
@@ -211,20 +224,27 @@ inline Detected detect(const einvit::io::SafeTensors& f) {
     struct Layout {
         vit::Family family;
         const char *patch, *block_before, *block_after, *pos, *head, *dist, *pre_logits, *cls, *reg, *layer_scale;
+        const char* gated;      // a tensor only SwiGLU MLPs have ("": the layout has none)
         std::size_t side = 0;  // the image's side where the position table is resampled to it in every pass (DINOv2's)
     };
     static const Layout layouts[] = {
         {vit::Family::timm, "patch_embed.proj.weight", "blocks.", ".norm1.weight", "pos_embed", "head.weight", "dist_token", "pre_logits.fc.weight",
-         "cls_token", "reg_token", "blocks.0.ls1.gamma"},
+         "cls_token", "reg_token", "blocks.0.ls1.gamma", ""},
         {vit::Family::torchvision, "conv_proj.weight", "encoder.layers.encoder_layer_", ".ln_1.weight", "encoder.pos_embedding", "heads.head.weight", "",
-         "heads.pre_logits.weight", "class_token", "", ""},
+         "heads.pre_logits.weight", "class_token", "", "", ""},
         {vit::Family::hf, "vit.embeddings.patch_embeddings.projection.weight", "vit.encoder.layer.", ".layernorm_before.weight",
-         "vit.embeddings.position_embeddings", "classifier.weight", "", "", "vit.embeddings.cls_token", "", ""},
+         "vit.embeddings.position_embeddings", "classifier.weight", "", "", "vit.embeddings.cls_token", "", "", ""},
         {vit::Family::hf_deit, "deit.embeddings.patch_embeddings.projection.weight", "deit.encoder.layer.", ".layernorm_before.weight",
-         "deit.embeddings.position_embeddings", "cls_classifier.weight", "distillation_classifier.weight", "", "deit.embeddings.cls_token", "", ""},
+         "deit.embeddings.position_embeddings", "cls_classifier.weight", "distillation_classifier.weight", "", "deit.embeddings.cls_token", "", "",
+         ""},
         {vit::Family::hf_dinov2, "dinov2.embeddings.patch_embeddings.projection.weight", "dinov2.encoder.layer.", ".norm1.weight",
          "dinov2.embeddings.position_embeddings", "classifier.weight", "", "", "dinov2.embeddings.cls_token", "",
-         "dinov2.encoder.layer.0.layer_scale1.lambda1", 224},
+         "dinov2.encoder.layer.0.layer_scale1.lambda1", "dinov2.encoder.layer.0.mlp.weights_in.weight", 224},
+        {vit::Family::hf_dinov2, "dinov2_with_registers.embeddings.patch_embeddings.projection.weight",
+         "dinov2_with_registers.encoder.layer.", ".norm1.weight", "dinov2_with_registers.embeddings.position_embeddings",
+         "classifier.weight", "", "", "dinov2_with_registers.embeddings.cls_token", "dinov2_with_registers.embeddings.register_tokens",
+         "dinov2_with_registers.encoder.layer.0.layer_scale1.lambda1", "dinov2_with_registers.encoder.layer.0.mlp.weights_in.weight",
+         224},
     };
     Detected d;
     for (const Layout& l : layouts) {
@@ -243,6 +263,7 @@ inline Detected detect(const einvit::io::SafeTensors& f) {
         s.class_token = f.find(l.cls) != nullptr;
         s.registers = *l.reg ? detail::dim_of(f.find(l.reg), 1) : 0;
         s.layer_scale = *l.layer_scale && f.find(l.layer_scale);
+        s.gated_mlp = *l.gated && f.find(l.gated);
         // square images: the position table holds (side / patch)^2 patches after the prefix tokens, or
         // the patches alone (timm's no_embed_class)
         const std::size_t tokens = detail::dim_of(f.find(l.pos), 1);

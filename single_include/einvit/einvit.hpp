@@ -9450,6 +9450,15 @@ inline constexpr Config vit_giant_patch14_dinov2 = [] {
     return c;
 }();
 inline constexpr Config vit_giant_patch14_reg4_dinov2 = dinov2_giant(vit_small_patch14_reg4_dinov2);
+/// DINOv2's linear classifiers on the giant models and on the models with registers, as transformers'
+/// conversions of Meta's linear heads hold them (dinov2-giant-imagenet1k-1-layer: Dinov2ForImageClassification;
+/// dinov2-with-registers-{small,base,large,giant}-imagenet1k-1-layer: Dinov2WithRegistersForImageClassification,
+/// whose mean leaves the registers out, as Meta's heads were trained) at 224.
+inline constexpr Config dinov2_giant_imagenet1k_1_layer = dinov2_linear_classifier(dinov2_giant_patch14_224);
+inline constexpr Config dinov2_with_registers_small_imagenet1k_1_layer = dinov2_linear_classifier(dinov2_with_registers_small_patch14_224);
+inline constexpr Config dinov2_with_registers_base_imagenet1k_1_layer = dinov2_linear_classifier(dinov2_with_registers_base_patch14_224);
+inline constexpr Config dinov2_with_registers_large_imagenet1k_1_layer = dinov2_linear_classifier(dinov2_with_registers_large_patch14_224);
+inline constexpr Config dinov2_with_registers_giant_imagenet1k_1_layer = dinov2_linear_classifier(dinov2_with_registers_giant_patch14_224);
 
 /// The seeds' MNIST model: 28 x 28 grey images in 7 x 7 patches, in the layout of vit-pytorch's ViT
 /// (LayerNorms around the patch projection, no qkv bias, LayerNorm eps 1e-5).

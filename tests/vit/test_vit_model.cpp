@@ -96,6 +96,12 @@ static_assert(vit::config_problem(vit::presets::dinov2_with_registers_base_patch
               vit::presets::dinov2_with_registers_base_patch14_224.tokens() == 261 &&
               vit::VisionTransformer<vit::presets::dinov2_with_registers_small_patch14_224>::NP == 256);
 static_assert(vit::presets::dinov2_linear_classifier(vit::presets::dinov2_with_registers_large_patch14_224).feature_dim() == 2048);
+// the giant and registers classifiers: [class token | mean] of 1536 (giant) into 1000 classes, SwiGLU kept
+static_assert(vit::config_problem(vit::presets::dinov2_with_registers_giant_imagenet1k_1_layer) == vit::ConfigProblem::none &&
+              vit::presets::dinov2_with_registers_giant_imagenet1k_1_layer.feature_dim() == 3072 &&
+              vit::presets::dinov2_giant_imagenet1k_1_layer.gated_mlp() && vit::presets::dinov2_giant_imagenet1k_1_layer.tokens() == 257 &&
+              vit::presets::dinov2_with_registers_small_imagenet1k_1_layer.tokens() == 261 &&
+              vit::presets::dinov2_with_registers_small_imagenet1k_1_layer.num_classes == 1000);
 static_assert(vit::config_problem(vit::Config{.layer_norm_eps = __builtin_huge_valf()}) == vit::ConfigProblem::layer_norm_eps_must_be_positive);
 static_assert(vit::config_problem(vit::Config{.layer_norm_eps = 0}) == vit::ConfigProblem::layer_norm_eps_must_be_positive);
 static_assert(vit::config_problem(vit::Config{.attention_scale = __builtin_nanf("")}) == vit::ConfigProblem::attention_scale_negative);

@@ -5,8 +5,9 @@
 
 For a timm ViT-Ti/16, a timm DeiT-Ti distilled, a timm DeiT-III small (layer scale), a timm ViT-M/16
 with registers at 256 x 256, a torchvision ViT-B/32, an HF transformers ViT-Ti, an HF transformers DeiT-Ti
-distilled (DeiTForImageClassificationWithTeacher) and an HF transformers DINOv2-S linear classifier
-(Dinov2ForImageClassification, its 37 x 37 table resampled to 16 x 16) (random weights,
+distilled (DeiTForImageClassificationWithTeacher), an HF transformers DINOv2-S linear classifier
+(Dinov2ForImageClassification, its 37 x 37 table resampled to 16 x 16) and the same with 4 registers
+(Dinov2WithRegistersForImageClassification, the registers out of the mean) (random weights,
 saved with safetensors as each library names them), and a set of PNG, BMP and JPEG
 images of several sizes, grey and colour, one of them 6 x 2000 (resized to 248 x 82666 before the
 crop, of which einvit computes only the crop):
@@ -36,8 +37,8 @@ import torchvision
 from PIL import Image
 from safetensors.torch import save_file
 from transformers import (BitImageProcessor, DeiTConfig, DeiTForImageClassificationWithTeacher, DeiTImageProcessor,
-                          Dinov2Config, Dinov2ForImageClassification, ViTConfig, ViTForImageClassification,
-                          ViTImageProcessor)
+                          Dinov2Config, Dinov2ForImageClassification, Dinov2WithRegistersConfig,
+                          Dinov2WithRegistersForImageClassification, ViTConfig, ViTForImageClassification, ViTImageProcessor)
 
 
 def images(work):
@@ -132,6 +133,33 @@ def family_models():
 
     yield ("hf_dinov2_small_classifier", "hf-dinov2-small-imagenet1k-1-layer", Logits(dinov2), dinov2.state_dict(),
            dinov2_transform, dinov2_processor.image_std)
+    registers = Dinov2WithRegistersForImageClassification(Dinov2WithRegistersConfig(
+        hidden_size=384, num_hidden_layers=12, num_attention_heads=6, patch_size=14, image_size=518, num_register_tokens=4,
+        num_labels=1000)).eval()
+    with torch.no_grad():
+        for name, p in registers.named_parameters():
+            if name.endswith(".lambda1"):
+                p.uniform_(0.2, 1.0)
+        registers.dinov2_with_registers.embeddings.register_tokens.normal_()  # zeros at initialisation: made to count
+    perturbed(registers)
+
+    class RegistersLogits(torch.nn.Module):
+        """Dinov2WithRegistersForImageClassification as Meta's linear heads were trained and transformers 4.52
+        and later run it: the classifier over [class token | the patch tokens' mean], the registers left out of
+        the mean (4.48 to 4.51, this venv's among them, averaged them in too)."""
+
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            tokens = self.model.dinov2_with_registers(pixel_values=x).last_hidden_state
+            patches = tokens[:, 1 + self.model.config.num_register_tokens:]
+            return self.model.classifier(torch.cat([tokens[:, 0], patches.mean(dim=1)], dim=1))
+
+    # dinov2-with-registers-*-imagenet1k-1-layer: the same BitImageProcessor
+    yield ("hf_dinov2_registers_small_classifier", "hf-dinov2-with-registers-small-imagenet1k-1-layer",
+           RegistersLogits(registers), registers.state_dict(), dinov2_transform, dinov2_processor.image_std)
 
 
 def main():
