@@ -10775,7 +10775,8 @@ result<VisionTransformer<C, Backend>> VisionTransformer<C, Backend>::try_from_we
 //   and distillation tokens' classifiers averaged): deit.embeddings.{cls_token, distillation_token,
 //   position_embeddings, patch_embeddings.projection}, deit.encoder.layer.N.{...as ViT's}, deit.layernorm,
 //   cls_classifier, distillation_classifier. Or DeiTForImageClassification: the class token's classifier
-//   alone, its distillation token taken as a register (register_tokens = 1). Tables resampled as hf's.
+//   alone, its distillation token taken as a register (register_tokens = 1). Or DeiTModel: the same without
+//   "deit." and without classifiers, its pooler.dense as ViTModel's. Tables resampled as hf's.
 // - hf_siglip (transformers' SiglipVisionModel, or SiglipModel's vision tower): vision_model.{embeddings.
 //   {patch_embedding, position_embedding}, encoder.layers.N.{layer_norm1, self_attn.{q,k,v,out}_proj,
 //   layer_norm2, mlp.fc1, mlp.fc2}, post_layernorm, head.{probe, attention.in_proj_*, attention.out_proj,
@@ -11096,10 +11097,10 @@ inline Weights read_weights(CheckpointReader& r, Family family, const Config& C,
     for (std::string* name : {&n.patch, &n.cls, &n.dist, &n.reg, &n.pos, &n.norm})
         if (!name->empty()) *name = base_prefix + *name;
     if (hf_vit) r.ignore(base_prefix + "embeddings.mask_token");  // masked image modelling's, unused by a forward pass
-    // ViTModel (google/vit-*-in21k): no classifier; its pooler (Linear + tanh over the class token:
-    // pooler_output) is the representation layer, and without one (representation_size = 0:
+    // ViTModel (google/vit-*-in21k) and DeiTModel: no classifier; the pooler (Linear + tanh over the class
+    // token: pooler_output) is the representation layer, and without one (representation_size = 0:
     // last_hidden_state[:, 0]) it is left unread
-    if (family == Family::hf && !wrapped) {
+    if ((family == Family::hf || family == Family::hf_deit) && !wrapped) {
         n.pre_logits = "pooler.dense";
         if (!C.representation_size) r.ignore_prefix("pooler.");
     }
@@ -11193,13 +11194,16 @@ inline Weights read_weights(CheckpointReader& r, Family family, const Config& C,
               " models have no classifier over the class token and the patch tokens' mean (pooling = cls_and_mean is transformers' Dinov2ForImageClassification's)");
     refuse_if(family == Family::hf_dinov2 && C.num_classes && C.pooling != Pooling::cls_and_mean,
               " classifiers read the class token and the patch tokens' mean (pooling = cls_and_mean in the config)");
-    // DeiT: DeiTForImageClassificationWithTeacher (the class and distillation tokens' classifiers, averaged), or
-    // DeiTForImageClassification (the class token's alone; its distillation token a register here)
+    // DeiT: DeiTForImageClassificationWithTeacher (the class and distillation tokens' classifiers, averaged),
+    // DeiTForImageClassification (the class token's alone; its distillation token a register here), or
+    // DeiTModel (no classifier: the class token's features, or its pooler's)
     if (family == Family::hf_deit) {
         const bool with_teacher = C.distillation_token && C.register_tokens == 0, alone = !C.distillation_token && C.register_tokens == 1;
-        refuse_if(!C.num_classes || C.pooling != Pooling::cls || !(with_teacher || alone),
-                  " models are DeiTForImageClassificationWithTeacher (distillation_token = true, num_classes > 0) or "
-                  "DeiTForImageClassification (its distillation token, which no classifier reads, as register_tokens = 1)");
+        refuse_if(C.pooling != Pooling::cls || !(with_teacher || (alone && C.num_classes)),
+                  " models are DeiTForImageClassificationWithTeacher (distillation_token = true, num_classes > 0), "
+                  "DeiTForImageClassification (its distillation token, which no classifier reads, as register_tokens = 1) or "
+                  "DeiTModel (distillation_token = true, num_classes = 0: the class token's features; representation_size = "
+                  "dim: its pooler_output)");
         if (C.distillation_token) n.head = "cls_classifier";
     }
     if (C.num_classes) family_has(n.head, " models have no classifier (num_classes = 0 in the config: the pooled features)");

@@ -278,19 +278,17 @@ inline constexpr einvit::vit::Config hf_vit_partial = [] {
     return c;
 }();
 
-// gen.py's hf_vit_model_pooler and hf_vit_model_cls: transformers' ViTModel (no classifier): its pooler_output
-// (the pooler a representation layer), or the class token's features (the pooler unread)
-inline constexpr einvit::vit::Config hf_vit_model_pooler = [] {
-    einvit::vit::Config c = hf_small;
+// transformers' base models (ViTModel, DeiTModel): c without its classifier, read for the pooler_output (the
+// pooler, `pooler` wide, a representation layer) or, with `pooler` 0, the class token's features (the pooler unread)
+constexpr einvit::vit::Config hf_base_model(einvit::vit::Config c, std::size_t pooler) {
     c.num_classes = 0;
-    c.representation_size = 64;
+    c.representation_size = pooler;
     return c;
-}();
-inline constexpr einvit::vit::Config hf_vit_model_cls = [] {
-    einvit::vit::Config c = hf_small;
-    c.num_classes = 0;
-    return c;
-}();
+}
+
+// gen.py's hf_vit_model_pooler and hf_vit_model_cls: transformers' ViTModel
+inline constexpr einvit::vit::Config hf_vit_model_pooler = hf_base_model(hf_small, 64);
+inline constexpr einvit::vit::Config hf_vit_model_cls = hf_base_model(hf_small, 0);
 
 // gen.py's hf_deit_distilled: transformers' DeiTForImageClassificationWithTeacher (the class and distillation
 // tokens' classifiers, averaged) at its size, 32 x 32
@@ -299,6 +297,10 @@ inline constexpr einvit::vit::Config hf_deit_distilled = [] {
     c.distillation_token = true;
     return c;
 }();
+
+// gen.py's hf_deit_model_pooler and hf_deit_model_cls: transformers' DeiTModel, a distilled DeiT's base model
+inline constexpr einvit::vit::Config hf_deit_model_pooler = hf_base_model(hf_deit_distilled, 64);
+inline constexpr einvit::vit::Config hf_deit_model_cls = hf_base_model(hf_deit_distilled, 0);
 
 // gen.py's hf_deit_resampled: the same made at 32 x 32 (4 x 4) run at 56 x 40 (7 x 5), interpolate_pos_encoding
 inline constexpr einvit::vit::Config hf_deit_resampled = [] {

@@ -380,10 +380,12 @@ TEST_CASE("vit load: transformers' DeiT, with its teacher's classifier or withou
           golden("hf_deit_classifier.safetensors") + ": missing tensor 'cls_classifier.weight' (expected shape [7, 64])");
     CHECK(load_error([&] { (void)vit::load<hf_deit_classifier>(teacher, vit::Family::hf_deit); }) ==
           golden("hf_deit_distilled.safetensors") + ": missing tensor 'classifier.weight' (expected shape [7, 64])");
-    // a config of neither kind: no distillation token, or a second register, or no classifier
+    // a config of no kind: no distillation token, or a second register, or the register and no classifier
     const std::string neither =
-        "einvit::vit: hf-deit models are DeiTForImageClassificationWithTeacher (distillation_token = true, num_classes > 0) or "
-        "DeiTForImageClassification (its distillation token, which no classifier reads, as register_tokens = 1)";
+        "einvit::vit: hf-deit models are DeiTForImageClassificationWithTeacher (distillation_token = true, num_classes > 0), "
+        "DeiTForImageClassification (its distillation token, which no classifier reads, as register_tokens = 1) or "
+        "DeiTModel (distillation_token = true, num_classes = 0: the class token's features; representation_size = dim: its "
+        "pooler_output)";
     CHECK(load_error([&] { (void)vit::load<hf_small>(alone, vit::Family::hf_deit); }) == neither);
     constexpr vit::Config two_registers = [] {
         vit::Config c = hf_deit_classifier;
@@ -397,12 +399,12 @@ TEST_CASE("vit load: transformers' DeiT, with its teacher's classifier or withou
         return c;
     }();
     CHECK(load_error([&] { (void)vit::load<teacher_and_register>(teacher, vit::Family::hf_deit); }) == neither);
-    constexpr vit::Config features = [] {
-        vit::Config c = hf_deit_distilled;
+    constexpr vit::Config register_features = [] {
+        vit::Config c = hf_deit_classifier;
         c.num_classes = 0;
         return c;
     }();
-    CHECK(load_error([&] { (void)vit::load<features>(teacher, vit::Family::hf_deit); }) == neither);
+    CHECK(load_error([&] { (void)vit::load<register_features>(alone, vit::Family::hf_deit); }) == neither);
     static_assert(vit::presets::hf_layer_norm(vit::presets::deit_base_distilled_patch16_224).layer_norm_eps == 1e-12f);
     // read as transformers' ViT: its names are not DeiT's
     CHECK(load_error([&] { (void)vit::load<hf_small>(teacher, vit::Family::hf); }) ==
@@ -454,6 +456,28 @@ TEST_CASE("vit load: transformers' ViTModel, with its pooler or without; a class
           "einvit::vit: hf has no representation layer");
     CHECK(load_error([&] { (void)vit::load<hf_vit_model_cls>(classifier, vit::Family::hf); }).find("unexpected tensor(s) for this hf model: 'classifier.") !=
           std::string::npos);
+}
+
+TEST_CASE("vit load: transformers' DeiTModel, with its pooler or without; the classifiers it lacks are named") {
+    // (the values against transformers: parity's hf_deit_model cases)
+    using einvit_test::hf_deit_distilled;
+    using einvit_test::hf_deit_model_cls;
+    using einvit_test::hf_deit_model_pooler;
+    const std::string path = golden("hf_deit_model_pooler.safetensors");
+    const auto file = einvit::io::SafeTensors::open(path);
+    CHECK(load_error([&] { (void)vit::load<hf_deit_model_pooler>(file, vit::Family::hf_deit); }) == "(no error)");
+    CHECK(load_error([&] { (void)vit::load<hf_deit_model_cls>(file, vit::Family::hf_deit); }) == "(no error)");
+    CHECK(load_error([&] { (void)vit::load<hf_deit_distilled>(file, vit::Family::hf_deit); }) ==
+          path + ": missing tensor 'cls_classifier.weight' (expected shape [7, 64])");
+    // read as a ViTModel: the position table has a row for the distillation token, which that model lacks
+    CHECK(load_error([&] { (void)vit::load<einvit_test::hf_vit_model_pooler>(file, vit::Family::hf); }) ==
+          path + ": tensor 'embeddings.position_embeddings' has shape [1, 18, 64], expected [1, 17, 64]");
+    // DeiTForImageClassificationWithTeacher's checkpoint has no pooler, and two classifiers
+    const auto classifier = einvit::io::SafeTensors::open(golden("hf_deit_distilled.safetensors"));
+    CHECK(load_error([&] { (void)vit::load<hf_deit_model_pooler>(classifier, vit::Family::hf_deit); }) ==
+          "einvit::vit: hf-deit has no representation layer");
+    CHECK(load_error([&] { (void)vit::load<hf_deit_model_cls>(classifier, vit::Family::hf_deit); })
+              .find("4 unexpected tensor(s) for this hf-deit model: 'cls_classifier.bias' [7]") != std::string::npos);
 }
 
 TEST_CASE("vit: an image size that is not a multiple of the patch reads the whole patches; the pixels left over change nothing") {

@@ -355,6 +355,12 @@ TEST_CASE("parity: transformers' DeiTForImageClassificationWithTeacher at anothe
 TEST_CASE("parity: transformers' DeiTForImageClassification (the class token's classifier; the distillation token unread)") {
     check_parity<einvit_test::hf_deit_classifier>("hf_deit_classifier", vit::Family::hf_deit);
 }
+TEST_CASE("parity: transformers' DeiTModel, its pooler_output (the pooler as the representation layer)") {
+    check_parity<einvit_test::hf_deit_model_pooler>("hf_deit_model_pooler", vit::Family::hf_deit);
+}
+TEST_CASE("parity: transformers' DeiTModel, the class token's features (last_hidden_state[:, 0]; the pooler unread)") {
+    check_parity<einvit_test::hf_deit_model_cls>("hf_deit_model_cls", vit::Family::hf_deit);
+}
 TEST_CASE("parity: the HF model from save_pretrained's shards and index gives the single file's logits, bit for bit") {
     constexpr std::size_t B = 8;
     using Model = vit::VisionTransformer<hf_small>;

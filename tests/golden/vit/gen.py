@@ -224,7 +224,7 @@ def torchvision_resized(source, target):
 
 
 class HfClassToken(nn.Module):
-    """transformers' ViTModel: last_hidden_state[:, 0], the final norm's class token (its pooler unused)."""
+    """transformers' ViTModel, DeiTModel: last_hidden_state[:, 0], the final norm's class token (the pooler unused)."""
 
     def __init__(self, model):
         super().__init__()
@@ -238,8 +238,8 @@ class HfClassToken(nn.Module):
 
 
 class HfPooled(nn.Module):
-    """transformers' Dinov2Model, SiglipVisionModel, ViTModel: their pooler_output (Dinov2Model's: the final
-    norm's class token; ViTModel's: Linear + tanh over it)."""
+    """transformers' Dinov2Model, SiglipVisionModel, ViTModel, DeiTModel: their pooler_output (Dinov2Model's: the
+    final norm's class token; ViTModel's and DeiTModel's: Linear + tanh over it)."""
 
     def __init__(self, model):
         super().__init__()
@@ -517,6 +517,12 @@ def build(case):
         with torch.no_grad():
             model.deit.embeddings.position_embeddings.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(13))
         return HfLogits(sharp_classifiers(model), interpolate=True), (3, 56, 40)
+    if case in ("hf_deit_model_pooler", "hf_deit_model_cls"):  # DeiTModel (a distilled DeiT's base model): no classifier
+        from transformers import DeiTConfig, DeiTModel
+        config = DeiTConfig(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                            intermediate_size=128)
+        model = DeiTModel(config)  # with its pooler: pooler_output, or the class token's features with it unread
+        return (HfPooled(model) if case == "hf_deit_model_pooler" else HfClassToken(model)), (3, 32, 32)
     raise SystemExit(f"unknown case {case}")
 
 
@@ -631,7 +637,8 @@ CASES = ["timm_vit_tiny_patch16_224", "timm_vit_base_patch16_224", "timm_vit_sma
          "hf_siglip_partial", "hf_siglip_classifier", "hf_dinov2_classifier", "hf_vit_resampled", "hf_deit_distilled",
          "hf_deit_resampled", "hf_deit_classifier", "hf_vit_partial", "hf_vit_model_pooler", "hf_vit_model_cls",
          "timm_dynamic_img_size", "hf_dinov2_reg_resampled", "hf_dinov2_reg_native", "hf_dinov2_reg_classifier",
-         "hf_siglip_resampled", "hf_clip_resampled", "torchvision_resampled", "timm_swiglu_reg", "hf_dinov2_swiglu"]
+         "hf_siglip_resampled", "hf_clip_resampled", "torchvision_resampled", "timm_swiglu_reg", "hf_dinov2_swiglu",
+         "hf_deit_model_pooler", "hf_deit_model_cls"]
 
 
 def main():
