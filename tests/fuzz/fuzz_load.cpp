@@ -104,6 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     load_as<hf_vit_resampled>(f, vit::Family::hf);
     load_as<hf_vit_model_pooler>(f, vit::Family::hf);
     load_as<hf_deit_resampled>(f, vit::Family::hf_deit);
+    load_as<hf_deit_model_pooler>(f, vit::Family::hf_deit);
     load_as<hf_dinov2_reg_resampled>(f, vit::Family::hf_dinov2);
     load_as<hf_dinov2_swiglu>(f, vit::Family::hf_dinov2);
     load_as<hf_siglip_resampled>(f, vit::Family::hf_siglip);
