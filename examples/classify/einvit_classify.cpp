@@ -8,6 +8,9 @@
 //   einvit-classify [--save-predictions FILE] --eval-idx IMAGES.idx[.gz] LABELS.idx[.gz]
 //   einvit-classify [--model FILE] --save-weight-image OUT      (then --weight-image OUT instead of --model)
 //
+// --model takes one safetensors file, a sharded checkpoint's index (model.safetensors.index.json, the
+// shards beside it), or the folder transformers' save_pretrained wrote (its model.safetensors, else its index).
+//
 // --weight-image FILE runs the model of a weight image (VisionTransformer::weight_image, written by
 // --save-weight-image), memory-mapped and read in place: no parsing, converting or packing at start-up.
 //
@@ -349,7 +352,8 @@ void usage() {
                  "       einvit-classify --list-archs\n"
                  "--save-inputs FILE writes each image's preprocessed input (float32, channels x height x width) to FILE.\n"
                  "Without --model: the Fashion-MNIST ViT in %s. With --model: a timm, torchvision or HF transformers\n"
-                 "ViT checkpoint (safetensors), its architecture recognised from its tensors or named by --arch.\n",
+                 "ViT checkpoint (safetensors: one file, a sharded checkpoint's model.safetensors.index.json, or the folder\n"
+                 "save_pretrained wrote), its architecture recognised from its tensors or named by --arch.\n",
                  EINVIT_DATA_DIR);
 }
 
@@ -449,7 +453,7 @@ int main(int argc, char** argv) {
             if (!opt.labels_given) opt.labels = std::string(EINVIT_DATA_DIR) + "/fashion_mnist_labels.txt";
         }
         // the model: from its weight image, or from its checkpoint
-        std::optional<einvit::io::SafeTensors> checkpoint;
+        std::optional<einvit_examples::Checkpoint> checkpoint;
         std::optional<vit::WeightImageFile> image;
         std::unique_ptr<Classifier> model;
         const Arch* chosen = nullptr;
@@ -459,7 +463,7 @@ int main(int argc, char** argv) {
             std::tie(chosen, model) = einvit_examples::choose_image(*image, opt.arch);
             opt.model = opt.weight_image;
         } else {
-            checkpoint.emplace(einvit::io::SafeTensors::open(opt.model));
+            checkpoint.emplace(einvit_examples::Checkpoint::open(opt.model));
             chosen = &choose(*checkpoint, opt.arch);
         }
         const Arch& arch = *chosen;
@@ -482,7 +486,7 @@ int main(int argc, char** argv) {
         const auto labels = read_labels(opt.labels, arch.signature.classes);
         if (!opt.eval_images.empty()) {
             if (!fashion) fail("--eval-idx runs the 28 x 28 Fashion-MNIST model; " + opt.model + " is a " + arch.name);
-            const Model fashion_model = image ? Model::from_weight_image(*image) : vit::load<fashion_mnist>(*checkpoint, vit::Family::vit_pytorch);
+            const Model fashion_model = image ? Model::from_weight_image(*image) : checkpoint->load<fashion_mnist>(vit::Family::vit_pytorch);
             const int status = evaluate(fashion_model, opt, labels);
             if (std::fflush(stdout) != 0 || std::ferror(stdout)) fail(std::string("cannot write the results: ") + std::strerror(errno));
             return status;

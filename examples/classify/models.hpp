@@ -10,8 +10,11 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -48,6 +51,47 @@ private:
     mutable std::vector<float> workspace_;  // one image at a time, one thread calling
 };
 
+/// A checkpoint as --model names it: one safetensors file, the index of one in several files
+/// (`model.safetensors.index.json`, as transformers' save_pretrained writes a large model), or the folder
+/// save_pretrained wrote, holding either.
+class Checkpoint {
+public:
+    static Checkpoint open(const std::string& path) {
+        namespace fs = std::filesystem;
+        Checkpoint c;
+        std::error_code ec;
+        if (fs::is_directory(path, ec)) {
+            const std::string dir = path.empty() || path.back() == '/' ? path : path + "/";
+            if (fs::exists(dir + "model.safetensors", ec)) c.file_.emplace(einvit::io::SafeTensors::open(dir + "model.safetensors"));
+            else if (fs::exists(dir + "model.safetensors.index.json", ec))
+                c.shards_.emplace(einvit::io::ShardedCheckpoint::open(dir + "model.safetensors.index.json"));
+            else
+                fail(path + ": a folder without model.safetensors or model.safetensors.index.json (the files save_pretrained writes)");
+        } else if (path.size() >= 5 && std::string_view(path).substr(path.size() - 5) == ".json") {
+            c.shards_.emplace(einvit::io::ShardedCheckpoint::open(path));
+        } else {
+            c.file_.emplace(einvit::io::SafeTensors::open(path));
+        }
+        return c;
+    }
+    /// The tensor `name`, or null.
+    const einvit::io::TensorInfo* find(std::string_view name) const noexcept {
+        return file_ ? file_->find(name) : shards_->find(name).first;
+    }
+    /// The file's path, or the index's.
+    const std::string& path() const noexcept { return file_ ? file_->path() : shards_->path(); }
+    /// A model of config C with the checkpoint's weights.
+    template <vit::Config C>
+    vit::VisionTransformer<C> load(vit::Family family) const {
+        return file_ ? vit::load<C>(*file_, family) : vit::load<C>(*shards_, family);
+    }
+
+private:
+    Checkpoint() = default;
+    std::optional<einvit::io::SafeTensors> file_;
+    std::optional<einvit::io::ShardedCheckpoint> shards_;
+};
+
 /// What identifies an architecture in a checkpoint.
 struct Signature {
     std::size_t dim = 0, depth = 0, patch = 0, height = 0, width = 0, channels = 0, classes = 0, registers = 0;
@@ -69,7 +113,7 @@ struct Arch {
     vit::Family family;
     Signature signature;
     Preprocessing preprocessing;
-    std::unique_ptr<Classifier> (*open)(const einvit::io::SafeTensors&, vit::Family);
+    std::unique_ptr<Classifier> (*open)(const Checkpoint&, vit::Family);
     /// The model over a weight image file (kept by the caller), or null with `error` saying why not.
     std::unique_ptr<Classifier> (*open_image)(const vit::WeightImageFile&, std::string& error);
 };
@@ -85,8 +129,8 @@ Signature signature_of() {
 template <vit::Config C>
 Arch arch(const char* name, vit::Family family, Preprocessing p) {
     return {name, family, signature_of<C>(), p,
-            [](const einvit::io::SafeTensors& f, vit::Family fam) -> std::unique_ptr<Classifier> {
-                return std::make_unique<ClassifierOf<C>>(vit::load<C>(f, fam));
+            [](const Checkpoint& f, vit::Family fam) -> std::unique_ptr<Classifier> {
+                return std::make_unique<ClassifierOf<C>>(f.template load<C>(fam));
             },
             [](const vit::WeightImageFile& f, std::string& error) -> std::unique_ptr<Classifier> {
                 auto model = vit::VisionTransformer<C>::try_from_weight_image(f);
@@ -204,7 +248,7 @@ inline std::size_t square_side(std::size_t n) {
     return side * side == n ? side : 0;
 }
 
-inline std::size_t count_blocks(const einvit::io::SafeTensors& f, const std::string& before, const std::string& after) {
+inline std::size_t count_blocks(const Checkpoint& f, const std::string& before, const std::string& after) {
     std::size_t n = 0;
     while (f.find(before + std::to_string(n) + after)) ++n;
     return n;
@@ -220,7 +264,7 @@ struct Detected {
     Signature signature;
 };
 
-inline Detected detect(const einvit::io::SafeTensors& f) {
+inline Detected detect(const Checkpoint& f) {
     struct Layout {
         vit::Family family;
         const char *patch, *block_before, *block_after, *pos, *head, *dist, *pre_logits, *cls, *reg, *layer_scale;
@@ -284,7 +328,7 @@ inline std::string known_names() {
 }
 
 /// The architecture named `name` ("" when unnamed: the one that matches the checkpoint).
-inline const Arch& choose(const einvit::io::SafeTensors& f, const std::string& name) {
+inline const Arch& choose(const Checkpoint& f, const std::string& name) {
     if (!name.empty()) {
         for (const Arch& a : architectures())
             if (name == a.name) return a;

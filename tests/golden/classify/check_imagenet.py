@@ -21,7 +21,9 @@ crop, of which einvit computes only the crop):
    bilinear, 1.25 for bicubic with its negative lobes; 0.4 on average, no bias beyond 0.1), for every
    image (einvit decodes JPEG with the libjpeg-turbo that Pillow uses, with the same settings);
 3. the probabilities einvit prints (--json --top-k 1000) equal PyTorch's softmax of the same model on
-   einvit's own inputs (argmax equal, |delta| <= 1e-6), for every image. The parameters each library
+   einvit's own inputs (argmax equal, |delta| <= 1e-6), for every image;
+4. the HF ViT saved by save_pretrained in several shards, given as the folder and as its index, prints
+   the very same output as the single file. The parameters each library
    initialises to zero (torchvision's head, the LayerNorm biases) are given random values first, and
    PyTorch's logits must vary across the classes and the images, so that the comparison can fail.
 """
@@ -213,6 +215,19 @@ def main():
             print(f"{case} {os.path.basename(path)}: probabilities max |delta| {delta:.2e}, argmax {'equal' if argmax_ok else 'DIFFERENT'}")
             if delta > 1e-6 or not argmax_ok:
                 failures.append(f"{case} {path}: probabilities differ by {delta:.2e} (argmax equal: {argmax_ok})")
+        if case == "hf_vit_tiny":  # 4. the same model as save_pretrained writes it in shards: the same output
+            folder = os.path.join(work, case + "_sharded")
+            model.model.save_pretrained(folder, safe_serialization=True, max_shard_size="5MB")
+            shards = [n for n in os.listdir(folder) if n.endswith(".safetensors")]
+            for given in (folder, os.path.join(folder, "model.safetensors.index.json")):
+                again = subprocess.run([binary, "--model", given, "--json", "--top-k", "1000"] + files, capture_output=True,
+                                       text=True)
+                same = again.returncode == 0 and again.stdout == run.stdout and f"model: {arch} " in again.stderr
+                print(f"{case} from {len(shards)} shards (--model {os.path.basename(given)}): "
+                      f"{'the same output' if same else 'DIFFERENT'}")
+                if len(shards) < 2 or not same:
+                    failures.append(f"{case}: --model {given} ({len(shards)} shards) gave another result: "
+                                    f"{again.stderr.strip()}")
         os.remove(ckpt)
     if failures:
         print("\n".join(["FAILED:"] + failures))
