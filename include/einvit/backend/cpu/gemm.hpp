@@ -611,8 +611,10 @@ struct SideSum {
 // `Half`: only the first packet of columns (cols <= W), at half the cost. `Sum` +1 or -1: B is the sum
 // or difference of two panels, b ± b2, added as they are loaded and stored to sum_out for the calls on
 // the next row tiles (Strassen's sums of weight quadrants). `Side` +1 or -1: the call also makes
-// `side` (a SideSum of sums, +1, or differences, -1), one packet every 2^s steps.
-template <std::size_t Rows, class T, bool Half = false, int Sum = 0, bool Prefetch = prefetch_by_default<T>, int Side = 0>
+// `side` (a SideSum of sums, +1, or differences, -1), one packet every 2^s steps. `Act`: the kernel for
+// the last depth block of a product with an activation, which it applies in registers (see activate_here).
+template <std::size_t Rows, class T, bool Half = false, int Sum = 0, bool Prefetch = prefetch_by_default<T>, int Side = 0,
+          bool Act = false>
 EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT a, const T* EINVIT_RESTRICT b,
                                        const T* EINVIT_RESTRICT b2, T* EINVIT_RESTRICT sum_out, std::size_t cols,
                                        const Epilogue<T>& ep, const char* prefetch, std::size_t prefetch_lines,
@@ -690,16 +692,22 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
         }
     }
     const bool full = cols == 2 * W;
-    // Whether this kernel applies an activation to its tile in registers too: with AVX2, the full tiles
-    // of the plain product, whose code then holds a copy of each activation (the other kernels leave it
-    // to store_tile, compiled once). On a Zen 3 host ViT-Ti's fc1 and its GELU (K = 192) spent 24% of
-    // the product in store_tile's passes over the staged tile. Not on AVX-512, where it is unmeasured
-    // and the 28 accumulators leave the activation few registers.
-    constexpr bool activate_here = Rows == mr<T> && !Half && Sum == 0 && Side == 0 && simd::width<T> == 8;
+    // Whether this kernel applies an activation to its tile in registers too: the full tiles of the plain
+    // product and of Strassen's products, whose code then holds a copy of each activation (the other
+    // kernels leave it to store_tile, compiled once). With AVX2 every such kernel: on a Zen 3 host ViT-Ti's
+    // fc1 and its GELU (K = 192) spent 24% of the product in store_tile's passes over the staged tile.
+    // With AVX-512 only the kernel instantiated for it (Act, chosen by tile_kernel for a call that ends a
+    // product with the exact GELU, the MLPs' activation), and only that activation, whose code in every
+    // kernel would cost the builds of a model 18% more time: the activation's code in the kernel every
+    // product calls made the products without one 1-2% slower on a Zen 4 host (bench/gemm_ab --epilogue
+    // bias, 21 rounds), and in its own kernel it made ViT-Ti's fc1 and GELU 6-9% faster (--epilogue gelu).
+    constexpr bool activate_here = Rows == mr<T> && !Half && Sum == 0 && Side == 0 && (simd::width<T> == 8 || Act);
+    constexpr bool gelu_only = simd::width<T> != 8;  // which activations activate_here covers: all, or gelu_erf
     for (std::size_t d = 0; d < dest_count; ++d) {
         const TileDest<T>& dest = dests[d];
         const bool activating = dest.last && ep.activation != Activation::none;
-        if (full && dest.rows >= Rows && !(dest.last && ep.residual) && (activate_here || !activating)) {
+        const bool in_registers = activate_here && (!gelu_only || ep.activation == Activation::gelu_erf);
+        if (full && dest.rows >= Rows && !(dest.last && ep.residual) && (in_registers || !activating)) {
             // the common case, in registers: whole rows, C ± the product, the bias and the activation
             // on the last (the same operations in the same order as store_tile's)
             P bias0 = simd::broadcast<T>(T(0)), bias1 = bias0;
@@ -730,7 +738,8 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
             };
             if constexpr (activate_here) {
                 if (activating) {
-                    with_activation(ep.activation, [&](auto f) EINVIT_ALWAYS_INLINE_LAMBDA { store_rows(f); });
+                    if constexpr (gelu_only) store_rows(fn::gelu{});
+                    else with_activation(ep.activation, [&](auto f) EINVIT_ALWAYS_INLINE_LAMBDA { store_rows(f); });
                     continue;
                 }
             }
@@ -748,6 +757,17 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
     }
 }
 
+// A full tile (MR rows) that ends a product with the exact GELU, applied in registers (with AVX-512: see
+// activate_here). A function of its own, not inlined into tile_kernel, whose code for the other calls
+// then stays as it was (with the activation's code inlined there, the products without one measured
+// 1-2% slower).
+template <class T, bool Prefetch>
+EINVIT_NOINLINE void activating_tile_kernel(std::size_t kb, const T* a, const T* b, std::size_t cols, const Epilogue<T>& ep,
+                                            const char* pf, std::size_t pf_lines, std::size_t a_step, const TileDest<T>* dests,
+                                            std::size_t dest_count) noexcept {
+    micro_kernel<mr<T>, T, false, 0, Prefetch, 0, true>(kb, a, b, nullptr, nullptr, cols, ep, pf, pf_lines, a_step, dests, dest_count);
+}
+
 // A tile of `rows` rows (1 to MR) of C.
 template <class T, bool Prefetch = prefetch_by_default<T>>
 void tile_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, std::size_t cols, const Epilogue<T>& ep,
@@ -760,6 +780,12 @@ void tile_kernel(std::size_t rows, std::size_t kb, const T* a, const T* b, std::
     if (rows == mr<T> && cols <= simd::width<T> && simd::width<T> > 1) {  // a panel's last columns (N's edge)
         micro_kernel<mr<T>, T, true, 0, Prefetch>(kb, a, b, b2, sum_out, cols, ep, pf, pf_lines, a_step, dests, dest_count);
         return;
+    }
+    if constexpr (simd::width<T> == 16) {  // a full tile that ends a product with GELU (see activate_here)
+        if (rows == mr<T> && dest_count && dests[0].last && ep.activation == Activation::gelu_erf) {
+            activating_tile_kernel<T, Prefetch>(kb, a, b, cols, ep, pf, pf_lines, a_step, dests, dest_count);
+            return;
+        }
     }
     if constexpr (mr<T> == 14) {
         switch (rows) {
