@@ -5774,10 +5774,10 @@ EINVIT_ALWAYS_INLINE void micro_kernel(std::size_t kb, const T* EINVIT_RESTRICT 
     // kernels leave it to store_tile, compiled once). With AVX2 every such kernel: on a Zen 3 host ViT-Ti's
     // fc1 and its GELU (K = 192) spent 24% of the product in store_tile's passes over the staged tile.
     // With AVX-512 only the kernel instantiated for it (Act, chosen by tile_kernel for a call that ends a
-    // product with the exact GELU, the MLPs' activation), and only that activation, whose code in every
-    // kernel would cost the builds of a model 18% more time: the activation's code in the kernel every
-    // product calls made the products without one 1-2% slower on a Zen 4 host (bench/gemm_ab --epilogue
-    // bias, 21 rounds), and in its own kernel it made ViT-Ti's fc1 and GELU 6-9% faster (--epilogue gelu).
+    // product with the exact GELU, the MLPs' activation), and only that activation (all five there made
+    // the ViT-B/16 program's build 18% longer). On a Zen 4 host the activation's code in the kernel every
+    // product calls made the products without one 1-2% slower (bench/gemm_ab --epilogue bias, 21
+    // rounds); in its own kernel it made ViT-Ti's fc1 and GELU at batch 8 5-9% faster (--epilogue gelu).
     constexpr bool activate_here = Rows == mr<T> && !Half && Sum == 0 && Side == 0 && (simd::width<T> == 8 || Act);
     constexpr bool gelu_only = simd::width<T> != 8;  // which activations activate_here covers: all, or gelu_erf
     for (std::size_t d = 0; d < dest_count; ++d) {

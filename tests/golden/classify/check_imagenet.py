@@ -29,6 +29,7 @@ crop, of which einvit computes only the crop):
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -228,6 +229,7 @@ def main():
                 if len(shards) < 2 or not same:
                     failures.append(f"{case}: --model {given} ({len(shards)} shards) gave another result: "
                                     f"{again.stderr.strip()}")
+            shutil.rmtree(folder)
         os.remove(ckpt)
     if failures:
         print("\n".join(["FAILED:"] + failures))
