@@ -40,8 +40,11 @@ import torchvision
 from PIL import Image
 from safetensors.torch import save_file
 from transformers import (BitImageProcessor, DeiTConfig, DeiTForImageClassificationWithTeacher, DeiTImageProcessor,
-                          Dinov2Config, Dinov2ForImageClassification, Dinov2WithRegistersConfig,
-                          Dinov2WithRegistersForImageClassification, ViTConfig, ViTForImageClassification, ViTImageProcessor)
+                          Dinov2Config, Dinov2ForImageClassification, Dinov2WithRegistersConfig, Dinov2WithRegistersModel,
+                          ViTConfig, ViTForImageClassification, ViTImageProcessor)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vit"))
+from gen import HfRegistersClassifier  # noqa: E402  (the parity tests' 4.52-semantics classifier)
 
 
 def images(work):
@@ -77,15 +80,20 @@ def perturbed(model):
     return model
 
 
+def layer_scales_made_to_count(model, suffix):
+    """The layer scales (parameters named ...suffix), near 0 or 1 at initialisation, drawn from [0.2, 1)."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(suffix):
+                p.uniform_(0.2, 1.0)
+
+
 def family_models():
     torch.manual_seed(0)
     for case, arch in [("timm_vit_tiny", "vit_tiny_patch16_224"), ("timm_deit_tiny_distilled", "deit_tiny_distilled_patch16_224"),
                        ("timm_deit3_small", "deit3_small_patch16_224"), ("timm_vit_medium_reg4", "vit_medium_patch16_reg4_gap_256")]:
         m = timm.create_model(arch, pretrained=False).eval()
-        with torch.no_grad():  # LayerScale's gammas, 1e-6 and 1e-5 at initialisation, made to count
-            for name, p in m.named_parameters():
-                if name.endswith(".gamma"):
-                    p.uniform_(0.2, 1.0)
+        layer_scales_made_to_count(m, ".gamma")  # LayerScale's gammas, 1e-6 and 1e-5 at initialisation
         perturbed(m)
         cfg = timm.data.resolve_data_config({}, model=m)
         yield case, arch, m, m.state_dict(), timm.data.create_transform(**cfg), cfg["std"]
@@ -122,10 +130,7 @@ def family_models():
            deit_processor.image_std)
     dinov2 = Dinov2ForImageClassification(Dinov2Config(hidden_size=384, num_hidden_layers=12, num_attention_heads=6,
                                                        patch_size=14, image_size=518, num_labels=1000)).eval()
-    with torch.no_grad():  # the layer scales, 1.0 at initialisation, made to count
-        for name, p in dinov2.named_parameters():
-            if name.endswith(".lambda1"):
-                p.uniform_(0.2, 1.0)
+    layer_scales_made_to_count(dinov2, ".lambda1")  # 1.0 at initialisation
     perturbed(dinov2)
     # facebook/dinov2-*-imagenet1k-1-layer's preprocessor_config.json
     dinov2_processor = BitImageProcessor(size={"shortest_edge": 256}, crop_size={"height": 224, "width": 224}, resample=3,
@@ -136,33 +141,18 @@ def family_models():
 
     yield ("hf_dinov2_small_classifier", "hf-dinov2-small-imagenet1k-1-layer", Logits(dinov2), dinov2.state_dict(),
            dinov2_transform, dinov2_processor.image_std)
-    registers = Dinov2WithRegistersForImageClassification(Dinov2WithRegistersConfig(
-        hidden_size=384, num_hidden_layers=12, num_attention_heads=6, patch_size=14, image_size=518, num_register_tokens=4,
-        num_labels=1000)).eval()
-    with torch.no_grad():
-        for name, p in registers.named_parameters():
-            if name.endswith(".lambda1"):
-                p.uniform_(0.2, 1.0)
-        registers.dinov2_with_registers.embeddings.register_tokens.normal_()  # zeros at initialisation: made to count
+    # Dinov2WithRegistersForImageClassification as Meta's linear heads were trained and transformers 4.52 and
+    # later run it, the registers out of the mean (the parity tests' wrapper: this venv's 4.49 averages them in)
+    registers = HfRegistersClassifier(Dinov2WithRegistersModel(Dinov2WithRegistersConfig(
+        hidden_size=384, num_hidden_layers=12, num_attention_heads=6, patch_size=14, image_size=518,
+        num_register_tokens=4)), 1000).eval()
+    layer_scales_made_to_count(registers, ".lambda1")
+    with torch.no_grad():  # zeros at initialisation: made to count
+        registers.dinov2_with_registers.embeddings.register_tokens.normal_()
     perturbed(registers)
-
-    class RegistersLogits(torch.nn.Module):
-        """Dinov2WithRegistersForImageClassification as Meta's linear heads were trained and transformers 4.52
-        and later run it: the classifier over [class token | the patch tokens' mean], the registers left out of
-        the mean (4.48 to 4.51, this venv's among them, averaged them in too)."""
-
-        def __init__(self, model):
-            super().__init__()
-            self.model = model
-
-        def forward(self, x):
-            tokens = self.model.dinov2_with_registers(pixel_values=x).last_hidden_state
-            patches = tokens[:, 1 + self.model.config.num_register_tokens:]
-            return self.model.classifier(torch.cat([tokens[:, 0], patches.mean(dim=1)], dim=1))
-
     # dinov2-with-registers-*-imagenet1k-1-layer: the same BitImageProcessor
-    yield ("hf_dinov2_registers_small_classifier", "hf-dinov2-with-registers-small-imagenet1k-1-layer",
-           RegistersLogits(registers), registers.state_dict(), dinov2_transform, dinov2_processor.image_std)
+    yield ("hf_dinov2_registers_small_classifier", "hf-dinov2-with-registers-small-imagenet1k-1-layer", registers,
+           registers.state_dict(), dinov2_transform, dinov2_processor.image_std)
 
 
 def main():
