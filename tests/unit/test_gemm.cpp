@@ -600,6 +600,53 @@ TEST_CASE("gemm: Strassen's seven half-size products (pre-packed B): every epilo
     einvit::gemm::set_strassen(true);
 }
 
+TEST_CASE("gemm: Strassen's row blocks give each thread an even share of the rows, in blocks strassen_rows keeps whole") {
+    using einvit::gemm::detail::strassen_item_row;
+    using einvit::gemm::detail::strassen_share_blocks;
+    constexpr std::size_t MR = einvit::gemm::mr<float>, MC = einvit::gemm::detail::strassen_block_rows<float>;
+    // batch 8's 788 upper rows on 2 threads, batch 2's 197, and other counts and thread counts with at
+    // least two blocks a thread (where the items are taken)
+    for (const std::size_t threads : {2u, 3u, 4u, 7u}) {
+        for (std::size_t upper = (2 * threads - 1) * MC + 1; upper <= 1700; upper += 13) {
+            const std::size_t per_share = strassen_share_blocks<float>(upper, threads), items = threads * per_share;
+            CAPTURE(upper);
+            CAPTURE(threads);
+            REQUIRE(per_share >= 1);
+            CHECK(strassen_item_row<float>(0, upper, threads, per_share) == 0);
+            CHECK(strassen_item_row<float>(items, upper, threads, per_share) == upper);
+            for (std::size_t s = 0; s < threads; ++s) {
+                // share s: its items' rows, even to a row with the others'
+                const std::size_t first = strassen_item_row<float>(s * per_share, upper, threads, per_share);
+                const std::size_t end = strassen_item_row<float>((s + 1) * per_share, upper, threads, per_share);
+                CHECK(end - first <= (upper + threads - 1) / threads);
+                CHECK(end - first >= upper / threads);
+                std::size_t empty = 0;
+                for (std::size_t b = 0; b < per_share; ++b) {
+                    const std::size_t i = s * per_share + b;
+                    const std::size_t r0 = strassen_item_row<float>(i, upper, threads, per_share);
+                    const std::size_t r1 = strassen_item_row<float>(i + 1, upper, threads, per_share);
+                    REQUIRE(r0 <= r1);
+                    if (r0 == r1) {
+                        ++empty;
+                        continue;
+                    }
+                    CHECK(empty == 0);  // only the last items of a share are empty
+                    // whole blocks of MC rows but the share's last, of MC to MC + MR - 1 (one block in
+                    // strassen_rows, within the scratch it sizes), none shorter than a tile
+                    if (r1 != end) CHECK(r1 - r0 == MC);
+                    else CHECK(r1 - r0 < MC + MR);
+                    CHECK(r1 - r0 >= MR);
+                }
+                CHECK(empty <= 1);
+            }
+        }
+    }
+    // batch 8: 394 rows a thread (AVX-512: 7 blocks, the last of 58 rows)
+    const std::size_t batch8 = strassen_share_blocks<float>(788, 2);
+    CHECK(strassen_item_row<float>(batch8, 788, 2, batch8) == 394);
+    if (MR == 14) CHECK(batch8 == 7);
+}
+
 TEST_CASE("gemm: row tiles cover a block in order, none shorter than min_tile_rows (or half a tile) unless the block is") {
     constexpr std::size_t MR = einvit::gemm::mr<float>;
     // a short remainder shares MR + rest rows with the tile before it, so with MR = 6 a tile can have 3
