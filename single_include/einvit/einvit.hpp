@@ -6309,6 +6309,29 @@ constexpr std::size_t strassen_scratch_elements(std::size_t slot) noexcept {
                      : 2 * strassen_depth * nr<T>;
 }
 
+/// The items of Strassen's products with at least two blocks of upper rows a thread (parallel_items,
+/// whose threads each own a contiguous share of the items): each thread's share of the `upper` rows
+/// even (to a row), in blocks of strassen_block_rows, a remainder of less than a tile joining the block
+/// before it as strassen_rows would make it; a share with a block fewer has an empty item last. So in
+/// calm moments the threads end together: the upper rows' tiles shared out evenly among
+/// ceil(upper / block rows) blocks instead (batch 8's 57 tiles in 15 blocks of 3 or 4, 7 of them one
+/// thread's) left one thread a block alone at the end, and ViT-B's products at batch 8 measured 2-5%
+/// slower on a Zen 4 host (bench/gemm_ab, 25 rounds each order).
+/// strassen_share_blocks: the items of each share; strassen_item_row: the first row of item i (of
+/// threads * per_share; the last one's end is `upper`).
+template <class T>
+constexpr std::size_t strassen_share_blocks(std::size_t upper, std::size_t threads) noexcept {
+    const std::size_t largest = (upper + threads - 1) / threads;
+    return largest < mr<T> ? 1 : (largest - mr<T>) / strassen_block_rows<T> + 1;
+}
+template <class T>
+constexpr std::size_t strassen_item_row(std::size_t i, std::size_t upper, std::size_t threads, std::size_t per_share) noexcept {
+    const std::size_t s = i / per_share, b = i % per_share, s0 = upper * s / threads;
+    if (b == 0) return s0;
+    const std::size_t s1 = upper * (s + 1) / threads, r = s0 + b * strassen_block_rows<T>;
+    return r + mr<T> > s1 ? s1 : r;
+}
+
 template <class T>
 void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1, Strided<T> a, const PackedB<T>& packed,
                    T* c, std::size_t ldc, const Epilogue<T>& ep, bool accumulate, std::size_t first,
@@ -6582,10 +6605,12 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
         const auto rows = [&](std::size_t r0, std::size_t r1, std::size_t p0, std::size_t p1) {
             strassen_rows(m, k, r0, r1, a, *packed, c, ldc, e, accumulate, first, pairs, norm, p0, p1, schedule.side_sums);
         };
-        // With at least two blocks of strassen_block_rows upper rows a thread, the upper rows' tiles are
-        // shared out evenly among as many blocks, handed to the threads one at a time: a thread slowed by
-        // a neighbour on a shared host takes fewer (each block streams every B quadrant, whichever thread
-        // takes it). Otherwise each thread takes an even share (one image's 99 upper rows: a block each).
+        // With at least two blocks of strassen_block_rows upper rows a thread, the rows are blocks handed
+        // to the threads one at a time: a thread slowed by a neighbour on a shared host takes fewer (each
+        // block streams every B quadrant, whichever thread takes it); each thread starts on its own even
+        // share's (strassen_share_blocks; with the columns split, the upper rows' tiles shared out evenly
+        // among as many blocks, each thread's share a column share of every block). Otherwise each thread
+        // takes an even share (one image's 99 upper rows: a block each).
         const auto block_row = [&](std::size_t i) { return block_first_row(tiles, blocks, upper, i); };
         if (schedule.split_columns) {
             // each thread a share of the column panel pairs, all the rows (see StrassenSchedule); with at
@@ -6611,7 +6636,10 @@ void multiply_threaded(std::size_t m, std::size_t n, std::size_t k, Strided<T> a
             const std::size_t parts = threads < upper ? threads : upper;
             parallel_for(parts, 1, [&](std::size_t t0, std::size_t t1) { rows(upper * t0 / parts, upper * t1 / parts, 0, pairs); });
         } else {
-            parallel_items(blocks, [&](std::size_t i) { rows(block_row(i), block_row(i + 1), 0, pairs); }, strassen_prepare);
+            // each thread's share of the rows even, in blocks (strassen_share_blocks)
+            const std::size_t per_share = strassen_share_blocks<T>(upper, threads);
+            const auto item_row = [&](std::size_t i) { return strassen_item_row<T>(i, upper, threads, per_share); };
+            parallel_items(threads * per_share, [&](std::size_t i) { rows(item_row(i), item_row(i + 1), 0, pairs); }, strassen_prepare);
         }
         return;
     }
