@@ -6309,11 +6309,20 @@ constexpr std::size_t strassen_scratch_elements(std::size_t slot) noexcept {
                      : 2 * strassen_depth * nr<T>;
 }
 
+/// Rows of the block of Strassen's upper rows that starts `left` rows before the end of its range:
+/// strassen_block_rows, or all `left` where fewer than a tile would remain, a remainder that joins the
+/// block before it instead of making one of its own, which would stream every B quadrant again for a
+/// few rows (394 upper rows: 7 blocks, the last of 58 rows, not 8 with the last of 2).
+template <class T>
+constexpr std::size_t strassen_block_at(std::size_t left) noexcept {
+    return left < strassen_block_rows<T> + mr<T> ? left : strassen_block_rows<T>;
+}
+
 /// The items of Strassen's products with at least two blocks of upper rows a thread (parallel_items,
 /// whose threads each own a contiguous share of the items): each thread's share of the `upper` rows
-/// even (to a row), in blocks of strassen_block_rows, a remainder of less than a tile joining the block
-/// before it as strassen_rows would make it; a share with a block fewer has an empty item last. So in
-/// calm moments the threads end together: the upper rows' tiles shared out evenly among
+/// even (to a row), in the blocks strassen_rows makes of it (strassen_block_at); a share with a block
+/// fewer has an empty item last. So in calm moments the threads end together: the upper rows' tiles
+/// shared out evenly among
 /// ceil(upper / block rows) blocks instead (batch 8's 57 tiles in 15 blocks of 3 or 4, 7 of them one
 /// thread's) left one thread a block alone at the end, and ViT-B's products at batch 8 measured 2-5%
 /// slower on a Zen 4 host (bench/gemm_ab, 25 rounds each order).
@@ -6328,8 +6337,9 @@ template <class T>
 constexpr std::size_t strassen_item_row(std::size_t i, std::size_t upper, std::size_t threads, std::size_t per_share) noexcept {
     const std::size_t s = i / per_share, b = i % per_share, s0 = upper * s / threads;
     if (b == 0) return s0;
-    const std::size_t s1 = upper * (s + 1) / threads, r = s0 + b * strassen_block_rows<T>;
-    return r + mr<T> > s1 ? s1 : r;
+    // the end of the share's block b - 1
+    const std::size_t s1 = upper * (s + 1) / threads, prev = s0 + (b - 1) * strassen_block_rows<T>;
+    return prev >= s1 ? s1 : prev + strassen_block_at<T>(s1 - prev);
 }
 
 template <class T>
@@ -6364,10 +6374,7 @@ void strassen_rows(std::size_t m, std::size_t k, std::size_t r0, std::size_t r1,
         return std::array<const T*, 4>{sub(left, d), sub(right, d), sub(left, half + d), sub(right, half + d)};
     };
     for (std::size_t i0 = r0, mb = 0; i0 < r1; i0 += mb) {
-        // blocks of MC rows; a remainder of less than a tile joins the block before it instead of making
-        // one of its own, which would stream every B quadrant again for a few rows (a thread's 394 upper
-        // rows at batch 8: 7 blocks, the last of 58 rows, not 8 with the last of 2)
-        mb = r1 - i0 < MC + MR ? r1 - i0 : MC;
+        mb = strassen_block_at<T>(r1 - i0);
         const std::size_t tiles = (mb + MR - 1) / MR;
         RowTile row_tiles[max_tiles];
         for (std::size_t j = 0; j < tiles; ++j) row_tiles[j] = row_tile<T>(j, mb);
